@@ -1,0 +1,39 @@
+namespace Actors.Inference.Compute;
+
+/// <summary>
+/// The layers [Layers.Start, Layers.End) of one model on one device, with their slice of the paged KV
+/// cache. The first stage embeds the batch's token ids; every other stage takes hidden states from
+/// the previous one. The last stage applies the final norm and head to the batch's logit rows.
+/// Calls come from one thread at a time (the owning device actor's).
+/// </summary>
+public interface IStageExecutor : IDisposable
+{
+    LayerRange Layers { get; }
+    bool IsFirst { get; }
+    bool IsLast { get; }
+    int HiddenSize { get; }
+    int VocabSize { get; }
+    KvCacheSpec Kv { get; }
+
+    /// <summary>
+    /// Runs the batch through this stage's layers. <paramref name="hiddenIn"/> is [TokenCount, HiddenSize]
+    /// (ignored by the first stage). <paramref name="output"/> receives [TokenCount, HiddenSize] hidden
+    /// states, or, for the last stage, [LogitCount, VocabSize] logits.
+    /// </summary>
+    void Forward(StepBatch batch, ReadOnlySpan<float> hiddenIn, Span<float> output);
+
+    /// <summary>Floats <see cref="Forward"/> writes for this batch.</summary>
+    int OutputLength(StepBatch batch) => IsLast ? batch.LogitCount * VocabSize : batch.TokenCount * HiddenSize;
+
+    /// <summary>Bytes of one KV block across this stage's layers (the unit of swap and migration).</summary>
+    int KvBlockBytes { get; }
+
+    /// <summary>Copies a block's K and V (all of this stage's layers) out, e.g. to swap it to host memory.</summary>
+    void ReadKvBlock(int block, Span<byte> destination);
+
+    /// <summary>Overwrites a block's K and V with bytes from <see cref="ReadKvBlock"/>.</summary>
+    void WriteKvBlock(int block, ReadOnlySpan<byte> source);
+
+    /// <summary>Copies block <paramref name="source"/> onto <paramref name="destination"/> (copy-on-write).</summary>
+    void CopyKvBlock(int source, int destination);
+}

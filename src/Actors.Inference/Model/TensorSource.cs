@@ -1,0 +1,22 @@
+using Actors.Inference.Gguf;
+
+namespace Actors.Inference.Model;
+
+/// <summary>Where a tensor's bytes live: a memory-mapped GGUF file or an in-memory array.</summary>
+public abstract class TensorSource
+{
+    public abstract ReadOnlySpan<byte> Span(long offset, int length);
+
+    public static TensorSource FromArray(byte[] bytes) => new ArraySource(bytes);
+
+    private sealed class ArraySource(byte[] bytes) : TensorSource
+    {
+        public override ReadOnlySpan<byte> Span(long offset, int length) => bytes.AsSpan(checked((int)offset), length);
+    }
+}
+
+/// <summary>Tensor bytes read straight from the memory map of an open GGUF file (zero copy).</summary>
+public sealed class GgufTensorSource(GgufFile file, GgufTensorInfo tensor) : TensorSource
+{
+    public override ReadOnlySpan<byte> Span(long offset, int length) => file.TensorSpan(tensor, offset, length);
+}

@@ -1,0 +1,151 @@
+using Actors.Inference.Gguf;
+using Actors.Inference.Quantization;
+
+namespace Actors.Inference.Testing;
+
+/// <summary>
+/// Writes a valid GGUF for a tiny (or not so tiny) Llama with deterministic random weights and a
+/// generated tokenizer vocabulary. Weights are drawn per row from a generator seeded by
+/// (seed, tensor name, row), so the file is the same whatever the thread count.
+/// </summary>
+public static class TestModelGenerator
+{
+    public static void Write(string path, TestModelSpec spec)
+    {
+        spec.Validate();
+        var w = Build(spec);
+        w.Write(path);
+    }
+
+    /// <summary>Returns the path of a cached model of this shape, generating it on first use.</summary>
+    public static string EnsureCached(TestModelSpec spec, string? cacheDir = null)
+    {
+        cacheDir ??= DefaultCacheDirectory;
+        string path = Path.Combine(cacheDir, $"tiny-llama-{spec.CacheKey}.gguf");
+        if (!File.Exists(path)) Write(path, spec);
+        return path;
+    }
+
+    /// <summary>$ACTORS_CACHE, else ~/.cache/actors.</summary>
+    public static string DefaultCacheDirectory =>
+        Environment.GetEnvironmentVariable("ACTORS_CACHE") is { Length: > 0 } env
+            ? env
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile, Environment.SpecialFolderOption.DoNotVerify), ".cache", "actors");
+
+    public static GgufWriter Build(TestModelSpec spec)
+    {
+        int hd = spec.EffectiveHeadDim;
+        int qDim = spec.Heads * hd, kvDim = spec.KvHeads * hd;
+        var vocab = TestVocabulary.Build(spec.Vocabulary, spec.Vocab);
+        var w = new GgufWriter { Version = spec.GgufVersion };
+        w.AddString("general.architecture", "llama");
+        w.AddString("general.name", $"tiny-llama {spec.CacheKey}");
+        w.AddUInt32("general.quantization_version", 2);
+        w.AddUInt32("general.alignment", 32);
+        w.AddUInt32("llama.context_length", (uint)spec.Context);
+        w.AddUInt32("llama.embedding_length", (uint)spec.Dim);
+        w.AddUInt32("llama.block_count", (uint)spec.Layers);
+        w.AddUInt32("llama.feed_forward_length", (uint)spec.Ffn);
+        w.AddUInt32("llama.attention.head_count", (uint)spec.Heads);
+        w.AddUInt32("llama.attention.head_count_kv", (uint)spec.KvHeads);
+        if (spec.HeadDim > 0)
+        {
+            w.AddUInt32("llama.attention.key_length", (uint)hd);
+            w.AddUInt32("llama.attention.value_length", (uint)hd);
+        }
+        w.AddFloat32("llama.attention.layer_norm_rms_epsilon", spec.RmsEps);
+        w.AddUInt32("llama.rope.dimension_count", (uint)hd);
+        w.AddFloat32("llama.rope.freq_base", spec.RopeBase);
+        if (spec.LinearRopeFactor > 0)
+        {
+            w.AddString("llama.rope.scaling.type", "linear");
+            w.AddFloat32("llama.rope.scaling.factor", spec.LinearRopeFactor);
+        }
+        w.AddUInt32("llama.vocab_size", (uint)spec.Vocab);
+        w.AddString("tokenizer.ggml.model", vocab.Model);
+        if (vocab.Pre != null) w.AddString("tokenizer.ggml.pre", vocab.Pre);
+        w.AddArray("tokenizer.ggml.tokens", GgufValueType.String, vocab.Tokens);
+        w.AddArray("tokenizer.ggml.scores", GgufValueType.Float32, vocab.Scores);
+        w.AddArray("tokenizer.ggml.token_type", GgufValueType.Int32, vocab.TokenTypes);
+        if (vocab.Merges != null) w.AddArray("tokenizer.ggml.merges", GgufValueType.String, vocab.Merges);
+        w.AddUInt32("tokenizer.ggml.bos_token_id", (uint)vocab.BosId);
+        w.AddUInt32("tokenizer.ggml.eos_token_id", (uint)vocab.EosId);
+        if (vocab.UnknownId is int unk) w.AddUInt32("tokenizer.ggml.unknown_token_id", (uint)unk);
+        w.AddBool("tokenizer.ggml.add_bos_token", vocab.AddBos);
+        w.AddBool("tokenizer.ggml.add_eos_token", false);
+
+        // Embeddings of unit scale; projections scaled by 1/sqrt(fan-in) so activations stay O(1).
+        Matrix(w, spec, "token_embd.weight", spec.Vocab, spec.Dim, 1.0);
+        for (int l = 0; l < spec.Layers; l++)
+        {
+            string p = $"blk.{l}.";
+            Norm(w, spec, p + "attn_norm.weight", spec.Dim);
+            Matrix(w, spec, p + "attn_q.weight", qDim, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
+            Matrix(w, spec, p + "attn_k.weight", kvDim, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
+            Matrix(w, spec, p + "attn_v.weight", kvDim, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
+            Matrix(w, spec, p + "attn_output.weight", spec.Dim, qDim, 1.0 / Math.Sqrt(qDim));
+            Norm(w, spec, p + "ffn_norm.weight", spec.Dim);
+            Matrix(w, spec, p + "ffn_gate.weight", spec.Ffn, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
+            Matrix(w, spec, p + "ffn_up.weight", spec.Ffn, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
+            Matrix(w, spec, p + "ffn_down.weight", spec.Dim, spec.Ffn, 1.0 / Math.Sqrt(spec.Ffn));
+        }
+        Norm(w, spec, "output_norm.weight", spec.Dim);
+        if (spec.SeparateOutput) Matrix(w, spec, "output.weight", spec.Vocab, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
+        if (spec.Llama3RopeFactor > 0) w.AddTensor("rope_freqs.weight", GgmlType.F32, [hd / 2], F32Bytes(Llama3FreqFactors(spec, hd)));
+        return w;
+    }
+
+    /// <summary>
+    /// Llama 3.1 rope factors as llama.cpp's converter computes them (low_freq_factor 1, high_freq_factor 4,
+    /// original context 8192): long wavelengths are divided by the factor, short ones kept, a smooth ramp between.
+    /// </summary>
+    public static float[] Llama3FreqFactors(TestModelSpec spec, int hd, float lowFreqFactor = 1f, float highFreqFactor = 4f, int oldContext = 8192)
+    {
+        var factors = new float[hd / 2];
+        double lowWavelen = oldContext / lowFreqFactor, highWavelen = oldContext / highFreqFactor;
+        for (int i = 0; i < factors.Length; i++)
+        {
+            double freq = 1.0 / Math.Pow(spec.RopeBase, 2.0 * i / hd);
+            double wavelen = 2 * Math.PI / freq;
+            if (wavelen < highWavelen) factors[i] = 1f;
+            else if (wavelen > lowWavelen) factors[i] = spec.Llama3RopeFactor;
+            else
+            {
+                double smooth = (oldContext / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+                factors[i] = (float)(1.0 / ((1 - smooth) / spec.Llama3RopeFactor + smooth));
+            }
+        }
+        return factors;
+    }
+
+    private static void Matrix(GgufWriter w, TestModelSpec spec, string name, int rows, int cols, double std)
+    {
+        var type = spec.TypeOf(name);
+        int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
+        var data = new byte[(long)rowBytes * rows];
+        ulong tensorSeed = DeterministicRandom.Mix(spec.Seed, DeterministicRandom.Hash(name));
+        Parallel.For(0, rows, () => new float[cols], (r, _, row) =>
+        {
+            var rng = new DeterministicRandom(DeterministicRandom.Mix(tensorSeed, (ulong)r));
+            for (int i = 0; i < cols; i++) row[i] = (float)(rng.NextGaussian() * std);
+            ReferenceQuantizer.Quantize(type, row, data.AsSpan(r * rowBytes, rowBytes));
+            return row;
+        }, _ => { });
+        w.AddTensor(name, type, [cols, rows], data);
+    }
+
+    private static void Norm(GgufWriter w, TestModelSpec spec, string name, int n)
+    {
+        var rng = new DeterministicRandom(DeterministicRandom.Mix(spec.Seed, DeterministicRandom.Hash(name)));
+        var v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float)(1.0 + 0.2 * rng.NextGaussian());
+        w.AddTensor(name, GgmlType.F32, [n], F32Bytes(v));
+    }
+
+    private static byte[] F32Bytes(float[] v)
+    {
+        var bytes = new byte[v.Length * 4];
+        Buffer.BlockCopy(v, 0, bytes, 0, bytes.Length);
+        return bytes;
+    }
+}
