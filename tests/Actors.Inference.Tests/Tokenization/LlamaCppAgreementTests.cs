@@ -11,7 +11,8 @@ namespace Actors.Inference.Tests.Tokenization;
 /// SentencePiece and GPT-2 BPE vocabularies, on tricky and random strings, with and without
 /// special tokens added and parsed.
 /// </summary>
-public sealed class LlamaCppAgreementTests(TokenizerModels models, ITestOutputHelper output) : IClassFixture<TokenizerModels>
+[Collection(TokenizerModelsCollection.Name)]
+public sealed class LlamaCppAgreementTests(TokenizerModels models, ITestOutputHelper output)
 {
     public static readonly string[] Tricky =
     [

@@ -4,6 +4,7 @@ using Actors.Inference.Testing;
 using LLama;
 using LLama.Common;
 using LLama.Native;
+using Xunit;
 
 namespace Actors.Inference.Tests.Tokenization;
 
@@ -54,16 +55,22 @@ internal static class LlamaCpp
 /// tokenizer.ggml.pre rules. The corpus-learned vocabulary alone never merges across those
 /// boundaries, so it cannot tell a right word split from a wrong one.
 /// </summary>
+[CollectionDefinition(Name)]
+public sealed class TokenizerModelsCollection : ICollectionFixture<TokenizerModels>
+{
+    public const string Name = "tokenizer models";
+}
+
 public sealed class TokenizerModels : IDisposable
 {
     public const int VocabSize = 2048;
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "actors-tokenizer-tests-" + Environment.ProcessId);
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "actors-tokenizer-tests-" + Guid.NewGuid().ToString("N"));
     private readonly Dictionary<string, string> _paths = new();
     private readonly Dictionary<string, LLamaWeights> _weights = new();
     private readonly object _gate = new();
 
     public static readonly string[] Variants =
-        ["spm", "bpe-llama3", "spm-rich", "bpe-llama3-rich", "bpe-default-rich", "bpe-gpt2-rich", "bpe-qwen2-rich"];
+        ["spm", "bpe-llama3", "spm-rich", "spm-rich-noprefix-eos", "bpe-llama3-rich", "bpe-default-rich", "bpe-gpt2-rich", "bpe-qwen2-rich"];
 
     /// <summary>Strings the rich vocabularies can build by merges (every prefix becomes a token).</summary>
     public static readonly string[] ExtraMerged =
@@ -95,7 +102,7 @@ public sealed class TokenizerModels : IDisposable
             {
                 bool spm = variant.StartsWith("spm", StringComparison.Ordinal);
                 string? pre = variant switch { "bpe-default-rich" => "default", "bpe-gpt2-rich" => "gpt-2", "bpe-qwen2-rich" => "qwen2", _ => null };
-                Rewrite(PathOf(spm ? "spm" : "bpe-llama3"), path, pre, spm);
+                Rewrite(PathOf(spm ? "spm" : "bpe-llama3"), path, pre, spm, noPrefixAddEos: variant == "spm-rich-noprefix-eos");
             }
             _paths[variant] = path;
             return path;
@@ -118,7 +125,7 @@ public sealed class TokenizerModels : IDisposable
     }
 
     /// <summary>Copies a GGUF with richer tokenizer metadata (and, for BPE, another pre rule).</summary>
-    private static void Rewrite(string source, string destination, string? pre, bool spm)
+    private static void Rewrite(string source, string destination, string? pre, bool spm, bool noPrefixAddEos)
     {
         using var file = GgufFile.Open(source);
         var tokens = ((string[])file.Metadata["tokenizer.ggml.tokens"].Value).ToList();
@@ -178,12 +185,14 @@ public sealed class TokenizerModels : IDisposable
                 case "tokenizer.ggml.scores": w.AddArray(key, GgufValueType.Float32, scores.ToArray()); break;
                 case "tokenizer.ggml.token_type": w.AddArray(key, GgufValueType.Int32, types.ToArray()); break;
                 case "tokenizer.ggml.merges": w.AddArray(key, GgufValueType.String, merges!.ToArray()); break;
+                case "tokenizer.ggml.add_eos_token" when noPrefixAddEos: w.AddBool(key, true); break;
                 default:
                     if (v.IsArray) w.AddArray(key, v.ElementType, (Array)v.Value);
                     else w.Add(key, v.Type, v.Value);
                     break;
             }
         }
+        if (noPrefixAddEos) w.AddBool("tokenizer.ggml.add_space_prefix", false);
         foreach (var t in file.Tensors) w.AddTensor(t.Name, t.Type, t.Dims, file.TensorMemory(t).ToArray());
         w.Write(destination);
     }

@@ -9,7 +9,8 @@ using Xunit.Abstractions;
 
 namespace Actors.Inference.Tests.Tokenization;
 
-public sealed class TokenizerTests(TokenizerModels models, ITestOutputHelper output) : IClassFixture<TokenizerModels>
+[Collection(TokenizerModelsCollection.Name)]
+public sealed class TokenizerTests(TokenizerModels models, ITestOutputHelper output)
 {
     public static TheoryData<string> VariantData() => LlamaCppAgreementTests.VariantData();
 
