@@ -14,18 +14,10 @@ namespace Actors.Inference.Tests.Tokenization;
 /// </summary>
 internal static class LlamaCpp
 {
-    private static readonly object Gate = new();
-    private static bool _loaded;
-
     public static void EnsureLoaded()
     {
-        lock (Gate)
-        {
-            if (_loaded) return;
-            NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((_, _) => { });
-            NativeApi.llama_empty_call();
-            _loaded = true;
-        }
+        // One process-wide loader: LLamaSharp's configuration can be set only once.
+        Support.LlamaCpp.EnsureLoaded();
     }
 
     public static LLamaWeights Load(string path)
