@@ -14,9 +14,6 @@ namespace Actors.Simulation;
 /// </summary>
 public sealed class SimulatedDevice : IComputeDevice
 {
-    /// <summary>Fixed runtime buffers per stage (staging buffers, sampler state), beyond the GPU's reserve.</summary>
-    public const long StageFixedBytes = 64L << 20;
-
     private readonly Dictionary<SimulatedStageExecutor, long> _stages = [];
 
     public DeviceDescriptor Descriptor { get; }
@@ -41,13 +38,9 @@ public sealed class SimulatedDevice : IComputeDevice
     /// </summary>
     public long EstimateStageBytes(ModelShape model, WeightFormat weights, LayerRange layers, KvCacheSpec kv, int maxBatchTokens, int tensorParallel = 1)
     {
-        var c = model.Config;
         bool first = layers.Start == 0, last = layers.End == model.Layers;
         long w = RooflineCostModel.StageWeightBytes(model, weights, layers, first, last, tensorParallel);
-        long a = CostModel.Options.ActivationBytes;
-        long work = maxBatchTokens * a * (4L * c.EmbeddingLength + (3L * c.FeedForwardLength + c.QueryDim + 2L * c.KvDim) / tensorParallel);
-        if (last) work += (long)maxBatchTokens * c.VocabSize * 4 / tensorParallel;
-        return w + kv.TotalBytes(layers.Count) + work + StageFixedBytes;
+        return w + kv.TotalBytes(layers.Count) + StageMemory.WorkspaceBytes(model, CostModel.Options, maxBatchTokens, last, tensorParallel);
     }
 
     public long EstimateStageBytes(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens)
