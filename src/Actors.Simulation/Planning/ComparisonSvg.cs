@@ -33,13 +33,15 @@ public static class ComparisonSvg
         double max = Math.Max(1e-9, data.Length == 0 ? 1 : data.Max(d => d.Value));
         double top = NiceCeiling(max);
 
-        const int left = 80, right = 20, topMargin = 50, bottom = 70, plotHeight = 320, barWidth = 26, gap = 30;
+        const int left = 80, right = 20, topMargin = 50, bottom = 70, plotHeight = 320, barWidth = 34, gap = 30;
         int groupWidth = series.Length * barWidth + gap;
         int width = left + right + Math.Max(1, groups.Length) * groupWidth;
         int height = topMargin + plotHeight + bottom + 20 * series.Length;
         var inv = CultureInfo.InvariantCulture;
         string F(double v) => v.ToString("0.#", inv);
         string E(string s) => WebUtility.HtmlEncode(s);
+        // Bar labels: whole numbers from 100 up, so neighbouring labels do not run into each other.
+        string Label(double v) => v == 0 ? "n/a" : v >= 100 ? v.ToString("0", inv) : v.ToString("0.#", inv);
 
         var sb = new StringBuilder();
         sb.Append(inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
@@ -66,7 +68,7 @@ public static class ComparisonSvg
                 double x = x0 + s * barWidth;
                 double y = topMargin + plotHeight - h;
                 sb.Append(inv, $"  <rect x=\"{F(x)}\" y=\"{F(y)}\" width=\"{barWidth - 4}\" height=\"{F(h)}\" fill=\"{Palette[s % Palette.Length]}\"><title>{E(groups[g])} / {E(series[s])}: {F(v)}</title></rect>\n");
-                sb.Append(inv, $"  <text x=\"{F(x + (barWidth - 4) / 2.0)}\" y=\"{F(y - 4)}\" text-anchor=\"middle\" font-size=\"10\">{(v == 0 ? "n/a" : F(v))}</text>\n");
+                sb.Append(inv, $"  <text x=\"{F(x + (barWidth - 4) / 2.0)}\" y=\"{F(y - 4)}\" text-anchor=\"middle\" font-size=\"10\">{Label(v)}</text>\n");
             }
             sb.Append(inv, $"  <text x=\"{x0 + series.Length * barWidth / 2}\" y=\"{topMargin + plotHeight + 18}\" text-anchor=\"middle\">{E(groups[g])}</text>\n");
         }

@@ -92,18 +92,25 @@ internal sealed class LayoutEstimator(PlanRequest request)
         int chunk = (int)Math.Max(1, Math.Min(Work.PrefillChunkTokens, Math.Round(Work.Prompt.Mean)));
         var mixed = Pass(layout, stages, BatchShape.Mixed(microBatch, decodeContext, chunk), microBatch + chunk);
         double mixedCycle = Math.Max((microBatches - 1) * decode.Slowest + mixed.Slowest, mixed.Chain) + Host;
-        double chunkCost = Math.Max(0, mixedCycle - cycle);
+        // The chunk's own micro-batch waits for the chunk's whole trip; the other micro-batches only
+        // for the extra time the chunk holds the slowest stage.
+        double ownDelay = Math.Max(0, mixedCycle - cycle);
+        double othersDelay = microBatches == 1 ? ownDelay : Math.Max(0, mixed.Slowest - decode.Slowest);
         double chunksPerCycle = Work.Concurrency / (double)activeReplicas * Work.Prompt.Mean / Work.Output.Mean / chunk;
-        double meanCycle = cycle + chunksPerCycle * chunkCost;
-        double decodeTps = Work.Concurrency / meanCycle;
-        double itl50, itl99;
-        if (chunksPerCycle >= 1)
-            itl50 = itl99 = meanCycle;
-        else
+        // Mean inter-token time over all sequences: a fraction chunksPerCycle of cycles carry a chunk.
+        double meanItl = cycle + chunksPerCycle * (ownDelay / microBatches + othersDelay * (microBatches - 1) / microBatches);
+        double decodeTps = Work.Concurrency / meanItl;
+        // Quantiles over token intervals: a share chunksPerCycle/m of intervals sees the own delay,
+        // a further share chunksPerCycle·(m−1)/m the others' delay. Several chunks per cycle stack.
+        double stack = Math.Max(1, chunksPerCycle);
+        double ItlQuantile(double p)
         {
-            itl50 = chunksPerCycle >= 0.5 ? cycle + chunkCost : cycle;
-            itl99 = chunksPerCycle >= 0.01 ? cycle + chunkCost : cycle;
+            double tail = 1 - p;
+            if (chunksPerCycle / microBatches >= tail) return cycle + stack * ownDelay;
+            if (chunksPerCycle >= tail) return cycle + stack * othersDelay;
+            return cycle;
         }
+        double itl50 = ItlQuantile(0.5), itl99 = ItlQuantile(0.99);
 
         // Prefill capacity: full chunks streaming through every replica's pipeline back to back.
         int fullChunk = (int)Math.Max(1, Math.Min(Work.PrefillChunkTokens, Work.Prompt.Quantile(0.5)));
