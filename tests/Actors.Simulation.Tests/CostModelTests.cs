@@ -88,6 +88,10 @@ public class CostModelTests
         double t = Collectives.RingAllReduceSeconds(4, 16384, 10e-6, 25e9);
         Assert.Equal(60e-6 + 1.5 * 16384 / 25e9, t, 12);
         Assert.Equal(0, Collectives.RingAllReduceSeconds(1, 1e9, 1, 1));
+        // Two-shot on an all-to-all fabric: the same bytes in two latency steps.
+        Assert.Equal(20e-6 + 1.5 * 16384 / 25e9, Collectives.TwoShotAllReduceSeconds(4, 16384, 10e-6, 25e9), 12);
+        // For two devices the ring already is two steps.
+        Assert.Equal(Collectives.RingAllReduceSeconds(2, 8192, 5e-6, 40e9), Collectives.TwoShotAllReduceSeconds(2, 8192, 5e-6, 40e9), 15);
     }
 
     [Fact]

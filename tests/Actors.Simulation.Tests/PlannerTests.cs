@@ -139,4 +139,18 @@ public class PlannerTests
         Assert.Contains("n/a", svg);                            // the layout that does not fit
         Assert.Contains("NVLink pairs", svg);
     }
+
+    [Fact]
+    public void Datacentre_boxes_fit_70b_f16_and_nvswitch_makes_tensor_parallel_cheap()
+    {
+        var h100 = Planner.Plan(Request("llama-2-70b", "F16", "8x h100-sxm nvswitch", 64));
+        Assert.NotNull(h100.Recommended);
+        Assert.True(h100.Recommended!.TensorParallel >= 2);
+        var tp8 = h100.Layouts.Single(l => l.Layout == "tp8 pp1 x1");
+        Assert.True(tp8.Fits);
+        Assert.True(tp8.InterconnectShare < 0.25, $"NVSwitch TP=8 spends {tp8.InterconnectShare:P1} in all-reduces");
+        // One H200 (141 GB) holds 70B at Q8_0 on its own.
+        var h200 = Planner.Plan(Request("llama-2-70b", "Q8_0", "1x h200", 8));
+        Assert.Equal("tp1 pp1 x1", h200.Recommended!.Layout);
+    }
 }

@@ -17,6 +17,9 @@ public class TopologyTests
         Assert.Equal("host-staged-pcie4", t.LinkBetween(1, 2).Name);
         Assert.Equal("host-staged-pcie4", t.RingBottleneck([0, 1, 2, 3]).Name);
         Assert.Equal("rtx3090-nvlink", t.RingBottleneck([0, 1]).Name);
+        Assert.Equal(Actors.Simulation.Cost.AllReduceAlgorithm.Ring, t.AllReduceFor([0, 1, 2, 3]));
+        Assert.Equal(Actors.Simulation.Cost.AllReduceAlgorithm.Ring, Topology.Parse(Hw, "4x rtx-3090").AllReduceFor([0, 1]));
+        Assert.Equal(Actors.Simulation.Cost.AllReduceAlgorithm.TwoShot, Topology.Parse(Hw, "8x h100-sxm nvswitch").AllReduceFor([0, 1, 2, 3, 4, 5, 6, 7]));
     }
 
     [Fact]

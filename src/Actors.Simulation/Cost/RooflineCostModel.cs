@@ -38,7 +38,8 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
     /// <paramref name="tensorLink"/> (required when the degree is above 1).
     /// </summary>
     public StepCost StageStep(ModelShape model, WeightFormat weights, LayerRange layers, bool isFirst, bool isLast,
-        BatchShape batch, GpuSpec device, int tensorParallel = 1, LinkSpec? tensorLink = null)
+        BatchShape batch, GpuSpec device, int tensorParallel = 1, LinkSpec? tensorLink = null,
+        AllReduceAlgorithm allReduce = AllReduceAlgorithm.Ring)
     {
         if (tensorParallel < 1) throw new ArgumentOutOfRangeException(nameof(tensorParallel), tensorParallel, "must be at least 1");
         if (tensorParallel > 1 && tensorLink is null) throw new ArgumentException("tensor parallelism needs the link between the group's devices", nameof(tensorLink));
@@ -89,9 +90,9 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
         if (tensorParallel > 1)
         {
             double hiddenBytes = T * h * a;
-            collective += 2 * L * Collectives.AllReduceSeconds(tensorLink!, tensorParallel, hiddenBytes, Options);
+            collective += 2 * L * Collectives.AllReduceSeconds(tensorLink!, tensorParallel, hiddenBytes, Options, allReduce);
             // A vocab-parallel embedding sums partial rows; a vocab-parallel head gathers F32 logits.
-            if (isFirst) collective += Collectives.AllReduceSeconds(tensorLink!, tensorParallel, hiddenBytes, Options);
+            if (isFirst) collective += Collectives.AllReduceSeconds(tensorLink!, tensorParallel, hiddenBytes, Options, allReduce);
             if (isLast) collective += Collectives.AllGatherSeconds(tensorLink!, tensorParallel, (double)batch.LogitRows * c.VocabSize * 4, Options);
         }
 

@@ -158,7 +158,8 @@ internal sealed class LayoutEstimator(PlanRequest request)
         {
             var group = layout.TensorGroup(0, s);
             LinkSpec? tpLink = layout.TensorParallel > 1 ? Topo.RingBottleneck(group) : null;
-            var step = _cost.StageStep(Model, request.Weights, stages[s], s == 0, s == stages.Length - 1, shape, Topo.Gpu, layout.TensorParallel, tpLink);
+            var algorithm = layout.TensorParallel > 1 ? Topo.AllReduceFor(group) : AllReduceAlgorithm.Ring;
+            var step = _cost.StageStep(Model, request.Weights, stages[s], s == 0, s == stages.Length - 1, shape, Topo.Gpu, layout.TensorParallel, tpLink, algorithm);
             slowest = Math.Max(slowest, step.TotalSeconds);
             chain += step.TotalSeconds;
             collective += step.CollectiveSeconds;

@@ -66,6 +66,15 @@ public sealed record Topology
         static double StepCost(LinkSpec l) => l.LatencySeconds + 65536 / l.EffectiveDuplexBandwidth;
     }
 
+    /// <summary>Two-shot when every pair of the group has a direct NVLink (NVSwitch, or a bridged pair); ring otherwise.</summary>
+    public Cost.AllReduceAlgorithm AllReduceFor(IReadOnlyList<int> devices)
+    {
+        for (int i = 0; i < devices.Count; i++)
+            for (int j = i + 1; j < devices.Count; j++)
+                if (!ReferenceEquals(LinkBetween(devices[i], devices[j]), NvLink)) return Cost.AllReduceAlgorithm.Ring;
+        return devices.Count > 1 && NvLink is not null ? Cost.AllReduceAlgorithm.TwoShot : Cost.AllReduceAlgorithm.Ring;
+    }
+
     /// <summary>
     /// Builds a topology from a short spec, for the CLI and for comparisons:
     /// "4x rtx-3090" (PCIe path from the catalog), "4x rtx-3090 nvlink=0-1,2-3", "4x rtx-3090 pcie=pcie4-x16"
