@@ -63,7 +63,8 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
 internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageDevices, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
 
 /// <summary>Run stage <see cref="Stage"/> of a step; <see cref="Input"/> is null for the first stage.</summary>
-internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input) : INoSerializationVerificationNeeded;
+internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null)
+    : INoSerializationVerificationNeeded;
 
 /// <summary>The last stage finished and sampled; results are in the work item.</summary>
 internal sealed record StepCompleted(StepWork Work) : INoSerializationVerificationNeeded;
