@@ -67,7 +67,13 @@ public sealed class ScheduledStep
     public int MaxTokens { get; }
     public int MaxSequences { get; }
 
-    public bool IsEmpty => _sequences.Count == 0;
+    /// <summary>
+    /// Nothing for the devices or workers to do (no sequence, swap-out or preemption): apply it with
+    /// <see cref="SchedulerPolicy.Update"/> right away, and schedule again only after another update
+    /// or a new request, or the loop spins. A step without sequences can still carry swap-outs and
+    /// preemptions, which must be executed.
+    /// </summary>
+    public bool IsEmpty => _sequences.Count == 0 && SwapOutList.Count == 0 && _preempted.Count == 0;
 
     /// <summary>Scheduled sequences: first those that already ran (most important first), then newly resumed and admitted ones.</summary>
     public ReadOnlySpan<ScheduledSequence> Sequences => _sequences.Span;

@@ -65,6 +65,10 @@ public sealed record SchedulerSettings
         if (MaxPriorityPreemptionsPerStep < 0)
             throw new ArgumentException($"{nameof(MaxPriorityPreemptionsPerStep)} must not be negative, got {MaxPriorityPreemptionsPerStep}");
         if (!Enum.IsDefined(PreemptionMode)) throw new ArgumentException($"{nameof(PreemptionMode)} {(int)PreemptionMode} is not a known mode");
+        if (MaxBatchedTokens < MaxRunningSequences)
+            throw new ArgumentException(
+                $"{nameof(MaxBatchedTokens)} ({MaxBatchedTokens}) is below {nameof(MaxRunningSequences)} ({MaxRunningSequences}): " +
+                "one step could not give every running sequence its decode token, and the least important would starve");
         if (!EnableChunkedPrefill && MaxBatchedTokens < MaxModelLength)
             throw new ArgumentException(
                 $"{nameof(MaxBatchedTokens)} ({MaxBatchedTokens}) is below {nameof(MaxModelLength)} ({MaxModelLength}) with chunked prefill off: " +

@@ -93,5 +93,7 @@ public class AdmissionTests
         error = Assert.Throws<ArgumentException>(() => new SchedulerPolicy(Settings(chunked: false, budget: 32, maxModelLength: 64)));
         Assert.Contains("MaxBatchedTokens", error.Message);
         Assert.Contains("chunked prefill", error.Message);
+        error = Assert.Throws<ArgumentException>(() => new SchedulerPolicy(Settings(budget: 4, maxRunning: 8)));
+        Assert.Contains("MaxRunningSequences", error.Message);
     }
 }

@@ -93,7 +93,7 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
                     Assert.True(inFlightIds.Add(sequence.Id), $"sequence {sequence.Id} is in two steps in flight");
                     Assert.Contains(sequence.Id, live);
                 }
-                if (!step.IsEmpty)
+                if (step.Sequences.Length > 0)
                 {
                     StepBatchFiller.Fill(step, batch);
                     batch.Validate(spec, Vocabulary);
