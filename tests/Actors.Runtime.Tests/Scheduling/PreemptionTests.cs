@@ -167,6 +167,18 @@ public class PreemptionTests
     }
 
     [Fact]
+    public void Aborting_a_swapped_out_sequence_frees_its_host_blocks()
+    {
+        var policy = FullPool(PreemptionMode.Swap, swapBlocks: 8);
+        policy.Complete(policy.Schedule());
+        Assert.Equal(1, policy.SwappedCount);
+        Assert.True(policy.Abort(3, AbortReason.Cancelled));
+        Assert.Equal(0, policy.SwappedCount);
+        Assert.Equal(0, policy.HostBlockPool!.UsedCount);
+        policy.CheckInvariants();
+    }
+
+    [Fact]
     public void Swap_mode_falls_back_to_recompute_when_host_blocks_run_out()
     {
         var policy = FullPool(PreemptionMode.Swap, swapBlocks: 1);
