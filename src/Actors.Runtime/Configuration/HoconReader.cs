@@ -86,6 +86,9 @@ public sealed class HoconReader(Config config, string prefix)
     {
         if (!Config.HasPath(key)) return [];
         var value = Config.GetValue(key);
+        if (value == null || value.IsEmpty) return [];
+        // Akka's HOCON reports an empty list "[]" as not an array; GetArray still reads it (as empty).
+        if (value.Values is [Akka.Configuration.Hocon.HoconArray { Count: 0 }]) return [];
         if (!value.IsArray()) throw new ConfigurationException($"{Key(key)} must be a list, e.g. [ {{ ... }} ]");
         var items = value.GetArray();
         var result = new List<HoconReader>(items.Count);

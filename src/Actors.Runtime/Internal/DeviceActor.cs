@@ -82,7 +82,17 @@ internal sealed class DeviceActor : UntypedActor
         {
             var stage = _stages[(work.Replica, m.Stage)];
             ApplyMaintenance(work, m.Stage, stage);
-            if (stage.IsLast)
+            if (work.Batch.TokenCount == 0)
+            {
+                // A step of swaps only: nothing to compute, pass it on so every stage applies its share.
+                input?.Return();
+                if (stage.IsLast)
+                {
+                    foreach (long id in work.ForgetSequences) _samplers.Remove(id);
+                }
+                else output = HiddenBuffer.Rent(0);
+            }
+            else if (stage.IsLast)
             {
                 int n = work.Batch.LogitCount * stage.VocabSize;
                 if (_logits.Length < n) _logits = new float[n];
@@ -128,23 +138,28 @@ internal sealed class DeviceActor : UntypedActor
         return local;
     }
 
-    /// <summary>KV maintenance the scheduler attached to the step: copy-on-write copies and swaps, before the forward.</summary>
+    /// <summary>
+    /// KV maintenance the scheduler attached to the step, before the forward pass, in the policy's
+    /// order: swap-outs, swap-ins, then copy-on-write copies.
+    /// </summary>
     private void ApplyMaintenance(StepWork work, int stageIndex, IStageExecutor stage)
     {
+        if (work.SwapOut.Count > 0 || work.SwapIn.Count > 0)
+        {
+            var swap = _swap[(work.Replica, stageIndex)];
+            foreach (var (block, slot) in work.SwapOut)
+            {
+                if ((uint)slot >= (uint)swap.Length) throw new InvalidOperationException($"host swap slot {slot} is outside the {swap.Length} configured (kv-cache.swap-blocks)");
+                var buffer = swap[slot] ??= new byte[stage.KvBlockBytes];
+                stage.ReadKvBlock(block, buffer);
+            }
+            foreach (var (block, slot) in work.SwapIn)
+            {
+                var buffer = swap[slot] ?? throw new InvalidOperationException($"host swap slot {slot} holds no swapped block");
+                stage.WriteKvBlock(block, buffer);
+            }
+        }
         foreach (var (src, dst) in work.BlockCopies) stage.CopyKvBlock(src, dst);
-        if (work.SwapOut.Count == 0 && work.SwapIn.Count == 0) return;
-        var swap = _swap[(work.Replica, stageIndex)];
-        foreach (var (block, slot) in work.SwapOut)
-        {
-            if ((uint)slot >= (uint)swap.Length) throw new InvalidOperationException($"host swap slot {slot} is outside the {swap.Length} configured (kv-cache.swap-blocks)");
-            var buffer = swap[slot] ??= new byte[stage.KvBlockBytes];
-            stage.ReadKvBlock(block, buffer);
-        }
-        foreach (var (block, slot) in work.SwapIn)
-        {
-            var buffer = swap[slot] ?? throw new InvalidOperationException($"host swap slot {slot} holds no swapped block");
-            stage.WriteKvBlock(block, buffer);
-        }
     }
 
     private void Sample(StepWork work, int vocab)

@@ -56,6 +56,8 @@ internal sealed class SequenceState
     public bool FirstStepPending { get; set; }
     /// <summary>All blocks were replaced since the last step (swap-in): the next step must carry the whole table.</summary>
     public bool BlocksReplaced { get; set; }
+    /// <summary>Its consumer is not keeping up (backpressure): a running sequence is skipped until resumed.</summary>
+    public bool Paused { get; set; }
     /// <summary>Preempted sequences wait at the front of their priority class instead of by arrival.</summary>
     public bool AtFrontOfClass { get; set; }
 
@@ -78,6 +80,7 @@ internal sealed class SequenceState
         InFlightStep = LastScheduledStep = LastPreemptedStep = 0;
         InFlightTokens = 0;
         Preemptions = 0;
+        Paused = false;
         FirstStepPending = true;
         BlocksReplaced = AtFrontOfClass = false;
     }

@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Actors.Runtime.Observability;
+using Actors.Runtime.Protocol;
+using Actors.Runtime.Scheduling;
+
+namespace Actors.Runtime.Internal;
+
+/// <summary>Sets the pipeline route once the replica's actors exist.</summary>
+internal sealed record UseRoute(PipelineRoute Route) : INoSerializationVerificationNeeded;
+
+/// <summary>
+/// One replica's scheduler. The decisions are the pure <see cref="SchedulerPolicy"/>'s; this actor
+/// only delivers messages: admissions from request actors, steps to the first stage's device, results
+/// back into the policy, tokens and finishes to the request actors. It keeps up to
+/// MaxInFlightSteps steps moving (one per pipeline stage), each with disjoint sequences.
+/// </summary>
+internal sealed class SchedulerActor : UntypedActor
+{
+    private readonly SchedulerPolicy _policy;
+    private readonly int _replica;
+    private readonly int _stages;
+    private readonly RuntimeMetrics _metrics;
+    private readonly ReplicaGauges _gauges;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<long, IActorRef> _requests = new();
+    private readonly Dictionary<long, (SamplingOptions Sampling, int[] Prompt)> _pendingSetup = new();
+    private readonly Dictionary<long, int> _logitRowOf = new();
+    private readonly List<long> _forget = new();
+    private readonly Stack<StepWork> _workPool = new();
+    private readonly Dictionary<long, (ScheduledStep Step, StepWork Work)> _inFlight = new();
+    private PipelineRoute? _route;
+    private int[] _sampled = [];
+
+    public SchedulerActor(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics)
+    {
+        _replica = replica;
+        _policy = policy;
+        _stages = stages;
+        _metrics = metrics;
+        _gauges = metrics.Replica(replica);
+        PublishGauges();
+    }
+
+    public static Props Props(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(replica, policy, stages, metrics));
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case EnqueueSequence e:
+                Enqueue(e);
+                break;
+            case StepCompleted c:
+                Completed(c.Work);
+                break;
+            case StepFailed f:
+                Failed(f);
+                break;
+            case AbortSequence a:
+                if (_policy.Abort(a.SequenceId, a.Reason)) Forget(a.SequenceId);
+                _requests.Remove(a.SequenceId);
+                TrySchedule();
+                break;
+            case PauseSequence p:
+                _policy.SetPaused(p.SequenceId, p.Paused);
+                if (!p.Paused) TrySchedule();
+                break;
+            case UseRoute r:
+                _route = r.Route;
+                TrySchedule();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Enqueue(EnqueueSequence e)
+    {
+        var result = _policy.TryAdd(e.Request);
+        if (!result.IsAccepted)
+        {
+            Sender.Tell(new SequenceRejected(e.Request.Id, result.Status, result.Message ?? result.Status.ToString()));
+            return;
+        }
+        _requests[e.Request.Id] = Sender;
+        _pendingSetup[e.Request.Id] = (e.Sampling, e.PromptTokens);
+        _metrics.PromptAdmitted(e.PromptTokens.Length);
+        Sender.Tell(new SequenceAdmitted(e.Request.Id));
+        TrySchedule();
+    }
+
+    private void TrySchedule()
+    {
+        if (_route is null) return;
+        while (_policy.CanSchedule && _policy.HasSchedulableWork)
+        {
+            var step = _policy.Schedule();
+            if (step.Preempted.Length > 0) _metrics.Preempted(step.Preempted.Length, _replica);
+            if (step.IsEmpty)
+            {
+                // Nothing for the devices: apply at once and wait for the next event rather than spin.
+                _policy.Update(step, ReadOnlySpan<int>.Empty);
+                break;
+            }
+            Dispatch(step);
+        }
+        PublishGauges();
+    }
+
+    private void Dispatch(ScheduledStep step)
+    {
+        var work = _workPool.Count > 0 ? _workPool.Pop() : new StepWork { Replica = _replica };
+        work.ResetMaintenance();
+        work.StepId = step.StepId;
+        StepBatchFiller.Fill(step, work.Batch);
+        var sequences = step.Sequences;
+        work.EnsureCapacity(sequences.Length, step.LogitCount, _stages);
+        int logit = 0;
+        for (int s = 0; s < sequences.Length; s++)
+        {
+            ref readonly var seq = ref sequences[s];
+            work.SequenceIds[s] = seq.Id;
+            if (seq.NeedsLogits) work.LogitSequence[logit++] = s;
+            if (_pendingSetup.Remove(seq.Id, out var setup))
+            {
+                // The very first step of a sequence carries its sampling setup to the last stage.
+                work.NewSequences.Add(new SequenceSetup(seq.Id, setup.Sampling, setup.Prompt));
+                if (_requests.TryGetValue(seq.Id, out var requester)) requester.Tell(new SequenceStarted(seq.Id, seq.StartPosition));
+            }
+        }
+        foreach (var c in step.SwapOut) work.SwapOut.Add((c.Source, c.Destination));
+        foreach (var c in step.SwapIn) work.SwapIn.Add((c.Destination, c.Source));
+        foreach (var c in step.BlockCopies) work.BlockCopies.Add((c.Source, c.Destination));
+        work.ForgetSequences.AddRange(_forget);
+        _forget.Clear();
+        work.DispatchedAt = Stopwatch.GetTimestamp();
+        _inFlight[step.StepId] = (step, work);
+        _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null));
+    }
+
+    private void Completed(StepWork work)
+    {
+        if (!_inFlight.Remove(work.StepId, out var entry)) return;
+        var step = entry.Step;
+        int n = work.Batch.LogitCount;
+        if (_sampled.Length < n) _sampled = new int[Math.Max(n, 2 * _sampled.Length)];
+        work.Sampled.AsSpan(0, n).CopyTo(_sampled);
+        _logitRowOf.Clear();
+        for (int i = 0; i < n; i++) _logitRowOf[work.SequenceIds[work.LogitSequence[i]]] = i;
+
+        var result = _policy.Update(step, _sampled.AsSpan(0, n));
+        foreach (var t in result.Appended)
+        {
+            if (_requests.TryGetValue(t.Id, out var requester))
+                requester.Tell(new SequenceToken(t.Id, t.Token, work.SampledLogProbs[_logitRowOf[t.Id]]));
+        }
+        _metrics.TokensGenerated(result.Appended.Length);
+        foreach (var f in result.Finished)
+        {
+            if (_requests.Remove(f.Id, out var requester)) requester.Tell(new SequenceFinished(f.Id, f.Reason, null));
+            Forget(f.Id);
+        }
+        work.CompletedAt = Stopwatch.GetTimestamp();
+        _metrics.Step(Stopwatch.GetElapsedTime(work.DispatchedAt, work.CompletedAt).TotalMilliseconds, work.Batch.TokenCount, _replica);
+        _workPool.Push(work);
+        TrySchedule();
+    }
+
+    /// <summary>A device failed the step: its sequences end with an error; everyone else carries on.</summary>
+    private void Failed(StepFailed f)
+    {
+        if (!_inFlight.Remove(f.Work.StepId, out var entry)) return;
+        var step = entry.Step;
+        string error = $"device {f.DeviceId} failed at stage {f.Stage}: {f.Error.Message}";
+        _log.Warning("replica {0}: step {1} failed ({2}); ending its {3} sequences", _replica, step.StepId, error, step.Sequences.Length);
+        foreach (var seq in step.Sequences)
+        {
+            _policy.Abort(seq.Id, AbortReason.Error);
+            Forget(seq.Id);
+            if (_requests.Remove(seq.Id, out var requester)) requester.Tell(new SequenceFinished(seq.Id, Scheduling.FinishReason.Error, error));
+        }
+        Span<int> none = stackalloc int[0];
+        if (step.LogitCount > 0) none = new int[step.LogitCount];
+        _policy.Update(step, none);
+        _workPool.Push(f.Work);
+        TrySchedule();
+    }
+
+    private void Forget(long id)
+    {
+        _pendingSetup.Remove(id);
+        _forget.Add(id);
+    }
+
+    private void PublishGauges()
+    {
+        _gauges.Waiting = _policy.WaitingCount + _policy.SwappedCount;
+        _gauges.Running = _policy.RunningCount;
+        var pool = _policy.BlockPool;
+        _gauges.BlocksUsed = pool.UsedCount;
+        _gauges.BlocksFree = pool.FreeCount;
+        _gauges.BlocksCachedFree = pool.CachedFreeCount;
+        Interlocked.Exchange(ref _gauges.PrefixQueries, pool.Queries);
+        Interlocked.Exchange(ref _gauges.PrefixHits, pool.Hits);
+    }
+}
