@@ -56,7 +56,7 @@ public sealed class LlmRuntime : IExtension
 
         Model = setup.Model ?? LlamaModel.Open(Settings.Model.Path.Length > 0 ? Settings.Model.Path : DefaultModel.EnsurePath());
         if (setup.Model is null) system.RegisterOnTermination(Model.Dispose);
-        Tokenizer = Model.File is { } file ? Tokenizer.FromGguf(file) : throw new ConfigurationException("the model has no GGUF file to read its tokenizer from");
+        Tokenizer = Model.File is { } file ? Tokenizer.FromGguf(file) : throw new InvalidConfigurationException("the model has no GGUF file to read its tokenizer from");
 
         var devices = CreateDevices(Settings.Devices, setup);
         var c = Model.Config;
@@ -102,7 +102,7 @@ public sealed class LlmRuntime : IExtension
             }
             catch (ArgumentException ex)
             {
-                throw new ConfigurationException($"actors-runtime.scheduler: {ex.Message}");
+                throw new InvalidConfigurationException($"actors-runtime.scheduler: {ex.Message}");
             }
             var policy = new SchedulerPolicy(schedulerSettings);
             var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics), $"llm-scheduler-{r}");
@@ -126,7 +126,7 @@ public sealed class LlmRuntime : IExtension
         {
             var reply = task.GetAwaiter().GetResult();
             if (reply is StageLoadFailed f)
-                throw new ConfigurationException($"replica {f.Replica} stage {f.Stage} failed to load on {f.DeviceId}: {f.Reason}");
+                throw new InvalidConfigurationException($"replica {f.Replica} stage {f.Stage} failed to load on {f.DeviceId}: {f.Reason}");
         }
     }
 
@@ -141,7 +141,7 @@ public sealed class LlmRuntime : IExtension
                 continue;
             }
             if (!setup.DeviceFactories.TryGetValue(o.Kind, out var factory))
-                throw new ConfigurationException($"device \"{o.Id}\" is of kind {o.Kind.ToString().ToLowerInvariant()}, but no factory for that kind was given to the runtime (RuntimeSetup.DeviceFactories)");
+                throw new InvalidConfigurationException($"device \"{o.Id}\" is of kind {o.Kind.ToString().ToLowerInvariant()}, but no factory for that kind was given to the runtime (RuntimeSetup.DeviceFactories)");
             devices.Add(factory(o));
         }
         return devices;

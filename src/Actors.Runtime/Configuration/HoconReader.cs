@@ -19,7 +19,7 @@ public sealed class HoconReader(Config config, string prefix)
 
     private string Raw(string key)
     {
-        if (!Config.HasPath(key)) throw new ConfigurationException($"{Key(key)} is missing (it has a default in reference.conf; is the runtime's configuration loaded?)");
+        if (!Config.HasPath(key)) throw new InvalidConfigurationException($"{Key(key)} is missing (it has a default in reference.conf; is the runtime's configuration loaded?)");
         return Config.GetString(key) ?? "";
     }
 
@@ -29,9 +29,9 @@ public sealed class HoconReader(Config config, string prefix)
     {
         string raw = Raw(key);
         if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v))
-            throw new ConfigurationException($"{Key(key)} = \"{raw}\" is not an integer");
+            throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not an integer");
         if (v < min || v > max)
-            throw new ConfigurationException($"{Key(key)} = {v} is out of range: allowed {Describe(min, max)}");
+            throw new InvalidConfigurationException($"{Key(key)} = {v} is out of range: allowed {Describe(min, max)}");
         return v;
     }
 
@@ -39,9 +39,9 @@ public sealed class HoconReader(Config config, string prefix)
     {
         string raw = Raw(key);
         if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || double.IsNaN(v))
-            throw new ConfigurationException($"{Key(key)} = \"{raw}\" is not a number");
+            throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not a number");
         if (v < min || v > max)
-            throw new ConfigurationException($"{Key(key)} = {raw} is out of range: allowed {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}");
+            throw new InvalidConfigurationException($"{Key(key)} = {raw} is out of range: allowed {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}");
         return v;
     }
 
@@ -52,7 +52,7 @@ public sealed class HoconReader(Config config, string prefix)
         {
             "on" or "true" or "yes" => true,
             "off" or "false" or "no" => false,
-            _ => throw new ConfigurationException($"{Key(key)} = \"{raw}\" is not a boolean (on/off, true/false, yes/no)"),
+            _ => throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not a boolean (on/off, true/false, yes/no)"),
         };
     }
 
@@ -66,9 +66,9 @@ public sealed class HoconReader(Config config, string prefix)
         }
         catch (Exception)
         {
-            throw new ConfigurationException($"{Key(key)} = \"{raw}\" is not a duration (e.g. 30s, 250ms)");
+            throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not a duration (e.g. 30s, 250ms)");
         }
-        if (min is { } m && v < m) throw new ConfigurationException($"{Key(key)} = {raw} is too short: at least {m.TotalMilliseconds} ms");
+        if (min is { } m && v < m) throw new InvalidConfigurationException($"{Key(key)} = {raw} is too short: at least {m.TotalMilliseconds} ms");
         return v;
     }
 
@@ -77,7 +77,7 @@ public sealed class HoconReader(Config config, string prefix)
     {
         string raw = Raw(key).Trim().ToLowerInvariant();
         if (Array.IndexOf(allowed, raw) < 0)
-            throw new ConfigurationException($"{Key(key)} = \"{Raw(key)}\" is not allowed: use one of {string.Join(", ", allowed)}");
+            throw new InvalidConfigurationException($"{Key(key)} = \"{Raw(key)}\" is not allowed: use one of {string.Join(", ", allowed)}");
         return raw;
     }
 
@@ -89,19 +89,19 @@ public sealed class HoconReader(Config config, string prefix)
         if (value == null || value.IsEmpty) return [];
         // Akka's HOCON reports an empty list "[]" as not an array; GetArray still reads it (as empty).
         if (value.Values is [Akka.Configuration.Hocon.HoconArray { Count: 0 }]) return [];
-        if (!value.IsArray()) throw new ConfigurationException($"{Key(key)} must be a list, e.g. [ {{ ... }} ]");
+        if (!value.IsArray()) throw new InvalidConfigurationException($"{Key(key)} must be a list, e.g. [ {{ ... }} ]");
         var items = value.GetArray();
         var result = new List<HoconReader>(items.Count);
         for (int i = 0; i < items.Count; i++)
         {
-            if (!items[i].IsObject()) throw new ConfigurationException($"{Key(key)}[{i}] must be an object {{ ... }}");
+            if (!items[i].IsObject()) throw new InvalidConfigurationException($"{Key(key)}[{i}] must be an object {{ ... }}");
             result.Add(new HoconReader(new Config(new HoconRoot(items[i])), $"{Key(key)}[{i}]"));
         }
         return result;
     }
 
     public HoconReader Section(string key) =>
-        Config.HasPath(key) ? new HoconReader(Config.GetConfig(key), Key(key)) : throw new ConfigurationException($"{Key(key)} is missing");
+        Config.HasPath(key) ? new HoconReader(Config.GetConfig(key), Key(key)) : throw new InvalidConfigurationException($"{Key(key)} is missing");
 
     private static string Describe(int min, int max) =>
         max == int.MaxValue ? $"{min} or more" : min == int.MinValue ? $"at most {max}" : $"{min} to {max}";

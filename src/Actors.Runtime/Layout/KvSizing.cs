@@ -30,7 +30,7 @@ public static class KvSizing
                 blocks = Math.Max(blocks, Math.Min(needed, options.MaxBlocks));
         }
         if (blocks <= 0)
-            throw new ConfigurationException($"actors-runtime.kv-cache: no KV block fits in memory-fraction {options.MemoryFraction} of the devices");
+            throw new InvalidConfigurationException($"actors-runtime.kv-cache: no KV block fits in memory-fraction {options.MemoryFraction} of the devices");
         return spec with { NumBlocks = blocks };
     }
 
@@ -49,7 +49,7 @@ public static class KvSizing
                 parts.Add($"replica {stage.Replica} stage {stage.Stage} ({stage.Layers}): {Gb(bytes)}");
             }
             if (needed > device.Descriptor.MemoryBytes)
-                throw new ConfigurationException(
+                throw new InvalidConfigurationException(
                     $"the model does not fit on device {group.Key}: needs {Gb(needed)} ({string.Join("; ", parts)}, KV {kv.NumBlocks} blocks of {kv.BlockSize} tokens) " +
                     $"but the device has {Gb(device.Descriptor.MemoryBytes)}, short by {Gb(needed - device.Descriptor.MemoryBytes)}");
         }
