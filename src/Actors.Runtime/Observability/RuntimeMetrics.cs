@@ -66,6 +66,8 @@ public sealed class RuntimeMetrics : IDisposable
         _meter.CreateObservableGauge("actors.tokens.per_second", ObserveRate, "{token}/s", "Generated tokens per second since the last observation");
     }
 
+    public IEnumerable<ReplicaGauges> Replicas() => _replicas.Values;
+
     public ReplicaGauges Replica(int replica) => _replicas.GetOrAdd(replica, r => new ReplicaGauges { Replica = r });
 
     public void TokensGenerated(int count)
