@@ -21,6 +21,7 @@ internal sealed class DeviceActor : UntypedActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly long _startedAt = Stopwatch.GetTimestamp();
     private float[] _logits = [];
+    private IActorRef? _transfer;
     private double _busySeconds;
     private long _steps;
 
@@ -46,6 +47,10 @@ internal sealed class DeviceActor : UntypedActor
                 break;
             case WriteKvBlocks write:
                 WriteBlocks(write);
+                break;
+            case ExtractSampler x:
+                _samplers.Remove(x.SequenceId, out var extracted);
+                x.ReplyTo.Tell(new SamplerExtracted(x.SequenceId, extracted));
                 break;
             case GetDeviceStats:
                 Sender.Tell(new DeviceStats(Id, _busySeconds, _steps, Stopwatch.GetElapsedTime(_startedAt).TotalSeconds));
@@ -78,6 +83,7 @@ internal sealed class DeviceActor : UntypedActor
         var input = m.IncomingPath is { } path ? ReceiveHidden(m, path) : m.Input;
         long started = Stopwatch.GetTimestamp();
         HiddenBuffer? output = null;
+        _transfer ??= m.Route.Transfer;
         try
         {
             var stage = _stages[(work.Replica, m.Stage)];
@@ -86,10 +92,7 @@ internal sealed class DeviceActor : UntypedActor
             {
                 // A step of swaps only: nothing to compute, pass it on so every stage applies its share.
                 input?.Return();
-                if (stage.IsLast)
-                {
-                    foreach (long id in work.ForgetSequences) _samplers.Remove(id);
-                }
+                if (stage.IsLast) AdoptSamplers(work, stage.VocabSize);
                 else output = HiddenBuffer.Rent(0);
             }
             else if (stage.IsLast)
@@ -160,13 +163,33 @@ internal sealed class DeviceActor : UntypedActor
             }
         }
         foreach (var (src, dst) in work.BlockCopies) stage.CopyKvBlock(src, dst);
+        foreach (var write in work.KvWrites)
+        {
+            if (write.Stage != stageIndex) continue;
+            long started = Stopwatch.GetTimestamp();
+            long bytes = 0;
+            for (int i = 0; i < write.Blocks.Length; i++)
+            {
+                stage.WriteKvBlock(write.Blocks[i], write.Data[i]);
+                bytes += write.Data[i].Length;
+            }
+            // The copy crossed from the source device (read there) to this one (written here): book both halves.
+            _transfer?.Tell(new TransferMeasured(write.Path, bytes, write.ReadSeconds + Stopwatch.GetElapsedTime(started).TotalSeconds));
+        }
+    }
+
+    /// <summary>Samplers for new sequences, samplers moved in with migrated ones, and forgetting finished ones.</summary>
+    private void AdoptSamplers(StepWork work, int vocab)
+    {
+        foreach (var setup in work.NewSequences)
+            _samplers[setup.SequenceId] = new SequenceSampling(setup.Sampling, setup.PromptTokens, vocab);
+        foreach (var (id, sampler) in work.InstallSamplers) _samplers[id] = sampler;
+        foreach (long id in work.ForgetSequences) _samplers.Remove(id);
     }
 
     private void Sample(StepWork work, int vocab)
     {
-        foreach (var setup in work.NewSequences)
-            _samplers[setup.SequenceId] = new SequenceSampling(setup.Sampling, setup.PromptTokens, vocab);
-        foreach (long id in work.ForgetSequences) _samplers.Remove(id);
+        AdoptSamplers(work, vocab);
         for (int i = 0; i < work.Batch.LogitCount; i++)
         {
             long id = work.SequenceIds[work.LogitSequence[i]];

@@ -35,3 +35,8 @@ internal sealed record DeviceStats(string DeviceId, double BusySeconds, long Ste
 
 /// <summary>A finished copy, reported by the device that did it, for the transfer actor's accounting.</summary>
 internal sealed record TransferMeasured(Transfer.TransferPath Path, long Bytes, double Seconds) : INoSerializationVerificationNeeded;
+
+/// <summary>Hand over a sequence's sampler (migration source); answered with <see cref="SamplerExtracted"/>.</summary>
+internal sealed record ExtractSampler(long SequenceId, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
+
+internal sealed record SamplerExtracted(long SequenceId, SequenceSampling? Sampler) : INoSerializationVerificationNeeded;

@@ -33,7 +33,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     private readonly Generate _request;
     private readonly IResponseSink _sink;
-    private readonly IActorRef _scheduler;
+    private IActorRef _scheduler;
     private readonly RequestContext _ctx;
     private readonly long _sequenceId;
     private readonly long _arrival;
@@ -152,6 +152,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 break;
             case Writable:
                 Drain();
+                break;
+            case SchedulerChanged c:
+                _scheduler = c.Scheduler;
                 break;
             case Status.Failure:
                 // The consumer's channel closed under us: treat as a cancel.

@@ -24,7 +24,7 @@ internal sealed class RouterActor : UntypedActor
     private readonly IReadOnlyList<ReplicaHandle> _replicas;
     private readonly RequestContext _context;
     private readonly Dictionary<string, IActorRef> _active = new(StringComparer.Ordinal);
-    private readonly Dictionary<IActorRef, (string Id, int Replica)> _byActor = new();
+    private readonly Dictionary<IActorRef, (string Id, int Replica, long SequenceId)> _byActor = new();
     private readonly int[] _activePerReplica;
     private readonly ReplicaLoad[] _loads;
     private long _nextSequenceId;
@@ -52,6 +52,17 @@ internal sealed class RouterActor : UntypedActor
                 break;
             case Cancel c:
                 if (_active.TryGetValue(c.RequestId, out var actor)) actor.Forward(c);
+                break;
+            case MigrateRequest m:
+                Migrate(m);
+                break;
+            case Migrated moved:
+                if (_active.TryGetValue(moved.RequestId, out var movedActor) && _byActor.TryGetValue(movedActor, out var was))
+                {
+                    _activePerReplica[was.Replica]--;
+                    _activePerReplica[moved.Replica]++;
+                    _byActor[movedActor] = (was.Id, moved.Replica, was.SequenceId);
+                }
                 break;
             case Terminated t:
                 if (_byActor.Remove(t.ActorRef, out var entry))
@@ -85,8 +96,28 @@ internal sealed class RouterActor : UntypedActor
         var actor = Context.ActorOf(Akka.Actor.Props.Create(() => new RequestActor(g, sink, replica.Scheduler, _context, sequenceId, arrival)), $"request-{sequenceId}");
         Context.Watch(actor);
         _active[g.RequestId] = actor;
-        _byActor[actor] = (g.RequestId, index);
+        _byActor[actor] = (g.RequestId, index, sequenceId);
         _activePerReplica[index]++;
+    }
+
+    private void Migrate(MigrateRequest m)
+    {
+        if (!_active.TryGetValue(m.RequestId, out var actor) || !_byActor.TryGetValue(actor, out var entry))
+        {
+            Sender.Tell(new MigrationFailed(m.RequestId, $"request '{m.RequestId}' is not in progress"));
+            return;
+        }
+        if ((uint)m.TargetReplica >= (uint)_replicas.Count)
+        {
+            Sender.Tell(new MigrationFailed(m.RequestId, $"replica {m.TargetReplica} does not exist (replicas 0..{_replicas.Count - 1})"));
+            return;
+        }
+        if (m.TargetReplica == entry.Replica)
+        {
+            Sender.Tell(new MigrationFailed(m.RequestId, $"request '{m.RequestId}' already runs on replica {m.TargetReplica}"));
+            return;
+        }
+        _replicas[entry.Replica].Scheduler.Tell(new ExportSequence(entry.SequenceId, m.RequestId, _replicas[m.TargetReplica], Sender, Self));
     }
 
     private int ChooseReplica()

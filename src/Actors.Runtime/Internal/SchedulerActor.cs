@@ -32,6 +32,11 @@ internal sealed class SchedulerActor : UntypedActor
     private readonly Dictionary<long, (ScheduledStep Step, StepWork Work)> _inFlight = new();
     private PipelineRoute? _route;
     private int[] _sampled = [];
+    private readonly List<ExportSequence> _pendingExports = new();
+    private readonly Dictionary<long, IActorRef> _migratedTo = new();
+    private readonly HashSet<long> _deferredAborts = new();
+    private readonly Dictionary<long, (long SequenceId, IActorRef RequestActor, IActorRef? Migration)> _maintenance = new();
+    private long _maintenanceIds;
 
     public SchedulerActor(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics)
     {
@@ -60,13 +65,43 @@ internal sealed class SchedulerActor : UntypedActor
                 Failed(f);
                 break;
             case AbortSequence a:
-                if (_policy.Abort(a.SequenceId, a.Reason)) Forget(a.SequenceId);
-                _requests.Remove(a.SequenceId);
-                TrySchedule();
+                if (_migratedTo.TryGetValue(a.SequenceId, out var moved)) moved.Forward(a);
+                else if (_policy.IsImporting(a.SequenceId)) _deferredAborts.Add(a.SequenceId);
+                else
+                {
+                    if (_policy.Abort(a.SequenceId, a.Reason)) Forget(a.SequenceId);
+                    _requests.Remove(a.SequenceId);
+                    TrySchedule();
+                }
                 break;
             case PauseSequence p:
-                _policy.SetPaused(p.SequenceId, p.Paused);
-                if (!p.Paused) TrySchedule();
+                if (_migratedTo.TryGetValue(p.SequenceId, out var movedTo)) movedTo.Forward(p);
+                else
+                {
+                    _policy.SetPaused(p.SequenceId, p.Paused);
+                    if (!p.Paused) TrySchedule();
+                }
+                break;
+            case ExportSequence e:
+                Export(e);
+                break;
+            case ImportSequence i:
+                Import(i);
+                break;
+            case ImportKvData d:
+                ImportData(d);
+                break;
+            case CancelImport c:
+                if (_policy.Abort(c.SequenceId, AbortReason.Cancelled)) Forget(c.SequenceId);
+                TrySchedule();
+                break;
+            case ExportDone x:
+                _policy.ReleaseExported(x.Blocks);
+                if (x.NewScheduler is null) _migratedTo.Remove(x.SequenceId);
+                TrySchedule();
+                break;
+            case ReimportSequence r:
+                TakeBack(r);
                 break;
             case UseRoute r:
                 _route = r.Route;
@@ -144,6 +179,11 @@ internal sealed class SchedulerActor : UntypedActor
 
     private void Completed(StepWork work)
     {
+        if (work.MaintenanceOnly)
+        {
+            MaintenanceCompleted(work);
+            return;
+        }
         if (!_inFlight.Remove(work.StepId, out var entry)) return;
         var step = entry.Step;
         int n = work.Batch.LogitCount;
@@ -167,12 +207,24 @@ internal sealed class SchedulerActor : UntypedActor
         work.CompletedAt = Stopwatch.GetTimestamp();
         _metrics.Step(Stopwatch.GetElapsedTime(work.DispatchedAt, work.CompletedAt).TotalMilliseconds, work.Batch.TokenCount, _replica);
         _workPool.Push(work);
+        RetryExports();
         TrySchedule();
     }
 
     /// <summary>A device failed the step: its sequences end with an error; everyone else carries on.</summary>
     private void Failed(StepFailed f)
     {
+        if (f.Work.MaintenanceOnly)
+        {
+            if (_maintenance.Remove(f.Work.StepId, out var m) && m.Migration is not null)
+            {
+                _policy.Abort(m.SequenceId, AbortReason.Error);
+                Forget(m.SequenceId);
+                m.Migration.Tell(new ImportRefused(m.SequenceId, $"writing the KV on {f.DeviceId} failed: {f.Error.Message}"));
+            }
+            _workPool.Push(f.Work);
+            return;
+        }
         if (!_inFlight.Remove(f.Work.StepId, out var entry)) return;
         var step = entry.Step;
         string error = $"device {f.DeviceId} failed at stage {f.Stage}: {f.Error.Message}";
@@ -187,6 +239,123 @@ internal sealed class SchedulerActor : UntypedActor
         if (step.LogitCount > 0) none = new int[step.LogitCount];
         _policy.Update(step, none);
         _workPool.Push(f.Work);
+        TrySchedule();
+    }
+
+    // ---------------------------------------------------------------- migration between replicas
+
+    private void Export(ExportSequence e)
+    {
+        if (!_policy.Contains(e.SequenceId) || !_requests.TryGetValue(e.SequenceId, out var requestActor))
+        {
+            e.ReplyTo.Tell(new MigrationFailed(e.RequestId, $"request '{e.RequestId}' is not running on replica {_replica} (finished, or not admitted yet)"));
+            return;
+        }
+        if (!_policy.TryExport(e.SequenceId, out var exported))
+        {
+            _pendingExports.Add(e); // inside a step in flight (or swapped out): try again after the next step
+            return;
+        }
+        _requests.Remove(e.SequenceId);
+        (SamplingOptions, int[])? setup = _pendingSetup.Remove(e.SequenceId, out var s) ? s : null;
+        _migratedTo[e.SequenceId] = e.Target.Scheduler;
+        _route!.Transfer.Tell(new StartMigration(new MigrationPlan(exported, setup, requestActor, e.RequestId, _route, Self, e.Target, e.ReplyTo, e.Router)));
+        PublishGauges();
+    }
+
+    private void RetryExports()
+    {
+        if (_pendingExports.Count == 0) return;
+        var pending = _pendingExports.ToArray();
+        _pendingExports.Clear();
+        foreach (var e in pending) Export(e);
+    }
+
+    private void Import(ImportSequence i)
+    {
+        var seq = i.Sequence;
+        if (seq.ComputedTokens == 0)
+        {
+            // Nothing to copy: it is admitted (to be recomputed) when its sampler arrives with ImportKvData.
+            Sender.Tell(new ImportAllocated(seq.Request.Id, [], _route!));
+            return;
+        }
+        var result = _policy.TryImport(seq.Request, seq.Tokens, seq.PromptLength, seq.ComputedTokens, out var blocks);
+        if (result.IsAccepted) Sender.Tell(new ImportAllocated(seq.Request.Id, blocks, _route!));
+        else Sender.Tell(new ImportRefused(seq.Request.Id, $"replica {_replica}: {result.Message}"));
+        PublishGauges();
+    }
+
+    private void ImportData(ImportKvData d)
+    {
+        var seq = d.Sequence;
+        long id = seq.Request.Id;
+        if (seq.ComputedTokens == 0)
+        {
+            var result = _policy.TryImport(seq.Request, seq.Tokens, seq.PromptLength, 0, out _);
+            if (!result.IsAccepted)
+            {
+                d.Migration.Tell(new ImportRefused(id, $"replica {_replica}: {result.Message}"));
+                return;
+            }
+        }
+        var work = RentMaintenance();
+        work.KvWrites.AddRange(d.Writes);
+        if (d.Sampler is not null) work.InstallSamplers.Add((id, d.Sampler));
+        if (d.Setup is { } setup) _pendingSetup[id] = setup;
+        _maintenance[work.StepId] = (id, d.RequestActor, d.Migration);
+        _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null));
+    }
+
+    private void TakeBack(ReimportSequence r)
+    {
+        long id = r.Sequence.Request.Id;
+        _migratedTo.Remove(id);
+        var result = _policy.TryImport(r.Sequence.Request, r.Sequence.Tokens, r.Sequence.PromptLength, 0, out _);
+        if (!result.IsAccepted)
+        {
+            r.RequestActor.Tell(new SequenceFinished(id, Scheduling.FinishReason.Error, $"the migration failed and replica {_replica} could not take the request back: {result.Message}"));
+            return;
+        }
+        _requests[id] = r.RequestActor;
+        if (r.Setup is { } setup) _pendingSetup[id] = setup;
+        if (r.Sampler is not null)
+        {
+            var work = RentMaintenance();
+            work.InstallSamplers.Add((id, r.Sampler));
+            _maintenance[work.StepId] = (id, r.RequestActor, null);
+            _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null));
+        }
+        TrySchedule();
+    }
+
+    private StepWork RentMaintenance()
+    {
+        var work = _workPool.Count > 0 ? _workPool.Pop() : new StepWork { Replica = _replica };
+        work.ResetMaintenance();
+        work.MaintenanceOnly = true;
+        work.StepId = --_maintenanceIds;
+        work.Batch.TokenCount = work.Batch.SequenceCount = work.Batch.LogitCount = 0;
+        work.EnsureCapacity(0, 0, _stages);
+        work.ForgetSequences.AddRange(_forget);
+        _forget.Clear();
+        return work;
+    }
+
+    private void MaintenanceCompleted(StepWork work)
+    {
+        if (_maintenance.Remove(work.StepId, out var m) && m.Migration is not null)
+        {
+            _policy.CompleteImport(m.SequenceId);
+            _requests[m.SequenceId] = m.RequestActor;
+            m.Migration.Tell(new ImportDone(m.SequenceId));
+            if (_deferredAborts.Remove(m.SequenceId))
+            {
+                if (_policy.Abort(m.SequenceId, AbortReason.Cancelled)) Forget(m.SequenceId);
+                _requests.Remove(m.SequenceId);
+            }
+        }
+        _workPool.Push(work);
         TrySchedule();
     }
 

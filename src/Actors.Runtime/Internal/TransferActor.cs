@@ -46,6 +46,9 @@ internal sealed class TransferActor : UntypedActor
             case TransferMeasured t:
                 _accounting.Record(t.Path, t.Bytes, t.Seconds);
                 break;
+            case StartMigration m:
+                Context.ActorOf(MigrationActor.Props(m.Plan, _topology));
+                break;
             case GetTransferReport:
                 Sender.Tell(new TransferReport(_topology, _accounting));
                 break;

@@ -111,3 +111,21 @@ public sealed record GenerationRejected(
     [property: Key(0)] string RequestId,
     [property: Key(1)] RejectionReason Reason,
     [property: Key(2)] string Message) : IRuntimeMessage;
+
+/// <summary>
+/// Moves a running request to another replica: its KV blocks are copied through the transfer actor
+/// (byte for byte) and it continues there. Answered with <see cref="MigrationCompleted"/> or <see cref="MigrationFailed"/>.
+/// </summary>
+[MessagePackObject]
+public sealed record MigrateRequest([property: Key(0)] string RequestId, [property: Key(1)] int TargetReplica) : IRuntimeMessage;
+
+[MessagePackObject]
+public sealed record MigrationCompleted(
+    [property: Key(0)] string RequestId,
+    [property: Key(1)] int FromReplica,
+    [property: Key(2)] int ToReplica,
+    [property: Key(3)] long Bytes,
+    [property: Key(4)] int Blocks) : IRuntimeMessage;
+
+[MessagePackObject]
+public sealed record MigrationFailed([property: Key(0)] string RequestId, [property: Key(1)] string Reason) : IRuntimeMessage;
