@@ -6,6 +6,7 @@ var commands = new ICommand[]
 {
     new GenerateCommand(),
     new BenchCommand(),
+    new TopologyCommand(),
     new LogitsCommand(),
     new MakeModelCommand(),
 }.ToDictionary(c => c.Name);
