@@ -56,7 +56,8 @@ public sealed class LlmRuntime : IExtension
 
         Model = setup.Model ?? LlamaModel.Open(Settings.Model.Path.Length > 0 ? Settings.Model.Path : DefaultModel.EnsurePath());
         if (setup.Model is null) system.RegisterOnTermination(Model.Dispose);
-        Tokenizer = Model.File is { } file ? Tokenizer.FromGguf(file) : throw new InvalidConfigurationException("the model has no GGUF file to read its tokenizer from");
+        Tokenizer = setup.Tokenizer ?? (Model.File is { } file ? Tokenizer.FromGguf(file)
+            : throw new InvalidConfigurationException("the model has no GGUF file to read its tokenizer from; give one in RuntimeSetup.Tokenizer"));
 
         var devices = CreateDevices(Settings.Devices, setup);
         var c = Model.Config;
@@ -72,10 +73,11 @@ public sealed class LlmRuntime : IExtension
             devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind)),
             Settings.Transfer.Links.Select(l => new TopologyLink(l.From, l.To, ParseKind(l.Kind), l.Bandwidth, l.Latency.TotalSeconds)),
             new PathDefaults(HostMemoryBytesPerSecond: Settings.Transfer.HostCopyBandwidth));
-        var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers), "llm-transfer");
+        bool virtualClock = Settings.VirtualClock;
+        var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock), "llm-transfer");
         const string dispatcher = "actors-runtime.device-dispatcher";
         var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,
-            d => system.SystemActorOf(DeviceActor.Props(d, dispatcher), "llm-device-" + Sanitize(d.Descriptor.Id)));
+            d => system.SystemActorOf(DeviceActor.Props(d, dispatcher, virtualClock), "llm-device-" + Sanitize(d.Descriptor.Id)));
         DeviceActors = deviceActors;
 
         var replicas = new List<ReplicaHandle>();
@@ -105,14 +107,15 @@ public sealed class LlmRuntime : IExtension
                 throw new InvalidConfigurationException($"actors-runtime.scheduler: {ex.Message}");
             }
             var policy = new SchedulerPolicy(schedulerSettings);
-            var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics), $"llm-scheduler-{r}");
+            var inTransit = new RequestsInTransit();
+            var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics, virtualClock, inTransit), $"llm-scheduler-{r}");
             LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
             var route = new PipelineRoute(r, stages.Select(s => deviceActors[s.DeviceId]).ToList(), scheduler, transfer, stages.Select(s => s.DeviceId).ToList());
             scheduler.Tell(new UseRoute(route));
-            replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize));
+            replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize, inTransit));
         }
         Replicas = replicas;
-        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics);
+        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, virtualClock);
         Router = system.SystemActorOf(RouterActor.Props(replicas, context), "llm-router");
         system.RegisterOnTermination(Metrics.Dispose);
     }
@@ -222,7 +225,26 @@ public sealed class LlmRuntime : IExtension
             : throw new GenerationRejectedException((GenerationRejected)final);
     }
 
-    private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request)
+    /// <summary>
+    /// On the virtual clock: generates a request that arrives at <paramref name="arrivalAt"/> seconds of virtual
+    /// time (the scheduler admits it when its clock gets there); timings in the result are virtual.
+    /// </summary>
+    public async Task<GenerationResult> GenerateAtAsync(Generate request, double arrivalAt, CancellationToken cancel = default)
+    {
+        var (reader, outcome) = Start(request, arrivalAt);
+        var text = new System.Text.StringBuilder();
+        var tokens = new List<int>();
+        await foreach (var chunk in reader.ReadAllAsync(cancel))
+        {
+            text.Append(chunk.Text);
+            tokens.AddRange(chunk.TokenIds);
+        }
+        var final = await outcome.Task.WaitAsync(cancel);
+        return final is GenerationCompleted done ? new GenerationResult(text.ToString(), tokens, done)
+            : throw new GenerationRejectedException((GenerationRejected)final);
+    }
+
+    private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request, double arrivalAt = double.NaN)
     {
         var channel = Channel.CreateBounded<TokenChunk>(new BoundedChannelOptions(Settings.Request.StreamBuffer)
         {
@@ -231,7 +253,7 @@ public sealed class LlmRuntime : IExtension
             FullMode = BoundedChannelFullMode.Wait,
         });
         var outcome = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Router.Tell(new StartChannelRequest(request, channel.Writer, outcome));
+        Router.Tell(new StartChannelRequest(request, channel.Writer, outcome, arrivalAt));
         return (channel.Reader, outcome);
     }
 }

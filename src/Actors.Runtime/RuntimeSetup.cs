@@ -19,6 +19,8 @@ public sealed class RuntimeSetup : Setup
     /// <summary>A model to serve instead of opening actors-runtime.model.path (the runtime does not dispose it).</summary>
     public LlamaModel? Model { get; init; }
     public IMeterFactory? MeterFactory { get; init; }
+    /// <summary>The tokenizer to use when the model has no GGUF file (a shape-only model for simulation).</summary>
+    public Actors.Inference.Tokenization.Tokenizer? Tokenizer { get; init; }
     /// <summary>How long start-up may wait for every stage to load.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }

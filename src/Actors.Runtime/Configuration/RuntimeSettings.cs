@@ -41,7 +41,8 @@ public sealed record RuntimeSettings(
     IReadOnlyList<DeviceOptions> Devices,
     LayoutOptions Layout,
     RequestOptions Request,
-    TransferOptions Transfer)
+    TransferOptions Transfer,
+    bool VirtualClock = false)
 {
     public const string Root = "actors-runtime";
 
@@ -121,7 +122,7 @@ public sealed record RuntimeSettings(
                 lk.Double("bandwidth", 1), lk.Duration("latency", TimeSpan.Zero)));
         var transfer = new TransferOptions(links, t.Double("host-copy-bandwidth", 1));
 
-        return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer);
+        return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer, r.OneOf("clock", "real", "virtual") == "virtual");
     }
 
     /// <summary>"0-11" or "12" to a layer range [Start, End).</summary>

@@ -15,6 +15,8 @@ namespace Actors.Runtime.Internal;
 internal sealed class DeviceActor : UntypedActor
 {
     private readonly IComputeDevice _device;
+    private readonly bool _virtualClock;
+    private double _virtualBusyUntil;
     private readonly Dictionary<(int Replica, int Stage), IStageExecutor> _stages = new();
     private readonly Dictionary<(int Replica, int Stage), byte[]?[]> _swap = new();
     private readonly Dictionary<long, SequenceSampling> _samplers = new();
@@ -25,10 +27,14 @@ internal sealed class DeviceActor : UntypedActor
     private double _busySeconds;
     private long _steps;
 
-    public DeviceActor(IComputeDevice device) => _device = device;
+    public DeviceActor(IComputeDevice device, bool virtualClock)
+    {
+        _device = device;
+        _virtualClock = virtualClock;
+    }
 
-    public static Props Props(IComputeDevice device, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new DeviceActor(device)).WithDispatcher(dispatcher);
+    public static Props Props(IComputeDevice device, string dispatcher, bool virtualClock = false) =>
+        Akka.Actor.Props.Create(() => new DeviceActor(device, virtualClock)).WithDispatcher(dispatcher);
 
     private string Id => _device.Descriptor.Id;
 
@@ -118,11 +124,24 @@ internal sealed class DeviceActor : UntypedActor
             return;
         }
         double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        double end = 0;
+        if (_virtualClock)
+        {
+            // Model time: the cost model's estimate for simulated stages, the measured time otherwise;
+            // the device is busy with one stage at a time.
+            if (_stages[(work.Replica, m.Stage)] is ITimedStage timed && work.Batch.TokenCount > 0) seconds = timed.LastStepSeconds;
+            double start = Math.Max(m.ReadyAt, _virtualBusyUntil);
+            end = _virtualBusyUntil = start + seconds;
+        }
         work.StageSeconds[m.Stage] = seconds;
         _busySeconds += seconds;
         _steps++;
-        if (output is null) m.Route.Scheduler.Tell(new StepCompleted(work));
-        else m.Route.Transfer.Tell(new StageOutput(work, m.Stage, m.Route, output));
+        if (output is null)
+        {
+            work.VirtualCompleted = end;
+            m.Route.Scheduler.Tell(new StepCompleted(work));
+        }
+        else m.Route.Transfer.Tell(new StageOutput(work, m.Stage, m.Route, output, end));
     }
 
     /// <summary>
@@ -137,7 +156,7 @@ internal sealed class DeviceActor : UntypedActor
         var local = HiddenBuffer.Rent(source.Length);
         source.Span.CopyTo(local.Span);
         source.Return();
-        m.Route.Transfer.Tell(new TransferMeasured(path, 4L * local.Length, Stopwatch.GetElapsedTime(started).TotalSeconds));
+        if (!_virtualClock) m.Route.Transfer.Tell(new TransferMeasured(path, 4L * local.Length, Stopwatch.GetElapsedTime(started).TotalSeconds));
         return local;
     }
 

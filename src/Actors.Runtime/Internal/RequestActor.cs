@@ -11,7 +11,7 @@ using SchedulerFinish = Actors.Runtime.Scheduling.FinishReason;
 namespace Actors.Runtime.Internal;
 
 /// <summary>What every request actor of a runtime shares.</summary>
-internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int DefaultMaxTokens, RuntimeMetrics Metrics);
+internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int DefaultMaxTokens, RuntimeMetrics Metrics, bool VirtualClock = false);
 
 /// <summary>
 /// One request's lifecycle: validation and tokenization, admission by its replica's scheduler,
@@ -37,6 +37,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private readonly RequestContext _ctx;
     private readonly long _sequenceId;
     private readonly long _arrival;
+    private readonly double _arrivalAt;          // virtual clock: when the request arrives (NaN: at admission)
+    private double _virtualArrival, _virtualLastToken;
     private readonly Queue<TokenChunk> _pending = new();
     private readonly List<double> _interTokenMs = new();
     private TokenizerStreamDecoder _decoder = null!;
@@ -53,8 +55,13 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public RequestActor(Generate request, IResponseSink sink, IActorRef scheduler, RequestContext ctx, long sequenceId, long arrivalTimestamp)
+    private RequestsInTransit? _inTransit;
+
+    public RequestActor(Generate request, IResponseSink sink, IActorRef scheduler, RequestContext ctx, long sequenceId, long arrivalTimestamp, double arrivalAt = double.NaN,
+        RequestsInTransit? inTransit = null)
     {
+        _inTransit = inTransit;
+        _arrivalAt = arrivalAt;
         _request = request;
         _sink = sink;
         _scheduler = scheduler;
@@ -89,7 +96,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             EosTokenId = _ctx.Tokenizer.EosId >= 0 ? _ctx.Tokenizer.EosId : null,
             IgnoreEos = _request.Sampling.IgnoreEos,
         };
-        _scheduler.Tell(new EnqueueSequence(sequence, _request.Sampling, prompt));
+        _scheduler.Tell(new EnqueueSequence(sequence, _request.Sampling, prompt, _arrivalAt, _inTransit));
+        _inTransit = null; // the scheduler counts its arrival
         if (_request.DeadlineUtc is { } deadline)
         {
             var delay = deadline.ToUniversalTime() - DateTime.UtcNow;
@@ -114,15 +122,16 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     {
         switch (message)
         {
-            case SequenceAdmitted:
+            case SequenceAdmitted a:
                 _admitted = true;
+                _virtualArrival = a.ArrivalAt;
                 break;
             case SequenceRejected r:
                 Reject(Map(r.Status), r.Message);
                 break;
             case SequenceStarted s:
                 _cachedTokens = s.CachedTokens;
-                _queuedMs = Stopwatch.GetElapsedTime(_arrival).TotalMilliseconds;
+                _queuedMs = _ctx.VirtualClock ? (s.At - _virtualArrival) * 1000 : Stopwatch.GetElapsedTime(_arrival).TotalMilliseconds;
                 _ctx.Metrics.QueueTime(_queuedMs);
                 break;
             case SequenceToken t:
@@ -172,16 +181,17 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         long now = Stopwatch.GetTimestamp();
         if (_completionTokens == 0)
         {
-            _ttftMs = Stopwatch.GetElapsedTime(_arrival, now).TotalMilliseconds;
+            _ttftMs = _ctx.VirtualClock ? (t.At - _virtualArrival) * 1000 : Stopwatch.GetElapsedTime(_arrival, now).TotalMilliseconds;
             _ctx.Metrics.TimeToFirstToken(_ttftMs);
         }
         else
         {
-            double itl = Stopwatch.GetElapsedTime(_lastTokenAt, now).TotalMilliseconds;
+            double itl = _ctx.VirtualClock ? (t.At - _virtualLastToken) * 1000 : Stopwatch.GetElapsedTime(_lastTokenAt, now).TotalMilliseconds;
             _interTokenMs.Add(itl);
             _ctx.Metrics.InterTokenLatency(itl);
         }
         _lastTokenAt = now;
+        _virtualLastToken = t.At;
         _completionTokens++;
 
         if (_stopTokens?.Contains(t.Token) == true)
@@ -251,7 +261,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             if (_stops is { Stopped: false }) tail = _stops.Append(tail).Text + _stops.Flush();
             if (tail.Length > 0) Deliver(new TokenChunk(_request.RequestId, _chunkIndex++, [], tail, null));
         }
-        double total = Stopwatch.GetElapsedTime(_arrival).TotalMilliseconds;
+        double total = _ctx.VirtualClock ? (_virtualLastToken - _virtualArrival) * 1000 : Stopwatch.GetElapsedTime(_arrival).TotalMilliseconds;
         _completion = new GenerationCompleted(_request.RequestId, reason,
             new Usage(_promptTokens, _completionTokens, _cachedTokens),
             new Timings(Math.Max(_queuedMs, 0), Math.Max(_ttftMs, 0), total, _interTokenMs.ToArray()),
@@ -266,6 +276,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     private void Reject(RejectionReason reason, string message)
     {
+        _inTransit?.Arrived(); // rejected before it was sent to the scheduler
+        _inTransit = null;
         _finished = true;
         _ctx.Metrics.RequestRejected(reason.ToString());
         _sink.Reject(new GenerationRejected(_request.RequestId, reason, message));

@@ -8,11 +8,24 @@ using Actors.Runtime.Scheduling;
 namespace Actors.Runtime.Internal;
 
 /// <summary>Start a request whose chunks go to a bounded channel (streams, IAsyncEnumerable).</summary>
-internal sealed record StartChannelRequest(Generate Request, ChannelWriter<TokenChunk> Writer, TaskCompletionSource<object> Outcome)
+internal sealed record StartChannelRequest(Generate Request, ChannelWriter<TokenChunk> Writer, TaskCompletionSource<object> Outcome, double ArrivalAt = double.NaN)
     : INoSerializationVerificationNeeded;
 
 /// <summary>The replicas a router spreads requests over.</summary>
-internal sealed record ReplicaHandle(int Replica, IActorRef Scheduler, ReplicaGauges Gauges, int BlockSize);
+/// <param name="InTransit">Requests started towards this replica whose EnqueueSequence has not reached the scheduler yet.</param>
+internal sealed record ReplicaHandle(int Replica, IActorRef Scheduler, ReplicaGauges Gauges, int BlockSize, RequestsInTransit InTransit);
+
+/// <summary>
+/// A count shared by the router (which starts requests), request actors and the scheduler (which
+/// receives them): on the virtual clock the scheduler must not run ahead of a request still on its way.
+/// </summary>
+internal sealed class RequestsInTransit
+{
+    private int _count;
+    public int Count => Volatile.Read(ref _count);
+    public void Started() => Interlocked.Increment(ref _count);
+    public void Arrived() => Interlocked.Decrement(ref _count);
+}
 
 /// <summary>
 /// The runtime's front door: receives <see cref="Generate"/> and <see cref="Cancel"/>, starts one
@@ -45,10 +58,10 @@ internal sealed class RouterActor : UntypedActor
         switch (message)
         {
             case Generate g:
-                Start(g, new ActorSink(Sender, Self));
+                Start(g, new ActorSink(Sender, Self), double.NaN);
                 break;
             case StartChannelRequest s:
-                Start(s.Request, new ChannelSink(s.Writer, s.Outcome));
+                Start(s.Request, new ChannelSink(s.Writer, s.Outcome), s.ArrivalAt);
                 break;
             case Cancel c:
                 if (_active.TryGetValue(c.RequestId, out var actor)) actor.Forward(c);
@@ -77,7 +90,7 @@ internal sealed class RouterActor : UntypedActor
         }
     }
 
-    private void Start(Generate g, IResponseSink sink)
+    private void Start(Generate g, IResponseSink sink, double arrivalAt)
     {
         long arrival = Stopwatch.GetTimestamp();
         if (string.IsNullOrEmpty(g.RequestId))
@@ -93,7 +106,8 @@ internal sealed class RouterActor : UntypedActor
         int index = ChooseReplica();
         var replica = _replicas[index];
         long sequenceId = ++_nextSequenceId;
-        var actor = Context.ActorOf(Akka.Actor.Props.Create(() => new RequestActor(g, sink, replica.Scheduler, _context, sequenceId, arrival)), $"request-{sequenceId}");
+        replica.InTransit.Started();
+        var actor = Context.ActorOf(Akka.Actor.Props.Create(() => new RequestActor(g, sink, replica.Scheduler, _context, sequenceId, arrival, arrivalAt, replica.InTransit)), $"request-{sequenceId}");
         Context.Watch(actor);
         _active[g.RequestId] = actor;
         _byActor[actor] = (g.RequestId, index, sequenceId);

@@ -38,8 +38,16 @@ internal sealed class SchedulerActor : UntypedActor
     private readonly Dictionary<long, (long SequenceId, IActorRef RequestActor, IActorRef? Migration)> _maintenance = new();
     private long _maintenanceIds;
 
-    public SchedulerActor(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics)
+    private readonly bool _virtual;
+    private double _now;
+    private readonly PriorityQueue<(EnqueueSequence Request, IActorRef Sender), double> _future = new();
+
+    private readonly RequestsInTransit _inTransit;
+
+    public SchedulerActor(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, bool virtualClock = false, RequestsInTransit? inTransit = null)
     {
+        _inTransit = inTransit ?? new RequestsInTransit();
+        _virtual = virtualClock;
         _replica = replica;
         _policy = policy;
         _stages = stages;
@@ -48,15 +56,18 @@ internal sealed class SchedulerActor : UntypedActor
         PublishGauges();
     }
 
-    public static Props Props(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new SchedulerActor(replica, policy, stages, metrics));
+    public static Props Props(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, bool virtualClock = false, RequestsInTransit? inTransit = null) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(replica, policy, stages, metrics, virtualClock, inTransit));
 
     protected override void OnReceive(object message)
     {
         switch (message)
         {
             case EnqueueSequence e:
-                Enqueue(e);
+                e.InTransit?.Arrived();
+                if (_virtual && e.ArrivalAt > _now) _future.Enqueue((e, Sender), e.ArrivalAt); // not arrived yet on the virtual clock
+                else Enqueue(e, Sender, _virtual && !double.IsNaN(e.ArrivalAt) ? e.ArrivalAt : _now);
+                TrySchedule();
                 break;
             case StepCompleted c:
                 Completed(c.Work);
@@ -113,24 +124,46 @@ internal sealed class SchedulerActor : UntypedActor
         }
     }
 
-    private void Enqueue(EnqueueSequence e)
+    private void Enqueue(EnqueueSequence e, IActorRef sender, double arrivalAt)
     {
         var result = _policy.TryAdd(e.Request);
         if (!result.IsAccepted)
         {
-            Sender.Tell(new SequenceRejected(e.Request.Id, result.Status, result.Message ?? result.Status.ToString()));
+            sender.Tell(new SequenceRejected(e.Request.Id, result.Status, result.Message ?? result.Status.ToString()));
             return;
         }
-        _requests[e.Request.Id] = Sender;
+        _requests[e.Request.Id] = sender;
         _pendingSetup[e.Request.Id] = (e.Sampling, e.PromptTokens);
         _metrics.PromptAdmitted(e.PromptTokens.Length);
-        Sender.Tell(new SequenceAdmitted(e.Request.Id));
-        TrySchedule();
+        sender.Tell(new SequenceAdmitted(e.Request.Id, arrivalAt));
+    }
+
+    /// <summary>Virtual clock: admits the requests whose arrival time the clock has reached.</summary>
+    private void AdmitArrived()
+    {
+        while (_future.TryPeek(out var next, out double at) && at <= _now)
+        {
+            _future.Dequeue();
+            Enqueue(next.Request, next.Sender, at);
+        }
     }
 
     private void TrySchedule()
     {
         if (_route is null) return;
+        if (_virtual)
+        {
+            // A request on its way may arrive earlier on the virtual clock than anything scheduled next:
+            // wait for it rather than run ahead (its EnqueueSequence triggers scheduling again).
+            if (_inTransit.Count > 0) return;
+            AdmitArrived();
+            // Idle until the next arrival: jump the clock there rather than wait.
+            if (_inFlight.Count == 0 && !_policy.HasSchedulableWork && _future.TryPeek(out _, out double next))
+            {
+                _now = Math.Max(_now, next);
+                AdmitArrived();
+            }
+        }
         while (_policy.CanSchedule && _policy.HasSchedulableWork)
         {
             var step = _policy.Schedule();
@@ -164,7 +197,7 @@ internal sealed class SchedulerActor : UntypedActor
             {
                 // The very first step of a sequence carries its sampling setup to the last stage.
                 work.NewSequences.Add(new SequenceSetup(seq.Id, setup.Sampling, setup.Prompt));
-                if (_requests.TryGetValue(seq.Id, out var requester)) requester.Tell(new SequenceStarted(seq.Id, seq.StartPosition));
+                if (_requests.TryGetValue(seq.Id, out var requester)) requester.Tell(new SequenceStarted(seq.Id, seq.StartPosition, _now));
             }
         }
         foreach (var c in step.SwapOut) work.SwapOut.Add((c.Source, c.Destination));
@@ -173,8 +206,9 @@ internal sealed class SchedulerActor : UntypedActor
         work.ForgetSequences.AddRange(_forget);
         _forget.Clear();
         work.DispatchedAt = Stopwatch.GetTimestamp();
+        work.VirtualDispatched = _now;
         _inFlight[step.StepId] = (step, work);
-        _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null));
+        _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null, ReadyAt: _now));
     }
 
     private void Completed(StepWork work)
@@ -186,6 +220,7 @@ internal sealed class SchedulerActor : UntypedActor
         }
         if (!_inFlight.Remove(work.StepId, out var entry)) return;
         var step = entry.Step;
+        if (_virtual) _now = Math.Max(_now, work.VirtualCompleted);
         int n = work.Batch.LogitCount;
         if (_sampled.Length < n) _sampled = new int[Math.Max(n, 2 * _sampled.Length)];
         work.Sampled.AsSpan(0, n).CopyTo(_sampled);
@@ -196,7 +231,7 @@ internal sealed class SchedulerActor : UntypedActor
         foreach (var t in result.Appended)
         {
             if (_requests.TryGetValue(t.Id, out var requester))
-                requester.Tell(new SequenceToken(t.Id, t.Token, work.SampledLogProbs[_logitRowOf[t.Id]]));
+                requester.Tell(new SequenceToken(t.Id, t.Token, work.SampledLogProbs[_logitRowOf[t.Id]], _now));
         }
         _metrics.TokensGenerated(result.Appended.Length);
         foreach (var f in result.Finished)
@@ -205,7 +240,8 @@ internal sealed class SchedulerActor : UntypedActor
             Forget(f.Id);
         }
         work.CompletedAt = Stopwatch.GetTimestamp();
-        _metrics.Step(Stopwatch.GetElapsedTime(work.DispatchedAt, work.CompletedAt).TotalMilliseconds, work.Batch.TokenCount, _replica);
+        double stepMs = _virtual ? (work.VirtualCompleted - work.VirtualDispatched) * 1000 : Stopwatch.GetElapsedTime(work.DispatchedAt, work.CompletedAt).TotalMilliseconds;
+        _metrics.Step(stepMs, work.Batch.TokenCount, _replica);
         _workPool.Push(work);
         RetryExports();
         TrySchedule();
@@ -304,7 +340,7 @@ internal sealed class SchedulerActor : UntypedActor
         if (d.Sampler is not null) work.InstallSamplers.Add((id, d.Sampler));
         if (d.Setup is { } setup) _pendingSetup[id] = setup;
         _maintenance[work.StepId] = (id, d.RequestActor, d.Migration);
-        _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null));
+        _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null, ReadyAt: _now));
     }
 
     private void TakeBack(ReimportSequence r)
@@ -344,6 +380,7 @@ internal sealed class SchedulerActor : UntypedActor
 
     private void MaintenanceCompleted(StepWork work)
     {
+        if (_virtual) _now = Math.Max(_now, work.VirtualCompleted);
         if (_maintenance.Remove(work.StepId, out var m) && m.Migration is not null)
         {
             _policy.CompleteImport(m.SequenceId);

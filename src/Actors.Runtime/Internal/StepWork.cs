@@ -41,6 +41,8 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     public double[] StageSeconds = [];
     public long DispatchedAt;
     public long CompletedAt;
+    /// <summary>Virtual-clock seconds: when the step was dispatched and when its last stage finished.</summary>
+    public double VirtualDispatched, VirtualCompleted;
 
     public void EnsureCapacity(int sequences, int logits, int stages)
     {
@@ -75,7 +77,7 @@ internal sealed record KvWrite(int Stage, int[] Blocks, byte[][] Data, Transfer.
 internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageDevices, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
 
 /// <summary>Run stage <see cref="Stage"/> of a step; <see cref="Input"/> is null for the first stage.</summary>
-internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null)
+internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null, double ReadyAt = 0)
     : INoSerializationVerificationNeeded;
 
 /// <summary>The last stage finished and sampled; results are in the work item.</summary>
