@@ -229,9 +229,34 @@ public sealed class LlmRuntime : IExtension
     /// On the virtual clock: generates a request that arrives at <paramref name="arrivalAt"/> seconds of virtual
     /// time (the scheduler admits it when its clock gets there); timings in the result are virtual.
     /// </summary>
-    public async Task<GenerationResult> GenerateAtAsync(Generate request, double arrivalAt, CancellationToken cancel = default)
+    public Task<GenerationResult> GenerateAtAsync(Generate request, double arrivalAt, CancellationToken cancel = default)
     {
         var (reader, outcome) = Start(request, arrivalAt);
+        return Collect(reader, outcome, cancel);
+    }
+
+    /// <summary>
+    /// On the virtual clock: generates every request of <paramref name="batch"/> at its virtual arrival
+    /// time. Unlike calling <see cref="GenerateAtAsync"/> in a loop, the whole batch reaches the router in
+    /// one message and counts as on its way before any request starts, so no scheduler runs ahead of
+    /// requests the caller has already submitted: the same batch always gives the same run.
+    /// </summary>
+    public IReadOnlyList<Task<GenerationResult>> GenerateAllAtAsync(IReadOnlyList<(Generate Request, double ArrivalAt)> batch, CancellationToken cancel = default)
+    {
+        var started = new List<StartChannelRequest>(batch.Count);
+        var tasks = new List<Task<GenerationResult>>(batch.Count);
+        foreach (var (request, arrivalAt) in batch)
+        {
+            var (reader, outcome, message) = Prepare(request, arrivalAt);
+            started.Add(message);
+            tasks.Add(Collect(reader, outcome, cancel));
+        }
+        Router.Tell(new StartChannelRequests(started));
+        return tasks;
+    }
+
+    private static async Task<GenerationResult> Collect(ChannelReader<TokenChunk> reader, TaskCompletionSource<object> outcome, CancellationToken cancel)
+    {
         var text = new System.Text.StringBuilder();
         var tokens = new List<int>();
         await foreach (var chunk in reader.ReadAllAsync(cancel))
@@ -246,6 +271,13 @@ public sealed class LlmRuntime : IExtension
 
     private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request, double arrivalAt = double.NaN)
     {
+        var (reader, outcome, message) = Prepare(request, arrivalAt);
+        Router.Tell(message);
+        return (reader, outcome);
+    }
+
+    private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome, StartChannelRequest Message) Prepare(Generate request, double arrivalAt)
+    {
         var channel = Channel.CreateBounded<TokenChunk>(new BoundedChannelOptions(Settings.Request.StreamBuffer)
         {
             SingleReader = true,
@@ -253,8 +285,7 @@ public sealed class LlmRuntime : IExtension
             FullMode = BoundedChannelFullMode.Wait,
         });
         var outcome = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Router.Tell(new StartChannelRequest(request, channel.Writer, outcome, arrivalAt));
-        return (channel.Reader, outcome);
+        return (channel.Reader, outcome, new StartChannelRequest(request, channel.Writer, outcome, arrivalAt));
     }
 }
 

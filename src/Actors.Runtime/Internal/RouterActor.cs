@@ -11,6 +11,9 @@ namespace Actors.Runtime.Internal;
 internal sealed record StartChannelRequest(Generate Request, ChannelWriter<TokenChunk> Writer, TaskCompletionSource<object> Outcome, double ArrivalAt = double.NaN)
     : INoSerializationVerificationNeeded;
 
+/// <summary>Start several channel requests at once (see <see cref="RouterActor"/>: all count as in transit before any starts).</summary>
+internal sealed record StartChannelRequests(IReadOnlyList<StartChannelRequest> Requests) : INoSerializationVerificationNeeded;
+
 /// <summary>The replicas a router spreads requests over.</summary>
 /// <param name="InTransit">Requests started towards this replica whose EnqueueSequence has not reached the scheduler yet.</param>
 internal sealed record ReplicaHandle(int Replica, IActorRef Scheduler, ReplicaGauges Gauges, int BlockSize, RequestsInTransit InTransit);
@@ -63,6 +66,9 @@ internal sealed class RouterActor : UntypedActor
             case StartChannelRequest s:
                 Start(s.Request, new ChannelSink(s.Writer, s.Outcome), s.ArrivalAt);
                 break;
+            case StartChannelRequests batch:
+                StartAll(batch.Requests);
+                break;
             case Cancel c:
                 if (_active.TryGetValue(c.RequestId, out var actor)) actor.Forward(c);
                 break;
@@ -93,25 +99,65 @@ internal sealed class RouterActor : UntypedActor
     private void Start(Generate g, IResponseSink sink, double arrivalAt)
     {
         long arrival = Stopwatch.GetTimestamp();
+        if (!TryReserve(g, sink, null, out int index, out long sequenceId)) return;
+        Spawn(g, sink, index, sequenceId, arrival, arrivalAt);
+    }
+
+    /// <summary>
+    /// Starts a batch as if its requests had come one by one, except that every one of them counts as
+    /// in transit to its scheduler before the first request actor exists: on the virtual clock no
+    /// scheduler begins before the whole batch has arrived, so a simulation does not depend on thread
+    /// timing. Arrival stamps are one tick apart in batch order, which fixes the queue order.
+    /// </summary>
+    private void StartAll(IReadOnlyList<StartChannelRequest> batch)
+    {
+        long arrival = Stopwatch.GetTimestamp();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var reserved = new List<(StartChannelRequest Request, IResponseSink Sink, int Replica, long SequenceId)>(batch.Count);
+        foreach (var s in batch)
+        {
+            var sink = new ChannelSink(s.Writer, s.Outcome);
+            if (TryReserve(s.Request, sink, ids, out int index, out long sequenceId)) reserved.Add((s, sink, index, sequenceId));
+        }
+        for (int i = 0; i < reserved.Count; i++)
+        {
+            var (s, sink, index, sequenceId) = reserved[i];
+            Spawn(s.Request, sink, index, sequenceId, arrival + i, s.ArrivalAt);
+        }
+    }
+
+    /// <summary>
+    /// Checks the request id (not empty, not in progress, not earlier in <paramref name="batch"/>), picks
+    /// the replica and counts the request as in transit there; rejects through the sink otherwise.
+    /// </summary>
+    private bool TryReserve(Generate g, IResponseSink sink, HashSet<string>? batch, out int index, out long sequenceId)
+    {
+        index = -1;
+        sequenceId = 0;
         if (string.IsNullOrEmpty(g.RequestId))
         {
             sink.Reject(new GenerationRejected(g.RequestId ?? "", RejectionReason.InvalidParameters, "the request id is empty"));
-            return;
+            return false;
         }
-        if (_active.ContainsKey(g.RequestId))
+        if (_active.ContainsKey(g.RequestId) || (batch is not null && !batch.Add(g.RequestId)))
         {
             sink.Reject(new GenerationRejected(g.RequestId, RejectionReason.DuplicateRequestId, $"request id '{g.RequestId}' is already in progress"));
-            return;
+            return false;
         }
-        int index = ChooseReplica();
+        index = ChooseReplica();
+        sequenceId = ++_nextSequenceId;
+        _replicas[index].InTransit.Started();
+        _activePerReplica[index]++;
+        return true;
+    }
+
+    private void Spawn(Generate g, IResponseSink sink, int index, long sequenceId, long arrival, double arrivalAt)
+    {
         var replica = _replicas[index];
-        long sequenceId = ++_nextSequenceId;
-        replica.InTransit.Started();
         var actor = Context.ActorOf(Akka.Actor.Props.Create(() => new RequestActor(g, sink, replica.Scheduler, _context, sequenceId, arrival, arrivalAt, replica.InTransit)), $"request-{sequenceId}");
         Context.Watch(actor);
         _active[g.RequestId] = actor;
         _byActor[actor] = (g.RequestId, index, sequenceId);
-        _activePerReplica[index]++;
     }
 
     private void Migrate(MigrateRequest m)

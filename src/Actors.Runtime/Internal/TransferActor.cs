@@ -22,7 +22,7 @@ internal sealed class TransferActor : UntypedActor
     private readonly Topology _topology;
     private readonly TransferAccounting _accounting;
     private readonly Dictionary<(string, string), TransferPath> _paths = new();
-    private readonly Dictionary<string, double> _linkBusyUntil = new();
+    private readonly Dictionary<string, VirtualLinkCalendar> _calendars = new();
     private readonly bool _virtualClock;
 
     public TransferActor(Topology topology, TransferAccounting accounting, bool virtualClock)
@@ -65,15 +65,16 @@ internal sealed class TransferActor : UntypedActor
     /// <summary>
     /// Virtual clock: the copy starts when its data is ready and its link is free, and takes latency plus
     /// bytes over bandwidth. Transfers on one link queue behind each other; every host-staged copy shares
-    /// the host (its PCIe root and memory), so they queue together.
+    /// the host (its PCIe root and memory), so they queue together. Copies arrive here out of virtual
+    /// order, so each link keeps a calendar rather than a single "busy until" (see <see cref="VirtualLinkCalendar"/>).
     /// </summary>
     private double VirtualTransfer(TransferPath path, long bytes, double readyAt)
     {
         if (path.Kind == PathKind.SameDevice) return readyAt;
         string link = path.Kind == PathKind.HostStaged ? "host" : path.Kind == PathKind.Network ? "network" : path.From + ">" + path.To;
-        double start = Math.Max(readyAt, _linkBusyUntil.GetValueOrDefault(link));
+        if (!_calendars.TryGetValue(link, out var calendar)) _calendars[link] = calendar = new VirtualLinkCalendar();
         double seconds = path.EstimateSeconds(bytes);
-        _linkBusyUntil[link] = start + seconds;
+        double start = calendar.Reserve(readyAt, seconds);
         _accounting.Record(path, bytes, seconds);
         return start + seconds;
     }
