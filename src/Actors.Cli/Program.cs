@@ -9,6 +9,7 @@ var commands = new ICommand[]
     new TopologyCommand(),
     new LogitsCommand(),
     new MakeModelCommand(),
+    new PlanCommand(),
 }.ToDictionary(c => c.Name);
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")

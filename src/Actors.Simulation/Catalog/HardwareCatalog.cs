@@ -2,7 +2,8 @@ namespace Actors.Simulation.Catalog;
 
 /// <summary>
 /// GPUs, CPU templates and links read from config/catalog/hardware.conf (embedded in this assembly;
-/// a user's own file may replace or extend it). Lookups of unknown names list the known ones.
+/// a user's own file may replace or extend it). Lookups forgive case and punctuation ("rtx3090");
+/// unknown names list the known ones.
 /// </summary>
 public sealed class HardwareCatalog
 {
@@ -45,10 +46,10 @@ public sealed class HardwareCatalog
         return new HardwareCatalog(gpus, links);
     }
 
-    public GpuSpec Gpu(string name) => Gpus.TryGetValue(name, out var g) ? g
+    public GpuSpec Gpu(string name) => CatalogNames.TryFind(Gpus, name, out var g) ? g
         : throw new CatalogException($"unknown GPU '{name}' (known: {Known(Gpus.Keys)})");
 
-    public LinkSpec Link(string name) => Links.TryGetValue(name, out var l) ? l
+    public LinkSpec Link(string name) => CatalogNames.TryFind(Links, name, out var l) ? l
         : throw new CatalogException($"unknown link '{name}' (known: {Known(Links.Keys)})");
 
     internal static string Known(IEnumerable<string> names) => string.Join(", ", names.Order(StringComparer.Ordinal));

@@ -37,10 +37,10 @@ public sealed class ModelCatalog
         return new ModelCatalog(models, formats);
     }
 
-    public ModelShape Model(string name) => Models.TryGetValue(name, out var m) ? m
+    public ModelShape Model(string name) => CatalogNames.TryFind(Models, name, out var m) ? m
         : throw new CatalogException($"unknown model '{name}' (known: {HardwareCatalog.Known(Models.Keys)})");
 
-    public WeightFormat Format(string name) => Formats.TryGetValue(name, out var q) ? q
+    public WeightFormat Format(string name) => CatalogNames.TryFind(Formats, name, out var q) ? q
         : throw new CatalogException($"unknown weight format '{name}' (known: {HardwareCatalog.Known(Formats.Keys)})");
 
     private static LlamaConfig ReadConfig(HoconFields f)

@@ -26,8 +26,34 @@ public static class ComparisonSvg
         }), title, axisLabel);
 
     public static string Render(IEnumerable<(string Group, string Series, double Value)> bars, string title, string axisLabel)
+        => RenderPanels([(title, bars)], axisLabel);
+
+    /// <summary>
+    /// Several charts stacked top to bottom in one SVG (one per comparison: layouts, batch sizes,
+    /// weight formats), each with its own title, scale and legend.
+    /// </summary>
+    public static string RenderPanels(IEnumerable<(string Title, IEnumerable<(string Group, string Series, double Value)> Bars)> panels, string axisLabel)
     {
-        var data = bars.ToArray();
+        var inv = CultureInfo.InvariantCulture;
+        var rendered = panels.Select(p => Panel(p.Bars.ToArray(), p.Title, axisLabel)).ToArray();
+        int width = rendered.Length == 0 ? 200 : rendered.Max(p => p.Width);
+        int height = Math.Max(1, rendered.Sum(p => p.Height));
+        var sb = new StringBuilder();
+        sb.Append(inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
+        sb.Append(inv, $"  <rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n");
+        int y = 0;
+        foreach (var p in rendered)
+        {
+            sb.Append(inv, $"  <g transform=\"translate(0 {y})\">\n").Append(p.Body).Append("  </g>\n");
+            y += p.Height;
+        }
+        sb.Append("</svg>\n");
+        return sb.ToString();
+    }
+
+    /// <summary>One chart's elements, drawn from (0, 0), with the size it takes.</summary>
+    private static (string Body, int Width, int Height) Panel((string Group, string Series, double Value)[] data, string title, string axisLabel)
+    {
         var groups = data.Select(d => d.Group).Distinct().ToArray();
         var series = data.Select(d => d.Series).Distinct().ToArray();
         double max = Math.Max(1e-9, data.Length == 0 ? 1 : data.Max(d => d.Value));
@@ -44,8 +70,6 @@ public static class ComparisonSvg
         string Label(double v) => v == 0 ? "n/a" : v >= 100 ? v.ToString("0", inv) : v.ToString("0.#", inv);
 
         var sb = new StringBuilder();
-        sb.Append(inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
-        sb.Append(inv, $"  <rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n");
         sb.Append(inv, $"  <text x=\"{width / 2}\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">{E(title)}</text>\n");
         // Axis with five ticks.
         for (int i = 0; i <= 5; i++)
@@ -79,8 +103,7 @@ public static class ComparisonSvg
             sb.Append(inv, $"  <rect x=\"{left}\" y=\"{y - 10}\" width=\"12\" height=\"12\" fill=\"{Palette[s % Palette.Length]}\"/>\n");
             sb.Append(inv, $"  <text x=\"{left + 18}\" y=\"{y}\">{E(series[s])}</text>\n");
         }
-        sb.Append("</svg>\n");
-        return sb.ToString();
+        return (sb.ToString(), width, height);
     }
 
     /// <summary>1, 2 or 5 times a power of ten at or above <paramref name="v"/>, so ticks read well.</summary>

@@ -7,7 +7,7 @@ namespace Actors.Simulation.Planning;
 public static class PlanTable
 {
     private static readonly string[] Header =
-        ["layout", "fits", "GB/dev", "decode tok/s", "tok/s/seq", "prefill tok/s", "TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms", "interconnect"];
+        ["layout", "method", "fits", "GB/dev", "decode tok/s", "tok/s/seq", "prefill tok/s", "TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms", "interconnect"];
 
     public static string Format(IEnumerable<LayoutEstimate> estimates, bool markdown = false)
         => Render(Header, estimates.Select(Cells), markdown);
@@ -19,10 +19,10 @@ public static class PlanTable
     {
         var inv = CultureInfo.InvariantCulture;
         if (!e.Fits)
-            return [e.Layout, e.ShortfallGbPerDevice > 0 ? $"no (-{e.ShortfallGbPerDevice.ToString("F1", inv)} GB)" : "no", e.MemoryPerDeviceGb.ToString("F1", inv), "-", "-", "-", "-", "-", "-", "-", "-"];
+            return [e.Layout, e.Method, e.ShortfallGbPerDevice > 0 ? $"no (-{e.ShortfallGbPerDevice.ToString("F1", inv)} GB)" : "no", e.MemoryPerDeviceGb.ToString("F1", inv), "-", "-", "-", "-", "-", "-", "-", "-"];
         return
         [
-            e.Layout, "yes", e.MemoryPerDeviceGb.ToString("F1", inv),
+            e.Layout, e.Method, "yes", e.MemoryPerDeviceGb.ToString("F1", inv),
             e.DecodeTokensPerSecond.ToString("F0", inv), e.PerSequenceTokensPerSecond.ToString("F1", inv),
             e.PrefillTokensPerSecond.ToString("F0", inv), e.TtftMsP50.ToString("F0", inv), e.TtftMsP99.ToString("F0", inv),
             e.ItlMsP50.ToString("F1", inv), e.ItlMsP99.ToString("F1", inv), e.InterconnectShare.ToString("P1", inv),

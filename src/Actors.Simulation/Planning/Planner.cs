@@ -49,13 +49,19 @@ public static class Planner
         request.Workload.Validate();
         var estimator = new LayoutEstimator(request);
         var all = Layouts(request.Model, request.Topology).Select(estimator.Estimate).ToArray();
-        var best = all.Where(e => e.Fits)
+        return new PlanResult(request, all, Best(all));
+    }
+
+    /// <summary>
+    /// The layout to recommend among <paramref name="estimates"/>: the fastest decode that fits, then the
+    /// fewest GPUs (a spare card can serve something else), then the shortest TTFT; null when none fits.
+    /// </summary>
+    public static LayoutEstimate? Best(IEnumerable<LayoutEstimate> estimates)
+        => estimates.Where(e => e.Fits)
             .OrderByDescending(e => Math.Round(e.DecodeTokensPerSecond, 1))
             .ThenBy(e => e.GpusUsed)
             .ThenBy(e => e.TtftMsP50)
             .FirstOrDefault();
-        return new PlanResult(request, all, best);
-    }
 
     /// <summary>The estimate for one given layout (fits or not).</summary>
     public static LayoutEstimate Estimate(PlanRequest request, Layout layout)

@@ -18,7 +18,10 @@ namespace Actors.Simulation.Serving;
 /// <summary>One request of a simulated workload: prompt length, output length, virtual arrival time.</summary>
 public sealed record SimulatedRequest(int PromptTokens, int OutputTokens, double ArrivalSeconds);
 
-/// <summary>What a simulated run measured, in virtual time.</summary>
+/// <summary>
+/// What a simulated run measured, in virtual time. <see cref="RequestTimings"/> are per request in
+/// workload order (queued, first token and every inter-token time), for steady-state analysis.
+/// </summary>
 public sealed record SimulationResult(
     double VirtualSeconds,
     double WallSeconds,
@@ -29,7 +32,8 @@ public sealed record SimulationResult(
     double TransferSeconds,
     double DeviceBusySeconds,
     long Preemptions,
-    string Layout)
+    string Layout,
+    IReadOnlyList<Timings> RequestTimings)
 {
     public double DecodeTokensPerSecond => GeneratedTokens / VirtualSeconds;
     public double InterconnectShare => DeviceBusySeconds + TransferSeconds > 0 ? TransferSeconds / (DeviceBusySeconds + TransferSeconds) : 0;
@@ -63,14 +67,15 @@ public static class SimulatedServing
             var runtime = LlmRuntime.Get(system);
             var clock = Stopwatch.StartNew();
             var rng = new DeterministicRandom(42);
-            var tasks = workload.Select((r, i) =>
+            var batch = workload.Select((r, i) =>
             {
                 var prompt = new int[r.PromptTokens];
                 for (int t = 0; t < prompt.Length; t++) prompt[t] = 3 + rng.NextInt(model.Config.VocabSize - 3);
                 var g = new Generate { RequestId = $"sim-{i}", PromptTokens = prompt, MaxTokens = r.OutputTokens, Sampling = SamplingOptions.Greedy with { IgnoreEos = true } };
-                return runtime.GenerateAtAsync(g, r.ArrivalSeconds, cancel);
+                return (g, r.ArrivalSeconds);
             }).ToList();
-            var results = await Task.WhenAll(tasks);
+            // One batch: no scheduler starts before every request is on its way, so runs repeat exactly.
+            var results = await Task.WhenAll(runtime.GenerateAllAtAsync(batch, cancel));
             double wall = clock.Elapsed.TotalSeconds;
             double end = workload.Select((r, i) => r.ArrivalSeconds + results[i].Completed.Timings.TotalMs / 1000).Max();
             double start = workload.Min(r => r.ArrivalSeconds);
@@ -83,7 +88,8 @@ public static class SimulatedServing
                 results.Sum(r => (long)r.Completed.Usage.PromptTokens),
                 results.Select(r => r.Completed.Timings.TimeToFirstTokenMs).ToList(),
                 results.SelectMany(r => r.Completed.Timings.InterTokenMs).ToList(),
-                runtime.Transfers.TotalSeconds, busy, runtime.Metrics.PreemptionsTotal, runtime.Layout.ToString());
+                runtime.Transfers.TotalSeconds, busy, runtime.Metrics.PreemptionsTotal, runtime.Layout.ToString(),
+                results.Select(r => r.Completed.Timings).ToList());
         }
         finally
         {
@@ -102,11 +108,7 @@ public static class SimulatedServing
         sb.AppendLine("actors-runtime.devices = [ " + string.Join(", ", Enumerable.Range(0, gpus).Select(i => $"{{ id = \"gpu:{i}\", kind = simulated, spec = \"{topology.Gpu.Name}\" }}")) + " ]");
         sb.AppendLine($"actors-runtime.layout {{ pipeline = {pipeline}, replicas = {replicas} }}");
         sb.AppendLine($"actors-runtime.scheduler {{ max-batched-tokens = {maxBatchedTokens}, max-running-sequences = {maxRunningSequences}, max-waiting = 100000 }}");
-        // KV: what is left of each GPU after its share of the weights, as vLLM's gpu_memory_utilization does.
-        long weightsPerStage = (long)(model.TotalParameters * format.BitsPerWeight / 8 / pipeline);
-        long free = topology.Gpu.UsableBytes - weightsPerStage - (1L << 30);
-        long blockBytes = 2L * 16 * model.Config.KvDim * 2 * ((model.Config.BlockCount + pipeline - 1) / pipeline); // f16 KV
-        long blocks = Math.Clamp(free / blockBytes, 1, 1 << 20);
+        long blocks = KvBlocks(model, format, topology.Gpu, pipeline, maxBatchedTokens);
         sb.AppendLine($"actors-runtime.kv-cache {{ num-blocks = {blocks}, block-size = 16, type = f16 }}");
         var links = new List<string>();
         for (int a = 0; a < gpus; a++)
@@ -119,6 +121,31 @@ public static class SimulatedServing
             }
         if (links.Count > 0) sb.AppendLine("actors-runtime.transfer.links = [ " + string.Join(", ", links) + " ]");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// KV blocks (16 tokens, F16) per stage: what is left of each GPU after its stage's weights and
+    /// workspace, as vLLM's gpu_memory_utilization does, for the fullest stage of the runtime's own
+    /// split (which balances weight bytes, so the stages with the embedding or the head take fewer layers).
+    /// </summary>
+    public static long KvBlocks(ModelShape model, WeightFormat format, GpuSpec gpu, int pipeline, int maxBatchedTokens)
+    {
+        var options = Cost.RooflineOptions.Default;
+        // The same costs the runtime splits by (LlmRuntime), from the same shape-only model.
+        using var shape = LlamaModel.ShapeOnly(model.Config, GgmlType.F16, model.Name);
+        var costs = new Runtime.Layout.LayerCosts(shape.Layers.Select(l => l.ByteSize).ToList(), shape.TokenEmbedding.ByteSize,
+            shape.Output.ByteSize + 4L * model.Dim, 2L * 2 * model.Config.KvDim);
+        var stages = Runtime.Layout.LayoutPlanner.Split(costs, Enumerable.Repeat(1.0, pipeline).ToList());
+        long blocks = 1 << 20;
+        for (int s = 0; s < stages.Count; s++)
+        {
+            bool first = s == 0, last = s == stages.Count - 1;
+            long free = gpu.UsableBytes - Cost.RooflineCostModel.StageWeightBytes(model, format, stages[s], first, last)
+                - Cost.StageMemory.WorkspaceBytes(model, options, maxBatchedTokens, last);
+            long blockBytes = 2L * 16 * model.Config.KvDim * 2 * stages[s].Count;
+            blocks = Math.Min(blocks, free / blockBytes);
+        }
+        return Math.Max(1, blocks);
     }
 
     private static readonly Dictionary<int, Tokenizer> Vocabularies = new();
