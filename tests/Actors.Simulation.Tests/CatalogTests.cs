@@ -36,6 +36,22 @@ public class CatalogTests
     }
 
     [Fact]
+    public void A_cpu_entry_may_give_its_matmul_rate_per_weight_format()
+    {
+        var c = HardwareCatalog.Parse("""
+            cpus { box { memory-gib = 64, memory-bandwidth-gbs = 40, fp16-tflops = 0.2, memory-efficiency = 0.9, compute-efficiency = 1,
+                         launch-overhead-us = 5, pcie = lan, matmul-tflops { Q4_K = 0.22, F32 = 0.12 } } }
+            gpus { g { memory-gib = 8, memory-bandwidth-gbs = 100, fp16-tflops = 1, memory-efficiency = 1, compute-efficiency = 1, launch-overhead-us = 1, pcie = lan } }
+            links { lan { bandwidth-gbs = 1, latency-us = 10, efficiency = 1 } }
+            """);
+        var box = c.Gpu("box");
+        Assert.Equal(0.22e12, box.MatmulFlopsByFormat["Q4_K"], 1);
+        Assert.Equal(0.22e12, box.EffectiveMatmulFlops(ModelCatalog.Default.Format("Q4_K")), 1);
+        Assert.Equal(0.2e12, box.EffectiveMatmulFlops(ModelCatalog.Default.Format("Q8_0")), 1);
+        Assert.Empty(c.Gpu("g").MatmulFlopsByFormat);
+    }
+
+    [Fact]
     public void Unknown_gpu_lists_the_known_ones()
     {
         var e = Assert.Throws<CatalogException>(() => HardwareCatalog.Default.Gpu("rtx-5090"));

@@ -30,10 +30,21 @@ public sealed record GpuSpec
     public required string Pcie { get; init; }
     public bool IsCpu { get; init; }
 
+    /// <summary>
+    /// Matmul FLOP/s per weight format where it differs from <see cref="Fp16Flops"/> (before efficiency):
+    /// a CPU's quantized kernels run integer dot products at another rate than its float FMAs, and each
+    /// format unpacks at its own cost. Formats not listed use <see cref="Fp16Flops"/>. Empty for GPUs.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> MatmulFlopsByFormat { get; init; } = new Dictionary<string, double>();
+
     /// <summary>Bytes the runtime may place weights, KV and workspaces in.</summary>
     public long UsableBytes => MemoryBytes - ReservedBytes;
     public double EffectiveBandwidth => MemoryBandwidth * MemoryEfficiency;
     public double EffectiveFlops => Fp16Flops * ComputeEfficiency;
+
+    /// <summary>The matmul rate reached with weights in <paramref name="format"/>.</summary>
+    public double EffectiveMatmulFlops(WeightFormat format)
+        => (MatmulFlopsByFormat.TryGetValue(format.Name, out double f) ? f : Fp16Flops) * ComputeEfficiency;
 
     /// <summary>A copy with ideal efficiency and no launch cost: the pure roofline, for hand-checked tests.</summary>
     public GpuSpec Ideal() => this with { MemoryEfficiency = 1, ComputeEfficiency = 1, LaunchOverheadSeconds = 0 };

@@ -76,7 +76,17 @@ public sealed class HardwareCatalog
             NvLink = f.OptionalString("nvlink"),
             Pcie = f.OptionalString("pcie") ?? throw new CatalogException($"{f.Path}.pcie is missing (the link between two such devices without NVLink)"),
             IsCpu = isCpu,
+            MatmulFlopsByFormat = ReadFormatRates(f),
         };
+    }
+
+    /// <summary>Optional `matmul-tflops { Q8_0 = 0.15, Q4_K = 0.22 }`: per-format matmul rates, TFLOP/s.</summary>
+    private static Dictionary<string, double> ReadFormatRates(HoconFields f)
+    {
+        var rates = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
+        if (!f.Has("matmul-tflops")) return rates;
+        foreach (var (format, _) in f.Object("matmul-tflops")) rates[format] = f.RequiredDouble($"matmul-tflops.{format}") * 1e12;
+        return rates;
     }
 
     private static LinkSpec ReadLink(string name, HoconFields f)

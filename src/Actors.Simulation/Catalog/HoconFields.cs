@@ -37,6 +37,15 @@ internal readonly struct HoconFields(Config config, string path)
 
     public string? OptionalString(string key) => config.HasPath(key) ? config.GetString(key) : null;
 
+    /// <summary>The keys of a nested object (e.g. per-format rates), each with its fields.</summary>
+    public IEnumerable<(string Key, HoconFields Fields)> Object(string key)
+    {
+        if (!config.HasPath(key)) yield break;
+        var sub = config.GetConfig(key);
+        foreach (var entry in sub.AsEnumerable())
+            yield return (entry.Key, new HoconFields(sub, $"{path}.{key}"));
+    }
+
     public bool OptionalBool(string key, bool fallback)
     {
         if (!config.HasPath(key)) return fallback;

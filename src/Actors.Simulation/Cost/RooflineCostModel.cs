@@ -25,6 +25,10 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
     public static double RooflineSeconds(GpuSpec device, double bytes, double flops)
         => Math.Max(bytes / device.EffectiveBandwidth, flops / device.EffectiveFlops);
 
+    /// <summary>The roofline of a matmul over weights in <paramref name="weights"/> (the device's rate for that format).</summary>
+    public static double MatmulRooflineSeconds(GpuSpec device, WeightFormat weights, double bytes, double flops)
+        => Math.Max(bytes / device.EffectiveBandwidth, flops / device.EffectiveMatmulFlops(weights));
+
     /// <summary>One operation: roofline plus <paramref name="kernels"/> launches.</summary>
     public static double OperationSeconds(GpuSpec device, double bytes, double flops, int kernels = 1)
         => RooflineSeconds(device, bytes, flops) + kernels * device.LaunchOverheadSeconds;
@@ -55,7 +59,7 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
         double matWeights = model.MatrixWeightsPerLayer / n;
         double matBytes = weights.BytesPerWeight * matWeights + T * a * (h + (q + 2 * kv) / n + q / n + h + h + 2 * ff / n + ff / n + h);
         double matFlops = 2 * matWeights * T;
-        double matmul = L * RooflineSeconds(device, matBytes, matFlops);
+        double matmul = L * MatmulRooflineSeconds(device, weights, matBytes, matFlops);
 
         // Attention: read cached K and V of every context token, write the new ones, read Q and write O.
         double attnBytes = batch.ContextTokens * 2 * (kv / n) * kvBytes + T * 2 * (kv / n) * kvBytes + T * 2 * (q / n) * a;
@@ -82,7 +86,7 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
             double headFlops = 2 * rows * model.OutputWeights / n;
             edgeBytes += head;
             edgeFlops += headFlops;
-            edge += RooflineSeconds(device, head, headFlops);
+            edge += MatmulRooflineSeconds(device, weights, head, headFlops);
             kernels += 2;
         }
 
