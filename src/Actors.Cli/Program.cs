@@ -10,6 +10,7 @@ var commands = new ICommand[]
     new LogitsCommand(),
     new MakeModelCommand(),
     new PlanCommand(),
+    new ValidateCommand(),
 }.ToDictionary(c => c.Name);
 
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")

@@ -1,0 +1,115 @@
+using Actors.Cli.Validate;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+using Actors.Inference.Testing;
+using Actors.Simulation.Catalog;
+using Actors.Simulation.Cost;
+
+namespace Actors.Cli.Commands;
+
+/// <summary>
+/// `actors validate`: does the simulator, configured as this machine's CPU, predict the real CPU
+/// backend? Measures the machine's read bandwidth, FMA peak and the backend's matmul rate per weight
+/// format (in-cache, so compute-bound), times real steps of generated models
+/// (several sizes and weight types, decode at several batch sizes and a prefill chunk), calibrates
+/// one device entry (three efficiency factors) over all of them and reports every case's error.
+/// </summary>
+public sealed class ValidateCommand : ICommand
+{
+    public string Name => "validate";
+    public string Summary => "check the simulator against this machine's CPU backend: measured vs predicted step times";
+
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("models", $"generated models to time: {string.Join(", ", ValidationSuite.Models.Keys)}", string.Join(",", ValidationSuite.DefaultModels)),
+        new("batches", "decode batch sizes", string.Join(",", ValidationSuite.DefaultBatches)),
+        new("prefill", "tokens of the prefill chunk (0: none)", ValidationSuite.DefaultPrefillTokens.ToString()),
+        new("context", "context length of every decoding sequence", ValidationSuite.DefaultContext.ToString()),
+        new("threads", "CPU threads, 0 = all cores", "0"),
+        new("tolerance", "largest relative error that passes, percent", "15"),
+        new("json", "print one JSON object", IsFlag: true),
+        new("markdown", "print the table as markdown", IsFlag: true),
+    ];
+
+    public Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
+    {
+        var models = a.RequireString("models").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(name => ValidationSuite.Models.TryGetValue(name, out var m) ? m
+                : throw new CliException($"option '--models': unknown model '{name}' (known: {string.Join(", ", ValidationSuite.Models.Keys)})"))
+            .ToArray();
+        if (models.Length == 0) throw new CliException("option '--models' names no model");
+        var batches = a.IntList("batches")!;
+        foreach (int b in batches) if (b < 1 || b > 4096) throw new CliException($"option '--batches': {b} must be between 1 and 4096");
+        int prefill = a.Int("prefill", 0, 65536);
+        int context = a.Int("context", 1, 65536);
+        int threads = a.Int("threads", 0, 4096);
+        if (threads == 0) threads = Environment.ProcessorCount;
+        double tolerance = a.Double("tolerance", 0.1, 1000) / 100;
+        var log = Console.Error;
+
+        var types = models.Select(m => Enum.Parse<GgmlType>(m.Spec.WeightType, ignoreCase: true)).Distinct().ToArray();
+        log.WriteLine($"measuring read bandwidth, FMA peak and the matmul rate of {string.Join(", ", types)} on {threads} threads...");
+        double bw0 = MachineProbe.ReadBandwidth(threads), fl0 = MachineProbe.FmaFlops(threads);
+        var rates0 = types.ToDictionary(t => t, t => MachineProbe.MatmulFlops(t, threads));
+
+        var cases = new List<ValidationCase>();
+        var formats = ModelCatalog.Default;
+        foreach (var m in models)
+        {
+            cancel.ThrowIfCancellationRequested();
+            string path = Path.Combine(TestModelGenerator.DefaultCacheDirectory, $"tiny-llama-{m.Spec.CacheKey}.gguf");
+            if (!File.Exists(path)) log.WriteLine($"generating {m.Label} (first run only; cached in {TestModelGenerator.DefaultCacheDirectory})...");
+            path = TestModelGenerator.EnsureCached(m.Spec);
+            var model = LlamaModel.Open(path);
+            var shape = new ModelShape(m.Label, model.Config);
+            var format = formats.Format(m.Spec.WeightType);
+            long bytes = model.TotalWeightBytes;
+            int ctx = Math.Min(context, model.Config.ContextLength);
+            int chunk = Math.Min(prefill, model.Config.ContextLength);
+            int blocks = Math.Max(StepShapes.DecodeBlocks(batches.Max(), ctx, 16), (chunk + 15) / 16);
+            using var timer = new CpuStepTimer(model, threads, blocks, Math.Max(batches.Max(), chunk));
+            foreach (int b in batches)
+            {
+                log.WriteLine($"  {m.Label}: decode, batch {b}");
+                var batch = StepShapes.Decode(b, ctx, timer.Kv, model.Config.VocabSize);
+                cases.Add(new ValidationCase(m.Label, bytes, shape, format, $"decode b={b}", BatchShape.From(batch), timer.Time(batch)));
+            }
+            if (chunk > 0)
+            {
+                log.WriteLine($"  {m.Label}: prefill, {chunk} tokens");
+                var batch = StepShapes.Prefill(chunk, timer.Kv, model.Config.VocabSize);
+                cases.Add(new ValidationCase(m.Label, bytes, shape, format, $"prefill {chunk}", BatchShape.From(batch), timer.Time(batch)));
+            }
+        }
+
+        log.WriteLine("measuring again, then calibrating...");
+        double bw1 = MachineProbe.ReadBandwidth(threads), fl1 = MachineProbe.FmaFlops(threads);
+        var rates1 = types.ToDictionary(t => t, t => MachineProbe.MatmulFlops(t, threads));
+        var device = new GpuSpec
+        {
+            Name = "this-cpu",
+            MemoryBytes = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+            ReservedBytes = 0,
+            MemoryBandwidth = Math.Max(bw0, bw1),
+            Fp16Flops = Math.Max(fl0, fl1),
+            Bf16Flops = Math.Max(fl0, fl1),
+            MemoryEfficiency = 1,
+            ComputeEfficiency = 1,
+            LaunchOverheadSeconds = 0,
+            Pcie = "ethernet-10g",
+            IsCpu = true,
+            MatmulFlopsByFormat = types.ToDictionary(t => t.ToString(), t => Math.Max(rates0[t], rates1[t]), StringComparer.OrdinalIgnoreCase),
+        };
+        var factors = Calibration.Fit(cases, c => c.MeasuredSeconds, (c, d) => c.PredictedSeconds(d), device);
+        var heldOut = new Dictionary<string, CalibratedFactors>();
+        if (models.Length > 1)
+            foreach (var m in models)
+                heldOut[m.Label] = Calibration.Fit(cases.Where(c => c.Model != m.Label).ToList(), c => c.MeasuredSeconds, (c, d) => c.PredictedSeconds(d), device);
+
+        var rates = types.ToDictionary(t => t.ToString(), t => (rates0[t], rates1[t]));
+        var report = new ValidationReport(threads, bw0, bw1, fl0, fl1, rates, device, factors, cases, heldOut, tolerance);
+        if (a.Flag("json")) output.WriteLine(report.Json());
+        else foreach (var line in report.Text(a.Flag("markdown"))) output.WriteLine(line);
+        return Task.FromResult(report.WithinTolerance ? 0 : 1);
+    }
+}

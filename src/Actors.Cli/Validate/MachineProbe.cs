@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Actors.Inference.Cpu.Kernels;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+using Actors.Inference.Quantization;
+using Actors.Inference.Testing;
+
+namespace Actors.Cli.Validate;
+
+/// <summary>
+/// This machine's two roofline figures, measured the way the CPU backend uses the machine: every
+/// thread of the device at once. Each figure is the best of several tries (the least disturbed by
+/// other work on a shared machine), as STREAM reports its best run.
+/// </summary>
+public static class MachineProbe
+{
+    /// <summary>
+    /// Read bandwidth, bytes/s: each thread sums its own slice of a buffer far larger than the caches
+    /// (<paramref name="bytes"/>), so every byte comes from DRAM once per pass.
+    /// </summary>
+    public static double ReadBandwidth(int threads, long bytes = 512L << 20, int tries = 5)
+    {
+        long count = bytes / sizeof(float);
+        var buffer = GC.AllocateUninitializedArray<float>((int)Math.Min(count, Array.MaxLength));
+        // Touch every page so the first pass does not measure page faults.
+        for (int i = 0; i < buffer.Length; i += 1024) buffer[i] = i;
+        double best = 0;
+        var sinks = new float[threads * 16];
+        for (int t = 0; t < tries + 1; t++)
+        {
+            double seconds = RunOnThreads(threads, k =>
+            {
+                int per = buffer.Length / threads;
+                sinks[k * 16] = Sum(buffer.AsSpan(k * per, per));
+            });
+            if (t > 0) best = Math.Max(best, (double)buffer.Length * sizeof(float) / seconds);
+        }
+        GC.KeepAlive(sinks);
+        return best;
+    }
+
+    /// <summary>
+    /// Peak FP32 multiply-add rate, FLOP/s: each thread keeps eight independent vector accumulators of
+    /// the widest accelerated width in registers (enough to cover the FMA latency) and runs
+    /// <paramref name="iterations"/> rounds.
+    /// </summary>
+    public static double FmaFlops(int threads, long iterations = 20_000_000, int tries = 5)
+    {
+        double best = 0;
+        var sinks = new float[threads * 16];
+        bool wide = Vector512.IsHardwareAccelerated;
+        int lanes = wide ? Vector512<float>.Count : Vector256<float>.Count;
+        for (int t = 0; t < tries + 1; t++)
+        {
+            double seconds = RunOnThreads(threads, k => sinks[k * 16] = wide ? Fma512(iterations, 1f + k * 1e-7f) : Fma256(iterations, 1f + k * 1e-7f));
+            if (t > 0) best = Math.Max(best, 2.0 * 8 * lanes * iterations * threads / seconds);
+        }
+        GC.KeepAlive(sinks);
+        return best;
+    }
+
+    /// <summary>
+    /// The CPU backend's own matmul rate with weights of <paramref name="type"/>, FLOP/s: its kernel
+    /// (<see cref="MatMul"/>) on a matrix small enough to stay in the caches, so the arithmetic and
+    /// the unpacking of the format set the pace, not DRAM; rows are split over the threads as the
+    /// device splits them. This is the figure hardware.conf asks for ("FLOP/s from the CPU backend's
+    /// own GEMM"), one per format: integer dot products and float FMAs run at different rates.
+    /// </summary>
+    public static double MatmulFlops(GgmlType type, int threads, int tokens = 64, int rows = 256, int cols = 1024, double seconds = 0.3, int tries = 5)
+    {
+        var rng = new DeterministicRandom(7);
+        int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
+        var data = new byte[(long)rowBytes * rows];
+        var row = new float[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < cols; i++) row[i] = (float)rng.NextGaussian();
+            ReferenceQuantizer.Quantize(type, row, data.AsSpan(r * rowBytes, rowBytes));
+        }
+        var w = new WeightMatrix("probe", type, rows, cols, TensorSource.FromArray(data));
+        var x = new float[tokens * cols];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextGaussian();
+        var act = new PreparedActivations();
+        MatMul.Prepare(type, x, tokens, cols, act);
+        var y = new float[tokens * rows];
+        double best = 0;
+        var rowsDone = new long[threads * 16];
+        for (int t = 0; t < tries + 1; t++)
+        {
+            double elapsed = RunOnThreads(threads, k =>
+            {
+                int per = (rows + threads - 1) / threads, start = Math.Min(rows, k * per), end = Math.Min(rows, start + per);
+                long deadline = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+                long n = 0;
+                do
+                {
+                    MatMul.Compute(w, act, tokens, y, rows, start, end);
+                    n += end - start;
+                } while (Stopwatch.GetTimestamp() < deadline);
+                rowsDone[k * 16] = n;
+            });
+            long total = 0;
+            for (int k = 0; k < threads; k++) total += rowsDone[k * 16];
+            if (t > 0) best = Math.Max(best, 2.0 * cols * tokens * total / elapsed);
+        }
+        return best;
+    }
+
+    /// <summary>Runs <paramref name="body"/>(k) on <paramref name="threads"/> dedicated threads started together; returns the wall time.</summary>
+    private static double RunOnThreads(int threads, Action<int> body)
+    {
+        using var start = new Barrier(threads + 1);
+        var workers = Enumerable.Range(0, threads).Select(k => new Thread(() =>
+        {
+            start.SignalAndWait();
+            body(k);
+        }) { IsBackground = true }).ToArray();
+        foreach (var w in workers) w.Start();
+        start.SignalAndWait();
+        long t0 = Stopwatch.GetTimestamp();
+        foreach (var w in workers) w.Join();
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    }
+
+    private static float Sum(ReadOnlySpan<float> data)
+    {
+        var v = MemoryMarshal.Cast<float, Vector<float>>(data);
+        Vector<float> a = default, b = default, c = default, d = default;
+        int i = 0;
+        for (; i + 4 <= v.Length; i += 4)
+        {
+            a += v[i];
+            b += v[i + 1];
+            c += v[i + 2];
+            d += v[i + 3];
+        }
+        for (; i < v.Length; i++) a += v[i];
+        return Vector.Sum(a + b + c + d);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float Fma512(long iterations, float seed)
+    {
+        var m = Vector512.Create(0.999999f);
+        var add = Vector512.Create(1e-7f);
+        Vector512<float> a0 = Vector512.Create(seed), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Vector512.FusedMultiplyAdd(a0, m, add);
+            a1 = Vector512.FusedMultiplyAdd(a1, m, add);
+            a2 = Vector512.FusedMultiplyAdd(a2, m, add);
+            a3 = Vector512.FusedMultiplyAdd(a3, m, add);
+            a4 = Vector512.FusedMultiplyAdd(a4, m, add);
+            a5 = Vector512.FusedMultiplyAdd(a5, m, add);
+            a6 = Vector512.FusedMultiplyAdd(a6, m, add);
+            a7 = Vector512.FusedMultiplyAdd(a7, m, add);
+        }
+        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float Fma256(long iterations, float seed)
+    {
+        var m = Vector256.Create(0.999999f);
+        var add = Vector256.Create(1e-7f);
+        Vector256<float> a0 = Vector256.Create(seed), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (long i = 0; i < iterations; i++)
+        {
+            a0 = Vector256.FusedMultiplyAdd(a0, m, add);
+            a1 = Vector256.FusedMultiplyAdd(a1, m, add);
+            a2 = Vector256.FusedMultiplyAdd(a2, m, add);
+            a3 = Vector256.FusedMultiplyAdd(a3, m, add);
+            a4 = Vector256.FusedMultiplyAdd(a4, m, add);
+            a5 = Vector256.FusedMultiplyAdd(a5, m, add);
+            a6 = Vector256.FusedMultiplyAdd(a6, m, add);
+            a7 = Vector256.FusedMultiplyAdd(a7, m, add);
+        }
+        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
+    }
+}

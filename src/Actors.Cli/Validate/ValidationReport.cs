@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Actors.Simulation.Catalog;
+
+namespace Actors.Cli.Validate;
+
+/// <summary>Measured machine figures, the calibrated entry and every case with its prediction errors.</summary>
+public sealed record ValidationReport(
+    int Threads,
+    double BandwidthBefore, double BandwidthAfter,
+    double FlopsBefore, double FlopsAfter,
+    IReadOnlyDictionary<string, (double Before, double After)> MatmulRates,
+    GpuSpec Device,
+    CalibratedFactors Factors,
+    IReadOnlyList<ValidationCase> Cases,
+    IReadOnlyDictionary<string, CalibratedFactors> HeldOut,
+    double Tolerance)
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public GpuSpec Calibrated => Factors.Apply(Device);
+
+    /// <summary>Relative error of the calibrated entry, (predicted − measured) / measured.</summary>
+    public double Error(ValidationCase c) => c.PredictedSeconds(Calibrated) / c.MeasuredSeconds - 1;
+
+    /// <summary>The same, with the entry calibrated on the other models only.</summary>
+    public double HeldOutError(ValidationCase c)
+        => HeldOut.TryGetValue(c.Model, out var f) ? c.PredictedSeconds(f.Apply(Device)) / c.MeasuredSeconds - 1 : double.NaN;
+
+    public double WorstError => Cases.Max(c => Math.Abs(Error(c)));
+    public bool WithinTolerance => WorstError <= Tolerance;
+
+    public IEnumerable<string> Text(bool markdown)
+    {
+        string Line(string key, string value) => markdown ? $"- **{key}**: {value}" : $"{key,-12}{value}";
+        yield return Line("machine", string.Create(Inv,
+            $"{Environment.ProcessorCount} logical CPUs, {Threads} threads: read bandwidth {BandwidthBefore / 1e9:F2} / {BandwidthAfter / 1e9:F2} GB/s, " +
+            $"FP32 FMA peak {FlopsBefore / 1e9:F1} / {FlopsAfter / 1e9:F1} GFLOP/s (before / after the cases, best of 5 each; the entry takes the better)"));
+        yield return Line("matmul", string.Join(", ", MatmulRates.Select(r => string.Create(Inv,
+            $"{r.Key} {r.Value.Before / 1e9:F1} / {r.Value.After / 1e9:F1}"))) + " GFLOP/s (the backend's kernel on in-cache weights, 64 tokens; before / after)");
+        yield return Line("calibrated", string.Create(Inv,
+            $"memory-efficiency {Factors.MemoryEfficiency:F3}, compute-efficiency {Factors.ComputeEfficiency:F3}, launch-overhead {Factors.LaunchOverheadSeconds * 1e6:F1} µs per parallel operation (one fit over all {Cases.Count} cases)"));
+        yield return "";
+        string[] header = ["model", "weights", "MB", "step", "measured ms", "predicted ms", "error", "held out", "bound"];
+        var rows = Cases.Select(c => new[]
+        {
+            c.Model, c.Format.Name, (c.WeightBytes / 1e6).ToString("F0", Inv), c.Step,
+            (c.MeasuredSeconds * 1e3).ToString("F2", Inv), (c.PredictedSeconds(Calibrated) * 1e3).ToString("F2", Inv),
+            Error(c).ToString("+0.0%;-0.0%", Inv), double.IsNaN(HeldOutError(c)) ? "-" : HeldOutError(c).ToString("+0.0%;-0.0%", Inv),
+            c.Bound(Calibrated),
+        }).ToList();
+        foreach (var line in Table(header, rows, markdown)) yield return line;
+        yield return "";
+        yield return Line("worst error", string.Create(Inv, $"{WorstError:P1} ({(WithinTolerance ? "within" : "OUTSIDE")} the {Tolerance:P0} the issue asks for); " +
+            $"held out (each model predicted by an entry calibrated on the others): worst {Cases.Select(HeldOutError).Where(e => !double.IsNaN(e)).DefaultIfEmpty(0).Max(Math.Abs):P1}"));
+        yield return "";
+        yield return "device entry (config/catalog/hardware.conf, section cpus):";
+        yield return string.Create(Inv,
+            $"  this-cpu {{ memory-gib = {Device.MemoryBytes / (double)(1L << 30):F0}, reserved-gib = 2, memory-bandwidth-gbs = {Device.MemoryBandwidth / 1e9:F2}, " +
+            $"fp16-tflops = {Device.Fp16Flops / 1e12:F4}, bf16-tflops = {Device.Fp16Flops / 1e12:F4}, memory-efficiency = {Factors.MemoryEfficiency:F3}, " +
+            $"compute-efficiency = {Factors.ComputeEfficiency:F3}, launch-overhead-us = {Factors.LaunchOverheadSeconds * 1e6:F1}, " +
+            $"matmul-tflops {{ {string.Join(", ", Device.MatmulFlopsByFormat.Select(r => string.Create(Inv, $"{r.Key} = {r.Value / 1e12:F4}")))} }}, pcie = ethernet-10g }}");
+    }
+
+    public string Json()
+    {
+        var o = new JsonObject
+        {
+            ["threads"] = Threads,
+            ["read_bandwidth_gbs"] = Math.Max(BandwidthBefore, BandwidthAfter) / 1e9,
+            ["read_bandwidth_gbs_before_after"] = new JsonArray(BandwidthBefore / 1e9, BandwidthAfter / 1e9),
+            ["fma_gflops"] = Math.Max(FlopsBefore, FlopsAfter) / 1e9,
+            ["fma_gflops_before_after"] = new JsonArray(FlopsBefore / 1e9, FlopsAfter / 1e9),
+            ["matmul_gflops"] = new JsonObject(Device.MatmulFlopsByFormat.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)JsonValue.Create(r.Value / 1e9)))),
+            ["memory_efficiency"] = Factors.MemoryEfficiency,
+            ["compute_efficiency"] = Factors.ComputeEfficiency,
+            ["launch_overhead_us"] = Factors.LaunchOverheadSeconds * 1e6,
+            ["worst_error"] = WorstError,
+            ["tolerance"] = Tolerance,
+            ["within_tolerance"] = WithinTolerance,
+            ["cases"] = new JsonArray(Cases.Select(c => (JsonNode)new JsonObject
+            {
+                ["model"] = c.Model,
+                ["weights"] = c.Format.Name,
+                ["weight_bytes"] = c.WeightBytes,
+                ["step"] = c.Step,
+                ["measured_ms"] = c.MeasuredSeconds * 1e3,
+                ["predicted_ms"] = c.PredictedSeconds(Calibrated) * 1e3,
+                ["error"] = Error(c),
+                ["held_out_error"] = double.IsNaN(HeldOutError(c)) ? null : HeldOutError(c),
+                ["bound"] = c.Bound(Calibrated),
+            }).ToArray()),
+        };
+        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    private static IEnumerable<string> Table(string[] header, List<string[]> rows, bool markdown)
+    {
+        var all = new List<string[]> { header };
+        all.AddRange(rows);
+        var widths = Enumerable.Range(0, header.Length).Select(i => all.Max(r => r[i].Length)).ToArray();
+        for (int r = 0; r < all.Count; r++)
+        {
+            var cells = all[r].Select((c, i) => i < 2 || i == 3 || i == 8 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]));
+            yield return markdown ? "| " + string.Join(" | ", cells) + " |" : string.Join("  ", cells);
+            if (r == 0) yield return markdown ? "|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|" : string.Join("  ", widths.Select(w => new string('-', w)));
+        }
+    }
+}

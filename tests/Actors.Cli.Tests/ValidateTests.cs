@@ -1,0 +1,67 @@
+using Actors.Cli.Validate;
+using Actors.Inference.Compute;
+using Actors.Simulation.Catalog;
+using Actors.Simulation.Cost;
+
+namespace Actors.Cli.Tests;
+
+/// <summary>The pure parts of `actors validate`: the step batches it times and the calibration.</summary>
+public class ValidateTests
+{
+    [Fact]
+    public void Decode_batches_are_valid_steps_with_one_token_per_sequence()
+    {
+        var kv = new KvCacheSpec(16, StepShapes.DecodeBlocks(4, 40, 16), 2, 32);
+        var batch = StepShapes.Decode(4, 40, kv, vocab: 512);
+        batch.Validate(kv, 512); // throws on any inconsistency (slots, positions, block tables)
+        Assert.Equal(4, batch.TokenCount);
+        Assert.Equal(4, batch.LogitCount);
+        var shape = BatchShape.From(batch);
+        Assert.All(shape.Sequences, s => Assert.Equal(new SequenceWork(1, 40), s));
+        Assert.Throws<ArgumentException>(() => StepShapes.Decode(5, 40, kv, 512));
+    }
+
+    [Fact]
+    public void A_prefill_chunk_is_one_sequence_with_one_logit_row()
+    {
+        var kv = new KvCacheSpec(16, 8, 2, 32);
+        var batch = StepShapes.Prefill(100, kv, vocab: 512);
+        batch.Validate(kv, 512);
+        Assert.Equal(100, batch.TokenCount);
+        Assert.Equal(1, batch.LogitCount);
+    }
+
+    [Fact]
+    public void Calibration_recovers_the_factors_that_made_the_measurements()
+    {
+        var model = ModelCatalog.Default.Model("llama-2-7b");
+        var formats = new[] { ModelCatalog.Default.Format("F16"), ModelCatalog.Default.Format("Q4_K") };
+        var device = HardwareCatalog.Default.Gpu("cpu-template") with { MemoryEfficiency = 1, ComputeEfficiency = 1, LaunchOverheadSeconds = 0 };
+        var truth = new CalibratedFactors(0.7, 0.35, 20e-6);
+        var cost = new RooflineCostModel();
+        double Predict(BatchShape b, WeightFormat f, GpuSpec d) => cost.StageStep(model, f, new LayerRange(0, 4), true, true, b, d).TotalSeconds;
+        var cases = (from f in formats
+                     from b in new[] { BatchShape.Decode(1, 128), BatchShape.Decode(64, 128), BatchShape.Prefill(256) }
+                     select (Format: f, Batch: b, Measured: Predict(b, f, truth.Apply(device)))).ToList();
+
+        var fitted = Calibration.Fit(cases, c => c.Measured, (c, d) => Predict(c.Batch, c.Format, d), device);
+
+        Assert.All(cases, c => Assert.InRange(Predict(c.Batch, c.Format, fitted.Apply(device)) / c.Measured, 0.98, 1.02));
+        Assert.InRange(fitted.MemoryEfficiency, 0.65, 0.75);
+        Assert.InRange(fitted.ComputeEfficiency, 0.3, 0.4);
+    }
+
+    [Fact]
+    public void Per_format_matmul_rates_change_only_their_formats_compute_time()
+    {
+        var model = ModelCatalog.Default.Model("llama-2-7b");
+        var q4 = ModelCatalog.Default.Format("Q4_K");
+        var f16 = ModelCatalog.Default.Format("F16");
+        var cpu = HardwareCatalog.Default.Gpu("cpu-template");
+        var faster = cpu with { MatmulFlopsByFormat = new Dictionary<string, double> { ["Q4_K"] = 2 * cpu.Fp16Flops } };
+        var cost = new RooflineCostModel();
+        double Prefill(WeightFormat f, GpuSpec d) => cost.StageStep(model, f, new LayerRange(0, 32), true, true, BatchShape.Prefill(512), d).MatmulSeconds;
+        Assert.InRange(Prefill(q4, cpu) / Prefill(q4, faster), 1.9, 2.01);
+        Assert.Equal(Prefill(f16, cpu), Prefill(f16, faster));
+    }
+}
