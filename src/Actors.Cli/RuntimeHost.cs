@@ -80,7 +80,7 @@ public sealed class RuntimeHost : IAsyncDisposable
         Config fromFile;
         try
         {
-            fromFile = ConfigurationFactory.ParseString(File.ReadAllText(file));
+            fromFile = Actors.Runtime.Configuration.RuntimeSettings.LoadFile(file);
         }
         catch (Exception ex)
         {

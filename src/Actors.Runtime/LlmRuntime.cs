@@ -75,9 +75,8 @@ public sealed class LlmRuntime : IExtension
             new PathDefaults(HostMemoryBytesPerSecond: Settings.Transfer.HostCopyBandwidth));
         bool virtualClock = Settings.VirtualClock;
         var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock), "llm-transfer");
-        const string dispatcher = "actors-runtime.device-dispatcher";
         var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,
-            d => system.SystemActorOf(DeviceActor.Props(d, dispatcher, virtualClock), "llm-device-" + Sanitize(d.Descriptor.Id)));
+            d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), virtualClock), "llm-device-" + Sanitize(d.Descriptor.Id)));
         DeviceActors = deviceActors;
 
         var replicas = new List<ReplicaHandle>();
@@ -109,8 +108,8 @@ public sealed class LlmRuntime : IExtension
             var policy = new SchedulerPolicy(schedulerSettings);
             var inTransit = new RequestsInTransit();
             var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics, virtualClock, inTransit), $"llm-scheduler-{r}");
-            LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
-            var route = new PipelineRoute(r, stages.Select(s => deviceActors[s.DeviceId]).ToList(), scheduler, transfer, stages.Select(s => s.DeviceId).ToList());
+            var stageActors = LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
+            var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList());
             scheduler.Tell(new UseRoute(route));
             replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize, inTransit));
         }
@@ -120,17 +119,32 @@ public sealed class LlmRuntime : IExtension
         system.RegisterOnTermination(Metrics.Dispose);
     }
 
-    private void LoadStages(IReadOnlyList<StagePlacement> stages, Dictionary<string, IActorRef> devices, SchedulerSettings scheduler, TimeSpan timeout)
+    /// <summary>
+    /// A dispatcher of one dedicated thread per device, shared by the device actor and its stage actors,
+    /// added under actors-runtime.device-dispatchers (one thread per device, not per actor).
+    /// </summary>
+    private static string DeviceDispatcher(ExtendedActorSystem system, string deviceId)
+    {
+        string id = "actors-runtime.device-dispatchers." + Sanitize(deviceId);
+        system.Settings.InjectTopLevelFallback(Akka.Configuration.ConfigurationFactory.ParseString(
+            $"{id} {{ type = ForkJoinDispatcher, throughput = 1, dedicated-thread-pool {{ thread-count = 1, threadtype = background }} }}"));
+        return id;
+    }
+
+    private List<IActorRef> LoadStages(IReadOnlyList<StagePlacement> stages, Dictionary<string, IActorRef> devices, SchedulerSettings scheduler, TimeSpan timeout)
     {
         // Start-up runs on the caller's thread (not an actor's), so waiting here blocks no dispatcher.
         var loads = stages.Select(s => devices[s.DeviceId].Ask<object>(
             new LoadStage(s.Replica, s.Stage, Model, s.Layers, KvCache, scheduler.MaxBatchedTokens, scheduler.NumSwapBlocks), timeout)).ToArray();
+        var actors = new List<IActorRef>();
         foreach (var task in loads)
         {
             var reply = task.GetAwaiter().GetResult();
             if (reply is StageLoadFailed f)
                 throw new InvalidConfigurationException($"replica {f.Replica} stage {f.Stage} failed to load on {f.DeviceId}: {f.Reason}");
+            actors.Add(((StageLoaded)reply).StageActor);
         }
+        return actors;
     }
 
     private static List<IComputeDevice> CreateDevices(IReadOnlyList<DeviceOptions> options, RuntimeSetup setup)
@@ -159,7 +173,7 @@ public sealed class LlmRuntime : IExtension
         _ => PathKind.HostMemory,
     };
 
-    private static string Sanitize(string id) => new(id.Select(ch => char.IsLetterOrDigit(ch) || ch == '-' ? ch : '-').ToArray());
+    internal static string Sanitize(string id) => new(id.Select(ch => char.IsLetterOrDigit(ch) || ch == '-' ? ch : '-').ToArray());
 
     /// <summary>
     /// Generates as an Akka.Streams source with backpressure: a slow consumer pauses the sequence, and

@@ -59,17 +59,34 @@ public sealed class HoconReader(Config config, string prefix)
     public TimeSpan Duration(string key, TimeSpan? min = null)
     {
         string raw = Raw(key);
-        TimeSpan v;
-        try
-        {
-            v = Config.GetTimeSpan(key);
-        }
-        catch (Exception)
-        {
-            throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not a duration (e.g. 30s, 250ms)");
-        }
+        if (!TryParseDuration(raw, out var v))
+            throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not a duration (e.g. 30s, 250ms, 15us)");
         if (min is { } m && v < m) throw new InvalidConfigurationException($"{Key(key)} = {raw} is too short: at least {m.TotalMilliseconds} ms");
         return v;
+    }
+
+    /// <summary>HOCON durations: a number and a unit (ns, us/µs, ms, s, m, h, d, also spelled out); a bare number is milliseconds.</summary>
+    public static bool TryParseDuration(string text, out TimeSpan value)
+    {
+        value = default;
+        text = text.Trim();
+        int i = 0;
+        while (i < text.Length && (char.IsDigit(text[i]) || text[i] is '.' or '-' or '+' or 'e' or 'E') && !(text[i] is 'e' or 'E' && (i + 1 >= text.Length || !char.IsDigit(text[i + 1]) && text[i + 1] is not '-' and not '+'))) i++;
+        if (!double.TryParse(text[..i], NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || n < 0) return false;
+        double seconds = text[i..].Trim().ToLowerInvariant() switch
+        {
+            "ns" or "nanosecond" or "nanoseconds" => n * 1e-9,
+            "us" or "µs" or "microsecond" or "microseconds" => n * 1e-6,
+            "" or "ms" or "millisecond" or "milliseconds" => n * 1e-3,
+            "s" or "second" or "seconds" => n,
+            "m" or "minute" or "minutes" => n * 60,
+            "h" or "hour" or "hours" => n * 3600,
+            "d" or "day" or "days" => n * 86400,
+            _ => double.NaN,
+        };
+        if (double.IsNaN(seconds)) return false;
+        value = TimeSpan.FromTicks((long)Math.Round(seconds * TimeSpan.TicksPerSecond));
+        return true;
     }
 
     /// <summary>One of the allowed words (case-insensitive), returned in lower case.</summary>

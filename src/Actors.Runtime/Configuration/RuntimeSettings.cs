@@ -50,6 +50,19 @@ public sealed record RuntimeSettings(
     public static Config DefaultConfig() =>
         ConfigurationFactory.FromResource("Actors.Runtime.reference.conf", typeof(RuntimeSettings).Assembly);
 
+    /// <summary>Parses a deployment file; `include "other.conf"` resolves relative to the file's folder.</summary>
+    public static Config LoadFile(string path)
+    {
+        string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) ?? ".";
+        Akka.Configuration.Hocon.HoconRoot Include(string name)
+        {
+            string included = System.IO.Path.Combine(dir, name);
+            if (!File.Exists(included)) throw new InvalidConfigurationException($"{path}: included file not found: {name}");
+            return ConfigurationFactory.ParseString(File.ReadAllText(included), Include).Root is var root ? new Akka.Configuration.Hocon.HoconRoot(root) : null!;
+        }
+        return ConfigurationFactory.ParseString(File.ReadAllText(path), Include);
+    }
+
     /// <summary>Reads and validates settings from a config (the reference defaults are added as fallback).</summary>
     public static RuntimeSettings Create(Config config)
     {

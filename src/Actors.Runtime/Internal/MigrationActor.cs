@@ -28,8 +28,8 @@ internal sealed class MigrationActor : UntypedActor
     {
         _plan = plan;
         _topology = topology;
-        _read = new byte[][]?[plan.Source.StageDevices.Count];
-        _readSeconds = new double[plan.Source.StageDevices.Count];
+        _read = new byte[][]?[plan.Source.StageActors.Count];
+        _readSeconds = new double[plan.Source.StageActors.Count];
     }
 
     public static Props Props(MigrationPlan plan, Topology topology) => Akka.Actor.Props.Create(() => new MigrationActor(plan, topology));
@@ -39,7 +39,7 @@ internal sealed class MigrationActor : UntypedActor
     protected override void PreStart()
     {
         _plan.Target.Scheduler.Tell(new ImportSequence(_plan.Sequence, Self));
-        if (_plan.Setup is null) _plan.Source.StageDevices[^1].Tell(new ExtractSampler(Id, Self));
+        if (_plan.Setup is null) _plan.Source.StageActors[^1].Tell(new ExtractSampler(Id, Self));
         else _samplerKnown = true; // never scheduled: the sampler has not been created yet
     }
 
@@ -50,16 +50,16 @@ internal sealed class MigrationActor : UntypedActor
             case ImportAllocated a:
                 _targetBlocks = a.Blocks;
                 _targetRoute = a.TargetRoute;
-                if (a.TargetRoute.StageDevices.Count != _plan.Source.StageDevices.Count)
+                if (a.TargetRoute.StageActors.Count != _plan.Source.StageActors.Count)
                 {
                     _plan.Target.Scheduler.Tell(new CancelImport(Id));
-                    _refused = $"replica {_plan.Target.Replica} has {a.TargetRoute.StageDevices.Count} stages and replica {_plan.Source.Replica} has {_plan.Source.StageDevices.Count}; KV can only move between replicas split alike";
+                    _refused = $"replica {_plan.Target.Replica} has {a.TargetRoute.StageActors.Count} stages and replica {_plan.Source.Replica} has {_plan.Source.StageActors.Count}; KV can only move between replicas split alike";
                     break;
                 }
                 if (_plan.Sequence.Blocks.Length == 0) _stagesRead = _read.Length;
                 else
                     for (int s = 0; s < _read.Length; s++)
-                        _plan.Source.StageDevices[s].Tell(new ReadKvBlocks(_plan.Source.Replica, s, _plan.Sequence.Blocks, Self, s));
+                        _plan.Source.StageActors[s].Tell(new ReadKvBlocks(_plan.Source.Replica, s, _plan.Sequence.Blocks, Self, s));
                 break;
             case ImportRefused r:
                 _refused = r.Reason;

@@ -208,7 +208,7 @@ internal sealed class SchedulerActor : UntypedActor
         work.DispatchedAt = Stopwatch.GetTimestamp();
         work.VirtualDispatched = _now;
         _inFlight[step.StepId] = (step, work);
-        _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null, ReadyAt: _now));
+        _route!.StageActors[0].Tell(new RunStage(work, 0, _route, null, ReadyAt: _now));
     }
 
     private void Completed(StepWork work)
@@ -340,7 +340,7 @@ internal sealed class SchedulerActor : UntypedActor
         if (d.Sampler is not null) work.InstallSamplers.Add((id, d.Sampler));
         if (d.Setup is { } setup) _pendingSetup[id] = setup;
         _maintenance[work.StepId] = (id, d.RequestActor, d.Migration);
-        _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null, ReadyAt: _now));
+        _route!.StageActors[0].Tell(new RunStage(work, 0, _route, null, ReadyAt: _now));
     }
 
     private void TakeBack(ReimportSequence r)
@@ -360,7 +360,7 @@ internal sealed class SchedulerActor : UntypedActor
             var work = RentMaintenance();
             work.InstallSamplers.Add((id, r.Sampler));
             _maintenance[work.StepId] = (id, r.RequestActor, null);
-            _route!.StageDevices[0].Tell(new RunStage(work, 0, _route, null));
+            _route!.StageActors[0].Tell(new RunStage(work, 0, _route, null));
         }
         TrySchedule();
     }

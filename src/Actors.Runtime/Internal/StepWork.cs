@@ -74,7 +74,8 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
 internal sealed record KvWrite(int Stage, int[] Blocks, byte[][] Data, Transfer.TransferPath Path, double ReadSeconds);
 
 /// <summary>Where each stage of a replica runs and who hears about the result.</summary>
-internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageDevices, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
+/// <param name="StageActors">The stage actors, in pipeline order (each runs on its device's thread).</param>
+internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageActors, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
 
 /// <summary>Run stage <see cref="Stage"/> of a step; <see cref="Input"/> is null for the first stage.</summary>
 internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null, double ReadyAt = 0)

@@ -44,7 +44,7 @@ internal sealed class TransferActor : UntypedActor
                 int next = o.FromStage + 1;
                 var path = Path(o.Route.StageDeviceIds[o.FromStage], o.Route.StageDeviceIds[next]);
                 double readyAt = _virtualClock ? VirtualTransfer(path, 4L * o.Hidden.Length, o.ReadyAt) : 0;
-                o.Route.StageDevices[next].Tell(new RunStage(o.Work, next, o.Route, o.Hidden, path, readyAt));
+                o.Route.StageActors[next].Tell(new RunStage(o.Work, next, o.Route, o.Hidden, path, readyAt));
                 break;
             }
             case TransferMeasured t:
