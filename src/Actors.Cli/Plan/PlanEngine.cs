@@ -10,6 +10,12 @@ public sealed record CompareRow(string Group, string Series, LayoutEstimate Esti
 /// <summary>One comparison: rows grouped along one axis, each group with one row per interconnect (and method).</summary>
 public sealed record CompareSection(string Title, string GroupHeader, IReadOnlyList<CompareRow> Rows);
 
+/// <summary>
+/// Moving one sequence's KV cache between two cards (swap-out, migration between replicas, handing a
+/// prefilled sequence to a decode replica): bytes at the workload's mean context and the copy time.
+/// </summary>
+public sealed record KvMove(string Variant, string Link, long Bytes, double Seconds);
+
 /// <summary>What `actors plan` found.</summary>
 public sealed record PlanOutcome(
     PlanSettings Settings,
@@ -17,7 +23,8 @@ public sealed record PlanOutcome(
     IReadOnlyList<LayoutEstimate> Layouts,
     LayoutEstimate? Recommended,
     LayoutEstimate? RecommendedSimulated,
-    IReadOnlyList<CompareSection> Sections)
+    IReadOnlyList<CompareSection> Sections,
+    IReadOnlyList<KvMove> KvMoves)
 {
     /// <summary>The layout that misses by the least, when nothing fits.</summary>
     public LayoutEstimate Closest => Recommended ?? FormatChoice.Closest(Layouts.Where(l => l.Method == "analytic").ToArray());
@@ -57,7 +64,27 @@ public sealed class PlanEngine(PlanSettings settings, ModelCatalog models, Hardw
 
         var sections = new List<CompareSection>();
         if (settings.Compare != CompareAxes.None) sections.AddRange(await CompareAsync(request, cancel));
-        return new PlanOutcome(settings, choice, layouts, recommended, recommendedSimulated, sections);
+        var moves = (settings.Compare & CompareAxes.Link) != 0 ? KvMoves(request) : [];
+        return new PlanOutcome(settings, choice, layouts, recommended, recommendedSimulated, sections, moves);
+    }
+
+    /// <summary>
+    /// One sequence's KV (F16, every layer) at the workload's mean final context, copied between two
+    /// cards over each interconnect: between the cards of a bridged pair where there are bridges.
+    /// </summary>
+    private IReadOnlyList<KvMove> KvMoves(PlanRequest request)
+    {
+        var w = request.Workload;
+        long tokens = (long)Math.Min(request.Model.Config.ContextLength, w.Prompt.Mean + w.Output.Mean);
+        long bytes = request.Model.KvBytesPerToken(request.Options.Roofline.KvElementBytes) * tokens;
+        return LinkVariants.For(hardware, settings.Topology)
+            .Where(v => v.Topology.GpuCount > 1)
+            .Select(v =>
+            {
+                var (a, b) = v.Topology.NvLinkPairs.Count > 0 ? v.Topology.NvLinkPairs[0] : (0, 1);
+                var link = v.Topology.LinkBetween(a, b);
+                return new KvMove(v.Label, link.Name, bytes, link.TransferSeconds(bytes));
+            }).ToArray();
     }
 
     private PlanRequest Request(Topology topology, Workload workload, WeightFormat format) => new(settings.Model, format, topology, workload);
@@ -126,7 +153,7 @@ public sealed class PlanEngine(PlanSettings settings, ModelCatalog models, Hardw
             foreach (var (label, topology) in links)
             {
                 var r = request with { Topology = topology };
-                await AddAsync(rows, label, label, BestOrClosest(Estimates(r)), r, cancel);
+                await AddAsync(rows, label, "recommended layout", BestOrClosest(Estimates(r)), r, cancel);
             }
             sections.Add(new CompareSection("interconnects (recommended layout for each)", "interconnect", rows));
         }

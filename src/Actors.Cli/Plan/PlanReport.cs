@@ -41,8 +41,17 @@ public static class PlanReport
             yield return "";
             yield return md ? $"#### Compare: {section.Title}" : $"compare: {section.Title}";
             yield return "";
-            var rows = section.Rows.Select(r => new ComparisonRow(section.GroupHeader == "layout" ? r.Series : $"{r.Group}, {r.Series}", r.Estimate));
+            // The layout and method columns already say what a layout row or a simulated twin is.
+            var rows = section.Rows.Select(r => new ComparisonRow(
+                section.GroupHeader switch { "layout" => r.Series, "interconnect" => r.Group, _ => $"{r.Group}, {r.Series}" }, r.Estimate));
             foreach (var line in PlanTable.Format(rows, md).TrimEnd().Split('\n')) yield return line.TrimEnd('\r');
+        }
+        if (o.KvMoves.Count > 0)
+        {
+            yield return "";
+            var m0 = o.KvMoves[0];
+            yield return Line("kv move", string.Create(Inv, $"one sequence's KV ({m0.Bytes / (double)(1 << 20):F0} MiB at the mean context) between two cards: ") +
+                string.Join("; ", o.KvMoves.Select(m => string.Create(Inv, $"{m.Variant} {m.Seconds * 1e3:F1} ms"))));
         }
         if (plotPath is not null)
         {
@@ -88,6 +97,14 @@ public static class PlanReport
                     ["variant"] = r.Series,
                     ["estimate"] = JsonSerializer.SerializeToNode(r.Estimate),
                 }).ToArray()),
+            }).ToArray());
+        if (o.KvMoves.Count > 0)
+            top["kv_moves"] = new JsonArray(o.KvMoves.Select(m => (JsonNode)new JsonObject
+            {
+                ["variant"] = m.Variant,
+                ["link"] = m.Link,
+                ["bytes"] = m.Bytes,
+                ["ms"] = m.Seconds * 1e3,
             }).ToArray());
         if (plotPath is not null) top["plot"] = plotPath;
         return top.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
