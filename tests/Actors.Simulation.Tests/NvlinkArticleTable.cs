@@ -8,8 +8,8 @@ using Xunit.Abstractions;
 namespace Actors.Simulation.Tests;
 
 /// <summary>
-/// Reproduces the article's 4x RTX 3090 table with the analytic planner (docs/nvlink-draft.md).
-/// Set ACTORS_WRITE_DOCS to the repository root to rewrite docs/nvlink-draft-table.md and the SVG.
+/// The article's 4x RTX 3090 table with the analytic planner: the shape docs/nvlink.md reports (the
+/// page itself is made with `actors plan`, whose commands it lists). Prints the table for a reader.
 /// </summary>
 public class NvlinkArticleTable(ITestOutputHelper output)
 {
@@ -41,7 +41,6 @@ public class NvlinkArticleTable(ITestOutputHelper output)
         var md = new StringBuilder();
         md.AppendLine("| Model (batch) | Article: NVLink vs PCIe tok/s | Most precise weights that fit | PP=4 (article's layout) PCIe-only → NVLink pairs, tok/s | Best PCIe-only layout | Best with NVLink pairs | Best vs best | TP=2 prefill, host-staged → NVLink |");
         md.AppendLine("|---|---|---|---|---|---|---|---|");
-        var bars = new List<(string, string, double)>();
         var detail = new StringBuilder();
         foreach (var (model, label, batch, article) in Rows)
         {
@@ -60,10 +59,6 @@ public class NvlinkArticleTable(ITestOutputHelper output)
                 $"| {bestPcie.Layout}: {bestPcie.DecodeTokensPerSecond:F0} ({bestPcie.PerSequenceTokensPerSecond:F1}/seq) " +
                 $"| {bestNv.Layout}: {bestNv.DecodeTokensPerSecond:F0} ({bestNv.PerSequenceTokensPerSecond:F1}/seq) " +
                 $"| {Pct(bestNv.DecodeTokensPerSecond, bestPcie.DecodeTokensPerSecond)} | {tp2} |"));
-            bars.Add(($"{label} ({fmt})", "PP=4, PCIe only", pp4Pcie.DecodeTokensPerSecond));
-            bars.Add(($"{label} ({fmt})", "PP=4, NVLink pairs", pp4Nv.DecodeTokensPerSecond));
-            bars.Add(($"{label} ({fmt})", "best, PCIe only", bestPcie.DecodeTokensPerSecond));
-            bars.Add(($"{label} ({fmt})", "best, NVLink pairs", bestNv.DecodeTokensPerSecond));
 
             // Every layout under the three interconnects, for the appendix.
             var rows = new List<ComparisonRow>();
@@ -76,14 +71,9 @@ public class NvlinkArticleTable(ITestOutputHelper output)
             Assert.True(bestPcie.Fits && bestNv.Fits);
             Assert.InRange(pp4Nv.DecodeTokensPerSecond / pp4Pcie.DecodeTokensPerSecond, 0.999, 1.01);
         }
-        string table = md.ToString();
-        string svg = ComparisonSvg.Render(bars, "4x RTX 3090, decode tokens/s (analytic model)", "tokens/s, all sequences");
-        output.WriteLine(table);
+        output.WriteLine(md.ToString());
         output.WriteLine(detail.ToString());
-        if (Environment.GetEnvironmentVariable("ACTORS_WRITE_DOCS") is { Length: > 0 } root)
-        {
-            File.WriteAllText(Path.Combine(root, "docs", "nvlink-draft-table.md"), table + "\n" + detail);
-            File.WriteAllText(Path.Combine(root, "docs", "nvlink-draft.svg"), svg);
-        }
+        Assert.Contains("F16", md.ToString());
+        Assert.Contains("Q8_0", md.ToString());
     }
 }

@@ -116,7 +116,8 @@ public static class PlanReport
         var s = o.Settings;
         string rig = s.Topology.GpuCount + "x " + s.Topology.Gpu.Name;
         return ComparisonSvg.RenderPanels(o.Sections.Select(section => (
-            $"{s.Model.Name} {o.Format.Format.Name}, {rig}, {s.Workload.Workload.Concurrency} in flight: {section.Title}",
+            // The batch comparison varies the sequences in flight, so its title must not name one.
+            $"{s.Model.Name} {o.Format.Format.Name}, {rig}{(section.GroupHeader == "batch" ? "" : $", {s.Workload.Workload.Concurrency} in flight")}: {section.Title}",
             section.Rows.Select(r => (r.Group, r.Series, r.Estimate.Fits ? r.Estimate.DecodeTokensPerSecond : 0)))),
             "decode tokens/s, all sequences");
     }
