@@ -1,0 +1,155 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// F32/F16/BF16 weights against f32 activations: convert 16 (8, 4) weights to f32 and FMA. Each
+/// (row, token) pair always runs the same sequence: the path's accumulators over full chunks, one
+/// accumulator over full vectors, the fixed horizontal sum, then the scalar tail in element order.
+/// </summary>
+internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatWeights
+{
+    public static int Tile(KernelPath path) => path == KernelPath.Portable ? 1 : 4;
+
+    public static float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t)
+    {
+        ref float x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.Floats), (nint)t * a.Cols);
+        return path switch
+        {
+            KernelPath.Avx512 => Dot512(ref row, ref x, (nuint)a.Cols),
+            KernelPath.Avx2 => Dot256(ref row, ref x, (nuint)a.Cols),
+            _ => Dot128(ref row, ref x, (nuint)a.Cols),
+        };
+    }
+
+    public static void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint yStride)
+    {
+        ref float x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.Floats), (nint)t0 * a.Cols);
+        if (path == KernelPath.Avx512) Tile512(ref row, ref x, (nuint)a.Cols, ref y, yStride);
+        else if (path == KernelPath.Avx2) Tile256(ref row, ref x, (nuint)a.Cols, ref y, yStride);
+        else y = Dot128(ref row, ref x, (nuint)a.Cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> F(Vector512<float> w, ref float x, nuint i, Vector512<float> acc) =>
+        Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref x, i), acc);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> F(Vector256<float> w, ref float x, nuint i, Vector256<float> acc) =>
+        Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref x, i), acc);
+
+    private static float Tail(float s, ref byte row, ref float x, nuint i, nuint n)
+    {
+        for (; i < n; i++) s = MathF.FusedMultiplyAdd(TW.Load1(ref row, i), Unsafe.Add(ref x, i), s);
+        return s;
+    }
+
+    // ---- AVX-512: four accumulators over 64 values, then one over 16 ----
+
+    private static float Dot512(ref byte row, ref float x, nuint n)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        nuint i = 0;
+        for (; i + 64 <= n; i += 64)
+        {
+            a0 = F(TW.Load512(ref row, i), ref x, i, a0);
+            a1 = F(TW.Load512(ref row, i + 16), ref x, i + 16, a1);
+            a2 = F(TW.Load512(ref row, i + 32), ref x, i + 32, a2);
+            a3 = F(TW.Load512(ref row, i + 48), ref x, i + 48, a3);
+        }
+        for (; i + 16 <= n; i += 16) a0 = F(TW.Load512(ref row, i), ref x, i, a0);
+        return Tail(VectorMath.HSum((a0 + a1) + (a2 + a3)), ref row, ref x, i, n);
+    }
+
+    private static void Tile512(ref byte row, ref float x0, nuint n, ref float y, nint ys)
+    {
+        ref float x1 = ref Unsafe.Add(ref x0, n);
+        ref float x2 = ref Unsafe.Add(ref x1, n);
+        ref float x3 = ref Unsafe.Add(ref x2, n);
+        Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
+        Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
+        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
+        nuint i = 0;
+        for (; i + 64 <= n; i += 64)
+        {
+            var w0 = TW.Load512(ref row, i);
+            var w1 = TW.Load512(ref row, i + 16);
+            var w2 = TW.Load512(ref row, i + 32);
+            var w3 = TW.Load512(ref row, i + 48);
+            a00 = F(w0, ref x0, i, a00); a01 = F(w1, ref x0, i + 16, a01); a02 = F(w2, ref x0, i + 32, a02); a03 = F(w3, ref x0, i + 48, a03);
+            a10 = F(w0, ref x1, i, a10); a11 = F(w1, ref x1, i + 16, a11); a12 = F(w2, ref x1, i + 32, a12); a13 = F(w3, ref x1, i + 48, a13);
+            a20 = F(w0, ref x2, i, a20); a21 = F(w1, ref x2, i + 16, a21); a22 = F(w2, ref x2, i + 32, a22); a23 = F(w3, ref x2, i + 48, a23);
+            a30 = F(w0, ref x3, i, a30); a31 = F(w1, ref x3, i + 16, a31); a32 = F(w2, ref x3, i + 32, a32); a33 = F(w3, ref x3, i + 48, a33);
+        }
+        for (; i + 16 <= n; i += 16)
+        {
+            var w = TW.Load512(ref row, i);
+            a00 = F(w, ref x0, i, a00); a10 = F(w, ref x1, i, a10); a20 = F(w, ref x2, i, a20); a30 = F(w, ref x3, i, a30);
+        }
+        y = Tail(VectorMath.HSum((a00 + a01) + (a02 + a03)), ref row, ref x0, i, n);
+        Unsafe.Add(ref y, ys) = Tail(VectorMath.HSum((a10 + a11) + (a12 + a13)), ref row, ref x1, i, n);
+        Unsafe.Add(ref y, 2 * ys) = Tail(VectorMath.HSum((a20 + a21) + (a22 + a23)), ref row, ref x2, i, n);
+        Unsafe.Add(ref y, 3 * ys) = Tail(VectorMath.HSum((a30 + a31) + (a32 + a33)), ref row, ref x3, i, n);
+    }
+
+    // ---- AVX2: two accumulators over 16 values, then one over 8 (16 ymm registers bound the tile) ----
+
+    private static float Dot256(ref byte row, ref float x, nuint n)
+    {
+        Vector256<float> a0 = default, a1 = default;
+        nuint i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            a0 = F(TW.Load256(ref row, i), ref x, i, a0);
+            a1 = F(TW.Load256(ref row, i + 8), ref x, i + 8, a1);
+        }
+        for (; i + 8 <= n; i += 8) a0 = F(TW.Load256(ref row, i), ref x, i, a0);
+        return Tail(VectorMath.HSum(a0 + a1), ref row, ref x, i, n);
+    }
+
+    private static void Tile256(ref byte row, ref float x0, nuint n, ref float y, nint ys)
+    {
+        ref float x1 = ref Unsafe.Add(ref x0, n);
+        ref float x2 = ref Unsafe.Add(ref x1, n);
+        ref float x3 = ref Unsafe.Add(ref x2, n);
+        Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default;
+        Vector256<float> a20 = default, a21 = default, a30 = default, a31 = default;
+        nuint i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            var w0 = TW.Load256(ref row, i);
+            var w1 = TW.Load256(ref row, i + 8);
+            a00 = F(w0, ref x0, i, a00); a01 = F(w1, ref x0, i + 8, a01);
+            a10 = F(w0, ref x1, i, a10); a11 = F(w1, ref x1, i + 8, a11);
+            a20 = F(w0, ref x2, i, a20); a21 = F(w1, ref x2, i + 8, a21);
+            a30 = F(w0, ref x3, i, a30); a31 = F(w1, ref x3, i + 8, a31);
+        }
+        for (; i + 8 <= n; i += 8)
+        {
+            var w = TW.Load256(ref row, i);
+            a00 = F(w, ref x0, i, a00); a10 = F(w, ref x1, i, a10); a20 = F(w, ref x2, i, a20); a30 = F(w, ref x3, i, a30);
+        }
+        y = Tail(VectorMath.HSum(a00 + a01), ref row, ref x0, i, n);
+        Unsafe.Add(ref y, ys) = Tail(VectorMath.HSum(a10 + a11), ref row, ref x1, i, n);
+        Unsafe.Add(ref y, 2 * ys) = Tail(VectorMath.HSum(a20 + a21), ref row, ref x2, i, n);
+        Unsafe.Add(ref y, 3 * ys) = Tail(VectorMath.HSum(a30 + a31), ref row, ref x3, i, n);
+    }
+
+    // ---- Portable: Vector128 (SSE/NEON), two accumulators over 8 values, then one over 4 ----
+
+    private static float Dot128(ref byte row, ref float x, nuint n)
+    {
+        Vector128<float> a0 = default, a1 = default;
+        nuint i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            a0 = Vector128.FusedMultiplyAdd(TW.Load128(ref row, i), Vector128.LoadUnsafe(ref x, i), a0);
+            a1 = Vector128.FusedMultiplyAdd(TW.Load128(ref row, i + 4), Vector128.LoadUnsafe(ref x, i + 4), a1);
+        }
+        for (; i + 4 <= n; i += 4) a0 = Vector128.FusedMultiplyAdd(TW.Load128(ref row, i), Vector128.LoadUnsafe(ref x, i), a0);
+        return Tail(VectorMath.HSum(a0 + a1), ref row, ref x, i, n);
+    }
+}

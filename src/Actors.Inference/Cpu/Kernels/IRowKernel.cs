@@ -1,0 +1,19 @@
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// The dot products of one weight type: one row against one token, or one row against a tile of
+/// consecutive tokens that shares each decoded weight vector. The tile must perform, for every
+/// token, exactly the operations <see cref="Dot1"/> performs, in the same order; that is what makes
+/// results independent of the batch.
+/// </summary>
+internal interface IRowKernel
+{
+    /// <summary>Tokens per tile on <paramref name="path"/> (1: no tile; the driver then calls only Dot1).</summary>
+    static abstract int Tile(KernelPath path);
+
+    /// <summary>Σ_i W[row, i]·x[t, i].</summary>
+    static abstract float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t);
+
+    /// <summary>Writes the dot products of tokens t0..t0+Tile−1 to y at 0, yStride, 2·yStride, …</summary>
+    static abstract void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint yStride);
+}

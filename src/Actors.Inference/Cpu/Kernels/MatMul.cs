@@ -1,0 +1,133 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// y = W·x on the CPU, reading GGUF blocks in place. <see cref="Prepare"/> converts the activations
+/// once per input; <see cref="Compute"/> may then run on several threads over disjoint row ranges.
+/// Every output y[t, r] is bit-identical whatever the number of tokens, t's position in the batch
+/// and the row split (each (row, token) pair has one fixed reduction order per kernel path).
+/// </summary>
+public static class MatMul
+{
+    /// <summary>
+    /// Bytes of weight rows one pass over the token tiles reuses from cache during prefill: rows are
+    /// taken in chunks this large so every 4-token tile finds them in L2 (1 MiB/core on Zen 4/5).
+    /// </summary>
+    private const int RowChunkBytes = 192 * 1024;
+
+    /// <summary>Converts x [tokens, cols] (row-major floats) for multiplication with weights of <paramref name="weightType"/>.</summary>
+    public static void Prepare(GgmlType weightType, ReadOnlySpan<float> x, int tokens, int cols, PreparedActivations act) =>
+        Prepare(weightType, x, tokens, cols, act, KernelPath.Auto);
+
+    /// <summary>y[t·yStride + r] = Σ_i W[r, i]·x[t, i] for r in [rowStart, rowEnd) and t in [0, tokens).</summary>
+    public static void Compute(WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd) =>
+        Compute(w, act, tokens, y, yStride, rowStart, rowEnd, KernelPath.Auto);
+
+    internal static void Prepare(GgmlType weightType, ReadOnlySpan<float> x, int tokens, int cols, PreparedActivations act, KernelPath path)
+    {
+        ArgumentNullException.ThrowIfNull(act);
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
+        if (x.Length < (long)tokens * cols) throw new ArgumentException($"x holds {x.Length} values, need {tokens} x {cols}", nameof(x));
+        var kind = KindOf(weightType);
+        int bs = kind switch { ActivationKind.Q8_0 => 32, ActivationKind.Q8_K => 256, _ => 1 };
+        if (cols % bs != 0) throw new ArgumentException($"{weightType} needs cols to be a multiple of {bs}, got {cols}", nameof(cols));
+        act.EnsureCapacity(tokens, cols);
+        act.SetShape(kind, weightType, tokens, cols, bs);
+        _ = KernelDispatch.Resolve(path); // validates the path; quantization is path-independent by construction
+        int nb = act.Blocks, ss = act.ScaleStride;
+        for (int t = 0; t < tokens; t++)
+        {
+            var xt = x.Slice(t * cols, cols);
+            switch (kind)
+            {
+                case ActivationKind.Float:
+                    xt.CopyTo(act.Floats.AsSpan(t * cols, cols));
+                    break;
+                case ActivationKind.Q8_0:
+                    ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.AsSpan(t * cols, cols), act.Scales.AsSpan(t * ss, nb), act.ScaledSums.AsSpan(t * ss, nb));
+                    // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
+                    act.Scales.AsSpan(t * ss + nb, ss - nb).Clear();
+                    act.ScaledSums.AsSpan(t * ss + nb, ss - nb).Clear();
+                    break;
+                case ActivationKind.Q8_K:
+                    ActivationQuantizer.QuantizeQ8_K(xt, act.Quants.AsSpan(t * cols, cols), act.Scales.AsSpan(t * ss, nb), act.Sums16.AsSpan(t * nb * 16, nb * 16));
+                    act.Scales.AsSpan(t * ss + nb, ss - nb).Clear();
+                    break;
+            }
+        }
+    }
+
+    internal static void Compute(WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd, KernelPath path)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(act);
+        if (act.Kind != KindOf(w.Type) || act.Cols != w.Cols)
+            throw new ArgumentException($"activations were prepared for {act.WeightType} with {act.Cols} columns, not {w}", nameof(act));
+        if (tokens < 0 || tokens > act.Tokens) throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens, {act.Tokens} prepared");
+        if (rowStart < 0 || rowEnd > w.Rows || rowStart > rowEnd) throw new ArgumentOutOfRangeException(nameof(rowStart), $"rows [{rowStart}, {rowEnd}) of {w.Rows}");
+        if (tokens == 0 || rowStart == rowEnd) return;
+        if (tokens > 1 && yStride < rowEnd) throw new ArgumentOutOfRangeException(nameof(yStride), "rows of different tokens would overlap");
+        if (y.Length < (long)(tokens - 1) * yStride + rowEnd) throw new ArgumentException("y is too small", nameof(y));
+        path = KernelDispatch.Resolve(path);
+        switch (w.Type)
+        {
+            case GgmlType.F32: Run<FloatKernel<F32Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.F16: Run<FloatKernel<F16Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.BF16: Run<FloatKernel<BF16Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q8_0: Run<Q8_0Kernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q4_0: Run<Q4_0Kernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q4_K: Run<Q4_KKernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q6_K: Run<Q6_KKernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            default: throw new NotSupportedException($"no CPU matmul for {w.Type}");
+        }
+    }
+
+    internal static ActivationKind KindOf(GgmlType t) => t switch
+    {
+        GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 => ActivationKind.Float,
+        GgmlType.Q8_0 or GgmlType.Q4_0 => ActivationKind.Q8_0,
+        GgmlType.Q4_K or GgmlType.Q6_K => ActivationKind.Q8_K,
+        _ => throw new NotSupportedException($"no CPU matmul for {t}"),
+    };
+
+    /// <summary>
+    /// Loops rows × tokens. Decode (one token) streams each row once. Prefill takes rows in chunks
+    /// that stay in cache and runs every token tile over a chunk before moving on, so weights come
+    /// from memory once per chunk instead of once per tile.
+    /// </summary>
+    private static void Run<K>(KernelPath path, WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd)
+        where K : struct, IRowKernel
+    {
+        int rows = rowEnd - rowStart, rb = w.RowBytes;
+        ref byte w0 = ref MemoryMarshal.GetReference(w.RowSpan(rowStart, rows));
+        ref float y0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart);
+        int tile = K.Tile(path);
+        if (tokens < tile) tile = 1;
+        int chunk = tokens == 1 ? rows : Math.Max(1, RowChunkBytes / rb);
+        for (int r0 = 0; r0 < rows; r0 += chunk)
+        {
+            int r1 = Math.Min(rows, r0 + chunk);
+            int t = 0;
+            if (tile > 1)
+            {
+                for (; t + tile <= tokens; t += tile)
+                {
+                    ref float yt = ref Unsafe.Add(ref y0, (nint)t * yStride);
+                    for (int r = r0; r < r1; r++)
+                        K.DotTile(path, ref Unsafe.Add(ref w0, (nint)r * rb), act, t, ref Unsafe.Add(ref yt, r), yStride);
+                }
+            }
+            for (; t < tokens; t++)
+            {
+                ref float yt = ref Unsafe.Add(ref y0, (nint)t * yStride);
+                for (int r = r0; r < r1; r++)
+                    Unsafe.Add(ref yt, r) = K.Dot1(path, ref Unsafe.Add(ref w0, (nint)r * rb), act, t);
+            }
+        }
+    }
+}

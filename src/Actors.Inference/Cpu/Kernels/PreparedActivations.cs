@@ -1,0 +1,84 @@
+using Actors.Inference.Gguf;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>What form the activations take for a weight type (llama.cpp's vec_dot_type).</summary>
+internal enum ActivationKind
+{
+    None = 0,
+    /// <summary>f32 values, for F32/F16/BF16 weights.</summary>
+    Float,
+    /// <summary>Q8_0 blocks of 32 (f32 scale, int8 values, scale·Σq), for Q8_0/Q4_0 weights.</summary>
+    Q8_0,
+    /// <summary>Q8_K blocks of 256 (f32 scale, int8 values, 16 int16 sums of 16), for Q4_K/Q6_K weights.</summary>
+    Q8_K,
+}
+
+/// <summary>
+/// Activations converted once per input for one weight type, then shared read-only by every thread
+/// that computes a row range. Reuse one instance: buffers only grow, so steady-state calls allocate
+/// nothing.
+/// </summary>
+/// <remarks>
+/// Layout (token-major, structure of arrays so each kernel loads exactly the vectors it needs):
+/// <list type="bullet">
+/// <item><see cref="Floats"/>[t·Cols + i] for float weights.</item>
+/// <item><see cref="Quants"/>[t·Cols + i]: int8 values in ggml's element order.</item>
+/// <item><see cref="Scales"/>[t·ScaleStride + b]: f32 scale d of block b. ScaleStride rounds the block
+/// count up to 16 and the padding is zero, so kernels may load 16 scales at a time past the last block.</item>
+/// <item><see cref="ScaledSums"/>[t·ScaleStride + b] (Q8_0 only): d·Σq of block b, for weight types whose
+/// integers carry an offset (Q4_0 stores q+8).</item>
+/// <item><see cref="Sums16"/>[(t·Blocks + b)·16 + j] (Q8_K only): Σ of q over elements 16j..16j+15 of block b.</item>
+/// </list>
+/// </remarks>
+public sealed class PreparedActivations
+{
+    internal float[] Floats = [];
+    internal sbyte[] Quants = [];
+    internal float[] Scales = [];
+    internal float[] ScaledSums = [];
+    internal short[] Sums16 = [];
+
+    internal ActivationKind Kind;
+    internal GgmlType WeightType;
+    internal int Tokens;
+    internal int Cols;
+    internal int Blocks;
+    internal int ScaleStride;
+
+    /// <summary>Grows the buffers so that <paramref name="tokens"/> × <paramref name="cols"/> fit in any form.</summary>
+    public void EnsureCapacity(int tokens, int cols)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        ArgumentOutOfRangeException.ThrowIfNegative(cols);
+        long n = (long)tokens * cols;
+        // Block counts for the smallest block (32); Q8_K's 256 needs fewer.
+        long scales = (long)tokens * RoundUp16((cols + 31) / 32);
+        long sums16 = (long)tokens * ((cols + 255) / 256) * 16;
+        Grow(ref Floats, n);
+        Grow(ref Quants, n);
+        Grow(ref Scales, scales);
+        Grow(ref ScaledSums, scales);
+        Grow(ref Sums16, sums16);
+    }
+
+    internal static int RoundUp16(int n) => (n + 15) & ~15;
+
+    private static void Grow<T>(ref T[] a, long n)
+    {
+        if (a.Length >= n) return;
+        if (n > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(n), "activation batch too large");
+        a = new T[n];
+    }
+
+    /// <summary>Records the shape and kind; called by <see cref="MatMul.Prepare"/> after the buffers are sized.</summary>
+    internal void SetShape(ActivationKind kind, GgmlType weightType, int tokens, int cols, int blockSize)
+    {
+        Kind = kind;
+        WeightType = weightType;
+        Tokens = tokens;
+        Cols = cols;
+        Blocks = cols / blockSize;
+        ScaleStride = RoundUp16(Blocks);
+    }
+}
