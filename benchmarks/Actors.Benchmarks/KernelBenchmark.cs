@@ -1,0 +1,300 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics.X86;
+using Actors.Inference.Cpu.Kernels;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+using Actors.Inference.Quantization;
+
+namespace Actors.Benchmarks;
+
+/// <summary>
+/// `kernels`: decode (one token) weight bandwidth per type next to the machine's plain read
+/// bandwidth, and prefill GFLOP/s, for our kernels and for ggml's on the same bytes.
+/// Decode cycles through enough copies of each matrix (≥ 512 MiB) that no copy is still in cache.
+/// </summary>
+internal static class KernelBenchmark
+{
+    private const long WorkingSet = 512L << 20;
+
+    private sealed class Options
+    {
+        public bool Quick, NoGgml, Ceiling;
+        public GgmlType[] Types = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+        public KernelPath Path = KernelPath.Auto;
+    }
+
+    public static int Run(string[] args)
+    {
+        var o = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--quick": o.Quick = true; break;
+                case "--no-ggml": o.NoGgml = true; break;
+                case "--ceiling": o.Ceiling = true; break;
+                case "--types": o.Types = Array.ConvertAll(args[++i].Split(','), s => Enum.Parse<GgmlType>(s, true)); break;
+                case "--path": o.Path = Enum.Parse<KernelPath>(args[++i], true); break;
+                default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
+            }
+        }
+        KernelDispatch.Default = o.Path;
+        string? ggmlError = "disabled by --no-ggml";
+        bool ggml = !o.NoGgml && Ggml.TryLoad(out ggmlError);
+        Console.WriteLine($"# CPU matmul kernels — {Environment.ProcessorCount} cores, .NET {Environment.Version}, kernel path {(o.Path == KernelPath.Auto ? KernelDispatch.Best : o.Path)}, " +
+                          $"AVX-512BW {Avx512BW.IsSupported}, VBMI {Avx512Vbmi.IsSupported}, GFNI {Gfni.IsSupported}, AVX-VNNI {AvxVnni.IsSupported}");
+        Console.WriteLine(ggml ? "# ggml (llama.cpp) from LLamaSharp.Backend.Cpu: plain CPU tensors (no repack buffer)" : $"# ggml comparison skipped: {ggmlError}");
+        Console.WriteLine();
+
+        if (o.Ceiling)
+        {
+            // Kernel tuning aid: only the in-cache decode ceiling, 1 thread, best of many short repeats.
+            foreach (var type in o.Types) Console.WriteLine($"{type,-5} in-L2 decode ceiling {Ceiling(type, 4096, 4096, 15):F1} GB/s");
+            return 0;
+        }
+        IntDotThroughput.Print();
+
+        var mem = new MemoryBandwidth((int)WorkingSet);
+        int reps = o.Quick ? 5 : 9;
+        Console.WriteLine("## Decode (tokens = 1): weight bytes read per second");
+        Console.WriteLine();
+        Console.WriteLine("GB/s; best of the repeats. 'in L2' is our 1-thread kernel on ≤ 512 KiB of rows that stay cached (its compute ceiling);");
+        Console.WriteLine("'mem read' is a plain streaming read measured in the same run; '%' = ours / mem read with the same threads.");
+        Console.WriteLine();
+        Console.WriteLine("| type | rows x cols | MiB | in L2 1T | mem read 1T | ours 1T | % | ggml 1T | mem read 2T | ours 2T | % | ggml 2T |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        (int Rows, int Cols)[] shapes = o.Quick ? [(4096, 4096)] : [(4096, 4096), (11008, 4096)];
+        foreach (var type in o.Types)
+            foreach (var (rows, cols) in shapes)
+                Decode(type, rows, cols, mem, reps, ggml);
+        Console.WriteLine();
+
+        Console.WriteLine("## Prefill: GFLOP/s (2·rows·cols·tokens / time, activation preparation included)");
+        Console.WriteLine();
+        Console.WriteLine("| type | rows x cols | tokens | ours 1T | ggml 1T | ours 2T | ggml 2T |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+        int[] tokenCounts = o.Quick ? [32, 128] : [32, 128, 512];
+        foreach (var type in o.Types)
+            foreach (int tokens in tokenCounts)
+                Prefill(type, 4096, 4096, tokens, o.Quick ? 3 : 5, ggml);
+        return 0;
+    }
+
+    /// <summary>One quantized matrix from random Gaussian weights (scale 0.02, like trained weights).</summary>
+    private static byte[] RandomWeights(GgmlType type, int rows, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        int rb = (int)GgmlTypeInfo.RowBytes(type, cols);
+        var bytes = new byte[(long)rows * rb];
+        var row = new float[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int i = 0; i < cols; i++) row[i] = (float)(0.02 * (rng.NextDouble() + rng.NextDouble() + rng.NextDouble() - 1.5));
+            ReferenceQuantizer.Quantize(type, row, bytes.AsSpan(r * rb, rb));
+        }
+        return bytes;
+    }
+
+    private static float[] RandomActivations(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    /// <summary>A window of a shared array: many matrices over one allocation.</summary>
+    private sealed class SliceSource(byte[] bytes, long start) : TensorSource
+    {
+        public override ReadOnlySpan<byte> Span(long offset, int length) => bytes.AsSpan(checked((int)(start + offset)), length);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> for a quarter second first so tiered compilation has promoted the
+    /// kernels (tier-0 code of a SIMD loop is many times slower than the optimized code).
+    /// </summary>
+    private static void WarmUp(Action body)
+    {
+        var sw = Stopwatch.StartNew();
+        do body(); while (sw.ElapsedMilliseconds < 250);
+    }
+
+    /// <summary>
+    /// The fastest repeat: on a machine shared with other work, interference only ever adds time, so
+    /// the minimum estimates what the code can do (memory bandwidth is measured the same way).
+    /// </summary>
+    private static double Best(double[] v)
+    {
+        Array.Sort(v);
+        return v[0];
+    }
+
+    private static double Ceiling(GgmlType type, int rows, int cols, int reps)
+    {
+        var bytes = RandomWeights(type, 64, cols, 1);
+        int rb = bytes.Length / 64;
+        var w = new WeightMatrix("hot", type, 64, cols, TensorSource.FromArray(bytes));
+        var act = new PreparedActivations();
+        MatMul.Prepare(type, RandomActivations(cols, 2), 1, cols, act);
+        var y = new float[64];
+        int passes = (int)Math.Max(1, (32L << 20) / bytes.Length);
+        void Pass() { for (int p = 0; p < passes; p++) MatMul.Compute(w, act, 1, y, 64, 0, 64); }
+        WarmUp(Pass);
+        var times = new double[reps];
+        for (int i = 0; i < reps; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            Pass();
+            times[i] = sw.Elapsed.TotalSeconds;
+        }
+        return (double)passes * bytes.Length / Best(times) / 1e9;
+    }
+
+    private static void Decode(GgmlType type, int rows, int cols, MemoryBandwidth mem, int reps, bool ggml)
+    {
+        var one = RandomWeights(type, rows, cols, 1);
+        long size = one.Length;
+        int copies = (int)Math.Max(2, (WorkingSet + size - 1) / size);
+        if (copies * size > int.MaxValue) copies = (int)(int.MaxValue / size);
+        var all = GC.AllocateUninitializedArray<byte>((int)(copies * size), pinned: true);
+        for (int k = 0; k < copies; k++) one.CopyTo(all, k * size);
+        var ws = new WeightMatrix[copies];
+        for (int k = 0; k < copies; k++) ws[k] = new WeightMatrix($"w{k}", type, rows, cols, new SliceSource(all, k * size));
+        var x = RandomActivations(cols, 2);
+        var act = new PreparedActivations();
+        MatMul.Prepare(type, x, 1, cols, act);
+        var y = new float[rows];
+        long total = copies * size;
+
+        double Ours(int threads)
+        {
+            int half = rows / 2;
+            void Pass() => Parallel2.Run(threads, t =>
+            {
+                int r0 = threads == 1 ? 0 : t == 0 ? 0 : half, r1 = threads == 1 ? rows : t == 0 ? half : rows;
+                for (int k = 0; k < ws.Length; k++) MatMul.Compute(ws[k], act, 1, y, rows, r0, r1);
+            });
+            WarmUp(Pass);
+            var times = new double[reps];
+            for (int i = 0; i < reps; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                Pass();
+                times[i] = sw.Elapsed.TotalSeconds;
+            }
+            return total / Best(times) / 1e9;
+        }
+
+        // Compute ceiling: the same kernel on rows totalling ≤ 512 KiB, which stay in L2 across passes.
+        int hotRows = (int)Math.Max(8, Math.Min(rows, (512 << 10) / (size / rows)));
+        var hot = new WeightMatrix("hot", type, hotRows, cols, new SliceSource(all, 0));
+        double InCache()
+        {
+            var times = new double[reps];
+            int passes = (int)Math.Max(1, (64L << 20) / ((long)hotRows * (size / rows)));
+            void Pass() { for (int p = 0; p < passes; p++) MatMul.Compute(hot, act, 1, y, rows, 0, hotRows); }
+            WarmUp(Pass);
+            for (int i = 0; i < reps; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                Pass();
+                times[i] = sw.Elapsed.TotalSeconds;
+            }
+            return passes * (double)hotRows * (size / rows) / Best(times) / 1e9;
+        }
+
+        double cache1 = InCache();
+        double mem1 = mem.Measure(1, reps), ours1 = Ours(1);
+        double mem2 = mem.Measure(2, reps), ours2 = Ours(2);
+        string g1 = "n/a", g2 = "n/a";
+        if (ggml)
+        {
+            using var g = new GgmlMulMat(type, rows, cols, 1, copies, all, size, x);
+            g1 = $"{total / g.Time(1, reps) / 1e9:F1}";
+            g2 = $"{total / g.Time(2, reps) / 1e9:F1}";
+        }
+        Console.WriteLine($"| {type} | {rows} x {cols} | {size / 1048576.0:F1} | {cache1:F1} | {mem1:F1} | {ours1:F1} | {100 * ours1 / mem1:F0}% | {g1} | {mem2:F1} | {ours2:F1} | {100 * ours2 / mem2:F0}% | {g2} |");
+    }
+
+    private static void Prefill(GgmlType type, int rows, int cols, int tokens, int reps, bool ggml)
+    {
+        var bytes = RandomWeights(type, rows, cols, 3);
+        var w = new WeightMatrix("w", type, rows, cols, TensorSource.FromArray(bytes));
+        var x = RandomActivations(tokens * cols, 4);
+        var act = new PreparedActivations();
+        var y = new float[tokens * rows];
+        double flop = 2.0 * rows * cols * tokens;
+
+        double Ours(int threads)
+        {
+            int half = rows / 2;
+            void Once()
+            {
+                MatMul.Prepare(type, x, tokens, cols, act);
+                Parallel2.Run(threads, t =>
+                {
+                    int r0 = threads == 1 ? 0 : t == 0 ? 0 : half, r1 = threads == 1 ? rows : t == 0 ? half : rows;
+                    MatMul.Compute(w, act, tokens, y, rows, r0, r1);
+                });
+            }
+            WarmUp(Once);
+            var times = new double[reps];
+            for (int i = 0; i < reps; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                Once();
+                times[i] = sw.Elapsed.TotalSeconds;
+            }
+            return flop / Best(times) / 1e9;
+        }
+
+        double o1 = Ours(1), o2 = Ours(2);
+        string g1 = "n/a", g2 = "n/a";
+        if (ggml)
+        {
+            using var g = new GgmlMulMat(type, rows, cols, tokens, 1, bytes, bytes.Length, x);
+            g1 = $"{flop / g.Time(1, reps) / 1e9:F1}";
+            g2 = $"{flop / g.Time(2, reps) / 1e9:F1}";
+        }
+        Console.WriteLine($"| {type} | {rows} x {cols} | {tokens} | {o1:F1} | {g1} | {o2:F1} | {g2} |");
+    }
+
+    /// <summary>A ggml graph of <c>copies</c> mul_mats (one per weight copy) sharing one activation tensor.</summary>
+    private sealed class GgmlMulMat : IDisposable
+    {
+        private readonly IntPtr _ctx, _graph;
+
+        public GgmlMulMat(GgmlType type, int rows, int cols, int tokens, int copies, byte[] weights, long copyBytes, float[] x)
+        {
+            long need = copies * copyBytes + 3L * tokens * cols * 4 + (long)copies * rows * tokens * 4 + (64L << 20);
+            _ctx = Ggml.Init(need);
+            if (_ctx == IntPtr.Zero) throw new InvalidOperationException("ggml_init failed");
+            var xt = Ggml.ggml_new_tensor_2d(_ctx, (int)GgmlType.F32, cols, tokens);
+            Ggml.Write(xt, x);
+            _graph = Ggml.ggml_new_graph(_ctx);
+            for (int k = 0; k < copies; k++)
+            {
+                var wt = Ggml.ggml_new_tensor_2d(_ctx, (int)type, cols, rows);
+                Ggml.Write(wt, weights, (int)(k * copyBytes), (int)copyBytes);
+                Ggml.ggml_build_forward_expand(_graph, Ggml.ggml_mul_mat(_ctx, wt, xt));
+            }
+        }
+
+        /// <summary>Best seconds of one graph evaluation.</summary>
+        public double Time(int threads, int reps)
+        {
+            WarmUp(() => Ggml.ggml_graph_compute_with_ctx(_ctx, _graph, threads));
+            var times = new double[reps];
+            for (int i = 0; i < reps; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                int status = Ggml.ggml_graph_compute_with_ctx(_ctx, _graph, threads);
+                times[i] = sw.Elapsed.TotalSeconds;
+                if (status != 0) throw new InvalidOperationException($"ggml_graph_compute returned {status}");
+            }
+            return Best(times);
+        }
+
+        public void Dispose() => Ggml.ggml_free(_ctx);
+    }
+}
