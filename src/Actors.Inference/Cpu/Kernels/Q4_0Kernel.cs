@@ -190,9 +190,11 @@ internal readonly struct Q4_0Kernel : IRowKernel
         ref float dx = ref Scales(a, t);
         ref float dxs = ref ScaledSums(a, t);
         int nb = a.Blocks;
-        var acc = Vector512<float>.Zero;
+        // Two accumulators (even / odd pairs) so consecutive FMAs do not wait on each other.
+        Vector512<float> acc = default, acc1 = default;
         var accC = Vector512<float>.Zero;
         var two = Vector512.Create(2);
+        var four = Vector512.Create(4);
         for (int g = 0; g < nb; g += 16)
         {
             int m = Math.Min(16, nb - g);
@@ -202,12 +204,21 @@ internal readonly struct Q4_0Kernel : IRowKernel
             accC = Vector512.FusedMultiplyAdd(dw, Vector512.LoadUnsafe(ref dxs, (nuint)g), accC);
             var idx = PairScaleIndex;
             int k = 0;
-            for (; 2 * k + 1 < m; k++, idx += two)
+            for (; 2 * k + 3 < m; k += 2, idx += four)
+            {
                 acc = Step512(acc, NibblePair(ref Unsafe.Add(ref gp, 2 * B * k)), XPair(ref x, g + 2 * k), s, idx);
+                acc1 = Step512(acc1, NibblePair(ref Unsafe.Add(ref gp, 2 * B * (k + 1))), XPair(ref x, g + 2 * k + 2), s, idx + two);
+            }
+            if (2 * k + 1 < m)
+            {
+                acc = Step512(acc, NibblePair(ref Unsafe.Add(ref gp, 2 * B * k)), XPair(ref x, g + 2 * k), s, idx);
+                k++;
+                idx += two;
+            }
             if ((m & 1) != 0)
-                acc = Step512(acc, NibbleSingle(ref Unsafe.Add(ref gp, 2 * B * k)), XSingle(ref x, g + 2 * k), s, idx);
+                acc1 = Step512(acc1, NibbleSingle(ref Unsafe.Add(ref gp, 2 * B * k)), XSingle(ref x, g + 2 * k), s, idx);
         }
-        return VectorMath.HSum(acc) - 8f * VectorMath.HSum(accC);
+        return VectorMath.HSum(acc + acc1) - 8f * VectorMath.HSum(accC);
     }
 
     private static void Tile512(ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
@@ -226,8 +237,10 @@ internal readonly struct Q4_0Kernel : IRowKernel
         ref float e2 = ref Unsafe.Add(ref e1, ss);
         ref float e3 = ref Unsafe.Add(ref e2, ss);
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
         var two = Vector512.Create(2);
+        var four = Vector512.Create(4);
         for (int g = 0; g < nb; g += 16)
         {
             int m = Math.Min(16, nb - g);
@@ -243,28 +256,39 @@ internal readonly struct Q4_0Kernel : IRowKernel
             c3 = Vector512.FusedMultiplyAdd(dw, Vector512.LoadUnsafe(ref e3, (nuint)g), c3);
             var idx = PairScaleIndex;
             int k = 0;
+            // Same even/odd accumulator assignment as Dot512, per token.
             for (; 2 * k + 1 < m; k++, idx += two)
             {
                 var nib = NibblePair(ref Unsafe.Add(ref gp, 2 * B * k));
                 int blk = g + 2 * k;
-                a0 = Step512(a0, nib, XPair(ref x0, blk), s0, idx);
-                a1 = Step512(a1, nib, XPair(ref x1, blk), s1, idx);
-                a2 = Step512(a2, nib, XPair(ref x2, blk), s2, idx);
-                a3 = Step512(a3, nib, XPair(ref x3, blk), s3, idx);
+                if ((k & 1) == 0)
+                {
+                    a0 = Step512(a0, nib, XPair(ref x0, blk), s0, idx);
+                    a1 = Step512(a1, nib, XPair(ref x1, blk), s1, idx);
+                    a2 = Step512(a2, nib, XPair(ref x2, blk), s2, idx);
+                    a3 = Step512(a3, nib, XPair(ref x3, blk), s3, idx);
+                }
+                else
+                {
+                    b0 = Step512(b0, nib, XPair(ref x0, blk), s0, idx);
+                    b1 = Step512(b1, nib, XPair(ref x1, blk), s1, idx);
+                    b2 = Step512(b2, nib, XPair(ref x2, blk), s2, idx);
+                    b3 = Step512(b3, nib, XPair(ref x3, blk), s3, idx);
+                }
             }
             if ((m & 1) != 0)
             {
                 var nib = NibbleSingle(ref Unsafe.Add(ref gp, 2 * B * k));
                 int blk = g + 2 * k;
-                a0 = Step512(a0, nib, XSingle(ref x0, blk), s0, idx);
-                a1 = Step512(a1, nib, XSingle(ref x1, blk), s1, idx);
-                a2 = Step512(a2, nib, XSingle(ref x2, blk), s2, idx);
-                a3 = Step512(a3, nib, XSingle(ref x3, blk), s3, idx);
+                b0 = Step512(b0, nib, XSingle(ref x0, blk), s0, idx);
+                b1 = Step512(b1, nib, XSingle(ref x1, blk), s1, idx);
+                b2 = Step512(b2, nib, XSingle(ref x2, blk), s2, idx);
+                b3 = Step512(b3, nib, XSingle(ref x3, blk), s3, idx);
             }
         }
-        y = VectorMath.HSum(a0) - 8f * VectorMath.HSum(c0);
-        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1) - 8f * VectorMath.HSum(c1);
-        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2) - 8f * VectorMath.HSum(c2);
-        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3) - 8f * VectorMath.HSum(c3);
+        y = VectorMath.HSum(a0 + b0) - 8f * VectorMath.HSum(c0);
+        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1 + b1) - 8f * VectorMath.HSum(c1);
+        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2 + b2) - 8f * VectorMath.HSum(c2);
+        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3 + b3) - 8f * VectorMath.HSum(c3);
     }
 }

@@ -140,7 +140,8 @@ internal readonly struct Q8_0Kernel : IRowKernel
         ref sbyte x = ref Quants(a, t);
         ref float dx = ref Scales(a, t);
         int nb = a.Blocks;
-        var acc = Vector512<float>.Zero;
+        // Two accumulators (even / odd pairs, the lone block to the odd one) break the FMA latency chain.
+        Vector512<float> acc = default, acc1 = default;
         var two = Vector512.Create(2);
         for (int g = 0; g < nb; g += 16)
         {
@@ -152,15 +153,16 @@ internal readonly struct Q8_0Kernel : IRowKernel
             for (; 2 * k + 1 < m; k++, idx += two)
             {
                 var w = WeightPair(ref Unsafe.Add(ref gp, 2 * B * k));
-                acc = Step512(acc, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XPair(ref x, g + 2 * k), s, idx);
+                if ((k & 1) == 0) acc = Step512(acc, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XPair(ref x, g + 2 * k), s, idx);
+                else acc1 = Step512(acc1, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XPair(ref x, g + 2 * k), s, idx);
             }
             if ((m & 1) != 0)
             {
                 var w = WeightSingle(ref Unsafe.Add(ref gp, 2 * B * k));
-                acc = Step512(acc, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XSingle(ref x, g + 2 * k), s, idx);
+                acc1 = Step512(acc1, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XSingle(ref x, g + 2 * k), s, idx);
             }
         }
-        return VectorMath.HSum(acc);
+        return VectorMath.HSum(acc + acc1);
     }
 
     private static void Tile512(ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
@@ -172,6 +174,7 @@ internal readonly struct Q8_0Kernel : IRowKernel
         ref sbyte x3 = ref Unsafe.Add(ref x2, n);
         ref float d0 = ref Scales(a, t0);
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
         var two = Vector512.Create(2);
         for (int g = 0; g < nb; g += 16)
         {
@@ -190,10 +193,20 @@ internal readonly struct Q8_0Kernel : IRowKernel
                 var aw = Avx512BW.Abs(w);
                 var neg = Vector512.LessThan(w, Vector512<sbyte>.Zero);
                 int blk = g + 2 * k;
-                a0 = Step512(a0, aw, neg, XPair(ref x0, blk), s0, idx);
-                a1 = Step512(a1, aw, neg, XPair(ref x1, blk), s1, idx);
-                a2 = Step512(a2, aw, neg, XPair(ref x2, blk), s2, idx);
-                a3 = Step512(a3, aw, neg, XPair(ref x3, blk), s3, idx);
+                if ((k & 1) == 0)
+                {
+                    a0 = Step512(a0, aw, neg, XPair(ref x0, blk), s0, idx);
+                    a1 = Step512(a1, aw, neg, XPair(ref x1, blk), s1, idx);
+                    a2 = Step512(a2, aw, neg, XPair(ref x2, blk), s2, idx);
+                    a3 = Step512(a3, aw, neg, XPair(ref x3, blk), s3, idx);
+                }
+                else
+                {
+                    b0 = Step512(b0, aw, neg, XPair(ref x0, blk), s0, idx);
+                    b1 = Step512(b1, aw, neg, XPair(ref x1, blk), s1, idx);
+                    b2 = Step512(b2, aw, neg, XPair(ref x2, blk), s2, idx);
+                    b3 = Step512(b3, aw, neg, XPair(ref x3, blk), s3, idx);
+                }
             }
             if ((m & 1) != 0)
             {
@@ -201,15 +214,15 @@ internal readonly struct Q8_0Kernel : IRowKernel
                 var aw = Avx512BW.Abs(w);
                 var neg = Vector512.LessThan(w, Vector512<sbyte>.Zero);
                 int blk = g + 2 * k;
-                a0 = Step512(a0, aw, neg, XSingle(ref x0, blk), s0, idx);
-                a1 = Step512(a1, aw, neg, XSingle(ref x1, blk), s1, idx);
-                a2 = Step512(a2, aw, neg, XSingle(ref x2, blk), s2, idx);
-                a3 = Step512(a3, aw, neg, XSingle(ref x3, blk), s3, idx);
+                b0 = Step512(b0, aw, neg, XSingle(ref x0, blk), s0, idx);
+                b1 = Step512(b1, aw, neg, XSingle(ref x1, blk), s1, idx);
+                b2 = Step512(b2, aw, neg, XSingle(ref x2, blk), s2, idx);
+                b3 = Step512(b3, aw, neg, XSingle(ref x3, blk), s3, idx);
             }
         }
-        y = VectorMath.HSum(a0);
-        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1);
-        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2);
-        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3);
+        y = VectorMath.HSum(a0 + b0);
+        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1 + b1);
+        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2 + b2);
+        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3 + b3);
     }
 }
