@@ -34,7 +34,7 @@ internal struct F16Weights : IFloatWeights
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(ref byte row, nuint i) =>
-        HalfConversion.ToSingle(Avx512F.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref row), i)));
+        HalfConversion.FromSignExtended(Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), i)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load256(ref byte row, nuint i) =>
         HalfConversion.ToSingle(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref row), i)).AsUInt32());

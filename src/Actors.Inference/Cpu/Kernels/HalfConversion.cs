@@ -28,6 +28,22 @@ internal static class HalfConversion
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToSingle(ushort bits) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Table), bits);
 
+    /// <summary>
+    /// Converts 16 halves that were sign-extended to 32 bits (vpmovsxwd): shifting left by 13 puts the
+    /// sign at bit 31 and exponent+mantissa at bits 13..27, so one mask and the 2^112 multiply finish
+    /// the job (the multiply keeps the sign). Two operations fewer than the zero-extended form.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> FromSignExtended(Vector512<int> h)
+    {
+        var bits = (h << 13) & Vector512.Create(unchecked((int)0x8FFFE000));
+        var f = bits.AsSingle() * Vector512.Create(Rebias);
+        // f16 exponent 31 (inf/NaN): give the f32 the all-ones exponent, keeping sign and mantissa.
+        var em = bits & Vector512.Create(0x0FFFE000);
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(em, Vector512.Create((int)InfThreshold)).AsSingle(),
+            (bits | Vector512.Create(0x7F800000)).AsSingle(), f);
+    }
+
     /// <summary>Converts 16 halves held in the low 16 bits of each lane (upper bits zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ToSingle(Vector512<uint> h)

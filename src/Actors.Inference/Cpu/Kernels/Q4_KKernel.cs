@@ -186,8 +186,10 @@ internal readonly struct Q4_KKernel : IRowKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> Chunk512(ref byte p)
     {
-        var q = Vector256.LoadUnsafe(ref p);
-        return Gfni.V512.GaloisFieldAffineTransform(Vector512.Create(q, q), ChunkNibbles, 0);
+        // vshufi64x2 duplicates the 32 bytes; Vector512.Create(q, q) became two vinserts into a register
+        // still holding the previous block, a dependency carried across iterations.
+        var q = Vector256.LoadUnsafe(ref p).AsUInt64().ToVector512Unsafe();
+        return Gfni.V512.GaloisFieldAffineTransform(Avx512F.Shuffle4x128(q, q, 0x44).AsByte(), ChunkNibbles, 0);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -63,6 +63,37 @@ internal static class QuantMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<sbyte> Load128(ref sbyte p, nint offset) => Vector128.LoadUnsafe(ref Unsafe.Add(ref p, offset));
 
+    private static readonly Vector512<ushort> TreeLevel2 = Vector512.Create((ushort)0, 1, 2, 3, 32, 33, 34, 35, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    private static readonly Vector512<ushort> TreeLevel3 = Vector512.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34, 35, 36, 37, 38, 39, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    /// <summary>
+    /// The f16 scales of 16 blocks as f32. Pair k starts at <c>g + k·pairStride</c>; a 32-byte load there
+    /// (64-byte when <paramref name="wide"/>) holds its two scales at words 0 and <c>second</c> (encoded in
+    /// <paramref name="level1"/>). A tree of two-source word permutes (depth 3) rather than a chain of
+    /// eight, whose latency held up every FMA of the group.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ScalesOf16Blocks(ref byte g, int pairStride, bool wide, Vector512<ushort> level1)
+    {
+        var a = Avx512BW.PermuteVar32x16x2(PairWords(ref g, 0, wide), level1, PairWords(ref Unsafe.Add(ref g, pairStride), 0, wide));
+        var b = Avx512BW.PermuteVar32x16x2(PairWords(ref g, 2 * pairStride, wide), level1, PairWords(ref g, 3 * pairStride, wide));
+        var c = Avx512BW.PermuteVar32x16x2(PairWords(ref g, 4 * pairStride, wide), level1, PairWords(ref g, 5 * pairStride, wide));
+        var d = Avx512BW.PermuteVar32x16x2(PairWords(ref g, 6 * pairStride, wide), level1, PairWords(ref g, 7 * pairStride, wide));
+        var ab = Avx512BW.PermuteVar32x16x2(a, TreeLevel2, b);
+        var cd = Avx512BW.PermuteVar32x16x2(c, TreeLevel2, d);
+        var all = Avx512BW.PermuteVar32x16x2(ab, TreeLevel3, cd);
+        return HalfConversion.ToSingle(Avx512F.ConvertToVector512UInt32(all.GetLower()));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<ushort> PairWords(ref byte g, int offset, bool wide) => wide
+        ? Vector512.LoadUnsafe(ref Unsafe.Add(ref g, offset)).AsUInt16()
+        : Vector256.LoadUnsafe(ref Unsafe.Add(ref g, offset)).AsUInt16().ToVector512Unsafe();
+
+    /// <summary>Level-1 indices for <see cref="ScalesOf16Blocks"/>: words 0 and <paramref name="second"/> of both sources.</summary>
+    public static Vector512<ushort> TreeLevel1(int second) =>
+        Vector512.Create((ushort)0, (ushort)second, 32, (ushort)(32 + second), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
     /// <summary>u8×s8 products summed over groups of four into int32 lanes (vpmaddubsw + vpmaddwd); pair sums must fit int16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> DotU8S8(Vector512<byte> u, Vector512<sbyte> s) =>
