@@ -86,6 +86,33 @@ public class MatMulAccuracyTests
         for (int r = 0; r < rows; r++) Assert.True(Math.Abs(y[r] - yRef[r]) <= 0.01 * mag[r], $"row {r}: {y[r]} vs {yRef[r]}");
     }
 
+    [Theory]
+    [InlineData(KernelPath.Avx512)]
+    [InlineData(KernelPath.Avx2)]
+    [InlineData(KernelPath.Portable)]
+    public void F16_rows_with_infinity_or_nan_give_infinity_or_nan(KernelPath path)
+    {
+        if (KernelTestData.Skip(path)) return;
+        const int rows = 4, cols = 100;
+        var (w, _) = KernelTestData.Weight(GgmlType.F16, rows, cols, 5);
+        var bytes = w.RowSpan(0, rows).ToArray();
+        BitConverter.TryWriteBytes(bytes.AsSpan(2 * 17), (ushort)0x7C00);             // row 0: +inf in the vector part
+        BitConverter.TryWriteBytes(bytes.AsSpan(w.RowBytes + 2 * 98), (ushort)0xFC00); // row 1: -inf in the scalar tail
+        BitConverter.TryWriteBytes(bytes.AsSpan(2 * w.RowBytes + 2 * 40), (ushort)0x7E00); // row 2: NaN
+        var wm = new Model.WeightMatrix("w", GgmlType.F16, rows, cols, Model.TensorSource.FromArray(bytes));
+        var x = KernelTestData.Gaussian(cols, 6);
+        x[17] = Math.Abs(x[17]);
+        x[98] = Math.Abs(x[98]);
+        var act = new PreparedActivations();
+        MatMul.Prepare(GgmlType.F16, x, 1, cols, act, path);
+        var y = new float[rows];
+        MatMul.Compute(wm, act, 1, y, rows, 0, rows, path);
+        Assert.Equal(float.PositiveInfinity, y[0]);
+        Assert.Equal(float.NegativeInfinity, y[1]);
+        Assert.True(float.IsNaN(y[2]));
+        Assert.True(float.IsFinite(y[3]));
+    }
+
     [Fact]
     public void F16_subnormal_infinite_and_nan_weights_convert_exactly()
     {
@@ -94,7 +121,13 @@ public class MatMulAccuracyTests
         if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
         {
             var f = HalfConversion.ToSingle(h);
-            for (int i = 0; i < 16; i++) Assert.Equal(BitConverter.SingleToInt32Bits((float)BitConverter.UInt16BitsToHalf(bits[i])), BitConverter.SingleToInt32Bits(f[i]));
+            var g = HalfConversion.FromSignExtended(System.Runtime.Intrinsics.Vector512.Create(Array.ConvertAll(bits, b => (int)(short)b)));
+            for (int i = 0; i < 16; i++)
+            {
+                int expected = BitConverter.SingleToInt32Bits((float)BitConverter.UInt16BitsToHalf(bits[i]));
+                Assert.Equal(expected, BitConverter.SingleToInt32Bits(f[i]));
+                Assert.Equal(expected, BitConverter.SingleToInt32Bits(g[i]));
+            }
         }
         for (int i = 0; i < 16; i += 4)
         {

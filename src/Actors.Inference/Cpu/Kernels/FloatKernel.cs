@@ -16,6 +16,8 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
     public static float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t)
     {
         ref float x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.Floats), (nint)t * a.Cols);
+        if (path == KernelPath.Avx512 && NeedsExact(ref row, (nuint)a.Cols))
+            return FloatKernel<F16ExactWeights>.Dot512(ref row, ref x, (nuint)a.Cols);
         return path switch
         {
             KernelPath.Avx512 => Dot512(ref row, ref x, (nuint)a.Cols),
@@ -27,10 +29,18 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
     public static void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint yStride)
     {
         ref float x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.Floats), (nint)t0 * a.Cols);
-        if (path == KernelPath.Avx512) Tile512(ref row, ref x, (nuint)a.Cols, ref y, yStride);
+        if (path == KernelPath.Avx512 && NeedsExact(ref row, (nuint)a.Cols)) FloatKernel<F16ExactWeights>.Tile512(ref row, ref x, (nuint)a.Cols, ref y, yStride);
+        else if (path == KernelPath.Avx512) Tile512(ref row, ref x, (nuint)a.Cols, ref y, yStride);
         else if (path == KernelPath.Avx2) Tile256(ref row, ref x, (nuint)a.Cols, ref y, yStride);
         else y = Dot128(ref row, ref x, (nuint)a.Cols);
     }
+
+    /// <summary>
+    /// F16 rows with inf/NaN take the exact conversion. The test depends only on the row's bytes, so a
+    /// (row, token) pair always runs the same code whatever the batch. Folds to false for other types.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool NeedsExact(ref byte row, nuint n) => typeof(TW) == typeof(F16Weights) && HalfConversion.AnyInfOrNaN(ref row, n);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> F(Vector512<float> w, ref float x, nuint i, Vector512<float> acc) =>
@@ -48,7 +58,7 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
 
     // ---- AVX-512: four accumulators over 64 values, then one over 16 ----
 
-    private static float Dot512(ref byte row, ref float x, nuint n)
+    internal static float Dot512(ref byte row, ref float x, nuint n)
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         nuint i = 0;
@@ -63,7 +73,7 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
         return Tail(VectorMath.HSum((a0 + a1) + (a2 + a3)), ref row, ref x, i, n);
     }
 
-    private static void Tile512(ref byte row, ref float x0, nuint n, ref float y, nint ys)
+    internal static void Tile512(ref byte row, ref float x0, nuint n, ref float y, nint ys)
     {
         ref float x1 = ref Unsafe.Add(ref x0, n);
         ref float x2 = ref Unsafe.Add(ref x1, n);
