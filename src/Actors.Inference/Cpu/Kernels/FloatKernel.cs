@@ -15,7 +15,7 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
 
     public static float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t)
     {
-        ref float x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.Floats), (nint)t * a.Cols);
+        ref float x = ref Unsafe.Add(ref a.Floats.Ref, (nint)t * a.Cols);
         if (path == KernelPath.Avx512 && NeedsExact(ref row, (nuint)a.Cols))
             return FloatKernel<F16ExactWeights>.Dot512(ref row, ref x, (nuint)a.Cols);
         return path switch
@@ -28,7 +28,7 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
 
     public static void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint yStride)
     {
-        ref float x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.Floats), (nint)t0 * a.Cols);
+        ref float x = ref Unsafe.Add(ref a.Floats.Ref, (nint)t0 * a.Cols);
         if (path == KernelPath.Avx512 && NeedsExact(ref row, (nuint)a.Cols)) FloatKernel<F16ExactWeights>.Tile512(ref row, ref x, (nuint)a.Cols, ref y, yStride);
         else if (path == KernelPath.Avx512) Tile512(ref row, ref x, (nuint)a.Cols, ref y, yStride);
         else if (path == KernelPath.Avx2) Tile256(ref row, ref x, (nuint)a.Cols, ref y, yStride);

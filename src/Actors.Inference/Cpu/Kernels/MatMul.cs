@@ -46,17 +46,17 @@ public static class MatMul
             switch (kind)
             {
                 case ActivationKind.Float:
-                    xt.CopyTo(act.Floats.AsSpan(t * cols, cols));
+                    xt.CopyTo(act.Floats.Slice(t * cols, cols));
                     break;
                 case ActivationKind.Q8_0:
-                    ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.AsSpan(t * cols, cols), act.Scales.AsSpan(t * ss, nb), act.ScaledSums.AsSpan(t * ss, nb));
+                    ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
                     // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
-                    act.Scales.AsSpan(t * ss + nb, ss - nb).Clear();
-                    act.ScaledSums.AsSpan(t * ss + nb, ss - nb).Clear();
+                    act.Scales.Slice(t * ss + nb, ss - nb).Clear();
+                    act.ScaledSums.Slice(t * ss + nb, ss - nb).Clear();
                     break;
                 case ActivationKind.Q8_K:
-                    ActivationQuantizer.QuantizeQ8_K(xt, act.Quants.AsSpan(t * cols, cols), act.Scales.AsSpan(t * ss, nb), act.Sums16.AsSpan(t * nb * 16, nb * 16));
-                    act.Scales.AsSpan(t * ss + nb, ss - nb).Clear();
+                    ActivationQuantizer.QuantizeQ8_K(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.Sums16.Slice(t * nb * 16, nb * 16));
+                    act.Scales.Slice(t * ss + nb, ss - nb).Clear();
                     break;
             }
         }

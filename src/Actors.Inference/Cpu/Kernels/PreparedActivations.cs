@@ -20,7 +20,8 @@ internal enum ActivationKind
 /// nothing.
 /// </summary>
 /// <remarks>
-/// Layout (token-major, structure of arrays so each kernel loads exactly the vectors it needs):
+/// Layout (token-major, structure of arrays so each kernel loads exactly the vectors it needs; every
+/// buffer starts on a 64-byte boundary):
 /// <list type="bullet">
 /// <item><see cref="Floats"/>[t·Cols + i] for float weights.</item>
 /// <item><see cref="Quants"/>[t·Cols + i]: int8 values in ggml's element order.</item>
@@ -33,11 +34,11 @@ internal enum ActivationKind
 /// </remarks>
 public sealed class PreparedActivations
 {
-    internal float[] Floats = [];
-    internal sbyte[] Quants = [];
-    internal float[] Scales = [];
-    internal float[] ScaledSums = [];
-    internal short[] Sums16 = [];
+    internal readonly AlignedBuffer<float> Floats = new();
+    internal readonly AlignedBuffer<sbyte> Quants = new();
+    internal readonly AlignedBuffer<float> Scales = new();
+    internal readonly AlignedBuffer<float> ScaledSums = new();
+    internal readonly AlignedBuffer<short> Sums16 = new();
 
     internal ActivationKind Kind;
     internal GgmlType WeightType;
@@ -55,21 +56,14 @@ public sealed class PreparedActivations
         // Block counts for the smallest block (32); Q8_K's 256 needs fewer.
         long scales = (long)tokens * RoundUp16((cols + 31) / 32);
         long sums16 = (long)tokens * ((cols + 255) / 256) * 16;
-        Grow(ref Floats, n);
-        Grow(ref Quants, n);
-        Grow(ref Scales, scales);
-        Grow(ref ScaledSums, scales);
-        Grow(ref Sums16, sums16);
+        Floats.EnsureLength(n);
+        Quants.EnsureLength(n);
+        Scales.EnsureLength(scales);
+        ScaledSums.EnsureLength(scales);
+        Sums16.EnsureLength(sums16);
     }
 
     internal static int RoundUp16(int n) => (n + 15) & ~15;
-
-    private static void Grow<T>(ref T[] a, long n)
-    {
-        if (a.Length >= n) return;
-        if (n > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(n), "activation batch too large");
-        a = new T[n];
-    }
 
     /// <summary>Records the shape and kind; called by <see cref="MatMul.Prepare"/> after the buffers are sized.</summary>
     internal void SetShape(ActivationKind kind, GgmlType weightType, int tokens, int cols, int blockSize)

@@ -19,19 +19,19 @@ internal static class QuantMath
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref sbyte Quants(PreparedActivations a, int t) =>
-        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.Quants), (nint)t * a.Cols);
+        ref Unsafe.Add(ref a.Quants.Ref, (nint)t * a.Cols);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref float Scales(PreparedActivations a, int t) =>
-        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.Scales), (nint)t * a.ScaleStride);
+        ref Unsafe.Add(ref a.Scales.Ref, (nint)t * a.ScaleStride);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref float ScaledSums(PreparedActivations a, int t) =>
-        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.ScaledSums), (nint)t * a.ScaleStride);
+        ref Unsafe.Add(ref a.ScaledSums.Ref, (nint)t * a.ScaleStride);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref short Sums16(PreparedActivations a, int t) =>
-        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a.Sums16), (nint)t * a.Blocks * 16);
+        ref Unsafe.Add(ref a.Sums16.Ref, (nint)t * a.Blocks * 16);
 
     /// <summary>
     /// Unpacks Q4_K's twelve scale bytes into eight 6-bit scales and eight 6-bit mins, one per byte of
