@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Actors.Inference.Cpu.Kernels;
 
@@ -16,8 +17,6 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
     public static float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t)
     {
         ref float x = ref Unsafe.Add(ref a.Floats.Ref, (nint)t * a.Cols);
-        if (path == KernelPath.Avx512 && NeedsExact(ref row, (nuint)a.Cols))
-            return FloatKernel<F16ExactWeights>.Dot512(ref row, ref x, (nuint)a.Cols);
         return path switch
         {
             KernelPath.Avx512 => Dot512(ref row, ref x, (nuint)a.Cols),
@@ -29,18 +28,21 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
     public static void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint yStride)
     {
         ref float x = ref Unsafe.Add(ref a.Floats.Ref, (nint)t0 * a.Cols);
-        if (path == KernelPath.Avx512 && NeedsExact(ref row, (nuint)a.Cols)) FloatKernel<F16ExactWeights>.Tile512(ref row, ref x, (nuint)a.Cols, ref y, yStride);
-        else if (path == KernelPath.Avx512) Tile512(ref row, ref x, (nuint)a.Cols, ref y, yStride);
+        if (path == KernelPath.Avx512) Tile512(ref row, ref x, (nuint)a.Cols, ref y, yStride);
         else if (path == KernelPath.Avx2) Tile256(ref row, ref x, (nuint)a.Cols, ref y, yStride);
         else y = Dot128(ref row, ref x, (nuint)a.Cols);
     }
 
+    /// <summary>max(|a|, |b|) with the sign cleared (vrangeps), to track the largest weight magnitude.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> MaxAbs(Vector512<float> a, Vector512<float> b) => Avx512DQ.Range(a, b, 0b1011);
+
     /// <summary>
-    /// F16 rows with inf/NaN take the exact conversion. The test depends only on the row's bytes, so a
-    /// (row, token) pair always runs the same code whatever the batch. Folds to false for other types.
+    /// Whether the fast loads met inf/NaN (only they produce |w| ≥ 65536). Depends only on the row's
+    /// bytes, so a (row, token) pair always takes the same route whatever the batch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool NeedsExact(ref byte row, nuint n) => typeof(TW) == typeof(F16Weights) && HalfConversion.AnyInfOrNaN(ref row, n);
+    private static bool SawNonFinite(Vector512<float> maxAbs) => TW.FastLoad512 && !Vector512.LessThanAll(maxAbs, Vector512.Create(65536f));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> F(Vector512<float> w, ref float x, nuint i, Vector512<float> acc) =>
@@ -60,16 +62,27 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
 
     internal static float Dot512(ref byte row, ref float x, nuint n)
     {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, big = default;
         nuint i = 0;
         for (; i + 64 <= n; i += 64)
         {
-            a0 = F(TW.Load512(ref row, i), ref x, i, a0);
-            a1 = F(TW.Load512(ref row, i + 16), ref x, i + 16, a1);
-            a2 = F(TW.Load512(ref row, i + 32), ref x, i + 32, a2);
-            a3 = F(TW.Load512(ref row, i + 48), ref x, i + 48, a3);
+            var w0 = TW.Load512(ref row, i);
+            var w1 = TW.Load512(ref row, i + 16);
+            var w2 = TW.Load512(ref row, i + 32);
+            var w3 = TW.Load512(ref row, i + 48);
+            if (TW.FastLoad512) big = MaxAbs(big, MaxAbs(MaxAbs(w0, w1), MaxAbs(w2, w3)));
+            a0 = F(w0, ref x, i, a0);
+            a1 = F(w1, ref x, i + 16, a1);
+            a2 = F(w2, ref x, i + 32, a2);
+            a3 = F(w3, ref x, i + 48, a3);
         }
-        for (; i + 16 <= n; i += 16) a0 = F(TW.Load512(ref row, i), ref x, i, a0);
+        for (; i + 16 <= n; i += 16)
+        {
+            var w = TW.Load512(ref row, i);
+            if (TW.FastLoad512) big = MaxAbs(big, w);
+            a0 = F(w, ref x, i, a0);
+        }
+        if (SawNonFinite(big)) return FloatKernel<F16ExactWeights>.Dot512(ref row, ref x, n);
         return Tail(VectorMath.HSum((a0 + a1) + (a2 + a3)), ref row, ref x, i, n);
     }
 
@@ -81,7 +94,7 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
         Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
         Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
-        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
+        Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default, big = default;
         nuint i = 0;
         for (; i + 64 <= n; i += 64)
         {
@@ -89,6 +102,7 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
             var w1 = TW.Load512(ref row, i + 16);
             var w2 = TW.Load512(ref row, i + 32);
             var w3 = TW.Load512(ref row, i + 48);
+            if (TW.FastLoad512) big = MaxAbs(big, MaxAbs(MaxAbs(w0, w1), MaxAbs(w2, w3)));
             a00 = F(w0, ref x0, i, a00); a01 = F(w1, ref x0, i + 16, a01); a02 = F(w2, ref x0, i + 32, a02); a03 = F(w3, ref x0, i + 48, a03);
             a10 = F(w0, ref x1, i, a10); a11 = F(w1, ref x1, i + 16, a11); a12 = F(w2, ref x1, i + 32, a12); a13 = F(w3, ref x1, i + 48, a13);
             a20 = F(w0, ref x2, i, a20); a21 = F(w1, ref x2, i + 16, a21); a22 = F(w2, ref x2, i + 32, a22); a23 = F(w3, ref x2, i + 48, a23);
@@ -97,7 +111,13 @@ internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatW
         for (; i + 16 <= n; i += 16)
         {
             var w = TW.Load512(ref row, i);
+            if (TW.FastLoad512) big = MaxAbs(big, w);
             a00 = F(w, ref x0, i, a00); a10 = F(w, ref x1, i, a10); a20 = F(w, ref x2, i, a20); a30 = F(w, ref x3, i, a30);
+        }
+        if (SawNonFinite(big))
+        {
+            FloatKernel<F16ExactWeights>.Tile512(ref row, ref x0, n, ref y, ys);
+            return;
         }
         y = Tail(VectorMath.HSum((a00 + a01) + (a02 + a03)), ref row, ref x0, i, n);
         Unsafe.Add(ref y, ys) = Tail(VectorMath.HSum((a10 + a11) + (a12 + a13)), ref row, ref x1, i, n);

@@ -11,6 +11,12 @@ namespace Actors.Inference.Cpu.Kernels;
 /// </summary>
 internal interface IFloatWeights
 {
+    /// <summary>
+    /// True when <see cref="Load512"/> maps inf/NaN to finite values of magnitude ≥ 65536 (the fast F16
+    /// conversion); the kernel then tracks max |w| and redoes a row that reached it exactly.
+    /// </summary>
+    static abstract bool FastLoad512 { get; }
+
     static abstract Vector512<float> Load512(ref byte row, nuint i);
     static abstract Vector256<float> Load256(ref byte row, nuint i);
     static abstract Vector128<float> Load128(ref byte row, nuint i);
@@ -19,6 +25,8 @@ internal interface IFloatWeights
 
 internal struct F32Weights : IFloatWeights
 {
+    public static bool FastLoad512 => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(ref byte row, nuint i) => Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref row), i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -31,11 +39,13 @@ internal struct F32Weights : IFloatWeights
 
 /// <summary>
 /// IEEE half weights: widen 16-bit lanes, then <see cref="HalfConversion"/>. The 512-bit load skips the
-/// inf/NaN patch (a third of its cost); <see cref="FloatKernel{TW}"/> first checks the row with
-/// <see cref="HalfConversion.AnyInfOrNaN"/> and sends rows that need it to <see cref="F16ExactWeights"/>.
+/// inf/NaN patch (a third of its cost); <see cref="FloatKernel{TW}"/> tracks max |w| as it goes and
+/// recomputes a row that holds inf/NaN with <see cref="F16ExactWeights"/>.
 /// </summary>
 internal struct F16Weights : IFloatWeights
 {
+    public static bool FastLoad512 => true;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(ref byte row, nuint i) =>
         HalfConversion.FromSignExtendedFinite(Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), i)));
@@ -52,6 +62,8 @@ internal struct F16Weights : IFloatWeights
 /// <summary>bfloat16 weights: the f32 bits are the 16 stored bits shifted up (AVX512_BF16 is not exposed by .NET).</summary>
 internal struct BF16Weights : IFloatWeights
 {
+    public static bool FastLoad512 => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(ref byte row, nuint i) =>
         (Avx512F.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref row), i)) << 16).AsSingle();
@@ -68,6 +80,8 @@ internal struct BF16Weights : IFloatWeights
 /// <summary>F16 with the inf/NaN-exact 512-bit conversion, for the rare rows that contain them.</summary>
 internal struct F16ExactWeights : IFloatWeights
 {
+    public static bool FastLoad512 => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(ref byte row, nuint i) =>
         HalfConversion.FromSignExtended(Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), i)));
