@@ -147,12 +147,10 @@ internal readonly struct Q4_0Kernel : IRowKernel
         return r;
     }
 
-    private static readonly Vector512<ushort> Level1 = TreeLevel1(9);
-
     /// <summary>Scales of a group: the permute tree for full groups; the same values by a simple chain for the last, partial one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> GroupScales(ref byte g, int m) => m == 16
-        ? ScalesOf16Blocks(ref g, 2 * B, false, Level1)
+        ? ScalesOf16Blocks18(ref g)
         : PartialGroupScales(ref g, m);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call here would spill every live zmm (all are caller-saved)

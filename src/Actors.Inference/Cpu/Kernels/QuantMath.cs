@@ -82,7 +82,23 @@ internal static class QuantMath
         var ab = Avx512BW.PermuteVar32x16x2(a, TreeLevel2, b);
         var cd = Avx512BW.PermuteVar32x16x2(c, TreeLevel2, d);
         var all = Avx512BW.PermuteVar32x16x2(ab, TreeLevel3, cd);
-        return HalfConversion.ToSingle(Avx512F.ConvertToVector512UInt32(all.GetLower()));
+        return HalfConversion.FromSignExtended(Avx512F.ConvertToVector512Int32(all.GetLower().AsInt16()));
+    }
+
+    private static readonly Vector512<ushort> Quad = Vector512.Create((ushort)0, 9, 18, 27, 32, 41, 50, 59, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    /// <summary>
+    /// The f16 scales of 16 consecutive 18-byte blocks (Q4_0) as f32: a 64-byte load at every fourth
+    /// block holds four scales (bytes 0, 18, 36, 54) and stays inside the group, so 4 loads and 3
+    /// permutes suffice.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ScalesOf16Blocks18(ref byte g)
+    {
+        var a = Avx512BW.PermuteVar32x16x2(Vector512.LoadUnsafe(ref g).AsUInt16(), Quad, Vector512.LoadUnsafe(ref Unsafe.Add(ref g, 72)).AsUInt16());
+        var b = Avx512BW.PermuteVar32x16x2(Vector512.LoadUnsafe(ref Unsafe.Add(ref g, 144)).AsUInt16(), Quad, Vector512.LoadUnsafe(ref Unsafe.Add(ref g, 216)).AsUInt16());
+        var all = Avx512BW.PermuteVar32x16x2(a, TreeLevel3, b);
+        return HalfConversion.FromSignExtended(Avx512F.ConvertToVector512Int32(all.GetLower().AsInt16()));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
