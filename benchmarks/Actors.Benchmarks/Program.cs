@@ -1,16 +1,10 @@
 using Actors.Benchmarks;
+using BenchmarkDotNet.Running;
 
-// Small console benchmarks. Timings on shared machines are noisy: each number is a median of repeats.
-if (args.Length == 0 || args[0] is "-h" or "--help")
-{
-    Console.WriteLine("usage: Actors.Benchmarks kernels [--quick] [--no-ggml] [--types F32,Q4_0,...] [--path Avx512|Avx2|Portable]");
-    return 0;
-}
-switch (args[0])
-{
-    case "kernels":
-        return KernelBenchmark.Run(args[1..]);
-    default:
-        Console.Error.WriteLine($"unknown command '{args[0]}'");
-        return 2;
-}
+// `kernels`: the CPU matmul kernel table (a plain console measurement, see KernelBenchmark).
+// Anything else goes to BenchmarkDotNet: pick benchmarks with --filter, e.g. --filter '*Scheduler*';
+// see docs/benchmarks.md for the exact commands.
+if (args.Length > 0 && args[0] == "kernels")
+    return KernelBenchmark.Run(args[1..]);
+BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmark).Assembly).Run(args);
+return 0;

@@ -182,7 +182,7 @@ public static class GgufReader
         {
             ulong n = U64(what);
             if (n > (ulong)Math.Max(0, Remaining) / (ulong)minBytesEach)
-                throw Error($"{what} is {n}, but only {Remaining} bytes remain (corrupt count?)");
+                throw Error($"{what} is {n}, but only {Remaining} bytes remain (truncated file or corrupt count?)");
             return (long)n;
         }
 

@@ -75,6 +75,9 @@ public static class TestModelGenerator
         w.AddBool("tokenizer.ggml.add_eos_token", false);
 
         // Embeddings of unit scale; projections scaled by 1/sqrt(fan-in) so activations stay O(1).
+        // Projections back into the residual stream get a further 1/sqrt(2·layers) (GPT-2's init), so the
+        // stream is dominated by the residual as in trained models rather than re-drawn every layer.
+        double residual = 1.0 / Math.Sqrt(2.0 * spec.Layers);
         Matrix(w, spec, "token_embd.weight", spec.Vocab, spec.Dim, 1.0);
         for (int l = 0; l < spec.Layers; l++)
         {
@@ -83,11 +86,11 @@ public static class TestModelGenerator
             Matrix(w, spec, p + "attn_q.weight", qDim, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
             Matrix(w, spec, p + "attn_k.weight", kvDim, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
             Matrix(w, spec, p + "attn_v.weight", kvDim, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
-            Matrix(w, spec, p + "attn_output.weight", spec.Dim, qDim, 1.0 / Math.Sqrt(qDim));
+            Matrix(w, spec, p + "attn_output.weight", spec.Dim, qDim, residual / Math.Sqrt(qDim));
             Norm(w, spec, p + "ffn_norm.weight", spec.Dim);
             Matrix(w, spec, p + "ffn_gate.weight", spec.Ffn, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
             Matrix(w, spec, p + "ffn_up.weight", spec.Ffn, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
-            Matrix(w, spec, p + "ffn_down.weight", spec.Dim, spec.Ffn, 1.0 / Math.Sqrt(spec.Ffn));
+            Matrix(w, spec, p + "ffn_down.weight", spec.Dim, spec.Ffn, residual / Math.Sqrt(spec.Ffn));
         }
         Norm(w, spec, "output_norm.weight", spec.Dim);
         if (spec.SeparateOutput) Matrix(w, spec, "output.weight", spec.Vocab, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));

@@ -24,7 +24,7 @@ public class BatchInvarianceTests
         _ => 256 * 5,
     };
 
-    private static float[] Run(GgmlType type, KernelPath path, Model.WeightMatrix w, float[] x, int firstToken, int tokens, int cols, int rows, int[] splits)
+    private static float[] Run(GgmlType type, KernelPath path, Actors.Inference.Model.WeightMatrix w, float[] x, int firstToken, int tokens, int cols, int rows, int[] splits)
     {
         var act = new PreparedActivations();
         MatMul.Prepare(type, x.AsSpan(firstToken * cols, tokens * cols), tokens, cols, act, path);

@@ -99,7 +99,7 @@ public class MatMulAccuracyTests
         BitConverter.TryWriteBytes(bytes.AsSpan(2 * 17), (ushort)0x7C00);             // row 0: +inf in the vector part
         BitConverter.TryWriteBytes(bytes.AsSpan(w.RowBytes + 2 * 98), (ushort)0xFC00); // row 1: -inf in the scalar tail
         BitConverter.TryWriteBytes(bytes.AsSpan(2 * w.RowBytes + 2 * 40), (ushort)0x7E00); // row 2: NaN
-        var wm = new Model.WeightMatrix("w", GgmlType.F16, rows, cols, Model.TensorSource.FromArray(bytes));
+        var wm = new Actors.Inference.Model.WeightMatrix("w", GgmlType.F16, rows, cols, Actors.Inference.Model.TensorSource.FromArray(bytes));
         var x = KernelTestData.Gaussian(cols, 6);
         x[17] = Math.Abs(x[17]);
         x[98] = Math.Abs(x[98]);

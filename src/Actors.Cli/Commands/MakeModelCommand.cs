@@ -1,0 +1,68 @@
+using Actors.Inference.Testing;
+
+namespace Actors.Cli.Commands;
+
+/// <summary>`actors make-model`: writes a generated tiny Llama GGUF of any shape.</summary>
+public sealed class MakeModelCommand : ICommand
+{
+    public string Name => "make-model";
+    public string Summary => "write a generated Llama GGUF (deterministic random weights) of any shape";
+
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("out", "output .gguf path"),
+        new("dim", "embedding length", "256"),
+        new("layers", "transformer blocks", "4"),
+        new("heads", "attention heads", "8"),
+        new("kv-heads", "key/value heads (grouped-query attention)", "4"),
+        new("head-dim", "head size (0 = dim / heads)", "0"),
+        new("ffn", "feed-forward length", "768"),
+        new("vocab", "vocabulary size", "512"),
+        new("context", "context length", "2048"),
+        new("type", "weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M", "Q8_0"),
+        new("rope-base", "RoPE frequency base", "10000"),
+        new("vocab-kind", "tokenizer: spm (llama SentencePiece) or bpe (GPT-2 / Llama 3)", "spm"),
+        new("seed", "weight seed", "1"),
+        new("tied", "tie the output head to the token embedding", IsFlag: true),
+    ];
+
+    public Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
+    {
+        string path = a.RequireString("out");
+        var kind = a.RequireString("vocab-kind") switch
+        {
+            "spm" => TestVocabularyKind.SentencePiece,
+            "bpe" => TestVocabularyKind.Gpt2Bpe,
+            var k => throw new CliException($"option '--vocab-kind' must be spm or bpe, got '{k}'"),
+        };
+        var spec = new TestModelSpec
+        {
+            Dim = a.Int("dim", 1),
+            Layers = a.Int("layers", 1),
+            Heads = a.Int("heads", 1),
+            KvHeads = a.Int("kv-heads", 1),
+            HeadDim = a.Int("head-dim", 0),
+            Ffn = a.Int("ffn", 1),
+            Vocab = a.Int("vocab", 1),
+            Context = a.Int("context", 1),
+            WeightType = a.RequireString("type"),
+            RopeBase = (float)a.Double("rope-base", 1.0001),
+            Vocabulary = kind,
+            Seed = a.ULong("seed") ?? 1,
+            SeparateOutput = !a.Flag("tied"),
+        };
+        try
+        {
+            spec.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+        var started = DateTime.UtcNow;
+        TestModelGenerator.Write(path, spec);
+        long bytes = new FileInfo(path).Length;
+        output.WriteLine($"wrote {path}: {bytes / 1e6:F1} MB, {spec.CacheKey} in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
+        return Task.FromResult(0);
+    }
+}

@@ -1,0 +1,20 @@
+using Actors.Inference.Model;
+using Actors.Inference.Testing;
+
+namespace Actors.Cli;
+
+/// <summary>Resolves `--model` (a GGUF path) or the embedded default model.</summary>
+public static class ModelArguments
+{
+    public static OptionSpec Option => new("model", "GGUF model file", "the embedded default model");
+
+    public static string ResolvePath(Arguments args)
+    {
+        if (!args.Has("model")) return DefaultModel.EnsurePath();
+        string path = args.RequireString("model");
+        if (!File.Exists(path)) throw new CliException($"model file not found: {path}");
+        return path;
+    }
+
+    public static LlamaModel Open(Arguments args) => LlamaModel.Open(ResolvePath(args));
+}

@@ -1,0 +1,279 @@
+using Actors.Inference.Compute;
+using Actors.Inference.Cpu.Kernels;
+using Actors.Inference.Cpu.Ops;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+
+namespace Actors.Inference.Cpu;
+
+/// <summary>
+/// Layers [Layers.Start, Layers.End) of a Llama model on the CPU, with their paged KV cache.
+/// Weights are read in place from the model's memory map; all scratch is allocated up front for
+/// <c>maxBatchTokens</c> and only grows if a larger batch arrives, so a step allocates nothing.
+/// </summary>
+public sealed class CpuStageExecutor : IStageExecutor
+{
+    private readonly LlamaModel _model;
+    private readonly LlamaConfig _c;
+    private readonly CpuWorkerPool _pool;
+    private readonly bool _ownsPool;
+    private readonly float[][] _kCache; // per layer of the stage: [slots × kvDim]
+    private readonly float[][] _vCache; // per layer of the stage: [slots × kvDim]
+    private readonly PreparedActivations?[] _actByType = new PreparedActivations?[64];
+    private readonly ParallelMatMul _matmul = new();
+    private readonly AttentionWork _attention;
+    private readonly TokenRowsWork _rows;
+    private readonly float _attentionScale;
+
+    // Scratch, sized for _capacity tokens.
+    private int _capacity;
+    private float[] _x = [];      // [T, dim] residual stream
+    private float[] _xb = [];     // [T, dim] normed input of a sub-layer
+    private float[] _q = [];      // [T, qDim]
+    private float[] _k = [];      // [T, kvDim]
+    private float[] _v = [];      // [T, kvDim]
+    private float[] _att = [];    // [T, qDim] attention output
+    private float[] _proj = [];   // [T, dim] output of attn_output / ffn_down
+    private float[] _gate = [];   // [T, ffn]
+    private float[] _up = [];     // [T, ffn]
+    private float[] _sig = [];    // [T, ffn] scratch for SiLU
+    private float[] _cos = [];    // [T, n_rot/2]
+    private float[] _sin = [];    // [T, n_rot/2]
+    private float[] _logits = []; // [LogitCount, vocab]
+    private float[] _headIn = []; // [LogitCount, dim]
+
+    public LayerRange Layers { get; }
+    public bool IsFirst => Layers.Start == 0;
+    public bool IsLast => Layers.End == _c.BlockCount;
+    public int HiddenSize => _c.EmbeddingLength;
+    public int VocabSize => _c.VocabSize;
+    public KvCacheSpec Kv { get; }
+    public int KvBlockBytes { get; }
+
+    public CpuStageExecutor(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens, CpuWorkerPool pool, bool ownsPool = false)
+    {
+        _c = model.Config;
+        if (layers.Start < 0 || layers.End > _c.BlockCount || layers.Count <= 0)
+            throw new ArgumentException($"layer range {layers.Start}..{layers.End} is outside the model's {_c.BlockCount} layers");
+        if (kv.KvHeads != _c.HeadCountKv || kv.HeadDim != _c.HeadDim)
+            throw new ArgumentException($"KV cache shape {kv.KvHeads}x{kv.HeadDim} does not match the model's {_c.HeadCountKv} kv heads x {_c.HeadDim}");
+        if (kv.Type != KvCacheType.F32)
+            throw new NotSupportedException($"the CPU backend keeps its KV cache in F32; {kv.Type} was requested");
+        _model = model;
+        _pool = pool;
+        _ownsPool = ownsPool;
+        Layers = layers;
+        Kv = kv;
+        long slots = kv.SlotCount * kv.KvDim;
+        if (slots > Array.MaxLength)
+            throw new ArgumentException($"a KV pool of {kv.NumBlocks} blocks x {kv.BlockSize} tokens x {kv.KvDim} values exceeds one array; use fewer blocks");
+        _kCache = new float[layers.Count][];
+        _vCache = new float[layers.Count][];
+        for (int l = 0; l < layers.Count; l++)
+        {
+            _kCache[l] = new float[slots];
+            _vCache[l] = new float[slots];
+        }
+        KvBlockBytes = checked((int)(kv.BlockBytesPerLayer * layers.Count));
+        _attentionScale = 1.0f / MathF.Sqrt(_c.HeadDim);
+        _attention = new AttentionWork(this);
+        _rows = new TokenRowsWork();
+        EnsureCapacity(Math.Max(1, maxBatchTokens));
+    }
+
+    private void EnsureCapacity(int tokens)
+    {
+        if (tokens <= _capacity) return;
+        _capacity = tokens;
+        int dim = _c.EmbeddingLength, q = _c.QueryDim, kvd = _c.KvDim, ffn = _c.FeedForwardLength, half = _c.Rope.Dimensions / 2;
+        _x = new float[tokens * dim];
+        _xb = new float[tokens * dim];
+        _q = new float[tokens * q];
+        _k = new float[tokens * kvd];
+        _v = new float[tokens * kvd];
+        _att = new float[tokens * q];
+        _proj = new float[tokens * dim];
+        _gate = new float[tokens * ffn];
+        _up = new float[tokens * ffn];
+        _sig = new float[tokens * ffn];
+        _cos = new float[tokens * half];
+        _sin = new float[tokens * half];
+    }
+
+    public void Forward(StepBatch batch, ReadOnlySpan<float> hiddenIn, Span<float> output)
+    {
+        batch.Validate(Kv, _c.VocabSize);
+        int T = batch.TokenCount, dim = _c.EmbeddingLength;
+        EnsureCapacity(T);
+        int expectedOut = IsLast ? batch.LogitCount * _c.VocabSize : T * dim;
+        if (output.Length < expectedOut)
+            throw new ArgumentException($"output holds {output.Length} floats, the stage writes {expectedOut}");
+
+        if (IsFirst)
+        {
+            for (int t = 0; t < T; t++) _model.TokenEmbedding.DequantizeRow(batch.Tokens[t], _x.AsSpan(t * dim, dim));
+        }
+        else
+        {
+            if (hiddenIn.Length < T * dim) throw new ArgumentException($"hidden input holds {hiddenIn.Length} floats, expected {T * dim}");
+            hiddenIn[..(T * dim)].CopyTo(_x);
+        }
+
+        int half = _c.Rope.Dimensions / 2;
+        for (int t = 0; t < T; t++)
+            Rope.Angles(_c.Rope, batch.Positions[t], _cos.AsSpan(t * half, half), _sin.AsSpan(t * half, half));
+
+        for (int l = Layers.Start; l < Layers.End; l++) Layer(batch, l);
+
+        if (IsLast) Head(batch, output);
+        else _x.AsSpan(0, T * dim).CopyTo(output);
+    }
+
+    private void Layer(StepBatch batch, int layer)
+    {
+        var w = _model.Layers[layer];
+        int T = batch.TokenCount, dim = _c.EmbeddingLength, kvd = _c.KvDim, ffn = _c.FeedForwardLength;
+        int local = layer - Layers.Start;
+
+        // Attention block: xb = norm(x); q,k,v = W·xb; rope; cache; attend; x += Wo·att.
+        _rows.Norm(_pool, _x, _xb, w.AttentionNorm, _c.RmsNormEps, T, dim);
+        MatMulShared(T, dim, _xb, (w.Query, _q), (w.Key, _k), (w.Value, _v));
+        _rows.Rope(_pool, _q, _k, _cos, _sin, T, _c.HeadCount, _c.HeadCountKv, _c.HeadDim, _c.Rope.Dimensions / 2);
+        var kc = _kCache[local];
+        var vc = _vCache[local];
+        for (int t = 0; t < T; t++)
+        {
+            int slot = batch.Slots[t];
+            _k.AsSpan(t * kvd, kvd).CopyTo(kc.AsSpan(slot * kvd, kvd));
+            _v.AsSpan(t * kvd, kvd).CopyTo(vc.AsSpan(slot * kvd, kvd));
+        }
+        _attention.Run(batch, kc, vc);
+        MatMulShared(T, _c.QueryDim, _att, (w.Output, _proj));
+        _rows.Add(_pool, _x, _proj, T * dim);
+
+        // Feed-forward block: xb = norm(x); h = silu(Wg·xb) ⊙ (Wu·xb); x += Wd·h.
+        _rows.Norm(_pool, _x, _xb, w.FfnNorm, _c.RmsNormEps, T, dim);
+        MatMulShared(T, dim, _xb, (w.Gate, _gate), (w.Up, _up));
+        _rows.SwiGlu(_pool, _gate, _up, _sig, T, ffn);
+        MatMulShared(T, ffn, _gate, (w.Down, _proj));
+        _rows.Add(_pool, _x, _proj, T * dim);
+    }
+
+    private void Head(StepBatch batch, Span<float> output)
+    {
+        int n = batch.LogitCount, dim = _c.EmbeddingLength, vocab = _c.VocabSize;
+        if (n == 0) return;
+        if (_headIn.Length < n * dim) _headIn = new float[n * dim];
+        if (_logits.Length < n * vocab) _logits = new float[n * vocab];
+        for (int i = 0; i < n; i++)
+            RmsNorm.Apply(_x.AsSpan(batch.LogitTokens[i] * dim, dim), _model.OutputNorm, _c.RmsNormEps, _headIn.AsSpan(i * dim, dim));
+        MatMulShared(n, dim, _headIn, (_model.Output, _logits));
+        _logits.AsSpan(0, n * vocab).CopyTo(output);
+    }
+
+    private void MatMulShared(int tokens, int cols, float[] input, params ReadOnlySpan<(WeightMatrix W, float[] Y)> jobs)
+    {
+        // Weights of the same type share one preparation (quantisation) of the input.
+        Span<int> prepared = stackalloc int[3];
+        int preparedCount = 0;
+        _matmul.Clear();
+        foreach (var (wm, y) in jobs)
+        {
+            int type = (int)wm.Type;
+            ref var act = ref _actByType[type];
+            act ??= new PreparedActivations();
+            if (prepared[..preparedCount].IndexOf(type) < 0)
+            {
+                MatMul.Prepare(wm.Type, input.AsSpan(0, tokens * cols), tokens, cols, act);
+                prepared[preparedCount++] = type;
+            }
+            _matmul.Add(wm, act, y);
+        }
+        _matmul.Run(_pool, tokens);
+    }
+
+    public void ReadKvBlock(int block, Span<byte> destination) => KvBlockCopy(block, destination, toCache: false);
+
+    public void WriteKvBlock(int block, ReadOnlySpan<byte> source)
+    {
+        CheckBlock(block);
+        int floats = Kv.BlockSize * Kv.KvDim;
+        if (source.Length != KvBlockBytes) throw new ArgumentException($"KV block data is {source.Length} bytes, expected {KvBlockBytes}");
+        var src = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(source);
+        for (int l = 0; l < Layers.Count; l++)
+        {
+            src.Slice((2 * l) * floats, floats).CopyTo(_kCache[l].AsSpan(block * floats, floats));
+            src.Slice((2 * l + 1) * floats, floats).CopyTo(_vCache[l].AsSpan(block * floats, floats));
+        }
+    }
+
+    private void KvBlockCopy(int block, Span<byte> destination, bool toCache)
+    {
+        CheckBlock(block);
+        int floats = Kv.BlockSize * Kv.KvDim;
+        if (destination.Length != KvBlockBytes) throw new ArgumentException($"KV block buffer is {destination.Length} bytes, expected {KvBlockBytes}");
+        var dst = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(destination);
+        for (int l = 0; l < Layers.Count; l++)
+        {
+            _kCache[l].AsSpan(block * floats, floats).CopyTo(dst.Slice((2 * l) * floats, floats));
+            _vCache[l].AsSpan(block * floats, floats).CopyTo(dst.Slice((2 * l + 1) * floats, floats));
+        }
+    }
+
+    public void CopyKvBlock(int source, int destination)
+    {
+        CheckBlock(source);
+        CheckBlock(destination);
+        int floats = Kv.BlockSize * Kv.KvDim;
+        for (int l = 0; l < Layers.Count; l++)
+        {
+            _kCache[l].AsSpan(source * floats, floats).CopyTo(_kCache[l].AsSpan(destination * floats, floats));
+            _vCache[l].AsSpan(source * floats, floats).CopyTo(_vCache[l].AsSpan(destination * floats, floats));
+        }
+    }
+
+    private void CheckBlock(int block)
+    {
+        if ((uint)block >= (uint)Kv.NumBlocks) throw new ArgumentOutOfRangeException(nameof(block), $"block {block} is outside the pool of {Kv.NumBlocks}");
+    }
+
+    public void Dispose()
+    {
+        if (_ownsPool) _pool.Dispose();
+    }
+
+    /// <summary>Attention over (token, head) pairs in parallel.</summary>
+    private sealed class AttentionWork(CpuStageExecutor owner) : IParallelWork
+    {
+        [ThreadStatic] private static float[]? t_scores;
+        private StepBatch _batch = null!;
+        private float[] _kc = null!, _vc = null!;
+        private int[] _tokenSequence = [];
+
+        public void Run(StepBatch batch, float[] kc, float[] vc)
+        {
+            _batch = batch;
+            _kc = kc;
+            _vc = vc;
+            if (_tokenSequence.Length < batch.TokenCount) _tokenSequence = new int[owner._capacity];
+            for (int s = 0; s < batch.SequenceCount; s++)
+                for (int t = batch.QueryStart[s]; t < batch.QueryStart[s + 1]; t++) _tokenSequence[t] = s;
+            owner._pool.Run(batch.TokenCount * owner._c.HeadCount, this);
+        }
+
+        public void Execute(int index)
+        {
+            var c = owner._c;
+            int t = index / c.HeadCount, h = index % c.HeadCount;
+            int s = _tokenSequence[t];
+            int contextLength = _batch.Positions[t] + 1; // causal: a token sees itself and everything before
+            var scores = t_scores;
+            if (scores == null || scores.Length < contextLength) t_scores = scores = new float[Math.Max(contextLength, 256)];
+            int hd = c.HeadDim;
+            PagedAttention.AttendHead(
+                owner._q.AsSpan(t * c.QueryDim + h * hd, hd), _kc, _vc, c.KvDim, (h / c.GroupSize) * hd,
+                _batch.BlockTable(s), owner.Kv.BlockSize, contextLength, owner._attentionScale, scores,
+                owner._att.AsSpan(t * c.QueryDim + h * hd, hd));
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System.Numerics.Tensors;
+
+namespace Actors.Inference.Cpu.Ops;
+
+/// <summary>
+/// Causal attention of one query head over a sequence's cached K/V, read through its block table.
+/// Each (token, head) is computed on its own in a fixed order, so the result does not depend on the
+/// batch around it (batch invariance) nor on which thread runs it.
+/// </summary>
+public static class PagedAttention
+{
+    /// <param name="q">Query of one head [headDim], already rotated.</param>
+    /// <param name="kCache">One layer's K pool [slots × kvDim].</param>
+    /// <param name="vCache">One layer's V pool [slots × kvDim].</param>
+    /// <param name="kvOffset">Offset of this head's KV head within a slot (kvHead × headDim).</param>
+    /// <param name="contextLength">Attend to positions 0..contextLength−1.</param>
+    /// <param name="scores">Scratch of at least contextLength floats.</param>
+    /// <param name="output">[headDim] result.</param>
+    public static void AttendHead(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+        ReadOnlySpan<int> blockTable, int blockSize, int contextLength, float scale, Span<float> scores, Span<float> output)
+    {
+        int headDim = q.Length;
+        float max = float.NegativeInfinity;
+        for (int j = 0; j < contextLength; j++)
+        {
+            int slot = blockTable[j / blockSize] * blockSize + j % blockSize;
+            float s = TensorPrimitives.Dot(q, kCache.Slice(slot * kvDim + kvOffset, headDim)) * scale;
+            scores[j] = s;
+            if (s > max) max = s;
+        }
+        var sc = scores[..contextLength];
+        TensorPrimitives.Subtract(sc, max, sc);
+        TensorPrimitives.Exp(sc, sc);
+        double sum = 0;
+        for (int j = 0; j < contextLength; j++) sum += sc[j];
+        float inv = (float)(1.0 / sum);
+        output.Clear();
+        for (int j = 0; j < contextLength; j++)
+        {
+            int slot = blockTable[j / blockSize] * blockSize + j % blockSize;
+            TensorPrimitives.MultiplyAdd(vCache.Slice(slot * kvDim + kvOffset, headDim), sc[j] * inv, output, output);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using Actors.Inference.Model;
+
+namespace Actors.Inference.Cpu.Ops;
+
+/// <summary>
+/// Rotary position embedding exactly as ggml's rope cache builds it for the llama architecture
+/// ("normal" mode: adjacent pairs (x[2i], x[2i+1]) rotate; the converter permuted Q/K to match).
+/// θ starts at the position and is multiplied by base^(−2/n_rot) per pair in float, as ggml does,
+/// so angles agree with llama.cpp to the last bit of that recurrence.
+/// </summary>
+public static class Rope
+{
+    /// <summary>Fills cos/sin [n_rot/2] for one position.</summary>
+    public static void Angles(RopeParameters p, int position, Span<float> cos, Span<float> sin)
+    {
+        int nDims = p.Dimensions;
+        float thetaScale = MathF.Pow(p.FreqBase, -2.0f / nDims);
+        var (low, high) = p.ExtFactor != 0 ? p.CorrectionDims() : (0f, 0f);
+        float theta = position;
+        for (int i0 = 0; i0 < nDims; i0 += 2)
+        {
+            float ff = p.FreqFactors is { } f ? f[i0 / 2] : 1.0f;
+            float thetaExtrap = theta / ff;
+            float thetaInterp = p.FreqScale * thetaExtrap;
+            float th = thetaInterp;
+            float mscale = p.AttnFactor;
+            if (p.ExtFactor != 0)
+            {
+                float y = (i0 / 2 - low) / MathF.Max(0.001f, high - low);
+                float rampMix = (1 - MathF.Min(1, MathF.Max(0, y))) * p.ExtFactor;
+                th = thetaInterp * (1 - rampMix) + thetaExtrap * rampMix;
+                mscale *= 1.0f + 0.1f * MathF.Log(1.0f / p.FreqScale);
+            }
+            cos[i0 / 2] = MathF.Cos(th) * mscale;
+            sin[i0 / 2] = MathF.Sin(th) * mscale;
+            theta *= thetaScale;
+        }
+    }
+
+    /// <summary>Rotates the first n_rot values of each head of x [heads × headDim] in place.</summary>
+    public static void Apply(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        int pairs = cos.Length;
+        for (int h = 0; h < heads; h++)
+        {
+            var v = x.Slice(h * headDim, headDim);
+            for (int i = 0; i < pairs; i++)
+            {
+                float x0 = v[2 * i], x1 = v[2 * i + 1];
+                v[2 * i] = x0 * cos[i] - x1 * sin[i];
+                v[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+using Akka.Configuration;
+using Actors.Inference.Compute;
+
+namespace Actors.Runtime.Configuration;
+
+public sealed record ModelOptions(string Path, string Name);
+
+public sealed record SchedulingOptions(
+    int MaxBatchedTokens,
+    int MaxRunningSequences,
+    int MaxWaiting,
+    int MaxModelLength,
+    bool ChunkedPrefill,
+    bool PrefixCaching,
+    bool SwapOnPreemption,
+    int MaxInFlightSteps);
+
+public sealed record KvCacheOptions(int BlockSize, int NumBlocks, double MemoryFraction, int MaxBlocks, KvCacheType Type, int SwapBlocks);
+
+public sealed record DeviceOptions(string Id, DeviceKind Kind, int Threads, string Spec);
+
+/// <summary>An explicitly placed stage: replica, device id, and layers [Start, End).</summary>
+public sealed record StageOptions(int Replica, string Device, LayerRange? Layers);
+
+public sealed record LayoutOptions(int Replicas, int Pipeline, IReadOnlyList<StageOptions> Stages);
+
+public sealed record RequestOptions(int StreamBuffer, int DefaultMaxTokens, TimeSpan AdmissionTimeout);
+
+public sealed record LinkOptions(string From, string To, string Kind, double Bandwidth, TimeSpan Latency);
+
+public sealed record TransferOptions(IReadOnlyList<LinkOptions> Links, double HostCopyBandwidth);
+
+/// <summary>
+/// The runtime's settings, built from the `actors-runtime` section (user config over the embedded
+/// reference.conf) and validated; defaults live only in reference.conf.
+/// </summary>
+public sealed record RuntimeSettings(
+    ModelOptions Model,
+    SchedulingOptions Scheduler,
+    KvCacheOptions KvCache,
+    IReadOnlyList<DeviceOptions> Devices,
+    LayoutOptions Layout,
+    RequestOptions Request,
+    TransferOptions Transfer)
+{
+    public const string Root = "actors-runtime";
+
+    /// <summary>The embedded reference.conf (every default, with a comment per key).</summary>
+    public static Config DefaultConfig() =>
+        ConfigurationFactory.FromResource("Actors.Runtime.reference.conf", typeof(RuntimeSettings).Assembly);
+
+    /// <summary>Reads and validates settings from a config (the reference defaults are added as fallback).</summary>
+    public static RuntimeSettings Create(Config config)
+    {
+        var full = config.WithFallback(DefaultConfig());
+        if (!full.HasPath(Root)) throw new ConfigurationException($"{Root} section is missing");
+        var r = new HoconReader(full.GetConfig(Root), Root);
+
+        var model = new ModelOptions(r.String("model.path"), r.String("model.name"));
+
+        var s = r.Section("scheduler");
+        var scheduler = new SchedulingOptions(
+            s.Int("max-batched-tokens", 1, 1 << 20),
+            s.Int("max-running-sequences", 1, 1 << 16),
+            s.Int("max-waiting", 0, 1 << 24),
+            s.Int("max-model-length", 0),
+            s.Bool("chunked-prefill"),
+            s.Bool("prefix-caching"),
+            s.OneOf("preemption-mode", "recompute", "swap") == "swap",
+            s.Int("max-in-flight-steps", 0, 64));
+
+        var k = r.Section("kv-cache");
+        var kv = new KvCacheOptions(
+            k.Int("block-size", 1, 1024),
+            k.Int("num-blocks", 0),
+            k.Double("memory-fraction", 0.0001, 0.99),
+            k.Int("max-blocks", 1),
+            k.OneOf("type", "f32", "f16") == "f16" ? KvCacheType.F16 : KvCacheType.F32,
+            k.Int("swap-blocks", 0));
+
+        var devices = new List<DeviceOptions>();
+        foreach (var d in r.ObjectList("devices"))
+        {
+            string id = d.String("id");
+            if (string.IsNullOrWhiteSpace(id)) throw new ConfigurationException($"{d.Prefix}.id is empty");
+            var kind = d.OneOf("kind", "cpu", "cuda", "simulated") switch
+            {
+                "cpu" => DeviceKind.Cpu,
+                "cuda" => DeviceKind.Cuda,
+                _ => DeviceKind.Simulated,
+            };
+            int threads = d.Has("threads") ? d.Int("threads", 0, 4096) : 0;
+            string spec = d.Has("spec") ? d.String("spec") : "";
+            if (kind == DeviceKind.Simulated && spec.Length == 0)
+                throw new ConfigurationException($"{d.Prefix}.spec is missing: a simulated device names its GPU kind, e.g. spec = rtx3090");
+            if (devices.Any(x => x.Id == id)) throw new ConfigurationException($"{d.Prefix}.id = \"{id}\" is listed twice");
+            devices.Add(new DeviceOptions(id, kind, threads, spec));
+        }
+        if (devices.Count == 0) throw new ConfigurationException($"{Root}.devices is empty: list at least one device");
+
+        var l = r.Section("layout");
+        var stages = new List<StageOptions>();
+        foreach (var st in l.ObjectList("stages"))
+        {
+            string device = st.String("device");
+            if (devices.All(x => x.Id != device))
+                throw new ConfigurationException($"{st.Prefix}.device = \"{device}\" is not a configured device (known: {string.Join(", ", devices.Select(x => x.Id))})");
+            LayerRange? layers = st.Has("layers") ? ParseLayers(st.String("layers"), $"{st.Prefix}.layers") : null;
+            stages.Add(new StageOptions(st.Has("replica") ? st.Int("replica", 0) : 0, device, layers));
+        }
+        var layout = new LayoutOptions(l.Int("replicas", 1, 1024), l.Int("pipeline", 1, 1024), stages);
+
+        var q = r.Section("request");
+        var request = new RequestOptions(q.Int("stream-buffer", 1, 1 << 20), q.Int("default-max-tokens", 1), q.Duration("admission-timeout", TimeSpan.FromMilliseconds(1)));
+
+        var t = r.Section("transfer");
+        var links = new List<LinkOptions>();
+        foreach (var lk in t.ObjectList("links"))
+            links.Add(new LinkOptions(lk.String("from"), lk.String("to"),
+                lk.OneOf("kind", "nvlink", "pcie-p2p", "host-staged", "network", "host"),
+                lk.Double("bandwidth", 1), lk.Duration("latency", TimeSpan.Zero)));
+        var transfer = new TransferOptions(links, t.Double("host-copy-bandwidth", 1));
+
+        return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer);
+    }
+
+    /// <summary>"0-11" or "12" to a layer range [Start, End).</summary>
+    public static LayerRange ParseLayers(string text, string key)
+    {
+        var parts = text.Split('-', StringSplitOptions.TrimEntries);
+        if (parts.Length is 1 or 2 && int.TryParse(parts[0], out int a) && int.TryParse(parts[^1], out int b) && a >= 0 && b >= a)
+            return new LayerRange(a, b + 1);
+        throw new ConfigurationException($"{key} = \"{text}\" is not a layer range: use \"first-last\" (inclusive), e.g. \"0-11\"");
+    }
+}

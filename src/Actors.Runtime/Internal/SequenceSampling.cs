@@ -1,0 +1,45 @@
+using Actors.Inference.Sampling;
+using Actors.Runtime.Protocol;
+
+namespace Actors.Runtime.Internal;
+
+/// <summary>
+/// The sampler of one sequence and the tokens it has seen (prompt + generated) for the penalties.
+/// Lives with the last pipeline stage, on that device's thread.
+/// </summary>
+internal sealed class SequenceSampling
+{
+    private readonly Sampler _sampler;
+    private readonly List<int> _history;
+
+    public SequenceSampling(SamplingOptions options, int[] prompt, int vocabSize)
+    {
+        _sampler = new Sampler(ToParameters(options), vocabSize);
+        _history = new List<int>(prompt.Length + 64);
+        _history.AddRange(prompt);
+    }
+
+    public int Sample(ReadOnlySpan<float> logits, out float logProb)
+    {
+        int token = _sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history), out logProb);
+        _history.Add(token);
+        return token;
+    }
+
+    public static SamplingParameters ToParameters(SamplingOptions o) => new()
+    {
+        Temperature = o.Temperature,
+        TopK = o.TopK,
+        TopP = o.TopP,
+        MinP = o.MinP,
+        RepetitionPenalty = o.RepetitionPenalty,
+        RepeatLastN = o.RepeatLastN,
+        PresencePenalty = o.PresencePenalty,
+        FrequencyPenalty = o.FrequencyPenalty,
+        Seed = o.Seed,
+        StopSequences = o.StopSequences,
+        StopTokenIds = o.StopTokenIds,
+        IgnoreEos = o.IgnoreEos,
+        LogProbs = o.LogProbs,
+    };
+}

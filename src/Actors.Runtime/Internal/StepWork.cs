@@ -1,0 +1,73 @@
+using Akka.Actor;
+using Actors.Inference.Compute;
+
+namespace Actors.Runtime.Internal;
+
+/// <summary>Sampling state to create for a sequence the last stage has not seen yet.</summary>
+internal sealed record SequenceSetup(long SequenceId, Protocol.SamplingOptions Sampling, int[] PromptTokens);
+
+/// <summary>
+/// One scheduled step travelling through a replica's pipeline: the flattened batch, the sequences
+/// it holds, KV-block maintenance every stage applies first (copy-on-write copies, swaps), and, once
+/// the last stage has sampled, the results. Pooled by the scheduler actor (one per in-flight step);
+/// local only, never serialized.
+/// </summary>
+internal sealed class StepWork : INoSerializationVerificationNeeded
+{
+    public long StepId;
+    public int Replica;
+    public readonly StepBatch Batch = new();
+    /// <summary>Sequence id of each sequence in the batch [Batch.SequenceCount].</summary>
+    public long[] SequenceIds = [];
+    /// <summary>For each logit row, the index of its sequence in the batch [Batch.LogitCount].</summary>
+    public int[] LogitSequence = [];
+    public readonly List<SequenceSetup> NewSequences = new();
+    public readonly List<long> ForgetSequences = new();
+    public readonly List<(int Source, int Destination)> BlockCopies = new();
+    /// <summary>Blocks to copy to host swap slots before the forward pass (preemption by swap).</summary>
+    public readonly List<(int Block, int HostSlot)> SwapOut = new();
+    /// <summary>Host swap slots to copy back into blocks before the forward pass.</summary>
+    public readonly List<(int Block, int HostSlot)> SwapIn = new();
+
+    // Results, written by the last stage.
+    public int[] Sampled = [];
+    public float[] SampledLogProbs = [];
+    public double[] StageSeconds = [];
+    public long DispatchedAt;
+    public long CompletedAt;
+
+    public void EnsureCapacity(int sequences, int logits, int stages)
+    {
+        if (SequenceIds.Length < sequences) SequenceIds = new long[Math.Max(sequences, SequenceIds.Length * 2)];
+        if (LogitSequence.Length < logits)
+        {
+            int n = Math.Max(logits, LogitSequence.Length * 2);
+            LogitSequence = new int[n];
+            Sampled = new int[n];
+            SampledLogProbs = new float[n];
+        }
+        if (StageSeconds.Length < stages) StageSeconds = new double[stages];
+    }
+
+    public void ResetMaintenance()
+    {
+        NewSequences.Clear();
+        ForgetSequences.Clear();
+        BlockCopies.Clear();
+        SwapOut.Clear();
+        SwapIn.Clear();
+    }
+}
+
+/// <summary>Where each stage of a replica runs and who hears about the result.</summary>
+internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageDevices, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
+
+/// <summary>Run stage <see cref="Stage"/> of a step; <see cref="Input"/> is null for the first stage.</summary>
+internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null)
+    : INoSerializationVerificationNeeded;
+
+/// <summary>The last stage finished and sampled; results are in the work item.</summary>
+internal sealed record StepCompleted(StepWork Work) : INoSerializationVerificationNeeded;
+
+/// <summary>A stage threw; the step's sequences end with an error, the others carry on.</summary>
+internal sealed record StepFailed(StepWork Work, int Stage, string DeviceId, Exception Error) : INoSerializationVerificationNeeded;

@@ -1,0 +1,113 @@
+using MessagePack;
+
+namespace Actors.Runtime.Protocol;
+
+/// <summary>How to pick tokens. Defaults are "off"; Temperature 0 means greedy.</summary>
+[MessagePackObject]
+public sealed record SamplingOptions
+{
+    [Key(0)] public float Temperature { get; init; } = 1.0f;
+    [Key(1)] public int TopK { get; init; }
+    [Key(2)] public float TopP { get; init; } = 1.0f;
+    [Key(3)] public float MinP { get; init; }
+    [Key(4)] public float RepetitionPenalty { get; init; } = 1.0f;
+    [Key(5)] public int RepeatLastN { get; init; } = 64;
+    [Key(6)] public float PresencePenalty { get; init; }
+    [Key(7)] public float FrequencyPenalty { get; init; }
+    /// <summary>Seed for reproducible sampling; null picks one at random.</summary>
+    [Key(8)] public ulong? Seed { get; init; }
+    [Key(9)] public string[] StopSequences { get; init; } = [];
+    [Key(10)] public int[] StopTokenIds { get; init; } = [];
+    [Key(11)] public bool IgnoreEos { get; init; }
+    /// <summary>Return the log-probability of each chosen token.</summary>
+    [Key(12)] public bool LogProbs { get; init; }
+
+    public static SamplingOptions Greedy => new() { Temperature = 0 };
+}
+
+/// <summary>
+/// Asks the runtime to generate a continuation. Exactly one of <see cref="Prompt"/> (text, tokenized
+/// by the model's tokenizer) or <see cref="PromptTokens"/> is given. The sender receives
+/// <see cref="TokenChunk"/>s, then one <see cref="GenerationCompleted"/>, or one <see cref="GenerationRejected"/>.
+/// </summary>
+[MessagePackObject]
+public sealed record Generate : IRuntimeMessage
+{
+    /// <summary>The caller's id; echoed in every reply and used by <see cref="Cancel"/>.</summary>
+    [Key(0)] public required string RequestId { get; init; }
+    [Key(1)] public string? Prompt { get; init; }
+    [Key(2)] public int[]? PromptTokens { get; init; }
+    /// <summary>Most tokens to generate; null takes actors-runtime.request.default-max-tokens.</summary>
+    [Key(3)] public int? MaxTokens { get; init; }
+    [Key(4)] public SamplingOptions Sampling { get; init; } = new();
+    /// <summary>Lower values are served first (vLLM's convention); ties by arrival.</summary>
+    [Key(5)] public int Priority { get; init; }
+    /// <summary>When the request must be finished; past it the request ends with finish reason Deadline.</summary>
+    [Key(6)] public DateTime? DeadlineUtc { get; init; }
+    /// <summary>Prepend the model's BOS token to a text prompt (when the model asks for it).</summary>
+    [Key(7)] public bool AddBos { get; init; } = true;
+}
+
+/// <summary>Cancels a request by its id; the requester then receives GenerationCompleted with reason Cancelled.</summary>
+[MessagePackObject]
+public sealed record Cancel([property: Key(0)] string RequestId) : IRuntimeMessage;
+
+/// <summary>New tokens of a request and the text they complete (UTF-8 sequences are never split).</summary>
+[MessagePackObject]
+public sealed record TokenChunk(
+    [property: Key(0)] string RequestId,
+    [property: Key(1)] int Index,
+    [property: Key(2)] int[] TokenIds,
+    [property: Key(3)] string Text,
+    [property: Key(4)] float[]? LogProbs) : IRuntimeMessage;
+
+public enum FinishReason
+{
+    /// <summary>End of sequence token, a stop token or a stop sequence.</summary>
+    Stop = 0,
+    /// <summary>max tokens or the context length reached.</summary>
+    Length = 1,
+    Cancelled = 2,
+    Deadline = 3,
+    Error = 4,
+}
+
+[MessagePackObject]
+public sealed record Usage(
+    [property: Key(0)] int PromptTokens,
+    [property: Key(1)] int CompletionTokens,
+    [property: Key(2)] int CachedPromptTokens);
+
+/// <summary>Milliseconds: queued until first scheduled, arrival to first token, and per generated token.</summary>
+[MessagePackObject]
+public sealed record Timings(
+    [property: Key(0)] double QueuedMs,
+    [property: Key(1)] double TimeToFirstTokenMs,
+    [property: Key(2)] double TotalMs,
+    [property: Key(3)] double[] InterTokenMs);
+
+/// <summary>The one final message of an admitted request.</summary>
+[MessagePackObject]
+public sealed record GenerationCompleted(
+    [property: Key(0)] string RequestId,
+    [property: Key(1)] FinishReason Reason,
+    [property: Key(2)] Usage Usage,
+    [property: Key(3)] Timings Timings,
+    [property: Key(4)] string? Error) : IRuntimeMessage;
+
+public enum RejectionReason
+{
+    QueueFull = 0,
+    PromptTooLong = 1,
+    PromptExceedsKvCache = 2,
+    InvalidParameters = 3,
+    ShuttingDown = 4,
+    DuplicateRequestId = 5,
+}
+
+/// <summary>A request that was not admitted; <see cref="Message"/> says why, naming the values.</summary>
+[MessagePackObject]
+public sealed record GenerationRejected(
+    [property: Key(0)] string RequestId,
+    [property: Key(1)] RejectionReason Reason,
+    [property: Key(2)] string Message) : IRuntimeMessage;

@@ -1,0 +1,251 @@
+using Actors.Runtime.Collections;
+using Actors.Runtime.Kv;
+
+namespace Actors.Runtime.Scheduling;
+
+/// <summary>
+/// The scheduling core of one replica, with no actors and no clocks of its own: state in, decision
+/// out. <see cref="Schedule"/> decides a step; <see cref="Update"/> applies its result; admission,
+/// aborts, deadlines and forks are the only other calls that change state. One thread at a time (the
+/// scheduler actor's).
+/// <para>vLLM v1 style: one token budget per step and no prefill/decode phases. Every sequence
+/// tracks computed tokens against known tokens (prompt + generated); a step gives each chosen
+/// sequence a number of tokens to compute: the rest of its prompt or a chunk of it, or its one newest
+/// token. Logits are needed exactly when a sequence's last known token is computed.</para>
+/// <para>Steady state allocates nothing: sequence records, steps, results and their arrays are
+/// pooled and only grow.</para>
+/// </summary>
+public sealed partial class SchedulerPolicy
+{
+    private readonly SchedulerSettings _settings;
+    private readonly KvBlockPool _pool;
+    private readonly KvBlockPool? _hostPool;
+    private readonly KvCacheManager _kv;
+    private readonly Dictionary<long, SequenceState> _live;
+    private readonly Stack<SequenceState> _spareSequences;
+    private readonly SequenceQueue _waiting = new();
+    private readonly SequenceQueue _swapped = new();
+    private readonly RunningSet _running;
+    private readonly ScheduledStep[] _steps;
+    private readonly UpdateResult _updateResult;
+    private readonly ReusableList<long> _expired = new(16);
+    private int _inFlightSteps;
+    private long _lastStepId;
+    private long _admissions;
+    private int _sequencesWithDeadline;
+
+    public SchedulerPolicy(SchedulerSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _settings = settings.Validate();
+        _pool = new KvBlockPool(settings.NumBlocks, settings.BlockSize);
+        if (settings.PreemptionMode == PreemptionMode.Swap && settings.NumSwapBlocks > 0)
+            _hostPool = new KvBlockPool(settings.NumSwapBlocks, settings.BlockSize);
+        _kv = new KvCacheManager(_pool, settings.MaxBlocksPerSequence, settings.EnablePrefixCaching);
+        int liveCapacity = settings.MaxWaiting + 2 * settings.MaxRunningSequences;
+        _live = new Dictionary<long, SequenceState>(liveCapacity);
+        _spareSequences = new Stack<SequenceState>(liveCapacity);
+        _running = new RunningSet(settings.MaxRunningSequences);
+        _steps = new ScheduledStep[settings.MaxInFlightSteps];
+        for (int i = 0; i < _steps.Length; i++) _steps[i] = new ScheduledStep(this, settings);
+        _updateResult = new UpdateResult(settings.MaxRunningSequences);
+    }
+
+    public SchedulerSettings Settings => _settings;
+    /// <summary>The device KV block pool (counters: used, free, cached-free, hits, queries, evictions).</summary>
+    public KvBlockPool BlockPool => _pool;
+    /// <summary>Host blocks for swapped-out KV; null unless <see cref="PreemptionMode.Swap"/> with swap blocks.</summary>
+    public KvBlockPool? HostBlockPool => _hostPool;
+    public KvCacheManager KvCache => _kv;
+
+    public int WaitingCount => _waiting.Count;
+    public int RunningCount => _running.Count;
+    public int SwappedCount => _swapped.Count;
+    public int LiveCount => _live.Count;
+    public int InFlightSteps => _inFlightSteps;
+    public long TotalPreemptions { get; private set; }
+
+    /// <summary>False while <see cref="SchedulerSettings.MaxInFlightSteps"/> steps await their <see cref="Update"/>.</summary>
+    public bool CanSchedule => _inFlightSteps < _settings.MaxInFlightSteps;
+
+    /// <summary>Something could be scheduled now: a queued sequence, or a running one not in a step in flight.</summary>
+    public bool HasSchedulableWork
+    {
+        get
+        {
+            if (_waiting.Count > 0 || _swapped.Count > 0) return true;
+            for (int i = 0; i < _running.Count; i++)
+                if (_running[i].InFlightStep == 0) return true;
+            return false;
+        }
+    }
+
+    public bool Contains(long id) => _live.ContainsKey(id);
+
+    /// <summary>
+    /// Queues a request, or says why not. Checks cheapest first; the queue bound last, so a request
+    /// that could never run is told so rather than "try later".
+    /// </summary>
+    public AdmissionResult TryAdd(SequenceRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        int prompt = request.PromptTokens.Length;
+        int maxLength = _settings.MaxModelLength;
+        if (_live.ContainsKey(request.Id))
+            return AdmissionResult.Reject(AdmissionStatus.DuplicateId, $"sequence {request.Id} is already queued or running");
+        if (prompt == 0)
+            return AdmissionResult.Reject(AdmissionStatus.EmptyPrompt, "the prompt is empty: at least one token is needed to sample from");
+        if (request.MaxNewTokens < 1)
+            return AdmissionResult.Reject(AdmissionStatus.InvalidMaxNewTokens, $"max new tokens must be at least 1, got {request.MaxNewTokens}");
+        if (prompt > maxLength)
+            return AdmissionResult.Reject(AdmissionStatus.PromptTooLong, $"the prompt has {prompt} tokens, more than the model's maximum length of {maxLength}");
+        if ((long)prompt + request.MaxNewTokens > maxLength)
+            return AdmissionResult.Reject(AdmissionStatus.PromptPlusMaxTokensTooLong,
+                $"the prompt ({prompt} tokens) plus max new tokens ({request.MaxNewTokens}) is {(long)prompt + request.MaxNewTokens}, " +
+                $"more than the model's maximum length of {maxLength}: ask for at most {maxLength - prompt} new tokens");
+        int promptBlocks = _kv.BlocksFor(prompt);
+        if (promptBlocks > _settings.NumBlocks)
+            return AdmissionResult.Reject(AdmissionStatus.PromptExceedsKvPool,
+                $"the prompt needs {promptBlocks} KV blocks of {_settings.BlockSize} tokens, but the whole pool has {_settings.NumBlocks}");
+        int sequenceBlocks = _kv.BlocksFor(prompt + request.MaxNewTokens);
+        if (sequenceBlocks > _settings.NumBlocks)
+            return AdmissionResult.Reject(AdmissionStatus.SequenceExceedsKvPool,
+                $"the prompt plus max new tokens need {sequenceBlocks} KV blocks of {_settings.BlockSize} tokens, but the whole pool has {_settings.NumBlocks}: " +
+                "the sequence could not finish even alone");
+        if (_waiting.Count >= _settings.MaxWaiting)
+            return AdmissionResult.Reject(AdmissionStatus.QueueFull, $"the waiting queue is full ({_settings.MaxWaiting} sequences)");
+
+        var sequence = RentSequence();
+        sequence.Start(request, request.Id, ++_admissions);
+        _live.Add(request.Id, sequence);
+        if (request.Deadline.HasValue) _sequencesWithDeadline++;
+        _waiting.InsertByArrival(sequence);
+        return AdmissionResult.Accepted;
+    }
+
+    /// <summary>
+    /// Applies a step's result: advances computed tokens, caches blocks that became full, appends the
+    /// sampled tokens (one per sequence that needed logits, in step order) and finishes sequences that
+    /// sampled their EOS token or reached their max new tokens, freeing their blocks. Sequences aborted
+    /// while the step was in flight are skipped (their sampled tokens are dropped). The result is
+    /// reused by the next call.
+    /// </summary>
+    public UpdateResult Update(ScheduledStep step, ReadOnlySpan<int> sampledTokens)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        if (step.Owner != this || !step.InFlight)
+            throw new InvalidOperationException($"step {step.StepId} is not in flight in this scheduler (already applied, or from another scheduler)");
+        if (sampledTokens.Length != step.LogitCount)
+            throw new ArgumentException($"step {step.StepId} needs {step.LogitCount} sampled tokens, got {sampledTokens.Length}", nameof(sampledTokens));
+
+        var result = _updateResult;
+        result.Clear();
+        var scheduled = step.Sequences;
+        int logit = 0;
+        for (int i = 0; i < scheduled.Length; i++)
+        {
+            ref readonly var entry = ref scheduled[i];
+            int token = entry.NeedsLogits ? sampledTokens[logit++] : 0;
+            var sequence = step.StateAt(i, out int incarnation);
+            if (sequence == null || sequence.Incarnation != incarnation) continue; // aborted while in flight
+
+            sequence.InFlightStep = 0;
+            sequence.InFlightTokens = 0;
+            sequence.ComputedTokens += entry.TokenCount;
+            _kv.CacheFullBlocks(sequence.Table, sequence.Tokens, sequence.ComputedTokens, sequence.Request.CacheSalt);
+            if (!entry.NeedsLogits) continue;
+
+            sequence.Append(token);
+            result.AddToken(sequence.Id, token);
+            var request = sequence.Request;
+            if (!request.IgnoreEos && request.EosTokenId == token)
+                Finish(sequence, FinishReason.EndOfSequence, result);
+            else if (sequence.GeneratedTokens >= request.MaxNewTokens)
+                Finish(sequence, FinishReason.MaxTokens, result);
+        }
+        step.InFlight = false;
+        _inFlightSteps--;
+        return result;
+    }
+
+    /// <summary>
+    /// Ends a sequence now, wherever it is (waiting, running, swapped, or inside a step in flight,
+    /// whose result for it <see cref="Update"/> will then drop) and frees its KV blocks at once.
+    /// Returns false when no live sequence has the id.
+    /// </summary>
+    public bool Abort(long id, AbortReason reason)
+    {
+        if (!_live.TryGetValue(id, out var sequence)) return false;
+        switch (sequence.Status)
+        {
+            case SequenceStatus.Waiting: _waiting.Remove(sequence); break;
+            case SequenceStatus.Swapped: _swapped.Remove(sequence); break;
+            case SequenceStatus.Running: _running.Remove(sequence); break;
+        }
+        Release(sequence);
+        return true;
+    }
+
+    /// <summary>
+    /// Aborts every sequence whose deadline is at or before <paramref name="now"/> (the same clock as
+    /// the requests' times) and returns their ids, valid until the next call.
+    /// </summary>
+    public ReadOnlySpan<long> ExpireDeadlines(TimeSpan now)
+    {
+        _expired.Clear();
+        if (_sequencesWithDeadline == 0) return default;
+        foreach (var sequence in _live.Values)
+            if (sequence.Request.Deadline is { } deadline && deadline <= now) _expired.Add(sequence.Id);
+        foreach (long id in _expired.Span) Abort(id, AbortReason.DeadlineExpired);
+        return _expired.Span;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="childId"/> as a copy of running sequence <paramref name="parentId"/>
+    /// sharing all its KV blocks (parallel sampling, beam search); optionally with a different last
+    /// token when that token is a sampled one not computed yet (the child's own sample). Copy-on-write
+    /// gives each its own copy of the shared partly filled block when it first writes into it. Returns
+    /// false when the parent is not running between steps (or its last token cannot be replaced), the
+    /// child id is taken, or the running set is full.
+    /// </summary>
+    public bool TryFork(long parentId, long childId, int? lastToken = null)
+    {
+        if (!_live.TryGetValue(parentId, out var parent) || parent.Status != SequenceStatus.Running || parent.InFlightStep != 0) return false;
+        if (_live.ContainsKey(childId) || _running.Count >= _settings.MaxRunningSequences) return false;
+        if (lastToken.HasValue && (parent.GeneratedTokens == 0 || parent.RemainingTokens != 1)) return false;
+
+        var child = RentSequence();
+        child.StartAsForkOf(parent, childId, ++_admissions);
+        if (lastToken is { } token) child.ReplaceLastToken(token);
+        _kv.Fork(parent.Table, child.Table);
+        _live.Add(childId, child);
+        if (child.Request.Deadline.HasValue) _sequencesWithDeadline++;
+        _running.Insert(child);
+        return true;
+    }
+
+    private void Finish(SequenceState sequence, FinishReason reason, UpdateResult result)
+    {
+        result.AddFinished(sequence.Id, reason, sequence.GeneratedTokens);
+        _running.Remove(sequence);
+        Release(sequence);
+    }
+
+    /// <summary>Frees everything a sequence holds and returns its record to the pool.</summary>
+    private void Release(SequenceState sequence)
+    {
+        _kv.Free(sequence.Table);
+        if (sequence.HostTable is { Count: > 0 } host)
+        {
+            for (int i = host.Count - 1; i >= 0; i--) _hostPool!.Free(host[i]);
+            host.Clear();
+        }
+        _live.Remove(sequence.Id);
+        if (sequence.Request.Deadline.HasValue) _sequencesWithDeadline--;
+        sequence.Release();
+        _spareSequences.Push(sequence);
+    }
+
+    private SequenceState RentSequence() =>
+        _spareSequences.TryPop(out var sequence) ? sequence : new SequenceState(_kv.CreateTable());
+}

@@ -1,0 +1,22 @@
+namespace Actors.Runtime.Scheduling;
+
+/// <summary>
+/// A generation request as the scheduler sees it: ids, limits and ordering, no sampling parameters
+/// (those belong to the sampler).
+/// </summary>
+/// <param name="Id">Unique among the scheduler's live sequences.</param>
+/// <param name="PromptTokens">Prompt token ids; the scheduler copies them at admission.</param>
+/// <param name="MaxNewTokens">Tokens to generate at most (at least 1).</param>
+/// <param name="Priority">Lower value = more important (as vLLM); equal priorities are served first come, first served.</param>
+/// <param name="ArrivalTime">When the request arrived on the caller's monotonic clock; orders requests of equal priority (admission order breaks ties).</param>
+public sealed record SequenceRequest(long Id, ReadOnlyMemory<int> PromptTokens, int MaxNewTokens, int Priority = 0, TimeSpan ArrivalTime = default)
+{
+    /// <summary>Abort the sequence (see <see cref="SchedulerPolicy.ExpireDeadlines"/>) once the caller's clock passes this.</summary>
+    public TimeSpan? Deadline { get; init; }
+    /// <summary>Token that ends generation (null: none, only <see cref="MaxNewTokens"/> does).</summary>
+    public int? EosTokenId { get; init; }
+    /// <summary>Keep generating past <see cref="EosTokenId"/> (benchmarks, as vLLM's ignore_eos).</summary>
+    public bool IgnoreEos { get; init; }
+    /// <summary>Prefix-cache salt: sequences share cached KV only when salts match (0 = unsalted).</summary>
+    public long CacheSalt { get; init; }
+}

@@ -1,0 +1,120 @@
+using Actors.Runtime.Kv;
+
+namespace Actors.Runtime.Scheduling;
+
+internal enum SequenceStatus
+{
+    Waiting = 0,
+    Running = 1,
+    Swapped = 2,
+    Released = 3,
+}
+
+/// <summary>
+/// The scheduler's mutable record of one live sequence. Instances are pooled and reused: a released
+/// sequence's <see cref="Incarnation"/> moves on, which is how an in-flight step recognises that the
+/// sequence it scheduled is gone (aborted) even when the object already serves a newer request.
+/// </summary>
+internal sealed class SequenceState
+{
+    private int[] _tokens = new int[64];
+
+    public SequenceState(KvBlockTable table) => Table = table;
+
+    public long Id { get; private set; }
+    public SequenceRequest Request { get; private set; } = null!;
+    public int Incarnation { get; private set; }
+    public SequenceStatus Status { get; set; }
+
+    /// <summary>Prompt tokens followed by generated tokens.</summary>
+    public int KnownTokens { get; private set; }
+    public int PromptLength { get; private set; }
+    /// <summary>Leading tokens whose KV is in the cache (computed, or taken from the prefix cache).</summary>
+    public int ComputedTokens { get; set; }
+    public int GeneratedTokens => KnownTokens - PromptLength;
+    public int RemainingTokens => KnownTokens - ComputedTokens;
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, KnownTokens);
+
+    public int Priority => Request.Priority;
+    public TimeSpan ArrivalTime => Request.ArrivalTime;
+    /// <summary>Position in admission order: the final tie-break, so ordering is total and deterministic.</summary>
+    public long AdmissionOrder { get; private set; }
+
+    /// <summary>Device blocks.</summary>
+    public KvBlockTable Table { get; }
+    /// <summary>Host blocks while swapped out (created on first swap).</summary>
+    public KvBlockTable? HostTable { get; set; }
+
+    /// <summary>Step this sequence is part of and whose result is not applied yet; 0 = none.</summary>
+    public long InFlightStep { get; set; }
+    /// <summary>Tokens the step in flight computes for this sequence (0 when none is in flight).</summary>
+    public int InFlightTokens { get; set; }
+    public long LastScheduledStep { get; set; }
+    public long LastPreemptedStep { get; set; }
+    public int Preemptions { get; set; }
+    /// <summary>The next step is the first the workers see of this sequence (new, or recomputed after preemption).</summary>
+    public bool FirstStepPending { get; set; }
+    /// <summary>All blocks were replaced since the last step (swap-in): the next step must carry the whole table.</summary>
+    public bool BlocksReplaced { get; set; }
+    /// <summary>Preempted sequences wait at the front of their priority class instead of by arrival.</summary>
+    public bool AtFrontOfClass { get; set; }
+
+    // Intrusive links for SequenceQueue (a sequence is in at most one queue).
+    public SequenceState? Previous { get; set; }
+    public SequenceState? Next { get; set; }
+    public bool Queued { get; set; }
+
+    public void Start(SequenceRequest request, long id, long admissionOrder)
+    {
+        var prompt = request.PromptTokens.Span;
+        EnsureTokenCapacity(prompt.Length + request.MaxNewTokens);
+        prompt.CopyTo(_tokens);
+        Request = request;
+        Id = id;
+        AdmissionOrder = admissionOrder;
+        KnownTokens = PromptLength = prompt.Length;
+        ComputedTokens = 0;
+        Status = SequenceStatus.Waiting;
+        InFlightStep = LastScheduledStep = LastPreemptedStep = 0;
+        InFlightTokens = 0;
+        Preemptions = 0;
+        FirstStepPending = true;
+        BlocksReplaced = AtFrontOfClass = false;
+    }
+
+    /// <summary>Becomes a copy of <paramref name="parent"/>'s tokens and progress under a new id (a fork; blocks are shared separately).</summary>
+    public void StartAsForkOf(SequenceState parent, long id, long admissionOrder)
+    {
+        EnsureTokenCapacity(parent.PromptLength + parent.Request.MaxNewTokens);
+        parent.Tokens.CopyTo(_tokens);
+        Request = parent.Request;
+        Id = id;
+        AdmissionOrder = admissionOrder;
+        KnownTokens = parent.KnownTokens;
+        PromptLength = parent.PromptLength;
+        ComputedTokens = parent.ComputedTokens;
+        Status = SequenceStatus.Running;
+        InFlightStep = LastScheduledStep = LastPreemptedStep = 0;
+        InFlightTokens = 0;
+        Preemptions = 0;
+        FirstStepPending = true;
+        BlocksReplaced = AtFrontOfClass = false;
+    }
+
+    public void Append(int token) => _tokens[KnownTokens++] = token;
+
+    public void ReplaceLastToken(int token) => _tokens[KnownTokens - 1] = token;
+
+    /// <summary>Ends this incarnation; in-flight steps that still name it will skip it.</summary>
+    public void Release()
+    {
+        Status = SequenceStatus.Released;
+        Incarnation++;
+        Request = null!;
+    }
+
+    private void EnsureTokenCapacity(int capacity)
+    {
+        if (_tokens.Length < capacity) _tokens = new int[Math.Max(capacity, _tokens.Length * 2)];
+    }
+}

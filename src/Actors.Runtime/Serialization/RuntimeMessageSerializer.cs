@@ -1,0 +1,50 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Akka.Serialization;
+using Actors.Runtime.Protocol;
+using MessagePack;
+
+namespace Actors.Runtime.Serialization;
+
+/// <summary>
+/// MessagePack serializer of the public messages, bound in reference.conf (identifier 4711).
+/// Manifests are short and stable so types can move or be renamed; an unknown manifest is a
+/// SerializationException, which remoting treats as transient (rolling upgrades).
+/// </summary>
+public sealed class RuntimeMessageSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+{
+    private static readonly MessagePackSerializerOptions Options =
+        MessagePackSerializerOptions.Standard.WithSecurity(MessagePackSecurity.UntrustedData);
+
+    public override int Identifier => 4711;
+
+    public override string Manifest(object o) => o switch
+    {
+        Generate => "gen1",
+        Cancel => "can1",
+        TokenChunk => "tok1",
+        GenerationCompleted => "fin1",
+        GenerationRejected => "rej1",
+        _ => throw new ArgumentException($"{o.GetType()} is not a runtime message", nameof(o)),
+    };
+
+    public override byte[] ToBinary(object obj) => obj switch
+    {
+        Generate m => MessagePackSerializer.Serialize(m, Options),
+        Cancel m => MessagePackSerializer.Serialize(m, Options),
+        TokenChunk m => MessagePackSerializer.Serialize(m, Options),
+        GenerationCompleted m => MessagePackSerializer.Serialize(m, Options),
+        GenerationRejected m => MessagePackSerializer.Serialize(m, Options),
+        _ => throw new ArgumentException($"{obj.GetType()} is not a runtime message", nameof(obj)),
+    };
+
+    public override object FromBinary(byte[] bytes, string manifest) => manifest switch
+    {
+        "gen1" => MessagePackSerializer.Deserialize<Generate>(bytes, Options),
+        "can1" => MessagePackSerializer.Deserialize<Cancel>(bytes, Options),
+        "tok1" => MessagePackSerializer.Deserialize<TokenChunk>(bytes, Options),
+        "fin1" => MessagePackSerializer.Deserialize<GenerationCompleted>(bytes, Options),
+        "rej1" => MessagePackSerializer.Deserialize<GenerationRejected>(bytes, Options),
+        _ => throw new SerializationException($"unknown manifest '{manifest}' for {nameof(RuntimeMessageSerializer)}"),
+    };
+}

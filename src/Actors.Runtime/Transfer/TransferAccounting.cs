@@ -1,0 +1,43 @@
+using System.Collections.Concurrent;
+
+namespace Actors.Runtime.Transfer;
+
+/// <summary>Totals of the transfers over one path kind (or one device pair).</summary>
+public sealed class TransferTotals
+{
+    public long Bytes;
+    public long Count;
+    public double Seconds;
+    public double BytesPerSecond => Seconds > 0 ? Bytes / Seconds : 0;
+}
+
+/// <summary>
+/// Bytes, count and time of every transfer, per path kind and per ordered device pair, so a user can
+/// see what the interconnect costs. Thread-safe: copy engines record from device threads.
+/// </summary>
+public sealed class TransferAccounting
+{
+    private readonly ConcurrentDictionary<PathKind, TransferTotals> _byKind = new();
+    private readonly ConcurrentDictionary<(string, string), TransferTotals> _byPair = new();
+
+    public void Record(TransferPath path, long bytes, double seconds)
+    {
+        Add(_byKind.GetOrAdd(path.Kind, _ => new TransferTotals()), bytes, seconds);
+        Add(_byPair.GetOrAdd((path.From, path.To), _ => new TransferTotals()), bytes, seconds);
+    }
+
+    private static void Add(TransferTotals t, long bytes, double seconds)
+    {
+        lock (t)
+        {
+            t.Bytes += bytes;
+            t.Count++;
+            t.Seconds += seconds;
+        }
+    }
+
+    public IReadOnlyDictionary<PathKind, TransferTotals> ByKind => _byKind;
+    public IReadOnlyDictionary<(string From, string To), TransferTotals> ByPair => _byPair;
+
+    public double TotalSeconds => _byKind.Values.Sum(t => t.Seconds);
+}

@@ -1,0 +1,40 @@
+namespace Actors.Simulation.Catalog;
+
+/// <summary>
+/// One accelerator (or a CPU treated as one) as the roofline model sees it. Rates are in SI units
+/// (bytes/s, FLOP/s, seconds) so cost formulas need no conversions; the catalog keeps human units.
+/// </summary>
+public sealed record GpuSpec
+{
+    public required string Name { get; init; }
+    /// <summary>Physical memory.</summary>
+    public required long MemoryBytes { get; init; }
+    /// <summary>Taken by the driver context and library workspaces before the runtime allocates anything.</summary>
+    public required long ReservedBytes { get; init; }
+    /// <summary>Datasheet memory bandwidth, bytes/s.</summary>
+    public required double MemoryBandwidth { get; init; }
+    /// <summary>Dense FP16 tensor FLOP/s with FP32 accumulation (what frameworks use).</summary>
+    public required double Fp16Flops { get; init; }
+    public required double Bf16Flops { get; init; }
+    /// <summary>Dense INT8 tensor ops/s; 0 when not given (CPU template).</summary>
+    public double Int8Ops { get; init; }
+    /// <summary>Fraction of <see cref="MemoryBandwidth"/> that streaming kernels reach.</summary>
+    public required double MemoryEfficiency { get; init; }
+    /// <summary>Fraction of <see cref="Fp16Flops"/> that large GEMMs reach.</summary>
+    public required double ComputeEfficiency { get; init; }
+    /// <summary>Host-side cost of one kernel launch, seconds.</summary>
+    public required double LaunchOverheadSeconds { get; init; }
+    /// <summary>Name of the NVLink link kind the card takes (a pair bridge or NVSwitch), or null.</summary>
+    public string? NvLink { get; init; }
+    /// <summary>Name of the link copies between two of these cards take without NVLink (PCIe P2P or host-staged).</summary>
+    public required string Pcie { get; init; }
+    public bool IsCpu { get; init; }
+
+    /// <summary>Bytes the runtime may place weights, KV and workspaces in.</summary>
+    public long UsableBytes => MemoryBytes - ReservedBytes;
+    public double EffectiveBandwidth => MemoryBandwidth * MemoryEfficiency;
+    public double EffectiveFlops => Fp16Flops * ComputeEfficiency;
+
+    /// <summary>A copy with ideal efficiency and no launch cost: the pure roofline, for hand-checked tests.</summary>
+    public GpuSpec Ideal() => this with { MemoryEfficiency = 1, ComputeEfficiency = 1, LaunchOverheadSeconds = 0 };
+}

@@ -1,0 +1,131 @@
+using Actors.Runtime.Scheduling;
+using Xunit;
+using static Actors.Runtime.Tests.Scheduling.SchedulerTestKit;
+
+namespace Actors.Runtime.Tests.Scheduling;
+
+public class InFlightAndLifecycleTests
+{
+    [Fact]
+    public void Three_steps_in_flight_never_share_a_sequence_and_a_fourth_waits_for_an_update()
+    {
+        var policy = new SchedulerPolicy(Settings(budget: 8, inFlight: 3));
+        for (long id = 1; id <= 6; id++) policy.Add(Request(id, 4));
+        var steps = new[] { policy.Schedule(), policy.Schedule(), policy.Schedule() };
+        policy.CheckInvariants();
+        Assert.Equal(new long[] { 1, 2 }, steps[0].Ids());
+        Assert.Equal(new long[] { 3, 4 }, steps[1].Ids());
+        Assert.Equal(new long[] { 5, 6 }, steps[2].Ids());
+        Assert.Equal(3, steps.Select(s => s.StepId).Distinct().Count());
+        Assert.False(policy.CanSchedule);
+        Assert.False(policy.HasSchedulableWork);
+        Assert.Throws<InvalidOperationException>(() => policy.Schedule());
+
+        policy.Complete(steps[0]);
+        var fourth = policy.Schedule();
+        Assert.Equal(new long[] { 1, 2 }, fourth.Ids()); // 3-6 are still in flight
+        Assert.All(fourth.Sequences.ToArray(), s => Assert.Equal((4, 1), (s.StartPosition, s.TokenCount)));
+        policy.Complete(steps[1]);
+        policy.Complete(steps[2]);
+        policy.Complete(fourth);
+    }
+
+    [Fact]
+    public void Aborting_a_sequence_inside_a_step_in_flight_frees_its_blocks_at_once_and_drops_its_result()
+    {
+        var policy = new SchedulerPolicy(Settings(inFlight: 2));
+        policy.Add(Request(1, 6));
+        var step = policy.Schedule();
+        Assert.True(policy.Abort(1, AbortReason.Cancelled));
+        Assert.False(policy.Contains(1));
+        Assert.Equal(0, policy.BlockPool.UsedCount);
+        policy.CheckInvariants();
+
+        policy.Add(Request(2, 3)); // likely reuses the aborted sequence's pooled record
+        var next = policy.Schedule();
+        var result = policy.Complete(step, token: 42);
+        Assert.Empty(result.Appended.ToArray());
+        Assert.Empty(result.Finished.ToArray());
+        result = policy.Complete(next, token: 43);
+        Assert.Equal(new AppendedToken(2, 43), Assert.Single(result.Appended.ToArray()));
+        Assert.False(policy.Abort(1, AbortReason.Cancelled));
+    }
+
+    [Fact]
+    public void Abort_removes_waiting_and_swapped_sequences_too()
+    {
+        var policy = new SchedulerPolicy(Settings());
+        policy.Add(Request(1, 4));
+        Assert.True(policy.Abort(1, AbortReason.Error));
+        Assert.Equal(0, policy.WaitingCount);
+        policy.CheckInvariants();
+    }
+
+    [Fact]
+    public void Expired_deadlines_abort_their_sequences_wherever_they_are()
+    {
+        var policy = new SchedulerPolicy(Settings());
+        policy.Add(Request(1, 4) with { Deadline = TimeSpan.FromSeconds(5) });
+        policy.Add(Request(2, 4));
+        policy.Add(Request(3, 4) with { Deadline = TimeSpan.FromSeconds(9) });
+        policy.Step();
+        Assert.Empty(policy.ExpireDeadlines(TimeSpan.FromSeconds(4)).ToArray());
+        Assert.Equal(new long[] { 1 }, policy.ExpireDeadlines(TimeSpan.FromSeconds(5)).ToArray());
+        Assert.False(policy.Contains(1));
+        Assert.True(policy.Contains(3));
+        Assert.Equal(new long[] { 3 }, policy.ExpireDeadlines(TimeSpan.FromSeconds(60)).ToArray());
+        Assert.Equal(1, policy.LiveCount);
+        policy.CheckInvariants();
+    }
+
+    [Fact]
+    public void Update_finishes_a_sequence_at_its_eos_token_and_frees_its_blocks()
+    {
+        var policy = new SchedulerPolicy(Settings());
+        policy.Add(Request(1, 4) with { EosTokenId = 2 });
+        policy.Step(token: 5);
+        var step = policy.Schedule();
+        var result = policy.Complete(step, token: 2);
+        Assert.Equal(new AppendedToken(1, 2), Assert.Single(result.Appended.ToArray()));
+        Assert.Equal(new FinishedSequence(1, FinishReason.EndOfSequence, 2), Assert.Single(result.Finished.ToArray()));
+        Assert.Equal(0, policy.BlockPool.UsedCount);
+    }
+
+    [Fact]
+    public void Update_ignores_eos_when_asked_and_finishes_at_max_new_tokens()
+    {
+        var policy = new SchedulerPolicy(Settings());
+        policy.Add(Request(1, 4, maxNewTokens: 3) with { EosTokenId = 2, IgnoreEos = true });
+        policy.Step(token: 2);
+        policy.Step(token: 2);
+        var result = policy.Complete(policy.Schedule(), token: 2);
+        Assert.Equal(new FinishedSequence(1, FinishReason.MaxTokens, 3), Assert.Single(result.Finished.ToArray()));
+    }
+
+    [Fact]
+    public void Update_demands_one_sampled_token_per_logit_row_and_each_step_exactly_once()
+    {
+        var policy = new SchedulerPolicy(Settings());
+        policy.Add(Request(1, 4));
+        policy.Add(Request(2, 4));
+        var step = policy.Schedule();
+        Assert.Throws<ArgumentException>(() => policy.Update(step, new[] { 1 }));
+        policy.Update(step, new[] { 1, 2 });
+        Assert.Throws<InvalidOperationException>(() => policy.Update(step, new[] { 1, 2 }));
+        var other = new SchedulerPolicy(Settings());
+        other.Add(Request(1, 4));
+        Assert.Throws<InvalidOperationException>(() => policy.Update(other.Schedule(), new[] { 1 }));
+    }
+
+    [Fact]
+    public void Empty_step_is_returned_when_nothing_can_run_and_must_still_be_applied()
+    {
+        var policy = new SchedulerPolicy(Settings());
+        var step = policy.Schedule();
+        Assert.True(step.IsEmpty);
+        Assert.Equal(0, step.TotalTokens);
+        Assert.False(policy.CanSchedule);
+        policy.Complete(step);
+        Assert.True(policy.CanSchedule);
+    }
+}
