@@ -65,21 +65,33 @@ internal readonly struct Q4_0Kernel : IRowKernel
     private static Vector256<float> Step256(Vector256<float> acc, Vector256<byte> nib, ref sbyte x, int b, float s) =>
         Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(DotU8S8(nib, Vector256.LoadUnsafe(ref x, (nuint)(32 * b)))), Vector256.Create(s), acc);
 
+    // Two accumulator sets, even and odd blocks: one FMA chain per block would wait 4 cycles each.
     private static float Dot256(ref byte row, PreparedActivations a, int t)
     {
         ref sbyte x = ref Quants(a, t);
         ref float dx = ref Scales(a, t);
         ref float dxs = ref ScaledSums(a, t);
-        var acc = Vector256<float>.Zero;
-        float c = 0;
-        for (int b = 0; b < a.Blocks; b++)
+        Vector256<float> acc = default, acc1 = default;
+        float c = 0, c1 = 0;
+        int b = 0;
+        for (; b + 1 < a.Blocks; b += 2)
+        {
+            ref byte blk = ref Unsafe.Add(ref row, b * B);
+            ref byte blk1 = ref Unsafe.Add(ref blk, B);
+            float dw = Half(ref blk), dw1 = Half(ref blk1);
+            acc = Step256(acc, Nibbles256(ref blk), ref x, b, dw * Unsafe.Add(ref dx, b));
+            acc1 = Step256(acc1, Nibbles256(ref blk1), ref x, b + 1, dw1 * Unsafe.Add(ref dx, b + 1));
+            c = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref dxs, b), c);
+            c1 = MathF.FusedMultiplyAdd(dw1, Unsafe.Add(ref dxs, b + 1), c1);
+        }
+        if (b < a.Blocks)
         {
             ref byte blk = ref Unsafe.Add(ref row, b * B);
             float dw = Half(ref blk);
             acc = Step256(acc, Nibbles256(ref blk), ref x, b, dw * Unsafe.Add(ref dx, b));
             c = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref dxs, b), c);
         }
-        return VectorMath.HSum(acc) - 8f * c;
+        return VectorMath.HSum(acc + acc1) - 8f * (c + c1);
     }
 
     private static void Tile256(ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
@@ -92,25 +104,40 @@ internal readonly struct Q4_0Kernel : IRowKernel
         ref float d0 = ref Scales(a, t0);
         ref float e0 = ref ScaledSums(a, t0);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        float c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        float c0 = 0, c1 = 0, c2 = 0, c3 = 0, f0 = 0, f1 = 0, f2 = 0, f3 = 0;
         for (int b = 0; b < a.Blocks; b++)
         {
             ref byte blk = ref Unsafe.Add(ref row, b * B);
             float dw = Half(ref blk);
             var nib = Nibbles256(ref blk);
-            a0 = Step256(a0, nib, ref x0, b, dw * Unsafe.Add(ref d0, b));
-            a1 = Step256(a1, nib, ref x1, b, dw * Unsafe.Add(ref d0, ss + b));
-            a2 = Step256(a2, nib, ref x2, b, dw * Unsafe.Add(ref d0, 2 * ss + b));
-            a3 = Step256(a3, nib, ref x3, b, dw * Unsafe.Add(ref d0, 3 * ss + b));
-            c0 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, b), c0);
-            c1 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, ss + b), c1);
-            c2 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, 2 * ss + b), c2);
-            c3 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, 3 * ss + b), c3);
+            if ((b & 1) == 0)
+            {
+                a0 = Step256(a0, nib, ref x0, b, dw * Unsafe.Add(ref d0, b));
+                a1 = Step256(a1, nib, ref x1, b, dw * Unsafe.Add(ref d0, ss + b));
+                a2 = Step256(a2, nib, ref x2, b, dw * Unsafe.Add(ref d0, 2 * ss + b));
+                a3 = Step256(a3, nib, ref x3, b, dw * Unsafe.Add(ref d0, 3 * ss + b));
+                c0 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, b), c0);
+                c1 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, ss + b), c1);
+                c2 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, 2 * ss + b), c2);
+                c3 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, 3 * ss + b), c3);
+            }
+            else
+            {
+                b0 = Step256(b0, nib, ref x0, b, dw * Unsafe.Add(ref d0, b));
+                b1 = Step256(b1, nib, ref x1, b, dw * Unsafe.Add(ref d0, ss + b));
+                b2 = Step256(b2, nib, ref x2, b, dw * Unsafe.Add(ref d0, 2 * ss + b));
+                b3 = Step256(b3, nib, ref x3, b, dw * Unsafe.Add(ref d0, 3 * ss + b));
+                f0 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, b), f0);
+                f1 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, ss + b), f1);
+                f2 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, 2 * ss + b), f2);
+                f3 = MathF.FusedMultiplyAdd(dw, Unsafe.Add(ref e0, 3 * ss + b), f3);
+            }
         }
-        y = VectorMath.HSum(a0) - 8f * c0;
-        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1) - 8f * c1;
-        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2) - 8f * c2;
-        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3) - 8f * c3;
+        y = VectorMath.HSum(a0 + b0) - 8f * (c0 + f0);
+        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1 + b1) - 8f * (c1 + f1);
+        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2 + b2) - 8f * (c2 + f2);
+        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3 + b3) - 8f * (c3 + f3);
     }
 
     // ---------------- AVX-512: two blocks per vector, scales 16 blocks at a time ----------------

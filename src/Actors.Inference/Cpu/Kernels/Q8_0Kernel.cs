@@ -54,18 +54,29 @@ internal readonly struct Q8_0Kernel : IRowKernel
             Vector256.ConvertToSingle(DotU8S8(absW, Avx2.Sign(Vector256.LoadUnsafe(ref x, (nuint)(32 * b)), w))),
             Vector256.Create(s), acc);
 
+    // Two accumulators, even and odd blocks: one FMA chain per block would wait 4 cycles each.
     private static float Dot256(ref byte row, PreparedActivations a, int t)
     {
         ref sbyte x = ref Quants(a, t);
         ref float dx = ref Scales(a, t);
-        var acc = Vector256<float>.Zero;
-        for (int b = 0; b < a.Blocks; b++)
+        Vector256<float> acc = default, acc1 = default;
+        int b = 0;
+        for (; b + 1 < a.Blocks; b += 2)
+        {
+            ref byte blk = ref Unsafe.Add(ref row, b * B);
+            ref byte blk1 = ref Unsafe.Add(ref blk, B);
+            var w = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 2)).AsSByte();
+            var w1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk1, 2)).AsSByte();
+            acc = Step256(acc, Avx2.Abs(w), w, ref x, b, Half(ref blk) * Unsafe.Add(ref dx, b));
+            acc1 = Step256(acc1, Avx2.Abs(w1), w1, ref x, b + 1, Half(ref blk1) * Unsafe.Add(ref dx, b + 1));
+        }
+        if (b < a.Blocks)
         {
             ref byte blk = ref Unsafe.Add(ref row, b * B);
             var w = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 2)).AsSByte();
             acc = Step256(acc, Avx2.Abs(w), w, ref x, b, Half(ref blk) * Unsafe.Add(ref dx, b));
         }
-        return VectorMath.HSum(acc);
+        return VectorMath.HSum(acc + acc1);
     }
 
     private static void Tile256(ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
@@ -77,21 +88,32 @@ internal readonly struct Q8_0Kernel : IRowKernel
         ref sbyte x3 = ref Unsafe.Add(ref x2, n);
         ref float d0 = ref Scales(a, t0);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
         for (int b = 0; b < a.Blocks; b++)
         {
             ref byte blk = ref Unsafe.Add(ref row, b * B);
             var w = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 2)).AsSByte();
             var aw = Avx2.Abs(w);
             float dw = Half(ref blk);
-            a0 = Step256(a0, aw, w, ref x0, b, dw * Unsafe.Add(ref d0, b));
-            a1 = Step256(a1, aw, w, ref x1, b, dw * Unsafe.Add(ref d0, ss + b));
-            a2 = Step256(a2, aw, w, ref x2, b, dw * Unsafe.Add(ref d0, 2 * ss + b));
-            a3 = Step256(a3, aw, w, ref x3, b, dw * Unsafe.Add(ref d0, 3 * ss + b));
+            if ((b & 1) == 0)
+            {
+                a0 = Step256(a0, aw, w, ref x0, b, dw * Unsafe.Add(ref d0, b));
+                a1 = Step256(a1, aw, w, ref x1, b, dw * Unsafe.Add(ref d0, ss + b));
+                a2 = Step256(a2, aw, w, ref x2, b, dw * Unsafe.Add(ref d0, 2 * ss + b));
+                a3 = Step256(a3, aw, w, ref x3, b, dw * Unsafe.Add(ref d0, 3 * ss + b));
+            }
+            else
+            {
+                b0 = Step256(b0, aw, w, ref x0, b, dw * Unsafe.Add(ref d0, b));
+                b1 = Step256(b1, aw, w, ref x1, b, dw * Unsafe.Add(ref d0, ss + b));
+                b2 = Step256(b2, aw, w, ref x2, b, dw * Unsafe.Add(ref d0, 2 * ss + b));
+                b3 = Step256(b3, aw, w, ref x3, b, dw * Unsafe.Add(ref d0, 3 * ss + b));
+            }
         }
-        y = VectorMath.HSum(a0);
-        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1);
-        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2);
-        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3);
+        y = VectorMath.HSum(a0 + b0);
+        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1 + b1);
+        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2 + b2);
+        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3 + b3);
     }
 
     // ---------------- AVX-512: two blocks per vector, scales 16 blocks at a time ----------------
