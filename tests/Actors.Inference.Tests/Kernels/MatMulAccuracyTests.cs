@@ -114,6 +114,32 @@ public class MatMulAccuracyTests
     }
 
     [Fact]
+    public void F16_infinity_in_a_column_blocked_prefill_row_gives_infinity_for_every_token()
+    {
+        // 2100 columns and 7 tokens take the cache-blocked prefill (6 tokens) plus one single token.
+        const int rows = 3, cols = 2100, tokens = 7;
+        var (w, _) = KernelTestData.Weight(GgmlType.F16, rows, cols, 15);
+        var bytes = w.RowSpan(0, rows).ToArray();
+        BitConverter.TryWriteBytes(bytes.AsSpan(w.RowBytes + 2 * 1500), (ushort)0x7C00); // row 1, second column block
+        var wm = new Actors.Inference.Model.WeightMatrix("w", GgmlType.F16, rows, cols, Actors.Inference.Model.TensorSource.FromArray(bytes));
+        var x = KernelTestData.Gaussian(tokens * cols, 16);
+        for (int t = 0; t < tokens; t++) x[t * cols + 1500] = Math.Abs(x[t * cols + 1500]);
+        foreach (var path in KernelTestData.Paths)
+        {
+            if (KernelTestData.Skip(path)) continue;
+            var act = new PreparedActivations();
+            MatMul.Prepare(GgmlType.F16, x, tokens, cols, act, path);
+            var y = new float[tokens * rows];
+            MatMul.Compute(wm, act, tokens, y, rows, 0, rows, path);
+            for (int t = 0; t < tokens; t++)
+            {
+                Assert.Equal(float.PositiveInfinity, y[t * rows + 1]);
+                Assert.True(float.IsFinite(y[t * rows]) && float.IsFinite(y[t * rows + 2]), $"{path} token {t}");
+            }
+        }
+    }
+
+    [Fact]
     public void F16_subnormal_infinite_and_nan_weights_convert_exactly()
     {
         ushort[] bits = [0x0001, 0x03FF, 0x8001, 0x0400, 0x7BFF, 0xFBFF, 0x3C00, 0x8000, 0x0000, 0x7C00, 0xFC00, 0x7E00, 0x3555, 0x1234, 0x0200, 0xC000];

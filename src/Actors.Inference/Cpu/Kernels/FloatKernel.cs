@@ -10,7 +10,7 @@ namespace Actors.Inference.Cpu.Kernels;
 /// (row, token) pair always runs the same sequence: the path's accumulators over full chunks, one
 /// accumulator over full vectors, the fixed horizontal sum, then the scalar tail in element order.
 /// </summary>
-internal readonly struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatWeights
+internal readonly partial struct FloatKernel<TW> : IRowKernel where TW : struct, IFloatWeights
 {
     public static int Tile(KernelPath path) => path switch { KernelPath.Avx512 => 6, KernelPath.Avx2 => 4, _ => 1 };
 

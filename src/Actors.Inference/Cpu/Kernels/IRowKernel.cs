@@ -16,4 +16,11 @@ internal interface IRowKernel
 
     /// <summary>Writes the dot products of tokens t0..t0+Tile−1 to y at 0, yStride, 2·yStride, …</summary>
     static abstract void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint yStride);
+
+    /// <summary>
+    /// Optionally computes tokens [0, returned count) for all <paramref name="rows"/> rows at once with a
+    /// cache-blocked kernel (same per-pair sequence as <see cref="Dot1"/>); 0 leaves everything to the
+    /// row-at-a-time loops. <paramref name="y"/> is row 0 of token 0.
+    /// </summary>
+    static abstract int Prefill(KernelPath path, ref byte rows0, int rowBytes, int rows, PreparedActivations a, int tokens, ref float y, nint yStride);
 }

@@ -108,11 +108,12 @@ public static class MatMul
         ref float y0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart);
         int tile = K.Tile(path);
         if (tokens < tile) tile = 1;
+        int done = tokens > 1 ? K.Prefill(path, ref w0, rb, rows, act, tokens, ref y0, yStride) : 0;
         int chunk = tokens == 1 ? rows : Math.Max(1, RowChunkBytes / rb);
         for (int r0 = 0; r0 < rows; r0 += chunk)
         {
             int r1 = Math.Min(rows, r0 + chunk);
-            int t = 0;
+            int t = done;
             if (tile > 1)
             {
                 for (; t + tile <= tokens; t += tile)

@@ -17,6 +17,8 @@ internal readonly struct Q4_KKernel : IRowKernel
 
     public static int Tile(KernelPath path) => path == KernelPath.Portable ? 1 : 4;
 
+    public static int Prefill(KernelPath path, ref byte rows0, int rowBytes, int rows, PreparedActivations a, int tokens, ref float y, nint yStride) => 0;
+
     public static float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t) => path switch
     {
         KernelPath.Avx512 => Dot512(ref row, a, t),
