@@ -24,6 +24,7 @@ internal static partial class Ggml
 
     [DllImport(Base)] private static extern IntPtr ggml_init(InitParams p);
     [DllImport(Base)] public static extern void ggml_free(IntPtr ctx);
+    [DllImport(Base)] public static extern void ggml_reset(IntPtr ctx);
     [DllImport(Base)] public static extern IntPtr ggml_new_tensor_2d(IntPtr ctx, int type, long ne0, long ne1);
     [DllImport(Base)] public static extern IntPtr ggml_get_data(IntPtr tensor);
     [DllImport(Base)] public static extern IntPtr ggml_mul_mat(IntPtr ctx, IntPtr a, IntPtr b);
