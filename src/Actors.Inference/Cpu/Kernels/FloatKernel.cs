@@ -25,6 +25,17 @@ internal readonly partial struct FloatKernel<TW> : IRowKernel where TW : struct,
         };
     }
 
+    public static bool Dot2Rows(KernelPath path, ref byte row0, ref byte row1, PreparedActivations a, int t, out float y0, out float y1)
+    {
+        if (path != KernelPath.Avx512)
+        {
+            y0 = y1 = 0;
+            return false;
+        }
+        Dot512x2(ref row0, ref row1, ref Unsafe.Add(ref a.Floats.Ref, (nint)t * a.Cols), (nuint)a.Cols, out y0, out y1);
+        return true;
+    }
+
     public static void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint yStride)
     {
         ref float x = ref Unsafe.Add(ref a.Floats.Ref, (nint)t0 * a.Cols);
@@ -86,6 +97,53 @@ internal readonly partial struct FloatKernel<TW> : IRowKernel where TW : struct,
         }
         if (SawNonFinite(big)) return FloatKernel<F16ExactWeights>.Dot512(ref row, ref x, n);
         return Tail(VectorMath.HSum((a0 + a1) + (a2 + a3)), ref row, ref x, i, n);
+    }
+
+    /// <summary>Two rows of <see cref="Dot512"/> interleaved: two DRAM streams in flight, each row's sequence unchanged.</summary>
+    internal static void Dot512x2(ref byte r0, ref byte r1, ref float x, nuint n, out float y0, out float y1)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, big = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, bigB = default;
+        nuint i = 0;
+        for (; i + 64 <= n; i += 64)
+        {
+            var w0 = TW.Load512(ref r0, i);
+            var w1 = TW.Load512(ref r0, i + 16);
+            var w2 = TW.Load512(ref r0, i + 32);
+            var w3 = TW.Load512(ref r0, i + 48);
+            var v0 = TW.Load512(ref r1, i);
+            var v1 = TW.Load512(ref r1, i + 16);
+            var v2 = TW.Load512(ref r1, i + 32);
+            var v3 = TW.Load512(ref r1, i + 48);
+            if (TW.FastLoad512)
+            {
+                big = MaxAbs(big, MaxAbs(MaxAbs(w0, w1), MaxAbs(w2, w3)));
+                bigB = MaxAbs(bigB, MaxAbs(MaxAbs(v0, v1), MaxAbs(v2, v3)));
+            }
+            var x0 = Vector512.LoadUnsafe(ref x, i);
+            var x1 = Vector512.LoadUnsafe(ref x, i + 16);
+            var x2 = Vector512.LoadUnsafe(ref x, i + 32);
+            var x3 = Vector512.LoadUnsafe(ref x, i + 48);
+            a0 = Vector512.FusedMultiplyAdd(w0, x0, a0); b0 = Vector512.FusedMultiplyAdd(v0, x0, b0);
+            a1 = Vector512.FusedMultiplyAdd(w1, x1, a1); b1 = Vector512.FusedMultiplyAdd(v1, x1, b1);
+            a2 = Vector512.FusedMultiplyAdd(w2, x2, a2); b2 = Vector512.FusedMultiplyAdd(v2, x2, b2);
+            a3 = Vector512.FusedMultiplyAdd(w3, x3, a3); b3 = Vector512.FusedMultiplyAdd(v3, x3, b3);
+        }
+        for (; i + 16 <= n; i += 16)
+        {
+            var w = TW.Load512(ref r0, i);
+            var v = TW.Load512(ref r1, i);
+            if (TW.FastLoad512)
+            {
+                big = MaxAbs(big, w);
+                bigB = MaxAbs(bigB, v);
+            }
+            var xv = Vector512.LoadUnsafe(ref x, i);
+            a0 = Vector512.FusedMultiplyAdd(w, xv, a0);
+            b0 = Vector512.FusedMultiplyAdd(v, xv, b0);
+        }
+        y0 = SawNonFinite(big) ? FloatKernel<F16ExactWeights>.Dot512(ref r0, ref x, n) : Tail(VectorMath.HSum((a0 + a1) + (a2 + a3)), ref r0, ref x, i, n);
+        y1 = SawNonFinite(bigB) ? FloatKernel<F16ExactWeights>.Dot512(ref r1, ref x, n) : Tail(VectorMath.HSum((b0 + b1) + (b2 + b3)), ref r1, ref x, i, n);
     }
 
     internal static void Tile512(ref byte row, ref float x0, nuint n, ref float y, nint ys)

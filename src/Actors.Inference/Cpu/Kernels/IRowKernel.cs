@@ -14,6 +14,12 @@ internal interface IRowKernel
     /// <summary>Σ_i W[row, i]·x[t, i].</summary>
     static abstract float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t);
 
+    /// <summary>
+    /// Optionally the single-token products of two rows at once (two memory streams in flight), each
+    /// with exactly <see cref="Dot1"/>'s sequence; false when the kernel has no such form.
+    /// </summary>
+    static abstract bool Dot2Rows(KernelPath path, ref byte row0, ref byte row1, PreparedActivations a, int t, out float y0, out float y1);
+
     /// <summary>Writes the dot products of tokens t0..t0+Tile−1 to y at 0, yStride, 2·yStride, …</summary>
     static abstract void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint yStride);
 

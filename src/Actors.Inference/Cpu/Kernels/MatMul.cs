@@ -126,7 +126,15 @@ public static class MatMul
             for (; t < tokens; t++)
             {
                 ref float yt = ref Unsafe.Add(ref y0, (nint)t * yStride);
-                for (int r = r0; r < r1; r++)
+                // Rows r and r + half go together: two memory streams far apart.
+                int half = (r1 - r0) / 2, r = r0;
+                bool paired = half > 0;
+                for (; paired && r < r0 + half; r++)
+                    paired = K.Dot2Rows(path, ref Unsafe.Add(ref w0, (nint)r * rb), ref Unsafe.Add(ref w0, (nint)(r + half) * rb), act, t,
+                        out Unsafe.Add(ref yt, r), out Unsafe.Add(ref yt, r + half));
+                if (paired) r += half;
+                else r = r0;
+                for (; r < r1; r++)
                     Unsafe.Add(ref yt, r) = K.Dot1(path, ref Unsafe.Add(ref w0, (nint)r * rb), act, t);
             }
         }

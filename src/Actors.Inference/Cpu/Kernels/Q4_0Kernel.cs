@@ -19,6 +19,12 @@ internal readonly struct Q4_0Kernel : IRowKernel
 
     public static int Prefill(KernelPath path, ref byte rows0, int rowBytes, int rows, PreparedActivations a, int tokens, ref float y, nint yStride) => 0;
 
+    public static bool Dot2Rows(KernelPath path, ref byte row0, ref byte row1, PreparedActivations a, int t, out float y0, out float y1)
+    {
+        y0 = y1 = 0;
+        return false;
+    }
+
     public static float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t) => path switch
     {
         KernelPath.Avx512 => Dot512(ref row, a, t),
