@@ -57,5 +57,12 @@ public class AllocationTests
         Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.Compute(w, act, 2, y, 4, 0, 4)); // more tokens than prepared
         Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.Compute(w, act, 1, y, 4, 3, 5)); // rows past the end
         Assert.Throws<ArgumentException>(() => MatMul.Prepare(GgmlType.Q4_K, new float[100], 1, 100, act)); // not a multiple of 256
+        if (KernelDispatch.IsSupported(KernelPath.Avx512))
+        {
+            // Q4_0 activations are stored in a path-specific order: preparing on one path and computing on another is refused.
+            var (w4, _) = KernelTestData.Weight(GgmlType.Q4_0, 4, 256, 3);
+            MatMul.Prepare(GgmlType.Q4_0, KernelTestData.Gaussian(256, 4), 1, 256, act, KernelPath.Portable);
+            Assert.Throws<ArgumentException>(() => MatMul.Compute(w4, act, 1, y, 4, 0, 4, KernelPath.Avx512));
+        }
     }
 }

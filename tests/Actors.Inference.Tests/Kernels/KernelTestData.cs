@@ -58,7 +58,7 @@ internal static class KernelTestData
         int bs = act.Kind == ActivationKind.Q8_0 ? 32 : 256;
         for (int t = 0; t < tokens; t++)
             for (int i = 0; i < cols; i++)
-                r[t * cols + i] = (double)act.Scales[t * act.ScaleStride + i / bs] * act.Quants[t * cols + i];
+                r[t * cols + i] = (double)act.Scales[t * act.ScaleStride + i / bs] * act.QuantAt(t, i);
         return r;
     }
 

@@ -31,7 +31,7 @@ public class MatMulAccuracyTests
             int[] cols = bs switch
             {
                 1 => [1, 103, 4096],            // one value; 64 + 2·16 + 7 (every loop stage); large
-                32 => [32, 96, 32 * 37, 4096],  // one block; a pair and a lone block; 2 groups + 5; 8 full groups
+                32 => [32, 96, 32 * 23, 32 * 37, 4096],  // one block; pair + lone block; group + quad + pair + lone; 2 groups + quad + lone; 8 groups
                 _ => [256, 256 * 5, 4096],      // one block; odd block count; large
             };
             foreach (var path in KernelTestData.Paths)

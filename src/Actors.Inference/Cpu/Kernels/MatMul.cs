@@ -38,7 +38,8 @@ public static class MatMul
         if (cols % bs != 0) throw new ArgumentException($"{weightType} needs cols to be a multiple of {bs}, got {cols}", nameof(cols));
         act.EnsureCapacity(tokens, cols);
         act.SetShape(kind, weightType, tokens, cols, bs);
-        _ = KernelDispatch.Resolve(path); // validates the path; quantization is path-independent by construction
+        path = KernelDispatch.Resolve(path); // quantized values do not depend on the path; Q4_0's storage order does
+        act.QuadInterleaved = weightType == GgmlType.Q4_0 && path == KernelPath.Avx512;
         int nb = act.Blocks, ss = act.ScaleStride;
         for (int t = 0; t < tokens; t++)
         {
@@ -50,6 +51,7 @@ public static class MatMul
                     break;
                 case ActivationKind.Q8_0:
                     ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
+                    if (act.QuadInterleaved) InterleaveQuads(act.Quants.Slice(t * cols, cols));
                     // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
                     act.ScaledSums.Slice(t * ss + nb, ss - nb).Clear();
@@ -62,18 +64,36 @@ public static class MatMul
         }
     }
 
+    /// <summary>Reorders whole quads of Q8_0 blocks in place into the <see cref="PreparedActivations.QuadInterleaved"/> order.</summary>
+    private static void InterleaveQuads(Span<sbyte> q)
+    {
+        Span<sbyte> tmp = stackalloc sbyte[128];
+        for (int o = 0; o + 128 <= q.Length; o += 128)
+        {
+            var quad = q.Slice(o, 128);
+            quad.CopyTo(tmp);
+            for (int k = 0; k < 4; k++)
+            {
+                tmp.Slice(32 * k, 16).CopyTo(quad.Slice(16 * k, 16));
+                tmp.Slice(32 * k + 16, 16).CopyTo(quad.Slice(64 + 16 * k, 16));
+            }
+        }
+    }
+
     internal static void Compute(WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd, KernelPath path)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(act);
         if (act.Kind != KindOf(w.Type) || act.Cols != w.Cols)
             throw new ArgumentException($"activations were prepared for {act.WeightType} with {act.Cols} columns, not {w}", nameof(act));
+        path = KernelDispatch.Resolve(path);
+        if (act.QuadInterleaved != (w.Type == GgmlType.Q4_0 && path == KernelPath.Avx512))
+            throw new ArgumentException($"activations were prepared for {act.WeightType} on another kernel path than {path} ({w})", nameof(act));
         if (tokens < 0 || tokens > act.Tokens) throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens, {act.Tokens} prepared");
         if (rowStart < 0 || rowEnd > w.Rows || rowStart > rowEnd) throw new ArgumentOutOfRangeException(nameof(rowStart), $"rows [{rowStart}, {rowEnd}) of {w.Rows}");
         if (tokens == 0 || rowStart == rowEnd) return;
         if (tokens > 1 && yStride < rowEnd) throw new ArgumentOutOfRangeException(nameof(yStride), "rows of different tokens would overlap");
         if (y.Length < (long)(tokens - 1) * yStride + rowEnd) throw new ArgumentException("y is too small", nameof(y));
-        path = KernelDispatch.Resolve(path);
         switch (w.Type)
         {
             case GgmlType.F32: Run<FloatKernel<F32Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;

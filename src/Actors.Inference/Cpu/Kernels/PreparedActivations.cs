@@ -41,6 +41,13 @@ public sealed class PreparedActivations
     internal readonly AlignedBuffer<short> Sums16 = new();
 
     internal ActivationKind Kind;
+
+    /// <summary>
+    /// Q8_0 values stored four blocks at a time as [elements 0..15 of blocks 0..3, elements 16..31 of
+    /// blocks 0..3] (whole quads only; a row's last nb mod 4 blocks stay in order). The AVX-512 Q4_0
+    /// kernel unpacks four blocks' nibbles in exactly that order, saving a shuffle per pair.
+    /// </summary>
+    internal bool QuadInterleaved;
     internal GgmlType WeightType;
     internal int Tokens;
     internal int Cols;
@@ -65,10 +72,23 @@ public sealed class PreparedActivations
 
     internal static int RoundUp16(int n) => (n + 15) & ~15;
 
+    /// <summary>Quantized value i of token t in element order, whatever the storage order (for tests).</summary>
+    internal sbyte QuantAt(int t, int i)
+    {
+        int b = i / 32, j = i % 32;
+        if (QuadInterleaved && b < Blocks / 4 * 4)
+        {
+            int q = b / 4, k = b % 4;
+            return Quants[t * Cols + 128 * q + (j < 16 ? 16 * k + j : 64 + 16 * k + j - 16)];
+        }
+        return Quants[t * Cols + i];
+    }
+
     /// <summary>Records the shape and kind; called by <see cref="MatMul.Prepare"/> after the buffers are sized.</summary>
     internal void SetShape(ActivationKind kind, GgmlType weightType, int tokens, int cols, int blockSize)
     {
         Kind = kind;
+        QuadInterleaved = false;
         WeightType = weightType;
         Tokens = tokens;
         Cols = cols;
