@@ -15,7 +15,7 @@ public static class MatMul
 {
     /// <summary>
     /// Bytes of weight rows one pass over the token tiles reuses from cache during prefill: rows are
-    /// taken in chunks this large so every 4-token tile finds them in L2 (1 MiB/core on Zen 4/5).
+    /// taken in chunks this large so every token tile finds them in L2 (1 MiB/core on Zen 4/5).
     /// </summary>
     private const int RowChunkBytes = 192 * 1024;
 

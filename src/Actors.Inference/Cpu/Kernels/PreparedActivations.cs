@@ -24,7 +24,8 @@ internal enum ActivationKind
 /// buffer starts on a 64-byte boundary):
 /// <list type="bullet">
 /// <item><see cref="Floats"/>[t·Cols + i] for float weights.</item>
-/// <item><see cref="Quants"/>[t·Cols + i]: int8 values in ggml's element order.</item>
+/// <item><see cref="Quants"/>[t·Cols + i]: int8 values in ggml's element order, except for Q4_0 weights on
+/// the AVX-512 path, where whole quads of blocks are interleaved (<see cref="QuadInterleaved"/>).</item>
 /// <item><see cref="Scales"/>[t·ScaleStride + b]: f32 scale d of block b. ScaleStride rounds the block
 /// count up to 16 and the padding is zero, so kernels may load 16 scales at a time past the last block.</item>
 /// <item><see cref="ScaledSums"/>[t·ScaleStride + b] (Q8_0 only): d·Σq of block b, for weight types whose
