@@ -55,6 +55,15 @@ internal readonly partial struct FloatKernel<TW> : IRowKernel where TW : struct,
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool SawNonFinite(Vector512<float> maxAbs) => TW.FastLoad512 && !Vector512.LessThanAll(maxAbs, Vector512.Create(65536f));
 
+    /// <summary>AVX2 form: max of the sign-cleared bit patterns (non-negative floats order as integers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MaxAbsBits(Vector256<int> big, Vector256<float> w) =>
+        Vector256.Max(big, w.AsInt32() & Vector256.Create(0x7FFFFFFF));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool SawNonFinite(Vector256<int> maxAbsBits) =>
+        TW.FastLoad512 && Vector256.GreaterThanOrEqualAny(maxAbsBits, Vector256.Create(0x47800000)); // 65536f
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> F(Vector512<float> w, ref float x, nuint i, Vector512<float> acc) =>
         Vector512.FusedMultiplyAdd(w, Vector512.LoadUnsafe(ref x, i), acc);
@@ -198,44 +207,67 @@ internal readonly partial struct FloatKernel<TW> : IRowKernel where TW : struct,
     // Four FMA chains keep the loop off the FMA latency; 3 tokens × 4 accumulators is what 16 ymm
     // registers hold when each weight vector is used right after its load.
 
-    private static float Dot256(ref byte row, ref float x, nuint n)
+    internal static float Dot256(ref byte row, ref float x, nuint n)
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<int> big = default;
         nuint i = 0;
         for (; i + 32 <= n; i += 32)
         {
-            a0 = F(TW.Load256(ref row, i), ref x, i, a0);
-            a1 = F(TW.Load256(ref row, i + 8), ref x, i + 8, a1);
-            a2 = F(TW.Load256(ref row, i + 16), ref x, i + 16, a2);
-            a3 = F(TW.Load256(ref row, i + 24), ref x, i + 24, a3);
+            var w0 = TW.Load256(ref row, i);
+            var w1 = TW.Load256(ref row, i + 8);
+            var w2 = TW.Load256(ref row, i + 16);
+            var w3 = TW.Load256(ref row, i + 24);
+            if (TW.FastLoad512) big = MaxAbsBits(MaxAbsBits(MaxAbsBits(MaxAbsBits(big, w0), w1), w2), w3);
+            a0 = F(w0, ref x, i, a0);
+            a1 = F(w1, ref x, i + 8, a1);
+            a2 = F(w2, ref x, i + 16, a2);
+            a3 = F(w3, ref x, i + 24, a3);
         }
-        for (; i + 8 <= n; i += 8) a0 = F(TW.Load256(ref row, i), ref x, i, a0);
+        for (; i + 8 <= n; i += 8)
+        {
+            var w = TW.Load256(ref row, i);
+            if (TW.FastLoad512) big = MaxAbsBits(big, w);
+            a0 = F(w, ref x, i, a0);
+        }
+        if (SawNonFinite(big)) return FloatKernel<F16ExactWeights>.Dot256(ref row, ref x, n);
         return Tail(VectorMath.HSum((a0 + a1) + (a2 + a3)), ref row, ref x, i, n);
     }
 
-    private static void Tile256(ref byte row, ref float x0, nuint n, ref float y, nint ys)
+    internal static void Tile256(ref byte row, ref float x0, nuint n, ref float y, nint ys)
     {
         ref float x1 = ref Unsafe.Add(ref x0, n);
         ref float x2 = ref Unsafe.Add(ref x1, n);
         Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
         Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
         Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
+        Vector256<int> big = default;
         nuint i = 0;
         for (; i + 32 <= n; i += 32)
         {
             var w0 = TW.Load256(ref row, i + 0);
+            if (TW.FastLoad512) big = MaxAbsBits(big, w0);
             a00 = F(w0, ref x0, i + 0, a00); a10 = F(w0, ref x1, i + 0, a10); a20 = F(w0, ref x2, i + 0, a20);
             var w1 = TW.Load256(ref row, i + 8);
+            if (TW.FastLoad512) big = MaxAbsBits(big, w1);
             a01 = F(w1, ref x0, i + 8, a01); a11 = F(w1, ref x1, i + 8, a11); a21 = F(w1, ref x2, i + 8, a21);
             var w2 = TW.Load256(ref row, i + 16);
+            if (TW.FastLoad512) big = MaxAbsBits(big, w2);
             a02 = F(w2, ref x0, i + 16, a02); a12 = F(w2, ref x1, i + 16, a12); a22 = F(w2, ref x2, i + 16, a22);
             var w3 = TW.Load256(ref row, i + 24);
+            if (TW.FastLoad512) big = MaxAbsBits(big, w3);
             a03 = F(w3, ref x0, i + 24, a03); a13 = F(w3, ref x1, i + 24, a13); a23 = F(w3, ref x2, i + 24, a23);
         }
         for (; i + 8 <= n; i += 8)
         {
             var w = TW.Load256(ref row, i);
+            if (TW.FastLoad512) big = MaxAbsBits(big, w);
             a00 = F(w, ref x0, i, a00); a10 = F(w, ref x1, i, a10); a20 = F(w, ref x2, i, a20);
+        }
+        if (SawNonFinite(big))
+        {
+            FloatKernel<F16ExactWeights>.Tile256(ref row, ref x0, n, ref y, ys);
+            return;
         }
         y = Tail(VectorMath.HSum((a00 + a01) + (a02 + a03)), ref row, ref x0, i, n);
         Unsafe.Add(ref y, 1 * ys) = Tail(VectorMath.HSum((a10 + a11) + (a12 + a13)), ref row, ref x1, i, n);

@@ -12,8 +12,9 @@ namespace Actors.Inference.Cpu.Kernels;
 internal interface IFloatWeights
 {
     /// <summary>
-    /// True when <see cref="Load512"/> maps inf/NaN to finite values of magnitude ≥ 65536 (the fast F16
-    /// conversion); the kernel then tracks max |w| and redoes a row that reached it exactly.
+    /// True when <see cref="Load512"/> and <see cref="Load256"/> map inf/NaN to finite values of magnitude
+    /// ≥ 65536 (the fast F16 conversion); the kernel then tracks max |w| and redoes a row that reached it
+    /// exactly. (<see cref="Load128"/> and <see cref="Load1"/> are always exact.)
     /// </summary>
     static abstract bool FastLoad512 { get; }
 
@@ -51,6 +52,9 @@ internal struct F16Weights : IFloatWeights
         HalfConversion.FromSignExtendedFinite(Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), i)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load256(ref byte row, nuint i) =>
+        HalfConversion.FromSignExtendedFinite(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), i)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load256Exact(ref byte row, nuint i) =>
         HalfConversion.ToSingle(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref row), i)).AsUInt32());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Load128(ref byte row, nuint i) =>
@@ -86,7 +90,7 @@ internal struct F16ExactWeights : IFloatWeights
     public static Vector512<float> Load512(ref byte row, nuint i) =>
         HalfConversion.FromSignExtended(Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref Unsafe.As<byte, short>(ref row), i)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load256(ref byte row, nuint i) => F16Weights.Load256(ref row, i);
+    public static Vector256<float> Load256(ref byte row, nuint i) => F16Weights.Load256Exact(ref row, i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Load128(ref byte row, nuint i) => F16Weights.Load128(ref row, i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -52,6 +52,11 @@ internal static class HalfConversion
             (bits | Vector512.Create(0x7F800000)).AsSingle(), f);
     }
 
+    /// <summary>The 8-lane form of <see cref="FromSignExtendedFinite(Vector512{int})"/> (AVX2 path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FromSignExtendedFinite(Vector256<int> h) =>
+        ((h << 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(Rebias);
+
     /// <summary>Converts 16 halves held in the low 16 bits of each lane (upper bits zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ToSingle(Vector512<uint> h)
