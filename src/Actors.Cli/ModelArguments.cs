@@ -6,7 +6,7 @@ namespace Actors.Cli;
 /// <summary>Resolves `--model` (a GGUF path) or the embedded default model.</summary>
 public static class ModelArguments
 {
-    public static OptionSpec Option => new("model", "GGUF model file", "the embedded default model");
+    public static OptionSpec Option => new("model", "GGUF model file (default: the embedded default model)");
 
     public static string ResolvePath(Arguments args)
     {

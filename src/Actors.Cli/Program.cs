@@ -4,6 +4,10 @@ using Actors.Cli.Commands;
 // The `actors` command line. Errors are one line on stderr and a non-zero exit code, never a stack trace.
 var commands = new ICommand[]
 {
+    new GenerateCommand(),
+    new BenchCommand(),
+    new TopologyCommand(),
+    new ServeCommand(),
     new LogitsCommand(),
     new MakeModelCommand(),
 }.ToDictionary(c => c.Name);

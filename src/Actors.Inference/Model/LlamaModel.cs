@@ -88,6 +88,35 @@ public sealed class LlamaModel : IDisposable
         return new LlamaModel(name, file, c, embedding, outputNorm, output, layers);
     }
 
+    /// <summary>
+    /// A model with the shape of <paramref name="config"/> and no weights (for simulated devices, which
+    /// need sizes and types only): reading any weight throws.
+    /// </summary>
+    public static LlamaModel ShapeOnly(LlamaConfig config, GgmlType weightType, string name)
+    {
+        var none = new NoWeights(name);
+        WeightMatrix M(string tensor, int rows, int cols) => new(tensor, weightType, rows, cols, none);
+        int dim = config.EmbeddingLength;
+        var layers = new LlamaLayerWeights[config.BlockCount];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            string p = $"blk.{l}.";
+            layers[l] = new LlamaLayerWeights(new float[dim],
+                M(p + "attn_q.weight", config.QueryDim, dim), M(p + "attn_k.weight", config.KvDim, dim), M(p + "attn_v.weight", config.KvDim, dim),
+                M(p + "attn_output.weight", dim, config.QueryDim), new float[dim],
+                M(p + "ffn_gate.weight", config.FeedForwardLength, dim), M(p + "ffn_up.weight", config.FeedForwardLength, dim),
+                M(p + "ffn_down.weight", dim, config.FeedForwardLength));
+        }
+        var embedding = M("token_embd.weight", config.VocabSize, dim);
+        return new LlamaModel(name, null, config, embedding, new float[dim], M("output.weight", config.VocabSize, dim), layers);
+    }
+
+    private sealed class NoWeights(string model) : TensorSource
+    {
+        public override ReadOnlySpan<byte> Span(long offset, int length) =>
+            throw new InvalidOperationException($"{model} is a shape-only model (for simulation); it has no weights to read");
+    }
+
     private static float[] ReadVector(GgufFile file, GgufTensorInfo t, string name)
     {
         if (t.Type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16))

@@ -19,7 +19,7 @@ public sealed class HoconReader(Config config, string prefix)
 
     private string Raw(string key)
     {
-        if (!Config.HasPath(key)) throw new ConfigurationException($"{Key(key)} is missing (it has a default in reference.conf; is the runtime's configuration loaded?)");
+        if (!Config.HasPath(key)) throw new InvalidConfigurationException($"{Key(key)} is missing (it has a default in reference.conf; is the runtime's configuration loaded?)");
         return Config.GetString(key) ?? "";
     }
 
@@ -29,9 +29,9 @@ public sealed class HoconReader(Config config, string prefix)
     {
         string raw = Raw(key);
         if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v))
-            throw new ConfigurationException($"{Key(key)} = \"{raw}\" is not an integer");
+            throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not an integer");
         if (v < min || v > max)
-            throw new ConfigurationException($"{Key(key)} = {v} is out of range: allowed {Describe(min, max)}");
+            throw new InvalidConfigurationException($"{Key(key)} = {v} is out of range: allowed {Describe(min, max)}");
         return v;
     }
 
@@ -39,9 +39,9 @@ public sealed class HoconReader(Config config, string prefix)
     {
         string raw = Raw(key);
         if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || double.IsNaN(v))
-            throw new ConfigurationException($"{Key(key)} = \"{raw}\" is not a number");
+            throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not a number");
         if (v < min || v > max)
-            throw new ConfigurationException($"{Key(key)} = {raw} is out of range: allowed {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}");
+            throw new InvalidConfigurationException($"{Key(key)} = {raw} is out of range: allowed {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}");
         return v;
     }
 
@@ -52,24 +52,41 @@ public sealed class HoconReader(Config config, string prefix)
         {
             "on" or "true" or "yes" => true,
             "off" or "false" or "no" => false,
-            _ => throw new ConfigurationException($"{Key(key)} = \"{raw}\" is not a boolean (on/off, true/false, yes/no)"),
+            _ => throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not a boolean (on/off, true/false, yes/no)"),
         };
     }
 
     public TimeSpan Duration(string key, TimeSpan? min = null)
     {
         string raw = Raw(key);
-        TimeSpan v;
-        try
-        {
-            v = Config.GetTimeSpan(key);
-        }
-        catch (Exception)
-        {
-            throw new ConfigurationException($"{Key(key)} = \"{raw}\" is not a duration (e.g. 30s, 250ms)");
-        }
-        if (min is { } m && v < m) throw new ConfigurationException($"{Key(key)} = {raw} is too short: at least {m.TotalMilliseconds} ms");
+        if (!TryParseDuration(raw, out var v))
+            throw new InvalidConfigurationException($"{Key(key)} = \"{raw}\" is not a duration (e.g. 30s, 250ms, 15us)");
+        if (min is { } m && v < m) throw new InvalidConfigurationException($"{Key(key)} = {raw} is too short: at least {m.TotalMilliseconds} ms");
         return v;
+    }
+
+    /// <summary>HOCON durations: a number and a unit (ns, us/µs, ms, s, m, h, d, also spelled out); a bare number is milliseconds.</summary>
+    public static bool TryParseDuration(string text, out TimeSpan value)
+    {
+        value = default;
+        text = text.Trim();
+        int i = 0;
+        while (i < text.Length && (char.IsDigit(text[i]) || text[i] is '.' or '-' or '+' or 'e' or 'E') && !(text[i] is 'e' or 'E' && (i + 1 >= text.Length || !char.IsDigit(text[i + 1]) && text[i + 1] is not '-' and not '+'))) i++;
+        if (!double.TryParse(text[..i], NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || n < 0) return false;
+        double seconds = text[i..].Trim().ToLowerInvariant() switch
+        {
+            "ns" or "nanosecond" or "nanoseconds" => n * 1e-9,
+            "us" or "µs" or "microsecond" or "microseconds" => n * 1e-6,
+            "" or "ms" or "millisecond" or "milliseconds" => n * 1e-3,
+            "s" or "second" or "seconds" => n,
+            "m" or "minute" or "minutes" => n * 60,
+            "h" or "hour" or "hours" => n * 3600,
+            "d" or "day" or "days" => n * 86400,
+            _ => double.NaN,
+        };
+        if (double.IsNaN(seconds)) return false;
+        value = TimeSpan.FromTicks((long)Math.Round(seconds * TimeSpan.TicksPerSecond));
+        return true;
     }
 
     /// <summary>One of the allowed words (case-insensitive), returned in lower case.</summary>
@@ -77,7 +94,7 @@ public sealed class HoconReader(Config config, string prefix)
     {
         string raw = Raw(key).Trim().ToLowerInvariant();
         if (Array.IndexOf(allowed, raw) < 0)
-            throw new ConfigurationException($"{Key(key)} = \"{Raw(key)}\" is not allowed: use one of {string.Join(", ", allowed)}");
+            throw new InvalidConfigurationException($"{Key(key)} = \"{Raw(key)}\" is not allowed: use one of {string.Join(", ", allowed)}");
         return raw;
     }
 
@@ -86,19 +103,22 @@ public sealed class HoconReader(Config config, string prefix)
     {
         if (!Config.HasPath(key)) return [];
         var value = Config.GetValue(key);
-        if (!value.IsArray()) throw new ConfigurationException($"{Key(key)} must be a list, e.g. [ {{ ... }} ]");
+        if (value == null || value.IsEmpty) return [];
+        // Akka's HOCON reports an empty list "[]" as not an array; GetArray still reads it (as empty).
+        if (value.Values is [Akka.Configuration.Hocon.HoconArray { Count: 0 }]) return [];
+        if (!value.IsArray()) throw new InvalidConfigurationException($"{Key(key)} must be a list, e.g. [ {{ ... }} ]");
         var items = value.GetArray();
         var result = new List<HoconReader>(items.Count);
         for (int i = 0; i < items.Count; i++)
         {
-            if (!items[i].IsObject()) throw new ConfigurationException($"{Key(key)}[{i}] must be an object {{ ... }}");
+            if (!items[i].IsObject()) throw new InvalidConfigurationException($"{Key(key)}[{i}] must be an object {{ ... }}");
             result.Add(new HoconReader(new Config(new HoconRoot(items[i])), $"{Key(key)}[{i}]"));
         }
         return result;
     }
 
     public HoconReader Section(string key) =>
-        Config.HasPath(key) ? new HoconReader(Config.GetConfig(key), Key(key)) : throw new ConfigurationException($"{Key(key)} is missing");
+        Config.HasPath(key) ? new HoconReader(Config.GetConfig(key), Key(key)) : throw new InvalidConfigurationException($"{Key(key)} is missing");
 
     private static string Describe(int min, int max) =>
         max == int.MaxValue ? $"{min} or more" : min == int.MinValue ? $"at most {max}" : $"{min} to {max}";

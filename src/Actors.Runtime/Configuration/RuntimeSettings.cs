@@ -41,7 +41,8 @@ public sealed record RuntimeSettings(
     IReadOnlyList<DeviceOptions> Devices,
     LayoutOptions Layout,
     RequestOptions Request,
-    TransferOptions Transfer)
+    TransferOptions Transfer,
+    bool VirtualClock = false)
 {
     public const string Root = "actors-runtime";
 
@@ -49,11 +50,24 @@ public sealed record RuntimeSettings(
     public static Config DefaultConfig() =>
         ConfigurationFactory.FromResource("Actors.Runtime.reference.conf", typeof(RuntimeSettings).Assembly);
 
+    /// <summary>Parses a deployment file; `include "other.conf"` resolves relative to the file's folder.</summary>
+    public static Config LoadFile(string path)
+    {
+        string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) ?? ".";
+        Akka.Configuration.Hocon.HoconRoot Include(string name)
+        {
+            string included = System.IO.Path.Combine(dir, name);
+            if (!File.Exists(included)) throw new InvalidConfigurationException($"{path}: included file not found: {name}");
+            return ConfigurationFactory.ParseString(File.ReadAllText(included), Include).Root is var root ? new Akka.Configuration.Hocon.HoconRoot(root) : null!;
+        }
+        return ConfigurationFactory.ParseString(File.ReadAllText(path), Include);
+    }
+
     /// <summary>Reads and validates settings from a config (the reference defaults are added as fallback).</summary>
     public static RuntimeSettings Create(Config config)
     {
         var full = config.WithFallback(DefaultConfig());
-        if (!full.HasPath(Root)) throw new ConfigurationException($"{Root} section is missing");
+        if (!full.HasPath(Root)) throw new InvalidConfigurationException($"{Root} section is missing");
         var r = new HoconReader(full.GetConfig(Root), Root);
 
         var model = new ModelOptions(r.String("model.path"), r.String("model.name"));
@@ -82,7 +96,7 @@ public sealed record RuntimeSettings(
         foreach (var d in r.ObjectList("devices"))
         {
             string id = d.String("id");
-            if (string.IsNullOrWhiteSpace(id)) throw new ConfigurationException($"{d.Prefix}.id is empty");
+            if (string.IsNullOrWhiteSpace(id)) throw new InvalidConfigurationException($"{d.Prefix}.id is empty");
             var kind = d.OneOf("kind", "cpu", "cuda", "simulated") switch
             {
                 "cpu" => DeviceKind.Cpu,
@@ -92,11 +106,11 @@ public sealed record RuntimeSettings(
             int threads = d.Has("threads") ? d.Int("threads", 0, 4096) : 0;
             string spec = d.Has("spec") ? d.String("spec") : "";
             if (kind == DeviceKind.Simulated && spec.Length == 0)
-                throw new ConfigurationException($"{d.Prefix}.spec is missing: a simulated device names its GPU kind, e.g. spec = rtx3090");
-            if (devices.Any(x => x.Id == id)) throw new ConfigurationException($"{d.Prefix}.id = \"{id}\" is listed twice");
+                throw new InvalidConfigurationException($"{d.Prefix}.spec is missing: a simulated device names its GPU kind, e.g. spec = rtx3090");
+            if (devices.Any(x => x.Id == id)) throw new InvalidConfigurationException($"{d.Prefix}.id = \"{id}\" is listed twice");
             devices.Add(new DeviceOptions(id, kind, threads, spec));
         }
-        if (devices.Count == 0) throw new ConfigurationException($"{Root}.devices is empty: list at least one device");
+        if (devices.Count == 0) throw new InvalidConfigurationException($"{Root}.devices is empty: list at least one device");
 
         var l = r.Section("layout");
         var stages = new List<StageOptions>();
@@ -104,7 +118,7 @@ public sealed record RuntimeSettings(
         {
             string device = st.String("device");
             if (devices.All(x => x.Id != device))
-                throw new ConfigurationException($"{st.Prefix}.device = \"{device}\" is not a configured device (known: {string.Join(", ", devices.Select(x => x.Id))})");
+                throw new InvalidConfigurationException($"{st.Prefix}.device = \"{device}\" is not a configured device (known: {string.Join(", ", devices.Select(x => x.Id))})");
             LayerRange? layers = st.Has("layers") ? ParseLayers(st.String("layers"), $"{st.Prefix}.layers") : null;
             stages.Add(new StageOptions(st.Has("replica") ? st.Int("replica", 0) : 0, device, layers));
         }
@@ -121,7 +135,7 @@ public sealed record RuntimeSettings(
                 lk.Double("bandwidth", 1), lk.Duration("latency", TimeSpan.Zero)));
         var transfer = new TransferOptions(links, t.Double("host-copy-bandwidth", 1));
 
-        return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer);
+        return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer, r.OneOf("clock", "real", "virtual") == "virtual");
     }
 
     /// <summary>"0-11" or "12" to a layer range [Start, End).</summary>
@@ -130,6 +144,6 @@ public sealed record RuntimeSettings(
         var parts = text.Split('-', StringSplitOptions.TrimEntries);
         if (parts.Length is 1 or 2 && int.TryParse(parts[0], out int a) && int.TryParse(parts[^1], out int b) && a >= 0 && b >= a)
             return new LayerRange(a, b + 1);
-        throw new ConfigurationException($"{key} = \"{text}\" is not a layer range: use \"first-last\" (inclusive), e.g. \"0-11\"");
+        throw new InvalidConfigurationException($"{key} = \"{text}\" is not a layer range: use \"first-last\" (inclusive), e.g. \"0-11\"");
     }
 }

@@ -8,14 +8,14 @@ namespace Actors.Runtime.Internal;
 internal sealed record LoadStage(int Replica, int Stage, LlamaModel Model, LayerRange Layers, KvCacheSpec Kv, int MaxBatchTokens, int SwapSlots)
     : INoSerializationVerificationNeeded;
 
-internal sealed record StageLoaded(int Replica, int Stage, string DeviceId, long KvBlockBytes) : INoSerializationVerificationNeeded;
+internal sealed record StageLoaded(int Replica, int Stage, string DeviceId, long KvBlockBytes, IActorRef StageActor) : INoSerializationVerificationNeeded;
 
 internal sealed record StageLoadFailed(int Replica, int Stage, string DeviceId, string Reason) : INoSerializationVerificationNeeded;
 
 /// <summary>Hidden states of a step leaving <see cref="FromStage"/>, for the transfer actor to route.</summary>
-internal sealed record StageOutput(StepWork Work, int FromStage, PipelineRoute Route, HiddenBuffer Hidden) : INoSerializationVerificationNeeded;
+internal sealed record StageOutput(StepWork Work, int FromStage, PipelineRoute Route, HiddenBuffer Hidden, double ReadyAt = 0) : INoSerializationVerificationNeeded;
 
-/// <summary>Copy a sequence's KV blocks of one stage out of the device (migration source).</summary>
+/// <summary>Copy a sequence's KV blocks of one stage out of the stage actor's device (migration source).</summary>
 internal sealed record ReadKvBlocks(int Replica, int Stage, int[] Blocks, IActorRef ReplyTo, long CorrelationId) : INoSerializationVerificationNeeded;
 
 internal sealed record KvBlocksRead(long CorrelationId, int Stage, byte[][] Data, double Seconds) : INoSerializationVerificationNeeded;
@@ -35,3 +35,8 @@ internal sealed record DeviceStats(string DeviceId, double BusySeconds, long Ste
 
 /// <summary>A finished copy, reported by the device that did it, for the transfer actor's accounting.</summary>
 internal sealed record TransferMeasured(Transfer.TransferPath Path, long Bytes, double Seconds) : INoSerializationVerificationNeeded;
+
+/// <summary>Hand over a sequence's sampler (migration source); answered with <see cref="SamplerExtracted"/>.</summary>
+internal sealed record ExtractSampler(long SequenceId, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
+
+internal sealed record SamplerExtracted(long SequenceId, SequenceSampling? Sampler) : INoSerializationVerificationNeeded;

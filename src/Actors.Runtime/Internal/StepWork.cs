@@ -28,6 +28,12 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     public readonly List<(int Block, int HostSlot)> SwapOut = new();
     /// <summary>Host swap slots to copy back into blocks before the forward pass.</summary>
     public readonly List<(int Block, int HostSlot)> SwapIn = new();
+    /// <summary>KV of migrated sequences to write, per stage: blocks and their bytes (from another replica).</summary>
+    public readonly List<KvWrite> KvWrites = new();
+    /// <summary>Samplers of migrated sequences for the last stage to adopt (their RNG state moves with them).</summary>
+    public readonly List<(long SequenceId, SequenceSampling Sampler)> InstallSamplers = new();
+    /// <summary>A step that only carries maintenance (imports) and is not one of the policy's steps.</summary>
+    public bool MaintenanceOnly;
 
     // Results, written by the last stage.
     public int[] Sampled = [];
@@ -35,6 +41,8 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     public double[] StageSeconds = [];
     public long DispatchedAt;
     public long CompletedAt;
+    /// <summary>Virtual-clock seconds: when the step was dispatched and when its last stage finished.</summary>
+    public double VirtualDispatched, VirtualCompleted;
 
     public void EnsureCapacity(int sequences, int logits, int stages)
     {
@@ -56,14 +64,21 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
         BlockCopies.Clear();
         SwapOut.Clear();
         SwapIn.Clear();
+        KvWrites.Clear();
+        InstallSamplers.Clear();
+        MaintenanceOnly = false;
     }
 }
 
+/// <summary>A migrated sequence's KV for one stage: where it goes, its bytes, the path it crossed and the read time spent.</summary>
+internal sealed record KvWrite(int Stage, int[] Blocks, byte[][] Data, Transfer.TransferPath Path, double ReadSeconds);
+
 /// <summary>Where each stage of a replica runs and who hears about the result.</summary>
-internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageDevices, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
+/// <param name="StageActors">The stage actors, in pipeline order (each runs on its device's thread).</param>
+internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageActors, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
 
 /// <summary>Run stage <see cref="Stage"/> of a step; <see cref="Input"/> is null for the first stage.</summary>
-internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null)
+internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null, double ReadyAt = 0)
     : INoSerializationVerificationNeeded;
 
 /// <summary>The last stage finished and sampled; results are in the work item.</summary>

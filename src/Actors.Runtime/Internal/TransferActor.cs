@@ -22,15 +22,18 @@ internal sealed class TransferActor : UntypedActor
     private readonly Topology _topology;
     private readonly TransferAccounting _accounting;
     private readonly Dictionary<(string, string), TransferPath> _paths = new();
+    private readonly Dictionary<string, double> _linkBusyUntil = new();
+    private readonly bool _virtualClock;
 
-    public TransferActor(Topology topology, TransferAccounting accounting)
+    public TransferActor(Topology topology, TransferAccounting accounting, bool virtualClock)
     {
         _topology = topology;
         _accounting = accounting;
+        _virtualClock = virtualClock;
     }
 
-    public static Props Props(Topology topology, TransferAccounting accounting) =>
-        Akka.Actor.Props.Create(() => new TransferActor(topology, accounting));
+    public static Props Props(Topology topology, TransferAccounting accounting, bool virtualClock = false) =>
+        Akka.Actor.Props.Create(() => new TransferActor(topology, accounting, virtualClock));
 
     protected override void OnReceive(object message)
     {
@@ -40,11 +43,15 @@ internal sealed class TransferActor : UntypedActor
             {
                 int next = o.FromStage + 1;
                 var path = Path(o.Route.StageDeviceIds[o.FromStage], o.Route.StageDeviceIds[next]);
-                o.Route.StageDevices[next].Tell(new RunStage(o.Work, next, o.Route, o.Hidden, path));
+                double readyAt = _virtualClock ? VirtualTransfer(path, 4L * o.Hidden.Length, o.ReadyAt) : 0;
+                o.Route.StageActors[next].Tell(new RunStage(o.Work, next, o.Route, o.Hidden, path, readyAt));
                 break;
             }
             case TransferMeasured t:
                 _accounting.Record(t.Path, t.Bytes, t.Seconds);
+                break;
+            case StartMigration m:
+                Context.ActorOf(MigrationActor.Props(m.Plan, _topology));
                 break;
             case GetTransferReport:
                 Sender.Tell(new TransferReport(_topology, _accounting));
@@ -53,6 +60,22 @@ internal sealed class TransferActor : UntypedActor
                 Unhandled(message);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Virtual clock: the copy starts when its data is ready and its link is free, and takes latency plus
+    /// bytes over bandwidth. Transfers on one link queue behind each other; every host-staged copy shares
+    /// the host (its PCIe root and memory), so they queue together.
+    /// </summary>
+    private double VirtualTransfer(TransferPath path, long bytes, double readyAt)
+    {
+        if (path.Kind == PathKind.SameDevice) return readyAt;
+        string link = path.Kind == PathKind.HostStaged ? "host" : path.Kind == PathKind.Network ? "network" : path.From + ">" + path.To;
+        double start = Math.Max(readyAt, _linkBusyUntil.GetValueOrDefault(link));
+        double seconds = path.EstimateSeconds(bytes);
+        _linkBusyUntil[link] = start + seconds;
+        _accounting.Record(path, bytes, seconds);
+        return start + seconds;
     }
 
     private TransferPath Path(string from, string to)

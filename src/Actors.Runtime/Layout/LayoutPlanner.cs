@@ -12,7 +12,7 @@ public static class LayoutPlanner
 {
     public static RuntimeLayout Plan(LayoutOptions options, IReadOnlyList<DeviceCapacity> devices, LayerCosts costs)
     {
-        if (devices.Count == 0) throw new ConfigurationException("no devices are configured");
+        if (devices.Count == 0) throw new InvalidConfigurationException("no devices are configured");
         return options.Stages.Count > 0 ? Explicit(options, devices, costs) : Automatic(options, devices, costs);
     }
 
@@ -20,9 +20,9 @@ public static class LayoutPlanner
     {
         int r = options.Replicas, p = options.Pipeline;
         if (p > costs.LayerCount)
-            throw new ConfigurationException($"actors-runtime.layout.pipeline = {p} exceeds the model's {costs.LayerCount} layers");
+            throw new InvalidConfigurationException($"actors-runtime.layout.pipeline = {p} exceeds the model's {costs.LayerCount} layers");
         if (devices.Count < r * p && devices.Count != 1)
-            throw new ConfigurationException(
+            throw new InvalidConfigurationException(
                 $"layout of {r} replica(s) x {p} stage(s) needs {r * p} devices (or a single shared one), but {devices.Count} are configured: {string.Join(", ", devices.Select(d => d.Id))}");
         var replicas = new List<IReadOnlyList<StagePlacement>>();
         for (int rep = 0; rep < r; rep++)
@@ -42,16 +42,16 @@ public static class LayoutPlanner
         {
             int replica = group.Key;
             if (replica != replicas.Count)
-                throw new ConfigurationException($"layout.stages: replica {replicas.Count} has no stages but replica {replica} does; number replicas from 0 without gaps");
+                throw new InvalidConfigurationException($"layout.stages: replica {replicas.Count} has no stages but replica {replica} does; number replicas from 0 without gaps");
             var list = group.ToList();
             foreach (var s in list)
                 if (!known.ContainsKey(s.Device))
-                    throw new ConfigurationException($"layout.stages: replica {replica} names unknown device \"{s.Device}\" (known: {string.Join(", ", known.Keys)})");
+                    throw new InvalidConfigurationException($"layout.stages: replica {replica} names unknown device \"{s.Device}\" (known: {string.Join(", ", known.Keys)})");
             List<LayerRange> ranges;
             if (list.All(s => s.Layers is null))
                 ranges = Split(costs, list.Select(s => (double)known[s.Device].MemoryBytes).ToList());
             else if (list.Any(s => s.Layers is null))
-                throw new ConfigurationException($"layout.stages: replica {replica} gives layers for some stages but not all; give them for every stage or for none");
+                throw new InvalidConfigurationException($"layout.stages: replica {replica} gives layers for some stages but not all; give them for every stage or for none");
             else
             {
                 ranges = list.Select(s => s.Layers!.Value).ToList();
@@ -71,20 +71,20 @@ public static class LayoutPlanner
         {
             var range = ranges[s];
             if (range.End > layerCount)
-                throw new ConfigurationException($"replica {replica} stage {s}: layers {range.Start}-{range.End - 1} go past the model's last layer {layerCount - 1}");
+                throw new InvalidConfigurationException($"replica {replica} stage {s}: layers {range.Start}-{range.End - 1} go past the model's last layer {layerCount - 1}");
             for (int l = range.Start; l < range.End; l++)
             {
                 if (owner[l] >= 0)
-                    throw new ConfigurationException($"replica {replica}: layer {l} is covered twice (stages {owner[l]} and {s})");
+                    throw new InvalidConfigurationException($"replica {replica}: layer {l} is covered twice (stages {owner[l]} and {s})");
                 owner[l] = s;
             }
         }
         var missing = Enumerable.Range(0, layerCount).Where(l => owner[l] < 0).ToList();
         if (missing.Count > 0)
-            throw new ConfigurationException($"replica {replica}: layers {Ranges(missing)} are not covered by any stage");
+            throw new InvalidConfigurationException($"replica {replica}: layers {Ranges(missing)} are not covered by any stage");
         for (int s = 1; s < ranges.Count; s++)
             if (ranges[s].Start != ranges[s - 1].End)
-                throw new ConfigurationException($"replica {replica}: stage {s} starts at layer {ranges[s].Start} but stage {s - 1} ends at layer {ranges[s - 1].End - 1}; stages must follow the layer order");
+                throw new InvalidConfigurationException($"replica {replica}: stage {s} starts at layer {ranges[s].Start} but stage {s - 1} ends at layer {ranges[s - 1].End - 1}; stages must follow the layer order");
     }
 
     /// <summary>
@@ -94,7 +94,7 @@ public static class LayoutPlanner
     public static List<LayerRange> Split(LayerCosts costs, IReadOnlyList<double> capacity)
     {
         int stages = capacity.Count, n = costs.LayerCount;
-        if (stages > n) throw new ConfigurationException($"{stages} stages cannot split the model's {n} layers");
+        if (stages > n) throw new InvalidConfigurationException($"{stages} stages cannot split the model's {n} layers");
         double total = costs.EmbeddingBytes + costs.HeadBytes + costs.LayerBytes.Sum();
         double capTotal = capacity.Sum();
         var ranges = new List<LayerRange>();

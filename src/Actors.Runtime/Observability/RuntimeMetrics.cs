@@ -39,6 +39,7 @@ public sealed class RuntimeMetrics : IDisposable
     private readonly Histogram<double> _queueMs;
     private readonly Histogram<int> _batchTokens;
     private long _generatedTotal;
+    private long _preemptionsTotal;
     private long _windowStartTicks = Stopwatch.GetTimestamp();
     private long _windowStartTokens;
     private double _lastRate;
@@ -65,6 +66,8 @@ public sealed class RuntimeMetrics : IDisposable
         _meter.CreateObservableGauge("actors.tokens.per_second", ObserveRate, "{token}/s", "Generated tokens per second since the last observation");
     }
 
+    public IEnumerable<ReplicaGauges> Replicas() => _replicas.Values;
+
     public ReplicaGauges Replica(int replica) => _replicas.GetOrAdd(replica, r => new ReplicaGauges { Replica = r });
 
     public void TokensGenerated(int count)
@@ -75,7 +78,13 @@ public sealed class RuntimeMetrics : IDisposable
 
     public long GeneratedTotal => Interlocked.Read(ref _generatedTotal);
     public void PromptAdmitted(int tokens) => _promptTokens.Add(tokens);
-    public void Preempted(int count, int replica) => _preemptions.Add(count, new KeyValuePair<string, object?>("replica", replica));
+    public void Preempted(int count, int replica)
+    {
+        _preemptions.Add(count, new KeyValuePair<string, object?>("replica", replica));
+        Interlocked.Add(ref _preemptionsTotal, count);
+    }
+
+    public long PreemptionsTotal => Interlocked.Read(ref _preemptionsTotal);
     public void RequestFinished(string reason) => _requests.Add(1, new KeyValuePair<string, object?>("reason", reason));
     public void RequestRejected(string reason) => _rejections.Add(1, new KeyValuePair<string, object?>("reason", reason));
     public void Step(double ms, int tokens, int replica)

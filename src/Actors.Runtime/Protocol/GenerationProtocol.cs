@@ -46,6 +46,8 @@ public sealed record Generate : IRuntimeMessage
     [Key(6)] public DateTime? DeadlineUtc { get; init; }
     /// <summary>Prepend the model's BOS token to a text prompt (when the model asks for it).</summary>
     [Key(7)] public bool AddBos { get; init; } = true;
+    /// <summary>Read special-token text in a text prompt (e.g. "&lt;|eot_id|&gt;" from a chat template) as those tokens.</summary>
+    [Key(8)] public bool ParseSpecialTokens { get; init; }
 }
 
 /// <summary>Cancels a request by its id; the requester then receives GenerationCompleted with reason Cancelled.</summary>
@@ -111,3 +113,21 @@ public sealed record GenerationRejected(
     [property: Key(0)] string RequestId,
     [property: Key(1)] RejectionReason Reason,
     [property: Key(2)] string Message) : IRuntimeMessage;
+
+/// <summary>
+/// Moves a running request to another replica: its KV blocks are copied through the transfer actor
+/// (byte for byte) and it continues there. Answered with <see cref="MigrationCompleted"/> or <see cref="MigrationFailed"/>.
+/// </summary>
+[MessagePackObject]
+public sealed record MigrateRequest([property: Key(0)] string RequestId, [property: Key(1)] int TargetReplica) : IRuntimeMessage;
+
+[MessagePackObject]
+public sealed record MigrationCompleted(
+    [property: Key(0)] string RequestId,
+    [property: Key(1)] int FromReplica,
+    [property: Key(2)] int ToReplica,
+    [property: Key(3)] long Bytes,
+    [property: Key(4)] int Blocks) : IRuntimeMessage;
+
+[MessagePackObject]
+public sealed record MigrationFailed([property: Key(0)] string RequestId, [property: Key(1)] string Reason) : IRuntimeMessage;

@@ -56,7 +56,7 @@ public sealed partial class SchedulerPolicy
         for (int i = 0; i < _running.Count && _budget > 0; i++)
         {
             var sequence = _running[i];
-            if (sequence.InFlightStep != 0 || sequence.LastScheduledStep == _step.StepId) continue;
+            if (sequence.InFlightStep != 0 || sequence.LastScheduledStep == _step.StepId || sequence.Paused) continue;
             int remaining = sequence.RemainingTokens;
             if ((remaining == 1) != decodes) continue;
             int count = decodes ? 1 : PrefillChunk(remaining);

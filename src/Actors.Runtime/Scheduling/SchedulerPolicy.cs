@@ -75,9 +75,20 @@ public sealed partial class SchedulerPolicy
         {
             if (_waiting.Count > 0 || _swapped.Count > 0) return true;
             for (int i = 0; i < _running.Count; i++)
-                if (_running[i].InFlightStep == 0) return true;
+                if (_running[i].InFlightStep == 0 && !_running[i].Paused) return true;
             return false;
         }
+    }
+
+    /// <summary>
+    /// Pauses or resumes a sequence whose consumer cannot keep up (stream backpressure). A paused
+    /// running sequence keeps its KV blocks but is not scheduled. Returns false for an unknown id.
+    /// </summary>
+    public bool SetPaused(long id, bool paused)
+    {
+        if (!_live.TryGetValue(id, out var sequence)) return false;
+        sequence.Paused = paused;
+        return true;
     }
 
     public bool Contains(long id) => _live.ContainsKey(id);

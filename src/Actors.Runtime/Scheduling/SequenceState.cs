@@ -56,6 +56,8 @@ internal sealed class SequenceState
     public bool FirstStepPending { get; set; }
     /// <summary>All blocks were replaced since the last step (swap-in): the next step must carry the whole table.</summary>
     public bool BlocksReplaced { get; set; }
+    /// <summary>Its consumer is not keeping up (backpressure): a running sequence is skipped until resumed.</summary>
+    public bool Paused { get; set; }
     /// <summary>Preempted sequences wait at the front of their priority class instead of by arrival.</summary>
     public bool AtFrontOfClass { get; set; }
 
@@ -78,8 +80,33 @@ internal sealed class SequenceState
         InFlightStep = LastScheduledStep = LastPreemptedStep = 0;
         InFlightTokens = 0;
         Preemptions = 0;
+        Paused = false;
         FirstStepPending = true;
         BlocksReplaced = AtFrontOfClass = false;
+    }
+
+    /// <summary>
+    /// Starts as a sequence moved from another replica: its prompt and generated tokens, with the
+    /// first <paramref name="computedTokens"/> already in the KV cache (their blocks are copied in).
+    /// </summary>
+    public void StartImported(SequenceRequest request, long id, ReadOnlySpan<int> tokens, int promptLength, int computedTokens, long admissionOrder)
+    {
+        EnsureTokenCapacity(promptLength + request.MaxNewTokens);
+        tokens.CopyTo(_tokens);
+        Request = request;
+        Id = id;
+        AdmissionOrder = admissionOrder;
+        KnownTokens = tokens.Length;
+        PromptLength = promptLength;
+        ComputedTokens = computedTokens;
+        Status = computedTokens > 0 ? SequenceStatus.Running : SequenceStatus.Waiting;
+        InFlightStep = LastScheduledStep = LastPreemptedStep = 0;
+        InFlightTokens = 0;
+        Preemptions = 0;
+        Paused = false;
+        FirstStepPending = computedTokens == 0;
+        BlocksReplaced = true;
+        AtFrontOfClass = computedTokens == 0;
     }
 
     /// <summary>Becomes a copy of <paramref name="parent"/>'s tokens and progress under a new id (a fork; blocks are shared separately).</summary>

@@ -25,6 +25,9 @@ public sealed class RuntimeMessageSerializer(ExtendedActorSystem system) : Seria
         TokenChunk => "tok1",
         GenerationCompleted => "fin1",
         GenerationRejected => "rej1",
+        MigrateRequest => "mig1",
+        MigrationCompleted => "mgd1",
+        MigrationFailed => "mgf1",
         _ => throw new ArgumentException($"{o.GetType()} is not a runtime message", nameof(o)),
     };
 
@@ -35,6 +38,9 @@ public sealed class RuntimeMessageSerializer(ExtendedActorSystem system) : Seria
         TokenChunk m => MessagePackSerializer.Serialize(m, Options),
         GenerationCompleted m => MessagePackSerializer.Serialize(m, Options),
         GenerationRejected m => MessagePackSerializer.Serialize(m, Options),
+        MigrateRequest m => MessagePackSerializer.Serialize(m, Options),
+        MigrationCompleted m => MessagePackSerializer.Serialize(m, Options),
+        MigrationFailed m => MessagePackSerializer.Serialize(m, Options),
         _ => throw new ArgumentException($"{obj.GetType()} is not a runtime message", nameof(obj)),
     };
 
@@ -45,6 +51,9 @@ public sealed class RuntimeMessageSerializer(ExtendedActorSystem system) : Seria
         "tok1" => MessagePackSerializer.Deserialize<TokenChunk>(bytes, Options),
         "fin1" => MessagePackSerializer.Deserialize<GenerationCompleted>(bytes, Options),
         "rej1" => MessagePackSerializer.Deserialize<GenerationRejected>(bytes, Options),
+        "mig1" => MessagePackSerializer.Deserialize<MigrateRequest>(bytes, Options),
+        "mgd1" => MessagePackSerializer.Deserialize<MigrationCompleted>(bytes, Options),
+        "mgf1" => MessagePackSerializer.Deserialize<MigrationFailed>(bytes, Options),
         _ => throw new SerializationException($"unknown manifest '{manifest}' for {nameof(RuntimeMessageSerializer)}"),
     };
 }

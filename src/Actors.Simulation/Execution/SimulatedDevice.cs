@@ -43,11 +43,14 @@ public sealed class SimulatedDevice : IComputeDevice
         return w + kv.TotalBytes(layers.Count) + StageMemory.WorkspaceBytes(model, CostModel.Options, maxBatchTokens, last, tensorParallel);
     }
 
+    /// <summary>The weight format to cost a <see cref="LlamaModel"/> with instead of its tensors' types (shape-only models).</summary>
+    public WeightFormat? WeightFormatOverride { get; init; }
+
     public long EstimateStageBytes(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens)
-        => EstimateStageBytes(ShapeOf(model), FormatOf(model, layers), layers, kv, maxBatchTokens);
+        => EstimateStageBytes(ShapeOf(model), WeightFormatOverride ?? FormatOf(model, layers), layers, kv, maxBatchTokens);
 
     public IStageExecutor LoadStage(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens)
-        => LoadStage(ShapeOf(model), FormatOf(model, layers), layers, kv, maxBatchTokens);
+        => LoadStage(ShapeOf(model), WeightFormatOverride ?? FormatOf(model, layers), layers, kv, maxBatchTokens);
 
     /// <summary>Loads a shape-only stage; throws <see cref="InsufficientDeviceMemoryException"/> when it does not fit.</summary>
     public SimulatedStageExecutor LoadStage(ModelShape model, WeightFormat weights, LayerRange layers, KvCacheSpec kv, int maxBatchTokens,

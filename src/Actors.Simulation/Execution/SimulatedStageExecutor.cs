@@ -20,7 +20,7 @@ namespace Actors.Simulation;
 /// a repetition of it (KvBlockBytes in all, the true size, so transfer accounting is honest);
 /// <see cref="WriteKvBlock"/> restores it from the first 8 bytes. A round trip is exact.
 /// </summary>
-public sealed class SimulatedStageExecutor : IStageExecutor
+public sealed class SimulatedStageExecutor : IStageExecutor, ITimedStage
 {
     private readonly ulong[] _blockSignature;
     private readonly Action<SimulatedStageExecutor>? _onDispose;

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Actors.Runtime;
+using Actors.Runtime.Internal;
+using Actors.Runtime.Protocol;
+
+namespace Actors.Cli.Bench;
+
+public enum BenchMode
+{
+    /// <summary>Continuous batching: requests join and leave the running batch every step.</summary>
+    Continuous,
+    /// <summary>Static batching: batches of `concurrency` requests start together and wait for their slowest member.</summary>
+    Static,
+    /// <summary>One request at a time.</summary>
+    Sequential,
+}
+
+/// <summary>Drives a workload through the runtime and measures it from the client's side.</summary>
+public sealed class BenchRunner(LlmRuntime runtime)
+{
+    private sealed record Result(bool Rejected, GenerationCompleted? Completed, int Tokens);
+
+    public async Task<BenchReport> RunAsync(List<BenchRequest> workload, BenchMode mode, int concurrency, double rate, CancellationToken cancel)
+    {
+        var results = new Result[workload.Count];
+        int peakBlocks = 0;
+        using var sampler = new Timer(_ => peakBlocks = Math.Max(peakBlocks, runtime.Metrics.Replicas().Sum(g => g.BlocksUsed)), null, 0, 20);
+        var busyBefore = await DeviceBusy();
+        double transferBefore = runtime.Transfers.TotalSeconds;
+        long preemptionsBefore = runtime.Metrics.PreemptionsTotal;
+        var clock = Stopwatch.StartNew();
+
+        switch (mode)
+        {
+            case BenchMode.Sequential:
+                foreach (var r in workload) results[r.Index] = await One(r, cancel);
+                break;
+            case BenchMode.Static:
+                for (int i = 0; i < workload.Count; i += concurrency)
+                {
+                    var batch = workload.Skip(i).Take(concurrency).ToList();
+                    var done = await Task.WhenAll(batch.Select(r => One(r, cancel)));
+                    for (int j = 0; j < batch.Count; j++) results[batch[j].Index] = done[j];
+                }
+                break;
+            default:
+                if (rate > 0)
+                {
+                    // Open loop: each request is sent at its Poisson arrival time, however busy the runtime is.
+                    var tasks = workload.Select(async r =>
+                    {
+                        var wait = TimeSpan.FromSeconds(r.ArrivalSeconds) - clock.Elapsed;
+                        if (wait > TimeSpan.Zero) await Task.Delay(wait, cancel);
+                        results[r.Index] = await One(r, cancel);
+                    });
+                    await Task.WhenAll(tasks);
+                }
+                else
+                {
+                    // Closed loop: keep `concurrency` requests in flight.
+                    int next = -1;
+                    var workers = Enumerable.Range(0, concurrency).Select(async _ =>
+                    {
+                        int i;
+                        while ((i = Interlocked.Increment(ref next)) < workload.Count) results[workload[i].Index] = await One(workload[i], cancel);
+                    });
+                    await Task.WhenAll(workers);
+                }
+                break;
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        var busyAfter = await DeviceBusy();
+        var completed = results.Where(r => r.Completed != null).Select(r => r.Completed!).ToList();
+        var ttft = completed.Where(c => c.Usage.CompletionTokens > 0).Select(c => c.Timings.TimeToFirstTokenMs).ToList();
+        var itl = completed.SelectMany(c => c.Timings.InterTokenMs).ToList();
+        long generated = completed.Sum(c => (long)c.Usage.CompletionTokens);
+        var stageBusy = runtime.Layout.Replicas[0].Select(s => (busyAfter[s.DeviceId] - busyBefore[s.DeviceId]) / seconds).ToArray();
+        var gauges = runtime.Metrics.Replicas().ToList();
+        long queries = gauges.Sum(g => Interlocked.Read(ref g.PrefixQueries)), hits = gauges.Sum(g => Interlocked.Read(ref g.PrefixHits));
+        return new BenchReport
+        {
+            Mode = mode.ToString().ToLowerInvariant(),
+            Requests = workload.Count,
+            Completed = completed.Count,
+            Rejected = results.Count(r => r.Rejected),
+            GeneratedTokens = generated,
+            PromptTokens = completed.Sum(c => (long)c.Usage.PromptTokens),
+            Seconds = seconds,
+            TokensPerSecond = generated / seconds,
+            TtftP50 = BenchReport.Percentile(ttft, 50),
+            TtftP99 = BenchReport.Percentile(ttft, 99),
+            ItlP50 = BenchReport.Percentile(itl, 50),
+            ItlP99 = BenchReport.Percentile(itl, 99),
+            Preemptions = runtime.Metrics.PreemptionsTotal - preemptionsBefore,
+            KvBlocksPeak = peakBlocks,
+            KvBlocksTotal = runtime.KvCache.NumBlocks * runtime.Layout.ReplicaCount,
+            PrefixHitRate = queries == 0 ? 0 : (double)hits / queries,
+            DeviceBusyFraction = busyAfter.Keys.Average(k => (busyAfter[k] - busyBefore[k]) / seconds),
+            StageBusyFractions = stageBusy,
+            TransferSeconds = runtime.Transfers.TotalSeconds - transferBefore,
+            Layout = runtime.Layout.ToString(),
+        };
+    }
+
+    private async Task<Result> One(BenchRequest r, CancellationToken cancel)
+    {
+        var request = new Generate
+        {
+            RequestId = $"bench-{r.Index}",
+            PromptTokens = r.Prompt,
+            MaxTokens = r.MaxTokens,
+            Sampling = new SamplingOptions { Temperature = 0, IgnoreEos = true },
+        };
+        try
+        {
+            var result = await runtime.GenerateAsync(request, cancel);
+            return new Result(false, result.Completed, result.TokenIds.Count);
+        }
+        catch (GenerationRejectedException)
+        {
+            return new Result(true, null, 0);
+        }
+    }
+
+    private async Task<Dictionary<string, double>> DeviceBusy()
+    {
+        var result = new Dictionary<string, double>();
+        foreach (var (id, actor) in runtime.DeviceActors)
+        {
+            var stats = await actor.Ask<DeviceStats>(GetDeviceStats.Instance, TimeSpan.FromSeconds(30));
+            result[id] = stats.BusySeconds;
+        }
+        return result;
+    }
+}

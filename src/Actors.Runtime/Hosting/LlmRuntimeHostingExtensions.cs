@@ -1,0 +1,28 @@
+using Akka.Hosting;
+using Actors.Runtime.Configuration;
+
+namespace Actors.Runtime.Hosting;
+
+/// <summary>Registry key for the runtime's front door (the router that takes Generate and Cancel).</summary>
+public sealed class LlmRuntimeRouter;
+
+/// <summary>Akka.Hosting integration: <c>services.AddAkka("sys", b => b.WithLlmRuntime(o => o.ModelPath = "m.gguf"))</c>.</summary>
+public static class LlmRuntimeHostingExtensions
+{
+    /// <summary>
+    /// Adds the runtime: options are prepended as HOCON (they win), reference.conf is appended (defaults),
+    /// the extension starts with the actor system, and the router is registered in the ActorRegistry
+    /// under <see cref="LlmRuntimeRouter"/> (inject it with IRequiredActor&lt;LlmRuntimeRouter&gt;).
+    /// </summary>
+    public static AkkaConfigurationBuilder WithLlmRuntime(this AkkaConfigurationBuilder builder, Action<LlmRuntimeOptions>? configure = null, RuntimeSetup? setup = null)
+    {
+        var options = new LlmRuntimeOptions();
+        configure?.Invoke(options);
+        string hocon = options.ToHocon();
+        if (hocon.Length > 0) builder.AddHocon(hocon, HoconAddMode.Prepend);
+        builder.AddHocon(RuntimeSettings.DefaultConfig(), HoconAddMode.Append);
+        if (setup != null) builder.AddSetup(setup);
+        builder.WithActors((system, registry) => registry.Register<LlmRuntimeRouter>(LlmRuntime.Get(system).Router));
+        return builder;
+    }
+}

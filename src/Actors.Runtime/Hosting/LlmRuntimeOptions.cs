@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text;
+
+namespace Actors.Runtime.Hosting;
+
+/// <summary>
+/// Options for <see cref="LlmRuntimeHostingExtensions.WithLlmRuntime"/>. Every property is optional:
+/// only those set are rendered to HOCON (prepended over the user's config); the rest keep the
+/// defaults of the embedded reference.conf.
+/// </summary>
+public sealed class LlmRuntimeOptions
+{
+    public string? ModelPath { get; set; }
+    public int? MaxBatchedTokens { get; set; }
+    public int? MaxRunningSequences { get; set; }
+    public int? MaxWaiting { get; set; }
+    public bool? ChunkedPrefill { get; set; }
+    public bool? PrefixCaching { get; set; }
+    public int? KvBlockSize { get; set; }
+    public int? KvBlocks { get; set; }
+    public int? Replicas { get; set; }
+    public int? Pipeline { get; set; }
+    /// <summary>Number of CPU devices to declare (cpu:0..cpu:N-1), each with <see cref="ThreadsPerDevice"/> threads.</summary>
+    public int? CpuDevices { get; set; }
+    public int? ThreadsPerDevice { get; set; }
+
+    public string ToHocon()
+    {
+        var sb = new StringBuilder();
+        void Line(string key, object? value)
+        {
+            if (value is null) return;
+            string v = value switch
+            {
+                string s => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"",
+                bool b => b ? "on" : "off",
+                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                _ => value.ToString()!,
+            };
+            sb.Append("actors-runtime.").Append(key).Append(" = ").AppendLine(v);
+        }
+        Line("model.path", ModelPath);
+        Line("scheduler.max-batched-tokens", MaxBatchedTokens);
+        Line("scheduler.max-running-sequences", MaxRunningSequences);
+        Line("scheduler.max-waiting", MaxWaiting);
+        Line("scheduler.chunked-prefill", ChunkedPrefill);
+        Line("scheduler.prefix-caching", PrefixCaching);
+        Line("kv-cache.block-size", KvBlockSize);
+        Line("kv-cache.num-blocks", KvBlocks);
+        Line("layout.replicas", Replicas);
+        Line("layout.pipeline", Pipeline);
+        if (CpuDevices is int n)
+        {
+            var devices = Enumerable.Range(0, n).Select(i => $"{{ id = \"cpu:{i}\", kind = cpu, threads = {ThreadsPerDevice ?? 0} }}");
+            sb.Append("actors-runtime.devices = [ ").Append(string.Join(", ", devices)).AppendLine(" ]");
+        }
+        return sb.ToString();
+    }
+}

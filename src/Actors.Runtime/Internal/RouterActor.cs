@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Akka.Actor;
+using Actors.Runtime.Observability;
+using Actors.Runtime.Protocol;
+using Actors.Runtime.Scheduling;
+
+namespace Actors.Runtime.Internal;
+
+/// <summary>Start a request whose chunks go to a bounded channel (streams, IAsyncEnumerable).</summary>
+internal sealed record StartChannelRequest(Generate Request, ChannelWriter<TokenChunk> Writer, TaskCompletionSource<object> Outcome, double ArrivalAt = double.NaN)
+    : INoSerializationVerificationNeeded;
+
+/// <summary>The replicas a router spreads requests over.</summary>
+/// <param name="InTransit">Requests started towards this replica whose EnqueueSequence has not reached the scheduler yet.</param>
+internal sealed record ReplicaHandle(int Replica, IActorRef Scheduler, ReplicaGauges Gauges, int BlockSize, RequestsInTransit InTransit);
+
+/// <summary>
+/// A count shared by the router (which starts requests), request actors and the scheduler (which
+/// receives them): on the virtual clock the scheduler must not run ahead of a request still on its way.
+/// </summary>
+internal sealed class RequestsInTransit
+{
+    private int _count;
+    public int Count => Volatile.Read(ref _count);
+    public void Started() => Interlocked.Increment(ref _count);
+    public void Arrived() => Interlocked.Decrement(ref _count);
+}
+
+/// <summary>
+/// The runtime's front door: receives <see cref="Generate"/> and <see cref="Cancel"/>, starts one
+/// request actor per request on the replica with the most free KV blocks and fewest queued tokens,
+/// and rejects duplicate request ids. Sequences stay on their replica.
+/// </summary>
+internal sealed class RouterActor : UntypedActor
+{
+    private readonly IReadOnlyList<ReplicaHandle> _replicas;
+    private readonly RequestContext _context;
+    private readonly Dictionary<string, IActorRef> _active = new(StringComparer.Ordinal);
+    private readonly Dictionary<IActorRef, (string Id, int Replica, long SequenceId)> _byActor = new();
+    private readonly int[] _activePerReplica;
+    private readonly ReplicaLoad[] _loads;
+    private long _nextSequenceId;
+
+    public RouterActor(IReadOnlyList<ReplicaHandle> replicas, RequestContext context)
+    {
+        _replicas = replicas;
+        _context = context;
+        _loads = new ReplicaLoad[replicas.Count];
+        _activePerReplica = new int[replicas.Count];
+    }
+
+    public static Props Props(IReadOnlyList<ReplicaHandle> replicas, RequestContext context) =>
+        Akka.Actor.Props.Create(() => new RouterActor(replicas, context));
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Generate g:
+                Start(g, new ActorSink(Sender, Self), double.NaN);
+                break;
+            case StartChannelRequest s:
+                Start(s.Request, new ChannelSink(s.Writer, s.Outcome), s.ArrivalAt);
+                break;
+            case Cancel c:
+                if (_active.TryGetValue(c.RequestId, out var actor)) actor.Forward(c);
+                break;
+            case MigrateRequest m:
+                Migrate(m);
+                break;
+            case Migrated moved:
+                if (_active.TryGetValue(moved.RequestId, out var movedActor) && _byActor.TryGetValue(movedActor, out var was))
+                {
+                    _activePerReplica[was.Replica]--;
+                    _activePerReplica[moved.Replica]++;
+                    _byActor[movedActor] = (was.Id, moved.Replica, was.SequenceId);
+                }
+                break;
+            case Terminated t:
+                if (_byActor.Remove(t.ActorRef, out var entry))
+                {
+                    _active.Remove(entry.Id);
+                    _activePerReplica[entry.Replica]--;
+                }
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Start(Generate g, IResponseSink sink, double arrivalAt)
+    {
+        long arrival = Stopwatch.GetTimestamp();
+        if (string.IsNullOrEmpty(g.RequestId))
+        {
+            sink.Reject(new GenerationRejected(g.RequestId ?? "", RejectionReason.InvalidParameters, "the request id is empty"));
+            return;
+        }
+        if (_active.ContainsKey(g.RequestId))
+        {
+            sink.Reject(new GenerationRejected(g.RequestId, RejectionReason.DuplicateRequestId, $"request id '{g.RequestId}' is already in progress"));
+            return;
+        }
+        int index = ChooseReplica();
+        var replica = _replicas[index];
+        long sequenceId = ++_nextSequenceId;
+        replica.InTransit.Started();
+        var actor = Context.ActorOf(Akka.Actor.Props.Create(() => new RequestActor(g, sink, replica.Scheduler, _context, sequenceId, arrival, arrivalAt, replica.InTransit)), $"request-{sequenceId}");
+        Context.Watch(actor);
+        _active[g.RequestId] = actor;
+        _byActor[actor] = (g.RequestId, index, sequenceId);
+        _activePerReplica[index]++;
+    }
+
+    private void Migrate(MigrateRequest m)
+    {
+        if (!_active.TryGetValue(m.RequestId, out var actor) || !_byActor.TryGetValue(actor, out var entry))
+        {
+            Sender.Tell(new MigrationFailed(m.RequestId, $"request '{m.RequestId}' is not in progress"));
+            return;
+        }
+        if ((uint)m.TargetReplica >= (uint)_replicas.Count)
+        {
+            Sender.Tell(new MigrationFailed(m.RequestId, $"replica {m.TargetReplica} does not exist (replicas 0..{_replicas.Count - 1})"));
+            return;
+        }
+        if (m.TargetReplica == entry.Replica)
+        {
+            Sender.Tell(new MigrationFailed(m.RequestId, $"request '{m.RequestId}' already runs on replica {m.TargetReplica}"));
+            return;
+        }
+        _replicas[entry.Replica].Scheduler.Tell(new ExportSequence(entry.SequenceId, m.RequestId, _replicas[m.TargetReplica], Sender, Self));
+    }
+
+    private int ChooseReplica()
+    {
+        if (_replicas.Count == 1) return 0;
+        for (int i = 0; i < _replicas.Count; i++)
+        {
+            var g = _replicas[i].Gauges;
+            // Free blocks as last published; queued work as the requests this router has sent there and
+            // not yet seen finish (the gauges lag behind a burst of arrivals, this count does not).
+            _loads[i] = new ReplicaLoad(g.BlocksFree + g.BlocksCachedFree, _activePerReplica[i]);
+        }
+        return ReplicaRouter.Choose(_loads);
+    }
+}

@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Actors.Inference.Compute;
+
+namespace Actors.Runtime.Internal;
+
+/// <summary>Busy time shared by a device actor and its stage actors (they all run on the device's one thread).</summary>
+internal sealed class DeviceBusy
+{
+    public double Seconds;
+    public long Steps;
+    public double VirtualBusyUntil;
+}
+
+/// <summary>
+/// One pipeline stage of one replica: owns its layers (the stage executor: weights and its slice of
+/// the paged KV cache on the device) and runs on its device's thread, so stages sharing a device
+/// never run at once and a CUDA context stays on its thread. Each message is one bounded unit of
+/// work — this stage of one step — so KV copies and loads interleave with compute. The first stage
+/// embeds tokens; the last samples; the others hand their hidden states to the transfer actor.
+/// </summary>
+internal sealed class StageActor : UntypedActor
+{
+    private readonly IStageExecutor _stage;
+    private readonly int _replica, _index;
+    private readonly string _deviceId;
+    private readonly DeviceBusy _busy;
+    private readonly bool _virtualClock;
+    private readonly byte[]?[] _swap;
+    private readonly Dictionary<long, SequenceSampling> _samplers = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private float[] _logits = [];
+    private IActorRef? _transfer;
+
+    public StageActor(IStageExecutor stage, int replica, int index, string deviceId, int swapSlots, DeviceBusy busy, bool virtualClock)
+    {
+        _stage = stage;
+        _replica = replica;
+        _index = index;
+        _deviceId = deviceId;
+        _swap = new byte[]?[swapSlots];
+        _busy = busy;
+        _virtualClock = virtualClock;
+    }
+
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case RunStage run:
+                Run(run);
+                break;
+            case ReadKvBlocks read:
+                ReadBlocks(read);
+                break;
+            case WriteKvBlocks write:
+                WriteBlocks(write);
+                break;
+            case ExtractSampler x:
+                _samplers.Remove(x.SequenceId, out var extracted);
+                x.ReplyTo.Tell(new SamplerExtracted(x.SequenceId, extracted));
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Run(RunStage m)
+    {
+        var work = m.Work;
+        _transfer ??= m.Route.Transfer;
+        var input = m.IncomingPath is { } path ? ReceiveHidden(m, path) : m.Input;
+        long started = Stopwatch.GetTimestamp();
+        HiddenBuffer? output = null;
+        try
+        {
+            ApplyMaintenance(work);
+            if (work.Batch.TokenCount == 0)
+            {
+                // A step of KV maintenance only: nothing to compute, pass it on so every stage applies its share.
+                input?.Return();
+                if (_stage.IsLast) AdoptSamplers(work);
+                else output = HiddenBuffer.Rent(0);
+            }
+            else if (_stage.IsLast)
+            {
+                int n = work.Batch.LogitCount * _stage.VocabSize;
+                if (_logits.Length < n) _logits = new float[n];
+                _stage.Forward(work.Batch, input is null ? ReadOnlySpan<float>.Empty : input.Span, _logits.AsSpan(0, n));
+                input?.Return();
+                Sample(work);
+            }
+            else
+            {
+                output = HiddenBuffer.Rent(work.Batch.TokenCount * _stage.HiddenSize);
+                _stage.Forward(work.Batch, input is null ? ReadOnlySpan<float>.Empty : input.Span, output.Span);
+                input?.Return();
+            }
+        }
+        catch (Exception ex)
+        {
+            output?.Return();
+            _log.Error(ex, "{0}: replica {1} stage {2} failed on step {3}", _deviceId, _replica, _index, work.StepId);
+            m.Route.Scheduler.Tell(new StepFailed(work, _index, _deviceId, ex));
+            return;
+        }
+        double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        double end = 0;
+        if (_virtualClock)
+        {
+            // Model time: the cost model's estimate for simulated stages, the measured time otherwise; the
+            // device runs one stage at a time.
+            if (_stage is ITimedStage timed && work.Batch.TokenCount > 0) seconds = timed.LastStepSeconds;
+            double start = Math.Max(m.ReadyAt, _busy.VirtualBusyUntil);
+            end = _busy.VirtualBusyUntil = start + seconds;
+        }
+        work.StageSeconds[_index] = seconds;
+        _busy.Seconds += seconds;
+        _busy.Steps++;
+        if (output is null)
+        {
+            work.VirtualCompleted = end;
+            m.Route.Scheduler.Tell(new StepCompleted(work));
+        }
+        else m.Route.Transfer.Tell(new StageOutput(work, _index, m.Route, output, end));
+    }
+
+    /// <summary>
+    /// Copies incoming hidden states into this device's own buffer over the path the transfer actor
+    /// chose (a host-memory copy between CPU devices), and reports bytes and time for accounting.
+    /// </summary>
+    private HiddenBuffer ReceiveHidden(RunStage m, Transfer.TransferPath path)
+    {
+        var source = m.Input ?? throw new InvalidOperationException("a transfer without hidden states");
+        if (path.Kind == Transfer.PathKind.SameDevice) return source;
+        long started = Stopwatch.GetTimestamp();
+        var local = HiddenBuffer.Rent(source.Length);
+        source.Span.CopyTo(local.Span);
+        source.Return();
+        if (!_virtualClock) m.Route.Transfer.Tell(new TransferMeasured(path, 4L * local.Length, Stopwatch.GetElapsedTime(started).TotalSeconds));
+        return local;
+    }
+
+    /// <summary>
+    /// KV maintenance the scheduler attached to the step, before the forward pass, in the policy's
+    /// order: swap-outs, swap-ins, copy-on-write copies, then KV moved in from another replica.
+    /// </summary>
+    private void ApplyMaintenance(StepWork work)
+    {
+        foreach (var (block, slot) in work.SwapOut)
+        {
+            if ((uint)slot >= (uint)_swap.Length) throw new InvalidOperationException($"host swap slot {slot} is outside the {_swap.Length} configured (kv-cache.swap-blocks)");
+            var buffer = _swap[slot] ??= new byte[_stage.KvBlockBytes];
+            _stage.ReadKvBlock(block, buffer);
+        }
+        foreach (var (block, slot) in work.SwapIn)
+        {
+            var buffer = _swap[slot] ?? throw new InvalidOperationException($"host swap slot {slot} holds no swapped block");
+            _stage.WriteKvBlock(block, buffer);
+        }
+        foreach (var (src, dst) in work.BlockCopies) _stage.CopyKvBlock(src, dst);
+        foreach (var write in work.KvWrites)
+        {
+            if (write.Stage != _index) continue;
+            long started = Stopwatch.GetTimestamp();
+            long bytes = 0;
+            for (int i = 0; i < write.Blocks.Length; i++)
+            {
+                _stage.WriteKvBlock(write.Blocks[i], write.Data[i]);
+                bytes += write.Data[i].Length;
+            }
+            // The copy crossed from the source device (read there) to this one (written here): book both halves.
+            _transfer?.Tell(new TransferMeasured(write.Path, bytes, write.ReadSeconds + Stopwatch.GetElapsedTime(started).TotalSeconds));
+        }
+    }
+
+    /// <summary>Samplers for new sequences, samplers moved in with migrated ones, and forgetting finished ones.</summary>
+    private void AdoptSamplers(StepWork work)
+    {
+        foreach (var setup in work.NewSequences)
+            _samplers[setup.SequenceId] = new SequenceSampling(setup.Sampling, setup.PromptTokens, _stage.VocabSize);
+        foreach (var (id, sampler) in work.InstallSamplers) _samplers[id] = sampler;
+        foreach (long id in work.ForgetSequences) _samplers.Remove(id);
+    }
+
+    private void Sample(StepWork work)
+    {
+        AdoptSamplers(work);
+        int vocab = _stage.VocabSize;
+        for (int i = 0; i < work.Batch.LogitCount; i++)
+        {
+            long id = work.SequenceIds[work.LogitSequence[i]];
+            if (!_samplers.TryGetValue(id, out var sampler))
+                throw new InvalidOperationException($"no sampler for sequence {id}: its first step did not carry its sampling setup");
+            work.Sampled[i] = sampler.Sample(_logits.AsSpan(i * vocab, vocab), out work.SampledLogProbs[i]);
+        }
+    }
+
+    private void ReadBlocks(ReadKvBlocks m)
+    {
+        long started = Stopwatch.GetTimestamp();
+        var data = new byte[m.Blocks.Length][];
+        for (int i = 0; i < m.Blocks.Length; i++)
+        {
+            data[i] = new byte[_stage.KvBlockBytes];
+            _stage.ReadKvBlock(m.Blocks[i], data[i]);
+        }
+        m.ReplyTo.Tell(new KvBlocksRead(m.CorrelationId, _index, data, Stopwatch.GetElapsedTime(started).TotalSeconds));
+    }
+
+    private void WriteBlocks(WriteKvBlocks m)
+    {
+        long started = Stopwatch.GetTimestamp();
+        for (int i = 0; i < m.Blocks.Length; i++) _stage.WriteKvBlock(m.Blocks[i], m.Data[i]);
+        m.ReplyTo.Tell(new KvBlocksWritten(m.CorrelationId, _index, Stopwatch.GetElapsedTime(started).TotalSeconds));
+    }
+
+    protected override void PostStop() => _stage.Dispose();
+}

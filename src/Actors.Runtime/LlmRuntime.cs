@@ -1,0 +1,291 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Akka;
+using Akka.Actor;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Actors.Inference.Compute;
+using Actors.Inference.Cpu;
+using Actors.Inference.Model;
+using Actors.Inference.Testing;
+using Actors.Inference.Tokenization;
+using Actors.Runtime.Configuration;
+using Actors.Runtime.Internal;
+using Actors.Runtime.Layout;
+using Actors.Runtime.Observability;
+using Actors.Runtime.Protocol;
+using Actors.Runtime.Scheduling;
+using Actors.Runtime.Transfer;
+
+namespace Actors.Runtime;
+
+/// <summary>The outcome of a whole generation: every chunk's text joined, and the final message.</summary>
+public sealed record GenerationResult(string Text, IReadOnlyList<int> TokenIds, GenerationCompleted Completed);
+
+/// <summary>
+/// The LLM runtime as an Akka.NET extension: <c>LlmRuntime.Get(system)</c> reads
+/// `actors-runtime` (validated; defaults from the embedded reference.conf), opens the model, places
+/// its stages on the devices, and starts the actors. Send <see cref="Generate"/> / <see cref="Cancel"/>
+/// to <see cref="Router"/>, or use <see cref="Stream"/> / <see cref="StreamAsync"/> / <see cref="GenerateAsync"/>.
+/// </summary>
+public sealed class LlmRuntime : IExtension
+{
+    private readonly ActorSystem _system;
+
+    public RuntimeSettings Settings { get; }
+    public LlamaModel Model { get; }
+    public Tokenizer Tokenizer { get; }
+    public RuntimeLayout Layout { get; }
+    public KvCacheSpec KvCache { get; }
+    public RuntimeMetrics Metrics { get; }
+    public Topology Topology { get; }
+    public TransferAccounting Transfers { get; } = new();
+    public IActorRef Router { get; }
+    public IReadOnlyDictionary<string, IActorRef> DeviceActors { get; }
+    internal IReadOnlyList<ReplicaHandle> Replicas { get; }
+
+    public static LlmRuntime Get(ActorSystem system) => system.WithExtension<LlmRuntime, LlmRuntimeProvider>();
+
+    internal LlmRuntime(ExtendedActorSystem system)
+    {
+        _system = system;
+        system.Settings.InjectTopLevelFallback(RuntimeSettings.DefaultConfig());
+        Settings = RuntimeSettings.Create(system.Settings.Config);
+        var setup = system.Settings.Setup.Get<RuntimeSetup>().GetOrElse(new RuntimeSetup());
+        Metrics = new RuntimeMetrics(setup.MeterFactory);
+
+        Model = setup.Model ?? LlamaModel.Open(Settings.Model.Path.Length > 0 ? Settings.Model.Path : DefaultModel.EnsurePath());
+        if (setup.Model is null) system.RegisterOnTermination(Model.Dispose);
+        Tokenizer = setup.Tokenizer ?? (Model.File is { } file ? Tokenizer.FromGguf(file)
+            : throw new InvalidConfigurationException("the model has no GGUF file to read its tokenizer from; give one in RuntimeSetup.Tokenizer"));
+
+        var devices = CreateDevices(Settings.Devices, setup);
+        var c = Model.Config;
+        var costs = new LayerCosts(Model.Layers.Select(l => l.ByteSize).ToList(), Model.TokenEmbedding.ByteSize,
+            (ReferenceEquals(Model.Output, Model.TokenEmbedding) ? 0 : Model.Output.ByteSize) + 4L * c.EmbeddingLength,
+            Settings.KvCache.Type == KvCacheType.F16 ? 2L * 2 * c.KvDim : 2L * 4 * c.KvDim);
+        Layout = LayoutPlanner.Plan(Settings.Layout, devices.Select(d => new DeviceCapacity(d.Descriptor.Id, d.Descriptor.MemoryBytes)).ToList(), costs);
+        int maxModelLength = Settings.Scheduler.MaxModelLength > 0 ? Math.Min(Settings.Scheduler.MaxModelLength, c.ContextLength) : c.ContextLength;
+        KvCache = KvSizing.Size(Settings.KvCache, Layout, devices, c, maxModelLength);
+        KvSizing.CheckFit(Model, Layout, devices, KvCache, Settings.Scheduler.MaxBatchedTokens);
+
+        Topology = new Topology(
+            devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind)),
+            Settings.Transfer.Links.Select(l => new TopologyLink(l.From, l.To, ParseKind(l.Kind), l.Bandwidth, l.Latency.TotalSeconds)),
+            new PathDefaults(HostMemoryBytesPerSecond: Settings.Transfer.HostCopyBandwidth));
+        bool virtualClock = Settings.VirtualClock;
+        var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock), "llm-transfer");
+        var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,
+            d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), virtualClock), "llm-device-" + Sanitize(d.Descriptor.Id)));
+        DeviceActors = deviceActors;
+
+        var replicas = new List<ReplicaHandle>();
+        foreach (var stages in Layout.Replicas)
+        {
+            int r = stages[0].Replica;
+            var schedulerSettings = new SchedulerSettings
+            {
+                MaxBatchedTokens = Settings.Scheduler.MaxBatchedTokens,
+                MaxRunningSequences = Settings.Scheduler.MaxRunningSequences,
+                MaxWaiting = Settings.Scheduler.MaxWaiting,
+                BlockSize = KvCache.BlockSize,
+                NumBlocks = KvCache.NumBlocks,
+                MaxModelLength = maxModelLength,
+                EnableChunkedPrefill = Settings.Scheduler.ChunkedPrefill,
+                EnablePrefixCaching = Settings.Scheduler.PrefixCaching,
+                PreemptionMode = Settings.Scheduler.SwapOnPreemption ? PreemptionMode.Swap : PreemptionMode.Recompute,
+                MaxInFlightSteps = Settings.Scheduler.MaxInFlightSteps > 0 ? Settings.Scheduler.MaxInFlightSteps : stages.Count,
+                NumSwapBlocks = Settings.Scheduler.SwapOnPreemption ? Settings.KvCache.SwapBlocks : 0,
+            };
+            try
+            {
+                schedulerSettings.Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                throw new InvalidConfigurationException($"actors-runtime.scheduler: {ex.Message}");
+            }
+            var policy = new SchedulerPolicy(schedulerSettings);
+            var inTransit = new RequestsInTransit();
+            var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics, virtualClock, inTransit), $"llm-scheduler-{r}");
+            var stageActors = LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
+            var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList());
+            scheduler.Tell(new UseRoute(route));
+            replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize, inTransit));
+        }
+        Replicas = replicas;
+        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, virtualClock);
+        Router = system.SystemActorOf(RouterActor.Props(replicas, context), "llm-router");
+        system.RegisterOnTermination(Metrics.Dispose);
+    }
+
+    /// <summary>
+    /// A dispatcher of one dedicated thread per device, shared by the device actor and its stage actors,
+    /// added under actors-runtime.device-dispatchers (one thread per device, not per actor).
+    /// </summary>
+    private static string DeviceDispatcher(ExtendedActorSystem system, string deviceId)
+    {
+        string id = "actors-runtime.device-dispatchers." + Sanitize(deviceId);
+        system.Settings.InjectTopLevelFallback(Akka.Configuration.ConfigurationFactory.ParseString(
+            $"{id} {{ type = ForkJoinDispatcher, throughput = 1, dedicated-thread-pool {{ thread-count = 1, threadtype = background }} }}"));
+        return id;
+    }
+
+    private List<IActorRef> LoadStages(IReadOnlyList<StagePlacement> stages, Dictionary<string, IActorRef> devices, SchedulerSettings scheduler, TimeSpan timeout)
+    {
+        // Start-up runs on the caller's thread (not an actor's), so waiting here blocks no dispatcher.
+        var loads = stages.Select(s => devices[s.DeviceId].Ask<object>(
+            new LoadStage(s.Replica, s.Stage, Model, s.Layers, KvCache, scheduler.MaxBatchedTokens, scheduler.NumSwapBlocks), timeout)).ToArray();
+        var actors = new List<IActorRef>();
+        foreach (var task in loads)
+        {
+            var reply = task.GetAwaiter().GetResult();
+            if (reply is StageLoadFailed f)
+                throw new InvalidConfigurationException($"replica {f.Replica} stage {f.Stage} failed to load on {f.DeviceId}: {f.Reason}");
+            actors.Add(((StageLoaded)reply).StageActor);
+        }
+        return actors;
+    }
+
+    private static List<IComputeDevice> CreateDevices(IReadOnlyList<DeviceOptions> options, RuntimeSetup setup)
+    {
+        var devices = new List<IComputeDevice>();
+        foreach (var o in options)
+        {
+            if (o.Kind == DeviceKind.Cpu && !setup.DeviceFactories.ContainsKey(DeviceKind.Cpu))
+            {
+                devices.Add(new CpuDevice(o.Id, o.Threads));
+                continue;
+            }
+            if (!setup.DeviceFactories.TryGetValue(o.Kind, out var factory))
+                throw new InvalidConfigurationException($"device \"{o.Id}\" is of kind {o.Kind.ToString().ToLowerInvariant()}, but no factory for that kind was given to the runtime (RuntimeSetup.DeviceFactories)");
+            devices.Add(factory(o));
+        }
+        return devices;
+    }
+
+    private static PathKind ParseKind(string kind) => kind switch
+    {
+        "nvlink" => PathKind.NvLink,
+        "pcie-p2p" => PathKind.PciePeer,
+        "host-staged" => PathKind.HostStaged,
+        "network" => PathKind.Network,
+        _ => PathKind.HostMemory,
+    };
+
+    internal static string Sanitize(string id) => new(id.Select(ch => char.IsLetterOrDigit(ch) || ch == '-' ? ch : '-').ToArray());
+
+    /// <summary>
+    /// Generates as an Akka.Streams source with backpressure: a slow consumer pauses the sequence, and
+    /// cancelling the stream cancels the request. A rejection fails the stream with <see cref="GenerationRejectedException"/>.
+    /// </summary>
+    public Source<TokenChunk, NotUsed> Stream(Generate request) =>
+        Source.Lazily(() =>
+        {
+            var (reader, _) = Start(request);
+            return Source.ChannelReader(reader)
+                .WatchTermination((mat, done) =>
+                {
+                    done.ContinueWith(t =>
+                    {
+                        // Cancelled downstream (not completed by the request itself): cancel the request.
+                        if (!reader.Completion.IsCompleted) Router.Tell(new Cancel(request.RequestId));
+                    });
+                    return mat;
+                });
+        }).MapMaterializedValue(_ => NotUsed.Instance);
+
+    /// <summary>Generates as an async enumerable; breaking out of the loop or cancelling the token cancels the request.</summary>
+    public IAsyncEnumerable<TokenChunk> StreamAsync(Generate request, CancellationToken cancel = default) => Read(Start(request).Reader, request.RequestId, cancel);
+
+    /// <summary>
+    /// Like <see cref="StreamAsync"/>, plus a task that completes with the final message once the chunks are
+    /// done (it faults with <see cref="GenerationRejectedException"/> when the request is not admitted).
+    /// </summary>
+    public (IAsyncEnumerable<TokenChunk> Chunks, Task<GenerationCompleted> Completion) StreamWithCompletion(Generate request, CancellationToken cancel = default)
+    {
+        var (reader, outcome) = Start(request);
+        var completion = outcome.Task.ContinueWith(t => t.Result is GenerationCompleted c ? c : throw new GenerationRejectedException((GenerationRejected)t.Result),
+            TaskContinuationOptions.ExecuteSynchronously);
+        return (Read(reader, request.RequestId, cancel), completion);
+    }
+
+    private async IAsyncEnumerable<TokenChunk> Read(ChannelReader<TokenChunk> reader, string requestId, [EnumeratorCancellation] CancellationToken cancel)
+    {
+        bool finished = false;
+        try
+        {
+            await foreach (var chunk in reader.ReadAllAsync(cancel)) yield return chunk;
+            finished = true;
+        }
+        finally
+        {
+            if (!finished) Router.Tell(new Cancel(requestId));
+        }
+    }
+
+    /// <summary>Generates to the end and returns the text, the token ids and the final message.</summary>
+    public async Task<GenerationResult> GenerateAsync(Generate request, CancellationToken cancel = default)
+    {
+        var (reader, outcome) = Start(request);
+        var text = new System.Text.StringBuilder();
+        var tokens = new List<int>();
+        try
+        {
+            await foreach (var chunk in reader.ReadAllAsync(cancel))
+            {
+                text.Append(chunk.Text);
+                tokens.AddRange(chunk.TokenIds);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Router.Tell(new Cancel(request.RequestId));
+            throw;
+        }
+        catch (GenerationRejectedException)
+        {
+            throw;
+        }
+        var final = await outcome.Task.WaitAsync(cancel);
+        return final is GenerationCompleted done ? new GenerationResult(text.ToString(), tokens, done)
+            : throw new GenerationRejectedException((GenerationRejected)final);
+    }
+
+    /// <summary>
+    /// On the virtual clock: generates a request that arrives at <paramref name="arrivalAt"/> seconds of virtual
+    /// time (the scheduler admits it when its clock gets there); timings in the result are virtual.
+    /// </summary>
+    public async Task<GenerationResult> GenerateAtAsync(Generate request, double arrivalAt, CancellationToken cancel = default)
+    {
+        var (reader, outcome) = Start(request, arrivalAt);
+        var text = new System.Text.StringBuilder();
+        var tokens = new List<int>();
+        await foreach (var chunk in reader.ReadAllAsync(cancel))
+        {
+            text.Append(chunk.Text);
+            tokens.AddRange(chunk.TokenIds);
+        }
+        var final = await outcome.Task.WaitAsync(cancel);
+        return final is GenerationCompleted done ? new GenerationResult(text.ToString(), tokens, done)
+            : throw new GenerationRejectedException((GenerationRejected)final);
+    }
+
+    private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request, double arrivalAt = double.NaN)
+    {
+        var channel = Channel.CreateBounded<TokenChunk>(new BoundedChannelOptions(Settings.Request.StreamBuffer)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        var outcome = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Router.Tell(new StartChannelRequest(request, channel.Writer, outcome, arrivalAt));
+        return (channel.Reader, outcome);
+    }
+}
+
+public sealed class LlmRuntimeProvider : ExtensionIdProvider<LlmRuntime>
+{
+    public override LlmRuntime CreateExtension(ExtendedActorSystem system) => new(system);
+}

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Akka.Actor;
+using Akka.Configuration;
+using Actors.Inference.Compute;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+using Actors.Inference.Testing;
+using Actors.Inference.Tokenization;
+using Actors.Runtime;
+using Actors.Runtime.Protocol;
+using Actors.Simulation.Catalog;
+using Actors.Simulation.Planning;
+
+namespace Actors.Simulation.Serving;
+
+/// <summary>One request of a simulated workload: prompt length, output length, virtual arrival time.</summary>
+public sealed record SimulatedRequest(int PromptTokens, int OutputTokens, double ArrivalSeconds);
+
+/// <summary>What a simulated run measured, in virtual time.</summary>
+public sealed record SimulationResult(
+    double VirtualSeconds,
+    double WallSeconds,
+    long GeneratedTokens,
+    long PromptTokens,
+    IReadOnlyList<double> TtftMs,
+    IReadOnlyList<double> ItlMs,
+    double TransferSeconds,
+    double DeviceBusySeconds,
+    long Preemptions,
+    string Layout)
+{
+    public double DecodeTokensPerSecond => GeneratedTokens / VirtualSeconds;
+    public double InterconnectShare => DeviceBusySeconds + TransferSeconds > 0 ? TransferSeconds / (DeviceBusySeconds + TransferSeconds) : 0;
+}
+
+/// <summary>
+/// Runs a workload through the real actor runtime (router, request, scheduler, device and transfer
+/// actors) on simulated GPUs and a virtual clock: every step and copy takes the cost model's time, so
+/// an hour of serving takes seconds. Pipeline stages and replicas run as they would on the rig;
+/// tensor parallelism is not executed by the runtime and stays in the analytic planner.
+/// </summary>
+public static class SimulatedServing
+{
+    public static async Task<SimulationResult> RunAsync(ModelShape model, WeightFormat format, Planning.Topology topology, int pipeline, int replicas,
+        IReadOnlyList<SimulatedRequest> workload, int maxBatchedTokens = 2048, int maxRunningSequences = 256, CancellationToken cancel = default)
+    {
+        int gpus = pipeline * replicas;
+        if (gpus > topology.GpuCount)
+            throw new ArgumentException($"{replicas} replica(s) x {pipeline} stage(s) need {gpus} GPUs; the topology has {topology.GpuCount}");
+        var shape = LlamaModel.ShapeOnly(model.Config, GgmlType.F16, model.Name);
+        var tokenizer = VocabularyFor(model.Config.VocabSize);
+        var factories = new Dictionary<DeviceKind, DeviceFactory>
+        {
+            [DeviceKind.Simulated] = o => new SimulatedDevice(o.Id, topology.Gpu) { WeightFormatOverride = format },
+        };
+        var config = ConfigurationFactory.ParseString(Hocon(model, format, topology, pipeline, replicas, maxBatchedTokens, maxRunningSequences));
+        var setup = new RuntimeSetup { Model = shape, Tokenizer = tokenizer, DeviceFactories = factories };
+        var system = ActorSystem.Create("simulation", BootstrapSetup.Create().WithConfig(config).And(setup));
+        try
+        {
+            var runtime = LlmRuntime.Get(system);
+            var clock = Stopwatch.StartNew();
+            var rng = new DeterministicRandom(42);
+            var tasks = workload.Select((r, i) =>
+            {
+                var prompt = new int[r.PromptTokens];
+                for (int t = 0; t < prompt.Length; t++) prompt[t] = 3 + rng.NextInt(model.Config.VocabSize - 3);
+                var g = new Generate { RequestId = $"sim-{i}", PromptTokens = prompt, MaxTokens = r.OutputTokens, Sampling = SamplingOptions.Greedy with { IgnoreEos = true } };
+                return runtime.GenerateAtAsync(g, r.ArrivalSeconds, cancel);
+            }).ToList();
+            var results = await Task.WhenAll(tasks);
+            double wall = clock.Elapsed.TotalSeconds;
+            double end = workload.Select((r, i) => r.ArrivalSeconds + results[i].Completed.Timings.TotalMs / 1000).Max();
+            double start = workload.Min(r => r.ArrivalSeconds);
+            double busy = 0;
+            foreach (var actor in runtime.DeviceActors.Values)
+                busy += (await actor.Ask<Runtime.Internal.DeviceStats>(Runtime.Internal.GetDeviceStats.Instance, TimeSpan.FromSeconds(30))).BusySeconds;
+            return new SimulationResult(
+                end - start, wall,
+                results.Sum(r => (long)r.Completed.Usage.CompletionTokens),
+                results.Sum(r => (long)r.Completed.Usage.PromptTokens),
+                results.Select(r => r.Completed.Timings.TimeToFirstTokenMs).ToList(),
+                results.SelectMany(r => r.Completed.Timings.InterTokenMs).ToList(),
+                runtime.Transfers.TotalSeconds, busy, runtime.Metrics.PreemptionsTotal, runtime.Layout.ToString());
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
+    /// <summary>The runtime's HOCON for a simulated rig: devices, layout, links from the topology, virtual clock.</summary>
+    public static string Hocon(ModelShape model, WeightFormat format, Planning.Topology topology, int pipeline, int replicas, int maxBatchedTokens, int maxRunningSequences)
+    {
+        int gpus = pipeline * replicas;
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine("akka.loglevel = WARNING");
+        sb.AppendLine("actors-runtime.clock = virtual");
+        sb.AppendLine("actors-runtime.devices = [ " + string.Join(", ", Enumerable.Range(0, gpus).Select(i => $"{{ id = \"gpu:{i}\", kind = simulated, spec = \"{topology.Gpu.Name}\" }}")) + " ]");
+        sb.AppendLine($"actors-runtime.layout {{ pipeline = {pipeline}, replicas = {replicas} }}");
+        sb.AppendLine($"actors-runtime.scheduler {{ max-batched-tokens = {maxBatchedTokens}, max-running-sequences = {maxRunningSequences}, max-waiting = 100000 }}");
+        // KV: what is left of each GPU after its share of the weights, as vLLM's gpu_memory_utilization does.
+        long weightsPerStage = (long)(model.TotalParameters * format.BitsPerWeight / 8 / pipeline);
+        long free = topology.Gpu.UsableBytes - weightsPerStage - (1L << 30);
+        long blockBytes = 2L * 16 * model.Config.KvDim * 2 * ((model.Config.BlockCount + pipeline - 1) / pipeline); // f16 KV
+        long blocks = Math.Clamp(free / blockBytes, 1, 1 << 20);
+        sb.AppendLine($"actors-runtime.kv-cache {{ num-blocks = {blocks}, block-size = 16, type = f16 }}");
+        var links = new List<string>();
+        for (int a = 0; a < gpus; a++)
+            for (int b = a + 1; b < gpus; b++)
+            {
+                var link = topology.LinkBetween(a, b);
+                string kind = link.Name.Contains("nvlink") ? "nvlink" : link.Name.Contains("host-staged") ? "host-staged"
+                    : link.Scope == LinkScope.Network ? "network" : "pcie-p2p";
+                links.Add(string.Create(inv, $"{{ from = \"gpu:{a}\", to = \"gpu:{b}\", kind = {kind}, bandwidth = {link.EffectiveBandwidth}, latency = {(long)Math.Round(link.LatencySeconds * 1e9)}ns }}"));
+            }
+        if (links.Count > 0) sb.AppendLine("actors-runtime.transfer.links = [ " + string.Join(", ", links) + " ]");
+        return sb.ToString();
+    }
+
+    private static readonly Dictionary<int, Tokenizer> Vocabularies = new();
+
+    /// <summary>A generated vocabulary of the model's size (simulated prompts are token ids; text only for completeness).</summary>
+    private static Tokenizer VocabularyFor(int size)
+    {
+        lock (Vocabularies)
+        {
+            if (Vocabularies.TryGetValue(size, out var t)) return t;
+            var v = TestVocabulary.Build(TestVocabularyKind.SentencePiece, size);
+            var meta = new Dictionary<string, GgufValue>
+            {
+                ["tokenizer.ggml.model"] = new(GgufValueType.String, v.Model),
+                ["tokenizer.ggml.tokens"] = new(GgufValueType.Array, v.Tokens, GgufValueType.String),
+                ["tokenizer.ggml.scores"] = new(GgufValueType.Array, v.Scores, GgufValueType.Float32),
+                ["tokenizer.ggml.token_type"] = new(GgufValueType.Array, v.TokenTypes, GgufValueType.Int32),
+                ["tokenizer.ggml.bos_token_id"] = new(GgufValueType.UInt32, (uint)v.BosId),
+                ["tokenizer.ggml.eos_token_id"] = new(GgufValueType.UInt32, (uint)v.EosId),
+            };
+            return Vocabularies[size] = Tokenizer.FromMetadata(meta, "simulated vocabulary");
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using Akka.Configuration;
+using Actors.Inference.Testing;
+
+namespace Actors.Runtime.Tests.Runtime;
+
+/// <summary>Generated models and HOCON for runtime tests.</summary>
+public static class RuntimeFixture
+{
+    public static readonly string CacheDir = Path.Combine(Path.GetTempPath(), "actors-runtime-test-models");
+
+    public static readonly TestModelSpec Small = new() { Dim = 64, Heads = 4, KvHeads = 2, Ffn = 128, Layers = 4, Vocab = 320, Context = 512, WeightType = "F32", Seed = 77 };
+
+    public static string ModelPath(TestModelSpec? spec = null) => TestModelGenerator.EnsureCached(spec ?? Small, CacheDir);
+
+    /// <summary>Runtime config with every message really serialized (serialize-messages = on).</summary>
+    public static Config Config(string extra = "", TestModelSpec? spec = null) => ConfigurationFactory.ParseString($$"""
+        akka.actor.serialize-messages = on
+        akka.loglevel = WARNING
+        actors-runtime {
+          model.path = "{{ModelPath(spec).Replace("\\", "/")}}"
+          devices = [ { id = "cpu:0", kind = cpu, threads = 2 } ]
+          kv-cache.num-blocks = 128
+          scheduler.max-batched-tokens = 256
+        }
+        {{extra}}
+        """);
+}
