@@ -24,13 +24,13 @@ public sealed class MetricsTests(ITestOutputHelper output) : TestKit(output: out
         listener.SetMeasurementEventCallback<double>((i, v, _, _) => seen[i.Name] = Math.Max(seen.GetValueOrDefault(i.Name), v));
         listener.Start();
 
-        using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime.kv-cache.num-blocks = 8"), name: "metrics");
+        using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime.kv-cache.num-blocks = 24"), name: "metrics");
         var shared = Enumerable.Range(0, 40).Select(i => 3 + i).ToArray();
         var requests = Enumerable.Range(0, 6).Select(i => new Generate
         {
             RequestId = $"m{i}",
             PromptTokens = shared.Append(100 + i).ToArray(),
-            MaxTokens = 30,
+            MaxTokens = 200,
             Sampling = SamplingOptions.Greedy with { IgnoreEos = true },
         }).ToList();
         var probes = requests.Select(_ => CreateTestProbe(h.System)).ToList();
@@ -52,8 +52,8 @@ public sealed class MetricsTests(ITestOutputHelper output) : TestKit(output: out
             "actors.kv.prefix_hit_rate", "actors.scheduler.waiting",
         })
             Assert.True(seen.ContainsKey(name), $"instrument {name} reported nothing");
-        Assert.Equal(180, seen["actors.tokens.generated"]);
-        Assert.True(seen["actors.scheduler.preemptions"] > 0, "eight blocks for six sequences forces preemptions");
+        Assert.Equal(1200, seen["actors.tokens.generated"]);
+        Assert.True(seen["actors.scheduler.preemptions"] > 0, "24 blocks for six sequences of up to 241 tokens forces preemptions");
         Assert.True(seen["actors.kv.prefix_hit_rate"] > 0, "the shared 40-token prefix hits the cache");
     }
 }
