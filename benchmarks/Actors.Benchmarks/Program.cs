@@ -1,4 +1,10 @@
+using Actors.Benchmarks;
 using BenchmarkDotNet.Running;
 
-// Pick benchmarks with --filter, e.g. --filter '*Scheduler*'; see docs/benchmarks.md for the exact commands.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// `kernels`: the CPU matmul kernel table (a plain console measurement, see KernelBenchmark).
+// Anything else goes to BenchmarkDotNet: pick benchmarks with --filter, e.g. --filter '*Scheduler*';
+// see docs/benchmarks.md for the exact commands.
+if (args.Length > 0 && args[0] == "kernels")
+    return KernelBenchmark.Run(args[1..]);
+BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmark).Assembly).Run(args);
+return 0;

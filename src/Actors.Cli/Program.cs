@@ -7,6 +7,7 @@ var commands = new ICommand[]
     new GenerateCommand(),
     new BenchCommand(),
     new TopologyCommand(),
+    new ServeCommand(),
     new LogitsCommand(),
     new MakeModelCommand(),
     new PlanCommand(),

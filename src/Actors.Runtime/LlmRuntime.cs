@@ -196,9 +196,22 @@ public sealed class LlmRuntime : IExtension
         }).MapMaterializedValue(_ => NotUsed.Instance);
 
     /// <summary>Generates as an async enumerable; breaking out of the loop or cancelling the token cancels the request.</summary>
-    public async IAsyncEnumerable<TokenChunk> StreamAsync(Generate request, [EnumeratorCancellation] CancellationToken cancel = default)
+    public IAsyncEnumerable<TokenChunk> StreamAsync(Generate request, CancellationToken cancel = default) => Read(Start(request).Reader, request.RequestId, cancel);
+
+    /// <summary>
+    /// Like <see cref="StreamAsync"/>, plus a task that completes with the final message once the chunks are
+    /// done (it faults with <see cref="GenerationRejectedException"/> when the request is not admitted).
+    /// </summary>
+    public (IAsyncEnumerable<TokenChunk> Chunks, Task<GenerationCompleted> Completion) StreamWithCompletion(Generate request, CancellationToken cancel = default)
     {
-        var (reader, _) = Start(request);
+        var (reader, outcome) = Start(request);
+        var completion = outcome.Task.ContinueWith(t => t.Result is GenerationCompleted c ? c : throw new GenerationRejectedException((GenerationRejected)t.Result),
+            TaskContinuationOptions.ExecuteSynchronously);
+        return (Read(reader, request.RequestId, cancel), completion);
+    }
+
+    private async IAsyncEnumerable<TokenChunk> Read(ChannelReader<TokenChunk> reader, string requestId, [EnumeratorCancellation] CancellationToken cancel)
+    {
         bool finished = false;
         try
         {
@@ -207,7 +220,7 @@ public sealed class LlmRuntime : IExtension
         }
         finally
         {
-            if (!finished) Router.Tell(new Cancel(request.RequestId));
+            if (!finished) Router.Tell(new Cancel(requestId));
         }
     }
 

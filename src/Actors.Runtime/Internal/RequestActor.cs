@@ -110,7 +110,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         bool hasText = _request.Prompt is not null, hasTokens = _request.PromptTokens is not null;
         if (hasText == hasTokens)
             throw new ArgumentException("give exactly one of prompt (text) and prompt tokens");
-        int[] tokens = hasText ? _ctx.Tokenizer.Encode(_request.Prompt!, _request.AddBos) : _request.PromptTokens!;
+        int[] tokens = hasText ? _ctx.Tokenizer.Encode(_request.Prompt!, _request.AddBos, _request.ParseSpecialTokens) : _request.PromptTokens!;
         if (tokens.Length == 0) throw new ArgumentException("the prompt is empty");
         for (int i = 0; i < tokens.Length; i++)
             if ((uint)tokens[i] >= (uint)_ctx.VocabSize)

@@ -46,6 +46,8 @@ public sealed record Generate : IRuntimeMessage
     [Key(6)] public DateTime? DeadlineUtc { get; init; }
     /// <summary>Prepend the model's BOS token to a text prompt (when the model asks for it).</summary>
     [Key(7)] public bool AddBos { get; init; } = true;
+    /// <summary>Read special-token text in a text prompt (e.g. "&lt;|eot_id|&gt;" from a chat template) as those tokens.</summary>
+    [Key(8)] public bool ParseSpecialTokens { get; init; }
 }
 
 /// <summary>Cancels a request by its id; the requester then receives GenerationCompleted with reason Cancelled.</summary>

@@ -1,52 +1,162 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
 
 namespace Actors.Inference.Cpu.Kernels;
 
-/// <summary>Interim scalar matmul: dequantise a row, dot with each token (replaced by the SIMD kernels).</summary>
+/// <summary>
+/// y = W·x on the CPU, reading GGUF blocks in place. <see cref="Prepare"/> converts the activations
+/// once per input; <see cref="Compute"/> may then run on several threads over disjoint row ranges.
+/// Every output y[t, r] is bit-identical whatever the number of tokens, t's position in the batch
+/// and the row split (each (row, token) pair has one fixed reduction order per kernel path).
+/// </summary>
 public static class MatMul
 {
-    public static void Prepare(GgmlType weightType, ReadOnlySpan<float> x, int tokens, int cols, PreparedActivations act)
+    /// <summary>
+    /// Bytes of weight rows one pass over the token tiles reuses from cache during prefill: rows are
+    /// taken in chunks this large so every token tile finds them in L2 (1 MiB/core on Zen 4/5).
+    /// </summary>
+    private const int RowChunkBytes = 192 * 1024;
+
+    /// <summary>Converts x [tokens, cols] (row-major floats) for multiplication with weights of <paramref name="weightType"/>.</summary>
+    public static void Prepare(GgmlType weightType, ReadOnlySpan<float> x, int tokens, int cols, PreparedActivations act) =>
+        Prepare(weightType, x, tokens, cols, act, KernelPath.Auto);
+
+    /// <summary>y[t·yStride + r] = Σ_i W[r, i]·x[t, i] for r in [rowStart, rowEnd) and t in [0, tokens).</summary>
+    public static void Compute(WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd) =>
+        Compute(w, act, tokens, y, yStride, rowStart, rowEnd, KernelPath.Auto);
+
+    internal static void Prepare(GgmlType weightType, ReadOnlySpan<float> x, int tokens, int cols, PreparedActivations act, KernelPath path)
     {
+        ArgumentNullException.ThrowIfNull(act);
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
+        if (x.Length < (long)tokens * cols) throw new ArgumentException($"x holds {x.Length} values, need {tokens} x {cols}", nameof(x));
+        var kind = KindOf(weightType);
+        int bs = kind switch { ActivationKind.Q8_0 => 32, ActivationKind.Q8_K => 256, _ => 1 };
+        if (cols % bs != 0) throw new ArgumentException($"{weightType} needs cols to be a multiple of {bs}, got {cols}", nameof(cols));
         act.EnsureCapacity(tokens, cols);
-        x[..(tokens * cols)].CopyTo(act.Values);
-        var v = act.Values.AsSpan(0, tokens * cols);
-        if (weightType == GgmlType.BF16)
-            for (int i = 0; i < v.Length; i++) v[i] = Quantization.BFloat16.ToSingle(Quantization.BFloat16.FromSingle(v[i]));
-        if (weightType is GgmlType.Q4_K or GgmlType.Q6_K)
-            for (int b = 0; b < v.Length / 256; b++)
+        act.SetShape(kind, weightType, tokens, cols, bs);
+        path = KernelDispatch.Resolve(path); // quantized values do not depend on the path; Q4_0's storage order does
+        act.QuadInterleaved = weightType == GgmlType.Q4_0 && path == KernelPath.Avx512;
+        int nb = act.Blocks, ss = act.ScaleStride;
+        for (int t = 0; t < tokens; t++)
+        {
+            var xt = x.Slice(t * cols, cols);
+            switch (kind)
             {
-                var blk = v.Slice(b * 256, 256);
-                float amax = 0, max = 0;
-                foreach (var f in blk) if (MathF.Abs(f) > amax) { amax = MathF.Abs(f); max = f; }
-                if (amax == 0) continue;
-                float iscale = -127f / max;
-                for (int i = 0; i < 256; i++) blk[i] = MathF.Min(127, MathF.Round(iscale * blk[i])) / iscale;
+                case ActivationKind.Float:
+                    xt.CopyTo(act.Floats.Slice(t * cols, cols));
+                    break;
+                case ActivationKind.Q8_0:
+                    ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
+                    if (act.QuadInterleaved) InterleaveQuads(act.Quants.Slice(t * cols, cols));
+                    // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
+                    act.Scales.Slice(t * ss + nb, ss - nb).Clear();
+                    act.ScaledSums.Slice(t * ss + nb, ss - nb).Clear();
+                    break;
+                case ActivationKind.Q8_K:
+                    ActivationQuantizer.QuantizeQ8_K(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.Sums16.Slice(t * nb * 16, nb * 16));
+                    act.Scales.Slice(t * ss + nb, ss - nb).Clear();
+                    break;
             }
-        if (weightType is GgmlType.Q8_0 or GgmlType.Q4_0)
-            for (int b = 0; b < v.Length / 32; b++)
-            {
-                var blk = v.Slice(b * 32, 32);
-                float amax = 0;
-                foreach (var f in blk) amax = MathF.Max(amax, MathF.Abs(f));
-                if (amax == 0) continue;
-                float d = (float)(Half)(amax / 127f);
-                float id = 1f / (amax / 127f);
-                for (int i = 0; i < 32; i++) blk[i] = MathF.Round(blk[i] * id) * d;
-            }
-        act.Tokens = tokens;
-        act.Cols = cols;
+        }
     }
 
-    public static void Compute(WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd)
+    /// <summary>Reorders whole quads of Q8_0 blocks in place into the <see cref="PreparedActivations.QuadInterleaved"/> order.</summary>
+    private static void InterleaveQuads(Span<sbyte> q)
     {
-        Span<float> row = w.Cols <= 16384 ? stackalloc float[w.Cols] : new float[w.Cols];
-        for (int r = rowStart; r < rowEnd; r++)
+        Span<sbyte> tmp = stackalloc sbyte[128];
+        for (int o = 0; o + 128 <= q.Length; o += 128)
         {
-            w.DequantizeRow(r, row);
-            for (int t = 0; t < tokens; t++)
-                y[t * yStride + r] = TensorPrimitives.Dot(row, act.Values.AsSpan(t * w.Cols, w.Cols));
+            var quad = q.Slice(o, 128);
+            quad.CopyTo(tmp);
+            for (int k = 0; k < 4; k++)
+            {
+                tmp.Slice(32 * k, 16).CopyTo(quad.Slice(16 * k, 16));
+                tmp.Slice(32 * k + 16, 16).CopyTo(quad.Slice(64 + 16 * k, 16));
+            }
+        }
+    }
+
+    internal static void Compute(WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd, KernelPath path)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(act);
+        if (act.Kind != KindOf(w.Type) || act.Cols != w.Cols)
+            throw new ArgumentException($"activations were prepared for {act.WeightType} with {act.Cols} columns, not {w}", nameof(act));
+        path = KernelDispatch.Resolve(path);
+        if (act.QuadInterleaved != (w.Type == GgmlType.Q4_0 && path == KernelPath.Avx512))
+            throw new ArgumentException($"activations were prepared for {act.WeightType} on another kernel path than {path} ({w})", nameof(act));
+        if (tokens < 0 || tokens > act.Tokens) throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} tokens, {act.Tokens} prepared");
+        if (rowStart < 0 || rowEnd > w.Rows || rowStart > rowEnd) throw new ArgumentOutOfRangeException(nameof(rowStart), $"rows [{rowStart}, {rowEnd}) of {w.Rows}");
+        if (tokens == 0 || rowStart == rowEnd) return;
+        if (tokens > 1 && yStride < rowEnd) throw new ArgumentOutOfRangeException(nameof(yStride), "rows of different tokens would overlap");
+        if (y.Length < (long)(tokens - 1) * yStride + rowEnd) throw new ArgumentException("y is too small", nameof(y));
+        switch (w.Type)
+        {
+            case GgmlType.F32: Run<FloatKernel<F32Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.F16: Run<FloatKernel<F16Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.BF16: Run<FloatKernel<BF16Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q8_0: Run<Q8_0Kernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q4_0: Run<Q4_0Kernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q4_K: Run<Q4_KKernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q6_K: Run<Q6_KKernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            default: throw new NotSupportedException($"no CPU matmul for {w.Type}");
+        }
+    }
+
+    internal static ActivationKind KindOf(GgmlType t) => t switch
+    {
+        GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 => ActivationKind.Float,
+        GgmlType.Q8_0 or GgmlType.Q4_0 => ActivationKind.Q8_0,
+        GgmlType.Q4_K or GgmlType.Q6_K => ActivationKind.Q8_K,
+        _ => throw new NotSupportedException($"no CPU matmul for {t}"),
+    };
+
+    /// <summary>
+    /// Loops rows × tokens. Decode (one token) streams each row once. Prefill takes rows in chunks
+    /// that stay in cache and runs every token tile over a chunk before moving on, so weights come
+    /// from memory once per chunk instead of once per tile.
+    /// </summary>
+    private static void Run<K>(KernelPath path, WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd)
+        where K : struct, IRowKernel
+    {
+        int rows = rowEnd - rowStart, rb = w.RowBytes;
+        ref byte w0 = ref MemoryMarshal.GetReference(w.RowSpan(rowStart, rows));
+        ref float y0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart);
+        int tile = K.Tile(path);
+        if (tokens < tile) tile = 1;
+        int done = tokens > 1 ? K.Prefill(path, ref w0, rb, rows, act, tokens, ref y0, yStride) : 0;
+        int chunk = tokens == 1 ? rows : Math.Max(1, RowChunkBytes / rb);
+        for (int r0 = 0; r0 < rows; r0 += chunk)
+        {
+            int r1 = Math.Min(rows, r0 + chunk);
+            int t = done;
+            if (tile > 1)
+            {
+                for (; t + tile <= tokens; t += tile)
+                {
+                    ref float yt = ref Unsafe.Add(ref y0, (nint)t * yStride);
+                    for (int r = r0; r < r1; r++)
+                        K.DotTile(path, ref Unsafe.Add(ref w0, (nint)r * rb), act, t, ref Unsafe.Add(ref yt, r), yStride);
+                }
+            }
+            for (; t < tokens; t++)
+            {
+                ref float yt = ref Unsafe.Add(ref y0, (nint)t * yStride);
+                // Rows r and r + half go together: two memory streams far apart.
+                int half = (r1 - r0) / 2, r = r0;
+                bool paired = half > 0;
+                for (; paired && r < r0 + half; r++)
+                    paired = K.Dot2Rows(path, ref Unsafe.Add(ref w0, (nint)r * rb), ref Unsafe.Add(ref w0, (nint)(r + half) * rb), act, t,
+                        out Unsafe.Add(ref yt, r), out Unsafe.Add(ref yt, r + half));
+                if (paired) r += half;
+                else r = r0;
+                for (; r < r1; r++)
+                    Unsafe.Add(ref yt, r) = K.Dot1(path, ref Unsafe.Add(ref w0, (nint)r * rb), act, t);
+            }
         }
     }
 }

@@ -1,13 +1,99 @@
+using Actors.Inference.Gguf;
+
 namespace Actors.Inference.Cpu.Kernels;
 
-/// <summary>Interim: activations kept as floats (the optimised kernels replace this).</summary>
+/// <summary>What form the activations take for a weight type (llama.cpp's vec_dot_type).</summary>
+internal enum ActivationKind
+{
+    None = 0,
+    /// <summary>f32 values, for F32/F16/BF16 weights.</summary>
+    Float,
+    /// <summary>Q8_0 blocks of 32 (f32 scale, int8 values, scale·Σq), for Q8_0/Q4_0 weights.</summary>
+    Q8_0,
+    /// <summary>Q8_K blocks of 256 (f32 scale, int8 values, 16 int16 sums of 16), for Q4_K/Q6_K weights.</summary>
+    Q8_K,
+}
+
+/// <summary>
+/// Activations converted once per input for one weight type, then shared read-only by every thread
+/// that computes a row range. Reuse one instance: buffers only grow, so steady-state calls allocate
+/// nothing.
+/// </summary>
+/// <remarks>
+/// Layout (token-major, structure of arrays so each kernel loads exactly the vectors it needs; every
+/// buffer starts on a 64-byte boundary):
+/// <list type="bullet">
+/// <item><see cref="Floats"/>[t·Cols + i] for float weights.</item>
+/// <item><see cref="Quants"/>[t·Cols + i]: int8 values in ggml's element order, except for Q4_0 weights on
+/// the AVX-512 path, where whole quads of blocks are interleaved (<see cref="QuadInterleaved"/>).</item>
+/// <item><see cref="Scales"/>[t·ScaleStride + b]: f32 scale d of block b. ScaleStride rounds the block
+/// count up to 16 and the padding is zero, so kernels may load 16 scales at a time past the last block.</item>
+/// <item><see cref="ScaledSums"/>[t·ScaleStride + b] (Q8_0 only): d·Σq of block b, for weight types whose
+/// integers carry an offset (Q4_0 stores q+8).</item>
+/// <item><see cref="Sums16"/>[(t·Blocks + b)·16 + j] (Q8_K only): Σ of q over elements 16j..16j+15 of block b.</item>
+/// </list>
+/// </remarks>
 public sealed class PreparedActivations
 {
-    internal float[] Values = [];
-    internal int Tokens, Cols;
+    internal readonly AlignedBuffer<float> Floats = new();
+    internal readonly AlignedBuffer<sbyte> Quants = new();
+    internal readonly AlignedBuffer<float> Scales = new();
+    internal readonly AlignedBuffer<float> ScaledSums = new();
+    internal readonly AlignedBuffer<short> Sums16 = new();
 
+    internal ActivationKind Kind;
+
+    /// <summary>
+    /// Q8_0 values stored four blocks at a time as [elements 0..15 of blocks 0..3, elements 16..31 of
+    /// blocks 0..3] (whole quads only; a row's last nb mod 4 blocks stay in order). The AVX-512 Q4_0
+    /// kernel unpacks four blocks' nibbles in exactly that order, saving a shuffle per pair.
+    /// </summary>
+    internal bool QuadInterleaved;
+    internal GgmlType WeightType;
+    internal int Tokens;
+    internal int Cols;
+    internal int Blocks;
+    internal int ScaleStride;
+
+    /// <summary>Grows the buffers so that <paramref name="tokens"/> × <paramref name="cols"/> fit in any form.</summary>
     public void EnsureCapacity(int tokens, int cols)
     {
-        if (Values.Length < tokens * cols) Values = new float[tokens * cols];
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        ArgumentOutOfRangeException.ThrowIfNegative(cols);
+        long n = (long)tokens * cols;
+        // Block counts for the smallest block (32); Q8_K's 256 needs fewer.
+        long scales = (long)tokens * RoundUp16((cols + 31) / 32);
+        long sums16 = (long)tokens * ((cols + 255) / 256) * 16;
+        Floats.EnsureLength(n);
+        Quants.EnsureLength(n);
+        Scales.EnsureLength(scales);
+        ScaledSums.EnsureLength(scales);
+        Sums16.EnsureLength(sums16);
+    }
+
+    internal static int RoundUp16(int n) => (n + 15) & ~15;
+
+    /// <summary>Quantized value i of token t in element order, whatever the storage order (for tests).</summary>
+    internal sbyte QuantAt(int t, int i)
+    {
+        int b = i / 32, j = i % 32;
+        if (QuadInterleaved && b < Blocks / 4 * 4)
+        {
+            int q = b / 4, k = b % 4;
+            return Quants[t * Cols + 128 * q + (j < 16 ? 16 * k + j : 64 + 16 * k + j - 16)];
+        }
+        return Quants[t * Cols + i];
+    }
+
+    /// <summary>Records the shape and kind; called by <see cref="MatMul.Prepare"/> after the buffers are sized.</summary>
+    internal void SetShape(ActivationKind kind, GgmlType weightType, int tokens, int cols, int blockSize)
+    {
+        Kind = kind;
+        QuadInterleaved = false;
+        WeightType = weightType;
+        Tokens = tokens;
+        Cols = cols;
+        Blocks = cols / blockSize;
+        ScaleStride = RoundUp16(Blocks);
     }
 }

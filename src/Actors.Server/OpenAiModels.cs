@@ -1,0 +1,53 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Actors.Server;
+
+/// <summary>The subset of OpenAI's request bodies the server honours (unknown fields are ignored, as OpenAI does).</summary>
+public sealed class CompletionRequest
+{
+    [JsonPropertyName("model")] public string? Model { get; set; }
+    /// <summary>A string, or an array of token ids.</summary>
+    [JsonPropertyName("prompt")] public JsonElement Prompt { get; set; }
+    [JsonPropertyName("messages")] public List<ChatMessage>? Messages { get; set; }
+    [JsonPropertyName("max_tokens")] public int? MaxTokens { get; set; }
+    [JsonPropertyName("max_completion_tokens")] public int? MaxCompletionTokens { get; set; }
+    [JsonPropertyName("temperature")] public float? Temperature { get; set; }
+    [JsonPropertyName("top_p")] public float? TopP { get; set; }
+    [JsonPropertyName("top_k")] public int? TopK { get; set; }
+    [JsonPropertyName("min_p")] public float? MinP { get; set; }
+    [JsonPropertyName("presence_penalty")] public float? PresencePenalty { get; set; }
+    [JsonPropertyName("frequency_penalty")] public float? FrequencyPenalty { get; set; }
+    [JsonPropertyName("repetition_penalty")] public float? RepetitionPenalty { get; set; }
+    [JsonPropertyName("seed")] public long? Seed { get; set; }
+    /// <summary>A string or an array of strings.</summary>
+    [JsonPropertyName("stop")] public JsonElement Stop { get; set; }
+    [JsonPropertyName("stream")] public bool Stream { get; set; }
+    [JsonPropertyName("n")] public int? N { get; set; }
+    [JsonPropertyName("logprobs")] public JsonElement LogProbs { get; set; }
+    [JsonPropertyName("ignore_eos")] public bool IgnoreEos { get; set; }
+    [JsonPropertyName("priority")] public int? Priority { get; set; }
+}
+
+public sealed class ChatMessage
+{
+    [JsonPropertyName("role")] public string Role { get; set; } = "user";
+    /// <summary>A string, or an array of content parts (text parts are joined).</summary>
+    [JsonPropertyName("content")] public JsonElement Content { get; set; }
+
+    public string Text => Content.ValueKind switch
+    {
+        JsonValueKind.String => Content.GetString() ?? "",
+        JsonValueKind.Array => string.Concat(Content.EnumerateArray()
+            .Where(p => p.TryGetProperty("type", out var t) && t.GetString() == "text" && p.TryGetProperty("text", out _))
+            .Select(p => p.GetProperty("text").GetString())),
+        _ => "",
+    };
+}
+
+/// <summary>An OpenAI-style error body: {"error": {"message", "type", "param", "code"}}.</summary>
+public sealed record ApiError(
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("param")] string? Param,
+    [property: JsonPropertyName("code")] string? Code);

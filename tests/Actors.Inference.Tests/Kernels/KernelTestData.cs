@@ -1,0 +1,87 @@
+using Actors.Inference.Cpu.Kernels;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+using Actors.Inference.Quantization;
+using Actors.Inference.Testing;
+
+namespace Actors.Inference.Tests.Kernels;
+
+/// <summary>Random weights and activations (never zero) and the float64 reference product.</summary>
+internal static class KernelTestData
+{
+    public static readonly GgmlType[] Types =
+        [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+
+    public static readonly KernelPath[] Paths = [KernelPath.Avx512, KernelPath.Avx2, KernelPath.Portable];
+
+    /// <summary>Gaussian values, nudged away from 0 so no input is exactly zero.</summary>
+    public static float[] Gaussian(int n, ulong seed, double scale = 1.0)
+    {
+        var rng = new DeterministicRandom(seed);
+        var v = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            double g = rng.NextGaussian() * scale;
+            if (Math.Abs(g) < 1e-3 * scale) g = g < 0 ? -1e-3 * scale : 1e-3 * scale;
+            v[i] = (float)g;
+        }
+        return v;
+    }
+
+    /// <summary>A weight of the given type from random floats, and its dequantized values (the ground truth).</summary>
+    public static (WeightMatrix W, float[] Dequantized) Weight(GgmlType type, int rows, int cols, ulong seed)
+    {
+        var f = Gaussian(rows * cols, seed, 0.05);
+        int rb = (int)GgmlTypeInfo.RowBytes(type, cols);
+        var bytes = new byte[rows * rb];
+        var deq = new float[rows * cols];
+        for (int r = 0; r < rows; r++)
+        {
+            ReferenceQuantizer.Quantize(type, f.AsSpan(r * cols, cols), bytes.AsSpan(r * rb, rb));
+            ReferenceQuantizer.Dequantize(type, bytes.AsSpan(r * rb, rb), deq.AsSpan(r * cols, cols));
+        }
+        return (new WeightMatrix("w", type, rows, cols, TensorSource.FromArray(bytes)), deq);
+    }
+
+    /// <summary>
+    /// The activations the kernels effectively multiply with, in float64: x itself for float weights,
+    /// d·q of the prepared int8 blocks for quantized weights (the quantizer is tested on its own).
+    /// </summary>
+    public static double[] EffectiveActivations(PreparedActivations act, float[] x, int tokens, int cols)
+    {
+        var r = new double[tokens * cols];
+        if (act.Kind == ActivationKind.Float)
+        {
+            for (int i = 0; i < r.Length; i++) r[i] = x[i];
+            return r;
+        }
+        int bs = act.Kind == ActivationKind.Q8_0 ? 32 : 256;
+        for (int t = 0; t < tokens; t++)
+            for (int i = 0; i < cols; i++)
+                r[t * cols + i] = (double)act.Scales[t * act.ScaleStride + i / bs] * act.QuantAt(t, i);
+        return r;
+    }
+
+    /// <summary>y[t, r] = Σ w[r, i]·x[t, i] in float64, and Σ |w·x| (the scale errors are measured against).</summary>
+    public static (double[] Y, double[] Magnitude) Reference(float[] w, double[] x, int rows, int cols, int tokens)
+    {
+        var y = new double[tokens * rows];
+        var m = new double[tokens * rows];
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++)
+            {
+                double s = 0, a = 0;
+                for (int i = 0; i < cols; i++)
+                {
+                    double p = w[r * cols + i] * x[t * cols + i];
+                    s += p;
+                    a += Math.Abs(p);
+                }
+                y[t * rows + r] = s;
+                m[t * rows + r] = a;
+            }
+        return (y, m);
+    }
+
+    public static bool Skip(KernelPath path) => !KernelDispatch.IsSupported(path);
+}
