@@ -52,13 +52,24 @@ public class ValidateTests
     }
 
     [Fact]
-    public void Per_format_matmul_rates_change_only_their_formats_compute_time()
+    public void A_cpu_kernel_runs_whole_tiles_at_its_tiled_rate_and_the_rest_one_token_at_a_time()
+    {
+        var kernel = new MatmulKernel(TiledFlops: 200e9, SingleFlops: 50e9, TileTokens: 6);
+        // 4 tokens: fewer than a tile, all single.
+        Assert.Equal(2 * 1e6 * 4 / 50e9, kernel.ComputeSeconds(1e6, 4, 1), 15);
+        // 16 tokens: two tiles (12) and 4 single.
+        Assert.Equal(2 * 1e6 * (12 / 200e9 + 4 / 50e9), kernel.ComputeSeconds(1e6, 16, 1), 15);
+        Assert.Equal(2 * kernel.ComputeSeconds(1e6, 16, 1), kernel.ComputeSeconds(1e6, 16, 0.5), 15);
+    }
+
+    [Fact]
+    public void Matmul_kernels_change_only_their_formats_compute_time()
     {
         var model = ModelCatalog.Default.Model("llama-2-7b");
         var q4 = ModelCatalog.Default.Format("Q4_K");
         var f16 = ModelCatalog.Default.Format("F16");
         var cpu = HardwareCatalog.Default.Gpu("cpu-template");
-        var faster = cpu with { MatmulFlopsByFormat = new Dictionary<string, double> { ["Q4_K"] = 2 * cpu.Fp16Flops } };
+        var faster = cpu with { MatmulKernels = new Dictionary<string, MatmulKernel> { ["Q4_K"] = new(2 * cpu.Fp16Flops, 2 * cpu.Fp16Flops, 4) } };
         var cost = new RooflineCostModel();
         double Prefill(WeightFormat f, GpuSpec d) => cost.StageStep(model, f, new LayerRange(0, 32), true, true, BatchShape.Prefill(512), d).MatmulSeconds;
         Assert.InRange(Prefill(q4, cpu) / Prefill(q4, faster), 1.9, 2.01);

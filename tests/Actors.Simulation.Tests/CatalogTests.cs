@@ -36,19 +36,21 @@ public class CatalogTests
     }
 
     [Fact]
-    public void A_cpu_entry_may_give_its_matmul_rate_per_weight_format()
+    public void A_cpu_entry_may_describe_its_matmul_kernel_per_weight_format()
     {
         var c = HardwareCatalog.Parse("""
             cpus { box { memory-gib = 64, memory-bandwidth-gbs = 40, fp16-tflops = 0.2, memory-efficiency = 0.9, compute-efficiency = 1,
-                         launch-overhead-us = 5, pcie = lan, matmul-tflops { Q4_K = 0.22, F32 = 0.12 } } }
+                         launch-overhead-us = 5, pcie = lan,
+                         matmul { Q4_K { tiled-tflops = 0.22, single-tflops = 0.07, tile-tokens = 4 } } } }
             gpus { g { memory-gib = 8, memory-bandwidth-gbs = 100, fp16-tflops = 1, memory-efficiency = 1, compute-efficiency = 1, launch-overhead-us = 1, pcie = lan } }
             links { lan { bandwidth-gbs = 1, latency-us = 10, efficiency = 1 } }
             """);
         var box = c.Gpu("box");
-        Assert.Equal(0.22e12, box.MatmulFlopsByFormat["Q4_K"], 1);
-        Assert.Equal(0.22e12, box.EffectiveMatmulFlops(ModelCatalog.Default.Format("Q4_K")), 1);
-        Assert.Equal(0.2e12, box.EffectiveMatmulFlops(ModelCatalog.Default.Format("Q8_0")), 1);
-        Assert.Empty(c.Gpu("g").MatmulFlopsByFormat);
+        Assert.Equal(new MatmulKernel(0.22e12, 0.07e12, 4), box.MatmulKernels["Q4_K"]);
+        // Q4_K: 8 tokens are two whole tiles; Q8_0 has no kernel entry and runs at fp16-tflops.
+        Assert.Equal(2 * 1e6 * 8 / 0.22e12, box.MatmulComputeSeconds(ModelCatalog.Default.Format("Q4_K"), 1e6, 8), 12);
+        Assert.Equal(2 * 1e6 * 8 / 0.2e12, box.MatmulComputeSeconds(ModelCatalog.Default.Format("Q8_0"), 1e6, 8), 12);
+        Assert.Empty(c.Gpu("g").MatmulKernels);
     }
 
     [Fact]

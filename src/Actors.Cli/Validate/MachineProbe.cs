@@ -8,6 +8,7 @@ using Actors.Inference.Gguf;
 using Actors.Inference.Model;
 using Actors.Inference.Quantization;
 using Actors.Inference.Testing;
+using Actors.Simulation.Catalog;
 
 namespace Actors.Cli.Validate;
 
@@ -65,23 +66,45 @@ public static class MachineProbe
 
     /// <summary>
     /// The CPU backend's own matmul rate with weights of <paramref name="type"/>, FLOP/s: its kernel
-    /// (<see cref="MatMul"/>) on a matrix small enough to stay in the caches, so the arithmetic and
-    /// the unpacking of the format set the pace, not DRAM; rows are split over the threads as the
-    /// device splits them. This is the figure hardware.conf asks for ("FLOP/s from the CPU backend's
-    /// own GEMM"), one per format: integer dot products and float FMAs run at different rates.
+    /// (<see cref="MatMul"/>) on a <paramref name="rows"/> x <paramref name="cols"/> matrix times
+    /// <paramref name="tokens"/> tokens, rows split over the threads as the device splits them.
     /// </summary>
     public static double MatmulFlops(GgmlType type, int threads, int tokens = 64, int rows = 256, int cols = 1024, double seconds = 0.3, int tries = 5)
+        => 2.0 * cols * tokens * RowsPerSecond(type, threads, tokens, rows, cols, seconds, tries);
+
+    /// <summary>
+    /// The backend's matmul kernel for <paramref name="type"/> as the cost model sees it (see
+    /// <see cref="Simulation.Catalog.MatmulKernel"/>), measured as a model's layers use it, on
+    /// <paramref name="bytes"/> of weights, far more than the caches hold:
+    /// - tile width: from the backend (<see cref="MatMul.TileTokens"/>), a property of its code;
+    /// - streaming rate: one token, weight bytes per second;
+    /// - single-token rate: what each further token below a tile adds. With more than one token the
+    ///   kernel walks the rows in chunks that stay in L2, so the first token pays the DRAM read and
+    ///   the others only the arithmetic and unpacking. When the difference drowns in noise, the rate
+    ///   of one token on a matrix that stays in the caches stands in;
+    /// - tiled rate: whole tiles, about 64 tokens.
+    /// </summary>
+    public static MatmulKernel MatmulKernel(GgmlType type, int threads, long bytes = 256L << 20, int cols = 4096)
     {
-        var rng = new DeterministicRandom(7);
-        int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
-        var data = new byte[(long)rowBytes * rows];
-        var row = new float[cols];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int i = 0; i < cols; i++) row[i] = (float)rng.NextGaussian();
-            ReferenceQuantizer.Quantize(type, row, data.AsSpan(r * rowBytes, rowBytes));
-        }
-        var w = new WeightMatrix("probe", type, rows, cols, TensorSource.FromArray(data));
+        int tile = MatMul.TileTokens(type);
+        long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
+        int rows = (int)Math.Max(1, bytes / rowBytes);
+        double weights = (double)rows * cols;
+        double Pass(int tokens) => rows / RowsPerSecond(type, threads, tokens, rows, cols, seconds: 0.4, tries: 4);
+        double one = Pass(1);
+        int below = Math.Max(2, tile - 1);
+        double extra = Pass(below) - one;
+        double single = extra > 0.1 * one ? 2 * weights * (below - 1) / extra : MatmulFlops(type, threads, tokens: 1);
+        int whole = tile <= 1 ? 64 : tile * Math.Max(1, 64 / tile);
+        double tiled = tile <= 1 ? single : 2 * weights * whole / Pass(whole);
+        return new MatmulKernel(tiled, single, tile, rowBytes * rows / one);
+    }
+
+    /// <summary>Weight rows processed per second by the kernel, the best of <paramref name="tries"/>.</summary>
+    private static double RowsPerSecond(GgmlType type, int threads, int tokens, int rows, int cols, double seconds, int tries)
+    {
+        var w = new WeightMatrix("probe", type, rows, cols, TensorSource.FromArray(RandomRows(type, rows, cols)));
+        var rng = new DeterministicRandom(11);
         var x = new float[tokens * cols];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextGaussian();
         var act = new PreparedActivations();
@@ -105,9 +128,30 @@ public static class MachineProbe
             });
             long total = 0;
             for (int k = 0; k < threads; k++) total += rowsDone[k * 16];
-            if (t > 0) best = Math.Max(best, 2.0 * cols * tokens * total / elapsed);
+            if (t > 0) best = Math.Max(best, total / elapsed);
         }
         return best;
+    }
+
+    /// <summary>
+    /// Rows of Gaussian weights in <paramref name="type"/>. At most 256 distinct rows are quantised and
+    /// then repeated: the kernel's speed does not depend on the values, and a 256 MiB matrix would take
+    /// long to quantise.
+    /// </summary>
+    private static byte[] RandomRows(GgmlType type, int rows, int cols)
+    {
+        var rng = new DeterministicRandom(7);
+        int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
+        int distinct = Math.Min(rows, 256);
+        var data = new byte[(long)rowBytes * rows];
+        var row = new float[cols];
+        for (int r = 0; r < distinct; r++)
+        {
+            for (int i = 0; i < cols; i++) row[i] = (float)rng.NextGaussian();
+            ReferenceQuantizer.Quantize(type, row, data.AsSpan(r * rowBytes, rowBytes));
+        }
+        for (int r = distinct; r < rows; r++) data.AsSpan((r % distinct) * rowBytes, rowBytes).CopyTo(data.AsSpan(checked(r * rowBytes), rowBytes));
+        return data;
     }
 
     /// <summary>Runs <paramref name="body"/>(k) on <paramref name="threads"/> dedicated threads started together; returns the wall time.</summary>

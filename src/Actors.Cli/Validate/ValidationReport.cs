@@ -10,7 +10,7 @@ public sealed record ValidationReport(
     int Threads,
     double BandwidthBefore, double BandwidthAfter,
     double FlopsBefore, double FlopsAfter,
-    IReadOnlyDictionary<string, (double Before, double After)> MatmulRates,
+    IReadOnlyDictionary<string, (MatmulKernel Before, MatmulKernel After)> Kernels,
     GpuSpec Device,
     CalibratedFactors Factors,
     IReadOnlyList<ValidationCase> Cases,
@@ -37,8 +37,9 @@ public sealed record ValidationReport(
         yield return Line("machine", string.Create(Inv,
             $"{Environment.ProcessorCount} logical CPUs, {Threads} threads: read bandwidth {BandwidthBefore / 1e9:F2} / {BandwidthAfter / 1e9:F2} GB/s, " +
             $"FP32 FMA peak {FlopsBefore / 1e9:F1} / {FlopsAfter / 1e9:F1} GFLOP/s (before / after the cases, best of 5 each; the entry takes the better)"));
-        yield return Line("matmul", string.Join(", ", MatmulRates.Select(r => string.Create(Inv,
-            $"{r.Key} {r.Value.Before / 1e9:F1} / {r.Value.After / 1e9:F1}"))) + " GFLOP/s (the backend's kernel on in-cache weights, 64 tokens; before / after)");
+        yield return Line("matmul", string.Join("; ", Kernels.Select(r => string.Create(Inv,
+            $"{r.Key} tiles of {r.Value.Before.TileTokens}/{r.Value.After.TileTokens} tokens at {r.Value.Before.TiledFlops / 1e9:F1}/{r.Value.After.TiledFlops / 1e9:F1} GFLOP/s, single tokens at {r.Value.Before.SingleFlops / 1e9:F1}/{r.Value.After.SingleFlops / 1e9:F1} GFLOP/s, streams {r.Value.Before.StreamBandwidth / 1e9:F1}/{r.Value.After.StreamBandwidth / 1e9:F1} GB/s")))
+            + " (the backend's kernels; before/after)");
         yield return Line("calibrated", string.Create(Inv,
             $"memory-efficiency {Factors.MemoryEfficiency:F3}, compute-efficiency {Factors.ComputeEfficiency:F3}, launch-overhead {Factors.LaunchOverheadSeconds * 1e6:F1} µs per parallel operation (one fit over all {Cases.Count} cases)"));
         yield return "";
@@ -60,7 +61,7 @@ public sealed record ValidationReport(
             $"  this-cpu {{ memory-gib = {Device.MemoryBytes / (double)(1L << 30):F0}, reserved-gib = 2, memory-bandwidth-gbs = {Device.MemoryBandwidth / 1e9:F2}, " +
             $"fp16-tflops = {Device.Fp16Flops / 1e12:F4}, bf16-tflops = {Device.Fp16Flops / 1e12:F4}, memory-efficiency = {Factors.MemoryEfficiency:F3}, " +
             $"compute-efficiency = {Factors.ComputeEfficiency:F3}, launch-overhead-us = {Factors.LaunchOverheadSeconds * 1e6:F1}, " +
-            $"matmul-tflops {{ {string.Join(", ", Device.MatmulFlopsByFormat.Select(r => string.Create(Inv, $"{r.Key} = {r.Value / 1e12:F4}")))} }}, pcie = ethernet-10g }}");
+            $"matmul {{ {string.Join(", ", Device.MatmulKernels.Select(r => string.Create(Inv, $"{r.Key} {{ tiled-tflops = {r.Value.TiledFlops / 1e12:F4}, single-tflops = {r.Value.SingleFlops / 1e12:F4}, tile-tokens = {r.Value.TileTokens}, stream-gbs = {r.Value.StreamBandwidth / 1e9:F2} }}")))} }}, pcie = ethernet-10g }}");
     }
 
     public string Json()
@@ -72,7 +73,13 @@ public sealed record ValidationReport(
             ["read_bandwidth_gbs_before_after"] = new JsonArray(BandwidthBefore / 1e9, BandwidthAfter / 1e9),
             ["fma_gflops"] = Math.Max(FlopsBefore, FlopsAfter) / 1e9,
             ["fma_gflops_before_after"] = new JsonArray(FlopsBefore / 1e9, FlopsAfter / 1e9),
-            ["matmul_gflops"] = new JsonObject(Device.MatmulFlopsByFormat.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)JsonValue.Create(r.Value / 1e9)))),
+            ["matmul_kernels"] = new JsonObject(Device.MatmulKernels.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)new JsonObject
+            {
+                ["tiled_gflops"] = r.Value.TiledFlops / 1e9,
+                ["single_gflops"] = r.Value.SingleFlops / 1e9,
+                ["tile_tokens"] = r.Value.TileTokens,
+                ["stream_gbs"] = r.Value.StreamBandwidth / 1e9,
+            }))),
             ["memory_efficiency"] = Factors.MemoryEfficiency,
             ["compute_efficiency"] = Factors.ComputeEfficiency,
             ["launch_overhead_us"] = Factors.LaunchOverheadSeconds * 1e6,

@@ -31,20 +31,28 @@ public sealed record GpuSpec
     public bool IsCpu { get; init; }
 
     /// <summary>
-    /// Matmul FLOP/s per weight format where it differs from <see cref="Fp16Flops"/> (before efficiency):
-    /// a CPU's quantized kernels run integer dot products at another rate than its float FMAs, and each
-    /// format unpacks at its own cost. Formats not listed use <see cref="Fp16Flops"/>. Empty for GPUs.
+    /// Matmul kernels per weight format where the plain roofline is too coarse (CPUs: tiles of tokens,
+    /// integer dot products for quantized formats, float FMAs for F32/F16). Formats not listed, and
+    /// every GPU, use <see cref="Fp16Flops"/> for all tokens.
     /// </summary>
-    public IReadOnlyDictionary<string, double> MatmulFlopsByFormat { get; init; } = new Dictionary<string, double>();
+    public IReadOnlyDictionary<string, MatmulKernel> MatmulKernels { get; init; } = new Dictionary<string, MatmulKernel>();
 
     /// <summary>Bytes the runtime may place weights, KV and workspaces in.</summary>
     public long UsableBytes => MemoryBytes - ReservedBytes;
     public double EffectiveBandwidth => MemoryBandwidth * MemoryEfficiency;
     public double EffectiveFlops => Fp16Flops * ComputeEfficiency;
 
-    /// <summary>The matmul rate reached with weights in <paramref name="format"/>.</summary>
-    public double EffectiveMatmulFlops(WeightFormat format)
-        => (MatmulFlopsByFormat.TryGetValue(format.Name, out double f) ? f : Fp16Flops) * ComputeEfficiency;
+    /// <summary>Seconds to read <paramref name="bytes"/> of weights in <paramref name="format"/> (the kernel's streaming rate, when it has one).</summary>
+    public double WeightReadSeconds(WeightFormat format, double bytes)
+        => MatmulKernels.TryGetValue(format.Name, out var kernel) && kernel.StreamBandwidth > 0
+            ? bytes / (kernel.StreamBandwidth * MemoryEfficiency)
+            : bytes / EffectiveBandwidth;
+
+    /// <summary>Seconds of matmul arithmetic: <paramref name="weights"/> weights in <paramref name="format"/> times <paramref name="tokens"/> tokens.</summary>
+    public double MatmulComputeSeconds(WeightFormat format, double weights, double tokens)
+        => MatmulKernels.TryGetValue(format.Name, out var kernel)
+            ? kernel.ComputeSeconds(weights, tokens, ComputeEfficiency)
+            : 2 * weights * tokens / EffectiveFlops;
 
     /// <summary>A copy with ideal efficiency and no launch cost: the pure roofline, for hand-checked tests.</summary>
     public GpuSpec Ideal() => this with { MemoryEfficiency = 1, ComputeEfficiency = 1, LaunchOverheadSeconds = 0 };

@@ -76,17 +76,21 @@ public sealed class HardwareCatalog
             NvLink = f.OptionalString("nvlink"),
             Pcie = f.OptionalString("pcie") ?? throw new CatalogException($"{f.Path}.pcie is missing (the link between two such devices without NVLink)"),
             IsCpu = isCpu,
-            MatmulFlopsByFormat = ReadFormatRates(f),
+            MatmulKernels = ReadMatmulKernels(f),
         };
     }
 
-    /// <summary>Optional `matmul-tflops { Q8_0 = 0.15, Q4_K = 0.22 }`: per-format matmul rates, TFLOP/s.</summary>
-    private static Dictionary<string, double> ReadFormatRates(HoconFields f)
+    /// <summary>
+    /// Optional per-format kernels, e.g. `matmul { Q4_K { tiled-tflops = 0.21, single-tflops = 0.07, tile-tokens = 4, stream-gbs = 28 } }`
+    /// (see <see cref="MatmulKernel"/>); `actors validate` measures them for this machine's CPU.
+    /// </summary>
+    private static Dictionary<string, MatmulKernel> ReadMatmulKernels(HoconFields f)
     {
-        var rates = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
-        if (!f.Has("matmul-tflops")) return rates;
-        foreach (var (format, _) in f.Object("matmul-tflops")) rates[format] = f.RequiredDouble($"matmul-tflops.{format}") * 1e12;
-        return rates;
+        var kernels = new Dictionary<string, MatmulKernel>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (format, k) in f.Objects("matmul"))
+            kernels[format] = new MatmulKernel(k.RequiredDouble("tiled-tflops") * 1e12, k.RequiredDouble("single-tflops") * 1e12, k.RequiredInt("tile-tokens", 1, 4096),
+                k.OptionalDouble("stream-gbs", 0) * 1e9);
+        return kernels;
     }
 
     private static LinkSpec ReadLink(string name, HoconFields f)

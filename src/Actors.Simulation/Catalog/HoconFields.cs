@@ -37,13 +37,16 @@ internal readonly struct HoconFields(Config config, string path)
 
     public string? OptionalString(string key) => config.HasPath(key) ? config.GetString(key) : null;
 
-    /// <summary>The keys of a nested object (e.g. per-format rates), each with its fields.</summary>
-    public IEnumerable<(string Key, HoconFields Fields)> Object(string key)
+    /// <summary>The named child objects of a nested section (e.g. one kernel per weight format).</summary>
+    public IEnumerable<(string Key, HoconFields Fields)> Objects(string key)
     {
         if (!config.HasPath(key)) yield break;
         var sub = config.GetConfig(key);
         foreach (var entry in sub.AsEnumerable())
-            yield return (entry.Key, new HoconFields(sub, $"{path}.{key}"));
+        {
+            if (!entry.Value.IsObject()) throw new CatalogException($"{path}.{key}.{entry.Key} must be an object {{ ... }}");
+            yield return (entry.Key, new HoconFields(sub.GetConfig($"\"{entry.Key}\""), $"{path}.{key}.{entry.Key}"));
+        }
     }
 
     public bool OptionalBool(string key, bool fallback)

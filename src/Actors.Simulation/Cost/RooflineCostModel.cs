@@ -25,9 +25,17 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
     public static double RooflineSeconds(GpuSpec device, double bytes, double flops)
         => Math.Max(bytes / device.EffectiveBandwidth, flops / device.EffectiveFlops);
 
-    /// <summary>The roofline of a matmul over weights in <paramref name="weights"/> (the device's rate for that format).</summary>
-    public static double MatmulRooflineSeconds(GpuSpec device, WeightFormat weights, double bytes, double flops)
-        => Math.Max(bytes / device.EffectiveBandwidth, flops / device.EffectiveMatmulFlops(weights));
+    /// <summary>
+    /// The roofline of a matmul of <paramref name="weightCount"/> weights in <paramref name="weights"/> with
+    /// <paramref name="tokens"/> tokens: moving its bytes or its arithmetic, whichever takes longer (the
+    /// arithmetic at the device's kernel for that format, when it has one).
+    /// </summary>
+    public static double MatmulRooflineSeconds(GpuSpec device, WeightFormat weights, double bytes, double weightCount, double tokens)
+    {
+        double weightBytes = weights.BytesPerWeight * weightCount;
+        double read = device.WeightReadSeconds(weights, weightBytes) + Math.Max(0, bytes - weightBytes) / device.EffectiveBandwidth;
+        return Math.Max(read, device.MatmulComputeSeconds(weights, weightCount, tokens));
+    }
 
     /// <summary>One operation: roofline plus <paramref name="kernels"/> launches.</summary>
     public static double OperationSeconds(GpuSpec device, double bytes, double flops, int kernels = 1)
@@ -59,7 +67,7 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
         double matWeights = model.MatrixWeightsPerLayer / n;
         double matBytes = weights.BytesPerWeight * matWeights + T * a * (h + (q + 2 * kv) / n + q / n + h + h + 2 * ff / n + ff / n + h);
         double matFlops = 2 * matWeights * T;
-        double matmul = L * MatmulRooflineSeconds(device, weights, matBytes, matFlops);
+        double matmul = L * MatmulRooflineSeconds(device, weights, matBytes, matWeights, T);
 
         // Attention: read cached K and V of every context token, write the new ones, read Q and write O.
         double attnBytes = batch.ContextTokens * 2 * (kv / n) * kvBytes + T * 2 * (kv / n) * kvBytes + T * 2 * (q / n) * a;
@@ -86,7 +94,7 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
             double headFlops = 2 * rows * model.OutputWeights / n;
             edgeBytes += head;
             edgeFlops += headFlops;
-            edge += MatmulRooflineSeconds(device, weights, head, headFlops);
+            edge += MatmulRooflineSeconds(device, weights, head, model.OutputWeights / n, rows);
             kernels += 2;
         }
 

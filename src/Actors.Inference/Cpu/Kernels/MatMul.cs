@@ -159,4 +159,25 @@ public static class MatMul
             }
         }
     }
+
+    /// <summary>
+    /// How many tokens the kernel for <paramref name="weightType"/> multiplies together in one tile on
+    /// this machine (1: one token at a time). Fewer tokens than a tile, and the tokens left over after
+    /// the whole tiles, go one at a time: performance models (`actors validate`) need to know where.
+    /// </summary>
+    public static int TileTokens(GgmlType weightType)
+    {
+        var path = KernelDispatch.Resolve(KernelPath.Auto);
+        return weightType switch
+        {
+            GgmlType.F32 => FloatKernel<F32Weights>.Tile(path),
+            GgmlType.F16 => FloatKernel<F16Weights>.Tile(path),
+            GgmlType.BF16 => FloatKernel<BF16Weights>.Tile(path),
+            GgmlType.Q8_0 => Q8_0Kernel.Tile(path),
+            GgmlType.Q4_0 => Q4_0Kernel.Tile(path),
+            GgmlType.Q4_K => Q4_KKernel.Tile(path),
+            GgmlType.Q6_K => Q6_KKernel.Tile(path),
+            _ => throw new NotSupportedException($"no CPU matmul for {weightType}"),
+        };
+    }
 }
