@@ -46,6 +46,8 @@ public sealed class BenchCommand : ICommand
             "off" => "actors-runtime.scheduler.prefix-caching = off",
             var v => throw new CliException($"option '--prefix-caching' must be on or off, got '{v}'"),
         };
+        // The modes of `all` replay the same prompts: keep the prefix cache from serving later modes from earlier ones.
+        if (extra is null && modes.Length > 1) extra = "actors-runtime.scheduler.prefix-caching = off";
         await using var host = RuntimeHost.Start(a, extra);
         var spec = new WorkloadSpec(requests, a.Int("prompt-tokens", 1), a.Int("max-tokens", 1), a.Flag("fixed-lengths"),
             a.Int("shared-prefix", 0), rate, a.ULong("seed") ?? 1, host.Runtime.Model.Config.VocabSize);
