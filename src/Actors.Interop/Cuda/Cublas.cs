@@ -131,12 +131,12 @@ public sealed unsafe class Cublas
     /// <summary>
     /// Row-major Y[M,N] (+)= X[M,K] · Wᵀ with W stored row-major [N,K] (a linear layer). A row-major
     /// matrix read column-major is its transpose, so this is the column-major call
-    /// GemmEx(T, N, m=N, n=M, k=K, A=W, lda=K, B=X, ldb=K, C=Y, ldc=N).
+    /// GemmEx(T, N, m=N, n=M, k=K, A=W, lda=K, B=X, ldb=K, C=Y, ldc=N (or Y's row stride)).
     /// </summary>
     public void GemmRowMajor(IntPtr handle, int tokens, int outFeatures, int inFeatures,
-        ulong weight, CudaDataType weightType, ulong x, CudaDataType xType, ulong y, CudaDataType yType, float beta = 0f)
+        ulong weight, CudaDataType weightType, ulong x, CudaDataType xType, ulong y, CudaDataType yType, int yRowStride = 0, float beta = 0f)
     {
-        var g = GemmMapping.LinearLayer(tokens, outFeatures, inFeatures);
+        var g = GemmMapping.LinearLayer(tokens, outFeatures, inFeatures, yRowStride);
         GemmEx(handle, g.TransA, g.TransB, g.M, g.N, g.K, 1f, weight, weightType, g.Lda, x, xType, g.Ldb, beta, y, yType, g.Ldc);
     }
 }
@@ -144,11 +144,18 @@ public sealed unsafe class Cublas
 /// <summary>The column-major cuBLAS arguments of a row-major linear layer (pure, tested without a GPU).</summary>
 public readonly record struct GemmMapping(int TransA, int TransB, int M, int N, int K, int Lda, int Ldb, int Ldc)
 {
-    /// <summary>Y[tokens, outFeatures] = X[tokens, inFeatures] · W[outFeatures, inFeatures]ᵀ, all row-major.</summary>
-    public static GemmMapping LinearLayer(int tokens, int outFeatures, int inFeatures)
+    /// <summary>
+    /// Y[tokens, outFeatures] = X[tokens, inFeatures] · W[outFeatures, inFeatures]ᵀ, all row-major. Y's rows
+    /// are <paramref name="yRowStride"/> elements apart (0: outFeatures), so a slice of W's rows can
+    /// fill the matching column slice of a wider Y.
+    /// </summary>
+    public static GemmMapping LinearLayer(int tokens, int outFeatures, int inFeatures, int yRowStride = 0)
     {
         if (tokens <= 0 || outFeatures <= 0 || inFeatures <= 0)
             throw new ArgumentException($"GEMM shape tokens={tokens} out={outFeatures} in={inFeatures} must be positive");
-        return new GemmMapping(Cublas.OpT, Cublas.OpN, M: outFeatures, N: tokens, K: inFeatures, Lda: inFeatures, Ldb: inFeatures, Ldc: outFeatures);
+        if (yRowStride == 0) yRowStride = outFeatures;
+        if (yRowStride < outFeatures)
+            throw new ArgumentException($"GEMM output row stride {yRowStride} is smaller than its {outFeatures} columns");
+        return new GemmMapping(Cublas.OpT, Cublas.OpN, M: outFeatures, N: tokens, K: inFeatures, Lda: inFeatures, Ldb: inFeatures, Ldc: yRowStride);
     }
 }
