@@ -60,7 +60,7 @@ public sealed record StageMemoryPlan
         int dim = c.EmbeddingLength, qDim = c.QueryDim, kvDim = c.KvDim, ffn = c.FeedForwardLength, vocab = c.VocabSize;
 
         var matrices = StageMatrices(model, layers).ToList();
-        long weights = matrices.Sum(m => m.ByteSize) + 4L * 2 * dim * layers.Count + (isLast ? 4L * dim : 0)
+        long weights = model.WeightBytes(layers.Start, layers.End, includeEmbedding: layers.Start == 0, includeHead: isLast)
             + (c.Rope.FreqFactors?.Length ?? 0) * 4L;
 
         long activationFloats = t * (dim + dim + qDim + 2L * kvDim + qDim + 2L * ffn + dim) + (isLast ? t * dim : 0);
