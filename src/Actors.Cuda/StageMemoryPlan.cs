@@ -69,9 +69,12 @@ public sealed record StageMemoryPlan
         long weightScratch = 0, inputScratch = 0;
         if (gemm)
         {
-            long largest = matrices.Where(m => m.Type is not (GgmlType.F32 or GgmlType.F16))
+            // Matrices that go through GEMMs: the layers' and the head (the embedding table is only gathered).
+            var projected = Enumerable.Range(layers.Start, layers.Count).SelectMany(l => model.Layers[l].Matrices)
+                .Concat(isLast ? [model.Output] : []).ToList();
+            long largest = projected.Where(m => m.Type is not (GgmlType.F32 or GgmlType.F16))
                 .Select(m => (long)m.Rows * m.Cols).DefaultIfEmpty(0).Max();
-            long widest = matrices.Select(m => (long)m.Cols).DefaultIfEmpty(0).Max();
+            long widest = projected.Select(m => (long)m.Cols).DefaultIfEmpty(0).Max();
             weightScratch = largest == 0 ? 0 : Math.Max(widest, Math.Min(largest, options.GemmWeightScratchBytes / 2));
             inputScratch = t * Math.Max(dim, Math.Max(qDim, ffn));
         }

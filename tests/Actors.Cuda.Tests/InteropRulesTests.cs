@@ -39,6 +39,8 @@ public class InteropRulesTests
         Assert.Equal(["/opt/cuda/lib64/libnvrtc.so.12", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"],
             Nvrtc.CandidateNames("/opt/cuda/lib64/libnvrtc.so.12"));
         Assert.Equal(["libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"], Nvrtc.CandidateNames("  ", driverMajor: 12));
+        Assert.Equal(["libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so", "/usr/local/cuda/lib64/libnvrtc.so.12", "/usr/local/cuda/lib64/libnvrtc.so.11.2", "/usr/local/cuda/lib64/libnvrtc.so"],
+            Nvrtc.CandidateNames(null, driverMajor: 12, toolkitDirectories: ["/usr/local/cuda/lib64"]));
     }
 
     [Fact]

@@ -67,6 +67,9 @@ public class StageMemoryPlanTests
 
         var capped = StageMemoryPlan.Compute(m, new LayerRange(0, 4), Kv(m), 64, o with { GemmWeightScratchBytes = 1 << 20 }, cublas: true);
         Assert.Equal(320L * 64, capped.WeightScratchElements); // 40 KiB fits under the 1 MiB cap
+
+        var firstOnly = StageMemoryPlan.Compute(m, new LayerRange(0, 2), Kv(m), 64, o, cublas: true);
+        Assert.Equal(128L * 64, firstOnly.WeightScratchElements); // the embedding is gathered, not multiplied: ffn 128 x 64 is the largest
     }
 
     [Fact]

@@ -64,14 +64,23 @@ public sealed unsafe class Cublas
     public static bool TryLoad(int driverMajor, out Cublas? cublas, out string error)
     {
         var tried = new List<string>();
+        var directories = CudaToolkit.LibraryDirectories();
         foreach (var (lt, blas, major) in CandidateNames(driverMajor))
         {
             tried.Add(blas);
-            if (!NativeLibraryLoader.TryLoad([lt], out _, out _)) continue;
-            if (!NativeLibraryLoader.TryLoad([blas], out var lib, out _)) continue;
+            // By soname first, then from a toolkit directory (cublasLt from the same place, first).
+            string[] places = ["", .. directories];
+            NativeLibraryLoader? lib = null;
+            foreach (string dir in places)
+            {
+                string Where(string name) => dir.Length == 0 ? name : Path.Combine(dir, name);
+                if (NativeLibraryLoader.TryLoad([Where(lt)], out _, out _) && NativeLibraryLoader.TryLoad([Where(blas)], out lib, out _)) break;
+                lib = null;
+            }
+            if (lib == null) continue;
             try
             {
-                cublas = new Cublas(lib!, major);
+                cublas = new Cublas(lib, major);
                 error = "";
                 return true;
             }

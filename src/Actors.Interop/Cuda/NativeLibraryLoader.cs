@@ -19,10 +19,13 @@ internal sealed class NativeLibraryLoader
     }
 
     /// <summary>Tries each candidate in order; on failure <paramref name="error"/> lists what was tried.</summary>
-    public static bool TryLoad(IReadOnlyList<string> candidates, out NativeLibraryLoader? library, out string error)
+    public static bool TryLoad(IReadOnlyList<string> candidates, out NativeLibraryLoader? library, out string error, Action<string>? beforeLoad = null)
     {
         foreach (string name in candidates)
         {
+            bool isPath = Path.IsPathRooted(name);
+            if (isPath && !File.Exists(name)) continue;
+            if (isPath) beforeLoad?.Invoke(name);
             if (NativeLibrary.TryLoad(name, out IntPtr handle))
             {
                 library = new NativeLibraryLoader(handle, name);
@@ -31,9 +34,10 @@ internal sealed class NativeLibraryLoader
             }
         }
         library = null;
+        var names = candidates.Where(c => !Path.IsPathRooted(c) || c == candidates[0]).ToList();
         error = candidates.Count == 1
             ? $"{candidates[0]} could not be loaded"
-            : $"none of {string.Join(", ", candidates)} could be loaded";
+            : $"none of {string.Join(", ", names)} could be loaded" + (names.Count < candidates.Count ? " (also looked in the CUDA toolkit directories)" : "");
         return false;
     }
 

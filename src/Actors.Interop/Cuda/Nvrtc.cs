@@ -71,19 +71,27 @@ public sealed unsafe class Nvrtc
         return archs;
     }
 
-    /// <summary>Candidate library names in search order (pure; see the class summary).</summary>
-    public static IReadOnlyList<string> CandidateNames(string? overridePath, int driverMajor = 0)
+    /// <summary>
+    /// Candidate library names in search order (pure; see the class summary): the override, then each
+    /// soname through the loader's search path, then the same sonames inside
+    /// <paramref name="toolkitDirectories"/> (a toolkit's lib64 is often not on the loader path).
+    /// </summary>
+    public static IReadOnlyList<string> CandidateNames(string? overridePath, int driverMajor = 0, IReadOnlyList<string>? toolkitDirectories = null)
     {
         var names = new List<string>();
         if (!string.IsNullOrWhiteSpace(overridePath)) names.Add(overridePath);
         bool windows = OperatingSystem.IsWindows();
+        var sonames = new List<string>();
         foreach (int major in new[] { 13, 12, 11 })
         {
             if (driverMajor > 0 && major > driverMajor) continue;
-            if (windows) names.Add(major == 11 ? "nvrtc64_112_0.dll" : $"nvrtc64_{major}0_0.dll");
-            else names.Add(major == 11 ? "libnvrtc.so.11.2" : $"libnvrtc.so.{major}");
+            if (windows) sonames.Add(major == 11 ? "nvrtc64_112_0.dll" : $"nvrtc64_{major}0_0.dll");
+            else sonames.Add(major == 11 ? "libnvrtc.so.11.2" : $"libnvrtc.so.{major}");
         }
-        if (!windows) names.Add("libnvrtc.so");
+        if (!windows) sonames.Add("libnvrtc.so");
+        names.AddRange(sonames);
+        foreach (string dir in toolkitDirectories ?? [])
+            names.AddRange(sonames.Select(n => Path.Combine(dir, n)));
         return names;
     }
 
@@ -99,8 +107,8 @@ public sealed unsafe class Nvrtc
             if (_shared == null && _sharedError == null)
             {
                 string? overridePath = Environment.GetEnvironmentVariable(PathVariable);
-                if (!string.IsNullOrWhiteSpace(overridePath)) PreloadBuiltins(overridePath);
-                if (NativeLibraryLoader.TryLoad(CandidateNames(overridePath, driverMajor), out var lib, out string loadError))
+                var candidates = CandidateNames(overridePath, driverMajor, CudaToolkit.LibraryDirectories());
+                if (NativeLibraryLoader.TryLoad(candidates, out var lib, out string loadError, beforeLoad: PreloadBuiltins))
                 {
                     try
                     {
@@ -126,10 +134,11 @@ public sealed unsafe class Nvrtc
     public static Nvrtc Load(int driverMajor = 0) =>
         TryLoad(out var nvrtc, out string error, driverMajor) ? nvrtc! : throw new CudaException(error);
 
+    /// <summary>For a full path, loads the libnvrtc-builtins beside it first (libnvrtc finds it only by soname).</summary>
     private static void PreloadBuiltins(string nvrtcPath)
     {
         string? dir = Path.GetDirectoryName(nvrtcPath);
-        if (dir == null || !Directory.Exists(dir)) return;
+        if (string.IsNullOrEmpty(dir) || !Directory.Exists(dir)) return;
         string pattern = OperatingSystem.IsWindows() ? "nvrtc-builtins64_*.dll" : "libnvrtc-builtins.so.*";
         foreach (string candidate in Directory.GetFiles(dir, pattern).OrderBy(f => f.Length))
             if (System.Runtime.InteropServices.NativeLibrary.TryLoad(candidate, out _)) return;
