@@ -58,7 +58,7 @@ public sealed class CudaStageExecutor : IStageExecutor
     public int KvBlockBytes { get; }
     public StageMemoryPlan MemoryPlan => _plan;
     /// <summary>Whether projections above the matvec limit go through cuBLAS.</summary>
-    public bool UsesCublas => _device.Cublas != null && _weightF16 != null;
+    public bool UsesCublas => _inputF16 != null;
 
     internal CudaStageExecutor(CudaDevice device, LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens, StageMemoryPlan plan)
     {
