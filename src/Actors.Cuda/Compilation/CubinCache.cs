@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Actors.Inference.Testing;
 
 namespace Actors.Cuda.Compilation;
 
@@ -20,14 +21,9 @@ public sealed class CubinCache
         Directory = directory ?? DefaultDirectory();
     }
 
-    /// <summary>$ACTORS_CACHE/cubin, else ~/.cache/actors/cubin (pure apart from reading the environment).</summary>
-    public static string DefaultDirectory(string? cacheRoot = null)
-    {
-        cacheRoot ??= Environment.GetEnvironmentVariable(RootVariable);
-        if (string.IsNullOrWhiteSpace(cacheRoot))
-            cacheRoot = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile, Environment.SpecialFolderOption.DoNotVerify), ".cache", "actors");
-        return Path.Combine(cacheRoot, "cubin");
-    }
+    /// <summary>&lt;root&gt;/cubin, the root being the project's cache ($ACTORS_CACHE, else ~/.cache/actors), as generated models use.</summary>
+    public static string DefaultDirectory(string? cacheRoot = null) =>
+        Path.Combine(cacheRoot ?? TestModelGenerator.DefaultCacheDirectory, "cubin");
 
     /// <summary>Lower-case hex SHA-256 of the length-prefixed inputs (pure).</summary>
     public static string Key(string nvrtcVersion, CompileTarget target, IReadOnlyList<string> options, string fileName, string source,
