@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 asan=0
 if [ "${1:-}" = "--asan" ]; then asan=1; shift; fi
 filter="${1:-FullyQualifiedName~Gpu&DisplayName!~17000001}"
-out="${ACTORS_CACHE:-$PWD/.cache}/cuda-emulator$([ $asan = 1 ] && echo -asan)"
+suffix=""; [ $asan = 1 ] && suffix=-asan
+out="${ACTORS_CACHE:-$PWD/.cache}/cuda-emulator$suffix"
 mkdir -p "$out/src" "$out/lib"
 flags=(-std=c++20 -O1 -fPIC -pthread -Wno-unknown-pragmas)
 [ $asan = 1 ] && flags+=(-g -fsanitize=address)
