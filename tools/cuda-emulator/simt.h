@@ -1,5 +1,5 @@
 // simt.h: a CPU emulation of the CUDA subset that kernels/*.cu use, for tools/emulated-gpu-tests.sh.
-// One OS thread per CUDA thread; std::barrier implements __syncthreads and, per warp, the shuffles.
+// One OS thread per CUDA thread of a block; std::barrier implements __syncthreads and, per warp, the shuffles.
 // Blocks run one after another, so function-scope statics serve as __shared__ memory. It checks
 // logic (indexing, reductions, block/warp cooperation), not timing, memory ordering or coalescing.
 #pragma once
@@ -49,32 +49,42 @@ template <class T> T emu_shfl_from(T v, int srcLane)
 template <class T> T __shfl_xor_sync(unsigned, T v, int o) { return emu_shfl_from(v, (emu_tid() % 32) ^ o); }
 template <class T> T __shfl_sync(unsigned, T v, int src) { return emu_shfl_from(v, src); }
 
+// Runs every block of a launch with one set of blockDim OS threads: each thread runs the kernel body
+// for block 0, 1, 2, ...; between blocks all threads meet at `done` and thread 0 renews the block and
+// warp barriers (a thread that returned early dropped out of the old ones) and refills shared memory.
 inline void emu_launch(const std::function<void()>& body, dim3 grid, dim3 block, unsigned smem)
 {
     gridDim = grid;
     blockDim = block;
-    unsigned n = block.x * block.y * block.z;
+    const unsigned n = block.x * block.y * block.z;
+    const unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
     std::vector<float> dyn((smem + 3) / 4 + 1);
-    for (unsigned bz = 0; bz < grid.z; bz++)
-    for (unsigned by = 0; by < grid.y; by++)
-    for (unsigned bx = 0; bx < grid.x; bx++)
-    {
+    std::unique_ptr<Barrier> blockBarrier;
+    auto renew = [&] {
         std::fill(dyn.begin(), dyn.end(), __uint_as_float(0x7fc00001u)); // garbage, as real shared memory is
         emu_dynamic_smem = dyn.data();
-        Barrier blockBarrier(n);
-        emu_block_barrier = &blockBarrier;
+        blockBarrier = std::make_unique<Barrier>(n);
+        emu_block_barrier = blockBarrier.get();
         emu_warp_barriers.clear();
         for (unsigned w = 0; w < (n + 31) / 32; w++) emu_warp_barriers.push_back(std::make_unique<Barrier>(std::min(32u, n - 32 * w)));
-        std::vector<std::thread> threads;
-        threads.reserve(n);
-        for (unsigned t = 0; t < n; t++)
-            threads.emplace_back([&, t, bx, by, bz] {
-                threadIdx = dim3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
-                blockIdx = dim3{bx, by, bz};
+    };
+    renew();
+    Barrier done(n);
+    std::vector<std::thread> threads;
+    threads.reserve(n);
+    for (unsigned t = 0; t < n; t++)
+        threads.emplace_back([&, t] {
+            threadIdx = dim3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+            for (unsigned long long b = 0; b < blocks; b++)
+            {
+                blockIdx = dim3{(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / ((unsigned long long)grid.x * grid.y))};
                 body();
                 emu_warp_barriers[t / 32]->arrive_and_drop();
-                blockBarrier.arrive_and_drop();
-            });
-        for (auto& th : threads) th.join();
-    }
+                emu_block_barrier->arrive_and_drop();
+                done.arrive_and_wait();
+                if (t == 0) renew();
+                done.arrive_and_wait();
+            }
+        });
+    for (auto& th : threads) th.join();
 }
