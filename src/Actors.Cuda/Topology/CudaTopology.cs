@@ -229,9 +229,9 @@ public sealed record CudaTopology(
             return text.ToString();
         }
         text.AppendLine(NvmlStatus);
-        text.AppendLine($"{"dev",-4} {"name",-28} {"memory",10} {"cc",4} {"pci",-16} {"nvml",4} {"nvlinks",7}");
+        text.AppendLine($"{"dev",-7} {"name",-28} {"memory",10} {"cc",4} {"pci",-16} {"nvml",4} {"nvlinks",7}");
         foreach (var d in Devices)
-            text.AppendLine($"{"cuda:" + d.Ordinal,-4} {Trim(d.Name, 28),-28} {StageMemoryPlan.Size(d.MemoryBytes),10} {d.ComputeCapability,4} {d.Pci,-16} {d.NvmlIndex?.ToString() ?? "-",4} {d.NvLinks.Count,7}");
+            text.AppendLine($"{"cuda:" + d.Ordinal,-7} {Trim(d.Name, 28),-28} {StageMemoryPlan.Size(d.MemoryBytes),10} {d.ComputeCapability,4} {d.Pci,-16} {d.NvmlIndex?.ToString() ?? "-",4} {d.NvLinks.Count,7}");
         if (Links.Count == 0) return text.ToString();
         text.AppendLine();
         text.AppendLine($"{"link",-8} {"peer",-9} {"nvml read",-10} {"nvml nvlink",-11} {"ancestor",-10} {"links",5} {"path",-10} {"latency",10} {"bandwidth",11}");
