@@ -5,6 +5,12 @@ public static class CudaDiscovery
 {
     public static IEnumerable<string> Describe()
     {
-        yield break;
+        var probe = Actors.Interop.Cuda.CudaAvailability.Probe();
+        if (!probe.IsAvailable)
+        {
+            yield return $"  CUDA: {probe.Message}";
+            yield break;
+        }
+        foreach (var line in Actors.Cuda.Topology.CudaTopology.Discover(probe).Format().Split('\n')) yield return "  " + line;
     }
 }

@@ -12,7 +12,17 @@ public static class DeviceFactories
     public static IReadOnlyDictionary<DeviceKind, DeviceFactory> All() => new Dictionary<DeviceKind, DeviceFactory>
     {
         [DeviceKind.Simulated] = Simulated,
+        [DeviceKind.Cuda] = Cuda,
     };
+
+    /// <summary>"cuda:N" opens CUDA device N (ordinal as CUDA numbers them).</summary>
+    private static IComputeDevice Cuda(DeviceOptions o)
+    {
+        string[] parts = o.Id.Split(':');
+        if (parts.Length != 2 || !int.TryParse(parts[1], out int ordinal) || ordinal < 0)
+            throw new InvalidConfigurationException($"device \"{o.Id}\": a CUDA device id is cuda:N with N its CUDA ordinal");
+        return Actors.Cuda.CudaDevice.Create(ordinal);
+    }
 
     private static IComputeDevice Simulated(DeviceOptions o)
     {

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Akka;
 using Akka.Actor;
+using Akka.Event;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Actors.Inference.Compute;
@@ -59,7 +60,7 @@ public sealed class LlmRuntime : IExtension
         Tokenizer = setup.Tokenizer ?? (Model.File is { } file ? Tokenizer.FromGguf(file)
             : throw new InvalidConfigurationException("the model has no GGUF file to read its tokenizer from; give one in RuntimeSetup.Tokenizer"));
 
-        var devices = CreateDevices(Settings.Devices, setup);
+        var devices = CreateDevices(Settings, setup, system);
         var c = Model.Config;
         var costs = new LayerCosts(Model.Layers.Select(l => l.ByteSize).ToList(), Model.TokenEmbedding.ByteSize,
             (ReferenceEquals(Model.Output, Model.TokenEmbedding) ? 0 : Model.Output.ByteSize) + 4L * c.EmbeddingLength,
@@ -147,10 +148,10 @@ public sealed class LlmRuntime : IExtension
         return actors;
     }
 
-    private static List<IComputeDevice> CreateDevices(IReadOnlyList<DeviceOptions> options, RuntimeSetup setup)
+    private static List<IComputeDevice> CreateDevices(RuntimeSettings settings, RuntimeSetup setup, ActorSystem system)
     {
         var devices = new List<IComputeDevice>();
-        foreach (var o in options)
+        foreach (var o in settings.Devices)
         {
             if (o.Kind == DeviceKind.Cpu && !setup.DeviceFactories.ContainsKey(DeviceKind.Cpu))
             {
@@ -159,7 +160,20 @@ public sealed class LlmRuntime : IExtension
             }
             if (!setup.DeviceFactories.TryGetValue(o.Kind, out var factory))
                 throw new InvalidConfigurationException($"device \"{o.Id}\" is of kind {o.Kind.ToString().ToLowerInvariant()}, but no factory for that kind was given to the runtime (RuntimeSetup.DeviceFactories)");
-            devices.Add(factory(o));
+            try
+            {
+                devices.Add(factory(o));
+            }
+            catch (Exception ex) when (o.Kind == DeviceKind.Cuda && settings.CudaFallbackToCpu && ex is not InvalidConfigurationException)
+            {
+                system.Log.Warning("device {0}: {1}; running its stages on the CPU (actors-runtime.cuda-fallback = cpu)", o.Id, ex.Message);
+                devices.Add(new CpuDevice(o.Id, o.Threads));
+            }
+            catch (Exception ex) when (ex is not InvalidConfigurationException)
+            {
+                throw new InvalidConfigurationException($"device \"{o.Id}\" ({o.Kind.ToString().ToLowerInvariant()}) could not be opened: {ex.Message}" +
+                    (o.Kind == DeviceKind.Cuda ? " (set actors-runtime.cuda-fallback = cpu to run on the CPU instead)" : ""));
+            }
         }
         return devices;
     }

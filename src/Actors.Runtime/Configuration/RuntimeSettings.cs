@@ -42,7 +42,8 @@ public sealed record RuntimeSettings(
     LayoutOptions Layout,
     RequestOptions Request,
     TransferOptions Transfer,
-    bool VirtualClock = false)
+    bool VirtualClock = false,
+    bool CudaFallbackToCpu = false)
 {
     public const string Root = "actors-runtime";
 
@@ -135,7 +136,8 @@ public sealed record RuntimeSettings(
                 lk.Double("bandwidth", 1), lk.Duration("latency", TimeSpan.Zero)));
         var transfer = new TransferOptions(links, t.Double("host-copy-bandwidth", 1));
 
-        return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer, r.OneOf("clock", "real", "virtual") == "virtual");
+        return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer, r.OneOf("clock", "real", "virtual") == "virtual",
+            r.OneOf("cuda-fallback", "stop", "cpu") == "cpu");
     }
 
     /// <summary>"0-11" or "12" to a layer range [Start, End).</summary>

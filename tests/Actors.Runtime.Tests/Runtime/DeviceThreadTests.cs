@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using Akka.TestKit.Xunit2;
 using Actors.Inference.Compute;
-using Actors.Inference.Cpu;
-using Actors.Inference.Model;
 using Actors.Runtime.Protocol;
 using Xunit.Abstractions;
 
@@ -13,33 +11,10 @@ public sealed class DeviceThreadTests(ITestOutputHelper output) : TestKit(output
 {
     private static readonly ConcurrentDictionary<string, ConcurrentBag<(int Thread, bool Pool)>> Seen = new();
 
-    private sealed class RecordingDevice(string id) : IComputeDevice
+    private sealed class RecordingDevice(string id) : DelegatingDevice(id, 1)
     {
-        private readonly CpuDevice _inner = new(id, 1);
-        public DeviceDescriptor Descriptor => _inner.Descriptor;
-        public long EstimateStageBytes(LlamaModel m, LayerRange l, KvCacheSpec kv, int t) => _inner.EstimateStageBytes(m, l, kv, t);
-        public IStageExecutor LoadStage(LlamaModel m, LayerRange l, KvCacheSpec kv, int t) => new Stage(_inner.LoadStage(m, l, kv, t), id);
-        public void Dispose() => _inner.Dispose();
-
-        private sealed class Stage(IStageExecutor inner, string device) : IStageExecutor
-        {
-            public LayerRange Layers => inner.Layers;
-            public bool IsFirst => inner.IsFirst;
-            public bool IsLast => inner.IsLast;
-            public int HiddenSize => inner.HiddenSize;
-            public int VocabSize => inner.VocabSize;
-            public KvCacheSpec Kv => inner.Kv;
-            public int KvBlockBytes => inner.KvBlockBytes;
-            public void Forward(StepBatch b, ReadOnlySpan<float> h, Span<float> o)
-            {
-                Seen.GetOrAdd(device, _ => new()).Add((Environment.CurrentManagedThreadId, Thread.CurrentThread.IsThreadPoolThread));
-                inner.Forward(b, h, o);
-            }
-            public void ReadKvBlock(int block, Span<byte> d) => inner.ReadKvBlock(block, d);
-            public void WriteKvBlock(int block, ReadOnlySpan<byte> s) => inner.WriteKvBlock(block, s);
-            public void CopyKvBlock(int s, int d) => inner.CopyKvBlock(s, d);
-            public void Dispose() => inner.Dispose();
-        }
+        protected override void BeforeForward(StepBatch batch) =>
+            Seen.GetOrAdd(Descriptor.Id, _ => new()).Add((Environment.CurrentManagedThreadId, Thread.CurrentThread.IsThreadPoolThread));
     }
 
     [Fact]

@@ -1,43 +1,12 @@
 using Actors.Inference.Compute;
-using Actors.Inference.Cpu;
-using Actors.Inference.Model;
 
 namespace Actors.Runtime.Tests.Runtime;
 
 /// <summary>A CPU device whose stages throw when a batch contains the poison token: a device step that fails.</summary>
-public sealed class FaultyDevice(string id, int poison) : IComputeDevice
+public sealed class FaultyDevice(string id, int poison) : DelegatingDevice(id)
 {
-    private readonly CpuDevice _inner = new(id, threads: 2);
-
-    public DeviceDescriptor Descriptor => _inner.Descriptor;
-
-    public long EstimateStageBytes(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens) =>
-        _inner.EstimateStageBytes(model, layers, kv, maxBatchTokens);
-
-    public IStageExecutor LoadStage(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens) =>
-        new Stage(_inner.LoadStage(model, layers, kv, maxBatchTokens), poison);
-
-    public void Dispose() => _inner.Dispose();
-
-    private sealed class Stage(IStageExecutor inner, int poison) : IStageExecutor
+    protected override void BeforeForward(StepBatch batch)
     {
-        public LayerRange Layers => inner.Layers;
-        public bool IsFirst => inner.IsFirst;
-        public bool IsLast => inner.IsLast;
-        public int HiddenSize => inner.HiddenSize;
-        public int VocabSize => inner.VocabSize;
-        public KvCacheSpec Kv => inner.Kv;
-        public int KvBlockBytes => inner.KvBlockBytes;
-
-        public void Forward(StepBatch batch, ReadOnlySpan<float> hiddenIn, Span<float> output)
-        {
-            if (batch.Tokens.AsSpan(0, batch.TokenCount).Contains(poison)) throw new InvalidOperationException("simulated device fault");
-            inner.Forward(batch, hiddenIn, output);
-        }
-
-        public void ReadKvBlock(int block, Span<byte> destination) => inner.ReadKvBlock(block, destination);
-        public void WriteKvBlock(int block, ReadOnlySpan<byte> source) => inner.WriteKvBlock(block, source);
-        public void CopyKvBlock(int source, int destination) => inner.CopyKvBlock(source, destination);
-        public void Dispose() => inner.Dispose();
+        if (batch.Tokens.AsSpan(0, batch.TokenCount).Contains(poison)) throw new InvalidOperationException("simulated device fault");
     }
 }

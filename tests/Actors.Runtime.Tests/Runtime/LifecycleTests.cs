@@ -158,3 +158,30 @@ public sealed class LifecycleTests(ITestOutputHelper output) : TestKit(output: o
         h.AwaitAllBlocksFree(this);
     }
 }
+
+/// <summary>A configuration that asks for a GPU on a machine without one.</summary>
+public sealed class CudaFallbackTests(ITestOutputHelper output) : TestKit(output: output)
+{
+    private static readonly RuntimeSetup NoGpu = new()
+    {
+        DeviceFactories = new Dictionary<DeviceKind, DeviceFactory> { [DeviceKind.Cuda] = _ => throw new InvalidOperationException("no CUDA device: libcuda.so.1 could not be loaded") },
+    };
+
+    [Fact]
+    public void Without_fallback_start_up_stops_with_the_device_and_the_reason()
+    {
+        var ex = Assert.Throws<Actors.Runtime.Configuration.InvalidConfigurationException>(() =>
+            new RuntimeHarness(RuntimeFixture.Config("actors-runtime.devices = [ { id = \"cuda:0\", kind = cuda } ]"), NoGpu, "no-gpu").Dispose());
+        Assert.Contains("cuda:0", ex.Message);
+        Assert.Contains("no CUDA device", ex.Message);
+        Assert.Contains("cuda-fallback = cpu", ex.Message);
+    }
+
+    [Fact]
+    public void With_fallback_the_stages_run_on_the_cpu()
+    {
+        using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime.devices = [ { id = \"cuda:0\", kind = cuda } ]\nactors-runtime.cuda-fallback = cpu"), NoGpu, "fallback");
+        var outcome = h.Run(new Generate { RequestId = "f", PromptTokens = [4, 5, 6], MaxTokens = 4, Sampling = SamplingOptions.Greedy with { IgnoreEos = true } }, this);
+        Assert.Equal(FinishReason.Length, outcome.Completed!.Reason);
+    }
+}

@@ -1,0 +1,106 @@
+// sampling.cu: greedy and top-k selection over logit rows on the device, so only a few numbers
+// per row travel back to the host.
+//   argmax_f32:  out_index[r] = argmax_j logits[r, j], out_value[r] = that logit
+//   topk_f32:    out_index[r, 0..k) / out_value[r, 0..k) = the k largest logits of row r, best first
+// Order: larger value first; equal values by smaller index first (so results are deterministic and
+// match a stable CPU sort). NaN counts as -inf. top-k runs k passes; pass i keeps the best element
+// that ranks strictly after the one chosen in pass i-1, so it needs no scratch and leaves logits
+// untouched. k <= n_cols.
+//
+// Grid:  (n_rows)
+// Block: (1024)   any multiple of 32 up to 1024
+// Pointers:
+//   logits     float [n_rows, n_cols]
+//   out_index  int   [n_rows, k]    (k = 1 for argmax)
+//   out_value  float [n_rows, k]
+#include "common.cuh"
+
+struct SampleParams
+{
+    const float* logits;
+    int* out_index;
+    float* out_value;
+    int n_rows;
+    int n_cols;
+    int k;
+    int pad0;
+};
+ACTORS_CHECK_SIZE(SampleParams, 40);
+
+// a ranks before b
+__device__ __forceinline__ bool ranks_before(float av, int ai, float bv, int bi)
+{
+    return av > bv || (av == bv && ai < bi);
+}
+
+// The best (value, index) of the block among elements ranking strictly after (after_v, after_i);
+// index -1 with -inf when none. scratch: 64 words of shared memory.
+__device__ __forceinline__ void block_best(const float* row, int n, bool bounded, float after_v, int after_i,
+                                           float& best_v, int& best_i, float* scratch_v, int* scratch_i)
+{
+    float bv = NEG_INF;
+    int bi = -1;
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+    {
+        float v = row[j];
+        if (v != v) v = NEG_INF;
+        if (bounded && !ranks_before(after_v, after_i, v, j)) continue;
+        if (bi < 0 || ranks_before(v, j, bv, bi)) { bv = v; bi = j; }
+    }
+    for (int o = 16; o > 0; o >>= 1)
+    {
+        const float ov = __shfl_xor_sync(FULL_MASK, bv, o);
+        const int oi = __shfl_xor_sync(FULL_MASK, bi, o);
+        if (oi >= 0 && (bi < 0 || ranks_before(ov, oi, bv, bi))) { bv = ov; bi = oi; }
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane == 0) { scratch_v[warp] = bv; scratch_i[warp] = bi; }
+    __syncthreads();
+    bv = lane < warps ? scratch_v[lane] : NEG_INF;
+    bi = lane < warps ? scratch_i[lane] : -1;
+    for (int o = 16; o > 0; o >>= 1)
+    {
+        const float ov = __shfl_xor_sync(FULL_MASK, bv, o);
+        const int oi = __shfl_xor_sync(FULL_MASK, bi, o);
+        if (oi >= 0 && (bi < 0 || ranks_before(ov, oi, bv, bi))) { bv = ov; bi = oi; }
+    }
+    best_v = bv;
+    best_i = bi;
+}
+
+extern "C" __global__ void argmax_f32(const SampleParams p)
+{
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    const int r = blockIdx.x;
+    if (r >= p.n_rows) return;
+    float v;
+    int i;
+    block_best(p.logits + (u64)r * p.n_cols, p.n_cols, false, 0.0f, 0, v, i, sv, si);
+    if (threadIdx.x == 0)
+    {
+        p.out_index[r] = i;
+        p.out_value[r] = v;
+    }
+}
+
+extern "C" __global__ void topk_f32(const SampleParams p)
+{
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    const int r = blockIdx.x;
+    if (r >= p.n_rows) return;
+    const float* row = p.logits + (u64)r * p.n_cols;
+    float v = 0.0f;
+    int i = 0;
+    for (int pass = 0; pass < p.k; pass++)
+    {
+        block_best(row, p.n_cols, pass > 0, v, i, v, i, sv, si);
+        if (threadIdx.x == 0)
+        {
+            p.out_index[(u64)r * p.k + pass] = i;
+            p.out_value[(u64)r * p.k + pass] = v;
+        }
+    }
+}

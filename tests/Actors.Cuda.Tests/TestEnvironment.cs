@@ -1,0 +1,89 @@
+using Actors.Cuda;
+using Actors.Interop.Cuda;
+using Xunit;
+
+namespace Actors.Cuda.Tests;
+
+/// <summary>What this machine offers the tests: a CUDA device (probed once) and NVRTC.</summary>
+public static class TestEnvironment
+{
+    public static CudaAvailability Cuda => CudaAvailability.Probe();
+
+    /// <summary>Set to 1 on machines where NVRTC may be absent; otherwise a missing NVRTC fails the compile tests.</summary>
+    public const string SkipNvrtcVariable = "ACTORS_SKIP_NVRTC";
+
+    public static bool SkipNvrtcRequested => Environment.GetEnvironmentVariable(SkipNvrtcVariable) == "1";
+
+    private static readonly Lazy<CudaDevice> SharedDevice = new(() => CudaDevice.Create(0));
+
+    /// <summary>Device 0, opened once for all GPU tests (they run in one collection, one at a time).</summary>
+    public static CudaDevice Device => SharedDevice.Value;
+
+    /// <summary>The repository's kernels/ folder (for comparing against what was embedded).</summary>
+    public static string KernelsDirectory
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "kernels");
+                if (File.Exists(Path.Combine(candidate, "common.cuh"))) return candidate;
+            }
+            throw new DirectoryNotFoundException($"no kernels/ folder above {AppContext.BaseDirectory}");
+        }
+    }
+}
+
+/// <summary>A fact that needs a CUDA device; skipped with "no CUDA device: &lt;reason&gt;" when there is none.</summary>
+public sealed class GpuFactAttribute : FactAttribute
+{
+    public GpuFactAttribute()
+    {
+        if (!TestEnvironment.Cuda.IsAvailable) Skip = TestEnvironment.Cuda.Message;
+    }
+}
+
+/// <summary>A theory that needs a CUDA device; skipped with "no CUDA device: &lt;reason&gt;" when there is none.</summary>
+public sealed class GpuTheoryAttribute : TheoryAttribute
+{
+    public GpuTheoryAttribute()
+    {
+        if (!TestEnvironment.Cuda.IsAvailable) Skip = TestEnvironment.Cuda.Message;
+    }
+}
+
+/// <summary>A fact about behaviour without a GPU; skipped on machines that have one.</summary>
+public sealed class NoGpuFactAttribute : FactAttribute
+{
+    public NoGpuFactAttribute()
+    {
+        if (TestEnvironment.Cuda.IsAvailable) Skip = "a CUDA device is present: " + TestEnvironment.Cuda.Message;
+    }
+}
+
+/// <summary>
+/// A theory that needs NVRTC. It runs (and fails, saying what was tried) when NVRTC is missing,
+/// unless ACTORS_SKIP_NVRTC=1 is set: CI installs NVRTC with tools/install-nvrtc.sh.
+/// </summary>
+public sealed class NvrtcTheoryAttribute : TheoryAttribute
+{
+    public NvrtcTheoryAttribute()
+    {
+        if (TestEnvironment.SkipNvrtcRequested && !Nvrtc.TryLoad(out _, out string error))
+            Skip = $"{TestEnvironment.SkipNvrtcVariable}=1 and {error}";
+    }
+}
+
+/// <summary>The fact form of <see cref="NvrtcTheoryAttribute"/>.</summary>
+public sealed class NvrtcFactAttribute : FactAttribute
+{
+    public NvrtcFactAttribute()
+    {
+        if (TestEnvironment.SkipNvrtcRequested && !Nvrtc.TryLoad(out _, out string error))
+            Skip = $"{TestEnvironment.SkipNvrtcVariable}=1 and {error}";
+    }
+}
+
+/// <summary>GPU tests share device 0 and run one at a time.</summary>
+[CollectionDefinition("gpu", DisableParallelization = true)]
+public sealed class GpuCollection;
