@@ -68,6 +68,9 @@ public sealed class RuntimeMetrics : IDisposable
 
     public IEnumerable<ReplicaGauges> Replicas() => _replicas.Values;
 
+    /// <summary>This runtime's meter (several runtimes in one process each have their own).</summary>
+    public Meter Meter => _meter;
+
     public ReplicaGauges Replica(int replica) => _replicas.GetOrAdd(replica, r => new ReplicaGauges { Replica = r });
 
     public void TokensGenerated(int count)

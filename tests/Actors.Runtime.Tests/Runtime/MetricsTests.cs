@@ -13,18 +13,19 @@ public sealed class MetricsTests(ITestOutputHelper output) : TestKit(output: out
     [Fact]
     public void Every_instrument_reports_while_requests_run()
     {
+        using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime.kv-cache.num-blocks = 24"), name: "metrics");
         var seen = new ConcurrentDictionary<string, double>();
         using var listener = new MeterListener();
+        // Only this runtime's meter: other tests' runtimes publish under the same name in parallel.
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == RuntimeMetrics.MeterName) l.EnableMeasurementEvents(instrument);
+            if (ReferenceEquals(instrument.Meter, h.Runtime.Metrics.Meter)) l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<long>((i, v, _, _) => seen.AddOrUpdate(i.Name, v, (_, old) => old + v));
         listener.SetMeasurementEventCallback<int>((i, v, _, _) => seen[i.Name] = Math.Max(seen.GetValueOrDefault(i.Name), v));
         listener.SetMeasurementEventCallback<double>((i, v, _, _) => seen[i.Name] = Math.Max(seen.GetValueOrDefault(i.Name), v));
         listener.Start();
 
-        using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime.kv-cache.num-blocks = 24"), name: "metrics");
         var shared = Enumerable.Range(0, 40).Select(i => 3 + i).ToArray();
         var requests = Enumerable.Range(0, 6).Select(i => new Generate
         {
