@@ -5,11 +5,21 @@ namespace Actors.Cli.Bench;
 /// <summary>One benchmark request: its prompt tokens, how many tokens to generate, when it arrives.</summary>
 public sealed record BenchRequest(int Index, int[] Prompt, int MaxTokens, double ArrivalSeconds);
 
+/// <summary>How request lengths spread around their mean.</summary>
+public enum LengthSpread
+{
+    /// <summary>Uniform in [mean/2, 3·mean/2].</summary>
+    Uniform,
+    /// <summary>Log-normal with σ = 1 (the long tail of chat traffic such as ShareGPT), capped at 8× the mean.</summary>
+    LogNormal,
+}
+
 /// <summary>
-/// A reproducible workload: prompt and output lengths either fixed or drawn uniformly from
-/// [mean/2, 3·mean/2], an optional prefix shared by every prompt, and Poisson arrivals at a rate.
+/// A reproducible workload: prompt and output lengths either fixed or drawn around their means, an
+/// optional prefix shared by every prompt, and Poisson arrivals at a rate.
 /// </summary>
-public sealed record WorkloadSpec(int Requests, int PromptTokens, int MaxTokens, bool FixedLengths, int SharedPrefix, double RatePerSecond, ulong Seed, int VocabSize)
+public sealed record WorkloadSpec(int Requests, int PromptTokens, int MaxTokens, bool FixedLengths, int SharedPrefix, double RatePerSecond, ulong Seed, int VocabSize,
+    LengthSpread Spread = LengthSpread.Uniform)
 {
     public List<BenchRequest> Generate()
     {
@@ -27,6 +37,16 @@ public sealed record WorkloadSpec(int Requests, int PromptTokens, int MaxTokens,
         return list;
     }
 
-    private int Length(ref DeterministicRandom rng, int mean) =>
-        FixedLengths ? mean : mean / 2 + rng.NextInt(Math.Max(1, mean + 1));
+    private int Length(ref DeterministicRandom rng, int mean)
+    {
+        if (FixedLengths) return mean;
+        if (Spread == LengthSpread.Uniform) return mean / 2 + rng.NextInt(Math.Max(1, mean + 1));
+        // median = mean / e^(σ²/2) with σ = 1, so the distribution's mean is the requested one (before the cap).
+        double value = mean / Math.Exp(0.5) * Math.Exp(rng.NextGaussian());
+        return (int)Math.Clamp(Math.Round(value), 1, 8.0 * mean);
+    }
+
+    /// <summary>The longest request this workload can produce, for the context-length check.</summary>
+    public int LongestRequest => SharedPrefix + (FixedLengths ? PromptTokens + MaxTokens
+        : Spread == LengthSpread.Uniform ? (PromptTokens * 3 + 1) / 2 + (MaxTokens * 3 + 1) / 2 : 8 * (PromptTokens + MaxTokens));
 }

@@ -17,13 +17,76 @@ public sealed class BenchCommand : ICommand
         new("prompt-tokens", "mean prompt length (uniform in [mean/2, 3·mean/2] unless --fixed-lengths)", "128"),
         new("max-tokens", "mean tokens to generate", "64"),
         new("fixed-lengths", "use exactly --prompt-tokens and --max-tokens for every request", IsFlag: true),
+        new("spread", "length distribution around the means: uniform ([mean/2, 3·mean/2]) or lognormal (σ = 1, a long tail like chat traffic)", "uniform"),
         new("shared-prefix", "tokens of a prefix every prompt shares (prefix caching)", "0"),
         new("seed", "workload seed", "1"),
         new("mode", "continuous, static, sequential, or all (the three side by side in one run, with ratios)", "continuous"),
         new("prefix-caching", "on or off (default: from config)"),
         new("json", "print one JSON object instead of a table", IsFlag: true),
+        new("simulate", "run on simulated GPUs instead, e.g. rtx-3090 or 4x rtx-3090 (then --model is a catalog model such as llama-2-7b and --quant a format)"),
+        new("quant", "weight format with --simulate", "F16"),
         .. RuntimeHost.Options,
     ];
+
+    private static LengthSpread Spread(Arguments a) => a.RequireString("spread") switch
+    {
+        "uniform" => LengthSpread.Uniform,
+        "lognormal" => LengthSpread.LogNormal,
+        var v => throw new CliException($"option '--spread' must be uniform or lognormal, got '{v}'"),
+    };
+
+    /// <summary>The same workload and modes on simulated GPUs through the runtime's virtual clock.</summary>
+    private static async Task<int> Simulated(Arguments a, BenchMode[] modes, int requests, TextWriter output, CancellationToken cancel)
+    {
+        var hw = Actors.Simulation.Catalog.HardwareCatalog.Default;
+        var models = Actors.Simulation.Catalog.ModelCatalog.Default;
+        string rig = a.RequireString("simulate");
+        if (!System.Text.RegularExpressions.Regex.IsMatch(rig, @"^\s*\d+\s*x")) rig = "1x " + rig;
+        Actors.Simulation.Planning.Topology topology;
+        Actors.Simulation.Catalog.ModelShape model;
+        Actors.Simulation.Catalog.WeightFormat format;
+        try
+        {
+            topology = Actors.Simulation.Planning.Topology.Parse(hw, rig);
+            model = models.Model(a.String("model") ?? "llama-2-7b");
+            format = models.Format(a.RequireString("quant"));
+        }
+        catch (Exception ex) when (ex is Actors.Simulation.Catalog.CatalogException or ArgumentException or KeyNotFoundException)
+        {
+            throw new CliException(ex.Message);
+        }
+        int concurrency = a.Int("concurrency", 1, 100_000);
+        int pipeline = a.Has("pipeline") ? a.Int("pipeline", 1, 64) : 1;
+        int replicas = a.Has("replicas") ? a.Int("replicas", 1, 64) : 1;
+        var spec = new WorkloadSpec(requests, a.Int("prompt-tokens", 1), a.Int("max-tokens", 1), a.Flag("fixed-lengths"), 0, 0, a.ULong("seed") ?? 1, 100, Spread(a));
+        var workload = spec.Generate().Select(r => (r.Prompt.Length, r.MaxTokens)).ToList();
+        var results = new List<Actors.Simulation.Serving.SimulatedModeResult>();
+        foreach (var mode in modes)
+        {
+            var r = await Actors.Simulation.Serving.SimulatedBench.RunAsync(mode.ToString().ToLowerInvariant(), model, format, topology, pipeline, replicas, workload, concurrency, cancel);
+            results.Add(r);
+            if (a.Flag("json")) continue;
+            var ttft = r.TtftMs.ToList();
+            var itl = r.ItlMs.ToList();
+            await output.WriteLineAsync($"mode                 {r.Mode} (simulated {topology.GpuCount}x {topology.Gpu.Name}, {model.Name} {format.Name}, virtual clock)");
+            await output.WriteLineAsync($"tokens               {r.GeneratedTokens} generated in {r.VirtualSeconds:F2} s of virtual time");
+            await output.WriteLineAsync($"throughput           {r.TokensPerSecond:F1} tokens/s");
+            await output.WriteLineAsync($"time to first token  p50 {BenchReport.Percentile(ttft, 50):F1} ms   p99 {BenchReport.Percentile(ttft, 99):F1} ms");
+            await output.WriteLineAsync($"inter-token latency  p50 {BenchReport.Percentile(itl, 50):F2} ms   p99 {BenchReport.Percentile(itl, 99):F2} ms");
+            await output.WriteLineAsync($"preemptions          {r.Preemptions}");
+            await output.WriteLineAsync();
+        }
+        if (a.Flag("json"))
+            await output.WriteLineAsync("{" + string.Join(",", results.Select(r =>
+                $"\"{r.Mode}\":{{\"tokens_per_second\":{r.TokensPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture)},\"requests\":{requests},\"preemptions\":{r.Preemptions}," +
+                $"\"ttft_ms_p50\":{BenchReport.Percentile(r.TtftMs.ToList(), 50).ToString(System.Globalization.CultureInfo.InvariantCulture)},\"itl_ms_p50\":{BenchReport.Percentile(r.ItlMs.ToList(), 50).ToString(System.Globalization.CultureInfo.InvariantCulture)}}}")) + "}");
+        else if (results.Count == 3)
+        {
+            await output.WriteLineAsync($"continuous / sequential  {results[2].TokensPerSecond / results[0].TokensPerSecond:F2}x");
+            await output.WriteLineAsync($"continuous / static      {results[2].TokensPerSecond / results[1].TokensPerSecond:F2}x");
+        }
+        return 0;
+    }
 
     public async Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
     {
@@ -37,6 +100,7 @@ public sealed class BenchCommand : ICommand
             var m => throw new CliException($"option '--mode' must be continuous, static, sequential or all, got '{m}'"),
         };
         int requests = a.Int("requests", 1, 1_000_000);
+        if (a.Has("simulate")) return await Simulated(a, modes, requests, output, cancel);
         int concurrency = a.Int("concurrency", 1, 100_000);
         double rate = a.Has("rate") ? a.Double("rate", 1e-6, 1e6) : 0;
         string? extra = a.String("prefix-caching") switch
@@ -50,9 +114,9 @@ public sealed class BenchCommand : ICommand
         if (extra is null && modes.Length > 1) extra = "actors-runtime.scheduler.prefix-caching = off";
         await using var host = RuntimeHost.Start(a, extra);
         var spec = new WorkloadSpec(requests, a.Int("prompt-tokens", 1), a.Int("max-tokens", 1), a.Flag("fixed-lengths"),
-            a.Int("shared-prefix", 0), rate, a.ULong("seed") ?? 1, host.Runtime.Model.Config.VocabSize);
+            a.Int("shared-prefix", 0), rate, a.ULong("seed") ?? 1, host.Runtime.Model.Config.VocabSize, Spread(a));
         int context = host.Runtime.Model.Config.ContextLength;
-        int longest = spec.SharedPrefix + (spec.FixedLengths ? spec.PromptTokens + spec.MaxTokens : (spec.PromptTokens * 3 + 1) / 2 + (spec.MaxTokens * 3 + 1) / 2);
+        int longest = spec.LongestRequest;
         if (longest > context)
             throw new CliException($"the workload's longest request ({longest} tokens: prefix + prompt + output) exceeds the model's context of {context}");
         var workload = spec.Generate();
