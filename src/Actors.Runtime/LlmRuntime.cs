@@ -95,7 +95,7 @@ public sealed class LlmRuntime : IExtension
                 EnableChunkedPrefill = Settings.Scheduler.ChunkedPrefill,
                 EnablePrefixCaching = Settings.Scheduler.PrefixCaching,
                 PreemptionMode = Settings.Scheduler.SwapOnPreemption ? PreemptionMode.Swap : PreemptionMode.Recompute,
-                MaxInFlightSteps = Settings.Scheduler.MaxInFlightSteps > 0 ? Settings.Scheduler.MaxInFlightSteps : stages.Count,
+                MaxInFlightSteps = Settings.Scheduler.MaxInFlightSteps > 0 ? Settings.Scheduler.MaxInFlightSteps : stages.Count > 1 ? stages.Count + 1 : 1,
                 NumSwapBlocks = Settings.Scheduler.SwapOnPreemption ? Settings.KvCache.SwapBlocks : 0,
             };
             try

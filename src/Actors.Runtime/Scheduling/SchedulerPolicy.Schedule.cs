@@ -30,6 +30,7 @@ public sealed partial class SchedulerPolicy
         _step.Begin(++_lastStepId);
         _budget = _settings.MaxBatchedTokens;
         _preemptedForBlocks = false;
+        _sequenceCap = MicroBatchCap();
 
         PreemptForMoreImportantWaiting();
         ScheduleRunning(decodes: true);
@@ -43,6 +44,21 @@ public sealed partial class SchedulerPolicy
         return step;
     }
 
+    private int _sequenceCap;
+
+    /// <summary>
+    /// With several steps in flight (pipeline stages), each step takes about 1/S of the sequences that can
+    /// run, so the S micro-batches are alike and every stage stays busy; a single step would otherwise take
+    /// every sequence and leave the next step (and so the first stage) idle until it returns.
+    /// </summary>
+    private int MicroBatchCap()
+    {
+        int steps = _settings.MaxInFlightSteps;
+        if (steps == 1) return int.MaxValue;
+        int runnable = Math.Min(_settings.MaxRunningSequences, _running.Count + _waiting.Count + _swapped.Count);
+        return Math.Max(1, (runnable + steps - 1) / steps);
+    }
+
     private ScheduledStep RentStep()
     {
         foreach (var step in _steps)
@@ -53,7 +69,7 @@ public sealed partial class SchedulerPolicy
     /// <summary>Passes 1 and 2: give running sequences their tokens, preempting others when blocks run out.</summary>
     private void ScheduleRunning(bool decodes)
     {
-        for (int i = 0; i < _running.Count && _budget > 0; i++)
+        for (int i = 0; i < _running.Count && _budget > 0 && _step.Sequences.Length < _sequenceCap; i++)
         {
             var sequence = _running[i];
             if (sequence.InFlightStep != 0 || sequence.LastScheduledStep == _step.StepId || sequence.Paused) continue;
@@ -90,7 +106,7 @@ public sealed partial class SchedulerPolicy
     /// </summary>
     private void StartQueued()
     {
-        while (_budget > 0 && _running.Count < _settings.MaxRunningSequences)
+        while (_budget > 0 && _running.Count < _settings.MaxRunningSequences && _step.Sequences.Length < _sequenceCap)
         {
             var swapped = _swapped.First;
             var waiting = _waiting.First;

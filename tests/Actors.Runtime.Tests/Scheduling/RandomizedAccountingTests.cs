@@ -123,7 +123,8 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
         output.WriteLine($"finished {finished}, rejected {rejected}, aborted {aborted}, expired {expired}, forks {forks}, " +
                          $"preemptions {policy.TotalPreemptions}, prefix hits {policy.BlockPool.Hits}/{policy.BlockPool.Queries}, evictions {policy.BlockPool.Evictions}");
         // The run must really have exercised the paths it is meant to check.
-        Assert.True(finished > requests / 2, $"only {finished} finished");
+        // (With several steps in flight each takes a share of the sequences, so more of them reach their deadlines.)
+        Assert.True(finished > requests / 3, $"only {finished} finished");
         Assert.True(aborted > 0 && expired > 0 && forks > 0, $"aborted {aborted}, expired {expired}, forks {forks}");
         Assert.True(policy.TotalPreemptions > 0, "no preemption happened");
         if (prefixCaching) Assert.True(policy.BlockPool.Hits > 0, "no prefix-cache hit happened");
