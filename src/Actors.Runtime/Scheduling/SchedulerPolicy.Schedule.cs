@@ -47,16 +47,21 @@ public sealed partial class SchedulerPolicy
     private int _sequenceCap;
 
     /// <summary>
-    /// With several steps in flight (pipeline stages), each step takes about 1/S of the sequences that can
-    /// run, so the S micro-batches are alike and every stage stays busy; a single step would otherwise take
-    /// every sequence and leave the next step (and so the first stage) idle until it returns.
+    /// With several steps in flight (pipeline stages), each step computes about 1/S of the running sequences,
+    /// so the S micro-batches are alike and every stage stays busy; a single step would otherwise take every
+    /// sequence and leave the next step (and so the first stage) idle until it returns. New sequences are
+    /// admitted whenever the budget allows, so the cap never keeps a waiting request out.
     /// </summary>
     private int MicroBatchCap()
     {
         int steps = _settings.MaxInFlightSteps;
         if (steps == 1) return int.MaxValue;
-        int runnable = Math.Min(_settings.MaxRunningSequences, _running.Count + _waiting.Count + _swapped.Count);
-        return Math.Max(1, (runnable + steps - 1) / steps);
+        // Spread what is not already in flight over the steps that can still start.
+        int notInFlight = 0;
+        for (int i = 0; i < _running.Count; i++) if (_running[i].InFlightStep == 0) notInFlight++;
+        int runnable = Math.Min(_settings.MaxRunningSequences, notInFlight + _waiting.Count + _swapped.Count);
+        int freeSlots = steps - _inFlightSteps;
+        return Math.Max(1, (runnable + freeSlots - 1) / freeSlots);
     }
 
     private ScheduledStep RentStep()
@@ -69,10 +74,25 @@ public sealed partial class SchedulerPolicy
     /// <summary>Passes 1 and 2: give running sequences their tokens, preempting others when blocks run out.</summary>
     private void ScheduleRunning(bool decodes)
     {
+        if (_sequenceCap == int.MaxValue)
+        {
+            ScheduleRunning(decodes, onlyOverdue: false);
+            return;
+        }
+        // Under a micro-batch cap, sequences not scheduled during the last n steps go first (in priority
+        // order), so every running sequence gets its turn even when the steps happen not to overlap.
+        ScheduleRunning(decodes, onlyOverdue: true);
+        ScheduleRunning(decodes, onlyOverdue: false);
+    }
+
+    private void ScheduleRunning(bool decodes, bool onlyOverdue)
+    {
+        long overdueBefore = _step.StepId - _settings.MaxInFlightSteps;
         for (int i = 0; i < _running.Count && _budget > 0 && _step.Sequences.Length < _sequenceCap; i++)
         {
             var sequence = _running[i];
             if (sequence.InFlightStep != 0 || sequence.LastScheduledStep == _step.StepId || sequence.Paused) continue;
+            if (onlyOverdue && sequence.LastScheduledStep > overdueBefore) continue;
             int remaining = sequence.RemainingTokens;
             if ((remaining == 1) != decodes) continue;
             int count = decodes ? 1 : PrefillChunk(remaining);
@@ -106,7 +126,7 @@ public sealed partial class SchedulerPolicy
     /// </summary>
     private void StartQueued()
     {
-        while (_budget > 0 && _running.Count < _settings.MaxRunningSequences && _step.Sequences.Length < _sequenceCap)
+        while (_budget > 0 && _running.Count < _settings.MaxRunningSequences)
         {
             var swapped = _swapped.First;
             var waiting = _waiting.First;

@@ -31,6 +31,23 @@ public class InFlightAndLifecycleTests
     }
 
     [Fact]
+    public void With_several_steps_in_flight_each_takes_its_share_of_the_running_sequences()
+    {
+        // 8 decoding sequences, 2 steps in flight (a two-stage pipeline): 4 and 4, not 8 and 0.
+        var policy = new SchedulerPolicy(Settings(budget: 64, maxRunning: 8, inFlight: 2));
+        for (long id = 1; id <= 8; id++) policy.Add(Request(id, 4, maxNewTokens: 40));
+        while (policy.WaitingCount > 0) policy.Complete(policy.Schedule()); // prefill everyone
+        Assert.Equal(8, policy.RunningCount);
+        var first = policy.Schedule();
+        var second = policy.Schedule();
+        Assert.Equal(4, first.Sequences.Length);
+        Assert.Equal(4, second.Sequences.Length);
+        Assert.Empty(first.Ids().Intersect(second.Ids()));
+        policy.Complete(first);
+        policy.Complete(second);
+    }
+
+    [Fact]
     public void Aborting_a_sequence_inside_a_step_in_flight_frees_its_blocks_at_once_and_drops_its_result()
     {
         var policy = new SchedulerPolicy(Settings(inFlight: 2));

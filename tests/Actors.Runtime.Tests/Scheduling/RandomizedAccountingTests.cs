@@ -123,7 +123,8 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
         output.WriteLine($"finished {finished}, rejected {rejected}, aborted {aborted}, expired {expired}, forks {forks}, " +
                          $"preemptions {policy.TotalPreemptions}, prefix hits {policy.BlockPool.Hits}/{policy.BlockPool.Queries}, evictions {policy.BlockPool.Evictions}");
         // The run must really have exercised the paths it is meant to check.
-        // (With several steps in flight each takes a share of the sequences, so more of them reach their deadlines.)
+        // More than a third: with several steps in flight each step carries a share of the running sequences
+        // (micro-batches), so in this driver, which often applies steps one by one, more reach their deadline.
         Assert.True(finished > requests / 3, $"only {finished} finished");
         Assert.True(aborted > 0 && expired > 0 && forks > 0, $"aborted {aborted}, expired {expired}, forks {forks}");
         Assert.True(policy.TotalPreemptions > 0, "no preemption happened");
