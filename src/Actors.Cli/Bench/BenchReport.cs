@@ -23,6 +23,8 @@ public sealed record BenchReport
     [JsonPropertyName("kv_blocks_total")] public int KvBlocksTotal { get; init; }
     [JsonPropertyName("prefix_cache_hit_rate")] public double PrefixHitRate { get; init; }
     [JsonPropertyName("device_busy_fraction")] public double DeviceBusyFraction { get; init; }
+    /// <summary>Time inside forward passes over wall time: 1 − this is the runtime's overhead (scheduling, messaging, sampling, waiting).</summary>
+    [JsonPropertyName("forward_fraction")] public double ForwardFraction { get; init; }
     [JsonPropertyName("stage_busy_fractions")] public double[] StageBusyFractions { get; init; } = [];
     [JsonPropertyName("transfer_seconds")] public double TransferSeconds { get; init; }
     [JsonPropertyName("layout")] public string Layout { get; init; } = "";
@@ -41,6 +43,7 @@ public sealed record BenchReport
         yield return $"KV blocks            peak {KvBlocksPeak} of {KvBlocksTotal}; prefix-cache hit rate {PrefixHitRate:P1}";
         yield return $"preemptions          {Preemptions}";
         yield return $"devices busy         {DeviceBusyFraction:P1} of wall time" + (StageBusyFractions.Length > 1 ? $" (stages: {string.Join(", ", StageBusyFractions.Select(f => f.ToString("P1")))})" : "");
+        yield return $"forward passes       {ForwardFraction:P1} of wall time (runtime overhead {1 - ForwardFraction:P1}: scheduling, messaging, sampling, waiting)";
         if (TransferSeconds > 0) yield return $"transfers            {TransferSeconds * 1000:F1} ms in total";
     }
 

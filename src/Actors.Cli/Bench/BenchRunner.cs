@@ -27,6 +27,7 @@ public sealed class BenchRunner(LlmRuntime runtime)
         int peakBlocks = 0;
         using var sampler = new Timer(_ => peakBlocks = Math.Max(peakBlocks, runtime.Metrics.Replicas().Sum(g => g.BlocksUsed)), null, 0, 20);
         var busyBefore = await DeviceBusy();
+        var forwardBefore = _forward.ToDictionary(k => k.Key, k => k.Value);
         double transferBefore = runtime.Transfers.TotalSeconds;
         long preemptionsBefore = runtime.Metrics.PreemptionsTotal;
         var clock = Stopwatch.StartNew();
@@ -71,6 +72,7 @@ public sealed class BenchRunner(LlmRuntime runtime)
         }
         double seconds = clock.Elapsed.TotalSeconds;
         var busyAfter = await DeviceBusy();
+        var forwardAfter = _forward;
         var completed = results.Where(r => r.Completed != null).Select(r => r.Completed!).ToList();
         var ttft = completed.Where(c => c.Usage.CompletionTokens > 0).Select(c => c.Timings.TimeToFirstTokenMs).ToList();
         var itl = completed.SelectMany(c => c.Timings.InterTokenMs).ToList();
@@ -97,6 +99,7 @@ public sealed class BenchRunner(LlmRuntime runtime)
             KvBlocksTotal = runtime.KvCache.NumBlocks * runtime.Layout.ReplicaCount,
             PrefixHitRate = queries == 0 ? 0 : (double)hits / queries,
             DeviceBusyFraction = busyAfter.Keys.Average(k => (busyAfter[k] - busyBefore[k]) / seconds),
+            ForwardFraction = forwardAfter.Keys.Average(k => (forwardAfter[k] - forwardBefore[k]) / seconds),
             StageBusyFractions = stageBusy,
             TransferSeconds = runtime.Transfers.TotalSeconds - transferBefore,
             Layout = runtime.Layout.ToString(),
@@ -123,13 +126,17 @@ public sealed class BenchRunner(LlmRuntime runtime)
         }
     }
 
+    private Dictionary<string, double> _forward = new();
+
     private async Task<Dictionary<string, double>> DeviceBusy()
     {
         var result = new Dictionary<string, double>();
+        _forward = new Dictionary<string, double>();
         foreach (var (id, actor) in runtime.DeviceActors)
         {
             var stats = await actor.Ask<DeviceStats>(GetDeviceStats.Instance, TimeSpan.FromSeconds(30));
             result[id] = stats.BusySeconds;
+            _forward[id] = stats.ForwardSeconds;
         }
         return result;
     }

@@ -40,7 +40,7 @@ internal sealed class DeviceActor : UntypedActor
                 Load(load);
                 break;
             case GetDeviceStats:
-                Sender.Tell(new DeviceStats(Id, _busy.Seconds, _busy.Steps, Stopwatch.GetElapsedTime(_startedAt).TotalSeconds));
+                Sender.Tell(new DeviceStats(Id, _busy.Seconds, _busy.Steps, Stopwatch.GetElapsedTime(_startedAt).TotalSeconds, _busy.ForwardSeconds));
                 break;
             default:
                 Unhandled(message);

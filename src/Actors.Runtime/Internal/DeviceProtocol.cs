@@ -31,7 +31,7 @@ internal sealed record GetDeviceStats : INoSerializationVerificationNeeded
     public static readonly GetDeviceStats Instance = new();
 }
 
-internal sealed record DeviceStats(string DeviceId, double BusySeconds, long Steps, double SinceSeconds) : INoSerializationVerificationNeeded;
+internal sealed record DeviceStats(string DeviceId, double BusySeconds, long Steps, double SinceSeconds, double ForwardSeconds = 0) : INoSerializationVerificationNeeded;
 
 /// <summary>A finished copy, reported by the device that did it, for the transfer actor's accounting.</summary>
 internal sealed record TransferMeasured(Transfer.TransferPath Path, long Bytes, double Seconds) : INoSerializationVerificationNeeded;

@@ -9,6 +9,8 @@ namespace Actors.Runtime.Internal;
 internal sealed class DeviceBusy
 {
     public double Seconds;
+    /// <summary>Of <see cref="Seconds"/>, the time inside the stage's forward pass alone (no sampling, no KV maintenance, no copies).</summary>
+    public double ForwardSeconds;
     public long Steps;
     public double VirtualBusyUntil;
 }
@@ -88,14 +90,18 @@ internal sealed class StageActor : UntypedActor
             {
                 int n = work.Batch.LogitCount * _stage.VocabSize;
                 if (_logits.Length < n) _logits = new float[n];
+                long f = Stopwatch.GetTimestamp();
                 _stage.Forward(work.Batch, input is null ? ReadOnlySpan<float>.Empty : input.Span, _logits.AsSpan(0, n));
+                _busy.ForwardSeconds += Stopwatch.GetElapsedTime(f).TotalSeconds;
                 input?.Return();
                 Sample(work);
             }
             else
             {
                 output = HiddenBuffer.Rent(work.Batch.TokenCount * _stage.HiddenSize);
+                long f = Stopwatch.GetTimestamp();
                 _stage.Forward(work.Batch, input is null ? ReadOnlySpan<float>.Empty : input.Span, output.Span);
+                _busy.ForwardSeconds += Stopwatch.GetElapsedTime(f).TotalSeconds;
                 input?.Return();
             }
         }
