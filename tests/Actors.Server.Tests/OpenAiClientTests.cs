@@ -25,14 +25,14 @@ public sealed class OpenAiClientTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        string model = TestModelGenerator.EnsureCached(new TestModelSpec { Dim = 64, Ffn = 128, Layers = 2, Vocab = 320, Context = 512, Seed = 5 },
+        string model = TestModelGenerator.EnsureCached(new TestModelSpec { Dim = 64, Ffn = 128, Layers = 2, Vocab = 320, Context = 4096, Seed = 5 },
             Path.Combine(Path.GetTempPath(), "actors-server-test-models"));
         var config = ConfigurationFactory.ParseString($$"""
             akka.loglevel = WARNING
             actors-runtime {
               model.path = "{{model.Replace("\\", "/")}}"
               devices = [ { id = "cpu:0", kind = cpu, threads = 2 } ]
-              kv-cache.num-blocks = 64
+              kv-cache.num-blocks = 300
             }
             """);
         _system = ActorSystem.Create("server-test", config);
@@ -98,7 +98,7 @@ public sealed class OpenAiClientTests : IAsyncLifetime
         Assert.Contains("Temperature", ex.Message, StringComparison.OrdinalIgnoreCase);
 
         using var http = new HttpClient { BaseAddress = _base };
-        var tooLong = await http.PostAsJsonAsync("completions", new { prompt = Enumerable.Repeat(5, 2000).ToArray(), max_tokens = 5 });
+        var tooLong = await http.PostAsJsonAsync("completions", new { prompt = Enumerable.Repeat(5, 5000).ToArray(), max_tokens = 5 });
         Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
         using var doc = JsonDocument.Parse(await tooLong.Content.ReadAsStringAsync());
         Assert.Equal("prompt", doc.RootElement.GetProperty("error").GetProperty("param").GetString());
@@ -111,7 +111,7 @@ public sealed class OpenAiClientTests : IAsyncLifetime
         {
             var request = new HttpRequestMessage(HttpMethod.Post, "completions")
             {
-                Content = JsonContent.Create(new { prompt = new[] { 5, 6, 7 }, max_tokens = 400, stream = true, ignore_eos = true, temperature = 0 }),
+                Content = JsonContent.Create(new { prompt = new[] { 5, 6, 7 }, max_tokens = 4000, stream = true, ignore_eos = true, temperature = 0 }),
             };
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
@@ -125,7 +125,7 @@ public sealed class OpenAiClientTests : IAsyncLifetime
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while ((gauges.BlocksUsed > 0 || gauges.Running > 0) && DateTime.UtcNow < deadline) await Task.Delay(50);
         Assert.Equal(0, gauges.BlocksUsed);
-        Assert.True(LlmRuntime.Get(_system).Metrics.GeneratedTotal < 400, "generation stopped when the client left");
+        Assert.True(LlmRuntime.Get(_system).Metrics.GeneratedTotal < 4000, "generation stopped when the client left");
     }
 
     [Fact]

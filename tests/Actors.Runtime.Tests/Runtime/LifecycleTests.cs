@@ -10,7 +10,7 @@ namespace Actors.Runtime.Tests.Runtime;
 /// <summary>Cancel, deadline, requester death, rejections and device faults: clear answers, blocks released, others carry on.</summary>
 public sealed class LifecycleTests(ITestOutputHelper output) : TestKit(output: output)
 {
-    private static Generate Long(string id, int maxTokens = 400) => new()
+    private static Generate Long(string id, int maxTokens = 3000) => new()
     {
         RequestId = id,
         PromptTokens = [5, 6, 7, 8, 9, 10],
@@ -28,7 +28,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : TestKit(output: o
         h.Runtime.Router.Tell(new Cancel("c1"), probe.Ref);
         var outcome = RuntimeHarness.Collect(probe, "c1");
         Assert.Equal(FinishReason.Cancelled, outcome.Completed!.Reason);
-        Assert.True(outcome.Completed.Usage.CompletionTokens < 400);
+        Assert.True(outcome.Completed.Usage.CompletionTokens < 3000);
         h.AwaitAllBlocksFree(this);
     }
 
@@ -36,7 +36,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : TestKit(output: o
     public void A_passed_deadline_ends_the_request_with_reason_deadline()
     {
         using var h = new RuntimeHarness(RuntimeFixture.Config());
-        var outcome = h.Run(Long("d1", 500) with { DeadlineUtc = DateTime.UtcNow.AddMilliseconds(100) }, this);
+        var outcome = h.Run(Long("d1", 3000) with { DeadlineUtc = DateTime.UtcNow.AddMilliseconds(100) }, this);
         Assert.Equal(FinishReason.Deadline, outcome.Completed!.Reason);
         h.AwaitAllBlocksFree(this);
     }
@@ -87,9 +87,9 @@ public sealed class LifecycleTests(ITestOutputHelper output) : TestKit(output: o
     public void A_prompt_longer_than_the_context_is_rejected()
     {
         using var h = new RuntimeHarness(RuntimeFixture.Config());
-        var outcome = h.Run(Long("long") with { PromptTokens = Enumerable.Repeat(5, 600).ToArray(), MaxTokens = 10 }, this);
+        var outcome = h.Run(Long("long") with { PromptTokens = Enumerable.Repeat(5, 5000).ToArray(), MaxTokens = 10 }, this);
         Assert.Equal(RejectionReason.PromptTooLong, outcome.Rejected!.Reason);
-        Assert.Contains("600", outcome.Rejected.Message);
+        Assert.Contains("5000", outcome.Rejected.Message);
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : TestKit(output: o
     public void A_duplicate_request_id_is_rejected()
     {
         using var h = new RuntimeHarness(RuntimeFixture.Config());
-        var outcomes = h.RunConcurrently([Long("same"), Long("same")], this);
+        var outcomes = h.RunConcurrently([Long("same", 50), Long("same", 50)], this);
         Assert.Equal(RejectionReason.DuplicateRequestId, outcomes[1].Rejected!.Reason);
         h.Runtime.Router.Tell(new Cancel("same"));
     }

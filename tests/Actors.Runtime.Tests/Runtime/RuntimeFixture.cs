@@ -8,7 +8,7 @@ public static class RuntimeFixture
 {
     public static readonly string CacheDir = Path.Combine(Path.GetTempPath(), "actors-runtime-test-models");
 
-    public static readonly TestModelSpec Small = new() { Dim = 64, Heads = 4, KvHeads = 2, Ffn = 128, Layers = 4, Vocab = 320, Context = 512, WeightType = "F32", Seed = 77 };
+    public static readonly TestModelSpec Small = new() { Dim = 64, Heads = 4, KvHeads = 2, Ffn = 128, Layers = 4, Vocab = 320, Context = 4096, WeightType = "F32", Seed = 77 };
 
     public static string ModelPath(TestModelSpec? spec = null) => TestModelGenerator.EnsureCached(spec ?? Small, CacheDir);
 
@@ -19,7 +19,7 @@ public static class RuntimeFixture
         actors-runtime {
           model.path = "{{ModelPath(spec).Replace("\\", "/")}}"
           devices = [ { id = "cpu:0", kind = cpu, threads = 2 } ]
-          kv-cache.num-blocks = 128
+          kv-cache.num-blocks = 300
           scheduler.max-batched-tokens = 256
         }
         {{extra}}

@@ -47,10 +47,10 @@ public sealed class StreamingTests(ITestOutputHelper output) : TestKit(output: o
     {
         using var h = new RuntimeHarness(RuntimeFixture.Config());
         var mat = h.System.Materializer();
-        var first = await h.Runtime.Stream(Request("take", 400)).Take(3).RunWith(Sink.Seq<TokenChunk>(), mat);
+        var first = await h.Runtime.Stream(Request("take", 3000)).Take(3).RunWith(Sink.Seq<TokenChunk>(), mat);
         Assert.Equal(3, first.Count);
         h.AwaitAllBlocksFree(this);
-        Assert.True(h.Runtime.Metrics.GeneratedTotal < 400);
+        Assert.True(h.Runtime.Metrics.GeneratedTotal < 3000);
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public sealed class StreamingTests(ITestOutputHelper output) : TestKit(output: o
     {
         using var h = new RuntimeHarness(RuntimeFixture.Config());
         int n = 0;
-        await foreach (var _ in h.Runtime.StreamAsync(Request("brk", 400)))
+        await foreach (var _ in h.Runtime.StreamAsync(Request("brk", 3000)))
             if (++n == 2) break;
         h.AwaitAllBlocksFree(this);
     }
