@@ -238,32 +238,11 @@ public sealed class LlmRuntime : IExtension
         }
     }
 
-    /// <summary>Generates to the end and returns the text, the token ids and the final message.</summary>
-    public async Task<GenerationResult> GenerateAsync(Generate request, CancellationToken cancel = default)
+    /// <summary>Generates to the end and returns the text, the token ids and the final message; cancelling the token cancels the request.</summary>
+    public Task<GenerationResult> GenerateAsync(Generate request, CancellationToken cancel = default)
     {
         var (reader, outcome) = Start(request);
-        var text = new System.Text.StringBuilder();
-        var tokens = new List<int>();
-        try
-        {
-            await foreach (var chunk in reader.ReadAllAsync(cancel))
-            {
-                text.Append(chunk.Text);
-                tokens.AddRange(chunk.TokenIds);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            Router.Tell(new Cancel(request.RequestId));
-            throw;
-        }
-        catch (GenerationRejectedException)
-        {
-            throw;
-        }
-        var final = await outcome.Task.WaitAsync(cancel);
-        return final is GenerationCompleted done ? new GenerationResult(text.ToString(), tokens, done)
-            : throw new GenerationRejectedException((GenerationRejected)final);
+        return Collect(reader, outcome, request.RequestId, cancel);
     }
 
     /// <summary>
@@ -273,7 +252,7 @@ public sealed class LlmRuntime : IExtension
     public Task<GenerationResult> GenerateAtAsync(Generate request, double arrivalAt, CancellationToken cancel = default)
     {
         var (reader, outcome) = Start(request, arrivalAt);
-        return Collect(reader, outcome, cancel);
+        return Collect(reader, outcome, request.RequestId, cancel);
     }
 
     /// <summary>
@@ -290,20 +269,28 @@ public sealed class LlmRuntime : IExtension
         {
             var (reader, outcome, message) = Prepare(request, arrivalAt);
             started.Add(message);
-            tasks.Add(Collect(reader, outcome, cancel));
+            tasks.Add(Collect(reader, outcome, request.RequestId, cancel));
         }
         Router.Tell(new StartChannelRequests(started));
         return tasks;
     }
 
-    private static async Task<GenerationResult> Collect(ChannelReader<TokenChunk> reader, TaskCompletionSource<object> outcome, CancellationToken cancel)
+    private async Task<GenerationResult> Collect(ChannelReader<TokenChunk> reader, TaskCompletionSource<object> outcome, string requestId, CancellationToken cancel)
     {
         var text = new System.Text.StringBuilder();
         var tokens = new List<int>();
-        await foreach (var chunk in reader.ReadAllAsync(cancel))
+        try
         {
-            text.Append(chunk.Text);
-            tokens.AddRange(chunk.TokenIds);
+            await foreach (var chunk in reader.ReadAllAsync(cancel))
+            {
+                text.Append(chunk.Text);
+                tokens.AddRange(chunk.TokenIds);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Router.Tell(new Cancel(requestId));
+            throw;
         }
         var final = await outcome.Task.WaitAsync(cancel);
         return final is GenerationCompleted done ? new GenerationResult(text.ToString(), tokens, done)
