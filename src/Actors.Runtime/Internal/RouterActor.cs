@@ -107,7 +107,7 @@ internal sealed class RouterActor : UntypedActor
     /// Starts a batch as if its requests had come one by one, except that every one of them counts as
     /// in transit to its scheduler before the first request actor exists: on the virtual clock no
     /// scheduler begins before the whole batch has arrived, so a simulation does not depend on thread
-    /// timing. Arrival stamps are one tick apart in batch order, which fixes the queue order.
+    /// timing. Arrival stamps are apart in batch order, which fixes the queue order.
     /// </summary>
     private void StartAll(IReadOnlyList<StartChannelRequest> batch)
     {
@@ -119,10 +119,13 @@ internal sealed class RouterActor : UntypedActor
             var sink = new ChannelSink(s.Writer, s.Outcome);
             if (TryReserve(s.Request, sink, ids, out int index, out long sequenceId)) reserved.Add((s, sink, index, sequenceId));
         }
+        // Stamps must differ after conversion to TimeSpan (100 ns) or ties fall back to the order the
+        // request actors happen to reach the scheduler in.
+        long apart = Math.Max(1, (Stopwatch.Frequency + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond);
         for (int i = 0; i < reserved.Count; i++)
         {
             var (s, sink, index, sequenceId) = reserved[i];
-            Spawn(s.Request, sink, index, sequenceId, arrival + i, s.ArrivalAt);
+            Spawn(s.Request, sink, index, sequenceId, arrival + i * apart, s.ArrivalAt);
         }
     }
 

@@ -105,6 +105,9 @@ public static class SimulatedServing
         var sb = new StringBuilder();
         sb.AppendLine("akka.loglevel = WARNING");
         sb.AppendLine("actors-runtime.clock = virtual");
+        // The collecting tasks read on the thread pool; a buffer a generation cannot fill keeps a slow
+        // reader (a loaded machine) from pausing sequences, which would make the run depend on wall time.
+        sb.AppendLine($"actors-runtime.request.stream-buffer = {Math.Min(1 << 20, model.Config.ContextLength + 1)}");
         sb.AppendLine("actors-runtime.devices = [ " + string.Join(", ", Enumerable.Range(0, gpus).Select(i => $"{{ id = \"gpu:{i}\", kind = simulated, spec = \"{topology.Gpu.Name}\" }}")) + " ]");
         sb.AppendLine($"actors-runtime.layout {{ pipeline = {pipeline}, replicas = {replicas} }}");
         sb.AppendLine($"actors-runtime.scheduler {{ max-batched-tokens = {maxBatchedTokens}, max-running-sequences = {maxRunningSequences}, max-waiting = 100000 }}");

@@ -72,4 +72,17 @@ public class LayoutSimulatorTests
         Assert.InRange(a.DecodeTokensPerSecond / b.DecodeTokensPerSecond, 0.999, 1.001);
         Assert.True(a.InterconnectShare > 0, "activations crossed the boundary");
     }
+
+    [Fact]
+    public async Task Simulated_runs_repeat_exactly_while_others_load_the_machine()
+    {
+        // Requests arriving at the same virtual instant keep their batch order however the request
+        // actors' messages race to the scheduler; six runs at once make the race likely.
+        var request = Request("2x rtx-3090", 4);
+        var batch = LayoutSimulator.ClosedLoopRequests(request, 4, 10, seed: 17);
+        var runs = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ =>
+            Task.Run(() => SimulatedServing.RunAsync(request.Model, request.Weights, request.Topology, 2, 1, batch, 512, 4))));
+        var timings = runs.Select(r => string.Join(";", r.RequestTimings.Select(t => FormattableString.Invariant($"{t.QueuedMs:R}/{t.TimeToFirstTokenMs:R}/{t.TotalMs:R}")))).Distinct().ToList();
+        Assert.Single(timings);
+    }
 }
