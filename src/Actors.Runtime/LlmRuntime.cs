@@ -54,6 +54,7 @@ public sealed class LlmRuntime : IExtension
         Settings = RuntimeSettings.Create(system.Settings.Config);
         var setup = system.Settings.Setup.Get<RuntimeSetup>().GetOrElse(new RuntimeSetup());
         Metrics = new RuntimeMetrics(setup.MeterFactory);
+        Transfers.Observer = Metrics.Transfer;
 
         Model = setup.Model ?? LlamaModel.Open(Settings.Model.Path.Length > 0 ? Settings.Model.Path : DefaultModel.EnsurePath());
         if (setup.Model is null) system.RegisterOnTermination(Model.Dispose);
@@ -72,10 +73,10 @@ public sealed class LlmRuntime : IExtension
 
         Topology = new Topology(
             devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind)),
-            Settings.Transfer.Links.Select(l => new TopologyLink(l.From, l.To, ParseKind(l.Kind), l.Bandwidth, l.Latency.TotalSeconds)),
+            Settings.Transfer.Links.Select(l => new TopologyLink(l.From, l.To, Topology.ParseKind(l.Kind), l.Bandwidth, l.Latency.TotalSeconds)),
             new PathDefaults(HostMemoryBytesPerSecond: Settings.Transfer.HostCopyBandwidth));
         bool virtualClock = Settings.VirtualClock;
-        var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock), "llm-transfer");
+        var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock, setup.CopyEngines), "llm-transfer");
         var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,
             d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), virtualClock), "llm-device-" + Sanitize(d.Descriptor.Id)));
         DeviceActors = deviceActors;
@@ -177,15 +178,6 @@ public sealed class LlmRuntime : IExtension
         }
         return devices;
     }
-
-    private static PathKind ParseKind(string kind) => kind switch
-    {
-        "nvlink" => PathKind.NvLink,
-        "pcie-p2p" => PathKind.PciePeer,
-        "host-staged" => PathKind.HostStaged,
-        "network" => PathKind.Network,
-        _ => PathKind.HostMemory,
-    };
 
     internal static string Sanitize(string id) => new(id.Select(ch => char.IsLetterOrDigit(ch) || ch == '-' ? ch : '-').ToArray());
 

@@ -21,6 +21,8 @@ public sealed class RuntimeSetup : Setup
     public IMeterFactory? MeterFactory { get; init; }
     /// <summary>The tokenizer to use when the model has no GGUF file (a shape-only model for simulation).</summary>
     public Actors.Inference.Tokenization.Tokenizer? Tokenizer { get; init; }
+    /// <summary>Copy engines per path kind, replacing the host-memory copy (e.g. a DMA or network engine).</summary>
+    public IReadOnlyDictionary<Transfer.PathKind, Transfer.ICopyEngine> CopyEngines { get; init; } = new Dictionary<Transfer.PathKind, Transfer.ICopyEngine>();
     /// <summary>How long start-up may wait for every stage to load.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }

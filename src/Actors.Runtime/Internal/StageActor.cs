@@ -143,7 +143,7 @@ internal sealed class StageActor : UntypedActor
         if (path.Kind == Transfer.PathKind.SameDevice) return source;
         long started = Stopwatch.GetTimestamp();
         var local = HiddenBuffer.Rent(source.Length);
-        source.Span.CopyTo(local.Span);
+        (m.Engine ?? Transfer.HostCopyEngine.Instance).Copy(source.Span, local.Span);
         source.Return();
         if (!_virtualClock) m.Route.Transfer.Tell(new TransferMeasured(path, 4L * local.Length, Stopwatch.GetElapsedTime(started).TotalSeconds));
         return local;
@@ -155,17 +155,7 @@ internal sealed class StageActor : UntypedActor
     /// </summary>
     private void ApplyMaintenance(StepWork work)
     {
-        foreach (var (block, slot) in work.SwapOut)
-        {
-            if ((uint)slot >= (uint)_swap.Length) throw new InvalidOperationException($"host swap slot {slot} is outside the {_swap.Length} configured (kv-cache.swap-blocks)");
-            var buffer = _swap[slot] ??= new byte[_stage.KvBlockBytes];
-            _stage.ReadKvBlock(block, buffer);
-        }
-        foreach (var (block, slot) in work.SwapIn)
-        {
-            var buffer = _swap[slot] ?? throw new InvalidOperationException($"host swap slot {slot} holds no swapped block");
-            _stage.WriteKvBlock(block, buffer);
-        }
+        if (work.SwapOut.Count > 0 || work.SwapIn.Count > 0) Swap(work);
         foreach (var (src, dst) in work.BlockCopies) _stage.CopyKvBlock(src, dst);
         foreach (var write in work.KvWrites)
         {
@@ -180,6 +170,31 @@ internal sealed class StageActor : UntypedActor
             // The copy crossed from the source device (read there) to this one (written here): book both halves.
             _transfer?.Tell(new TransferMeasured(write.Path, bytes, write.ReadSeconds + Stopwatch.GetElapsedTime(started).TotalSeconds));
         }
+    }
+
+    /// <summary>
+    /// Preemption by swap: KV blocks to host swap slots and back, booked with the transfer actor as copies
+    /// between this device and host memory (host-staged for a GPU, a host-memory copy for a CPU device).
+    /// </summary>
+    private void Swap(StepWork work)
+    {
+        long started = Stopwatch.GetTimestamp();
+        foreach (var (block, slot) in work.SwapOut)
+        {
+            if ((uint)slot >= (uint)_swap.Length) throw new InvalidOperationException($"host swap slot {slot} is outside the {_swap.Length} configured (kv-cache.swap-blocks)");
+            var buffer = _swap[slot] ??= new byte[_stage.KvBlockBytes];
+            _stage.ReadKvBlock(block, buffer);
+        }
+        foreach (var (block, slot) in work.SwapIn)
+        {
+            var buffer = _swap[slot] ?? throw new InvalidOperationException($"host swap slot {slot} holds no swapped block");
+            _stage.WriteKvBlock(block, buffer);
+        }
+        if (_virtualClock || _transfer is null) return;
+        double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var kind = _deviceId.StartsWith("cpu", StringComparison.Ordinal) ? Transfer.PathKind.HostMemory : Transfer.PathKind.HostStaged;
+        long bytes = (long)(work.SwapOut.Count + work.SwapIn.Count) * _stage.KvBlockBytes;
+        _transfer.Tell(new TransferMeasured(new Transfer.TransferPath(_deviceId, "host-swap", kind, 0, 0, Measured: true), bytes, seconds));
     }
 
     /// <summary>Samplers for new sequences, samplers moved in with migrated ones, and forgetting finished ones.</summary>

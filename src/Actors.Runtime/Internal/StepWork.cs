@@ -78,7 +78,8 @@ internal sealed record KvWrite(int Stage, int[] Blocks, byte[][] Data, Transfer.
 internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageActors, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
 
 /// <summary>Run stage <see cref="Stage"/> of a step; <see cref="Input"/> is null for the first stage.</summary>
-internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null, double ReadyAt = 0)
+internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null, double ReadyAt = 0,
+    Transfer.ICopyEngine? Engine = null)
     : INoSerializationVerificationNeeded;
 
 /// <summary>The last stage finished and sampled; results are in the work item.</summary>

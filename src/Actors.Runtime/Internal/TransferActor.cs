@@ -24,16 +24,18 @@ internal sealed class TransferActor : UntypedActor
     private readonly Dictionary<(string, string), TransferPath> _paths = new();
     private readonly Dictionary<string, VirtualLinkCalendar> _calendars = new();
     private readonly bool _virtualClock;
+    private readonly IReadOnlyDictionary<PathKind, ICopyEngine> _engines;
 
-    public TransferActor(Topology topology, TransferAccounting accounting, bool virtualClock)
+    public TransferActor(Topology topology, TransferAccounting accounting, bool virtualClock, IReadOnlyDictionary<PathKind, ICopyEngine>? engines = null)
     {
+        _engines = engines ?? new Dictionary<PathKind, ICopyEngine>();
         _topology = topology;
         _accounting = accounting;
         _virtualClock = virtualClock;
     }
 
-    public static Props Props(Topology topology, TransferAccounting accounting, bool virtualClock = false) =>
-        Akka.Actor.Props.Create(() => new TransferActor(topology, accounting, virtualClock));
+    public static Props Props(Topology topology, TransferAccounting accounting, bool virtualClock = false, IReadOnlyDictionary<PathKind, ICopyEngine>? engines = null) =>
+        Akka.Actor.Props.Create(() => new TransferActor(topology, accounting, virtualClock, engines));
 
     protected override void OnReceive(object message)
     {
@@ -44,7 +46,7 @@ internal sealed class TransferActor : UntypedActor
                 int next = o.FromStage + 1;
                 var path = Path(o.Route.StageDeviceIds[o.FromStage], o.Route.StageDeviceIds[next]);
                 double readyAt = _virtualClock ? VirtualTransfer(path, 4L * o.Hidden.Length, o.ReadyAt) : 0;
-                o.Route.StageActors[next].Tell(new RunStage(o.Work, next, o.Route, o.Hidden, path, readyAt));
+                o.Route.StageActors[next].Tell(new RunStage(o.Work, next, o.Route, o.Hidden, path, readyAt, _engines.GetValueOrDefault(path.Kind, HostCopyEngine.Instance)));
                 break;
             }
             case TransferMeasured t:

@@ -38,6 +38,9 @@ public sealed class RuntimeMetrics : IDisposable
     private readonly Histogram<double> _itlMs;
     private readonly Histogram<double> _queueMs;
     private readonly Histogram<int> _batchTokens;
+    private readonly Counter<long> _transferBytes;
+    private readonly Counter<long> _transfers;
+    private readonly Histogram<double> _transferUs;
     private long _generatedTotal;
     private long _preemptionsTotal;
     private long _windowStartTicks = Stopwatch.GetTimestamp();
@@ -57,6 +60,9 @@ public sealed class RuntimeMetrics : IDisposable
         _itlMs = _meter.CreateHistogram<double>("actors.request.inter_token_latency", "ms", "Time between consecutive tokens");
         _queueMs = _meter.CreateHistogram<double>("actors.request.queue_time", "ms", "Arrival to first scheduled");
         _batchTokens = _meter.CreateHistogram<int>("actors.step.tokens", "{token}", "Tokens in one step");
+        _transferBytes = _meter.CreateCounter<long>("actors.transfer.bytes", "By", "Bytes moved between devices, by path");
+        _transfers = _meter.CreateCounter<long>("actors.transfer.count", "{transfer}", "Transfers between devices, by path");
+        _transferUs = _meter.CreateHistogram<double>("actors.transfer.duration", "us", "Time of one transfer, by path");
         _meter.CreateObservableGauge("actors.scheduler.waiting", () => Each(g => g.Waiting), "{sequence}", "Waiting sequences");
         _meter.CreateObservableGauge("actors.scheduler.running", () => Each(g => g.Running), "{sequence}", "Running sequences");
         _meter.CreateObservableGauge("actors.kv.blocks_used", () => Each(g => g.BlocksUsed), "{block}", "KV blocks in use");
@@ -97,6 +103,14 @@ public sealed class RuntimeMetrics : IDisposable
         _batchTokens.Record(tokens, tag);
     }
     public void TimeToFirstToken(double ms) => _ttftMs.Record(ms);
+
+    public void Transfer(Transfer.TransferPath path, long bytes, double seconds)
+    {
+        var tag = new KeyValuePair<string, object?>("path", path.Kind.ToString());
+        _transferBytes.Add(bytes, tag);
+        _transfers.Add(1, tag);
+        _transferUs.Record(seconds * 1e6, tag);
+    }
     public void InterTokenLatency(double ms) => _itlMs.Record(ms);
     public void QueueTime(double ms) => _queueMs.Record(ms);
 

@@ -8,12 +8,18 @@ public sealed record CopyMeasurement(double BytesPerSecond, double LatencySecond
 
 /// <summary>
 /// The copy engine of host-memory paths (CPU devices on one machine, and the host leg of
-/// host-staged copies): a span copy, the same one the device actors use for activations. Measured at
-/// start with a small ping (latency: what decode-sized activations pay) and a large copy (bandwidth:
-/// what prefill chunks and KV pages pay).
+/// host-staged copies): a span copy, the default engine of every path kind. Measured by
+/// `actors topology --measure` with a small ping (latency: what decode-sized activations pay) and a
+/// large copy (bandwidth: what prefill chunks and KV pages pay).
 /// </summary>
-public static class HostCopyEngine
+public sealed class HostCopyEngine : ICopyEngine
 {
+    public static readonly HostCopyEngine Instance = new();
+
+    public string Name => "host memory copy";
+
+    public void Copy(ReadOnlySpan<float> source, Span<float> destination) => source.CopyTo(destination);
+
     public static void Copy(ReadOnlySpan<byte> source, Span<byte> destination) => source.CopyTo(destination);
 
     public static CopyMeasurement Measure(long largeBytes = 64L << 20, int smallBytes = 16 << 10, int repetitions = 5)

@@ -83,13 +83,29 @@ public sealed class Topology
                 ? new TransferPath(from, to, PathKind.Network, net.BytesPerSecond, net.LatencySeconds)
                 : new TransferPath(from, to, PathKind.Network, _defaults.NetworkBytesPerSecond, _defaults.NetworkLatency);
         }
-        if (_links.TryGetValue((from, to), out var link) && link.Kind is PathKind.NvLink or PathKind.PciePeer or PathKind.HostStaged or PathKind.HostMemory)
+        if (_links.TryGetValue((from, to), out var link))
             return new TransferPath(from, to, link.Kind, link.BytesPerSecond, link.LatencySeconds);
         bool bothHost = a.Kind == DeviceKind.Cpu && b.Kind == DeviceKind.Cpu;
         return bothHost
             ? new TransferPath(from, to, PathKind.HostMemory, _defaults.HostMemoryBytesPerSecond, _defaults.HostMemoryLatency)
             : new TransferPath(from, to, PathKind.HostStaged, _defaults.HostStagedBytesPerSecond, _defaults.HostStagedLatency);
     }
+
+    /// <summary>The topology a deployment declares: its devices (by configured kind) and its links.</summary>
+    public static Topology FromSettings(Configuration.RuntimeSettings settings) => new(
+        settings.Devices.Select(d => new TopologyDevice(d.Id, d.Kind)),
+        settings.Transfer.Links.Select(l => new TopologyLink(l.From, l.To, ParseKind(l.Kind), l.Bandwidth, l.Latency.TotalSeconds)),
+        new PathDefaults(HostMemoryBytesPerSecond: settings.Transfer.HostCopyBandwidth));
+
+    /// <summary>The HOCON spelling of a link kind (validated by the settings).</summary>
+    public static PathKind ParseKind(string kind) => kind switch
+    {
+        "nvlink" => PathKind.NvLink,
+        "pcie-p2p" => PathKind.PciePeer,
+        "host-staged" => PathKind.HostStaged,
+        "network" => PathKind.Network,
+        _ => PathKind.HostMemory,
+    };
 
     /// <summary>Every ordered pair's path, for the `actors topology` matrix.</summary>
     public IEnumerable<TransferPath> AllPaths() =>

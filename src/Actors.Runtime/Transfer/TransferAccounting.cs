@@ -20,8 +20,12 @@ public sealed class TransferAccounting
     private readonly ConcurrentDictionary<PathKind, TransferTotals> _byKind = new();
     private readonly ConcurrentDictionary<(string, string), TransferTotals> _byPair = new();
 
+    /// <summary>Also told of every transfer (the runtime's metrics).</summary>
+    public Action<TransferPath, long, double>? Observer { get; set; }
+
     public void Record(TransferPath path, long bytes, double seconds)
     {
+        Observer?.Invoke(path, bytes, seconds);
         Add(_byKind.GetOrAdd(path.Kind, _ => new TransferTotals()), bytes, seconds);
         Add(_byPair.GetOrAdd((path.From, path.To), _ => new TransferTotals()), bytes, seconds);
     }
