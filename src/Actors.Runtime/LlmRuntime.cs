@@ -95,9 +95,10 @@ public sealed class LlmRuntime : IExtension
                 MaxModelLength = maxModelLength,
                 EnableChunkedPrefill = Settings.Scheduler.ChunkedPrefill,
                 EnablePrefixCaching = Settings.Scheduler.PrefixCaching,
-                PreemptionMode = Settings.Scheduler.SwapOnPreemption ? PreemptionMode.Swap : PreemptionMode.Recompute,
+                PreemptionMode = Settings.Scheduler.PreemptionMode,
                 MaxInFlightSteps = Settings.Scheduler.MaxInFlightSteps > 0 ? Settings.Scheduler.MaxInFlightSteps : stages.Count > 1 ? stages.Count + 1 : 1,
-                NumSwapBlocks = Settings.Scheduler.SwapOnPreemption ? Settings.KvCache.SwapBlocks : 0,
+                NumSwapBlocks = Settings.Scheduler.PreemptionMode == PreemptionMode.Recompute ? 0 : Settings.KvCache.SwapBlocks,
+                SwapSecondsPerBlock = SwapSecondsPerBlock(stages),
             };
             try
             {
@@ -178,6 +179,13 @@ public sealed class LlmRuntime : IExtension
         }
         return devices;
     }
+
+    /// <summary>
+    /// One KV block out to host memory and back over each stage's host path; stages copy their own
+    /// layers' share in parallel, so the slowest stage sets the figure.
+    /// </summary>
+    private double SwapSecondsPerBlock(IReadOnlyList<StagePlacement> stages) =>
+        stages.Max(s => 2 * Topology.HostPath(s.DeviceId).EstimateSeconds(s.Layers.Count * KvCache.BlockBytesPerLayer));
 
     internal static string Sanitize(string id) => new(id.Select(ch => char.IsLetterOrDigit(ch) || ch == '-' ? ch : '-').ToArray());
 

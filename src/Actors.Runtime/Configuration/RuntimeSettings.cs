@@ -12,7 +12,7 @@ public sealed record SchedulingOptions(
     int MaxModelLength,
     bool ChunkedPrefill,
     bool PrefixCaching,
-    bool SwapOnPreemption,
+    Scheduling.PreemptionMode PreemptionMode,
     int MaxInFlightSteps);
 
 public sealed record KvCacheOptions(int BlockSize, int NumBlocks, double MemoryFraction, int MaxBlocks, KvCacheType Type, int SwapBlocks);
@@ -81,7 +81,12 @@ public sealed record RuntimeSettings(
             s.Int("max-model-length", 0),
             s.Bool("chunked-prefill"),
             s.Bool("prefix-caching"),
-            s.OneOf("preemption-mode", "recompute", "swap") == "swap",
+            s.OneOf("preemption-mode", "recompute", "swap", "auto") switch
+            {
+                "swap" => Scheduling.PreemptionMode.Swap,
+                "auto" => Scheduling.PreemptionMode.Auto,
+                _ => Scheduling.PreemptionMode.Recompute,
+            },
             s.Int("max-in-flight-steps", 0, 64));
 
         var k = r.Section("kv-cache");

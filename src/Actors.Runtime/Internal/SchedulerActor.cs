@@ -242,6 +242,7 @@ internal sealed class SchedulerActor : UntypedActor
         work.CompletedAt = Stopwatch.GetTimestamp();
         double stepMs = _virtual ? (work.VirtualCompleted - work.VirtualDispatched) * 1000 : Stopwatch.GetElapsedTime(work.DispatchedAt, work.CompletedAt).TotalMilliseconds;
         _metrics.Step(stepMs, work.Batch.TokenCount, _replica);
+        _policy.RecomputeSecondsPerToken = PreemptionCost.ObservePrefillRate(_policy.RecomputeSecondsPerToken, stepMs / 1000, work.Batch.TokenCount, step.Sequences.Length);
         _workPool.Push(work);
         RetryExports();
         TrySchedule();

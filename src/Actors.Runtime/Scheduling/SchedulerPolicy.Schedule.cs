@@ -232,8 +232,8 @@ public sealed partial class SchedulerPolicy
     }
 
     /// <summary>
-    /// Takes a running sequence out: in Swap mode its KV goes to host blocks (when there is room),
-    /// otherwise its blocks are freed and it waits at the front of its priority class to be recomputed
+    /// Takes a running sequence out: in Swap mode its KV goes to host blocks (when there is room), in
+    /// Auto mode too when that is estimated cheaper than recomputing it, otherwise its blocks are freed and it waits at the front of its priority class to be recomputed
     /// from its prompt and generated tokens.
     /// </summary>
     private void Preempt(SequenceState sequence, int runningIndex, bool forBlocks)
@@ -245,7 +245,9 @@ public sealed partial class SchedulerPolicy
         TotalPreemptions++;
         _preemptedForBlocks |= forBlocks;
 
-        if (_settings.PreemptionMode == PreemptionMode.Swap && _hostPool != null)
+        bool swap = _settings.PreemptionMode == PreemptionMode.Swap
+            || (_settings.PreemptionMode == PreemptionMode.Auto && PreemptionCost.PrefersSwap(sequence.Table.Count, sequence.ComputedTokens));
+        if (swap && _hostPool != null)
         {
             sequence.HostTable ??= _kv.CreateTable();
             if (_kv.TrySwapOut(sequence.Table, sequence.HostTable, _hostPool, _step.SwapOutList))

@@ -39,7 +39,7 @@ public sealed partial class SchedulerPolicy
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings.Validate();
         _pool = new KvBlockPool(settings.NumBlocks, settings.BlockSize);
-        if (settings.PreemptionMode == PreemptionMode.Swap && settings.NumSwapBlocks > 0)
+        if (settings.PreemptionMode is PreemptionMode.Swap or PreemptionMode.Auto && settings.NumSwapBlocks > 0)
             _hostPool = new KvBlockPool(settings.NumSwapBlocks, settings.BlockSize);
         _kv = new KvCacheManager(_pool, settings.MaxBlocksPerSequence, settings.EnablePrefixCaching);
         int liveCapacity = settings.MaxWaiting + 2 * settings.MaxRunningSequences;
@@ -54,7 +54,16 @@ public sealed partial class SchedulerPolicy
     public SchedulerSettings Settings => _settings;
     /// <summary>The device KV block pool (counters: used, free, cached-free, hits, queries, evictions).</summary>
     public KvBlockPool BlockPool => _pool;
-    /// <summary>Host blocks for swapped-out KV; null unless <see cref="PreemptionMode.Swap"/> with swap blocks.</summary>
+    /// <summary>
+    /// Prefill seconds per token on this replica, measured by the caller from recent steps; what
+    /// <see cref="PreemptionMode.Auto"/> weighs a recompute with (0: not measured yet, recompute).
+    /// </summary>
+    public double RecomputeSecondsPerToken { get; set; }
+
+    /// <summary>The current estimate both ways for <see cref="PreemptionMode.Auto"/>.</summary>
+    public PreemptionCost PreemptionCost => new(_settings.SwapSecondsPerBlock, RecomputeSecondsPerToken);
+
+    /// <summary>Host blocks for swapped-out KV; null unless <see cref="PreemptionMode.Swap"/> or <see cref="PreemptionMode.Auto"/> with swap blocks.</summary>
     public KvBlockPool? HostBlockPool => _hostPool;
     public KvCacheManager KvCache => _kv;
 

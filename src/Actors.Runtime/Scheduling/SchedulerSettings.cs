@@ -7,6 +7,8 @@ public enum PreemptionMode
     Recompute = 0,
     /// <summary>Copy its blocks to host memory and back later (falls back to Recompute when host blocks run out).</summary>
     Swap = 1,
+    /// <summary>Per victim, whichever <see cref="PreemptionCost"/> estimates cheaper (swap when host blocks are left).</summary>
+    Auto = 2,
 }
 
 /// <summary>
@@ -39,8 +41,13 @@ public sealed record SchedulerSettings
     public required int MaxInFlightSteps { get; init; }
     /// <summary>With chunked prefill: most prompt tokens one sequence may take in one step, so a long prompt cannot starve short ones. Null: no cap.</summary>
     public int? LongPrefillThreshold { get; init; }
-    /// <summary>Host-side KV blocks available to <see cref="PreemptionMode.Swap"/>.</summary>
+    /// <summary>Host-side KV blocks available to <see cref="PreemptionMode.Swap"/> and <see cref="PreemptionMode.Auto"/>.</summary>
     public int NumSwapBlocks { get; init; }
+    /// <summary>
+    /// <see cref="PreemptionMode.Auto"/>: seconds to move one block out to host memory and back, from the
+    /// device's host path. The recompute side is measured while serving (<see cref="SchedulerPolicy.RecomputeSecondsPerToken"/>).
+    /// </summary>
+    public double SwapSecondsPerBlock { get; init; }
     /// <summary>
     /// Most running sequences a more important waiting request may preempt in one step (0: none).
     /// Bounded so a burst of urgent arrivals cannot thrash the running set in a single step.
@@ -61,6 +68,7 @@ public sealed record SchedulerSettings
         Positive(MaxModelLength, nameof(MaxModelLength));
         Positive(MaxInFlightSteps, nameof(MaxInFlightSteps));
         if (LongPrefillThreshold is { } threshold) Positive(threshold, nameof(LongPrefillThreshold));
+        if (!(SwapSecondsPerBlock >= 0)) throw new ArgumentException($"{nameof(SwapSecondsPerBlock)} must not be negative, got {SwapSecondsPerBlock}");
         if (NumSwapBlocks < 0) throw new ArgumentException($"{nameof(NumSwapBlocks)} must not be negative, got {NumSwapBlocks}");
         if (MaxPriorityPreemptionsPerStep < 0)
             throw new ArgumentException($"{nameof(MaxPriorityPreemptionsPerStep)} must not be negative, got {MaxPriorityPreemptionsPerStep}");

@@ -91,6 +91,15 @@ public sealed class Topology
             : new TransferPath(from, to, PathKind.HostStaged, _defaults.HostStagedBytesPerSecond, _defaults.HostStagedLatency);
     }
 
+    /// <summary>
+    /// The path between a device and host memory (swap-out and swap-in of KV blocks): a host copy for a
+    /// CPU device, one PCIe hop through pinned memory for a GPU (costed with the host-staged figures,
+    /// which is conservative).
+    /// </summary>
+    public TransferPath HostPath(string device) => Device(device).Kind == DeviceKind.Cpu
+        ? new TransferPath(device, "host", PathKind.HostMemory, _defaults.HostMemoryBytesPerSecond, _defaults.HostMemoryLatency)
+        : new TransferPath(device, "host", PathKind.HostStaged, _defaults.HostStagedBytesPerSecond, _defaults.HostStagedLatency);
+
     /// <summary>The topology a deployment declares: its devices (by configured kind) and its links.</summary>
     public static Topology FromSettings(Configuration.RuntimeSettings settings) => new(
         settings.Devices.Select(d => new TopologyDevice(d.Id, d.Kind)),

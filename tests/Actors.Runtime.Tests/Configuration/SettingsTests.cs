@@ -16,7 +16,7 @@ public sealed class SettingsTests
         var s = RuntimeSettings.Create(Config.Empty);
         Assert.Equal(512, s.Scheduler.MaxBatchedTokens);
         Assert.True(s.Scheduler.ChunkedPrefill);
-        Assert.False(s.Scheduler.SwapOnPreemption);
+        Assert.Equal(Actors.Runtime.Scheduling.PreemptionMode.Recompute, s.Scheduler.PreemptionMode);
         Assert.Equal(16, s.KvCache.BlockSize);
         Assert.Equal(KvCacheType.F32, s.KvCache.Type);
         Assert.Single(s.Devices);

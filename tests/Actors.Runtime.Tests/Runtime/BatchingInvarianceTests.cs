@@ -49,6 +49,7 @@ public sealed class BatchingInvarianceTests(ITestOutputHelper output) : TestKit(
     [InlineData("chunked-prefill", "actors-runtime.scheduler { max-batched-tokens = 24, max-running-sequences = 8 }", 0)]
     [InlineData("preemption", "actors-runtime.kv-cache.num-blocks = 10", 0)]
     [InlineData("preemption-by-swap", "actors-runtime.kv-cache.num-blocks = 10\nactors-runtime.scheduler.preemption-mode = swap", 0)]
+    [InlineData("preemption-auto", "actors-runtime.kv-cache.num-blocks = 10\nactors-runtime.scheduler.preemption-mode = auto", 0)]
     public void Concurrent_greedy_requests_produce_the_tokens_each_produces_alone(string name, string config, int sharedPrefix)
     {
         var requests = Requests(10, sharedPrefix, seed: 17);

@@ -75,12 +75,18 @@ public sealed class TransferPathTests(ITestOutputHelper output) : TestKit(output
         Assert.True(h.Runtime.Transfers.ByPair.ContainsKey(("cpu:0", "cpu:1")));
     }
 
-    [Fact]
-    public void Swap_preemption_is_accounted_as_host_copies_of_whole_kv_blocks()
+    /// <summary>
+    /// Auto mode on a CPU device: a host copy of a block takes microseconds, a recompute milliseconds
+    /// per token, so once the prefill rate is measured the victims are swapped.
+    /// </summary>
+    [Theory]
+    [InlineData("swap")]
+    [InlineData("auto")]
+    public void Swap_preemption_is_accounted_as_host_copies_of_whole_kv_blocks(string mode)
     {
-        using var h = new RuntimeHarness(RuntimeFixture.Config("""
+        using var h = new RuntimeHarness(RuntimeFixture.Config($"""
             actors-runtime.kv-cache.num-blocks = 10
-            actors-runtime.scheduler.preemption-mode = swap
+            actors-runtime.scheduler.preemption-mode = {mode}
             """), name: "transfer-swap");
         var outcomes = h.RunConcurrently(Requests(4, 40), this);
         Assert.All(outcomes, o => Assert.Equal(40, o.Tokens.Count));

@@ -10,9 +10,10 @@ public class PreemptionTests
     /// Three 7-token prompts in a 6-block pool (block size 4): each holds 2 blocks and the pool is
     /// full. After one decode each has computed 8 tokens; the next decode needs a third block.
     /// </summary>
-    private static SchedulerPolicy FullPool(PreemptionMode mode = PreemptionMode.Recompute, int swapBlocks = 0, int maxNewOfFirst = 3)
+    private static SchedulerPolicy FullPool(PreemptionMode mode = PreemptionMode.Recompute, int swapBlocks = 0, int maxNewOfFirst = 3,
+        double swapSecondsPerBlock = 0)
     {
-        var policy = new SchedulerPolicy(Settings(blockSize: 4, blocks: 6, maxModelLength: 32, mode: mode, swapBlocks: swapBlocks));
+        var policy = new SchedulerPolicy(Settings(blockSize: 4, blocks: 6, maxModelLength: 32, mode: mode, swapBlocks: swapBlocks, swapSecondsPerBlock: swapSecondsPerBlock));
         policy.Add(Request(1, 7, maxNewTokens: maxNewOfFirst, priority: 0, arrivalSeconds: 0));
         policy.Add(Request(2, 7, maxNewTokens: 8, priority: 1, arrivalSeconds: 1));
         policy.Add(Request(3, 7, maxNewTokens: 8, priority: 1, arrivalSeconds: 3));
@@ -186,6 +187,32 @@ public class PreemptionTests
         Assert.Equal(new Preemption(3, PreemptionMode.Recompute), Assert.Single(step.Preempted.ToArray()));
         Assert.Empty(step.SwapOut.ToArray());
         Assert.Equal(1, policy.WaitingCount);
+        policy.Complete(step);
+    }
+
+    [Theory]
+    // The victim has 8 computed tokens in 2 blocks: swapping costs 2 x 1 ms.
+    [InlineData(0.0, PreemptionMode.Recompute)]      // no prefill rate measured yet: recompute
+    [InlineData(0.1e-3, PreemptionMode.Recompute)]   // 8 x 0.1 ms = 0.8 ms < 2 ms
+    [InlineData(1e-3, PreemptionMode.Swap)]          // 8 x 1 ms = 8 ms > 2 ms
+    public void Auto_mode_swaps_only_when_moving_the_blocks_is_cheaper_than_recomputing_the_tokens(double recomputePerToken, PreemptionMode expected)
+    {
+        var policy = FullPool(PreemptionMode.Auto, swapBlocks: 8, swapSecondsPerBlock: 1e-3);
+        policy.RecomputeSecondsPerToken = recomputePerToken;
+        var step = policy.Schedule();
+        Assert.Equal(new Preemption(3, expected), Assert.Single(step.Preempted.ToArray()));
+        Assert.Equal(expected == PreemptionMode.Swap ? 2 : 0, step.SwapOut.Length);
+        policy.CheckInvariants();
+        policy.Complete(step);
+    }
+
+    [Fact]
+    public void Auto_mode_recomputes_when_host_blocks_run_out()
+    {
+        var policy = FullPool(PreemptionMode.Auto, swapBlocks: 1, swapSecondsPerBlock: 1e-6);
+        policy.RecomputeSecondsPerToken = 1e-3;
+        var step = policy.Schedule();
+        Assert.Equal(new Preemption(3, PreemptionMode.Recompute), Assert.Single(step.Preempted.ToArray()));
         policy.Complete(step);
     }
 }

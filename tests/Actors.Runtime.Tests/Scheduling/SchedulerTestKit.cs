@@ -9,7 +9,7 @@ internal static class SchedulerTestKit
     public static SchedulerSettings Settings(
         int budget = 64, int maxRunning = 8, int maxWaiting = 16, int blockSize = 4, int blocks = 64, int maxModelLength = 64,
         bool chunked = true, bool prefixCaching = false, PreemptionMode mode = PreemptionMode.Recompute, int inFlight = 1,
-        int? longPrefill = null, int swapBlocks = 0, int priorityPreemptions = 1) => new()
+        int? longPrefill = null, int swapBlocks = 0, int priorityPreemptions = 1, double swapSecondsPerBlock = 0) => new()
     {
         MaxBatchedTokens = budget,
         MaxRunningSequences = maxRunning,
@@ -24,6 +24,7 @@ internal static class SchedulerTestKit
         LongPrefillThreshold = longPrefill,
         NumSwapBlocks = swapBlocks,
         MaxPriorityPreemptionsPerStep = priorityPreemptions,
+        SwapSecondsPerBlock = swapSecondsPerBlock,
     };
 
     /// <summary>A request whose prompt tokens are unique to its id (no accidental prefix sharing).</summary>
