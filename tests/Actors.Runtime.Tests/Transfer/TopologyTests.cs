@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using Actors.Runtime.Configuration;
+using Actors.Runtime.Tests.Configuration;
 using Actors.Runtime.Transfer;
 
 namespace Actors.Runtime.Tests.Transfer;
@@ -10,17 +11,7 @@ namespace Actors.Runtime.Tests.Transfer;
 /// </summary>
 public sealed class TopologyTests
 {
-    private static string ConfigDir
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir != null && !Directory.Exists(Path.Combine(dir.FullName, "config", "catalog"))) dir = dir.Parent;
-            return Path.Combine(dir?.FullName ?? throw new DirectoryNotFoundException("config/ not found above the test binaries"), "config");
-        }
-    }
-
-    private static Topology FromFile(string file) => Topology.FromSettings(RuntimeSettings.Create(RuntimeSettings.LoadFile(Path.Combine(ConfigDir, file))));
+    private static Topology FromFile(string file) => Topology.FromSettings(RuntimeSettings.Create(RuntimeSettings.LoadFile(RepositoryConfig.File(file))));
 
     private static Topology FromHocon(string hocon) =>
         Topology.FromSettings(RuntimeSettings.Create(ConfigurationFactory.ParseString(hocon)));
