@@ -52,7 +52,9 @@ internal static class KernelTestData
         var r = new double[tokens * cols];
         if (act.Kind == ActivationKind.Float)
         {
-            for (int i = 0; i < r.Length; i++) r[i] = x[i];
+            // BF16 weights multiply activations rounded to BF16, as ggml does.
+            bool bf16 = act.WeightType == GgmlType.BF16;
+            for (int i = 0; i < r.Length; i++) r[i] = bf16 ? NearestBFloat16(x[i]) : x[i];
             return r;
         }
         int bs = act.Kind == ActivationKind.Q8_0 ? 32 : 256;
@@ -60,6 +62,19 @@ internal static class KernelTestData
             for (int i = 0; i < cols; i++)
                 r[t * cols + i] = (double)act.Scales[t * act.ScaleStride + i / bs] * act.QuantAt(t, i);
         return r;
+    }
+
+    /// <summary>
+    /// The bfloat16 nearest to <paramref name="v"/> (ties to the even one), found by comparing the two
+    /// neighbours in float64 rather than with the bit trick the product uses.
+    /// </summary>
+    public static double NearestBFloat16(float v)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(v) & 0xFFFF0000u;
+        double below = BitConverter.UInt32BitsToSingle(bits), above = BitConverter.UInt32BitsToSingle(bits + 0x10000u);
+        double dBelow = Math.Abs(v - below), dAbove = Math.Abs(above - v);
+        if (dBelow != dAbove) return dBelow < dAbove ? below : above;
+        return ((bits >> 16) & 1) == 0 ? below : above;
     }
 
     /// <summary>y[t, r] = Σ w[r, i]·x[t, i] in float64, and Σ |w·x| (the scale errors are measured against).</summary>

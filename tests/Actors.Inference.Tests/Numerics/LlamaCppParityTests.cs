@@ -20,11 +20,12 @@ public sealed class LlamaCppParityTests
     }
 
     /// <summary>
-    /// llama.cpp rounds matmul inputs to the weight's vec_dot type (F16, BF16, Q8_0, Q8_K), so its logits
-    /// are themselves defined only to that rounding. We round the same way, so most positions agree to
-    /// 1e-7; where a value sits on a rounding boundary the two engines round it differently and the
-    /// difference grows to the rounding noise. That noise is a few 1e-4 for F16 (11-bit mantissa) but
-    /// 8x more for BF16 (8-bit mantissa): measured up to 2.5e-3 per position, so BF16 is held to 4e-3.
+    /// llama.cpp rounds matmul inputs to the weight's vec_dot type (BF16, Q8_0, Q8_K), so its logits are
+    /// themselves defined only to that rounding. We round the same way; where an activation sits on a
+    /// rounding boundary the two engines (whose F32 arithmetic differs in the last bits) round it to
+    /// neighbouring values, and the random test models amplify that. For BF16 (8-bit mantissa) the
+    /// worst position measured 4.9e-8 (odd-heads) to 2.6e-3 (odd-head-size), against 2.6-2.7e-3 on
+    /// every shape without the rounding; so BF16 is held to 4e-3 rather than 2e-3. F16 measured 3e-4.
     /// </summary>
     private static double Tolerance(string type) => type switch
     {

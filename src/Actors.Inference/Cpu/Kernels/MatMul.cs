@@ -48,6 +48,9 @@ public static class MatMul
             {
                 case ActivationKind.Float:
                     xt.CopyTo(act.Floats.Slice(t * cols, cols));
+                    // ggml multiplies BF16 weights with activations rounded to BF16 (its vec_dot_type), as
+                    // AVX512-BF16 and cuBLAS BF16 GEMMs do; rounding the same way keeps llama.cpp's logits.
+                    if (weightType == GgmlType.BF16) RoundToBFloat16(act.Floats.Slice(t * cols, cols));
                     break;
                 case ActivationKind.Q8_0:
                     ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
@@ -62,6 +65,11 @@ public static class MatMul
                     break;
             }
         }
+    }
+
+    private static void RoundToBFloat16(Span<float> values)
+    {
+        for (int i = 0; i < values.Length; i++) values[i] = Quantization.BFloat16.ToSingle(Quantization.BFloat16.FromSingle(values[i]));
     }
 
     /// <summary>Reorders whole quads of Q8_0 blocks in place into the <see cref="PreparedActivations.QuadInterleaved"/> order.</summary>
