@@ -68,6 +68,21 @@ public class MatmulKernelTests
     }
 
     [Fact]
+    public void Leftover_tokens_of_a_rereading_kernel_pay_a_second_read()
+    {
+        var plain = new MatmulKernel(tiledFlops: 200e9, singleFlops: 50e9, tileTokens: 4);
+        var rereads = plain with { LeftoversReread = true };
+        // 9 tokens, read 100 µs: two tiles (first hidden by the read, second 40 µs) = 140 µs, then one
+        // left-over token (40 µs) hidden by its own read = 100 µs.
+        Assert.Equal(240e-6, rereads.Seconds(1e6, 9, 0, 100e-6), 12);
+        Assert.Equal(180e-6, plain.Seconds(1e6, 9, 0, 100e-6), 12);
+        // Whole tiles only, or fewer tokens than a tile: one pass either way.
+        Assert.Equal(plain.Seconds(1e6, 8, 0, 100e-6), rereads.Seconds(1e6, 8, 0, 100e-6), 12);
+        Assert.Equal(plain.Seconds(1e6, 3, 0, 100e-6), rereads.Seconds(1e6, 3, 0, 100e-6), 12);
+        Assert.NotEqual(plain, rereads);
+    }
+
+    [Fact]
     public void A_step_charges_each_projection_at_its_own_row_length()
     {
         // llama-2-7b: q/k/v/o and gate/up have rows of 4096, down rows of 11008. Halving the tiled rate

@@ -80,7 +80,8 @@ public static class MachineProbe
     /// <see cref="Simulation.Catalog.MatmulKernel"/>), measured on each of <paramref name="rowLengths"/>
     /// (default <see cref="DefaultRowLengths"/>) with <paramref name="bytes"/> of weights, far more than
     /// the caches hold, and then used as measured (no efficiency factor):
-    /// - tile width: from the backend (<see cref="MatMul.TileTokens"/>), a property of its code;
+    /// - tile width, and whether left-over tokens walk the weights again: from the backend
+    ///   (<see cref="MatMul.TileTokens"/>, <see cref="MatMul.LeftoversRereadWeights"/>), properties of its code;
     /// - streaming rate: one token, weight bytes per second (the DRAM pass);
     /// - single-token rate: what each further token below a tile adds. With more than one token the
     ///   kernel walks the rows in chunks that stay in L2, so the first token pays the DRAM read and
@@ -89,7 +90,13 @@ public static class MachineProbe
     /// - tiled rate: what each further whole tile adds, from about 64 tokens against one tile.
     /// </summary>
     public static MatmulKernel MatmulKernel(GgmlType type, int threads, long bytes = 128L << 20, IReadOnlyList<int>? rowLengths = null)
-        => new(MatMul.TileTokens(type), (rowLengths ?? DefaultRowLengths).Select(k => MatmulRates(type, threads, bytes, k)));
+    {
+        var lengths = rowLengths ?? DefaultRowLengths;
+        return new(MatMul.TileTokens(type), lengths.Select(k => MatmulRates(type, threads, bytes, k)))
+        {
+            LeftoversReread = MatMul.LeftoversRereadWeights(type, lengths.Min()),
+        };
+    }
 
     /// <summary>One row length's rates (see <see cref="MatmulKernel(GgmlType, int, long, IReadOnlyList{int}?)"/>).</summary>
     public static MatmulRates MatmulRates(GgmlType type, int threads, long bytes, int cols)

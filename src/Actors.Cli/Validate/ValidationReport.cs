@@ -67,7 +67,7 @@ public sealed record ValidationReport(
 
     /// <summary>A kernel in the catalog's per-row-length form (objects side by side take no comma in HOCON).</summary>
     private static string KernelEntry(string format, MatmulKernel k)
-        => string.Create(Inv, $"{format} {{ tile-tokens = {k.TileTokens}, row-length {{ ") + string.Join(" ", k.Rates.Select(r => string.Create(Inv,
+        => string.Create(Inv, $"{format} {{ tile-tokens = {k.TileTokens}, {(k.LeftoversReread ? "leftover-rereads = true, " : "")}row-length {{ ") + string.Join(" ", k.Rates.Select(r => string.Create(Inv,
             $"{r.RowLength} {{ tiled-tflops = {r.TiledFlops / 1e12:F4}, single-tflops = {r.SingleFlops / 1e12:F4}, stream-gbs = {r.StreamBandwidth / 1e9:F2} }}"))) + " } }";
 
     public string Json()

@@ -85,6 +85,7 @@ public sealed class HardwareCatalog
     /// `matmul { Q4_K { tiled-tflops = 0.21, single-tflops = 0.07, tile-tokens = 4, stream-gbs = 28 } }`
     /// (one set of rates for every row length), or rates per measured row length:
     /// `matmul { F16 { tile-tokens = 6, row-length { 4096 { tiled-tflops = 0.12, single-tflops = 0.05, stream-gbs = 31 }, 11008 { ... } } } }`.
+    /// `leftover-rereads = true`: tokens left over after whole tiles take a second pass over the weights.
     /// `actors validate` measures them for this machine's CPU.
     /// </summary>
     private static Dictionary<string, MatmulKernel> ReadMatmulKernels(HoconFields f)
@@ -97,7 +98,7 @@ public sealed class HardwareCatalog
                 int.TryParse(r.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int length) && length > 0
                     ? length : throw new CatalogException($"{r.Fields.Path}: a row length must be a positive whole number"))).ToList();
             if (rates.Count == 0) rates.Add(ReadRates(k, 0));
-            kernels[format] = new MatmulKernel(tile, rates);
+            kernels[format] = new MatmulKernel(tile, rates) { LeftoversReread = k.OptionalBool("leftover-rereads", false) };
         }
         return kernels;
     }

@@ -14,6 +14,12 @@ public sealed record MatmulKernel
 {
     public int TileTokens { get; }
 
+    /// <summary>
+    /// Whether tokens left over after the whole tiles walk the weights again, with a DRAM read of their
+    /// own (the float kernels' cache-blocked prefill runs every tile over all rows first).
+    /// </summary>
+    public bool LeftoversReread { get; init; }
+
     /// <summary>Measured rates, by increasing row length.</summary>
     public IReadOnlyList<MatmulRates> Rates { get; }
 
@@ -61,12 +67,22 @@ public sealed record MatmulKernel
     public double Seconds(double weights, double tokens, int rowLength, double readSeconds)
     {
         if (tokens <= 0) return readSeconds;
+        double tiled = tokens >= TileTokens ? Math.Floor(tokens / TileTokens) * TileTokens : 0;
+        double left = tokens - tiled;
+        if (LeftoversReread && tiled > 0 && left > 0)
+            return Pass(weights, tiled, rowLength, readSeconds) + Pass(weights, left, rowLength, readSeconds);
+        return Pass(weights, tokens, rowLength, readSeconds);
+    }
+
+    /// <summary>One walk over the weights: its first tile or token overlaps the read, the rest runs from cache.</summary>
+    private double Pass(double weights, double tokens, int rowLength, double readSeconds)
+    {
         double all = ComputeSeconds(weights, tokens, rowLength);
         double first = ComputeSeconds(weights, tokens >= TileTokens ? TileTokens : Math.Min(1, tokens), rowLength);
         return Math.Max(readSeconds, first) + (all - first);
     }
 
-    public bool Equals(MatmulKernel? other) => other is not null && TileTokens == other.TileTokens && Rates.SequenceEqual(other.Rates);
+    public bool Equals(MatmulKernel? other) => other is not null && TileTokens == other.TileTokens && LeftoversReread == other.LeftoversReread && Rates.SequenceEqual(other.Rates);
 
     public override int GetHashCode() => HashCode.Combine(TileTokens, Rates.Count, Rates[0]);
 
