@@ -52,17 +52,6 @@ public class ValidateTests
     }
 
     [Fact]
-    public void A_cpu_kernel_runs_whole_tiles_at_its_tiled_rate_and_the_rest_one_token_at_a_time()
-    {
-        var kernel = new MatmulKernel(TiledFlops: 200e9, SingleFlops: 50e9, TileTokens: 6);
-        // 4 tokens: fewer than a tile, all single.
-        Assert.Equal(2 * 1e6 * 4 / 50e9, kernel.ComputeSeconds(1e6, 4, 1), 15);
-        // 16 tokens: two tiles (12) and 4 single.
-        Assert.Equal(2 * 1e6 * (12 / 200e9 + 4 / 50e9), kernel.ComputeSeconds(1e6, 16, 1), 15);
-        Assert.Equal(2 * kernel.ComputeSeconds(1e6, 16, 1), kernel.ComputeSeconds(1e6, 16, 0.5), 15);
-    }
-
-    [Fact]
     public void Matmul_kernels_change_only_their_formats_compute_time()
     {
         var model = ModelCatalog.Default.Model("llama-2-7b");

@@ -54,6 +54,26 @@ public class CatalogTests
     }
 
     [Fact]
+    public void A_cpu_kernel_may_give_its_rates_per_row_length()
+    {
+        var c = HardwareCatalog.Parse("""
+            cpus { box { memory-gib = 64, memory-bandwidth-gbs = 40, fp16-tflops = 0.2, memory-efficiency = 0.9, compute-efficiency = 1,
+                         launch-overhead-us = 5, pcie = lan,
+                         matmul { F16 { tile-tokens = 6, leftover-rereads = true, row-length { 4096 { tiled-tflops = 0.12, single-tflops = 0.05, stream-gbs = 31 } 11008 { tiled-tflops = 0.1, single-tflops = 0.03, stream-gbs = 29 } } } } } }
+            links { lan { bandwidth-gbs = 1, latency-us = 10, efficiency = 1 } }
+            """);
+        var k = c.Gpu("box").MatmulKernels["F16"];
+        Assert.Equal(6, k.TileTokens);
+        Assert.True(k.LeftoversReread);
+        Assert.Equal([new MatmulRates(4096, 0.12e12, 0.05e12, 31e9), new MatmulRates(11008, 0.1e12, 0.03e12, 29e9)], k.Rates);
+        Assert.Throws<CatalogException>(() => HardwareCatalog.Parse("""
+            cpus { box { memory-gib = 64, memory-bandwidth-gbs = 40, fp16-tflops = 0.2, memory-efficiency = 0.9, compute-efficiency = 1,
+                         launch-overhead-us = 5, pcie = lan, matmul { F16 { tile-tokens = 6, row-length { wide { tiled-tflops = 0.1, single-tflops = 0.03 } } } } } }
+            links { lan { bandwidth-gbs = 1, latency-us = 10, efficiency = 1 } }
+            """));
+    }
+
+    [Fact]
     public void Unknown_gpu_lists_the_known_ones()
     {
         var e = Assert.Throws<CatalogException>(() => HardwareCatalog.Default.Gpu("rtx-5090"));

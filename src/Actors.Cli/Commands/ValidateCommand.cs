@@ -34,8 +34,11 @@ public sealed class ValidateCommand : ICommand
 
     /// <summary>The faster of two measurements of one kernel (interference only slows a measurement down).</summary>
     private static MatmulKernel Better(MatmulKernel a, MatmulKernel b)
-        => new(Math.Max(a.TiledFlops, b.TiledFlops), Math.Max(a.SingleFlops, b.SingleFlops), a.TileTokens,
-            Math.Max(a.StreamBandwidth, b.StreamBandwidth));
+        => new(a.TileTokens, a.Rates.Zip(b.Rates, (x, y) => new MatmulRates(x.RowLength, Math.Max(x.TiledFlops, y.TiledFlops),
+            Math.Max(x.SingleFlops, y.SingleFlops), Math.Max(x.StreamBandwidth, y.StreamBandwidth))))
+        {
+            LeftoversReread = a.LeftoversReread,
+        };
 
     public Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
     {

@@ -72,32 +72,52 @@ public static class MachineProbe
     public static double MatmulFlops(GgmlType type, int threads, int tokens = 64, int rows = 256, int cols = 1024, double seconds = 0.3, int tries = 5)
         => 2.0 * cols * tokens * RowsPerSecond(type, threads, tokens, rows, cols, seconds, tries);
 
+    /// <summary>Row lengths (inner dimension k) the probe measures: those of 1B-7B Llama layers (2048, 4096) and their MLPs (5632, 11008).</summary>
+    public static readonly int[] DefaultRowLengths = [2048, 4096, 5632, 11008];
+
     /// <summary>
     /// The backend's matmul kernel for <paramref name="type"/> as the cost model sees it (see
-    /// <see cref="Simulation.Catalog.MatmulKernel"/>), measured as a model's layers use it, on
-    /// <paramref name="bytes"/> of weights, far more than the caches hold:
-    /// - tile width: from the backend (<see cref="MatMul.TileTokens"/>), a property of its code;
-    /// - streaming rate: one token, weight bytes per second;
+    /// <see cref="Simulation.Catalog.MatmulKernel"/>), measured on each of <paramref name="rowLengths"/>
+    /// (default <see cref="DefaultRowLengths"/>) with <paramref name="bytes"/> of weights, far more than
+    /// the caches hold, and then used as measured (no efficiency factor):
+    /// - tile width, and whether left-over tokens walk the weights again: from the backend
+    ///   (<see cref="MatMul.TileTokens"/>, <see cref="MatMul.LeftoversRereadWeights"/>), properties of its code;
+    /// - streaming rate: one token, weight bytes per second (the DRAM pass);
     /// - single-token rate: what each further token below a tile adds. With more than one token the
     ///   kernel walks the rows in chunks that stay in L2, so the first token pays the DRAM read and
     ///   the others only the arithmetic and unpacking. When the difference drowns in noise, the rate
     ///   of one token on a matrix that stays in the caches stands in;
-    /// - tiled rate: whole tiles, about 64 tokens.
+    /// - tiled rate: what each further whole tile adds, from about 64 tokens against one tile.
     /// </summary>
-    public static MatmulKernel MatmulKernel(GgmlType type, int threads, long bytes = 256L << 20, int cols = 4096)
+    public static MatmulKernel MatmulKernel(GgmlType type, int threads, long bytes = 128L << 20, IReadOnlyList<int>? rowLengths = null)
+    {
+        var lengths = rowLengths ?? DefaultRowLengths;
+        return new(MatMul.TileTokens(type), lengths.Select(k => MatmulRates(type, threads, bytes, k)))
+        {
+            LeftoversReread = MatMul.LeftoversRereadWeights(type, lengths.Min()),
+        };
+    }
+
+    /// <summary>One row length's rates (see <see cref="MatmulKernel(GgmlType, int, long, IReadOnlyList{int}?)"/>).</summary>
+    public static MatmulRates MatmulRates(GgmlType type, int threads, long bytes, int cols)
     {
         int tile = MatMul.TileTokens(type);
         long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
         int rows = (int)Math.Max(1, bytes / rowBytes);
         double weights = (double)rows * cols;
-        double Pass(int tokens) => rows / RowsPerSecond(type, threads, tokens, rows, cols, seconds: 0.4, tries: 4);
+        double Pass(int tokens) => rows / RowsPerSecond(type, threads, tokens, rows, cols, seconds: 0.25, tries: 3);
         double one = Pass(1);
         int below = Math.Max(2, tile - 1);
         double extra = Pass(below) - one;
-        double single = extra > 0.1 * one ? 2 * weights * (below - 1) / extra : MatmulFlops(type, threads, tokens: 1);
-        int whole = tile <= 1 ? 64 : tile * Math.Max(1, 64 / tile);
-        double tiled = tile <= 1 ? single : 2 * weights * whole / Pass(whole);
-        return new MatmulKernel(tiled, single, tile, rowBytes * rows / one);
+        double single = extra > 0.1 * one ? 2 * weights * (below - 1) / extra : MatmulFlops(type, threads, tokens: 1, cols: cols);
+        double tiled = single;
+        if (tile > 1)
+        {
+            int whole = tile * Math.Max(2, 64 / tile);
+            double more = Pass(whole) - Pass(tile);
+            tiled = more > 0 ? 2 * weights * (whole - tile) / more : single;
+        }
+        return new MatmulRates(cols, tiled, single, rowBytes * rows / one);
     }
 
     /// <summary>Weight rows processed per second by the kernel, the best of <paramref name="tries"/>.</summary>
@@ -134,9 +154,11 @@ public static class MachineProbe
     }
 
     /// <summary>
-    /// Rows of Gaussian weights in <paramref name="type"/>. At most 256 distinct rows are quantised and
-    /// then repeated: the kernel's speed does not depend on the values, and a 256 MiB matrix would take
-    /// long to quantise.
+    /// Rows of Gaussian weights in <paramref name="type"/>, scaled by 1/sqrt(<paramref name="cols"/>) as a
+    /// model's projections are: the float kernels' speed depends on the values (F16 weights that small
+    /// include subnormals, which the conversion handles slowly), so unit-scale weights would flatter
+    /// them. At most 256 distinct rows are quantised and then repeated: a large matrix would take long
+    /// to quantise, and the quantized kernels' speed does not depend on the values.
     /// </summary>
     private static byte[] RandomRows(GgmlType type, int rows, int cols)
     {
@@ -145,9 +167,10 @@ public static class MachineProbe
         int distinct = Math.Min(rows, 256);
         var data = new byte[(long)rowBytes * rows];
         var row = new float[cols];
+        double scale = 1 / Math.Sqrt(cols);
         for (int r = 0; r < distinct; r++)
         {
-            for (int i = 0; i < cols; i++) row[i] = (float)rng.NextGaussian();
+            for (int i = 0; i < cols; i++) row[i] = (float)(rng.NextGaussian() * scale);
             ReferenceQuantizer.Quantize(type, row, data.AsSpan(r * rowBytes, rowBytes));
         }
         for (int r = distinct; r < rows; r++) data.AsSpan((r % distinct) * rowBytes, rowBytes).CopyTo(data.AsSpan(checked(r * rowBytes), rowBytes));

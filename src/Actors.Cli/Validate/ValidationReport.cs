@@ -37,9 +37,10 @@ public sealed record ValidationReport(
         yield return Line("machine", string.Create(Inv,
             $"{Environment.ProcessorCount} logical CPUs, {Threads} threads: read bandwidth {BandwidthBefore / 1e9:F2} / {BandwidthAfter / 1e9:F2} GB/s, " +
             $"FP32 FMA peak {FlopsBefore / 1e9:F1} / {FlopsAfter / 1e9:F1} GFLOP/s (before / after the cases, best of 5 each; the entry takes the better)"));
-        yield return Line("matmul", string.Join("; ", Kernels.Select(r => string.Create(Inv,
-            $"{r.Key} tiles of {r.Value.Before.TileTokens}/{r.Value.After.TileTokens} tokens at {r.Value.Before.TiledFlops / 1e9:F1}/{r.Value.After.TiledFlops / 1e9:F1} GFLOP/s, single tokens at {r.Value.Before.SingleFlops / 1e9:F1}/{r.Value.After.SingleFlops / 1e9:F1} GFLOP/s, streams {r.Value.Before.StreamBandwidth / 1e9:F1}/{r.Value.After.StreamBandwidth / 1e9:F1} GB/s")))
-            + " (the backend's kernels; before/after)");
+        foreach (var (format, (before, after)) in Kernels)
+            yield return Line($"matmul {format}", string.Create(Inv, $"tiles of {before.TileTokens} tokens; ") + string.Join("; ", before.Rates.Zip(after.Rates, (b, a) => string.Create(Inv,
+                $"k={b.RowLength}: tiled {b.TiledFlops / 1e9:F1}/{a.TiledFlops / 1e9:F1}, single {b.SingleFlops / 1e9:F1}/{a.SingleFlops / 1e9:F1} GFLOP/s, streams {b.StreamBandwidth / 1e9:F1}/{a.StreamBandwidth / 1e9:F1} GB/s")))
+                + " (the backend's kernel; before/after)");
         yield return Line("calibrated", string.Create(Inv,
             $"memory-efficiency {Factors.MemoryEfficiency:F3}, compute-efficiency {Factors.ComputeEfficiency:F3}, launch-overhead {Factors.LaunchOverheadSeconds * 1e6:F1} µs per parallel operation (one fit over all {Cases.Count} cases)"));
         yield return "";
@@ -61,8 +62,13 @@ public sealed record ValidationReport(
             $"  this-cpu {{ memory-gib = {Device.MemoryBytes / (double)(1L << 30):F0}, reserved-gib = 2, memory-bandwidth-gbs = {Device.MemoryBandwidth / 1e9:F2}, " +
             $"fp16-tflops = {Device.Fp16Flops / 1e12:F4}, bf16-tflops = {Device.Fp16Flops / 1e12:F4}, memory-efficiency = {Factors.MemoryEfficiency:F3}, " +
             $"compute-efficiency = {Factors.ComputeEfficiency:F3}, launch-overhead-us = {Factors.LaunchOverheadSeconds * 1e6:F1}, " +
-            $"matmul {{ {string.Join(", ", Device.MatmulKernels.Select(r => string.Create(Inv, $"{r.Key} {{ tiled-tflops = {r.Value.TiledFlops / 1e12:F4}, single-tflops = {r.Value.SingleFlops / 1e12:F4}, tile-tokens = {r.Value.TileTokens}, stream-gbs = {r.Value.StreamBandwidth / 1e9:F2} }}")))} }}, pcie = ethernet-10g }}");
+            $"pcie = ethernet-10g, matmul {{ {string.Join(" ", Device.MatmulKernels.Select(r => KernelEntry(r.Key, r.Value)))} }} }}");
     }
+
+    /// <summary>A kernel in the catalog's per-row-length form (objects side by side take no comma in HOCON).</summary>
+    private static string KernelEntry(string format, MatmulKernel k)
+        => string.Create(Inv, $"{format} {{ tile-tokens = {k.TileTokens}, {(k.LeftoversReread ? "leftover-rereads = true, " : "")}row-length {{ ") + string.Join(" ", k.Rates.Select(r => string.Create(Inv,
+            $"{r.RowLength} {{ tiled-tflops = {r.TiledFlops / 1e12:F4}, single-tflops = {r.SingleFlops / 1e12:F4}, stream-gbs = {r.StreamBandwidth / 1e9:F2} }}"))) + " } }";
 
     public string Json()
     {
@@ -75,10 +81,14 @@ public sealed record ValidationReport(
             ["fma_gflops_before_after"] = new JsonArray(FlopsBefore / 1e9, FlopsAfter / 1e9),
             ["matmul_kernels"] = new JsonObject(Device.MatmulKernels.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)new JsonObject
             {
-                ["tiled_gflops"] = r.Value.TiledFlops / 1e9,
-                ["single_gflops"] = r.Value.SingleFlops / 1e9,
                 ["tile_tokens"] = r.Value.TileTokens,
-                ["stream_gbs"] = r.Value.StreamBandwidth / 1e9,
+                ["row_lengths"] = new JsonArray(r.Value.Rates.Select(x => (JsonNode)new JsonObject
+                {
+                    ["k"] = x.RowLength,
+                    ["tiled_gflops"] = x.TiledFlops / 1e9,
+                    ["single_gflops"] = x.SingleFlops / 1e9,
+                    ["stream_gbs"] = x.StreamBandwidth / 1e9,
+                }).ToArray()),
             }))),
             ["memory_efficiency"] = Factors.MemoryEfficiency,
             ["compute_efficiency"] = Factors.ComputeEfficiency,

@@ -32,8 +32,9 @@ public sealed record GpuSpec
 
     /// <summary>
     /// Matmul kernels per weight format where the plain roofline is too coarse (CPUs: tiles of tokens,
-    /// integer dot products for quantized formats, float FMAs for F32/F16). Formats not listed, and
-    /// every GPU, use <see cref="Fp16Flops"/> for all tokens.
+    /// integer dot products for quantized formats, float FMAs for F32/F16), with measured rates that
+    /// the efficiencies do not scale. Formats not listed, and every GPU, use <see cref="Fp16Flops"/>
+    /// for all tokens.
     /// </summary>
     public IReadOnlyDictionary<string, MatmulKernel> MatmulKernels { get; init; } = new Dictionary<string, MatmulKernel>();
 
@@ -42,16 +43,20 @@ public sealed record GpuSpec
     public double EffectiveBandwidth => MemoryBandwidth * MemoryEfficiency;
     public double EffectiveFlops => Fp16Flops * ComputeEfficiency;
 
-    /// <summary>Seconds to read <paramref name="bytes"/> of weights in <paramref name="format"/> (the kernel's streaming rate, when it has one).</summary>
-    public double WeightReadSeconds(WeightFormat format, double bytes)
-        => MatmulKernels.TryGetValue(format.Name, out var kernel) && kernel.StreamBandwidth > 0
-            ? bytes / (kernel.StreamBandwidth * MemoryEfficiency)
+    /// <summary>
+    /// Seconds to read <paramref name="bytes"/> of weights in <paramref name="format"/>, in rows of
+    /// <paramref name="rowLength"/>: the kernel's measured streaming rate, when it has one, else the
+    /// plain bandwidth at <see cref="MemoryEfficiency"/>.
+    /// </summary>
+    public double WeightReadSeconds(WeightFormat format, double bytes, int rowLength = 0)
+        => MatmulKernels.TryGetValue(format.Name, out var kernel) && kernel.At(rowLength).StreamBandwidth is > 0 and var stream
+            ? bytes / stream
             : bytes / EffectiveBandwidth;
 
-    /// <summary>Seconds of matmul arithmetic: <paramref name="weights"/> weights in <paramref name="format"/> times <paramref name="tokens"/> tokens.</summary>
-    public double MatmulComputeSeconds(WeightFormat format, double weights, double tokens)
+    /// <summary>Seconds of matmul arithmetic: <paramref name="weights"/> weights in <paramref name="format"/> times <paramref name="tokens"/> tokens (a kernel's measured rates, else the roofline peak at <see cref="ComputeEfficiency"/>).</summary>
+    public double MatmulComputeSeconds(WeightFormat format, double weights, double tokens, int rowLength = 0)
         => MatmulKernels.TryGetValue(format.Name, out var kernel)
-            ? kernel.ComputeSeconds(weights, tokens, ComputeEfficiency)
+            ? kernel.ComputeSeconds(weights, tokens, rowLength)
             : 2 * weights * tokens / EffectiveFlops;
 
     /// <summary>A copy with ideal efficiency and no launch cost: the pure roofline, for hand-checked tests.</summary>

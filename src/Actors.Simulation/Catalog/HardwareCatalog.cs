@@ -81,17 +81,30 @@ public sealed class HardwareCatalog
     }
 
     /// <summary>
-    /// Optional per-format kernels, e.g. `matmul { Q4_K { tiled-tflops = 0.21, single-tflops = 0.07, tile-tokens = 4, stream-gbs = 28 } }`
-    /// (see <see cref="MatmulKernel"/>); `actors validate` measures them for this machine's CPU.
+    /// Optional per-format kernels (see <see cref="MatmulKernel"/>), in one of two forms:
+    /// `matmul { Q4_K { tiled-tflops = 0.21, single-tflops = 0.07, tile-tokens = 4, stream-gbs = 28 } }`
+    /// (one set of rates for every row length), or rates per measured row length:
+    /// `matmul { F16 { tile-tokens = 6, row-length { 4096 { tiled-tflops = 0.12, single-tflops = 0.05, stream-gbs = 31 }, 11008 { ... } } } }`.
+    /// `leftover-rereads = true`: tokens left over after whole tiles take a second pass over the weights.
+    /// `actors validate` measures them for this machine's CPU.
     /// </summary>
     private static Dictionary<string, MatmulKernel> ReadMatmulKernels(HoconFields f)
     {
         var kernels = new Dictionary<string, MatmulKernel>(StringComparer.OrdinalIgnoreCase);
         foreach (var (format, k) in f.Objects("matmul"))
-            kernels[format] = new MatmulKernel(k.RequiredDouble("tiled-tflops") * 1e12, k.RequiredDouble("single-tflops") * 1e12, k.RequiredInt("tile-tokens", 1, 4096),
-                k.OptionalDouble("stream-gbs", 0) * 1e9);
+        {
+            int tile = k.RequiredInt("tile-tokens", 1, 4096);
+            var rates = k.Objects("row-length").Select(r => ReadRates(r.Fields,
+                int.TryParse(r.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int length) && length > 0
+                    ? length : throw new CatalogException($"{r.Fields.Path}: a row length must be a positive whole number"))).ToList();
+            if (rates.Count == 0) rates.Add(ReadRates(k, 0));
+            kernels[format] = new MatmulKernel(tile, rates) { LeftoversReread = k.OptionalBool("leftover-rereads", false) };
+        }
         return kernels;
     }
+
+    private static MatmulRates ReadRates(HoconFields r, int rowLength)
+        => new(rowLength, r.RequiredDouble("tiled-tflops") * 1e12, r.RequiredDouble("single-tflops") * 1e12, r.OptionalDouble("stream-gbs", 0) * 1e9);
 
     private static LinkSpec ReadLink(string name, HoconFields f)
     {

@@ -26,15 +26,18 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
         => Math.Max(bytes / device.EffectiveBandwidth, flops / device.EffectiveFlops);
 
     /// <summary>
-    /// The roofline of a matmul of <paramref name="weightCount"/> weights in <paramref name="weights"/> with
-    /// <paramref name="tokens"/> tokens: moving its bytes or its arithmetic, whichever takes longer (the
-    /// arithmetic at the device's kernel for that format, when it has one).
+    /// The roofline of a matmul of <paramref name="weightCount"/> weights in <paramref name="weights"/>, in
+    /// rows of <paramref name="rowLength"/> (0: unknown), with <paramref name="tokens"/> tokens: moving its
+    /// bytes or its arithmetic, whichever takes longer. Where the device has a kernel for the format, the
+    /// kernel's own model instead: the read overlaps only the first pass (<see cref="MatmulKernel.Seconds"/>).
     /// </summary>
-    public static double MatmulRooflineSeconds(GpuSpec device, WeightFormat weights, double bytes, double weightCount, double tokens)
+    public static double MatmulRooflineSeconds(GpuSpec device, WeightFormat weights, double bytes, double weightCount, double tokens, int rowLength = 0)
     {
         double weightBytes = weights.BytesPerWeight * weightCount;
-        double read = device.WeightReadSeconds(weights, weightBytes) + Math.Max(0, bytes - weightBytes) / device.EffectiveBandwidth;
-        return Math.Max(read, device.MatmulComputeSeconds(weights, weightCount, tokens));
+        double read = device.WeightReadSeconds(weights, weightBytes, rowLength) + Math.Max(0, bytes - weightBytes) / device.EffectiveBandwidth;
+        return device.MatmulKernels.TryGetValue(weights.Name, out var kernel)
+            ? kernel.Seconds(weightCount, tokens, rowLength, read)
+            : Math.Max(read, device.MatmulComputeSeconds(weights, weightCount, tokens));
     }
 
     /// <summary>One operation: roofline plus <paramref name="kernels"/> launches.</summary>
@@ -67,7 +70,9 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
         double matWeights = model.MatrixWeightsPerLayer / n;
         double matBytes = weights.BytesPerWeight * matWeights + T * a * (h + (q + 2 * kv) / n + q / n + h + h + 2 * ff / n + ff / n + h);
         double matFlops = 2 * matWeights * T;
-        double matmul = L * MatmulRooflineSeconds(device, weights, matBytes, matWeights, T);
+        double matmul = L * (device.MatmulKernels.ContainsKey(weights.Name)
+            ? LayerMatmulsByRowLength(device, weights, T, a, h, q, kv, ff, n)
+            : MatmulRooflineSeconds(device, weights, matBytes, matWeights, T));
 
         // Attention: read cached K and V of every context token, write the new ones, read Q and write O.
         double attnBytes = batch.ContextTokens * 2 * (kv / n) * kvBytes + T * 2 * (kv / n) * kvBytes + T * 2 * (q / n) * a;
@@ -94,7 +99,7 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
             double headFlops = 2 * rows * model.OutputWeights / n;
             edgeBytes += head;
             edgeFlops += headFlops;
-            edge += MatmulRooflineSeconds(device, weights, head, model.OutputWeights / n, rows);
+            edge += MatmulRooflineSeconds(device, weights, head, model.OutputWeights / n, rows, c.EmbeddingLength);
             kernels += 2;
         }
 
@@ -117,6 +122,21 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
             CollectiveSeconds: collective,
             BytesMoved: L * (matBytes + attnBytes + eltBytes) + edgeBytes,
             Flops: L * (matFlops + attnFlops) + edgeFlops);
+    }
+
+    /// <summary>
+    /// One layer's matmuls as separate kernels, each on its own row length (a CPU kernel's rates depend
+    /// on it): q/k/v and gate/up read rows of h, o rows of q/n and down rows of ff/n (row-parallel under
+    /// tensor parallelism). Activations in and out of each, as in the lumped form.
+    /// </summary>
+    private static double LayerMatmulsByRowLength(GpuSpec device, WeightFormat weights, double T, double a, double h, double q, double kv, double ff, double n)
+    {
+        double Kernel(double weightCount, double ioValues, double rowLength)
+            => MatmulRooflineSeconds(device, weights, weights.BytesPerWeight * weightCount + T * a * ioValues, weightCount, T, (int)Math.Round(rowLength));
+        return Kernel(h * (q + 2 * kv) / n, h + (q + 2 * kv) / n, h)
+            + Kernel(q / n * h, q / n + h, q / n)
+            + Kernel(h * 2 * ff / n, h + 2 * ff / n, h)
+            + Kernel(ff / n * h, ff / n + h, ff / n);
     }
 
     /// <summary>Bytes of hidden state crossing a pipeline boundary for <paramref name="tokens"/> tokens.</summary>

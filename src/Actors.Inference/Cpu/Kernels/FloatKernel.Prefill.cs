@@ -27,11 +27,14 @@ internal readonly partial struct FloatKernel<TW>
     /// <summary>Vectors of parked state per row: 6 tokens × 4 accumulators, and max |w|.</summary>
     private const int StatePerRow = 25;
 
+    /// <summary>Whether <see cref="Prefill"/> takes whole tiles on rows of <paramref name="cols"/> (then left-over tokens walk the rows again).</summary>
+    internal static bool BlocksPrefill(KernelPath path, int cols) => path == KernelPath.Avx512 && ((nuint)cols & ~(nuint)63) > ColBlock;
+
     public static int Prefill(KernelPath path, ref byte rows0, int rowBytes, int rows, PreparedActivations a, int tokens, ref float y, nint yStride)
     {
         nuint n = (nuint)a.Cols, n64 = n & ~(nuint)63;
         // Only worth it when a tile's activations would not fit in L1 anyway.
-        if (path != KernelPath.Avx512 || tokens < 6 || n64 <= ColBlock) return 0;
+        if (tokens < 6 || !BlocksPrefill(path, a.Cols)) return 0;
         int done = tokens / 6 * 6;
         Span<Vector512<float>> state = stackalloc Vector512<float>[RowsPerChunk * StatePerRow];
         ref Vector512<float> st0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(state);

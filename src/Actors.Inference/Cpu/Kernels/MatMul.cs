@@ -169,6 +169,24 @@ public static class MatMul
     }
 
     /// <summary>
+    /// Whether, with weights of <paramref name="weightType"/> in rows of <paramref name="cols"/>, the
+    /// tokens left over after the whole tiles take a second pass over the rows (from DRAM when the
+    /// matrix outgrows the caches): the float kernels' cache-blocked prefill runs every tile over all
+    /// rows first. Performance models (`actors validate`) need to know.
+    /// </summary>
+    public static bool LeftoversRereadWeights(GgmlType weightType, int cols)
+    {
+        var path = KernelDispatch.Resolve(KernelPath.Auto);
+        return weightType switch
+        {
+            GgmlType.F32 => FloatKernel<F32Weights>.BlocksPrefill(path, cols),
+            GgmlType.F16 => FloatKernel<F16Weights>.BlocksPrefill(path, cols),
+            GgmlType.BF16 => FloatKernel<BF16Weights>.BlocksPrefill(path, cols),
+            _ => false,
+        };
+    }
+
+    /// <summary>
     /// How many tokens the kernel for <paramref name="weightType"/> multiplies together in one tile on
     /// this machine (1: one token at a time). Fewer tokens than a tile, and the tokens left over after
     /// the whole tiles, go one at a time: performance models (`actors validate`) need to know where.
