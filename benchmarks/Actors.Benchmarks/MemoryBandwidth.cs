@@ -46,10 +46,11 @@ internal sealed class MemoryBandwidth
         Read(_buffer, 0, n); // fault the pages in
         double best = double.MaxValue;
         for (int k = 0; k < repeats; k++)
-            for (int s = 0; s + seg <= n; s += seg)
+            for (long s = 0; s + seg <= n; s += seg) // long: a 1 GiB segment would overflow the step past the end
             {
+                int start = (int)s;
                 var sw = Stopwatch.StartNew();
-                Parallel2.Run(threads, t => Read(_buffer, s + t * (seg / threads), seg / threads));
+                Parallel2.Run(threads, t => Read(_buffer, start + t * (seg / threads), seg / threads));
                 best = Math.Min(best, sw.Elapsed.TotalSeconds);
             }
         return seg / best / 1e9;
