@@ -5,7 +5,7 @@ using Actors.Simulation.Cost;
 
 namespace Actors.Cli.Tests;
 
-/// <summary>The pure parts of `actors validate`: the step batches it times and the calibration.</summary>
+/// <summary>The pure parts of `actors validate`: the step batches it times and the kernels it measures.</summary>
 public class ValidateTests
 {
     [Fact]
@@ -29,26 +29,6 @@ public class ValidateTests
         batch.Validate(kv, 512);
         Assert.Equal(100, batch.TokenCount);
         Assert.Equal(1, batch.LogitCount);
-    }
-
-    [Fact]
-    public void Calibration_recovers_the_factors_that_made_the_measurements()
-    {
-        var model = ModelCatalog.Default.Model("llama-2-7b");
-        var formats = new[] { ModelCatalog.Default.Format("F16"), ModelCatalog.Default.Format("Q4_K") };
-        var device = HardwareCatalog.Default.Gpu("cpu-template") with { MemoryEfficiency = 1, ComputeEfficiency = 1, LaunchOverheadSeconds = 0 };
-        var truth = new CalibratedFactors(0.7, 0.35, 20e-6);
-        var cost = new RooflineCostModel();
-        double Predict(BatchShape b, WeightFormat f, GpuSpec d) => cost.StageStep(model, f, new LayerRange(0, 4), true, true, b, d).TotalSeconds;
-        var cases = (from f in formats
-                     from b in new[] { BatchShape.Decode(1, 128), BatchShape.Decode(64, 128), BatchShape.Prefill(256) }
-                     select (Format: f, Batch: b, Measured: Predict(b, f, truth.Apply(device)))).ToList();
-
-        var fitted = Calibration.Fit(cases, c => c.Measured, (c, d) => Predict(c.Batch, c.Format, d), device);
-
-        Assert.All(cases, c => Assert.InRange(Predict(c.Batch, c.Format, fitted.Apply(device)) / c.Measured, 0.98, 1.02));
-        Assert.InRange(fitted.MemoryEfficiency, 0.65, 0.75);
-        Assert.InRange(fitted.ComputeEfficiency, 0.3, 0.4);
     }
 
     [Fact]

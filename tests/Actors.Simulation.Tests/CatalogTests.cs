@@ -74,6 +74,24 @@ public class CatalogTests
     }
 
     [Fact]
+    public void A_cpu_entry_may_give_measured_attention_and_elementwise_rates_and_a_first_tile_rate()
+    {
+        var c = HardwareCatalog.Parse("""
+            cpus { box { memory-gib = 64, memory-bandwidth-gbs = 40, fp16-tflops = 0.2, memory-efficiency = 1, compute-efficiency = 1,
+                         launch-overhead-us = 0, pcie = lan, attention-gflops = 25, elementwise-gbs = 38,
+                         matmul { Q4_K { tile-tokens = 4, row-length { 4096 { tiled-tflops = 0.25, single-tflops = 0.13, stream-gbs = 29, tile-stream-tflops = 0.09 } } } } } }
+            links { lan { bandwidth-gbs = 1, latency-us = 10, efficiency = 1 } }
+            """);
+        var box = c.Gpu("box");
+        Assert.Equal(25e9, box.AttentionFlops, 1);
+        Assert.Equal(38e9, box.ElementwiseBandwidth, 1);
+        Assert.Equal(new MatmulRates(4096, 0.25e12, 0.13e12, 29e9, 0.09e12), box.MatmulKernels["Q4_K"].Rates[0]);
+        // Not given: 0, and the roofline's efficiencies apply.
+        Assert.Equal(0, HardwareCatalog.Default.Gpu("cpu-template").AttentionFlops);
+        Assert.Equal(0, HardwareCatalog.Default.Gpu("cpu-template").ElementwiseBandwidth);
+    }
+
+    [Fact]
     public void Unknown_gpu_lists_the_known_ones()
     {
         var e = Assert.Throws<CatalogException>(() => HardwareCatalog.Default.Gpu("rtx-5090"));

@@ -68,6 +68,26 @@ public class MatmulKernelTests
     }
 
     [Fact]
+    public void A_measured_first_tile_from_dram_replaces_the_overlap()
+    {
+        // 1e6 weights, tiles of 4: a tile from cache 40 µs (200 GFLOP/s); from DRAM 8 MFLOP at 100
+        // GFLOP/s = 80 µs (the read and the arithmetic do not overlap on one core).
+        var kernel = new MatmulKernel(4, [new MatmulRates(0, 200e9, 50e9, 0, 100e9)]);
+        // 4 tokens, read 30 µs: the measured 80 µs, not max(30, 40).
+        Assert.Equal(80e-6, kernel.Seconds(1e6, 4, 0, 30e-6), 12);
+        // 9 tokens: 80 µs + a second tile from cache 40 µs + one single token 40 µs.
+        Assert.Equal(160e-6, kernel.Seconds(1e6, 9, 0, 30e-6), 12);
+        // Below a tile it does not apply: 3 tokens, read 100 µs, two further tokens 80 µs.
+        Assert.Equal(180e-6, kernel.Seconds(1e6, 3, 0, 100e-6), 12);
+        // A read slower than the measured tile still bounds it.
+        Assert.Equal(120e-6, kernel.Seconds(1e6, 4, 0, 120e-6), 12);
+        // Interpolated only where both neighbours have it.
+        var half = new MatmulKernel(4, [new MatmulRates(2048, 1, 1, 1, 100e9), new MatmulRates(8192, 1, 1, 1, 60e9)]).At(4096);
+        Assert.Equal(80e9, half.TileStreamFlops, 1);
+        Assert.Equal(0, new MatmulKernel(4, [new MatmulRates(2048, 1, 1, 1, 100e9), new MatmulRates(8192, 1, 1, 1)]).At(4096).TileStreamFlops);
+    }
+
+    [Fact]
     public void Leftover_tokens_of_a_rereading_kernel_pay_a_second_read()
     {
         var plain = new MatmulKernel(tiledFlops: 200e9, singleFlops: 50e9, tileTokens: 4);

@@ -9,11 +9,12 @@ namespace Actors.Cli.Commands;
 
 /// <summary>
 /// `actors validate`: does the simulator, configured as this machine's CPU, predict the real CPU
-/// backend? Measures the machine's read bandwidth, FMA peak and the backend's matmul kernel per weight
-/// format (in-cache rates for one token and for whole tiles, and the tile width), times real steps of
-/// generated models
-/// (several sizes and weight types, decode at several batch sizes and a prefill chunk), calibrates
-/// one device entry (three efficiency factors) over all of them and reports every case's error.
+/// backend? Measures the machine's read bandwidth, FMA peak, the backend's matmul kernel per weight
+/// format (per row length: streaming, first tile from DRAM, further tokens and tiles from cache), its
+/// attention and elementwise rates and its per-operation dispatch cost, builds one device entry from
+/// those measurements alone (nothing fitted to the steps), times real steps of generated models
+/// (several sizes and weight types, decode at several batch sizes and a prefill chunk) and reports
+/// every case's error.
 /// </summary>
 public sealed class ValidateCommand : ICommand
 {
@@ -35,7 +36,7 @@ public sealed class ValidateCommand : ICommand
     /// <summary>The faster of two measurements of one kernel (interference only slows a measurement down).</summary>
     private static MatmulKernel Better(MatmulKernel a, MatmulKernel b)
         => new(a.TileTokens, a.Rates.Zip(b.Rates, (x, y) => new MatmulRates(x.RowLength, Math.Max(x.TiledFlops, y.TiledFlops),
-            Math.Max(x.SingleFlops, y.SingleFlops), Math.Max(x.StreamBandwidth, y.StreamBandwidth))))
+            Math.Max(x.SingleFlops, y.SingleFlops), Math.Max(x.StreamBandwidth, y.StreamBandwidth), Math.Max(x.TileStreamFlops, y.TileStreamFlops))))
         {
             LeftoversReread = a.LeftoversReread,
         };
@@ -60,6 +61,7 @@ public sealed class ValidateCommand : ICommand
         log.WriteLine($"measuring read bandwidth, FMA peak and the matmul kernels of {string.Join(", ", types)} on {threads} threads...");
         double bw0 = MachineProbe.ReadBandwidth(threads), fl0 = MachineProbe.FmaFlops(threads);
         var kernels0 = types.ToDictionary(t => t, t => MachineProbe.MatmulKernel(t, threads));
+        var ops0 = OpRates.Measure(threads, context);
 
         var cases = new List<ValidationCase>();
         var formats = ModelCatalog.Default;
@@ -91,9 +93,11 @@ public sealed class ValidateCommand : ICommand
             }
         }
 
-        log.WriteLine("measuring again, then calibrating...");
+        log.WriteLine("measuring again...");
         double bw1 = MachineProbe.ReadBandwidth(threads), fl1 = MachineProbe.FmaFlops(threads);
         var kernels1 = types.ToDictionary(t => t, t => MachineProbe.MatmulKernel(t, threads));
+        var ops1 = OpRates.Measure(threads, context);
+        var ops = OpRates.Better(ops0, ops1);
         var device = new GpuSpec
         {
             Name = "this-cpu",
@@ -104,19 +108,16 @@ public sealed class ValidateCommand : ICommand
             Bf16Flops = Math.Max(fl0, fl1),
             MemoryEfficiency = 1,
             ComputeEfficiency = 1,
-            LaunchOverheadSeconds = 0,
+            LaunchOverheadSeconds = ops.DispatchSeconds,
+            AttentionFlops = ops.AttentionFlops,
+            ElementwiseBandwidth = ops.ElementwiseBandwidth,
             Pcie = "ethernet-10g",
             IsCpu = true,
             MatmulKernels = types.ToDictionary(t => t.ToString(), t => Better(kernels0[t], kernels1[t]), StringComparer.OrdinalIgnoreCase),
         };
-        var factors = Calibration.Fit(cases, c => c.MeasuredSeconds, (c, d) => c.PredictedSeconds(d), device);
-        var heldOut = new Dictionary<string, CalibratedFactors>();
-        if (models.Length > 1)
-            foreach (var m in models)
-                heldOut[m.Label] = Calibration.Fit(cases.Where(c => c.Model != m.Label).ToList(), c => c.MeasuredSeconds, (c, d) => c.PredictedSeconds(d), device);
-
+        var factors = new MeasuredFactors(1, 1, ops.DispatchSeconds);
         var measured = types.ToDictionary(t => t.ToString(), t => (kernels0[t], kernels1[t]));
-        var report = new ValidationReport(threads, bw0, bw1, fl0, fl1, measured, device, factors, cases, heldOut, tolerance);
+        var report = new ValidationReport(threads, bw0, bw1, fl0, fl1, measured, ops0, ops1, device, factors, cases, tolerance);
         if (a.Flag("json")) output.WriteLine(report.Json());
         else foreach (var line in report.Text(a.Flag("markdown"))) output.WriteLine(line);
         return Task.FromResult(report.WithinTolerance ? 0 : 1);

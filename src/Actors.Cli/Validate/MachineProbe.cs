@@ -67,7 +67,7 @@ public static class MachineProbe
     /// <summary>
     /// The CPU backend's own matmul rate with weights of <paramref name="type"/>, FLOP/s: its kernel
     /// (<see cref="MatMul"/>) on a <paramref name="rows"/> x <paramref name="cols"/> matrix times
-    /// <paramref name="tokens"/> tokens, rows split over the threads as the device splits them.
+    /// <paramref name="tokens"/> tokens, rows split into chunks as the device splits them.
     /// </summary>
     public static double MatmulFlops(GgmlType type, int threads, int tokens = 64, int rows = 256, int cols = 1024, double seconds = 0.3, int tries = 5)
         => 2.0 * cols * tokens * RowsPerSecond(type, threads, tokens, rows, cols, seconds, tries);
@@ -110,14 +110,16 @@ public static class MachineProbe
         int below = Math.Max(2, tile - 1);
         double extra = Pass(below) - one;
         double single = extra > 0.1 * one ? 2 * weights * (below - 1) / extra : MatmulFlops(type, threads, tokens: 1, cols: cols);
-        double tiled = single;
+        double tiled = single, tileStream = 0;
         if (tile > 1)
         {
             int whole = tile * Math.Max(2, 64 / tile);
-            double more = Pass(whole) - Pass(tile);
+            double first = Pass(tile);
+            double more = Pass(whole) - first;
             tiled = more > 0 ? 2 * weights * (whole - tile) / more : single;
+            tileStream = 2 * weights * tile / first;
         }
-        return new MatmulRates(cols, tiled, single, rowBytes * rows / one);
+        return new MatmulRates(cols, tiled, single, rowBytes * rows / one, tileStream);
     }
 
     /// <summary>Weight rows processed per second by the kernel, the best of <paramref name="tries"/>.</summary>
@@ -132,17 +134,24 @@ public static class MachineProbe
         var y = new float[tokens * rows];
         double best = 0;
         var rowsDone = new long[threads * 16];
+        // Rows in chunks as ParallelMatMul splits them (eight per thread), each thread taking every
+        // threads-th: a chunk's range is what the kernel walks, so it decides what a second pass finds in cache.
+        int chunks = Math.Clamp(rows / 16, 1, threads * 8), perChunk = (rows + chunks - 1) / chunks;
+        chunks = (rows + perChunk - 1) / perChunk;
         for (int t = 0; t < tries + 1; t++)
         {
             double elapsed = RunOnThreads(threads, k =>
             {
-                int per = (rows + threads - 1) / threads, start = Math.Min(rows, k * per), end = Math.Min(rows, start + per);
                 long deadline = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
                 long n = 0;
                 do
                 {
-                    MatMul.Compute(w, act, tokens, y, rows, start, end);
-                    n += end - start;
+                    for (int chunk = k; chunk < chunks; chunk += threads)
+                    {
+                        int start = chunk * perChunk, end = Math.Min(rows, start + perChunk);
+                        MatMul.Compute(w, act, tokens, y, rows, start, end);
+                        n += end - start;
+                    }
                 } while (Stopwatch.GetTimestamp() < deadline);
                 rowsDone[k * 16] = n;
             });

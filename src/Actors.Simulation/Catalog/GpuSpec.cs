@@ -38,6 +38,22 @@ public sealed record GpuSpec
     /// </summary>
     public IReadOnlyDictionary<string, MatmulKernel> MatmulKernels { get; init; } = new Dictionary<string, MatmulKernel>();
 
+    /// <summary>
+    /// Measured rate of the attention kernel with K and V in cache, FLOP/s counted as the roofline
+    /// counts them (4·query width per query-key pair); 0 when not measured (GPUs). Where given,
+    /// attention's arithmetic runs at this rate instead of <see cref="EffectiveFlops"/>: a CPU's
+    /// attention is short dot products, far from its FMA peak.
+    /// </summary>
+    public double AttentionFlops { get; init; }
+
+    /// <summary>
+    /// Measured rate of the elementwise operations (norms, RoPE, SiLU·up, residual adds), bytes of
+    /// activation traffic per second; 0 when not measured. Where given it replaces
+    /// <see cref="EffectiveBandwidth"/> for them: on a CPU their activations stay in cache, and the
+    /// exponentials of SiLU cost arithmetic, so DRAM bandwidth says little about them.
+    /// </summary>
+    public double ElementwiseBandwidth { get; init; }
+
     /// <summary>Bytes the runtime may place weights, KV and workspaces in.</summary>
     public long UsableBytes => MemoryBytes - ReservedBytes;
     public double EffectiveBandwidth => MemoryBandwidth * MemoryEfficiency;
@@ -58,6 +74,16 @@ public sealed record GpuSpec
         => MatmulKernels.TryGetValue(format.Name, out var kernel)
             ? kernel.ComputeSeconds(weights, tokens, rowLength)
             : 2 * weights * tokens / EffectiveFlops;
+
+    /// <summary>
+    /// Seconds of attention that moves <paramref name="bytes"/> and computes <paramref name="flops"/>:
+    /// the roofline, with the measured attention rate (<see cref="AttentionFlops"/>) where there is one.
+    /// </summary>
+    public double AttentionSeconds(double bytes, double flops)
+        => Math.Max(bytes / EffectiveBandwidth, flops / (AttentionFlops > 0 ? AttentionFlops : EffectiveFlops));
+
+    /// <summary>Seconds of elementwise work moving <paramref name="bytes"/>: at <see cref="ElementwiseBandwidth"/> where measured, else the effective bandwidth.</summary>
+    public double ElementwiseSeconds(double bytes) => bytes / (ElementwiseBandwidth > 0 ? ElementwiseBandwidth : EffectiveBandwidth);
 
     /// <summary>A copy with ideal efficiency and no launch cost: the pure roofline, for hand-checked tests.</summary>
     public GpuSpec Ideal() => this with { MemoryEfficiency = 1, ComputeEfficiency = 1, LaunchOverheadSeconds = 0 };

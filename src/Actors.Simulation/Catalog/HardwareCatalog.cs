@@ -77,6 +77,8 @@ public sealed class HardwareCatalog
             Pcie = f.OptionalString("pcie") ?? throw new CatalogException($"{f.Path}.pcie is missing (the link between two such devices without NVLink)"),
             IsCpu = isCpu,
             MatmulKernels = ReadMatmulKernels(f),
+            AttentionFlops = f.OptionalDouble("attention-gflops", 0, 0, 1e9) * 1e9,
+            ElementwiseBandwidth = f.OptionalDouble("elementwise-gbs", 0, 0, 1e9) * 1e9,
         };
     }
 
@@ -104,7 +106,8 @@ public sealed class HardwareCatalog
     }
 
     private static MatmulRates ReadRates(HoconFields r, int rowLength)
-        => new(rowLength, r.RequiredDouble("tiled-tflops") * 1e12, r.RequiredDouble("single-tflops") * 1e12, r.OptionalDouble("stream-gbs", 0) * 1e9);
+        => new(rowLength, r.RequiredDouble("tiled-tflops") * 1e12, r.RequiredDouble("single-tflops") * 1e12, r.OptionalDouble("stream-gbs", 0) * 1e9,
+            r.OptionalDouble("tile-stream-tflops", 0) * 1e12);
 
     private static LinkSpec ReadLink(string name, HoconFields f)
     {

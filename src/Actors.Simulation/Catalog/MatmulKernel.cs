@@ -48,7 +48,8 @@ public sealed record MatmulKernel
         while (Rates[i].RowLength < rowLength) i++;
         var (lo, hi) = (Rates[i - 1], Rates[i]);
         double f = Math.Log((double)rowLength / lo.RowLength) / Math.Log((double)hi.RowLength / lo.RowLength);
-        return new MatmulRates(rowLength, Lerp(lo.TiledFlops, hi.TiledFlops, f), Lerp(lo.SingleFlops, hi.SingleFlops, f), Lerp(lo.StreamBandwidth, hi.StreamBandwidth, f));
+        return new MatmulRates(rowLength, Lerp(lo.TiledFlops, hi.TiledFlops, f), Lerp(lo.SingleFlops, hi.SingleFlops, f), Lerp(lo.StreamBandwidth, hi.StreamBandwidth, f),
+            lo.TileStreamFlops > 0 && hi.TileStreamFlops > 0 ? Lerp(lo.TileStreamFlops, hi.TileStreamFlops, f) : 0);
     }
 
     /// <summary>Seconds of arithmetic for <paramref name="weights"/> weights in rows of <paramref name="rowLength"/> times <paramref name="tokens"/> tokens, all passes from cache.</summary>
@@ -74,12 +75,20 @@ public sealed record MatmulKernel
         return Pass(weights, tokens, rowLength, readSeconds);
     }
 
-    /// <summary>One walk over the weights: its first tile or token overlaps the read, the rest runs from cache.</summary>
+    /// <summary>
+    /// One walk over the weights: its first tile (or token) comes with the DRAM read, the rest runs from
+    /// cache. A first tile takes its measured time from DRAM (<see cref="MatmulRates.TileStreamFlops"/>)
+    /// where there is one, else the read overlapped with its arithmetic; a first token below a tile is
+    /// the read itself.
+    /// </summary>
     private double Pass(double weights, double tokens, int rowLength, double readSeconds)
     {
         double all = ComputeSeconds(weights, tokens, rowLength);
-        double first = ComputeSeconds(weights, tokens >= TileTokens ? TileTokens : Math.Min(1, tokens), rowLength);
-        return Math.Max(readSeconds, first) + (all - first);
+        bool tile = tokens >= TileTokens;
+        double first = ComputeSeconds(weights, tile ? TileTokens : Math.Min(1, tokens), rowLength);
+        double tileStream = At(rowLength).TileStreamFlops;
+        double firstFromDram = tile && tileStream > 0 ? 2 * weights * TileTokens / tileStream : first;
+        return Math.Max(readSeconds, firstFromDram) + (all - first);
     }
 
     public bool Equals(MatmulKernel? other) => other is not null && TileTokens == other.TileTokens && LeftoversReread == other.LeftoversReread && Rates.SequenceEqual(other.Rates);

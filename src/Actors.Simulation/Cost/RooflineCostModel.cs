@@ -75,13 +75,13 @@ public sealed class RooflineCostModel(RooflineOptions? options = null)
             : MatmulRooflineSeconds(device, weights, matBytes, matWeights, T));
 
         // Attention: read cached K and V of every context token, write the new ones, read Q and write O.
-        double attnBytes = batch.ContextTokens * 2 * (kv / n) * kvBytes + T * 2 * (kv / n) * kvBytes + T * 2 * (q / n) * a;
-        double attnFlops = 4 * batch.AttentionPairs * (q / n);
-        double attention = L * RooflineSeconds(device, attnBytes, attnFlops);
+        double attnBytes = LayerTraffic.AttentionBytes(batch.ContextTokens, T, q, kv, n, kvBytes, a);
+        double attnFlops = LayerTraffic.AttentionFlops(batch.AttentionPairs, q, n);
+        double attention = L * device.AttentionSeconds(attnBytes, attnFlops);
 
         // Norms (read h, write h, twice), RoPE on q and k, SiLU·up (read 2ff, write ff), two residual adds.
-        double eltBytes = T * a * (4 * h + 2 * (q + kv) / n + 3 * ff / n + 6 * h);
-        double elementwise = L * RooflineSeconds(device, eltBytes, 0);
+        double eltBytes = LayerTraffic.ElementwiseBytes(T, h, q, kv, ff, n, a);
+        double elementwise = L * device.ElementwiseSeconds(eltBytes);
 
         int kernels = L * Options.KernelsPerLayer;
         double edgeBytes = 0, edgeFlops = 0, edge = 0;
