@@ -164,9 +164,8 @@ public static class MachineProbe
 
     /// <summary>
     /// Rows of Gaussian weights in <paramref name="type"/>, scaled by 1/sqrt(<paramref name="cols"/>) as a
-    /// model's projections are: the float kernels' speed depends on the values (F16 weights that small
-    /// include subnormals, which the conversion handles slowly), so unit-scale weights would flatter
-    /// them. At most 256 distinct rows are quantised and then repeated: a large matrix would take long
+    /// model's projections are, so the probe sees the values a model holds (F16 weights that small
+    /// include subnormal halves, which once ran through a slow path and could again). At most 256 distinct rows are quantised and then repeated: a large matrix would take long
     /// to quantise, and the quantized kernels' speed does not depend on the values.
     /// </summary>
     private static byte[] RandomRows(GgmlType type, int rows, int cols)
