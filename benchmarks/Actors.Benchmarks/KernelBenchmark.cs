@@ -21,6 +21,7 @@ internal static class KernelBenchmark
         public bool Quick, NoGgml, Ceiling;
         public GgmlType[] Types = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
         public KernelPath Path = KernelPath.Auto;
+        public (int Rows, int Cols)[]? Shapes;
     }
 
     public static int Run(string[] args)
@@ -35,6 +36,7 @@ internal static class KernelBenchmark
                 case "--ceiling": o.Ceiling = true; break;
                 case "--types": o.Types = Array.ConvertAll(args[++i].Split(','), s => Enum.Parse<GgmlType>(s, true)); break;
                 case "--path": o.Path = Enum.Parse<KernelPath>(args[++i], true); break;
+                case "--shapes": o.Shapes = Array.ConvertAll(args[++i].Split(','), s => { var p = s.Split('x'); return (int.Parse(p[0]), int.Parse(p[1])); }); break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
@@ -64,7 +66,7 @@ internal static class KernelBenchmark
         Console.WriteLine();
         Console.WriteLine("| type | rows x cols | MiB | in L2 1T | mem read 1T | ours 1T | % | ggml 1T | mem read 2T | ours 2T | % | ggml 2T |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        (int Rows, int Cols)[] shapes = o.Quick ? [(4096, 4096)] : [(4096, 4096), (11008, 4096)];
+        (int Rows, int Cols)[] shapes = o.Shapes ?? (o.Quick ? [(4096, 4096)] : [(4096, 4096), (11008, 4096), (4096, 11008)]);
         foreach (var type in o.Types)
             foreach (var (rows, cols) in shapes)
                 Decode(type, rows, cols, mem, reps, ggml);
