@@ -71,10 +71,7 @@ public sealed class LlmRuntime : IExtension
         KvCache = KvSizing.Size(Settings.KvCache, Layout, devices, c, maxModelLength);
         KvSizing.CheckFit(Model, Layout, devices, KvCache, Settings.Scheduler.MaxBatchedTokens);
 
-        Topology = new Topology(
-            devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind)),
-            Settings.Transfer.Links.Select(l => new TopologyLink(l.From, l.To, Topology.ParseKind(l.Kind), l.Bandwidth, l.Latency.TotalSeconds)),
-            new PathDefaults(HostMemoryBytesPerSecond: Settings.Transfer.HostCopyBandwidth));
+        Topology = Topology.FromSettings(Settings, devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind)));
         bool virtualClock = Settings.VirtualClock;
         var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock, setup.CopyEngines), "llm-transfer");
         var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,

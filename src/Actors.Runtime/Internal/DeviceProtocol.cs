@@ -36,6 +36,9 @@ internal sealed record DeviceStats(string DeviceId, double BusySeconds, long Ste
 /// <summary>A finished copy, reported by the device that did it, for the transfer actor's accounting.</summary>
 internal sealed record TransferMeasured(Transfer.TransferPath Path, long Bytes, double Seconds) : INoSerializationVerificationNeeded;
 
+/// <summary>KV blocks a stage swapped to or from host memory; the transfer actor books them on the device's host path.</summary>
+internal sealed record HostSwapMeasured(string DeviceId, long Bytes, double Seconds) : INoSerializationVerificationNeeded;
+
 /// <summary>Hand over a sequence's sampler (migration source); answered with <see cref="SamplerExtracted"/>.</summary>
 internal sealed record ExtractSampler(long SequenceId, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
 

@@ -173,8 +173,8 @@ internal sealed class StageActor : UntypedActor
     }
 
     /// <summary>
-    /// Preemption by swap: KV blocks to host swap slots and back, booked with the transfer actor as copies
-    /// between this device and host memory (host-staged for a GPU, a host-memory copy for a CPU device).
+    /// Preemption by swap: KV blocks to host swap slots and back, booked with the transfer actor, which
+    /// knows this device's host path.
     /// </summary>
     private void Swap(StepWork work)
     {
@@ -191,10 +191,8 @@ internal sealed class StageActor : UntypedActor
             _stage.WriteKvBlock(block, buffer);
         }
         if (_virtualClock || _transfer is null) return;
-        double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var kind = _deviceId.StartsWith("cpu", StringComparison.Ordinal) ? Transfer.PathKind.HostMemory : Transfer.PathKind.HostStaged;
         long bytes = (long)(work.SwapOut.Count + work.SwapIn.Count) * _stage.KvBlockBytes;
-        _transfer.Tell(new TransferMeasured(new Transfer.TransferPath(_deviceId, "host-swap", kind, 0, 0, Measured: true), bytes, seconds));
+        _transfer.Tell(new HostSwapMeasured(_deviceId, bytes, Stopwatch.GetElapsedTime(started).TotalSeconds));
     }
 
     /// <summary>Samplers for new sequences, samplers moved in with migrated ones, and forgetting finished ones.</summary>

@@ -52,6 +52,9 @@ internal sealed class TransferActor : UntypedActor
             case TransferMeasured t:
                 _accounting.Record(t.Path, t.Bytes, t.Seconds);
                 break;
+            case HostSwapMeasured s:
+                _accounting.Record(_topology.HostPath(s.DeviceId) with { Measured = true }, s.Bytes, s.Seconds);
+                break;
             case StartMigration m:
                 Context.ActorOf(MigrationActor.Props(m.Plan, _topology));
                 break;

@@ -100,9 +100,12 @@ public sealed class Topology
         ? new TransferPath(device, "host", PathKind.HostMemory, _defaults.HostMemoryBytesPerSecond, _defaults.HostMemoryLatency)
         : new TransferPath(device, "host", PathKind.HostStaged, _defaults.HostStagedBytesPerSecond, _defaults.HostStagedLatency);
 
-    /// <summary>The topology a deployment declares: its devices (by configured kind) and its links.</summary>
-    public static Topology FromSettings(Configuration.RuntimeSettings settings) => new(
-        settings.Devices.Select(d => new TopologyDevice(d.Id, d.Kind)),
+    /// <summary>
+    /// The topology a deployment declares: its links, and its devices by configured kind unless
+    /// <paramref name="devices"/> gives the ones actually opened (a CUDA device may have fallen back to the CPU).
+    /// </summary>
+    public static Topology FromSettings(Configuration.RuntimeSettings settings, IEnumerable<TopologyDevice>? devices = null) => new(
+        devices ?? settings.Devices.Select(d => new TopologyDevice(d.Id, d.Kind)),
         settings.Transfer.Links.Select(l => new TopologyLink(l.From, l.To, ParseKind(l.Kind), l.Bandwidth, l.Latency.TotalSeconds)),
         new PathDefaults(HostMemoryBytesPerSecond: settings.Transfer.HostCopyBandwidth));
 

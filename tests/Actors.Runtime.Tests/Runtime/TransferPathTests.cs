@@ -90,8 +90,9 @@ public sealed class TransferPathTests(ITestOutputHelper output) : TestKit(output
             """), name: "transfer-swap");
         var outcomes = h.RunConcurrently(Requests(4, 40), this);
         Assert.All(outcomes, o => Assert.Equal(40, o.Tokens.Count));
-        var swaps = h.Runtime.Transfers.ByPair.Where(p => p.Key.To == "host-swap").Select(p => p.Value).ToList();
+        var swaps = h.Runtime.Transfers.ByPair.Where(p => p.Key.To == "host").Select(p => p.Value).ToList();
         Assert.NotEmpty(swaps);
+        Assert.True(h.Runtime.Transfers.ByKind.ContainsKey(PathKind.HostMemory), "a CPU device swaps over host memory");
         var c = h.Runtime.Model.Config;
         long blockBytes = 16 * c.KvBytesPerToken(4); // f32 K and V of every layer for a 16-token block
         Assert.All(swaps, s => Assert.Equal(0, s.Bytes % blockBytes));

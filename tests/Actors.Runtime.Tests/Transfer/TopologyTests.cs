@@ -112,6 +112,17 @@ public sealed class TopologyTests
     }
 
     [Fact]
+    public void Swapped_KV_goes_over_host_memory_from_a_CPU_and_through_pinned_memory_from_a_GPU()
+    {
+        var t = new Topology(
+            [new("cpu:0", Actors.Inference.Compute.DeviceKind.Cpu), new("cuda:0", Actors.Inference.Compute.DeviceKind.Cuda)],
+            [], new PathDefaults(HostMemoryBytesPerSecond: 20e9, HostStagedBytesPerSecond: 11e9));
+        Assert.Equal((PathKind.HostMemory, 20e9), (t.HostPath("cpu:0").Kind, t.HostPath("cpu:0").BytesPerSecond));
+        Assert.Equal((PathKind.HostStaged, 11e9), (t.HostPath("cuda:0").Kind, t.HostPath("cuda:0").BytesPerSecond));
+        Assert.Throws<ArgumentException>(() => t.HostPath("cuda:9"));
+    }
+
+    [Fact]
     public void A_link_to_an_unknown_device_is_named()
     {
         var ex = Assert.ThrowsAny<Exception>(() => FromHocon(Gpus(2) +
