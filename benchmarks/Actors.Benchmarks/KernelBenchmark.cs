@@ -36,7 +36,14 @@ internal static class KernelBenchmark
                 case "--ceiling": o.Ceiling = true; break;
                 case "--types": o.Types = Array.ConvertAll(args[++i].Split(','), s => Enum.Parse<GgmlType>(s, true)); break;
                 case "--path": o.Path = Enum.Parse<KernelPath>(args[++i], true); break;
-                case "--shapes": o.Shapes = Array.ConvertAll(args[++i].Split(','), s => { var p = s.Split('x'); return (int.Parse(p[0]), int.Parse(p[1])); }); break;
+                case "--shapes":
+                    o.Shapes = Array.ConvertAll(args[++i].Split(','), s =>
+                    {
+                        var p = s.Split('x');
+                        return p.Length == 2 && int.TryParse(p[0], out int r) && int.TryParse(p[1], out int c) && r > 0 && c > 0
+                            ? (r, c) : throw new ArgumentException($"--shapes: '{s}' is not ROWSxCOLS (e.g. 4096x11008)");
+                    });
+                    break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }

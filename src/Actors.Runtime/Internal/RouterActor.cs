@@ -107,7 +107,7 @@ internal sealed class RouterActor : UntypedActor
     /// Starts a batch as if its requests had come one by one, except that every one of them counts as
     /// in transit to its scheduler before the first request actor exists: on the virtual clock no
     /// scheduler begins before the whole batch has arrived, so a simulation does not depend on thread
-    /// timing. Arrival stamps are apart in batch order, which fixes the queue order.
+    /// timing. Arrival stamps increase in batch order, which fixes the queue order.
     /// </summary>
     private void StartAll(IReadOnlyList<StartChannelRequest> batch)
     {

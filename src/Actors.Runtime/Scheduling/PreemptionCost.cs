@@ -32,5 +32,5 @@ public readonly record struct PreemptionCost(double SwapSecondsPerBlock, double 
     /// compare against, and recompute (vLLM's default, no host memory held) wins.
     /// </summary>
     public bool PrefersSwap(int blocks, int computedTokens) =>
-        RecomputeSecondsPerToken > 0 && SwapSecondsPerBlock >= 0 && SwapSeconds(blocks) < RecomputeSeconds(computedTokens);
+        RecomputeSecondsPerToken > 0 && SwapSeconds(blocks) < RecomputeSeconds(computedTokens);
 }

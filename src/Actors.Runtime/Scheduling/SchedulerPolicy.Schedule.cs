@@ -233,7 +233,8 @@ public sealed partial class SchedulerPolicy
 
     /// <summary>
     /// Takes a running sequence out: in Swap mode its KV goes to host blocks (when there is room), in
-    /// Auto mode too when that is estimated cheaper than recomputing it, otherwise its blocks are freed and it waits at the front of its priority class to be recomputed
+    /// Auto mode too when that is estimated cheaper than recomputing it; otherwise its blocks are freed
+    /// and it waits at the front of its priority class to be recomputed
     /// from its prompt and generated tokens.
     /// </summary>
     private void Preempt(SequenceState sequence, int runningIndex, bool forBlocks)
