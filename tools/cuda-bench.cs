@@ -14,7 +14,7 @@ using Actors.Cuda;
 using Actors.Cuda.Topology;
 using Actors.Inference.Compute;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Interop.Cuda;
 
 var opts = new Dictionary<string, string>();
@@ -34,7 +34,7 @@ if (opts.ContainsKey("topology"))
     return 0;
 }
 
-var spec = new TestModelSpec
+var spec = new SyntheticModelSpec
 {
     Dim = IntOpt("dim", 4096), Layers = IntOpt("layers", 4), Ffn = IntOpt("ffn", 11008), Heads = IntOpt("heads", 32),
     KvHeads = IntOpt("kv-heads", 8), Vocab = IntOpt("vocab", 32000), Context = 4096, WeightType = Opt("type", "Q4_K_M"),
@@ -43,7 +43,7 @@ int[] batches = Opt("batches", "1,4,8").Split(',').Select(int.Parse).ToArray();
 int prompt = IntOpt("prompt", 128), steps = IntOpt("steps", 32);
 
 var sw = Stopwatch.StartNew();
-string path = TestModelGenerator.EnsureCached(spec);
+string path = SyntheticModelGenerator.EnsureCached(spec);
 Console.WriteLine($"model {Path.GetFileName(path)} ready in {sw.Elapsed.TotalSeconds:0.0} s");
 using var model = LlamaModel.Open(path);
 using var device = CudaDevice.Create(0);

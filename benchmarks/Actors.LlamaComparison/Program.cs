@@ -4,7 +4,7 @@ using Actors.Benchmarks;
 using Actors.Inference.Cpu;
 using Actors.Inference.Generation;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using LLama;
 using LLama.Common;
 using LLama.Native;
@@ -28,8 +28,8 @@ Console.WriteLine("(t/s: best round of each engine; read GB/s: median of a 1 GiB
 foreach (string type in opts.Types)
 {
     // ~650M parameters: well beyond the caches (≥ 300 MB of weights in every type measured).
-    var spec = new TestModelSpec { Dim = 2048, Layers = 10, Heads = 16, KvHeads = 16, Ffn = 5632, Vocab = 32000, Context = 2048, WeightType = type, Seed = 3 };
-    string path = TestModelGenerator.EnsureCached(spec);
+    var spec = new SyntheticModelSpec { Dim = 2048, Layers = 10, Heads = 16, KvHeads = 16, Ffn = 5632, Vocab = 32000, Context = 2048, WeightType = type, Seed = 3 };
+    string path = SyntheticModelGenerator.EnsureCached(spec);
     using var model = LlamaModel.Open(path);
     long weightBytes = model.Layers.Sum(l => l.Matrices.Sum(m => m.ByteSize)) + model.Output.ByteSize;
     var rng = new DeterministicRandom(11);

@@ -1,5 +1,5 @@
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Cli;
 

@@ -8,7 +8,7 @@ using Akka.Streams.Dsl;
 using Actors.Inference.Compute;
 using Actors.Inference.Cpu;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Inference.Tokenization;
 using Actors.Runtime.Configuration;
 using Actors.Runtime.Internal;

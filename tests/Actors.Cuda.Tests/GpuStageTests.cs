@@ -1,7 +1,7 @@
 using Actors.Cuda.Topology;
 using Actors.Inference.Compute;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Xunit;
 
 namespace Actors.Cuda.Tests;
@@ -10,7 +10,7 @@ namespace Actors.Cuda.Tests;
 [Collection("gpu")]
 public class GpuStageTests
 {
-    private static LlamaModel Model(string type, int layers = 2) => LlamaModel.Open(TestModelGenerator.EnsureCached(new TestModelSpec
+    private static LlamaModel Model(string type, int layers = 2) => LlamaModel.Open(SyntheticModelGenerator.EnsureCached(new SyntheticModelSpec
     {
         Dim = 256, Layers = layers, Heads = 4, KvHeads = 2, Ffn = 512, Vocab = 320, WeightType = type, Seed = 7,
     }));

@@ -1,14 +1,14 @@
 using Actors.Cuda;
 using Actors.Inference.Compute;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Xunit;
 
 namespace Actors.Cuda.Tests;
 
 public class StageMemoryPlanTests
 {
-    private static LlamaModel Model(string type = "Q8_0", bool separateOutput = true) => LlamaModel.Open(TestModelGenerator.EnsureCached(new TestModelSpec
+    private static LlamaModel Model(string type = "Q8_0", bool separateOutput = true) => LlamaModel.Open(SyntheticModelGenerator.EnsureCached(new SyntheticModelSpec
     {
         Dim = 64, Layers = 4, Heads = 4, KvHeads = 2, Ffn = 128, Vocab = 320, WeightType = type, SeparateOutput = separateOutput,
     }));

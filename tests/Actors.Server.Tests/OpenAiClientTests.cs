@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI;
 using OpenAI.Chat;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Runtime;
 using Actors.Server;
 
@@ -25,7 +25,7 @@ public sealed class OpenAiClientTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        string model = TestModelGenerator.EnsureCached(new TestModelSpec { Dim = 64, Ffn = 128, Layers = 2, Vocab = 320, Context = 4096, Seed = 5 },
+        string model = SyntheticModelGenerator.EnsureCached(new SyntheticModelSpec { Dim = 64, Ffn = 128, Layers = 2, Vocab = 320, Context = 4096, Seed = 5 },
             Path.Combine(Path.GetTempPath(), "actors-server-test-models"));
         var config = ConfigurationFactory.ParseString($$"""
             akka.loglevel = WARNING

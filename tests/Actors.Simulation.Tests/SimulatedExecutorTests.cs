@@ -1,6 +1,6 @@
 using Actors.Inference.Compute;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Simulation.Catalog;
 using Actors.Simulation.Cost;
 using Xunit;
@@ -155,10 +155,10 @@ public class SimulatedExecutorTests
     [Fact]
     public void A_model_with_weights_loads_by_its_shape_and_file_sizes()
     {
-        var spec = new TestModelSpec { WeightType = "Q8_0", Dim = 64, Heads = 4, KvHeads = 2, Ffn = 128, Vocab = 320, Layers = 2 };
+        var spec = new SyntheticModelSpec { WeightType = "Q8_0", Dim = 64, Heads = 4, KvHeads = 2, Ffn = 128, Vocab = 320, Layers = 2 };
         string dir = Path.Combine(Path.GetTempPath(), "actors-sim-tests");
         Directory.CreateDirectory(dir);
-        using var model = LlamaModel.Open(TestModelGenerator.EnsureCached(spec, dir));
+        using var model = LlamaModel.Open(SyntheticModelGenerator.EnsureCached(spec, dir));
         using var device = new SimulatedDevice("sim0", Rtx3090);
         var kv = new KvCacheSpec(16, 8, 2, 16, KvCacheType.F32);
         using var stage = device.LoadStage(model, new LayerRange(0, 2), kv, 64);

@@ -12,7 +12,7 @@ public class TimelineTests
     public void A_transfer_never_ends_before_its_start_plus_latency_plus_wire_time(SharingPolicy policy)
     {
         var t = new ResourceTimeline("link", 10e9, 15e-6, policy);
-        var rng = new Actors.Inference.Testing.DeterministicRandom(7);
+        var rng = new Actors.Inference.Synthetic.DeterministicRandom(7);
         for (int i = 0; i < 200; i++) t.Submit(rng.NextDouble() * 1e-3, rng.NextInt(1 << 20));
         foreach (var x in t.Transfers)
         {
@@ -88,7 +88,7 @@ public class TimelineTests
         static IReadOnlyList<TimedTransfer> Run()
         {
             var t = new ResourceTimeline("l", 5e9, 2e-6, SharingPolicy.FairShare);
-            var rng = new Actors.Inference.Testing.DeterministicRandom(42);
+            var rng = new Actors.Inference.Synthetic.DeterministicRandom(42);
             for (int i = 0; i < 50; i++) t.Submit(rng.NextDouble() * 1e-4, rng.NextInt(100_000));
             return t.Transfers.ToArray();
         }

@@ -74,7 +74,7 @@ public class TopologyTests
         var d = LengthDistribution.Parse("lognormal:512:0.8");
         Assert.Equal(512, d.Quantile(0.5));
         Assert.InRange(d.Quantile(0.99), 3000, 3400);   // 512·e^(0.8·2.326) = 3292
-        var rng = new Actors.Inference.Testing.DeterministicRandom(1);
+        var rng = new Actors.Inference.Synthetic.DeterministicRandom(1);
         double sum = 0;
         for (int i = 0; i < 20000; i++) sum += d.Sample(ref rng);
         Assert.InRange(sum / 20000, d.Mean * 0.95, d.Mean * 1.05);

@@ -1,4 +1,4 @@
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Cli.Bench;
 

@@ -1,4 +1,4 @@
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Cli.Commands;
 
@@ -31,11 +31,11 @@ public sealed class MakeModelCommand : ICommand
         string path = a.RequireString("out");
         var kind = a.RequireString("vocab-kind") switch
         {
-            "spm" => TestVocabularyKind.SentencePiece,
-            "bpe" => TestVocabularyKind.Gpt2Bpe,
+            "spm" => SyntheticVocabularyKind.SentencePiece,
+            "bpe" => SyntheticVocabularyKind.Gpt2Bpe,
             var k => throw new CliException($"option '--vocab-kind' must be spm or bpe, got '{k}'"),
         };
-        var spec = new TestModelSpec
+        var spec = new SyntheticModelSpec
         {
             Dim = a.Int("dim", 1),
             Layers = a.Int("layers", 1),
@@ -60,7 +60,7 @@ public sealed class MakeModelCommand : ICommand
             throw new CliException(ex.Message);
         }
         var started = DateTime.UtcNow;
-        TestModelGenerator.Write(path, spec);
+        SyntheticModelGenerator.Write(path, spec);
         long bytes = new FileInfo(path).Length;
         output.WriteLine($"wrote {path}: {bytes / 1e6:F1} MB, {spec.CacheKey} in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
         return Task.FromResult(0);

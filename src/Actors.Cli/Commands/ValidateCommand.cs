@@ -1,7 +1,7 @@
 using Actors.Cli.Validate;
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Simulation.Catalog;
 using Actors.Simulation.Cost;
 
@@ -68,9 +68,9 @@ public sealed class ValidateCommand : ICommand
         foreach (var m in models)
         {
             cancel.ThrowIfCancellationRequested();
-            string path = Path.Combine(TestModelGenerator.DefaultCacheDirectory, $"tiny-llama-{m.Spec.CacheKey}.gguf");
-            if (!File.Exists(path)) log.WriteLine($"generating {m.Label} (first run only; cached in {TestModelGenerator.DefaultCacheDirectory})...");
-            path = TestModelGenerator.EnsureCached(m.Spec);
+            string path = Path.Combine(SyntheticModelGenerator.DefaultCacheDirectory, $"tiny-llama-{m.Spec.CacheKey}.gguf");
+            if (!File.Exists(path)) log.WriteLine($"generating {m.Label} (first run only; cached in {SyntheticModelGenerator.DefaultCacheDirectory})...");
+            path = SyntheticModelGenerator.EnsureCached(m.Spec);
             var model = LlamaModel.Open(path);
             var shape = new ModelShape(m.Label, model.Config);
             var format = formats.Format(m.Spec.WeightType);

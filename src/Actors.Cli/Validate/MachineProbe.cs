@@ -7,7 +7,7 @@ using Actors.Inference.Cpu.Kernels;
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
 using Actors.Inference.Quantization;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Simulation.Catalog;
 
 namespace Actors.Cli.Validate;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Actors.Inference.Cpu;
 using Actors.Inference.Cpu.Ops;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Simulation.Cost;
 
 namespace Actors.Cli.Validate;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Cuda.Compilation;
 
@@ -23,7 +23,7 @@ public sealed class CubinCache
 
     /// <summary>&lt;root&gt;/cubin, the root being the project's cache ($ACTORS_CACHE, else ~/.cache/actors), as generated models use.</summary>
     public static string DefaultDirectory(string? cacheRoot = null) =>
-        Path.Combine(cacheRoot ?? TestModelGenerator.DefaultCacheDirectory, "cubin");
+        Path.Combine(cacheRoot ?? SyntheticModelGenerator.DefaultCacheDirectory, "cubin");
 
     /// <summary>Lower-case hex SHA-256 of the length-prefixed inputs (pure).</summary>
     public static string Key(string nvrtcVersion, CompileTarget target, IReadOnlyList<string> options, string fileName, string source,

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Simulation.Planning;
 

@@ -1,4 +1,4 @@
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Simulation.Planning;
 
 namespace Actors.Simulation.Serving;

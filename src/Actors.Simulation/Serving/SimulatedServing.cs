@@ -6,7 +6,7 @@ using Akka.Configuration;
 using Actors.Inference.Compute;
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Inference.Tokenization;
 using Actors.Runtime;
 using Actors.Runtime.Protocol;
@@ -159,7 +159,7 @@ public static class SimulatedServing
         lock (Vocabularies)
         {
             if (Vocabularies.TryGetValue(size, out var t)) return t;
-            var v = TestVocabulary.Build(TestVocabularyKind.SentencePiece, size);
+            var v = SyntheticVocabulary.Build(SyntheticVocabularyKind.SentencePiece, size);
             var meta = new Dictionary<string, GgufValue>
             {
                 ["tokenizer.ggml.model"] = new(GgufValueType.String, v.Model),

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Inference.Tests.Gguf;
 
@@ -14,7 +14,7 @@ public sealed class GgufMalformedTests : IDisposable
     public GgufMalformedTests()
     {
         string path = Path.Combine(_dir, "good.gguf");
-        TestModelGenerator.Write(path, new TestModelSpec { Dim = 64, Ffn = 128, Vocab = 300, WeightType = "Q8_0" });
+        SyntheticModelGenerator.Write(path, new SyntheticModelSpec { Dim = 64, Ffn = 128, Vocab = 300, WeightType = "Q8_0" });
         _good = File.ReadAllBytes(path);
     }
 

@@ -1,5 +1,5 @@
 using Actors.Inference.Gguf;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Inference.Tests.Gguf;
 
@@ -89,7 +89,7 @@ public sealed class GgufRoundTripTests : IDisposable
     public void Generated_model_tensors_are_zero_copy_views_of_the_file()
     {
         string path = Path.Combine(_dir, "m.gguf");
-        TestModelGenerator.Write(path, new TestModelSpec { WeightType = "Q8_0", Dim = 64, Ffn = 128 });
+        SyntheticModelGenerator.Write(path, new SyntheticModelSpec { WeightType = "Q8_0", Dim = 64, Ffn = 128 });
         using var f = GgufFile.Open(path);
         var t = f.GetTensor("blk.0.attn_q.weight");
         var bytes = File.ReadAllBytes(path);

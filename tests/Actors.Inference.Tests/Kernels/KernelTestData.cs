@@ -2,7 +2,7 @@ using Actors.Inference.Cpu.Kernels;
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
 using Actors.Inference.Quantization;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Inference.Tests.Kernels;
 

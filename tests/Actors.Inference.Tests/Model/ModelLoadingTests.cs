@@ -1,6 +1,6 @@
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Inference.Tests.Model;
 
@@ -12,10 +12,10 @@ public sealed class ModelLoadingTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>Rewrites a generated model through a filter over its metadata and tensors.</summary>
-    private string Variant(Func<string, GgufValue, GgufValue?> meta, Func<GgufTensorInfo, (GgmlType, long[], byte[])?> tensor, TestModelSpec? spec = null)
+    private string Variant(Func<string, GgufValue, GgufValue?> meta, Func<GgufTensorInfo, (GgmlType, long[], byte[])?> tensor, SyntheticModelSpec? spec = null)
     {
         string src = Path.Combine(_dir, "src.gguf");
-        TestModelGenerator.Write(src, spec ?? new TestModelSpec());
+        SyntheticModelGenerator.Write(src, spec ?? new SyntheticModelSpec());
         using var f = GgufFile.Open(src);
         var w = new GgufWriter();
         foreach (var key in f.MetadataKeys)
@@ -40,7 +40,7 @@ public sealed class ModelLoadingTests : IDisposable
     public void Unsupported_architecture_is_named_with_the_supported_ones()
     {
         string src = Path.Combine(_dir, "s.gguf");
-        TestModelGenerator.Write(src, new TestModelSpec());
+        SyntheticModelGenerator.Write(src, new SyntheticModelSpec());
         using var f = GgufFile.Open(src);
         string path = Variant((k, v) => k == "general.architecture" ? new GgufValue(GgufValueType.String, "mamba") : v, t => Keep(f, t));
         var ex = Assert.Throws<ModelFormatException>(() => LlamaModel.Open(path));
@@ -52,7 +52,7 @@ public sealed class ModelLoadingTests : IDisposable
     public void Missing_tensor_is_named()
     {
         string src = Path.Combine(_dir, "s.gguf");
-        TestModelGenerator.Write(src, new TestModelSpec());
+        SyntheticModelGenerator.Write(src, new SyntheticModelSpec());
         using var f = GgufFile.Open(src);
         string path = Variant((_, v) => v, t => t.Name == "blk.1.ffn_up.weight" ? null : Keep(f, t));
         Assert.Contains("'blk.1.ffn_up.weight' is missing", Assert.Throws<ModelFormatException>(() => LlamaModel.Open(path)).Message);
@@ -62,7 +62,7 @@ public sealed class ModelLoadingTests : IDisposable
     public void Inconsistent_shape_names_tensor_and_expected_shape()
     {
         string src = Path.Combine(_dir, "s.gguf");
-        TestModelGenerator.Write(src, new TestModelSpec());
+        SyntheticModelGenerator.Write(src, new SyntheticModelSpec());
         using var f = GgufFile.Open(src);
         string path = Variant((k, v) => k == "llama.attention.head_count_kv" ? new GgufValue(GgufValueType.UInt32, 4u) : v, t => Keep(f, t));
         var ex = Assert.Throws<ModelFormatException>(() => LlamaModel.Open(path));
@@ -74,7 +74,7 @@ public sealed class ModelLoadingTests : IDisposable
     public void Unsupported_tensor_type_is_named()
     {
         string src = Path.Combine(_dir, "s.gguf");
-        TestModelGenerator.Write(src, new TestModelSpec());
+        SyntheticModelGenerator.Write(src, new SyntheticModelSpec());
         using var f = GgufFile.Open(src);
         // Q5_0 blocks: 22 bytes per 32 values.
         string path = Variant((_, v) => v, t => t.Name == "blk.0.attn_q.weight" ? (GgmlType.Q5_0, t.Dims, new byte[t.ElementCount / 32 * 22]) : Keep(f, t));
@@ -87,7 +87,7 @@ public sealed class ModelLoadingTests : IDisposable
     public void Heads_not_dividing_kv_heads_is_named()
     {
         string src = Path.Combine(_dir, "s.gguf");
-        TestModelGenerator.Write(src, new TestModelSpec());
+        SyntheticModelGenerator.Write(src, new SyntheticModelSpec());
         using var f = GgufFile.Open(src);
         string path = Variant((k, v) => k == "llama.attention.head_count_kv" ? new GgufValue(GgufValueType.UInt32, 3u) : v, t => Keep(f, t));
         Assert.Contains("head_count_kv 3", Assert.Throws<ModelFormatException>(() => LlamaModel.Open(path)).Message);
@@ -97,7 +97,7 @@ public sealed class ModelLoadingTests : IDisposable
     public void Missing_required_key_is_named()
     {
         string src = Path.Combine(_dir, "s.gguf");
-        TestModelGenerator.Write(src, new TestModelSpec());
+        SyntheticModelGenerator.Write(src, new SyntheticModelSpec());
         using var f = GgufFile.Open(src);
         string path = Variant((k, v) => k == "llama.block_count" ? null : v, t => Keep(f, t));
         Assert.Contains("'llama.block_count' is missing", Assert.Throws<ModelFormatException>(() => LlamaModel.Open(path)).Message);

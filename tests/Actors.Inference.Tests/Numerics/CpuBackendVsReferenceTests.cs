@@ -1,7 +1,6 @@
 using Actors.Inference.Cpu;
 using Actors.Inference.Generation;
 using Actors.Inference.Model;
-using Actors.Inference.Reference;
 using Actors.Inference.Tests.Support;
 
 namespace Actors.Inference.Tests.Numerics;

@@ -1,5 +1,5 @@
 using Actors.Inference.Sampling;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Xunit;
 using Xunit.Abstractions;
 

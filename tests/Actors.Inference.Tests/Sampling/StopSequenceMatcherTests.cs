@@ -1,6 +1,6 @@
 using System.Text;
 using Actors.Inference.Sampling;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Xunit;
 
 namespace Actors.Inference.Tests.Sampling;

@@ -1,5 +1,5 @@
 using System.Text;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Inference.Tokenization;
 using Xunit;
 using Xunit.Abstractions;
@@ -72,7 +72,7 @@ public sealed class LlamaCppAgreementTests(TokenizerModels models, ITestOutputHe
     {
         var tokenizer = models.Tokenizer(variant);
         var reference = models.Reference(variant);
-        string text = string.Concat(Enumerable.Repeat(TestVocabulary.Corpus + "\n\n", 4));
+        string text = string.Concat(Enumerable.Repeat(SyntheticVocabulary.Corpus + "\n\n", 4));
         Assert.Equal(LlamaCpp.Tokenize(reference, text, true, false), tokenizer.Encode(text));
     }
 

@@ -1,6 +1,6 @@
 using System.Text;
 using Actors.Inference.Gguf;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using LLama;
 using LLama.Common;
 using LLama.Native;
@@ -41,7 +41,7 @@ internal static class LlamaCpp
 
 /// <summary>
 /// Generated tiny models, one per vocabulary variant, written once per test run: the two kinds
-/// TestVocabulary builds as they are ("spm", "bpe-llama3"), and "rich" copies with extra tokens and
+/// SyntheticVocabulary builds as they are ("spm", "bpe-llama3"), and "rich" copies with extra tokens and
 /// merges that cross pre-tokenizer boundaries (space runs, newlines, digit groups, contractions,
 /// multi-byte characters), a user-defined and an extra control token, and, for BPE, the other
 /// tokenizer.ggml.pre rules. The corpus-learned vocabulary alone never merges across those
@@ -84,9 +84,9 @@ public sealed class TokenizerModels : IDisposable
             string path = Path.Combine(_dir, variant + ".gguf");
             if (variant is "spm" or "bpe-llama3")
             {
-                TestModelGenerator.Write(path, new TestModelSpec
+                SyntheticModelGenerator.Write(path, new SyntheticModelSpec
                 {
-                    Vocabulary = variant == "spm" ? TestVocabularyKind.SentencePiece : TestVocabularyKind.Gpt2Bpe,
+                    Vocabulary = variant == "spm" ? SyntheticVocabularyKind.SentencePiece : SyntheticVocabularyKind.Gpt2Bpe,
                     Vocab = VocabSize, Dim = 32, Heads = 2, KvHeads = 1, Ffn = 64, Layers = 1, Context = 64,
                 });
             }
@@ -124,7 +124,7 @@ public sealed class TokenizerModels : IDisposable
         var scores = ((float[])file.Metadata["tokenizer.ggml.scores"].Value).ToList();
         var types = ((int[])file.Metadata["tokenizer.ggml.token_type"].Value).ToList();
         var merges = spm ? null : ((string[])file.Metadata["tokenizer.ggml.merges"].Value).ToList();
-        int slot = types.IndexOf(TestVocabulary.TokenTypeUnused); // new tokens replace the unused padding
+        int slot = types.IndexOf(SyntheticVocabulary.TokenTypeUnused); // new tokens replace the unused padding
         var known = new HashSet<string>(tokens);
 
         void AddToken(string text, float score, int type)
@@ -134,7 +134,7 @@ public sealed class TokenizerModels : IDisposable
             slot++;
         }
 
-        var byteToChar = TestVocabulary.ByteToUnicode();
+        var byteToChar = SyntheticVocabulary.ByteToUnicode();
         string Form(string s) => spm
             ? s.Replace(' ', '\u2581')
             : new string(Encoding.UTF8.GetBytes(s).Select(b => byteToChar[b]).ToArray());
@@ -151,20 +151,20 @@ public sealed class TokenizerModels : IDisposable
                 string merged = prefix + symbols[i];
                 if (spm)
                 {
-                    if (!known.Contains(symbols[i]) && symbols[i].Length == 1) AddToken(symbols[i], -5000f, TestVocabulary.TokenTypeNormal);
-                    AddToken(merged, -10f * i, TestVocabulary.TokenTypeNormal); // short merges score higher
+                    if (!known.Contains(symbols[i]) && symbols[i].Length == 1) AddToken(symbols[i], -5000f, SyntheticVocabulary.TokenTypeNormal);
+                    AddToken(merged, -10f * i, SyntheticVocabulary.TokenTypeNormal); // short merges score higher
                 }
                 else if (!known.Contains(merged))
                 {
                     merges!.Add(prefix + " " + symbols[i]);
-                    AddToken(merged, 0, TestVocabulary.TokenTypeNormal);
+                    AddToken(merged, 0, SyntheticVocabulary.TokenTypeNormal);
                 }
                 prefix = merged;
             }
         }
-        foreach (var raw in ExtraWhole) AddToken(Form(raw), -1f, TestVocabulary.TokenTypeNormal);
-        AddToken("<tool>", 0, TestVocabulary.TokenTypeUserDefined);
-        AddToken("<|eot_id|>", 0, TestVocabulary.TokenTypeControl);
+        foreach (var raw in ExtraWhole) AddToken(Form(raw), -1f, SyntheticVocabulary.TokenTypeNormal);
+        AddToken("<tool>", 0, SyntheticVocabulary.TokenTypeUserDefined);
+        AddToken("<|eot_id|>", 0, SyntheticVocabulary.TokenTypeControl);
 
         var w = new GgufWriter { Version = file.Version, Alignment = file.Alignment };
         foreach (var key in file.MetadataKeys)

@@ -1,12 +1,12 @@
 using System.Text;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Inference.Tests.Tokenization;
 
 /// <summary>Random text that exercises tokenizers: words, whitespace runs, digits, punctuation, many scripts, emoji.</summary>
 internal static class RandomText
 {
-    private static readonly string[] Words = TestVocabulary.Corpus.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    private static readonly string[] Words = SyntheticVocabulary.Corpus.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
     private static readonly string[] Fragments =
     [

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Inference.Tokenization;
 using Xunit;
 using Xunit.Abstractions;
@@ -184,7 +184,7 @@ public sealed class TokenizerTests(TokenizerModels models, ITestOutputHelper out
 
     private static Dictionary<string, GgufValue> ValidSpm()
     {
-        var vocab = TestVocabulary.Build(TestVocabularyKind.SentencePiece, 300);
+        var vocab = SyntheticVocabulary.Build(SyntheticVocabularyKind.SentencePiece, 300);
         return new Dictionary<string, GgufValue>
         {
             ["tokenizer.ggml.model"] = new(GgufValueType.String, "llama"),
@@ -264,7 +264,7 @@ public sealed class TokenizerTests(TokenizerModels models, ITestOutputHelper out
     [Fact]
     public void A_gpt2_vocabulary_needs_merges_and_a_known_pre_tokenizer()
     {
-        var vocab = TestVocabulary.Build(TestVocabularyKind.Gpt2Bpe, 400);
+        var vocab = SyntheticVocabulary.Build(SyntheticVocabularyKind.Gpt2Bpe, 400);
         var md = new Dictionary<string, GgufValue>
         {
             ["tokenizer.ggml.model"] = new(GgufValueType.String, "gpt2"),
@@ -301,7 +301,7 @@ public sealed class TokenizerTests(TokenizerModels models, ITestOutputHelper out
     [Fact]
     public void Add_bos_without_a_bos_id_is_rejected()
     {
-        var vocab = TestVocabulary.Build(TestVocabularyKind.Gpt2Bpe, 400);
+        var vocab = SyntheticVocabulary.Build(SyntheticVocabularyKind.Gpt2Bpe, 400);
         var md = new Dictionary<string, GgufValue>
         {
             ["tokenizer.ggml.model"] = new(GgufValueType.String, "gpt2"),

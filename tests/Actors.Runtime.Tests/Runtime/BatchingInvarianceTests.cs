@@ -1,5 +1,5 @@
 using Akka.TestKit.Xunit2;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Runtime.Protocol;
 using Xunit.Abstractions;
 

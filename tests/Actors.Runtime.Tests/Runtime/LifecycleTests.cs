@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Actors.Inference.Compute;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Runtime.Protocol;
 using Xunit.Abstractions;
 

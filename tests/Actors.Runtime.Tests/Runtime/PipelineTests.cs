@@ -3,7 +3,7 @@ using Actors.Inference.Compute;
 using Actors.Inference.Cpu;
 using Actors.Inference.Generation;
 using Actors.Inference.Model;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 using Actors.Runtime.Protocol;
 using Xunit.Abstractions;
 

@@ -1,5 +1,5 @@
 using Akka.Configuration;
-using Actors.Inference.Testing;
+using Actors.Inference.Synthetic;
 
 namespace Actors.Runtime.Tests.Runtime;
 
@@ -8,12 +8,12 @@ public static class RuntimeFixture
 {
     public static readonly string CacheDir = Path.Combine(Path.GetTempPath(), "actors-runtime-test-models");
 
-    public static readonly TestModelSpec Small = new() { Dim = 64, Heads = 4, KvHeads = 2, Ffn = 128, Layers = 4, Vocab = 320, Context = 4096, WeightType = "F32", Seed = 77 };
+    public static readonly SyntheticModelSpec Small = new() { Dim = 64, Heads = 4, KvHeads = 2, Ffn = 128, Layers = 4, Vocab = 320, Context = 4096, WeightType = "F32", Seed = 77 };
 
-    public static string ModelPath(TestModelSpec? spec = null) => TestModelGenerator.EnsureCached(spec ?? Small, CacheDir);
+    public static string ModelPath(SyntheticModelSpec? spec = null) => SyntheticModelGenerator.EnsureCached(spec ?? Small, CacheDir);
 
     /// <summary>Runtime config with every message really serialized (serialize-messages = on).</summary>
-    public static Config Config(string extra = "", TestModelSpec? spec = null) => ConfigurationFactory.ParseString($$"""
+    public static Config Config(string extra = "", SyntheticModelSpec? spec = null) => ConfigurationFactory.ParseString($$"""
         akka.actor.serialize-messages = on
         akka.loglevel = WARNING
         actors-runtime {

@@ -1,6 +1,6 @@
 using Actors.Inference.Model;
 
-namespace Actors.Inference.Reference;
+namespace Actors.Inference.Tests.Numerics;
 
 /// <summary>
 /// A naive Llama forward pass in double precision for one sequence, written to be read, not to be

@@ -1,12 +1,12 @@
 using Actors.Inference.Gguf;
 
-namespace Actors.Inference.Testing;
+namespace Actors.Inference.Synthetic;
 
 /// <summary>
 /// The shape of a generated Llama model. <see cref="WeightType"/> is a GGUF type name or the mixture
 /// "Q4_K_M" (Q4_K, with attn_v, ffn_down and the output head in Q6_K, as llama.cpp's Q4_K_M files).
 /// </summary>
-public sealed record TestModelSpec
+public sealed record SyntheticModelSpec
 {
     public int Dim { get; init; } = 64;
     public int Layers { get; init; } = 2;
@@ -21,7 +21,7 @@ public sealed record TestModelSpec
     public float RopeBase { get; init; } = 10000f;
     public float RmsEps { get; init; } = 1e-5f;
     public ulong Seed { get; init; } = 1;
-    public TestVocabularyKind Vocabulary { get; init; } = TestVocabularyKind.SentencePiece;
+    public SyntheticVocabularyKind Vocabulary { get; init; } = SyntheticVocabularyKind.SentencePiece;
     /// <summary>Writes output.weight; false ties the head to token_embd.</summary>
     public bool SeparateOutput { get; init; } = true;
     /// <summary>Llama-3.1 style rope scaling (rope_freqs.weight), as factor, or 0 for none.</summary>
@@ -36,7 +36,7 @@ public sealed record TestModelSpec
     /// <summary>A short name that identifies the shape, for cache file names.</summary>
     public string CacheKey =>
         $"d{Dim}-l{Layers}-h{Heads}-kv{KvHeads}-hd{EffectiveHeadDim}-f{Ffn}-v{Vocab}-c{Context}-{WeightType.ToLowerInvariant()}" +
-        $"-rb{RopeBase:0.###}-s{Seed}-{(Vocabulary == TestVocabularyKind.SentencePiece ? "spm" : "bpe")}" +
+        $"-rb{RopeBase:0.###}-s{Seed}-{(Vocabulary == SyntheticVocabularyKind.SentencePiece ? "spm" : "bpe")}" +
         (SeparateOutput ? "" : "-tied") + (Llama3RopeFactor > 0 ? $"-l3r{Llama3RopeFactor:0.##}" : "") +
         (LinearRopeFactor > 0 ? $"-lin{LinearRopeFactor:0.##}" : "") + (GgufVersion != 3 ? $"-v{GgufVersion}" : "");
 
@@ -60,7 +60,7 @@ public sealed record TestModelSpec
         if (HeadDim == 0 && Dim % Heads != 0) throw new ArgumentException($"dim {Dim} is not divisible by heads {Heads}; give --head-dim");
         if (Heads % KvHeads != 0) throw new ArgumentException($"heads {Heads} is not a multiple of kv-heads {KvHeads}");
         if (EffectiveHeadDim % 2 != 0) throw new ArgumentException($"head size {EffectiveHeadDim} must be even for RoPE");
-        if (Vocab < TestVocabulary.MinimumSize(Vocabulary)) throw new ArgumentException($"vocab {Vocab} is below the minimum {TestVocabulary.MinimumSize(Vocabulary)}");
+        if (Vocab < SyntheticVocabulary.MinimumSize(Vocabulary)) throw new ArgumentException($"vocab {Vocab} is below the minimum {SyntheticVocabulary.MinimumSize(Vocabulary)}");
         if (!(RopeBase > 1)) throw new ArgumentException($"rope base {RopeBase} must be greater than 1");
         CheckRows("blk.0.attn_q.weight", Dim);
         CheckRows("blk.0.attn_v.weight", Dim);

@@ -1,4 +1,4 @@
-namespace Actors.Inference.Testing;
+namespace Actors.Inference.Synthetic;
 
 /// <summary>
 /// The embedded default model: a small generated Llama (random weights, so its text is gibberish)
@@ -6,7 +6,7 @@ namespace Actors.Inference.Testing;
 /// </summary>
 public static class DefaultModel
 {
-    public static readonly TestModelSpec Spec = new()
+    public static readonly SyntheticModelSpec Spec = new()
     {
         Dim = 256,
         Layers = 4,
@@ -19,5 +19,5 @@ public static class DefaultModel
         Seed = 2026,
     };
 
-    public static string EnsurePath(string? cacheDir = null) => TestModelGenerator.EnsureCached(Spec, cacheDir);
+    public static string EnsurePath(string? cacheDir = null) => SyntheticModelGenerator.EnsureCached(Spec, cacheDir);
 }

@@ -1,16 +1,16 @@
 using Actors.Inference.Gguf;
 using Actors.Inference.Quantization;
 
-namespace Actors.Inference.Testing;
+namespace Actors.Inference.Synthetic;
 
 /// <summary>
 /// Writes a valid GGUF for a tiny (or not so tiny) Llama with deterministic random weights and a
 /// generated tokenizer vocabulary. Weights are drawn per row from a generator seeded by
 /// (seed, tensor name, row), so the file is the same whatever the thread count.
 /// </summary>
-public static class TestModelGenerator
+public static class SyntheticModelGenerator
 {
-    public static void Write(string path, TestModelSpec spec)
+    public static void Write(string path, SyntheticModelSpec spec)
     {
         spec.Validate();
         var w = Build(spec);
@@ -18,7 +18,7 @@ public static class TestModelGenerator
     }
 
     /// <summary>Returns the path of a cached model of this shape, generating it on first use.</summary>
-    public static string EnsureCached(TestModelSpec spec, string? cacheDir = null)
+    public static string EnsureCached(SyntheticModelSpec spec, string? cacheDir = null)
     {
         cacheDir ??= DefaultCacheDirectory;
         string path = Path.Combine(cacheDir, $"tiny-llama-{spec.CacheKey}.gguf");
@@ -32,11 +32,11 @@ public static class TestModelGenerator
             ? env
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile, Environment.SpecialFolderOption.DoNotVerify), ".cache", "actors");
 
-    public static GgufWriter Build(TestModelSpec spec)
+    public static GgufWriter Build(SyntheticModelSpec spec)
     {
         int hd = spec.EffectiveHeadDim;
         int qDim = spec.Heads * hd, kvDim = spec.KvHeads * hd;
-        var vocab = TestVocabulary.Build(spec.Vocabulary, spec.Vocab);
+        var vocab = SyntheticVocabulary.Build(spec.Vocabulary, spec.Vocab);
         var w = new GgufWriter { Version = spec.GgufVersion };
         w.AddString("general.architecture", "llama");
         w.AddString("general.name", $"tiny-llama {spec.CacheKey}");
@@ -102,7 +102,7 @@ public static class TestModelGenerator
     /// Llama 3.1 rope factors as llama.cpp's converter computes them (low_freq_factor 1, high_freq_factor 4,
     /// original context 8192): long wavelengths are divided by the factor, short ones kept, a smooth ramp between.
     /// </summary>
-    public static float[] Llama3FreqFactors(TestModelSpec spec, int hd, float lowFreqFactor = 1f, float highFreqFactor = 4f, int oldContext = 8192)
+    public static float[] Llama3FreqFactors(SyntheticModelSpec spec, int hd, float lowFreqFactor = 1f, float highFreqFactor = 4f, int oldContext = 8192)
     {
         var factors = new float[hd / 2];
         double lowWavelen = oldContext / lowFreqFactor, highWavelen = oldContext / highFreqFactor;
@@ -121,7 +121,7 @@ public static class TestModelGenerator
         return factors;
     }
 
-    private static void Matrix(GgufWriter w, TestModelSpec spec, string name, int rows, int cols, double std)
+    private static void Matrix(GgufWriter w, SyntheticModelSpec spec, string name, int rows, int cols, double std)
     {
         var type = spec.TypeOf(name);
         int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
@@ -137,7 +137,7 @@ public static class TestModelGenerator
         w.AddTensor(name, type, [cols, rows], data);
     }
 
-    private static void Norm(GgufWriter w, TestModelSpec spec, string name, int n)
+    private static void Norm(GgufWriter w, SyntheticModelSpec spec, string name, int n)
     {
         var rng = new DeterministicRandom(DeterministicRandom.Mix(spec.Seed, DeterministicRandom.Hash(name)));
         var v = new float[n];

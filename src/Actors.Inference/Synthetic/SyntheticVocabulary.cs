@@ -1,9 +1,9 @@
 using System.Text;
 
-namespace Actors.Inference.Testing;
+namespace Actors.Inference.Synthetic;
 
 /// <summary>Which tokenizer family a generated vocabulary imitates.</summary>
-public enum TestVocabularyKind
+public enum SyntheticVocabularyKind
 {
     /// <summary>llama SentencePiece: "▁" for spaces, scored pieces, byte fallback tokens &lt;0xXX&gt;.</summary>
     SentencePiece,
@@ -12,7 +12,7 @@ public enum TestVocabularyKind
 }
 
 /// <summary>A tokenizer vocabulary exactly as GGUF's tokenizer.ggml.* keys hold it.</summary>
-public sealed record TestVocabularyData(
+public sealed record SyntheticVocabularyData(
     string Model,        // tokenizer.ggml.model: "llama" or "gpt2"
     string? Pre,         // tokenizer.ggml.pre
     string[] Tokens,
@@ -28,21 +28,21 @@ public sealed record TestVocabularyData(
 /// Builds small but realistic vocabularies: BPE merges learned from an embedded English text, so
 /// that common words become single tokens and the tokenizer's merge logic is really exercised.
 /// </summary>
-public static class TestVocabulary
+public static class SyntheticVocabulary
 {
     public const int TokenTypeNormal = 1, TokenTypeUnknown = 2, TokenTypeControl = 3, TokenTypeUserDefined = 4, TokenTypeUnused = 5, TokenTypeByte = 6;
     private const int MaxLearnedMerges = 3000;
 
-    public static int MinimumSize(TestVocabularyKind kind) => kind == TestVocabularyKind.SentencePiece ? 3 + 256 + 1 : 256 + 2;
+    public static int MinimumSize(SyntheticVocabularyKind kind) => kind == SyntheticVocabularyKind.SentencePiece ? 3 + 256 + 1 : 256 + 2;
 
-    public static TestVocabularyData Build(TestVocabularyKind kind, int vocabSize)
+    public static SyntheticVocabularyData Build(SyntheticVocabularyKind kind, int vocabSize)
     {
         if (vocabSize < MinimumSize(kind))
             throw new ArgumentOutOfRangeException(nameof(vocabSize), $"vocabulary size {vocabSize} is below the minimum {MinimumSize(kind)} for {kind}");
-        return kind == TestVocabularyKind.SentencePiece ? BuildSentencePiece(vocabSize) : BuildGpt2(vocabSize);
+        return kind == SyntheticVocabularyKind.SentencePiece ? BuildSentencePiece(vocabSize) : BuildGpt2(vocabSize);
     }
 
-    private static TestVocabularyData BuildSentencePiece(int vocabSize)
+    private static SyntheticVocabularyData BuildSentencePiece(int vocabSize)
     {
         var tokens = new List<string> { "<unk>", "<s>", "</s>" };
         var types = new List<int> { TokenTypeUnknown, TokenTypeControl, TokenTypeControl };
@@ -69,11 +69,11 @@ public static class TestVocabulary
             scores.Add(-rank); // earlier merges score higher, as in a SentencePiece BPE model
         }
         PadUnused(tokens, types, scores, vocabSize);
-        return new TestVocabularyData("llama", "default", tokens.ToArray(), scores.ToArray(), types.ToArray(), null,
+        return new SyntheticVocabularyData("llama", "default", tokens.ToArray(), scores.ToArray(), types.ToArray(), null,
             BosId: 1, EosId: 2, UnknownId: 0, AddBos: true);
     }
 
-    private static TestVocabularyData BuildGpt2(int vocabSize)
+    private static SyntheticVocabularyData BuildGpt2(int vocabSize)
     {
         var byteToChar = ByteToUnicode();
         var tokens = new List<string>();
@@ -101,7 +101,7 @@ public static class TestVocabulary
         int eos = tokens.Count;
         tokens.Add("<|end_of_text|>"); types.Add(TokenTypeControl); scores.Add(0);
         PadUnused(tokens, types, scores, vocabSize);
-        return new TestVocabularyData("gpt2", "llama-bpe", tokens.ToArray(), scores.ToArray(), types.ToArray(), mergeStrings.ToArray(),
+        return new SyntheticVocabularyData("gpt2", "llama-bpe", tokens.ToArray(), scores.ToArray(), types.ToArray(), mergeStrings.ToArray(),
             BosId: bos, EosId: eos, UnknownId: null, AddBos: true);
     }
 

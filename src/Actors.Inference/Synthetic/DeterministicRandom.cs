@@ -1,4 +1,4 @@
-namespace Actors.Inference.Testing;
+namespace Actors.Inference.Synthetic;
 
 /// <summary>
 /// SplitMix64: a tiny, fast generator whose sequence depends only on the seed, so generated models
