@@ -33,7 +33,7 @@ public static class OpenAiServer
         builder.Services.AddSingleton(settings);
         var app = builder.Build();
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
-        var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority, new ChatTemplate(runtime.Tokenizer));
+        var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority, new ChatTemplate(runtime.Tokenizer), settings.MaxRequestDuration);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         ServerGuards.Use(app, settings, lifecycle);
@@ -270,7 +270,8 @@ public static class OpenAiServer
         w.WriteEndObject();
     }
 
-    private static string FinishName(FinishReason r) => r == FinishReason.Length ? "length" : "stop";
+    /// <summary>OpenAI knows "stop" and "length"; a request cut by the server's duration limit is reported as "length" too.</summary>
+    private static string FinishName(FinishReason r) => r is FinishReason.Length or FinishReason.Deadline ? "length" : "stop";
 
     private static Task Rejected(HttpContext ctx, GenerationRejected r, ServerSettings settings) => r.Reason switch
     {

@@ -16,7 +16,7 @@ public static class RequestMapper
     }
 
     /// <summary>What the mapper needs besides the body: the limits, whether a client's priority counts, and the chat template.</summary>
-    public sealed record Context(RequestLimits Limits, int MaxPromptChars, bool AllowClientPriority, ChatTemplate Template);
+    public sealed record Context(RequestLimits Limits, int MaxPromptChars, bool AllowClientPriority, ChatTemplate Template, TimeSpan MaxDuration = default);
 
     public static Generate ToGenerate(CompletionRequest body, bool chat, Context context, string id)
     {
@@ -58,6 +58,7 @@ public static class RequestMapper
             Priority = context.AllowClientPriority ? body.Priority ?? 0 : 0,
             AddBos = true,
             ParseSpecialTokens = chat,
+            DeadlineUtc = context.MaxDuration > TimeSpan.Zero ? DateTime.UtcNow + context.MaxDuration : null,
             Sampling = new SamplingOptions
             {
                 Temperature = body.Temperature ?? 1.0f,

@@ -10,7 +10,7 @@ public sealed record RequestLimits(long MaxBodyBytes, int MaxPromptChars, int Ma
 /// The server's settings from the `actors-server` section (user config over the embedded
 /// reference.conf), validated; defaults live only in reference.conf.
 /// </summary>
-public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, TimeSpan DrainTime, TimeSpan RetryAfter, RequestLimits Limits)
+public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, TimeSpan DrainTime, TimeSpan RetryAfter, TimeSpan MaxRequestDuration, RequestLimits Limits)
 {
     public const string Root = "actors-server";
     public const string ApiKeyVariable = "ACTORS_API_KEY";
@@ -32,6 +32,7 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
             r.Bool("allow-client-priority"),
             r.Duration("drain-time"),
             r.Duration("retry-after"),
+            r.Duration("max-request-duration"),
             new RequestLimits(
                 l.Int("max-body-bytes", 1024),
                 l.Int("max-prompt-chars", 0),

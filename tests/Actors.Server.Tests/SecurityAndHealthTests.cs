@@ -135,3 +135,24 @@ internal static class LifecycleTestExtensions
         return lifecycle.DrainAsync(limit);
     }
 }
+
+/// <summary>The server-side maximum request duration ends a long request with "length" and frees its blocks.</summary>
+public sealed class RequestDurationTests
+{
+    [Fact]
+    public async Task A_request_past_the_maximum_duration_ends_with_length_and_frees_its_blocks()
+    {
+        await using var server = await ServerHarness.Start("actors-server.max-request-duration = 300ms");
+        using var http = server.Http();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var response = await http.PostAsJsonAsync("v1/completions", new { prompt = new[] { 5, 6, 7 }, max_tokens = 4000, ignore_eos = true, temperature = 0 });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("length", doc.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.True(doc.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32() < 4000);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
+        var gauges = server.Runtime.Metrics.Replica(0);
+        for (int i = 0; i < 100 && gauges.BlocksUsed > 0; i++) await Task.Delay(20);
+        Assert.Equal(0, gauges.BlocksUsed);
+    }
+}
