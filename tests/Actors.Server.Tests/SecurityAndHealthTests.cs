@@ -156,3 +156,21 @@ public sealed class RequestDurationTests
         Assert.Equal(0, gauges.BlocksUsed);
     }
 }
+
+/// <summary>Without a configured limit, a prompt longer than any prompt that fits the model length is refused before tokenizing.</summary>
+public sealed class DefaultPromptLimitTests
+{
+    [Fact]
+    public async Task The_default_prompt_limit_is_the_model_length_times_the_longest_piece()
+    {
+        await using var server = await ServerHarness.Start();
+        int limit = OpenAiServer.MaxPromptChars(server.Runtime, ServerSettings.Default.Limits);
+        var tokenizer = server.Runtime.Tokenizer;
+        int longest = Enumerable.Range(0, tokenizer.VocabSize).Max(id => Math.Max(tokenizer.TokenText(id).Length, tokenizer.TokenBytes(id).Length));
+        Assert.Equal(4096 * (longest + 1), limit);
+        using var http = server.Http();
+        var response = await http.PostAsJsonAsync("v1/completions", new { prompt = new string('a', limit + 1), max_tokens = 1 });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains($"{limit + 1} characters", await response.Content.ReadAsStringAsync());
+    }
+}
