@@ -43,6 +43,44 @@ public sealed class GgufFuzzTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Past_findings_load_or_fail_with_a_format_error_quickly()
+    {
+        foreach (var (name, bytes) in Corpus().Where(c => c.Item1.StartsWith("finding-", StringComparison.Ordinal)))
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+            var steps = new List<string>();
+            try
+            {
+                using var file = GgufReader.Read(bytes, name);
+                steps.Add($"parsed {watch.ElapsedMilliseconds} ms");
+                try
+                {
+                    LlamaModel.FromGguf(file);
+                }
+                catch (ModelFormatException ex)
+                {
+                    steps.Add(ex.Message);
+                }
+                steps.Add($"model {watch.ElapsedMilliseconds} ms");
+                var tokenizer = Tokenizer.FromGguf(file);
+                steps.Add($"tokenizer {watch.ElapsedMilliseconds} ms");
+                foreach (var text in new[] { "Hello world", "  \n\t<s></s><|eot_id|>", "ü😀 \ud800x", string.Concat(Enumerable.Range(0, 50).Select(i => tokenizer.TokenText(i % tokenizer.VocabSize))) })
+                    tokenizer.Decode(tokenizer.Encode(text, addBos: true, parseSpecial: true));
+                steps.Add($"encoded {watch.ElapsedMilliseconds} ms");
+            }
+            catch (Exception ex) when (ex is GgufFormatException or ModelFormatException)
+            {
+            }
+            output.WriteLine($"{name}: {string.Join(", ", steps)}");
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"{name} took {watch.ElapsedMilliseconds} ms: {string.Join(", ", steps)}");
+            // finding-2026-504073: block_count 268,435,457 in a 22 KB file made the loader allocate a 2 GiB layer array first.
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+            Assert.True(allocated < 64 << 20, $"{name} allocated {allocated >> 20} MiB: {string.Join(", ", steps)}");
+        }
+    }
+
+    [Fact]
     public void Mutated_gguf_inputs_only_ever_fail_with_format_exceptions()
     {
         long inputs = long.TryParse(Environment.GetEnvironmentVariable("ACTORS_FUZZ_INPUTS"), out long n) ? n : 20_000;
