@@ -14,8 +14,9 @@ namespace Actors.Server;
 /// <summary>
 /// An OpenAI-compatible HTTP server over the runtime: /v1/models, /v1/completions and
 /// /v1/chat/completions (with server-sent-event streaming), /health (liveness) and /ready (readiness).
-/// Every request is checked against the limits before any work (see <see cref="RequestMapper"/>). A client that disconnects
-/// cancels its request at once, so its KV blocks are freed (llama.cpp regressed on this twice).
+/// Every request is checked against the limits before any work (see <see cref="RequestMapper"/>). A
+/// client that disconnects cancels its request at once, so its KV blocks are freed (llama.cpp
+/// regressed on this twice).
 /// </summary>
 public static class OpenAiServer
 {
