@@ -12,6 +12,14 @@ public static class ArchitectureModels
 {
     public static readonly string[] Architectures = ["llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"];
 
+    /// <summary>
+    /// The architectures compared with llama.cpp. It has no 'mistral' (Mistral 7B GGUFs say 'llama'; we
+    /// accept 'mistral' as an alias). LLamaSharp 0.30.0's llama.cpp refuses our generated phi3 files in
+    /// its vocabulary loader ("error loading model vocabulary: _Map_base::at", with the SentencePiece
+    /// and the BPE vocabulary alike), so phi3 is checked against the float64 reference only, for now.
+    /// </summary>
+    public static readonly string[] LlamaCppArchitectures = ["llama", "qwen2", "qwen3", "gemma2", "gemma3"];
+
     /// <summary>"gqa": 4 heads of 64 sharing 2 KV heads. "wide-head": 2 heads of 128 sharing one (head size ≠ 64).</summary>
     public static readonly string[] Shapes = ["gqa", "wide-head"];
 
