@@ -42,7 +42,9 @@ public static class SyntheticModelGenerator
         var vocab = SyntheticVocabulary.Build(spec.Vocabulary, spec.Vocab);
         var w = new GgufWriter { Version = spec.GgufVersion };
         w.AddString("general.architecture", a);
-        w.AddString("general.name", $"tiny-{a} {spec.CacheKey}");
+        // llama.cpp gives a model whose name contains "phi3" or "phi-3" Phi-3's special-token attributes,
+        // looking up "<s>", "</s>", "<unk>" and "<|endoftext|>", which a generated vocabulary lacks.
+        w.AddString("general.name", $"tiny-{a} {spec.CacheKey}".Replace("phi3", "phi 3"));
         w.AddUInt32("general.quantization_version", 2);
         w.AddUInt32("general.alignment", 32);
         w.AddUInt32($"{a}.context_length", (uint)spec.Context);

@@ -51,14 +51,22 @@ public sealed class ArchitectureParityTests
     private static double F32Tolerance(string arch) => arch.StartsWith("gemma") ? 5e-4 : 1e-5;
 
     /// <summary>
-    /// Quantized tolerance: the Q4_K_M files llama.cpp's quantizer writes hold Q4_K and Q6_K (attn_v,
-    /// ffn_down of half the layers; gemma's tied head), phi3's Q8_0 mix Q8_0. Our activation rounding
-    /// for the Q6_K and Q8_0 dot products is not yet ggml-exact (issue 11 part 1, in progress beside
-    /// this work), which is the gap measured here (3.7e-3 on qwen2, up to 1.6e-2 on gemma, whose head
-    /// is Q6_K), so these are held to the bound <see cref="LlamaCppParityTests"/> uses for those types,
-    /// 2e-2; llama and qwen3 meet 1e-4 already. Tighten to 1e-4 when part 1 lands.
+    /// Quantized tolerance 1e-4, met at 3e-7 to 9e-7 by llama, qwen3 and qwen2 wide-head, gemma2
+    /// wide-head (Q4_K_M: Q4_K, Q6_K for attn_v/ffn_down of half the layers and gemma's tied head).
+    /// The exceptions below, measured, are held to 2e-2 (the bound <see cref="LlamaCppParityTests"/>
+    /// uses for these types today) until issue 11 part 1 (ggml-exact activation quantization, in
+    /// progress beside this work) lands; then they go to 1e-4:
+    /// - phi3 takes the Q4_0 mix (llama.cpp's Q4_K_M and Q4_K_S put attn_qkv in Q5_K, not read yet):
+    ///   Q4_0 dots take Q8_0 activations, whose rounding is not ggml-exact yet: 7.3e-3 / 7.6e-3.
+    /// - qwen2 gqa 3.7e-3, gemma2 gqa 1.3e-2, gemma3 3.5e-3 / 1.6e-2: below 1e-6 at most positions
+    ///   and a jump from one position on, the signature of one activation rounded to a neighbouring
+    ///   int8 (a Q8_K rounding tie) rather than of the architecture (the same files in F32 match).
     /// </summary>
-    private static double QuantizedTolerance(string arch) => arch is "llama" or "qwen3" ? 1e-4 : 2e-2;
+    private static double QuantizedTolerance(string arch, string shape) => (arch, shape) switch
+    {
+        ("phi3", _) or ("qwen2", "gqa") or ("gemma2", "gqa") or ("gemma3", _) => 2e-2,
+        _ => 1e-4,
+    };
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -87,7 +95,7 @@ public sealed class ArchitectureParityTests
     public void Cpu_logits_match_llama_cpp_for_a_llama_cpp_quantized_mix(string arch, string shape)
     {
         var mix = ArchitectureModels.QuantizedMix(arch);
-        AssertMatchesLlamaCpp(ArchitectureModels.QuantizedPath(arch, shape, mix), $"{arch} {shape} {mix}", QuantizedTolerance(arch));
+        AssertMatchesLlamaCpp(ArchitectureModels.QuantizedPath(arch, shape, mix), $"{arch} {shape} {mix}", QuantizedTolerance(arch, shape));
     }
 
     [Theory]

@@ -14,11 +14,9 @@ public static class ArchitectureModels
 
     /// <summary>
     /// The architectures compared with llama.cpp. It has no 'mistral' (Mistral 7B GGUFs say 'llama'; we
-    /// accept 'mistral' as an alias). LLamaSharp 0.30.0's llama.cpp refuses our generated phi3 files in
-    /// its vocabulary loader ("error loading model vocabulary: _Map_base::at", with the SentencePiece
-    /// and the BPE vocabulary alike), so phi3 is checked against the float64 reference only, for now.
+    /// accept 'mistral' as an alias), so mistral is checked against the float64 reference only.
     /// </summary>
-    public static readonly string[] LlamaCppArchitectures = ["llama", "qwen2", "qwen3", "gemma2", "gemma3"];
+    public static readonly string[] LlamaCppArchitectures = ["llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"];
 
     /// <summary>"gqa": 4 heads of 64 sharing 2 KV heads. "wide-head": 2 heads of 128 sharing one (head size ≠ 64).</summary>
     public static readonly string[] Shapes = ["gqa", "wide-head"];
@@ -56,10 +54,10 @@ public static class ArchitectureModels
 
     /// <summary>
     /// The quantized mix tested per architecture: Q4_K_M (llama.cpp's most downloaded mix). phi3 is the
-    /// exception: llama.cpp's Q4_K_M puts attn_qkv in Q5_K, which this engine does not read yet
-    /// (issue 11 part 1), so phi3 takes the Q8_0 mix.
+    /// exception: llama.cpp's Q4_K_M (and Q4_K_S) put attn_qkv in Q5_K, which this engine does not
+    /// read yet (issue 11 part 1), so phi3 takes the Q4_0 mix (Q4_0, the head in Q6_K).
     /// </summary>
-    public static LLamaFtype QuantizedMix(string arch) => arch == "phi3" ? LLamaFtype.MOSTLY_Q8_0 : LLamaFtype.MOSTLY_Q4_K_M;
+    public static LLamaFtype QuantizedMix(string arch) => arch == "phi3" ? LLamaFtype.MOSTLY_Q4_0 : LLamaFtype.MOSTLY_Q4_K_M;
 
     private static readonly object QuantizeLock = new();
 
