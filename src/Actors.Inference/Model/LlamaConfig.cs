@@ -202,4 +202,20 @@ public sealed record LlamaConfig
 
     /// <summary>Bytes of KV cache per token (K and V, all layers) at the given bytes per element.</summary>
     public long KvBytesPerToken(int bytesPerElement = 4) => 2L * BlockCount * KvDim * bytesPerElement;
+
+    /// <summary>
+    /// Bytes of paged KV one sequence of <paramref name="contextLength"/> tokens needs in layers
+    /// [<paramref name="startLayer"/>, <paramref name="endLayer"/>) when each layer keeps only the
+    /// blocks its attention can still reach (<see cref="LayerAttention.KvBlocksNeeded"/>): what a
+    /// KV pool per layer group (sliding / global) would hold, against <see cref="KvBytesPerToken"/> ×
+    /// context for one pool shared by all layers.
+    /// </summary>
+    public long KvBytesPerSequence(int contextLength, int blockSize, int bytesPerElement, int startLayer = 0, int endLayer = -1)
+    {
+        if (endLayer < 0) endLayer = BlockCount;
+        long bytes = 0;
+        for (int l = startLayer; l < endLayer; l++)
+            bytes += (long)LayerAttention(l).KvBlocksNeeded(contextLength, blockSize) * blockSize * 2L * KvDim * bytesPerElement;
+        return bytes;
+    }
 }

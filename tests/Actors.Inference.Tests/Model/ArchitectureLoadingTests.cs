@@ -133,6 +133,21 @@ public sealed class ArchitectureLoadingTests : IDisposable
         Assert.Equal(0, global.FirstVisiblePosition(2000));
     }
 
+    [Fact]
+    public void Gemma3_sequence_needs_a_fraction_of_the_kv_of_full_attention_layers()
+    {
+        string path = Variant(ArchitectureSpec("gemma3") with { Layers = 12, SlidingWindow = 64 }, (_, v) => v);
+        using var model = LlamaModel.Open(path);
+        var c = model.Config;
+        long full = c.KvBytesPerToken(2) * 4096;
+        long perLayerBlock = 16L * 2 * c.KvDim * 2;
+        // 2 global layers keep 256 blocks, 10 sliding ones 64/16 + 1 = 5 blocks.
+        Assert.Equal((2 * 256 + 10 * 5) * perLayerBlock, c.KvBytesPerSequence(4096, 16, 2));
+        Assert.True(c.KvBytesPerSequence(4096, 16, 2) < full / 5);
+        var llama = c with { Architecture = "llama", Traits = ArchitectureTraits.Llama, SlidingWindow = 0 };
+        Assert.Equal(llama.KvBytesPerToken(2) * 4096, llama.KvBytesPerSequence(4096, 16, 2)); // no sliding layer: the shared pool's size
+    }
+
     private static SyntheticModelSpec ArchitectureSpec(string arch) => arch switch
     {
         "gemma3" => new SyntheticModelSpec { Architecture = arch, SlidingWindow = 8 },
