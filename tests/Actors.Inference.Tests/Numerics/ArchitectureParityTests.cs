@@ -1,3 +1,4 @@
+using Actors.Inference.Compute;
 using Actors.Inference.Cpu;
 using Actors.Inference.Generation;
 using Actors.Inference.Model;
@@ -126,6 +127,21 @@ public sealed class ArchitectureParityTests
             var one = single.Feed(tokens.AsSpan(i, 1), allLogits: false);
             Assert.True(one.AsSpan().SequenceEqual(all.AsSpan(i * v, v)), $"{arch} position {i} differs between batched and one-at-a-time");
         }
+    }
+
+    [Theory]
+    [InlineData("gemma3", 3)]
+    [InlineData("gemma2", 1)]
+    [InlineData("phi3", 1)]
+    public void A_two_stage_pipeline_split_inside_the_layer_pattern_equals_one_stage_bit_for_bit(string arch, int split)
+    {
+        using var model = LlamaModel.Open(ArchitectureModels.F32Path(arch, "gqa"));
+        var tokens = TestModels.RandomTokens(20, model.Config.VocabSize, 4);
+        using var device = new CpuDevice(threads: 2);
+        using var whole = new SequenceRunner(device, model, contextLength: 64);
+        using var split2 = new SequenceRunner([(device, new LayerRange(0, split)), (device, new LayerRange(split, model.Config.BlockCount))], model, contextLength: 64);
+        Assert.True(whole.Feed(tokens, allLogits: true).AsSpan().SequenceEqual(split2.Feed(tokens, allLogits: true)),
+            $"{arch}: stages 0-{split - 1} and {split}-{model.Config.BlockCount - 1} differ from one stage");
     }
 
     private static float[] RunCpu(LlamaModel model, int[] tokens)
