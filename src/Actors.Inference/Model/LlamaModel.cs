@@ -29,12 +29,16 @@ public sealed class LlamaModel : IDisposable
         Layers = layers;
     }
 
-    public static LlamaModel Open(string path)
+    /// <param name="sequenceContext">
+    /// The longest sequence the caller will run (llama.cpp's n_ctx per sequence): it picks Phi-3's
+    /// long or short RoPE factors. 0 means the model's context_length.
+    /// </param>
+    public static LlamaModel Open(string path, int sequenceContext = 0)
     {
         var file = GgufFile.Open(path);
         try
         {
-            return FromGguf(file);
+            return FromGguf(file, sequenceContext);
         }
         catch
         {
@@ -43,12 +47,12 @@ public sealed class LlamaModel : IDisposable
         }
     }
 
-    public static LlamaModel FromGguf(GgufFile file)
+    public static LlamaModel FromGguf(GgufFile file, int sequenceContext = 0)
     {
         string name = Path.GetFileName(file.Path);
         float[]? freqFactors = file.FindTensor("rope_freqs.weight") is { } rf ? ReadVector(file, rf, name) : null;
         var c = LlamaConfig.FromGguf(file, freqFactors);
-        c = WithPhi3RopeFactors(file, name, c);
+        c = WithPhi3RopeFactors(file, name, c, sequenceContext > 0 ? sequenceContext : c.ContextLength);
 
         WeightMatrix Matrix(string tensor, int rows, int cols, string meaning)
         {
@@ -120,16 +124,15 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>
     /// Phi-3's LongRoPE: `rope_factors_long.weight` and `rope_factors_short.weight` divide the RoPE
-    /// frequencies; llama.cpp takes the long ones when the context exceeds
-    /// rope.scaling.original_context_length. We decide on the model's context length (the runtime's
-    /// default maximum sequence length).
+    /// frequencies; llama.cpp takes the long ones when the context per sequence exceeds
+    /// rope.scaling.original_context_length.
     /// </summary>
-    private static LlamaConfig WithPhi3RopeFactors(GgufFile file, string name, LlamaConfig c)
+    private static LlamaConfig WithPhi3RopeFactors(GgufFile file, string name, LlamaConfig c, int sequenceContext)
     {
         var longT = file.FindTensor("rope_factors_long.weight");
         var shortT = file.FindTensor("rope_factors_short.weight");
         if (longT is null && shortT is null) return c;
-        bool useLong = c.ContextLength > c.Rope.OriginalContextLength;
+        bool useLong = sequenceContext > c.Rope.OriginalContextLength;
         var chosen = useLong ? longT : shortT;
         if (chosen is null)
             throw new ModelFormatException($"{name}: tensor '{(useLong ? "rope_factors_long.weight" : "rope_factors_short.weight")}' is missing (its pair is present)");

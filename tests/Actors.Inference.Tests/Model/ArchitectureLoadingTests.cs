@@ -148,6 +148,23 @@ public sealed class ArchitectureLoadingTests : IDisposable
         Assert.Equal(llama.KvBytesPerToken(2) * 4096, llama.KvBytesPerSequence(4096, 16, 2)); // no sliding layer: the shared pool's size
     }
 
+    [Fact]
+    public void Phi3_takes_the_long_rope_factors_only_for_sequences_longer_than_the_original_context()
+    {
+        string path = Variant(ArchitectureSpec("phi3") with { Context = 8192, RopeOriginalContext = 4096 }, (_, v) => v);
+        float[] Factors(string tensor)
+        {
+            using var f = GgufFile.Open(path);
+            var t = f.FindTensor(tensor)!;
+            var values = new float[t.ElementCount];
+            Actors.Inference.Quantization.ReferenceQuantizer.Dequantize(t.Type, f.TensorSpan(t, 0, (int)t.ByteSize), values);
+            return values;
+        }
+        using (var byModel = LlamaModel.Open(path)) Assert.Equal(Factors("rope_factors_long.weight"), byModel.Config.Rope.FreqFactors);
+        using (var short4k = LlamaModel.Open(path, sequenceContext: 4096)) Assert.Equal(Factors("rope_factors_short.weight"), short4k.Config.Rope.FreqFactors);
+        using (var long5k = LlamaModel.Open(path, sequenceContext: 5000)) Assert.Equal(Factors("rope_factors_long.weight"), long5k.Config.Rope.FreqFactors);
+    }
+
     private static SyntheticModelSpec ArchitectureSpec(string arch) => arch switch
     {
         "gemma3" => new SyntheticModelSpec { Architecture = arch, SlidingWindow = 8 },
