@@ -134,6 +134,7 @@ public sealed class CudaDevice : IComputeDevice
     public CudaStageExecutor LoadCudaStage(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        CudaArchitectureSupport.Check(model.Config, model.Name);
         var plan = PlanStage(model, layers, kv, maxBatchTokens);
         var (free, total) = Context.MemoryInfo();
         string what = $"{model.Name} {layers} on {Descriptor.Id} ({Info.Name})";

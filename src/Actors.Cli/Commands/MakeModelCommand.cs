@@ -2,15 +2,17 @@ using Actors.Inference.Synthetic;
 
 namespace Actors.Cli.Commands;
 
-/// <summary>`actors make-model`: writes a generated tiny Llama GGUF of any shape.</summary>
+/// <summary>`actors make-model`: writes a generated GGUF of any supported architecture and shape.</summary>
 public sealed class MakeModelCommand : ICommand
 {
     public string Name => "make-model";
-    public string Summary => "write a generated Llama GGUF (deterministic random weights) of any shape";
+    public string Summary => "write a generated GGUF (llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3; deterministic random weights) of any shape";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("out", "output .gguf path"),
+        new("arch", "architecture: llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3", "llama"),
+        new("sliding-window", "sliding window of gemma2/gemma3 layers (0 = none; gemma3 needs one)", "0"),
         new("dim", "embedding length", "256"),
         new("layers", "transformer blocks", "4"),
         new("heads", "attention heads", "8"),
@@ -35,8 +37,13 @@ public sealed class MakeModelCommand : ICommand
             "bpe" => SyntheticVocabularyKind.Gpt2Bpe,
             var k => throw new CliException($"option '--vocab-kind' must be spm or bpe, got '{k}'"),
         };
+        string arch = a.RequireString("arch");
+        if (Inference.Model.ArchitectureTraits.Find(arch) is null)
+            throw new CliException($"option '--arch' must be one of {Inference.Model.ArchitectureTraits.SupportedList}, got '{arch}'");
         var spec = new SyntheticModelSpec
         {
+            Architecture = arch,
+            SlidingWindow = a.Int("sliding-window", 0),
             Dim = a.Int("dim", 1),
             Layers = a.Int("layers", 1),
             Heads = a.Int("heads", 1),

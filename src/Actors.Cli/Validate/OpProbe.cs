@@ -41,7 +41,7 @@ public static class OpProbe
             int s = index / Heads, h = index % Heads;
             var scores = t_scores ??= new float[Math.Max(context, 256)];
             PagedAttention.AttendHead(q.AsSpan(s * qDim + h * HeadDim, HeadDim), kc, vc, kvDim, h / (Heads / KvHeads) * HeadDim,
-                blocks.AsSpan(s * perSeq, perSeq), BlockSize, context, scale, scores, output.AsSpan(s * qDim + h * HeadDim, HeadDim));
+                blocks.AsSpan(s * perSeq, perSeq), BlockSize, 0, context, scale, 0f, scores, output.AsSpan(s * qDim + h * HeadDim, HeadDim));
         });
         return LayerTraffic.AttentionFlops((double)sequences * context, qDim, 1) / BestSeconds(threads, work, seconds, tries);
     }

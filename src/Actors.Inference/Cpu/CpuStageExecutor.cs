@@ -7,7 +7,9 @@ using Actors.Inference.Model;
 namespace Actors.Inference.Cpu;
 
 /// <summary>
-/// Layers [Layers.Start, Layers.End) of a Llama model on the CPU, with their paged KV cache.
+/// Layers [Layers.Start, Layers.End) of a model of any supported architecture on the CPU, with
+/// their paged KV cache. The architecture's optional steps (QKV bias, per-head Q/K norm, NeoX RoPE,
+/// sliding windows, soft-capping, post-norms, GeGLU) follow llama.cpp's graph for it.
 /// Weights are read in place from the model's memory map; all scratch is allocated up front for
 /// <c>maxBatchTokens</c> and only grows if a larger batch arrives, so a step allocates nothing.
 /// </summary>
@@ -24,6 +26,8 @@ public sealed class CpuStageExecutor : IStageExecutor
     private readonly AttentionWork _attention;
     private readonly TokenRowsWork _rows;
     private readonly float _attentionScale;
+    private readonly LayerAttention[] _layerAttention; // per layer of the stage
+    private readonly bool _slidingRope;                // some layer of the stage uses Config.SlidingRope
 
     // Scratch, sized for _capacity tokens.
     private int _capacity;
@@ -39,6 +43,8 @@ public sealed class CpuStageExecutor : IStageExecutor
     private float[] _sig = [];    // [T, ffn] scratch for SiLU
     private float[] _cos = [];    // [T, n_rot/2]
     private float[] _sin = [];    // [T, n_rot/2]
+    private float[] _cosSliding = []; // [T, n_rot/2] angles of the sliding layers' RoPE, when it differs
+    private float[] _sinSliding = []; // [T, n_rot/2]
     private float[] _logits = []; // [LogitCount, vocab]
     private float[] _headIn = []; // [LogitCount, dim]
 
@@ -75,7 +81,10 @@ public sealed class CpuStageExecutor : IStageExecutor
             _vCache[l] = new float[slots];
         }
         KvBlockBytes = checked((int)(kv.BlockBytesPerLayer * layers.Count));
-        _attentionScale = 1.0f / MathF.Sqrt(_c.HeadDim);
+        _attentionScale = _c.EffectiveAttentionScale;
+        _layerAttention = new LayerAttention[layers.Count];
+        for (int l = 0; l < layers.Count; l++) _layerAttention[l] = _c.LayerAttention(layers.Start + l);
+        _slidingRope = _c.SlidingRope != null && _layerAttention.Any(a => a.IsSliding);
         _attention = new AttentionWork(this);
         _rows = new TokenRowsWork();
         EnsureCapacity(Math.Max(1, maxBatchTokens));
@@ -98,6 +107,11 @@ public sealed class CpuStageExecutor : IStageExecutor
         _sig = new float[tokens * ffn];
         _cos = new float[tokens * half];
         _sin = new float[tokens * half];
+        if (_slidingRope)
+        {
+            _cosSliding = new float[tokens * half];
+            _sinSliding = new float[tokens * half];
+        }
     }
 
     public void Forward(StepBatch batch, ReadOnlySpan<float> hiddenIn, Span<float> output)
@@ -112,6 +126,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         if (IsFirst)
         {
             for (int t = 0; t < T; t++) _model.TokenEmbedding.DequantizeRow(batch.Tokens[t], _x.AsSpan(t * dim, dim));
+            if (_c.Traits.ScaleEmbedding) System.Numerics.Tensors.TensorPrimitives.Multiply(_x.AsSpan(0, T * dim), MathF.Sqrt(dim), _x.AsSpan(0, T * dim));
         }
         else
         {
@@ -121,7 +136,10 @@ public sealed class CpuStageExecutor : IStageExecutor
 
         int half = _c.Rope.Dimensions / 2;
         for (int t = 0; t < T; t++)
+        {
             Rope.Angles(_c.Rope, batch.Positions[t], _cos.AsSpan(t * half, half), _sin.AsSpan(t * half, half));
+            if (_slidingRope) Rope.Angles(_c.SlidingRope!, batch.Positions[t], _cosSliding.AsSpan(t * half, half), _sinSliding.AsSpan(t * half, half));
+        }
 
         for (int l = Layers.Start; l < Layers.End; l++) Layer(batch, l);
 
@@ -134,11 +152,23 @@ public sealed class CpuStageExecutor : IStageExecutor
         var w = _model.Layers[layer];
         int T = batch.TokenCount, dim = _c.EmbeddingLength, kvd = _c.KvDim, ffn = _c.FeedForwardLength;
         int local = layer - Layers.Start;
+        var attention = _layerAttention[local];
 
-        // Attention block: xb = norm(x); q,k,v = W·xb; rope; cache; attend; x += Wo·att.
+        // Attention block: xb = norm(x); q,k,v = W·xb (+ bias); per-head norm; rope; cache; attend;
+        // x += post_norm(Wo·att).
         _rows.Norm(_pool, _x, _xb, w.AttentionNorm, _c.RmsNormEps, T, dim);
         MatMulShared(T, dim, _xb, (w.Query, _q), (w.Key, _k), (w.Value, _v));
-        _rows.Rope(_pool, _q, _k, _cos, _sin, T, _c.HeadCount, _c.HeadCountKv, _c.HeadDim, _c.Rope.Dimensions / 2);
+        if (w.QueryBias != null)
+        {
+            AddBias(_q, w.QueryBias, T);
+            AddBias(_k, w.KeyBias!, T);
+            AddBias(_v, w.ValueBias!, T);
+        }
+        if (w.QueryNorm != null)
+            _rows.HeadNorm(_pool, _q, _k, w.QueryNorm, w.KeyNorm!, _c.RmsNormEps, T, _c.HeadCount, _c.HeadCountKv, _c.HeadDim);
+        bool slidingRope = _slidingRope && attention.IsSliding;
+        _rows.Rope(_pool, _q, _k, slidingRope ? _cosSliding : _cos, slidingRope ? _sinSliding : _sin, T,
+            _c.HeadCount, _c.HeadCountKv, _c.HeadDim, _c.Rope.Dimensions / 2, attention.Rope.Style);
         var kc = _kCache[local];
         var vc = _vCache[local];
         for (int t = 0; t < T; t++)
@@ -147,15 +177,18 @@ public sealed class CpuStageExecutor : IStageExecutor
             _k.AsSpan(t * kvd, kvd).CopyTo(kc.AsSpan(slot * kvd, kvd));
             _v.AsSpan(t * kvd, kvd).CopyTo(vc.AsSpan(slot * kvd, kvd));
         }
-        _attention.Run(batch, kc, vc);
+        _attention.Run(batch, kc, vc, attention.SlidingWindow);
         MatMulShared(T, _c.QueryDim, _att, (w.Output, _proj));
+        if (w.PostAttentionNorm != null) _rows.Norm(_pool, _proj, _proj, w.PostAttentionNorm, _c.RmsNormEps, T, dim);
         _rows.Add(_pool, _x, _proj, T * dim);
 
-        // Feed-forward block: xb = norm(x); h = silu(Wg·xb) ⊙ (Wu·xb); x += Wd·h.
+        // Feed-forward block: xb = norm(x); h = act(Wg·xb) ⊙ (Wu·xb); x += post_norm(Wd·h).
         _rows.Norm(_pool, _x, _xb, w.FfnNorm, _c.RmsNormEps, T, dim);
         MatMulShared(T, dim, _xb, (w.Gate, _gate), (w.Up, _up));
-        _rows.SwiGlu(_pool, _gate, _up, _sig, T, ffn);
+        if (_c.Traits.Activation == GatedActivation.GeluTanh) _rows.GeGlu(_pool, _gate, _up, T, ffn);
+        else _rows.SwiGlu(_pool, _gate, _up, _sig, T, ffn);
         MatMulShared(T, ffn, _gate, (w.Down, _proj));
+        if (w.PostFfnNorm != null) _rows.Norm(_pool, _proj, _proj, w.PostFfnNorm, _c.RmsNormEps, T, dim);
         _rows.Add(_pool, _x, _proj, T * dim);
     }
 
@@ -168,7 +201,23 @@ public sealed class CpuStageExecutor : IStageExecutor
         for (int i = 0; i < n; i++)
             RmsNorm.Apply(_x.AsSpan(batch.LogitTokens[i] * dim, dim), _model.OutputNorm, _c.RmsNormEps, _headIn.AsSpan(i * dim, dim));
         MatMulShared(n, dim, _headIn, (_model.Output, _logits));
+        if (_c.FinalLogitSoftcap > 0) SoftCap(_logits.AsSpan(0, n * vocab), _c.FinalLogitSoftcap);
         _logits.AsSpan(0, n * vocab).CopyTo(output);
+    }
+
+    private static void AddBias(float[] x, float[] bias, int tokens)
+    {
+        int n = bias.Length;
+        for (int t = 0; t < tokens; t++)
+            System.Numerics.Tensors.TensorPrimitives.Add(x.AsSpan(t * n, n), bias, x.AsSpan(t * n, n));
+    }
+
+    /// <summary>x ← tanh(x/cap)·cap, as ggml's scale, tanh, scale.</summary>
+    private static void SoftCap(Span<float> x, float cap)
+    {
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x, 1f / cap, x);
+        System.Numerics.Tensors.TensorPrimitives.Tanh(x, x);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x, cap, x);
     }
 
     private void MatMulShared(int tokens, int cols, float[] input, params ReadOnlySpan<(WeightMatrix W, float[] Y)> jobs)
@@ -249,9 +298,11 @@ public sealed class CpuStageExecutor : IStageExecutor
         private StepBatch _batch = null!;
         private float[] _kc = null!, _vc = null!;
         private int[] _tokenSequence = [];
+        private int _window;
 
-        public void Run(StepBatch batch, float[] kc, float[] vc)
+        public void Run(StepBatch batch, float[] kc, float[] vc, int window)
         {
+            _window = window;
             _batch = batch;
             _kc = kc;
             _vc = vc;
@@ -267,12 +318,13 @@ public sealed class CpuStageExecutor : IStageExecutor
             int t = index / c.HeadCount, h = index % c.HeadCount;
             int s = _tokenSequence[t];
             int contextLength = _batch.Positions[t] + 1; // causal: a token sees itself and everything before
+            int first = _window > 0 ? Math.Max(0, contextLength - _window) : 0; // sliding: only the last _window positions
             var scores = t_scores;
             if (scores == null || scores.Length < contextLength) t_scores = scores = new float[Math.Max(contextLength, 256)];
             int hd = c.HeadDim;
             PagedAttention.AttendHead(
                 owner._q.AsSpan(t * c.QueryDim + h * hd, hd), _kc, _vc, c.KvDim, (h / c.GroupSize) * hd,
-                _batch.BlockTable(s), owner.Kv.BlockSize, contextLength, owner._attentionScale, scores,
+                _batch.BlockTable(s), owner.Kv.BlockSize, first, contextLength, owner._attentionScale, owner._c.AttentionSoftcap, scores,
                 owner._att.AsSpan(t * c.QueryDim + h * hd, hd));
         }
     }

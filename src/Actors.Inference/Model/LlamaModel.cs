@@ -29,12 +29,16 @@ public sealed class LlamaModel : IDisposable
         Layers = layers;
     }
 
-    public static LlamaModel Open(string path)
+    /// <param name="sequenceContext">
+    /// The longest sequence the caller will run (llama.cpp's n_ctx per sequence): it picks Phi-3's
+    /// long or short RoPE factors. 0 means the model's context_length.
+    /// </param>
+    public static LlamaModel Open(string path, int sequenceContext = 0)
     {
         var file = GgufFile.Open(path);
         try
         {
-            return FromGguf(file);
+            return FromGguf(file, sequenceContext);
         }
         catch
         {
@@ -43,11 +47,12 @@ public sealed class LlamaModel : IDisposable
         }
     }
 
-    public static LlamaModel FromGguf(GgufFile file)
+    public static LlamaModel FromGguf(GgufFile file, int sequenceContext = 0)
     {
         string name = Path.GetFileName(file.Path);
         float[]? freqFactors = file.FindTensor("rope_freqs.weight") is { } rf ? ReadVector(file, rf, name) : null;
         var c = LlamaConfig.FromGguf(file, freqFactors);
+        c = WithPhi3RopeFactors(file, name, c, sequenceContext > 0 ? sequenceContext : c.ContextLength);
 
         WeightMatrix Matrix(string tensor, int rows, int cols, string meaning)
         {
@@ -58,6 +63,9 @@ public sealed class LlamaModel : IDisposable
                 throw new ModelFormatException($"{name}: tensor '{tensor}' has type {t.Type}, which this engine does not support (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
             return new WeightMatrix(tensor, t.Type, rows, cols, new GgufTensorSource(file, t));
         }
+        // Rows [first, first + count) of a fused matrix, as a matrix of its own.
+        static WeightMatrix Rows(WeightMatrix fused, string part, int first, int count) =>
+            new($"{fused.Name}[{part}]", fused.Type, count, fused.Cols, new SliceTensorSource(fused.Source, (long)first * fused.RowBytes));
         float[] Vector(string tensor, int length)
         {
             var t = file.FindTensor(tensor) ?? throw new ModelFormatException($"{name}: tensor '{tensor}' is missing");
@@ -66,7 +74,8 @@ public sealed class LlamaModel : IDisposable
             return ReadVector(file, t, name);
         }
 
-        int dim = c.EmbeddingLength;
+        var a = c.Traits;
+        int dim = c.EmbeddingLength, q = c.QueryDim, kv = c.KvDim, ffn = c.FeedForwardLength;
         var embedding = Matrix("token_embd.weight", c.VocabSize, dim, "embedding_length x vocab_size");
         var outputNorm = Vector("output_norm.weight", dim);
         var output = file.FindTensor("output.weight") is null ? embedding : Matrix("output.weight", c.VocabSize, dim, "embedding_length x vocab_size");
@@ -77,18 +86,63 @@ public sealed class LlamaModel : IDisposable
         for (int l = 0; l < c.BlockCount; l++)
         {
             string p = $"blk.{l}.";
+            WeightMatrix wq, wk, wv, gate, up;
+            // phi3 files carry attn_qkv; llama.cpp also accepts separate q/k/v for it.
+            if (a.FusedQkv && file.FindTensor(p + "attn_qkv.weight") != null)
+            {
+                var qkv = Matrix(p + "attn_qkv.weight", q + 2 * kv, dim, "embedding_length x (head_count + 2*head_count_kv)*head_dim");
+                (wq, wk, wv) = (Rows(qkv, "q", 0, q), Rows(qkv, "k", q, kv), Rows(qkv, "v", q + kv, kv));
+            }
+            else
+            {
+                wq = Matrix(p + "attn_q.weight", q, dim, "embedding_length x head_count*head_dim");
+                wk = Matrix(p + "attn_k.weight", kv, dim, "embedding_length x head_count_kv*head_dim");
+                wv = Matrix(p + "attn_v.weight", kv, dim, "embedding_length x head_count_kv*head_dim");
+            }
+            if (a.FusedGateUp)
+            {
+                var gateUp = Matrix(p + "ffn_up.weight", 2 * ffn, dim, "embedding_length x 2*feed_forward_length (gate, then up)");
+                (gate, up) = (Rows(gateUp, "gate", 0, ffn), Rows(gateUp, "up", ffn, ffn));
+            }
+            else
+            {
+                gate = Matrix(p + "ffn_gate.weight", ffn, dim, "embedding_length x feed_forward_length");
+                up = Matrix(p + "ffn_up.weight", ffn, dim, "embedding_length x feed_forward_length");
+            }
             layers[l] = new LlamaLayerWeights(
-                Vector(p + "attn_norm.weight", dim),
-                Matrix(p + "attn_q.weight", c.QueryDim, dim, "embedding_length x head_count*head_dim"),
-                Matrix(p + "attn_k.weight", c.KvDim, dim, "embedding_length x head_count_kv*head_dim"),
-                Matrix(p + "attn_v.weight", c.KvDim, dim, "embedding_length x head_count_kv*head_dim"),
-                Matrix(p + "attn_output.weight", dim, c.QueryDim, "head_count*head_dim x embedding_length"),
-                Vector(p + "ffn_norm.weight", dim),
-                Matrix(p + "ffn_gate.weight", c.FeedForwardLength, dim, "embedding_length x feed_forward_length"),
-                Matrix(p + "ffn_up.weight", c.FeedForwardLength, dim, "embedding_length x feed_forward_length"),
-                Matrix(p + "ffn_down.weight", dim, c.FeedForwardLength, "feed_forward_length x embedding_length"));
+                Vector(p + "attn_norm.weight", dim), wq, wk, wv,
+                Matrix(p + "attn_output.weight", dim, q, "head_count*head_dim x embedding_length"),
+                Vector(p + "ffn_norm.weight", dim), gate, up,
+                Matrix(p + "ffn_down.weight", dim, ffn, "feed_forward_length x embedding_length"),
+                QueryBias: a.QkvBias ? Vector(p + "attn_q.bias", q) : null,
+                KeyBias: a.QkvBias ? Vector(p + "attn_k.bias", kv) : null,
+                ValueBias: a.QkvBias ? Vector(p + "attn_v.bias", kv) : null,
+                QueryNorm: a.QkNorm ? Vector(p + "attn_q_norm.weight", c.HeadDim) : null,
+                KeyNorm: a.QkNorm ? Vector(p + "attn_k_norm.weight", c.HeadDim) : null,
+                PostAttentionNorm: a.PostNorms ? Vector(p + "post_attention_norm.weight", dim) : null,
+                PostFfnNorm: a.PostNorms ? Vector(p + "post_ffw_norm.weight", dim) : null);
         }
         return new LlamaModel(name, file, c, embedding, outputNorm, output, layers);
+    }
+
+    /// <summary>
+    /// Phi-3's LongRoPE: `rope_factors_long.weight` and `rope_factors_short.weight` divide the RoPE
+    /// frequencies; llama.cpp takes the long ones when the context per sequence exceeds
+    /// rope.scaling.original_context_length.
+    /// </summary>
+    private static LlamaConfig WithPhi3RopeFactors(GgufFile file, string name, LlamaConfig c, int sequenceContext)
+    {
+        var longT = file.FindTensor("rope_factors_long.weight");
+        var shortT = file.FindTensor("rope_factors_short.weight");
+        if (longT is null && shortT is null) return c;
+        bool useLong = sequenceContext > c.Rope.OriginalContextLength;
+        var chosen = useLong ? longT : shortT;
+        if (chosen is null)
+            throw new ModelFormatException($"{name}: tensor '{(useLong ? "rope_factors_long.weight" : "rope_factors_short.weight")}' is missing (its pair is present)");
+        var factors = ReadVector(file, chosen, name);
+        c = c with { Rope = c.Rope with { FreqFactors = factors } };
+        c.Validate(name);
+        return c;
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ public enum RopeScalingType
 /// <summary>
 /// The RoPE parameters of one model. Angles follow ggml's rope cache: θ(p, i) = p·base^(−2i/n_rot),
 /// divided by freq_factors[i] when the model has `rope_freqs.weight` (Llama 3.1 scaling), then mixed
-/// by YaRN or scaled linearly by <see cref="FreqScale"/>.
+/// by YaRN or scaled linearly by <see cref="FreqScale"/>. <see cref="Style"/> says which values pair up.
 /// </summary>
 public sealed record RopeParameters(
     int Dimensions,
@@ -23,7 +23,8 @@ public sealed record RopeParameters(
     float AttnFactor,
     float BetaFast,
     float BetaSlow,
-    float[]? FreqFactors)
+    float[]? FreqFactors,
+    RopeStyle Style = RopeStyle.Normal)
 {
     /// <summary>YaRN correction range [low, high] in pair indices (ggml_rope_yarn_corr_dims).</summary>
     public (float Low, float High) CorrectionDims()

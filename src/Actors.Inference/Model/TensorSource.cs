@@ -20,3 +20,9 @@ public sealed class GgufTensorSource(GgufFile file, GgufTensorInfo tensor) : Ten
 {
     public override ReadOnlySpan<byte> Span(long offset, int length) => file.TensorSpan(tensor, offset, length);
 }
+
+/// <summary>A byte range of another source: one part (e.g. the K rows) of a fused tensor.</summary>
+public sealed class SliceTensorSource(TensorSource inner, long start) : TensorSource
+{
+    public override ReadOnlySpan<byte> Span(long offset, int length) => inner.Span(start + offset, length);
+}

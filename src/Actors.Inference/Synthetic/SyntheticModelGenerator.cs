@@ -4,7 +4,8 @@ using Actors.Inference.Quantization;
 namespace Actors.Inference.Synthetic;
 
 /// <summary>
-/// Writes a valid GGUF for a tiny (or not so tiny) Llama with deterministic random weights and a
+/// Writes a valid GGUF of a tiny (or not so tiny) model of any supported architecture, with the
+/// tensor names llama.cpp expects, deterministic random weights and a
 /// generated tokenizer vocabulary. Weights are drawn per row from a generator seeded by
 /// (seed, tensor name, row), so the file is the same whatever the thread count.
 /// </summary>
@@ -21,7 +22,7 @@ public static class SyntheticModelGenerator
     public static string EnsureCached(SyntheticModelSpec spec, string? cacheDir = null)
     {
         cacheDir ??= DefaultCacheDirectory;
-        string path = Path.Combine(cacheDir, $"tiny-llama-{spec.CacheKey}.gguf");
+        string path = Path.Combine(cacheDir, $"tiny-{(spec.Architecture == "llama" ? "llama-" : "")}{spec.CacheKey}.gguf");
         if (!File.Exists(path)) Write(path, spec);
         return path;
     }
@@ -34,34 +35,48 @@ public static class SyntheticModelGenerator
 
     public static GgufWriter Build(SyntheticModelSpec spec)
     {
+        var traits = spec.Traits;
+        string a = spec.Architecture;
         int hd = spec.EffectiveHeadDim;
         int qDim = spec.Heads * hd, kvDim = spec.KvHeads * hd;
         var vocab = SyntheticVocabulary.Build(spec.Vocabulary, spec.Vocab);
         var w = new GgufWriter { Version = spec.GgufVersion };
-        w.AddString("general.architecture", "llama");
-        w.AddString("general.name", $"tiny-llama {spec.CacheKey}");
+        w.AddString("general.architecture", a);
+        // llama.cpp gives a model whose name contains "phi3" or "phi-3" Phi-3's special-token attributes,
+        // looking up "<s>", "</s>", "<unk>" and "<|endoftext|>", which a generated vocabulary lacks.
+        w.AddString("general.name", $"tiny-{a} {spec.CacheKey}".Replace("phi3", "phi 3"));
         w.AddUInt32("general.quantization_version", 2);
         w.AddUInt32("general.alignment", 32);
-        w.AddUInt32("llama.context_length", (uint)spec.Context);
-        w.AddUInt32("llama.embedding_length", (uint)spec.Dim);
-        w.AddUInt32("llama.block_count", (uint)spec.Layers);
-        w.AddUInt32("llama.feed_forward_length", (uint)spec.Ffn);
-        w.AddUInt32("llama.attention.head_count", (uint)spec.Heads);
-        w.AddUInt32("llama.attention.head_count_kv", (uint)spec.KvHeads);
+        w.AddUInt32($"{a}.context_length", (uint)spec.Context);
+        w.AddUInt32($"{a}.embedding_length", (uint)spec.Dim);
+        w.AddUInt32($"{a}.block_count", (uint)spec.Layers);
+        w.AddUInt32($"{a}.feed_forward_length", (uint)spec.Ffn);
+        w.AddUInt32($"{a}.attention.head_count", (uint)spec.Heads);
+        w.AddUInt32($"{a}.attention.head_count_kv", (uint)spec.KvHeads);
         if (spec.HeadDim > 0)
         {
-            w.AddUInt32("llama.attention.key_length", (uint)hd);
-            w.AddUInt32("llama.attention.value_length", (uint)hd);
+            w.AddUInt32($"{a}.attention.key_length", (uint)hd);
+            w.AddUInt32($"{a}.attention.value_length", (uint)hd);
         }
-        w.AddFloat32("llama.attention.layer_norm_rms_epsilon", spec.RmsEps);
-        w.AddUInt32("llama.rope.dimension_count", (uint)hd);
-        w.AddFloat32("llama.rope.freq_base", spec.RopeBase);
+        w.AddFloat32($"{a}.attention.layer_norm_rms_epsilon", spec.RmsEps);
+        w.AddUInt32($"{a}.rope.dimension_count", (uint)hd);
+        w.AddFloat32($"{a}.rope.freq_base", spec.RopeBase);
         if (spec.LinearRopeFactor > 0)
         {
-            w.AddString("llama.rope.scaling.type", "linear");
-            w.AddFloat32("llama.rope.scaling.factor", spec.LinearRopeFactor);
+            w.AddString($"{a}.rope.scaling.type", "linear");
+            w.AddFloat32($"{a}.rope.scaling.factor", spec.LinearRopeFactor);
         }
-        w.AddUInt32("llama.vocab_size", (uint)spec.Vocab);
+        if (spec.SlidingWindow > 0) w.AddUInt32($"{a}.attention.sliding_window", (uint)spec.SlidingWindow);
+        if (spec.AttnSoftcap > 0) w.AddFloat32($"{a}.attn_logit_softcapping", spec.AttnSoftcap);
+        if (spec.FinalSoftcap > 0) w.AddFloat32($"{a}.final_logit_softcapping", spec.FinalSoftcap);
+        if (a == "phi3")
+        {
+            // LongRoPE as Phi-3-128k's converter writes it: both factor sets, the original context and
+            // the attention factor sqrt(1 + ln(scale)/ln(original)).
+            w.AddUInt32($"{a}.rope.scaling.original_context_length", (uint)spec.RopeOriginalContext);
+            w.AddFloat32($"{a}.rope.scaling.attn_factor", (float)Math.Sqrt(1 + Math.Log(32.0) / Math.Log(spec.RopeOriginalContext)));
+        }
+        w.AddUInt32($"{a}.vocab_size", (uint)spec.Vocab);
         w.AddString("tokenizer.ggml.model", vocab.Model);
         if (vocab.Pre != null) w.AddString("tokenizer.ggml.pre", vocab.Pre);
         w.AddArray("tokenizer.ggml.tokens", GgufValueType.String, vocab.Tokens);
@@ -74,27 +89,57 @@ public static class SyntheticModelGenerator
         w.AddBool("tokenizer.ggml.add_bos_token", vocab.AddBos);
         w.AddBool("tokenizer.ggml.add_eos_token", false);
 
-        // Embeddings of unit scale; projections scaled by 1/sqrt(fan-in) so activations stay O(1).
-        // Projections back into the residual stream get a further 1/sqrt(2·layers) (GPT-2's init), so the
-        // stream is dominated by the residual as in trained models rather than re-drawn every layer.
+        // Embeddings of unit scale (gemma multiplies them by sqrt(dim), so they are drawn 1/sqrt(dim)
+        // smaller); projections scaled by 1/sqrt(fan-in) so activations stay O(1). Projections back into
+        // the residual stream get a further 1/sqrt(2·layers) (GPT-2's init), so the stream is dominated
+        // by the residual as in trained models rather than re-drawn every layer.
         double residual = 1.0 / Math.Sqrt(2.0 * spec.Layers);
-        Matrix(w, spec, "token_embd.weight", spec.Vocab, spec.Dim, 1.0);
+        double inStd = 1.0 / Math.Sqrt(spec.Dim);
+        Matrix(w, spec, "token_embd.weight", spec.Vocab, spec.Dim, traits.ScaleEmbedding ? inStd : 1.0);
         for (int l = 0; l < spec.Layers; l++)
         {
             string p = $"blk.{l}.";
             Norm(w, spec, p + "attn_norm.weight", spec.Dim);
-            Matrix(w, spec, p + "attn_q.weight", qDim, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
-            Matrix(w, spec, p + "attn_k.weight", kvDim, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
-            Matrix(w, spec, p + "attn_v.weight", kvDim, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
+            if (traits.FusedQkv)
+                Matrix(w, spec, p + "attn_qkv.weight", qDim + 2 * kvDim, spec.Dim, inStd);
+            else
+            {
+                Matrix(w, spec, p + "attn_q.weight", qDim, spec.Dim, inStd);
+                Matrix(w, spec, p + "attn_k.weight", kvDim, spec.Dim, inStd);
+                Matrix(w, spec, p + "attn_v.weight", kvDim, spec.Dim, inStd);
+            }
+            if (traits.QkvBias)
+            {
+                Vector(w, spec, p + "attn_q.bias", qDim, 0, 0.5);
+                Vector(w, spec, p + "attn_k.bias", kvDim, 0, 0.5);
+                Vector(w, spec, p + "attn_v.bias", kvDim, 0, 0.5);
+            }
+            if (traits.QkNorm)
+            {
+                Norm(w, spec, p + "attn_q_norm.weight", hd);
+                Norm(w, spec, p + "attn_k_norm.weight", hd);
+            }
             Matrix(w, spec, p + "attn_output.weight", spec.Dim, qDim, residual / Math.Sqrt(qDim));
+            if (traits.PostNorms) Norm(w, spec, p + "post_attention_norm.weight", spec.Dim);
             Norm(w, spec, p + "ffn_norm.weight", spec.Dim);
-            Matrix(w, spec, p + "ffn_gate.weight", spec.Ffn, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
-            Matrix(w, spec, p + "ffn_up.weight", spec.Ffn, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
+            if (traits.FusedGateUp)
+                Matrix(w, spec, p + "ffn_up.weight", 2 * spec.Ffn, spec.Dim, inStd); // gate rows, then up rows
+            else
+            {
+                Matrix(w, spec, p + "ffn_gate.weight", spec.Ffn, spec.Dim, inStd);
+                Matrix(w, spec, p + "ffn_up.weight", spec.Ffn, spec.Dim, inStd);
+            }
             Matrix(w, spec, p + "ffn_down.weight", spec.Dim, spec.Ffn, residual / Math.Sqrt(spec.Ffn));
+            if (traits.PostNorms) Norm(w, spec, p + "post_ffw_norm.weight", spec.Dim);
         }
         Norm(w, spec, "output_norm.weight", spec.Dim);
-        if (spec.SeparateOutput) Matrix(w, spec, "output.weight", spec.Vocab, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
+        if (spec.SeparateOutput) Matrix(w, spec, "output.weight", spec.Vocab, spec.Dim, inStd);
         if (spec.Llama3RopeFactor > 0) w.AddTensor("rope_freqs.weight", GgmlType.F32, [hd / 2], F32Bytes(Llama3FreqFactors(spec, hd)));
+        if (a == "phi3")
+        {
+            Vector(w, spec, "rope_factors_long.weight", hd / 2, 2.5, 1.0, min: 1.0);
+            Vector(w, spec, "rope_factors_short.weight", hd / 2, 1.2, 0.2, min: 1.0);
+        }
         return w;
     }
 
@@ -137,11 +182,14 @@ public static class SyntheticModelGenerator
         w.AddTensor(name, type, [cols, rows], data);
     }
 
-    private static void Norm(GgufWriter w, SyntheticModelSpec spec, string name, int n)
+    private static void Norm(GgufWriter w, SyntheticModelSpec spec, string name, int n) => Vector(w, spec, name, n, 1.0, 0.2);
+
+    /// <summary>An F32 vector of mean + std·N(0, 1) values, at least <paramref name="min"/>.</summary>
+    private static void Vector(GgufWriter w, SyntheticModelSpec spec, string name, int n, double mean, double std, double min = double.NegativeInfinity)
     {
         var rng = new DeterministicRandom(DeterministicRandom.Mix(spec.Seed, DeterministicRandom.Hash(name)));
         var v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = (float)(1.0 + 0.2 * rng.NextGaussian());
+        for (int i = 0; i < n; i++) v[i] = (float)Math.Max(min, mean + std * rng.NextGaussian());
         w.AddTensor(name, GgmlType.F32, [n], F32Bytes(v));
     }
 

@@ -1,13 +1,16 @@
 using Actors.Inference.Gguf;
+using Actors.Inference.Model;
 
 namespace Actors.Inference.Synthetic;
 
 /// <summary>
-/// The shape of a generated Llama model. <see cref="WeightType"/> is a GGUF type name or the mixture
+/// The shape of a generated model of one of the supported architectures (<see cref="Architecture"/>). <see cref="WeightType"/> is a GGUF type name or the mixture
 /// "Q4_K_M" (Q4_K, with attn_v, ffn_down and the output head in Q6_K, as llama.cpp's Q4_K_M files).
 /// </summary>
 public sealed record SyntheticModelSpec
 {
+    /// <summary>GGUF architecture: llama, mistral, qwen2, qwen3, gemma2, gemma3 or phi3.</summary>
+    public string Architecture { get; init; } = "llama";
     public int Dim { get; init; } = 64;
     public int Layers { get; init; } = 2;
     public int Heads { get; init; } = 4;
@@ -28,17 +31,29 @@ public sealed record SyntheticModelSpec
     public float Llama3RopeFactor { get; init; }
     /// <summary>Linear rope scaling factor written as rope.scaling.*, or 0 for none.</summary>
     public float LinearRopeFactor { get; init; }
+    /// <summary>Sliding window of gemma2/gemma3 (attention.sliding_window); 0 writes none (gemma2 then defaults to 4096).</summary>
+    public int SlidingWindow { get; init; }
+    /// <summary>gemma2's attn_logit_softcapping and final_logit_softcapping; 0 writes none (llama.cpp defaults 50 and 30).</summary>
+    public float AttnSoftcap { get; init; }
+    public float FinalSoftcap { get; init; }
+    /// <summary>phi3's rope.scaling.original_context_length: the long rope factors apply above it.</summary>
+    public int RopeOriginalContext { get; init; } = 4096;
     /// <summary>GGUF version to write (2 or 3).</summary>
     public uint GgufVersion { get; init; } = 3;
 
     public int EffectiveHeadDim => HeadDim > 0 ? HeadDim : Dim / Heads;
 
+    public ArchitectureTraits Traits => ArchitectureTraits.Find(Architecture)
+        ?? throw new ArgumentException($"architecture '{Architecture}' is not supported (supported: {ArchitectureTraits.SupportedList})");
+
     /// <summary>A short name that identifies the shape, for cache file names.</summary>
     public string CacheKey =>
-        $"d{Dim}-l{Layers}-h{Heads}-kv{KvHeads}-hd{EffectiveHeadDim}-f{Ffn}-v{Vocab}-c{Context}-{WeightType.ToLowerInvariant()}" +
+        (Architecture == "llama" ? "" : Architecture + "-") + $"d{Dim}-l{Layers}-h{Heads}-kv{KvHeads}-hd{EffectiveHeadDim}-f{Ffn}-v{Vocab}-c{Context}-{WeightType.ToLowerInvariant()}" +
         $"-rb{RopeBase:0.###}-s{Seed}-{(Vocabulary == SyntheticVocabularyKind.SentencePiece ? "spm" : "bpe")}" +
         (SeparateOutput ? "" : "-tied") + (Llama3RopeFactor > 0 ? $"-l3r{Llama3RopeFactor:0.##}" : "") +
-        (LinearRopeFactor > 0 ? $"-lin{LinearRopeFactor:0.##}" : "") + (GgufVersion != 3 ? $"-v{GgufVersion}" : "");
+        (LinearRopeFactor > 0 ? $"-lin{LinearRopeFactor:0.##}" : "") + (GgufVersion != 3 ? $"-v{GgufVersion}" : "") +
+        (SlidingWindow > 0 ? $"-swa{SlidingWindow}" : "") + (AttnSoftcap > 0 ? $"-ac{AttnSoftcap:0.##}" : "") + (FinalSoftcap > 0 ? $"-fc{FinalSoftcap:0.##}" : "") +
+        (Architecture == "phi3" ? $"-oc{RopeOriginalContext}" : "");
 
     /// <summary>The tensor type of one weight, resolving mixtures.</summary>
     public GgmlType TypeOf(string tensorName)
@@ -62,6 +77,13 @@ public sealed record SyntheticModelSpec
         if (EffectiveHeadDim % 2 != 0) throw new ArgumentException($"head size {EffectiveHeadDim} must be even for RoPE");
         if (Vocab < SyntheticVocabulary.MinimumSize(Vocabulary)) throw new ArgumentException($"vocab {Vocab} is below the minimum {SyntheticVocabulary.MinimumSize(Vocabulary)}");
         if (!(RopeBase > 1)) throw new ArgumentException($"rope base {RopeBase} must be greater than 1");
+        var traits = Traits;
+        // llama.cpp shapes qwen2's attn_q and phi3's attn_qkv/attn_output with embedding_length for the query.
+        if (Architecture is "qwen2" or "phi3" && Heads * EffectiveHeadDim != Dim)
+            throw new ArgumentException($"{Architecture} needs heads x head size = dim, got {Heads} x {EffectiveHeadDim} != {Dim}");
+        if (Architecture == "gemma3" && SlidingWindow <= 0) throw new ArgumentException("gemma3 needs a sliding window (--sliding-window)");
+        if (SlidingWindow < 0) throw new ArgumentException($"sliding window {SlidingWindow} must not be negative");
+        if (traits.SlidingPattern == 0 && SlidingWindow > 0) throw new ArgumentException($"{Architecture} has no sliding-window layers; drop --sliding-window");
         CheckRows("blk.0.attn_q.weight", Dim);
         CheckRows("blk.0.attn_v.weight", Dim);
         CheckRows("blk.0.attn_output.weight", Heads * EffectiveHeadDim);

@@ -20,7 +20,9 @@ public sealed class LlamaCpp : IDisposable
         lock (InitLock)
         {
             if (s_initialised) return;
-            NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((_, _) => { });
+            // ACTORS_LLAMA_LOG=1 shows llama.cpp's log (e.g. why it refuses a file).
+            bool log = Environment.GetEnvironmentVariable("ACTORS_LLAMA_LOG") == "1";
+            NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((_, m) => { if (log) Console.Error.Write(m); });
             NativeApi.llama_empty_call();
             s_initialised = true;
         }

@@ -13,31 +13,39 @@ public static class PagedAttention
     /// <param name="kCache">One layer's K pool [slots × kvDim].</param>
     /// <param name="vCache">One layer's V pool [slots × kvDim].</param>
     /// <param name="kvOffset">Offset of this head's KV head within a slot (kvHead × headDim).</param>
-    /// <param name="contextLength">Attend to positions 0..contextLength−1.</param>
+    /// <param name="firstPosition">First position attended to (a sliding window's start; 0 for full attention).</param>
+    /// <param name="contextLength">Attend to positions firstPosition..contextLength−1.</param>
+    /// <param name="softcap">Scores become tanh(s/softcap)·softcap before the softmax (gemma2); 0 = none.</param>
     /// <param name="scores">Scratch of at least contextLength floats.</param>
     /// <param name="output">[headDim] result.</param>
     public static void AttendHead(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
-        ReadOnlySpan<int> blockTable, int blockSize, int contextLength, float scale, Span<float> scores, Span<float> output)
+        ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
+        Span<float> scores, Span<float> output)
     {
         int headDim = q.Length;
         float max = float.NegativeInfinity;
-        for (int j = 0; j < contextLength; j++)
+        int n = contextLength - firstPosition;
+        float invCap = softcap > 0 ? 1f / softcap : 0f; // ggml scales by 1/cap, tanh, scales by cap
+        for (int j = 0; j < n; j++)
         {
-            int slot = blockTable[j / blockSize] * blockSize + j % blockSize;
+            int p = firstPosition + j;
+            int slot = blockTable[p / blockSize] * blockSize + p % blockSize;
             float s = TensorPrimitives.Dot(q, kCache.Slice(slot * kvDim + kvOffset, headDim)) * scale;
+            if (softcap > 0) s = MathF.Tanh(s * invCap) * softcap;
             scores[j] = s;
             if (s > max) max = s;
         }
-        var sc = scores[..contextLength];
+        var sc = scores[..n];
         TensorPrimitives.Subtract(sc, max, sc);
         TensorPrimitives.Exp(sc, sc);
         double sum = 0;
-        for (int j = 0; j < contextLength; j++) sum += sc[j];
+        for (int j = 0; j < n; j++) sum += sc[j];
         float inv = (float)(1.0 / sum);
         output.Clear();
-        for (int j = 0; j < contextLength; j++)
+        for (int j = 0; j < n; j++)
         {
-            int slot = blockTable[j / blockSize] * blockSize + j % blockSize;
+            int p = firstPosition + j;
+            int slot = blockTable[p / blockSize] * blockSize + p % blockSize;
             TensorPrimitives.MultiplyAdd(vCache.Slice(slot * kvDim + kvOffset, headDim), sc[j] * inv, output, output);
         }
     }

@@ -37,7 +37,14 @@ public static class Rope
         }
     }
 
-    /// <summary>Rotates the first n_rot values of each head of x [heads × headDim] in place.</summary>
+    /// <summary>Rotates the first n_rot values of each head of x [heads × headDim] in place, pairing them by <paramref name="style"/>.</summary>
+    public static void Apply(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, RopeStyle style)
+    {
+        if (style == RopeStyle.Neox) ApplyNeox(x, heads, headDim, cos, sin);
+        else Apply(x, heads, headDim, cos, sin);
+    }
+
+    /// <summary>Adjacent pairs (x[2i], x[2i+1]) rotate by angle i ("normal" mode).</summary>
     public static void Apply(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         int pairs = cos.Length;
@@ -49,6 +56,22 @@ public static class Rope
                 float x0 = v[2 * i], x1 = v[2 * i + 1];
                 v[2 * i] = x0 * cos[i] - x1 * sin[i];
                 v[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+            }
+        }
+    }
+
+    /// <summary>NeoX mode: x[i] and x[i + n_rot/2] rotate by angle i.</summary>
+    public static void ApplyNeox(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        int pairs = cos.Length;
+        for (int h = 0; h < heads; h++)
+        {
+            var v = x.Slice(h * headDim, headDim);
+            for (int i = 0; i < pairs; i++)
+            {
+                float x0 = v[i], x1 = v[i + pairs];
+                v[i] = x0 * cos[i] - x1 * sin[i];
+                v[i + pairs] = x0 * sin[i] + x1 * cos[i];
             }
         }
     }

@@ -1,0 +1,49 @@
+using Actors.Inference.Compute;
+using Actors.Inference.Cpu;
+using Actors.Inference.Model;
+using Actors.Inference.Tests.Support;
+
+namespace Actors.Inference.Tests.Numerics;
+
+/// <summary>
+/// The architecture steps (bias, per-head norm, NeoX RoPE, sliding window, soft-caps, post-norms,
+/// GeGLU) allocate nothing per step. One thread, so every allocation is on the measured thread.
+/// </summary>
+public sealed class ArchitectureStepAllocationTests
+{
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
+    [InlineData("qwen3")]
+    [InlineData("gemma2")]
+    [InlineData("gemma3")]
+    [InlineData("phi3")]
+    public void A_decode_step_allocates_nothing_after_warm_up(string arch)
+    {
+        using var model = LlamaModel.Open(ArchitectureModels.F32Path(arch, "gqa"));
+        var c = model.Config;
+        var kv = new KvCacheSpec(16, 4, c.HeadCountKv, c.HeadDim);
+        using var device = new CpuDevice(threads: 1);
+        using var stage = device.LoadStage(model, new LayerRange(0, c.BlockCount), kv, maxBatchTokens: 16);
+        var batch = new StepBatch();
+        var output = new float[16 * c.VocabSize];
+        var tokens = TestModels.RandomTokens(24, c.VocabSize, 9);
+        SequenceBatch.Create(tokens.AsSpan(0, 12), 0, kv, allLogits: false, batch);
+        stage.Forward(batch, ReadOnlySpan<float>.Empty, output);
+        // Warm up past a block boundary (position 16): the batch's block table grows there once.
+        for (int p = 12; p < 18; p++)
+        {
+            SequenceBatch.Create(tokens.AsSpan(p, 1), p, kv, allLogits: false, batch);
+            stage.Forward(batch, ReadOnlySpan<float>.Empty, output);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int p = 18; p < 24; p++)
+        {
+            SequenceBatch.Create(tokens.AsSpan(p, 1), p, kv, allLogits: false, batch);
+            stage.Forward(batch, ReadOnlySpan<float>.Empty, output);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{arch}: 6 decode steps (a sliding window of 8 moving over them) allocated {allocated} bytes");
+    }
+}
