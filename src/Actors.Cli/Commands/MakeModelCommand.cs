@@ -1,4 +1,5 @@
 using Actors.Inference.Synthetic;
+using Actors.Inference.Tokenization;
 
 namespace Actors.Cli.Commands;
 
@@ -23,6 +24,8 @@ public sealed class MakeModelCommand : ICommand
         new("rope-base", "RoPE frequency base", "10000"),
         new("vocab-kind", "tokenizer: spm (llama SentencePiece) or bpe (GPT-2 / Llama 3)", "spm"),
         new("seed", "weight seed", "1"),
+        new("tokenizer-json", "a Hugging Face tokenizer.json to import as the vocabulary (the embedding is sized to it)"),
+        new("tokenizer-config", "its tokenizer_config.json (special tokens, add-bos flags, chat template)"),
         new("tied", "tie the output head to the token embedding", IsFlag: true),
     ];
 
@@ -35,6 +38,7 @@ public sealed class MakeModelCommand : ICommand
             "bpe" => SyntheticVocabularyKind.Gpt2Bpe,
             var k => throw new CliException($"option '--vocab-kind' must be spm or bpe, got '{k}'"),
         };
+        var imported = ImportTokenizer(a);
         var spec = new SyntheticModelSpec
         {
             Dim = a.Int("dim", 1),
@@ -43,7 +47,8 @@ public sealed class MakeModelCommand : ICommand
             KvHeads = a.Int("kv-heads", 1),
             HeadDim = a.Int("head-dim", 0),
             Ffn = a.Int("ffn", 1),
-            Vocab = a.Int("vocab", 1),
+            Vocab = imported?.VocabSize ?? a.Int("vocab", 1),
+            ImportedVocabulary = imported,
             Context = a.Int("context", 1),
             WeightType = a.RequireString("type"),
             RopeBase = (float)a.Double("rope-base", 1.0001),
@@ -64,5 +69,20 @@ public sealed class MakeModelCommand : ICommand
         long bytes = new FileInfo(path).Length;
         output.WriteLine($"wrote {path}: {bytes / 1e6:F1} MB, {spec.CacheKey} in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
         return Task.FromResult(0);
+    }
+
+    private static ImportedTokenizer? ImportTokenizer(Arguments a)
+    {
+        string? json = a.String("tokenizer-json"), config = a.String("tokenizer-config");
+        if (json is null)
+            return config is null ? null : throw new CliException("option '--tokenizer-config' needs '--tokenizer-json'");
+        try
+        {
+            return HuggingFaceTokenizerImporter.Read(json, config);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or Actors.Inference.Model.ModelFormatException)
+        {
+            throw new CliException(ex.Message);
+        }
     }
 }

@@ -36,7 +36,6 @@ public static class SyntheticModelGenerator
     {
         int hd = spec.EffectiveHeadDim;
         int qDim = spec.Heads * hd, kvDim = spec.KvHeads * hd;
-        var vocab = SyntheticVocabulary.Build(spec.Vocabulary, spec.Vocab);
         var w = new GgufWriter { Version = spec.GgufVersion };
         w.AddString("general.architecture", "llama");
         w.AddString("general.name", $"tiny-llama {spec.CacheKey}");
@@ -62,17 +61,8 @@ public static class SyntheticModelGenerator
             w.AddFloat32("llama.rope.scaling.factor", spec.LinearRopeFactor);
         }
         w.AddUInt32("llama.vocab_size", (uint)spec.Vocab);
-        w.AddString("tokenizer.ggml.model", vocab.Model);
-        if (vocab.Pre != null) w.AddString("tokenizer.ggml.pre", vocab.Pre);
-        w.AddArray("tokenizer.ggml.tokens", GgufValueType.String, vocab.Tokens);
-        w.AddArray("tokenizer.ggml.scores", GgufValueType.Float32, vocab.Scores);
-        w.AddArray("tokenizer.ggml.token_type", GgufValueType.Int32, vocab.TokenTypes);
-        if (vocab.Merges != null) w.AddArray("tokenizer.ggml.merges", GgufValueType.String, vocab.Merges);
-        w.AddUInt32("tokenizer.ggml.bos_token_id", (uint)vocab.BosId);
-        w.AddUInt32("tokenizer.ggml.eos_token_id", (uint)vocab.EosId);
-        if (vocab.UnknownId is int unk) w.AddUInt32("tokenizer.ggml.unknown_token_id", (uint)unk);
-        w.AddBool("tokenizer.ggml.add_bos_token", vocab.AddBos);
-        w.AddBool("tokenizer.ggml.add_eos_token", false);
+        if (spec.ImportedVocabulary is { } imported) imported.WriteTo(w);
+        else WriteVocabulary(w, SyntheticVocabulary.Build(spec.Vocabulary, spec.Vocab));
 
         // Embeddings of unit scale; projections scaled by 1/sqrt(fan-in) so activations stay O(1).
         // Projections back into the residual stream get a further 1/sqrt(2·layers) (GPT-2's init), so the
@@ -96,6 +86,21 @@ public static class SyntheticModelGenerator
         if (spec.SeparateOutput) Matrix(w, spec, "output.weight", spec.Vocab, spec.Dim, 1.0 / Math.Sqrt(spec.Dim));
         if (spec.Llama3RopeFactor > 0) w.AddTensor("rope_freqs.weight", GgmlType.F32, [hd / 2], F32Bytes(Llama3FreqFactors(spec, hd)));
         return w;
+    }
+
+    private static void WriteVocabulary(GgufWriter w, SyntheticVocabularyData vocab)
+    {
+        w.AddString("tokenizer.ggml.model", vocab.Model);
+        if (vocab.Pre != null) w.AddString("tokenizer.ggml.pre", vocab.Pre);
+        w.AddArray("tokenizer.ggml.tokens", GgufValueType.String, vocab.Tokens);
+        w.AddArray("tokenizer.ggml.scores", GgufValueType.Float32, vocab.Scores);
+        w.AddArray("tokenizer.ggml.token_type", GgufValueType.Int32, vocab.TokenTypes);
+        if (vocab.Merges != null) w.AddArray("tokenizer.ggml.merges", GgufValueType.String, vocab.Merges);
+        w.AddUInt32("tokenizer.ggml.bos_token_id", (uint)vocab.BosId);
+        w.AddUInt32("tokenizer.ggml.eos_token_id", (uint)vocab.EosId);
+        if (vocab.UnknownId is int unk) w.AddUInt32("tokenizer.ggml.unknown_token_id", (uint)unk);
+        w.AddBool("tokenizer.ggml.add_bos_token", vocab.AddBos);
+        w.AddBool("tokenizer.ggml.add_eos_token", false);
     }
 
     /// <summary>

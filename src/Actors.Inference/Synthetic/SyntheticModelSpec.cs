@@ -22,6 +22,9 @@ public sealed record SyntheticModelSpec
     public float RmsEps { get; init; } = 1e-5f;
     public ulong Seed { get; init; } = 1;
     public SyntheticVocabularyKind Vocabulary { get; init; } = SyntheticVocabularyKind.SentencePiece;
+    /// <summary>A real vocabulary (imported from Hugging Face files) written instead of the generated one;
+    /// <see cref="Vocab"/> must then equal its size.</summary>
+    public Tokenization.ImportedTokenizer? ImportedVocabulary { get; init; }
     /// <summary>Writes output.weight; false ties the head to token_embd.</summary>
     public bool SeparateOutput { get; init; } = true;
     /// <summary>Llama-3.1 style rope scaling (rope_freqs.weight), as factor, or 0 for none.</summary>
@@ -60,7 +63,9 @@ public sealed record SyntheticModelSpec
         if (HeadDim == 0 && Dim % Heads != 0) throw new ArgumentException($"dim {Dim} is not divisible by heads {Heads}; give --head-dim");
         if (Heads % KvHeads != 0) throw new ArgumentException($"heads {Heads} is not a multiple of kv-heads {KvHeads}");
         if (EffectiveHeadDim % 2 != 0) throw new ArgumentException($"head size {EffectiveHeadDim} must be even for RoPE");
-        if (Vocab < SyntheticVocabulary.MinimumSize(Vocabulary)) throw new ArgumentException($"vocab {Vocab} is below the minimum {SyntheticVocabulary.MinimumSize(Vocabulary)}");
+        if (ImportedVocabulary != null && Vocab != ImportedVocabulary.VocabSize)
+            throw new ArgumentException($"vocab {Vocab} differs from the imported vocabulary's {ImportedVocabulary.VocabSize} tokens");
+        if (ImportedVocabulary == null && Vocab < SyntheticVocabulary.MinimumSize(Vocabulary)) throw new ArgumentException($"vocab {Vocab} is below the minimum {SyntheticVocabulary.MinimumSize(Vocabulary)}");
         if (!(RopeBase > 1)) throw new ArgumentException($"rope base {RopeBase} must be greater than 1");
         CheckRows("blk.0.attn_q.weight", Dim);
         CheckRows("blk.0.attn_v.weight", Dim);

@@ -108,6 +108,12 @@ public sealed class Tokenizer
     public bool IsControl(int id) => _vocab.Types[CheckId(id)] == TokenType.Control;
     /// <summary>EOS, EOT/EOM, and tokens such as "&lt;|eot_id|&gt;" that llama.cpp also treats as end of generation.</summary>
     public bool IsEndOfGeneration(int id) => _endOfGeneration[CheckId(id)];
+    /// <summary>
+    /// Every token that ends generation, ascending, as llama.cpp determines them: EOS, EOT and EOM when the
+    /// file names them, and every token whose text is one of llama.cpp's end-of-turn texts
+    /// (&lt;|eot_id|&gt;, &lt;|im_end|&gt;, &lt;end_of_turn&gt;, &lt;|endoftext|&gt;, ...).
+    /// </summary>
+    public IReadOnlyList<int> EndOfGenerationIds => _vocab.EndOfGeneration;
     /// <summary>The token's text as stored in the vocabulary (with "▁" or GPT-2's byte alphabet).</summary>
     public string TokenText(int id) => _vocab.Tokens[CheckId(id)];
     public float TokenScore(int id) => _vocab.Scores[CheckId(id)];
