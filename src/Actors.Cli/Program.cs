@@ -10,6 +10,8 @@ var commands = new ICommand[]
     new ServeCommand(),
     new LogitsCommand(),
     new MakeModelCommand(),
+    new TokenizeCommand(),
+    new DetokenizeCommand(),
     new PlanCommand(),
     new ValidateCommand(),
 }.ToDictionary(c => c.Name);
