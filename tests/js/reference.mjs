@@ -4,6 +4,7 @@
 //   {"op":"encode","vocab":"llama3","texts":[...],"addSpecial":false}  -> {"ids":[[...],...]}
 //   {"op":"decode","vocab":"llama3","ids":[[...],...],"skipSpecial":false} -> {"texts":[...]}
 //   {"op":"render","template":"...","contexts":[{...},...]}             -> {"outputs":[...]} (an error: {"error":"..."})
+//   {"op":"renderEach","items":[{"template":"...","context":{...}},...]} -> {"outputs":[...]}
 //   {"op":"normalize","form":"NFC","texts":[...]}                      -> {"texts":[...]}
 //   {"op":"paths"}                                                      -> {"llama3":{"tokenizer":F,"config":F},...}
 import { readFileSync } from "node:fs";
@@ -31,6 +32,13 @@ switch (request.op) {
   case "paths":
     answer = paths;
     break;
+  case "renderEach":
+    answer = {
+      outputs: request.items.map(({ template, context }) => {
+        try { return new Template(template).render(context); } catch (e) { return { error: String(e.message ?? e) }; }
+      }),
+    };
+    break;
   case "normalize":
     answer = { texts: request.texts.map((s) => s.normalize(request.form)) };
     break;
@@ -45,7 +53,11 @@ switch (request.op) {
     break;
   }
   case "render": {
-    const template = new Template(request.template);
+    let template;
+    try { template = new Template(request.template); } catch (e) {
+      answer = { outputs: request.contexts.map(() => ({ error: String(e.message ?? e) })) };
+      break;
+    }
     answer = {
       outputs: request.contexts.map((c) => {
         try { return template.render(c); } catch (e) { return { error: String(e.message ?? e) }; }

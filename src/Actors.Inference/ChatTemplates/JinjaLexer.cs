@@ -23,41 +23,72 @@ internal static partial class JinjaLexer
     private static readonly string[] Operators =
         ["**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">", "=", "(", ")", "[", "]", "{", "}", ",", ".", ":", "|"];
 
-    [GeneratedRegex(@"^[ \t]*(\{[#%-])", RegexOptions.Multiline)]
-    private static partial Regex LstripBlocks();
-    [GeneratedRegex(@"([#%-]\})\n")]
-    private static partial Regex TrimBlocks();
     [GeneratedRegex(@"\{%(-?)\s*(?:end)?generation\s*(-?)%\}(\s*)", RegexOptions.Singleline)]
     private static partial Regex Generation();
 
-    public static string Prepare(string template)
+    /// <summary>
+    /// The source as Hugging Face prepares it, and for every character kept its offset in the original
+    /// (so that errors point into the template as written).
+    /// </summary>
+    public static (string Text, int[] Origin) Prepare(string template)
     {
-        if (template.EndsWith('\n')) template = template[..^1];
-        template = LstripBlocks().Replace(template, "$1");
-        template = TrimBlocks().Replace(template, "$1");
-        var sb = new StringBuilder();
-        int last = 0;
-        foreach (Match m in Generation().Matches(template))
+        int n = template.EndsWith('\n') ? template.Length - 1 : template.Length;
+        var keep = new bool[n];
+        Array.Fill(keep, true);
+        for (int i = 0; i < n; i++)
         {
-            int end = m.Index;
-            if (m.Groups[1].Length > 0) while (end > last && char.IsWhiteSpace(template[end - 1])) end--;
-            sb.Append(template, last, end - last);
-            if (m.Groups[2].Length == 0) sb.Append(m.Groups[3].Value);
-            last = m.Index + m.Length;
+            // lstrip_blocks: spaces and tabs that start a line before "{%", "{#" (or "{-").
+            if (i == 0 || template[i - 1] == '\n')
+            {
+                int j = i;
+                while (j < n && template[j] is ' ' or '\t') j++;
+                if (j > i && j + 1 < n && template[j] == '{' && template[j + 1] is '#' or '%' or '-')
+                    for (int k = i; k < j; k++) keep[k] = false;
+            }
+            // trim_blocks: the newline right after "%}", "#}" (or "-}").
+            if (template[i] == '\n' && i >= 2 && template[i - 1] == '}' && template[i - 2] is '#' or '%' or '-') keep[i] = false;
         }
-        return sb.Append(template, last, template.Length - last).ToString();
+        var sb = new StringBuilder(n);
+        var origin = new List<int>(n + 1);
+        for (int i = 0; i < n; i++)
+            if (keep[i]) { sb.Append(template[i]); origin.Add(i); }
+
+        // {% generation %} / {% endgeneration %} markers (assistant-mask hints) render as nothing.
+        string prepared = sb.ToString();
+        var matches = Generation().Matches(prepared);
+        if (matches.Count > 0)
+        {
+            var text = new StringBuilder();
+            var map = new List<int>();
+            int last = 0;
+            void Copy(int from, int to) { text.Append(prepared, from, to - from); for (int k = from; k < to; k++) map.Add(origin[k]); }
+            foreach (Match m in matches)
+            {
+                int end = m.Index;
+                if (m.Groups[1].Length > 0) while (end > last && char.IsWhiteSpace(prepared[end - 1])) end--;
+                Copy(last, end);
+                if (m.Groups[2].Length == 0) Copy(m.Groups[3].Index, m.Groups[3].Index + m.Groups[3].Length);
+                last = m.Index + m.Length;
+            }
+            Copy(last, prepared.Length);
+            prepared = text.ToString();
+            origin = map;
+        }
+        origin.Add(n);
+        return (prepared, origin.ToArray());
     }
 
     public static List<JinjaToken> Tokenize(string template)
     {
-        string src = Prepare(template);
+        var (src, origin) = Prepare(template);
         var tokens = new List<JinjaToken>();
         int i = 0;
         bool stripNextText = false;
         var lineStarts = new List<int> { 0 };
-        for (int k = 0; k < src.Length; k++) if (src[k] == '\n') lineStarts.Add(k + 1);
-        SourcePosition Pos(int offset)
+        for (int k = 0; k < template.Length; k++) if (template[k] == '\n') lineStarts.Add(k + 1);
+        SourcePosition Pos(int preparedOffset)
         {
+            int offset = origin[Math.Min(preparedOffset, origin.Length - 1)];
             int line = lineStarts.BinarySearch(offset);
             if (line < 0) line = ~line - 1;
             return new SourcePosition(line + 1, offset - lineStarts[line] + 1);

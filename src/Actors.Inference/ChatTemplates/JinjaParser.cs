@@ -294,10 +294,13 @@ internal sealed class JinjaParser
         return left;
     }
 
-    private Expr ParseUnary()
+    // As Jinja: "-x | f" filters the negation, so a unary operand takes no filters of its own.
+    private Expr ParseUnary(bool withFilters = true)
     {
-        if (IsOp("-") || IsOp("+")) { var t = Next(); return new UnaryExpr(t.Position, t.Value, ParseUnary()); }
-        return ParsePostfix(ParsePrimary());
+        Expr e;
+        if (IsOp("-") || IsOp("+")) { var t = Next(); e = new UnaryExpr(t.Position, t.Value, ParseUnary(withFilters: false)); }
+        else e = ParsePostfix(ParsePrimary());
+        return withFilters ? ParseFiltersAndTests(e) : e;
     }
 
     private Expr ParsePostfix(Expr e)
@@ -312,7 +315,15 @@ internal sealed class JinjaParser
                 var (args, kwargs) = ParseArguments();
                 e = new CallExpr(t.Position, e, args, kwargs);
             }
-            else if (AcceptOp("|"))
+            else return e;
+        }
+    }
+
+    private Expr ParseFiltersAndTests(Expr e)
+    {
+        while (true)
+        {
+            if (AcceptOp("|"))
             {
                 var nameToken = Current;
                 string name = ExpectName();

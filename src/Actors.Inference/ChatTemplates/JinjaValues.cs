@@ -44,11 +44,16 @@ internal static class JinjaValues
         _ => true,
     };
 
-    /// <summary>What {{ v }} prints (Python's str()).</summary>
+    /// <summary>
+    /// What {{ v }} prints, as @huggingface/jinja prints it (the reference here; Python's Jinja differs):
+    /// none and undefined print nothing, booleans "true"/"false", lists and dicts as JSON.
+    /// </summary>
     public static string Str(object? v) => v switch
     {
         string s => s,
-        Undefined => "",
+        null or Undefined => "",
+        bool b => b ? "true" : "false",
+        List<object?> or OrderedDictionary<string, object?> => ToJson(v, null, default),
         _ => Repr(v),
     };
 
@@ -124,7 +129,7 @@ internal static class JinjaValues
             JsonValueKind.String => v.GetValue<string>(),
             JsonValueKind.True => true,
             JsonValueKind.False => false,
-            JsonValueKind.Number => v.TryGetValue(out long l) ? l : v.GetValue<double>(),
+            JsonValueKind.Number => v.TryGetValue(out long l) ? (object)l : v.GetValue<double>(),
             _ => null,
         },
         _ => null,
