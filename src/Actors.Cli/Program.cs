@@ -12,6 +12,7 @@ var commands = new ICommand[]
     new MakeModelCommand(),
     new TokenizeCommand(),
     new DetokenizeCommand(),
+    new TemplateCommand(),
     new PlanCommand(),
     new ValidateCommand(),
 }.ToDictionary(c => c.Name);

@@ -20,14 +20,15 @@ public static class OpenAiServer
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static WebApplication Build(LlmRuntime runtime, string url, string? modelName = null)
+    /// <param name="chatTemplate">A template file or built-in name overriding the model's (`serve --chat-template`).</param>
+    public static WebApplication Build(LlmRuntime runtime, string url, string? modelName = null, string? chatTemplate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(url);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         var app = builder.Build();
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
-        var template = new ChatTemplate(runtime.Tokenizer);
+        var template = ChatPromptBuilder.ForRuntime(runtime, chatTemplate);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         app.MapGet("/health", () => Results.Json(new { status = "ok" }));
@@ -38,10 +39,11 @@ public static class OpenAiServer
         }));
         app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, model, template, chat: false));
         app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, model, template, chat: true));
+        TokenizeEndpoints.Map(app, runtime.Tokenizer);
         return app;
     }
 
-    private static async Task Handle(HttpContext ctx, LlmRuntime runtime, string model, ChatTemplate template, bool chat)
+    private static async Task Handle(HttpContext ctx, LlmRuntime runtime, string model, ChatPromptBuilder template, bool chat)
     {
         CompletionRequest? body;
         try

@@ -11,7 +11,7 @@ public static class RequestMapper
         public string? Param { get; } = param;
     }
 
-    public static Generate ToGenerate(CompletionRequest body, bool chat, ChatTemplate template, string id)
+    public static Generate ToGenerate(CompletionRequest body, bool chat, ChatPromptBuilder chatPrompt, string id)
     {
         if (body.N is > 1) throw new BadRequest($"n = {body.N} is not supported (one choice per request)", "n");
         string? prompt = null;
@@ -22,7 +22,7 @@ public static class RequestMapper
             foreach (var m in body.Messages)
                 if (m.Role is not ("system" or "user" or "assistant" or "tool" or "developer"))
                     throw new BadRequest($"message role '{m.Role}' is not one of system, developer, user, assistant, tool", "messages");
-            prompt = template.Render(body.Messages);
+            tokens = chatPrompt.Build(body);
         }
         else
         {
@@ -64,7 +64,7 @@ public static class RequestMapper
             MaxTokens = body.MaxCompletionTokens ?? body.MaxTokens,
             Priority = body.Priority ?? 0,
             AddBos = true,
-            ParseSpecialTokens = chat,
+            ParseSpecialTokens = false,
             Sampling = new SamplingOptions
             {
                 Temperature = body.Temperature ?? 1.0f,

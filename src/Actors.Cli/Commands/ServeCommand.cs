@@ -14,6 +14,7 @@ public sealed class ServeCommand : ICommand
         new("host", "address to listen on", "127.0.0.1"),
         new("port", "TCP port", "8000"),
         new("model-name", "model id the API reports (default: the model file's name)"),
+        new("chat-template", "chat template: a Jinja file or a built-in name (chatml, llama3, llama2, mistral, gemma, plain); default: the model's own"),
         .. RuntimeHost.Options,
     ];
 
@@ -22,7 +23,15 @@ public sealed class ServeCommand : ICommand
         string host = a.RequireString("host");
         int port = a.Int("port", 1, 65535);
         await using var runtime = RuntimeHost.Start(a);
-        var app = OpenAiServer.Build(runtime.Runtime, $"http://{host}:{port}", a.String("model-name"));
+        Microsoft.AspNetCore.Builder.WebApplication app;
+        try
+        {
+            app = OpenAiServer.Build(runtime.Runtime, $"http://{host}:{port}", a.String("model-name"), a.String("chat-template"));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or Actors.Inference.ChatTemplates.JinjaException or Actors.Inference.Model.ModelFormatException)
+        {
+            throw new CliException(ex.Message);
+        }
         try
         {
             await app.StartAsync(cancel);
