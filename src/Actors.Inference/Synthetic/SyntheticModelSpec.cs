@@ -41,7 +41,8 @@ public sealed record SyntheticModelSpec
         $"d{Dim}-l{Layers}-h{Heads}-kv{KvHeads}-hd{EffectiveHeadDim}-f{Ffn}-v{Vocab}-c{Context}-{WeightType.ToLowerInvariant()}" +
         $"-rb{RopeBase:0.###}-s{Seed}-{(Vocabulary == SyntheticVocabularyKind.SentencePiece ? "spm" : "bpe")}" +
         (SeparateOutput ? "" : "-tied") + (Llama3RopeFactor > 0 ? $"-l3r{Llama3RopeFactor:0.##}" : "") +
-        (LinearRopeFactor > 0 ? $"-lin{LinearRopeFactor:0.##}" : "") + (GgufVersion != 3 ? $"-v{GgufVersion}" : "");
+        (LinearRopeFactor > 0 ? $"-lin{LinearRopeFactor:0.##}" : "") + (GgufVersion != 3 ? $"-v{GgufVersion}" : "") +
+        (ImportedVocabulary is { } v ? $"-hf{DeterministicRandom.Hash(v.Model + string.Join("\n", v.Tokens) + v.ChatTemplate):x}" : "");
 
     /// <summary>The tensor type of one weight, resolving mixtures.</summary>
     public GgmlType TypeOf(string tensorName)
