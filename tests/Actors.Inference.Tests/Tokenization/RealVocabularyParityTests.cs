@@ -78,6 +78,24 @@ public sealed class RealVocabularyParityTests(RealVocabularies vocabularies, ITe
         Report(failures, "tokenizers.js");
     }
 
+    /// <summary>
+    /// With special tokens added: the vocabularies whose tokenizer.json adds BOS through its post-processor
+    /// (Llama 2/Mistral, Gemma 3) or adds nothing (Qwen3). Llama 3's file has no BOS post-processor while
+    /// llama.cpp adds BOS for its pre-tokenizer, so it is compared without (above).
+    /// </summary>
+    [JsReferenceTheory]
+    [InlineData("qwen3")]
+    [InlineData("gemma3")]
+    [InlineData("llama2")]
+    public void Added_special_tokens_are_tokenizers_js_ones(string vocab)
+    {
+        var tokenizer = vocabularies.Tokenizer(vocab);
+        string[] texts = ["Hello world", " leading space", "", "x<|im_end|>y", "日本語"];
+        var answer = JsReference.Call(new JsonObject { ["op"] = "encode", ["vocab"] = vocab, ["addSpecial"] = true, ["texts"] = Json(texts) });
+        for (int i = 0; i < texts.Length; i++)
+            Assert.Equal(answer["ids"]![i]!.AsArray().Select(x => (int)x!).ToArray(), tokenizer.Encode(texts[i], addBos: true, parseSpecial: true));
+    }
+
     [JsReferenceTheory]
     [MemberData(nameof(RealVocabularies.Data), MemberType = typeof(RealVocabularies))]
     public void Decoding_the_encoding_gives_back_the_text(string vocab)
