@@ -225,8 +225,8 @@ internal static class JinjaBuiltins
             "startswith" => (args, _) => AnyAffix(args, at, name).Any(p => s.StartsWith(p, StringComparison.Ordinal)),
             "endswith" => (args, _) => AnyAffix(args, at, name).Any(p => s.EndsWith(p, StringComparison.Ordinal)),
             "split" => (args, _) => Split(s, args.Count > 0 && args[0] is string sep ? sep : null, args.Count > 1 && args[1] is long m ? m : -1, at),
-            "rsplit" when true => (args, _) => args.Count > 1 ? throw JinjaException.At(at, "unsupported: rsplit with maxsplit") : Split(s, Chars(args), -1, at),
-            "splitlines" => (_, _) => s.Split('\n').Select(l => (object?)l.TrimEnd('\r')).Where((l, i) => true).ToList(),
+            "rsplit" => (args, _) => args.Count > 1 ? throw JinjaException.At(at, "unsupported construct 'rsplit' with maxsplit") : Split(s, Chars(args), -1, at),
+            "splitlines" => (_, _) => SplitLines(s),
             "replace" => (args, _) => Replace(s, Arg(args, 0, "to find"), Arg(args, 1, "replacement"), args.Count > 2 && args[2] is long c ? c : -1),
             "find" => (args, _) => (long)s.IndexOf(Arg(args, 0, "to find"), StringComparison.Ordinal),
             "rfind" => (args, _) => (long)s.LastIndexOf(Arg(args, 0, "to find"), StringComparison.Ordinal),
@@ -265,6 +265,22 @@ internal static class JinjaBuiltins
         if (sep.Length == 0) throw JinjaException.At(at, "split() separator must not be empty");
         var parts = maxSplit < 0 ? s.Split(sep) : s.Split(sep, (int)Math.Min(int.MaxValue, maxSplit + 1));
         return parts.Select(p => (object?)p).ToList();
+    }
+
+    // Python's str.splitlines(): \n, \r and \r\n end lines; no empty last line for a final line break.
+    private static List<object?> SplitLines(string s)
+    {
+        var lines = new List<object?>();
+        int start = 0;
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] is not ('\n' or '\r')) continue;
+            lines.Add(s[start..i]);
+            if (s[i] == '\r' && i + 1 < s.Length && s[i + 1] == '\n') i++;
+            start = i + 1;
+        }
+        if (start < s.Length) lines.Add(s[start..]);
+        return lines;
     }
 
     private static string Replace(string s, string old, string replacement, long count)

@@ -196,7 +196,16 @@ internal sealed class JinjaInterpreter
                 var callee = Evaluate(c.Callee, scope);
                 if (callee is not JinjaCallable function)
                     throw JinjaException.At(c.Position, $"{Describe(c.Callee)} is {JinjaValues.TypeName(callee)}, not a function");
-                return function(c.Args.Select(x => Evaluate(x, scope)).ToList(), c.Kwargs.Select(kw => (kw.Name, Evaluate(kw.Value, scope))).ToList());
+                var args = c.Args.Select(x => Evaluate(x, scope)).ToList();
+                var kwargs = c.Kwargs.Select(kw => (kw.Name, Evaluate(kw.Value, scope))).ToList();
+                try
+                {
+                    return function(args, kwargs);
+                }
+                catch (JinjaException ex) when (!ex.Message.Contains(" at line ", StringComparison.Ordinal))
+                {
+                    throw JinjaException.At(c.Position, ex.Message); // a global such as range() names no position itself
+                }
             }
             case FilterExpr f:
                 return JinjaBuiltins.Filter(f.Name, Evaluate(f.Value, scope), f.Args.Select(x => Evaluate(x, scope)).ToList(),

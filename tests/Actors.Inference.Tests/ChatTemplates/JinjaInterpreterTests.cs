@@ -63,6 +63,7 @@ public sealed class JinjaInterpreterTests
         ("select and reject with a test", "{{ xs | select('odd') | list }}{{ xs | reject('odd') | list }}", "[3, 1][2]"),
         ("float test", "{{ 1.5 is float }}{{ 1 is float }}", "truefalse"),
         ("string repetition", "{{ 'ab' * 2 }}", "abab"),
+        ("splitlines", "{{ 'a\\nb\\r\\nc\\n'.splitlines() | length }}", "3"),
         ("strip with characters (Python's meaning)", "{{ '\\n\\nx\\n'.strip('\\n') }}|{{ 'xxay'.lstrip('x') }}", "x|ay"),
         ("loop.cycle, previtem, nextitem", "{% for x in xs %}{{ loop.cycle('a', 'b') }}{{ loop.previtem if not loop.first }}{{ loop.nextitem if not loop.last }};{% endfor %}", "a1;b32;a1;"),
         ("test with an argument", "{{ 6 is divisibleby 3 }}{{ 7 is divisibleby(3) }}", "truefalse"),
@@ -119,6 +120,7 @@ public sealed class JinjaInterpreterTests
     [InlineData("{{ 'a' % 1 }}", "unsupported construct '%' string formatting at line 1, column 8")]
     [InlineData("{{ 1 +* 2 }}", "expected a value but found '*' at line 1, column 7")]
     [InlineData("{% for x in xs recursive %}{% endfor %}", "unsupported construct 'recursive' loop at line 1, column 16")]
+    [InlineData("{{ range(1, 2, 3, 4) }}", "range() takes 1 to 3 arguments, got 4 at line 1, column 9")]
     public void Unsupported_or_malformed_construct_is_an_error_naming_it_and_its_position(string template, string message)
     {
         var ex = Assert.Throws<JinjaException>(() => Render(template));
