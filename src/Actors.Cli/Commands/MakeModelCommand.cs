@@ -39,6 +39,8 @@ public sealed class MakeModelCommand : ICommand
             var k => throw new CliException($"option '--vocab-kind' must be spm or bpe, got '{k}'"),
         };
         var imported = ImportTokenizer(a);
+        if (imported != null && a.Has("vocab") && a.Int("vocab", 1) != imported.VocabSize)
+            throw new CliException($"option '--vocab' {a.Int("vocab", 1)} differs from the imported tokenizer's {imported.VocabSize} tokens (leave it out: the embedding is sized to the tokenizer)");
         var spec = new SyntheticModelSpec
         {
             Dim = a.Int("dim", 1),

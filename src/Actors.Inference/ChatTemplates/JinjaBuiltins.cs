@@ -246,14 +246,24 @@ internal static class JinjaBuiltins
         _ => throw JinjaException.At(at, $"{name}() needs a string or a tuple of strings"),
     };
 
+    /// <summary>
+    /// Without <paramref name="chars"/>: whitespace as JavaScript's trim() sees it, which @huggingface/jinja
+    /// uses (it strips U+FEFF, Python does not; Python strips U+001C-U+001F and U+0085, JavaScript does not).
+    /// With <paramref name="chars"/>: Python's meaning, those characters only (@huggingface/jinja ignores the
+    /// argument and strips whitespace; transformers renders with Python, and that is what models saw).
+    /// </summary>
     public static string Strip(string s, string? chars, bool left, bool right)
     {
         int start = 0, end = s.Length;
-        bool Strippable(char c) => chars is null ? char.IsWhiteSpace(c) : chars.Contains(c);
+        bool Strippable(char c) => chars is null ? IsJavaScriptWhitespace(c) : chars.Contains(c);
         if (left) while (start < end && Strippable(s[start])) start++;
         if (right) while (end > start && Strippable(s[end - 1])) end--;
         return s[start..end];
     }
+
+    private static bool IsJavaScriptWhitespace(char c) =>
+        c is '\t' or '\n' or '\v' or '\f' or '\r' or ' ' or '\u00A0' or '\uFEFF' or '\u2028' or '\u2029'
+        || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.SpaceSeparator;
 
     private static List<object?> Split(string s, string? sep, long maxSplit, SourcePosition at)
     {

@@ -65,6 +65,36 @@ public sealed class ChatTemplateParityTests(ITestOutputHelper output)
         AssertSameAsReference(source, contexts);
     }
 
+    /// <summary>
+    /// Random conversations (alternating turns, contents drawn from the tokenizer corpus) through the real
+    /// templates. One known difference is kept out: @huggingface/jinja ignores lstrip/rstrip/strip's
+    /// characters argument (Qwen's content.lstrip('\n') strips all whitespace there), where we follow
+    /// Python as transformers renders; so assistant contents here do not start with other whitespace.
+    /// </summary>
+    [JsReferenceTheory]
+    [InlineData("llama3")]
+    [InlineData("qwen3")]
+    [InlineData("gemma3")]
+    public void Real_template_renders_random_conversations_as_huggingface_jinja(string vocab)
+    {
+        var rng = new Actors.Inference.Synthetic.DeterministicRandom(Actors.Inference.Synthetic.DeterministicRandom.Hash("conv-" + vocab));
+        string Text() => Actors.Inference.Tests.Tokenization.TokenizerCorpus.Texts[rng.NextInt(Actors.Inference.Tests.Tokenization.TokenizerCorpus.Texts.Length)]
+            + (rng.NextInt(3) == 0 ? "\n\n  " : "");
+        var contexts = new List<JsonObject>();
+        for (int i = 0; i < 40; i++)
+        {
+            var messages = new JsonArray();
+            if (rng.NextInt(2) == 0) messages.Add(Msg("system", Text()));
+            int turns = 1 + rng.NextInt(5);
+            for (int t = 0; t < turns; t++) messages.Add(t % 2 == 0 ? Msg("user", Text()) : Msg("assistant", "ok " + Text()));
+            contexts.Add(new JsonObject
+            {
+                ["messages"] = messages, ["add_generation_prompt"] = rng.NextInt(4) != 0, ["bos_token"] = "<s>", ["eos_token"] = "</s>",
+            });
+        }
+        AssertSameAsReference(JinjaReference.TemplateOf(vocab), contexts);
+    }
+
     [JsReferenceTheory]
     [InlineData("chatml")]
     [InlineData("llama3")]
