@@ -44,7 +44,7 @@ public sealed class TokenizeCommand : ICommand
         if (a.Has("text")) return [a.RequireString("text")];
         string path = a.RequireString(many ? "texts-json" : "text-file");
         if (!File.Exists(path)) throw new CliException($"file not found: {path}");
-        string content = File.ReadAllText(path, new UTF8Encoding(false));
+        string content = new UTF8Encoding(false).GetString(File.ReadAllBytes(path)); // a BOM stays, as the text's first character
         if (!many) return [content];
         try
         {

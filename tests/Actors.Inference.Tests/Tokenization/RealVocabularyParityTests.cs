@@ -127,6 +127,22 @@ public sealed class RealVocabularyParityTests(RealVocabularies vocabularies, ITe
 
     [JsReferenceTheory]
     [MemberData(nameof(RealVocabularies.Data), MemberType = typeof(RealVocabularies))]
+    public void Every_token_decodes_to_llama_cpps_piece(string vocab)
+    {
+        var tokenizer = vocabularies.Tokenizer(vocab);
+        var reference = vocabularies.Reference(vocab);
+        var failures = new List<string>();
+        for (int id = 0; id < tokenizer.VocabSize; id++)
+        {
+            var expected = LlamaCpp.Piece(reference, id);
+            if (!expected.AsSpan().SequenceEqual(tokenizer.TokenBytes(id)))
+                failures.Add($"token {id} \"{tokenizer.TokenText(id)}\": llama.cpp [{Convert.ToHexString(expected)}], ours [{Convert.ToHexString(tokenizer.TokenBytes(id))}]");
+        }
+        Report(failures, "llama.cpp's pieces");
+    }
+
+    [JsReferenceTheory]
+    [MemberData(nameof(RealVocabularies.Data), MemberType = typeof(RealVocabularies))]
     public void Special_ids_and_flags_match_llama_cpp(string vocab)
     {
         var tokenizer = vocabularies.Tokenizer(vocab);
