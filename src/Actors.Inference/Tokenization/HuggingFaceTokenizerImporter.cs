@@ -314,7 +314,7 @@ public static class HuggingFaceTokenizerImporter
 
         string? SpecialAt(int index) =>
             single[index].TryGetProperty("SpecialToken", out var st) && st.TryGetProperty("id", out var id) ? id.GetString() : null;
-        int IdOf(string content) => added.FirstOrDefault(a => a.Content == content) is { Content: not null } a && a.Content == content ? a.Id : -1;
+        int IdOf(string content) => added.FindIndex(a => a.Content == content) is int i and >= 0 ? added[i].Id : -1;
 
         string? first = SpecialAt(0), last = single.GetArrayLength() > 1 ? SpecialAt(single.GetArrayLength() - 1) : null;
         addBos = first != null;
