@@ -8,6 +8,7 @@ var commands = new ICommand[]
     new BenchCommand(),
     new TopologyCommand(),
     new ServeCommand(),
+    new SoakCommand(),
     new LogitsCommand(),
     new MakeModelCommand(),
     new TokenizeCommand(),

@@ -12,6 +12,7 @@ public sealed unsafe class MappedFile : IDisposable
 {
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
+    private System.Runtime.InteropServices.GCHandle _pinned;
     private byte* _base;
 
     public string Path { get; }
@@ -38,6 +39,17 @@ public sealed unsafe class MappedFile : IDisposable
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         p += view.PointerOffset;
         return new MappedFile(path, length, map, view, p);
+    }
+
+    /// <summary>
+    /// Bytes already in memory, pinned, served like a mapped file (parsers read files and memory alike;
+    /// the GGUF fuzzer feeds a million mutated inputs this way without touching the disk).
+    /// </summary>
+    public static MappedFile FromBytes(byte[] bytes, string name)
+    {
+        if (bytes.Length == 0) return new MappedFile(name, 0, null, null, null);
+        var handle = System.Runtime.InteropServices.GCHandle.Alloc(bytes, System.Runtime.InteropServices.GCHandleType.Pinned);
+        return new MappedFile(name, bytes.Length, null, null, (byte*)handle.AddrOfPinnedObject()) { _pinned = handle };
     }
 
     /// <summary>A span over [offset, offset + length); throws when the range leaves the file.</summary>
@@ -75,6 +87,11 @@ public sealed unsafe class MappedFile : IDisposable
         }
         _view?.Dispose();
         _map?.Dispose();
+        if (_pinned.IsAllocated)
+        {
+            _pinned.Free();
+            _base = null;
+        }
     }
 
     private sealed class PointerMemoryManager(byte* pointer, int length) : MemoryManager<byte>

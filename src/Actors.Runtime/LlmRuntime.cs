@@ -44,6 +44,8 @@ public sealed class LlmRuntime : IExtension
     public IActorRef Router { get; }
     public IReadOnlyDictionary<string, IActorRef> DeviceActors { get; }
     internal IReadOnlyList<ReplicaHandle> Replicas { get; }
+    /// <summary>True once the actor system has terminated (readiness: nothing can be served any more).</summary>
+    public bool IsTerminated => _system.WhenTerminated.IsCompleted;
 
     public static LlmRuntime Get(ActorSystem system) => system.WithExtension<LlmRuntime, LlmRuntimeProvider>();
 

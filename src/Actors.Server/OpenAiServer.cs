@@ -13,38 +13,68 @@ namespace Actors.Server;
 
 /// <summary>
 /// An OpenAI-compatible HTTP server over the runtime: /v1/models, /v1/completions and
-/// /v1/chat/completions (with server-sent-event streaming), /health. A client that disconnects
-/// cancels its request at once, so its KV blocks are freed (llama.cpp regressed on this twice).
+/// /v1/chat/completions (with server-sent-event streaming), /health (liveness) and /ready (readiness).
+/// Every request is checked against the limits before any work (see <see cref="RequestMapper"/>). A
+/// client that disconnects cancels its request at once, so its KV blocks are freed (llama.cpp
+/// regressed on this twice).
 /// </summary>
 public static class OpenAiServer
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <param name="chatTemplate">A template file or built-in name overriding the model's (`serve --chat-template`).</param>
-    public static WebApplication Build(LlmRuntime runtime, string url, string? modelName = null, string? chatTemplate = null)
+    public static WebApplication Build(LlmRuntime runtime, string url, string? modelName = null, ServerSettings? settings = null, string? chatTemplate = null)
     {
+        settings ??= ServerSettings.Default;
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(url);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = settings.Limits.MaxBodyBytes);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var lifecycle = new ServerLifecycle();
+        builder.Services.AddSingleton(lifecycle);
+        builder.Services.AddSingleton(settings);
         var app = builder.Build();
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
-        var template = ChatPromptBuilder.ForRuntime(runtime, chatTemplate);
+        var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority,
+            ChatPromptBuilder.ForRuntime(runtime, chatTemplate), settings.MaxRequestDuration);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-        app.MapGet("/health", () => Results.Json(new { status = "ok" }));
+        ServerGuards.Use(app, settings, lifecycle);
+        HealthEndpoints.Map(app, runtime, lifecycle);
         app.MapGet("/v1/models", () => Results.Json(new
         {
             @object = "list",
             data = new[] { new { id = model, @object = "model", created, owned_by = "actors" } },
         }));
-        app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, model, template, chat: false));
-        app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, model, template, chat: true));
+        app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, model, context, settings, chat: false));
+        app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, model, context, settings, chat: true));
         TokenizeEndpoints.Map(app, runtime.Tokenizer);
         return app;
     }
 
-    private static async Task Handle(HttpContext ctx, LlmRuntime runtime, string model, ChatPromptBuilder template, bool chat)
+    /// <summary>
+    /// The configured limit, or the most characters a prompt that fits the model length can have: each
+    /// token covers at most its longest piece (plus one for a space prefix), so longer text cannot fit.
+    /// </summary>
+    internal static int MaxPromptChars(LlmRuntime runtime, RequestLimits limits)
     {
+        if (limits.MaxPromptChars > 0) return limits.MaxPromptChars;
+        var tokenizer = runtime.Tokenizer;
+        int longest = 1;
+        for (int id = 0; id < tokenizer.VocabSize; id++)
+            longest = Math.Max(longest, Math.Max(tokenizer.TokenText(id).Length, tokenizer.TokenBytes(id).Length));
+        int context = runtime.Model.Config.ContextLength;
+        int maxModelLength = runtime.Settings.Scheduler.MaxModelLength > 0 ? Math.Min(runtime.Settings.Scheduler.MaxModelLength, context) : context;
+        return (int)Math.Min(int.MaxValue, (long)maxModelLength * (longest + 1));
+    }
+
+    private static async Task Handle(HttpContext ctx, LlmRuntime runtime, string model, RequestMapper.Context context, ServerSettings settings, bool chat)
+    {
+        if (ctx.Request.ContentLength > settings.Limits.MaxBodyBytes)
+        {
+            await TooLarge(ctx, settings);
+            return;
+        }
         CompletionRequest? body;
         try
         {
@@ -52,29 +82,58 @@ public static class OpenAiServer
         }
         catch (JsonException ex)
         {
-            await Error(ctx, 400, $"the request body is not valid JSON: {ex.Message}", "invalid_request_error", null);
+            string? param = ParamOf(ex.Path);
+            await Error(ctx, 400, param is null
+                ? $"the request body is not valid JSON ({Where(ex)})"
+                : $"{param} has the wrong type or is not valid JSON ({Where(ex)}){Expected(param)}", "invalid_request_error", param);
+            return;
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await TooLarge(ctx, settings);
             return;
         }
         if (body is null)
         {
-            await Error(ctx, 400, "the request body is empty", "invalid_request_error", null);
+            await Error(ctx, 400, "the request body is empty or null: send a JSON object", "invalid_request_error", null);
             return;
         }
         Generate request;
         try
         {
-            request = RequestMapper.ToGenerate(body, chat, template, "cmpl-" + Guid.NewGuid().ToString("N")[..24]);
+            request = RequestMapper.ToGenerate(body, chat, context, "cmpl-" + Guid.NewGuid().ToString("N")[..24]);
         }
         catch (RequestMapper.BadRequest ex)
         {
             await Error(ctx, 400, ex.Message, "invalid_request_error", ex.Param);
             return;
         }
-        if (body.Stream) await Stream(ctx, runtime, request, model, chat);
-        else await Whole(ctx, runtime, request, model, chat);
+        if (body.Stream) await Stream(ctx, runtime, request, model, chat, settings);
+        else await Whole(ctx, runtime, request, model, chat, settings);
     }
 
-    private static async Task Whole(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat)
+    private static Task TooLarge(HttpContext ctx, ServerSettings settings) =>
+        ApiErrors.Write(ctx, 413, $"the request body is larger than {settings.Limits.MaxBodyBytes} bytes (actors-server.limits.max-body-bytes)",
+            "invalid_request_error", null, "request_too_large");
+
+    /// <summary>"$.messages[0].role" → "messages[0].role"; null for the whole body.</summary>
+    internal static string? ParamOf(string? path) =>
+        path is null or "$" ? null : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+
+    private static string Where(JsonException ex) =>
+        ex.BytePositionInLine is { } pos ? $"line {(ex.LineNumber ?? 0) + 1}, byte {pos + 1}" : "at the end";
+
+    private static string Expected(string param) => (param.Contains('.') ? param[(param.LastIndexOf('.') + 1)..] : param) switch
+    {
+        "max_tokens" or "max_completion_tokens" or "n" or "top_k" or "seed" or "priority" => ": expected an integer",
+        "temperature" or "top_p" or "min_p" or "presence_penalty" or "frequency_penalty" or "repetition_penalty" => ": expected a number",
+        "stream" or "ignore_eos" => ": expected a boolean",
+        "model" or "role" => ": expected a string",
+        "messages" => ": expected an array of message objects",
+        _ => "",
+    };
+
+    private static async Task Whole(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat, ServerSettings settings)
     {
         GenerationResult result;
         try
@@ -83,7 +142,7 @@ public static class OpenAiServer
         }
         catch (GenerationRejectedException ex)
         {
-            await Rejected(ctx, ex.Rejected);
+            await Rejected(ctx, ex.Rejected, settings);
             return;
         }
         catch (OperationCanceledException)
@@ -123,7 +182,7 @@ public static class OpenAiServer
         await w.FlushAsync();
     }
 
-    private static async Task Stream(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat)
+    private static async Task Stream(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat, ServerSettings settings)
     {
         // Start generating first, so a rejection can still be an HTTP error rather than an event.
         var (stream, completion) = runtime.StreamWithCompletion(request, ctx.RequestAborted);
@@ -135,7 +194,7 @@ public static class OpenAiServer
         }
         catch (GenerationRejectedException ex)
         {
-            await Rejected(ctx, ex.Rejected);
+            await Rejected(ctx, ex.Rejected, settings);
             return;
         }
         catch (OperationCanceledException)
@@ -215,18 +274,17 @@ public static class OpenAiServer
         w.WriteEndObject();
     }
 
-    private static string FinishName(FinishReason r) => r == FinishReason.Length ? "length" : "stop";
+    /// <summary>OpenAI knows "stop" and "length"; a request cut by the server's duration limit is reported as "length" too.</summary>
+    private static string FinishName(FinishReason r) => r is FinishReason.Length or FinishReason.Deadline ? "length" : "stop";
 
-    private static Task Rejected(HttpContext ctx, GenerationRejected r) => r.Reason switch
+    private static Task Rejected(HttpContext ctx, GenerationRejected r, ServerSettings settings) => r.Reason switch
     {
-        RejectionReason.QueueFull => Error(ctx, 429, r.Message, "rate_limit_exceeded", null),
-        RejectionReason.ShuttingDown => Error(ctx, 503, r.Message, "server_error", null),
+        // 429 with Retry-After: clients (the OpenAI SDKs among them) back off and retry.
+        RejectionReason.QueueFull => ApiErrors.Write(ctx, 429, r.Message, "rate_limit_exceeded", null, "rate_limit_exceeded", settings.RetryAfterSeconds),
+        RejectionReason.ShuttingDown => ApiErrors.Write(ctx, 503, r.Message, "server_error", null, "shutting_down", settings.RetryAfterSeconds),
         _ => Error(ctx, 400, r.Message, "invalid_request_error", r.Reason == RejectionReason.PromptTooLong ? "prompt" : null),
     };
 
-    private static async Task Error(HttpContext ctx, int status, string message, string type, string? param)
-    {
-        ctx.Response.StatusCode = status;
-        await ctx.Response.WriteAsJsonAsync(new { error = new ApiError(message, type, param, null) });
-    }
+    private static Task Error(HttpContext ctx, int status, string message, string type, string? param) =>
+        ApiErrors.Write(ctx, status, message, type, param);
 }

@@ -1,8 +1,19 @@
+using Akka.Actor;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Actors.Inference.Synthetic;
+using Actors.Runtime.Configuration;
 using Actors.Server;
 
 namespace Actors.Cli.Commands;
 
-/// <summary>`actors serve`: the OpenAI-compatible HTTP server (completions, chat completions, SSE streaming).</summary>
+/// <summary>
+/// `actors serve`: the OpenAI-compatible HTTP server (completions, chat completions, SSE streaming).
+/// SIGTERM or SIGINT stops admission (503), lets in-flight requests finish up to
+/// actors-server.drain-time, stops the actor system through CoordinatedShutdown and exits 0.
+/// </summary>
 public sealed class ServeCommand : ICommand
 {
     public string Name => "serve";
@@ -11,9 +22,10 @@ public sealed class ServeCommand : ICommand
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         ModelArguments.Option,
-        new("host", "address to listen on", "127.0.0.1"),
-        new("port", "TCP port", "8000"),
+        new("host", "address to listen on (loopback unless you mean to expose it)", "127.0.0.1"),
+        new("port", "TCP port, 0 = any free port (the first lines say which)", "8000"),
         new("model-name", "model id the API reports (default: the model file's name)"),
+        new("api-key", $"require \"Authorization: Bearer KEY\" on every endpoint but /health (default: ${ServerSettings.ApiKeyVariable}, then actors-server.api-key)"),
         new("chat-template", "chat template: a Jinja file or a built-in name (chatml, llama3, llama2, mistral, gemma, plain); default: the model's own"),
         .. RuntimeHost.Options,
     ];
@@ -21,12 +33,23 @@ public sealed class ServeCommand : ICommand
     public async Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
     {
         string host = a.RequireString("host");
-        int port = a.Int("port", 1, 65535);
+        int port = a.Int("port", 0, 65535);
+        var config = RuntimeHost.BuildConfig(a, null);
+        if (DefaultModelInUse(config) is { } defaultModel) output.WriteLine(defaultModel);
+        ServerSettings settings;
+        try
+        {
+            settings = ServerSettings.Create(config).WithApiKey(a.String("api-key"), Environment.GetEnvironmentVariable(ServerSettings.ApiKeyVariable));
+        }
+        catch (InvalidConfigurationException ex)
+        {
+            throw new CliException(ex.Message);
+        }
         await using var runtime = RuntimeHost.Start(a);
         Microsoft.AspNetCore.Builder.WebApplication app;
         try
         {
-            app = OpenAiServer.Build(runtime.Runtime, $"http://{host}:{port}", a.String("model-name"), a.String("chat-template"));
+            app = OpenAiServer.Build(runtime.Runtime, $"http://{host}:{port}", a.String("model-name"), settings, a.String("chat-template"));
         }
         catch (Exception ex) when (ex is FileNotFoundException or Actors.Inference.ChatTemplates.JinjaException or Actors.Inference.Model.ModelFormatException)
         {
@@ -40,15 +63,42 @@ public sealed class ServeCommand : ICommand
         {
             throw new CliException($"cannot listen on {host}:{port}: {ex.Message}");
         }
-        output.WriteLine($"serving {runtime.Runtime.Model.Name} on http://{host}:{port}/v1 (layout: {runtime.Runtime.Layout}); Ctrl+C stops");
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? $"http://{host}:{port}";
+        output.WriteLine($"serving {runtime.Runtime.Model.Name} on {address.TrimEnd('/')}/v1 (layout: {runtime.Runtime.Layout}; " +
+            $"{(settings.ApiKey is null ? "no API key" : "API key required")}); SIGTERM or Ctrl+C drains and stops");
+        output.Flush();
+
+        // The host's console lifetime turns SIGTERM, SIGINT and SIGQUIT into ApplicationStopping; Ctrl+C also cancels `cancel`.
+        var stopping = app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancel, stopping);
         try
         {
-            await Task.Delay(Timeout.Infinite, cancel);
+            await Task.Delay(Timeout.Infinite, either.Token);
         }
         catch (OperationCanceledException)
         {
         }
-        await app.StopAsync(CancellationToken.None);
+
+        var lifecycle = app.Services.GetRequiredService<ServerLifecycle>();
+        int inFlight = lifecycle.InFlight;
+        output.WriteLine($"stopping: admission closed, draining {inFlight} in-flight request(s) for up to {settings.DrainTime.TotalSeconds:0.#} s");
+        output.Flush();
+        bool drained = await lifecycle.DrainAsync(settings.DrainTime);
+        if (!drained) output.WriteLine($"drain time over with {lifecycle.InFlight} request(s) still running; stopping them");
+        using (var hard = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await app.StopAsync(hard.Token);
+        await app.DisposeAsync();
+        await CoordinatedShutdown.Get(runtime.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        output.WriteLine("stopped");
         return 0;
+    }
+
+    /// <summary>The first line when no model is configured: which default model is served, so nobody mistakes it for theirs.</summary>
+    private static string? DefaultModelInUse(Akka.Configuration.Config config)
+    {
+        string path = config.HasPath("actors-runtime.model.path") ? config.GetString("actors-runtime.model.path") ?? "" : "";
+        if (path.Length > 0) return null;
+        var s = DefaultModel.Spec;
+        return $"no --model given: serving the embedded default model (a generated Llama with random weights: dim {s.Dim}, {s.Layers} layers, " +
+            $"vocabulary {s.Vocab}, {s.WeightType}; its text is gibberish) from {DefaultModel.EnsurePath()}";
     }
 }

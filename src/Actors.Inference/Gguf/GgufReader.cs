@@ -31,9 +31,13 @@ public static class GgufReader
     public const int MaxTensorNameBytes = 64; // GGML_MAX_NAME: names must be shorter
     private const int MaxArrayNesting = 8;
 
-    public static GgufFile Read(string path)
+    public static GgufFile Read(string path) => Read(MappedFile.Open(path));
+
+    /// <summary>Parses GGUF bytes already in memory (<paramref name="name"/> stands for the file in messages).</summary>
+    public static GgufFile Read(byte[] bytes, string name) => Read(MappedFile.FromBytes(bytes, name));
+
+    private static GgufFile Read(MappedFile mapped)
     {
-        var mapped = MappedFile.Open(path);
         try
         {
             return Parse(mapped);

@@ -60,7 +60,8 @@ public sealed record LlamaConfig
         int ffn = Req("feed_forward_length");
         int ctx = Req("context_length");
         var embd = file.FindTensor("token_embd.weight") ?? throw new ModelFormatException($"{name}: tensor 'token_embd.weight' is missing");
-        int vocab = file.GetInt($"{arch}.vocab_size") is long vs ? (int)vs
+        int vocab = file.GetInt($"{arch}.vocab_size") is long vs
+            ? vs is > 0 and <= int.MaxValue ? (int)vs : throw new ModelFormatException($"{name}: metadata '{arch}.vocab_size' = {vs} is out of range")
             : file.GetArray<string>("tokenizer.ggml.tokens")?.Length ?? (int)embd.RowCount;
         float eps = (float)(file.GetFloat($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-5);
         if (!(eps > 0 && eps < 1)) throw new ModelFormatException($"{name}: attention.layer_norm_rms_epsilon = {eps} is out of range (0, 1)");

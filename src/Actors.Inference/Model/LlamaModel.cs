@@ -70,6 +70,9 @@ public sealed class LlamaModel : IDisposable
         var embedding = Matrix("token_embd.weight", c.VocabSize, dim, "embedding_length x vocab_size");
         var outputNorm = Vector("output_norm.weight", dim);
         var output = file.FindTensor("output.weight") is null ? embedding : Matrix("output.weight", c.VocabSize, dim, "embedding_length x vocab_size");
+        // Nine tensors per block: a corrupt block_count fails here rather than after allocating for it (found by the GGUF fuzzer).
+        if (9L * c.BlockCount > file.Tensors.Count)
+            throw new ModelFormatException($"{name}: block_count = {c.BlockCount} needs at least {9L * c.BlockCount} tensors (9 per block), but the file has {file.Tensors.Count}");
         var layers = new LlamaLayerWeights[c.BlockCount];
         for (int l = 0; l < c.BlockCount; l++)
         {

@@ -47,6 +47,14 @@ public sealed record RuntimeSettings(
 {
     public const string Root = "actors-runtime";
 
+    /// <summary>Keys allowed in the objects of the lists (reference.conf's lists are empty or show only some keys).</summary>
+    private static readonly Dictionary<string, string[]> ListElementKeys = new()
+    {
+        ["devices"] = ["id", "kind", "threads", "spec"],
+        ["layout.stages"] = ["replica", "device", "layers"],
+        ["transfer.links"] = ["from", "to", "kind", "bandwidth", "latency"],
+    };
+
     /// <summary>The embedded reference.conf (every default, with a comment per key).</summary>
     public static Config DefaultConfig() =>
         ConfigurationFactory.FromResource("Actors.Runtime.reference.conf", typeof(RuntimeSettings).Assembly);
@@ -69,6 +77,7 @@ public sealed record RuntimeSettings(
     {
         var full = config.WithFallback(DefaultConfig());
         if (!full.HasPath(Root)) throw new InvalidConfigurationException($"{Root} section is missing");
+        KnownKeys.Check(full, DefaultConfig(), Root, ListElementKeys, "device-dispatchers");
         var r = new HoconReader(full.GetConfig(Root), Root);
 
         var model = new ModelOptions(r.String("model.path"), r.String("model.name"));
