@@ -11,6 +11,9 @@ var commands = new ICommand[]
     new SoakCommand(),
     new LogitsCommand(),
     new MakeModelCommand(),
+    new TokenizeCommand(),
+    new DetokenizeCommand(),
+    new TemplateCommand(),
     new PlanCommand(),
     new ValidateCommand(),
 }.ToDictionary(c => c.Name);

@@ -27,6 +27,10 @@ public sealed class CompletionRequest
     [JsonPropertyName("logprobs")] public JsonElement LogProbs { get; set; }
     [JsonPropertyName("ignore_eos")] public bool IgnoreEos { get; set; }
     [JsonPropertyName("priority")] public int? Priority { get; set; }
+    /// <summary>Tools offered to the model, passed to the chat template as `tools`.</summary>
+    [JsonPropertyName("tools")] public JsonElement Tools { get; set; }
+    /// <summary>Extra chat template variables (e.g. {"enable_thinking": false}).</summary>
+    [JsonPropertyName("chat_template_kwargs")] public JsonElement ChatTemplateKwargs { get; set; }
 }
 
 public sealed class ChatMessage
@@ -34,6 +38,8 @@ public sealed class ChatMessage
     [JsonPropertyName("role")] public string Role { get; set; } = "user";
     /// <summary>A string, or an array of content parts (text parts are joined).</summary>
     [JsonPropertyName("content")] public JsonElement Content { get; set; }
+    /// <summary>The message's other fields (tool_calls, tool_call_id, name, reasoning_content), for the chat template.</summary>
+    [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; set; }
 
     public string Text => Content.ValueKind switch
     {

@@ -22,7 +22,8 @@ public static class OpenAiServer
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static WebApplication Build(LlmRuntime runtime, string url, string? modelName = null, ServerSettings? settings = null)
+    /// <param name="chatTemplate">A template file or built-in name overriding the model's (`serve --chat-template`).</param>
+    public static WebApplication Build(LlmRuntime runtime, string url, string? modelName = null, ServerSettings? settings = null, string? chatTemplate = null)
     {
         settings ??= ServerSettings.Default;
         var builder = WebApplication.CreateSlimBuilder();
@@ -34,7 +35,8 @@ public static class OpenAiServer
         builder.Services.AddSingleton(settings);
         var app = builder.Build();
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
-        var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority, new ChatTemplate(runtime.Tokenizer), settings.MaxRequestDuration);
+        var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority,
+            ChatPromptBuilder.ForRuntime(runtime, chatTemplate), settings.MaxRequestDuration);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         ServerGuards.Use(app, settings, lifecycle);
@@ -46,6 +48,7 @@ public static class OpenAiServer
         }));
         app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, model, context, settings, chat: false));
         app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, model, context, settings, chat: true));
+        TokenizeEndpoints.Map(app, runtime.Tokenizer);
         return app;
     }
 

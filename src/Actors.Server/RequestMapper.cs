@@ -15,8 +15,8 @@ public static class RequestMapper
         public string? Param { get; } = param;
     }
 
-    /// <summary>What the mapper needs besides the body: the limits, whether a client's priority counts, and the chat template.</summary>
-    public sealed record Context(RequestLimits Limits, int MaxPromptChars, bool AllowClientPriority, ChatTemplate Template, TimeSpan MaxDuration = default);
+    /// <summary>What the mapper needs besides the body: the limits, whether a client's priority counts, and the chat prompt builder.</summary>
+    public sealed record Context(RequestLimits Limits, int MaxPromptChars, bool AllowClientPriority, ChatPromptBuilder Template, TimeSpan MaxDuration = default);
 
     public static Generate ToGenerate(CompletionRequest body, bool chat, Context context, string id)
     {
@@ -40,8 +40,9 @@ public static class RequestMapper
         {
             if (body.Prompt.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
                 throw new BadRequest("prompt is not a chat completion field: send messages", "prompt");
-            var messages = CheckMessages(body.Messages, limits.MaxMessages, context.MaxPromptChars);
-            prompt = context.Template.Render(messages);
+            CheckMessages(body.Messages, limits.MaxMessages, context.MaxPromptChars);
+            // Token ids, not text: the template's control tokens are parsed, the messages' text never is.
+            tokens = context.Template.Build(body);
         }
         else
         {
@@ -57,7 +58,7 @@ public static class RequestMapper
             // A client's priority would let it jump the queue: honoured only where the deployment allows it.
             Priority = context.AllowClientPriority ? body.Priority ?? 0 : 0,
             AddBos = true,
-            ParseSpecialTokens = chat,
+            ParseSpecialTokens = false,
             DeadlineUtc = context.MaxDuration > TimeSpan.Zero ? DateTime.UtcNow + context.MaxDuration : null,
             Sampling = new SamplingOptions
             {

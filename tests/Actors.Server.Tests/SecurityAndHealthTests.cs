@@ -64,7 +64,7 @@ public sealed class SecurityAndHealthTests
     public async Task A_client_priority_is_ignored_unless_the_config_allows_it()
     {
         await using var server = await ServerHarness.Start();
-        var template = new ChatTemplate(server.Runtime.Tokenizer);
+        var template = ChatPromptBuilder.ForRuntime(server.Runtime);
         var body = new CompletionRequest { Prompt = JsonDocument.Parse("\"hi\"").RootElement, Priority = -100 };
         RequestMapper.Context Context(bool allow) => new(ServerSettings.Default.Limits, 1000, allow, template);
         Assert.Equal(0, RequestMapper.ToGenerate(body, false, Context(false), "a").Priority);

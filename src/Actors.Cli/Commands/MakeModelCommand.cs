@@ -1,4 +1,5 @@
 using Actors.Inference.Synthetic;
+using Actors.Inference.Tokenization;
 
 namespace Actors.Cli.Commands;
 
@@ -25,6 +26,8 @@ public sealed class MakeModelCommand : ICommand
         new("rope-base", "RoPE frequency base", "10000"),
         new("vocab-kind", "tokenizer: spm (llama SentencePiece) or bpe (GPT-2 / Llama 3)", "spm"),
         new("seed", "weight seed", "1"),
+        new("tokenizer-json", "a Hugging Face tokenizer.json to import as the vocabulary (the embedding is sized to it)"),
+        new("tokenizer-config", "its tokenizer_config.json (special tokens, add-bos flags, chat template)"),
         new("tied", "tie the output head to the token embedding", IsFlag: true),
     ];
 
@@ -40,6 +43,9 @@ public sealed class MakeModelCommand : ICommand
         string arch = a.RequireString("arch");
         if (Inference.Model.ArchitectureTraits.Find(arch) is null)
             throw new CliException($"option '--arch' must be one of {Inference.Model.ArchitectureTraits.SupportedList}, got '{arch}'");
+        var imported = ImportTokenizer(a);
+        if (imported != null && a.Has("vocab") && a.Int("vocab", 1) != imported.VocabSize)
+            throw new CliException($"option '--vocab' {a.Int("vocab", 1)} differs from the imported tokenizer's {imported.VocabSize} tokens (leave it out: the embedding is sized to the tokenizer)");
         var spec = new SyntheticModelSpec
         {
             Architecture = arch,
@@ -50,7 +56,8 @@ public sealed class MakeModelCommand : ICommand
             KvHeads = a.Int("kv-heads", 1),
             HeadDim = a.Int("head-dim", 0),
             Ffn = a.Int("ffn", 1),
-            Vocab = a.Int("vocab", 1),
+            Vocab = imported?.VocabSize ?? a.Int("vocab", 1),
+            ImportedVocabulary = imported,
             Context = a.Int("context", 1),
             WeightType = a.RequireString("type"),
             RopeBase = (float)a.Double("rope-base", 1.0001),
@@ -71,5 +78,20 @@ public sealed class MakeModelCommand : ICommand
         long bytes = new FileInfo(path).Length;
         output.WriteLine($"wrote {path}: {bytes / 1e6:F1} MB, {spec.CacheKey} in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
         return Task.FromResult(0);
+    }
+
+    private static ImportedTokenizer? ImportTokenizer(Arguments a)
+    {
+        string? json = a.String("tokenizer-json"), config = a.String("tokenizer-config");
+        if (json is null)
+            return config is null ? null : throw new CliException("option '--tokenizer-config' needs '--tokenizer-json'");
+        try
+        {
+            return HuggingFaceTokenizerImporter.Read(json, config);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or Actors.Inference.Model.ModelFormatException)
+        {
+            throw new CliException(ex.Message);
+        }
     }
 }

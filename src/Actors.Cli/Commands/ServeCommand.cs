@@ -26,6 +26,7 @@ public sealed class ServeCommand : ICommand
         new("port", "TCP port, 0 = any free port (the first lines say which)", "8000"),
         new("model-name", "model id the API reports (default: the model file's name)"),
         new("api-key", $"require \"Authorization: Bearer KEY\" on every endpoint but /health (default: ${ServerSettings.ApiKeyVariable}, then actors-server.api-key)"),
+        new("chat-template", "chat template: a Jinja file or a built-in name (chatml, llama3, llama2, mistral, gemma, plain); default: the model's own"),
         .. RuntimeHost.Options,
     ];
 
@@ -45,7 +46,15 @@ public sealed class ServeCommand : ICommand
             throw new CliException(ex.Message);
         }
         await using var runtime = RuntimeHost.Start(a);
-        var app = OpenAiServer.Build(runtime.Runtime, $"http://{host}:{port}", a.String("model-name"), settings);
+        Microsoft.AspNetCore.Builder.WebApplication app;
+        try
+        {
+            app = OpenAiServer.Build(runtime.Runtime, $"http://{host}:{port}", a.String("model-name"), settings, a.String("chat-template"));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or Actors.Inference.ChatTemplates.JinjaException or Actors.Inference.Model.ModelFormatException)
+        {
+            throw new CliException(ex.Message);
+        }
         try
         {
             await app.StartAsync(cancel);

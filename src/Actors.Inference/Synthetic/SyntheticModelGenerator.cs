@@ -39,7 +39,6 @@ public static class SyntheticModelGenerator
         string a = spec.Architecture;
         int hd = spec.EffectiveHeadDim;
         int qDim = spec.Heads * hd, kvDim = spec.KvHeads * hd;
-        var vocab = SyntheticVocabulary.Build(spec.Vocabulary, spec.Vocab);
         var w = new GgufWriter { Version = spec.GgufVersion };
         w.AddString("general.architecture", a);
         // llama.cpp gives a model whose name contains "phi3" or "phi-3" Phi-3's special-token attributes,
@@ -77,17 +76,8 @@ public static class SyntheticModelGenerator
             w.AddFloat32($"{a}.rope.scaling.attn_factor", (float)Math.Sqrt(1 + Math.Log(32.0) / Math.Log(spec.RopeOriginalContext)));
         }
         w.AddUInt32($"{a}.vocab_size", (uint)spec.Vocab);
-        w.AddString("tokenizer.ggml.model", vocab.Model);
-        if (vocab.Pre != null) w.AddString("tokenizer.ggml.pre", vocab.Pre);
-        w.AddArray("tokenizer.ggml.tokens", GgufValueType.String, vocab.Tokens);
-        w.AddArray("tokenizer.ggml.scores", GgufValueType.Float32, vocab.Scores);
-        w.AddArray("tokenizer.ggml.token_type", GgufValueType.Int32, vocab.TokenTypes);
-        if (vocab.Merges != null) w.AddArray("tokenizer.ggml.merges", GgufValueType.String, vocab.Merges);
-        w.AddUInt32("tokenizer.ggml.bos_token_id", (uint)vocab.BosId);
-        w.AddUInt32("tokenizer.ggml.eos_token_id", (uint)vocab.EosId);
-        if (vocab.UnknownId is int unk) w.AddUInt32("tokenizer.ggml.unknown_token_id", (uint)unk);
-        w.AddBool("tokenizer.ggml.add_bos_token", vocab.AddBos);
-        w.AddBool("tokenizer.ggml.add_eos_token", false);
+        if (spec.ImportedVocabulary is { } imported) imported.WriteTo(w);
+        else WriteVocabulary(w, SyntheticVocabulary.Build(spec.Vocabulary, spec.Vocab));
 
         // Embeddings of unit scale (gemma multiplies them by sqrt(dim), so they are drawn 1/sqrt(dim)
         // smaller); projections scaled by 1/sqrt(fan-in) so activations stay O(1). Projections back into
@@ -141,6 +131,21 @@ public static class SyntheticModelGenerator
             Vector(w, spec, "rope_factors_short.weight", hd / 2, 1.2, 0.2, min: 1.0);
         }
         return w;
+    }
+
+    private static void WriteVocabulary(GgufWriter w, SyntheticVocabularyData vocab)
+    {
+        w.AddString("tokenizer.ggml.model", vocab.Model);
+        if (vocab.Pre != null) w.AddString("tokenizer.ggml.pre", vocab.Pre);
+        w.AddArray("tokenizer.ggml.tokens", GgufValueType.String, vocab.Tokens);
+        w.AddArray("tokenizer.ggml.scores", GgufValueType.Float32, vocab.Scores);
+        w.AddArray("tokenizer.ggml.token_type", GgufValueType.Int32, vocab.TokenTypes);
+        if (vocab.Merges != null) w.AddArray("tokenizer.ggml.merges", GgufValueType.String, vocab.Merges);
+        w.AddUInt32("tokenizer.ggml.bos_token_id", (uint)vocab.BosId);
+        w.AddUInt32("tokenizer.ggml.eos_token_id", (uint)vocab.EosId);
+        if (vocab.UnknownId is int unk) w.AddUInt32("tokenizer.ggml.unknown_token_id", (uint)unk);
+        w.AddBool("tokenizer.ggml.add_bos_token", vocab.AddBos);
+        w.AddBool("tokenizer.ggml.add_eos_token", false);
     }
 
     /// <summary>

@@ -25,6 +25,9 @@ public sealed record SyntheticModelSpec
     public float RmsEps { get; init; } = 1e-5f;
     public ulong Seed { get; init; } = 1;
     public SyntheticVocabularyKind Vocabulary { get; init; } = SyntheticVocabularyKind.SentencePiece;
+    /// <summary>A real vocabulary (imported from Hugging Face files) written instead of the generated one;
+    /// <see cref="Vocab"/> must then equal its size.</summary>
+    public Tokenization.ImportedTokenizer? ImportedVocabulary { get; init; }
     /// <summary>Writes output.weight; false ties the head to token_embd.</summary>
     public bool SeparateOutput { get; init; } = true;
     /// <summary>Llama-3.1 style rope scaling (rope_freqs.weight), as factor, or 0 for none.</summary>
@@ -53,7 +56,8 @@ public sealed record SyntheticModelSpec
         (SeparateOutput ? "" : "-tied") + (Llama3RopeFactor > 0 ? $"-l3r{Llama3RopeFactor:0.##}" : "") +
         (LinearRopeFactor > 0 ? $"-lin{LinearRopeFactor:0.##}" : "") + (GgufVersion != 3 ? $"-v{GgufVersion}" : "") +
         (SlidingWindow > 0 ? $"-swa{SlidingWindow}" : "") + (AttnSoftcap > 0 ? $"-ac{AttnSoftcap:0.##}" : "") + (FinalSoftcap > 0 ? $"-fc{FinalSoftcap:0.##}" : "") +
-        (Architecture == "phi3" ? $"-oc{RopeOriginalContext}" : "");
+        (Architecture == "phi3" ? $"-oc{RopeOriginalContext}" : "") +
+        (ImportedVocabulary is { } v ? $"-hf{DeterministicRandom.Hash(v.Model + string.Join("\n", v.Tokens) + v.ChatTemplate):x}" : "");
 
     /// <summary>The tensor type of one weight, resolving mixtures.</summary>
     public GgmlType TypeOf(string tensorName)
@@ -75,7 +79,9 @@ public sealed record SyntheticModelSpec
         if (HeadDim == 0 && Dim % Heads != 0) throw new ArgumentException($"dim {Dim} is not divisible by heads {Heads}; give --head-dim");
         if (Heads % KvHeads != 0) throw new ArgumentException($"heads {Heads} is not a multiple of kv-heads {KvHeads}");
         if (EffectiveHeadDim % 2 != 0) throw new ArgumentException($"head size {EffectiveHeadDim} must be even for RoPE");
-        if (Vocab < SyntheticVocabulary.MinimumSize(Vocabulary)) throw new ArgumentException($"vocab {Vocab} is below the minimum {SyntheticVocabulary.MinimumSize(Vocabulary)}");
+        if (ImportedVocabulary != null && Vocab != ImportedVocabulary.VocabSize)
+            throw new ArgumentException($"vocab {Vocab} differs from the imported vocabulary's {ImportedVocabulary.VocabSize} tokens");
+        if (ImportedVocabulary == null && Vocab < SyntheticVocabulary.MinimumSize(Vocabulary)) throw new ArgumentException($"vocab {Vocab} is below the minimum {SyntheticVocabulary.MinimumSize(Vocabulary)}");
         if (!(RopeBase > 1)) throw new ArgumentException($"rope base {RopeBase} must be greater than 1");
         var traits = Traits;
         // llama.cpp shapes qwen2's attn_q and phi3's attn_qkv/attn_output with embedding_length for the query.

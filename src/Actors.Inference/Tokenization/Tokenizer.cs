@@ -108,6 +108,12 @@ public sealed class Tokenizer
     public bool IsControl(int id) => _vocab.Types[CheckId(id)] == TokenType.Control;
     /// <summary>EOS, EOT/EOM, and tokens such as "&lt;|eot_id|&gt;" that llama.cpp also treats as end of generation.</summary>
     public bool IsEndOfGeneration(int id) => _endOfGeneration[CheckId(id)];
+    /// <summary>
+    /// Every token that ends generation, ascending, as llama.cpp determines them: EOS, EOT and EOM when the
+    /// file names them, and every token whose text is one of llama.cpp's end-of-turn texts
+    /// (&lt;|eot_id|&gt;, &lt;|im_end|&gt;, &lt;end_of_turn&gt;, &lt;|endoftext|&gt;, ...).
+    /// </summary>
+    public IReadOnlyList<int> EndOfGenerationIds => _vocab.EndOfGeneration;
     /// <summary>The token's text as stored in the vocabulary (with "▁" or GPT-2's byte alphabet).</summary>
     public string TokenText(int id) => _vocab.Tokens[CheckId(id)];
     public float TokenScore(int id) => _vocab.Scores[CheckId(id)];
@@ -143,8 +149,26 @@ public sealed class Tokenizer
         return output.ToArray();
     }
 
+    /// <summary>
+    /// Tokenizes a rendered chat prompt: control-token text is parsed as tokens except inside
+    /// <paramref name="literalSpans"/> (the messages' own text), where it stays text, so a user cannot
+    /// type a turn boundary. Same ids as <see cref="Encode(string, bool, bool)"/> with parseSpecial where
+    /// the spans hold no control-token text.
+    /// </summary>
+    public int[] EncodeWithLiteralSpans(string text, bool addBos, IReadOnlyList<(int Start, int Length)> literalSpans)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(literalSpans);
+        var output = new List<int>(text.Length / 3 + 4);
+        Encode(text.AsSpan(), output, addBos, parseSpecial: true, literalSpans);
+        return output.ToArray();
+    }
+
     /// <summary>Tokenizes into <paramref name="output"/> (appending).</summary>
-    public void Encode(ReadOnlySpan<char> text, List<int> output, bool addBos = true, bool parseSpecial = false)
+    public void Encode(ReadOnlySpan<char> text, List<int> output, bool addBos = true, bool parseSpecial = false) =>
+        Encode(text, output, addBos, parseSpecial, null);
+
+    private void Encode(ReadOnlySpan<char> text, List<int> output, bool addBos, bool parseSpecial, IReadOnlyList<(int Start, int Length)>? literal)
     {
         ArgumentNullException.ThrowIfNull(output);
         string? sanitized = null;
@@ -159,7 +183,7 @@ public sealed class Tokenizer
         try
         {
             var fragments = scratch.Fragments;
-            Partition(text, parseSpecial, fragments, scratch.FragmentsSwap);
+            Partition(text, parseSpecial, fragments, scratch.FragmentsSwap, literal);
 
             if (addBos && _vocab.AddBos) output.Add(_vocab.BosId);
             bool previousWasSpecial = true; // SentencePiece: the text's start counts as "after a special token"
@@ -190,16 +214,19 @@ public sealed class Tokenizer
 
     /// <summary>
     /// Splits out the text of special tokens, longest token first, each over all remaining text pieces
-    /// (llama.cpp's tokenizer_st_partition, without the per-model lstrip/rstrip attributes).
+    /// (llama.cpp's tokenizer_st_partition, without the per-model lstrip/rstrip attributes). Inside
+    /// <paramref name="literal"/> spans only user-defined tokens match, as if parseSpecial were off there.
     /// </summary>
-    private void Partition(ReadOnlySpan<char> text, bool parseSpecial, List<Fragment> fragments, List<Fragment> swap)
+    private void Partition(ReadOnlySpan<char> text, bool parseSpecial, List<Fragment> fragments, List<Fragment> swap,
+        IReadOnlyList<(int Start, int Length)>? literal = null)
     {
         fragments.Clear();
         if (text.Length == 0) return;
         fragments.Add(new Fragment(0, text.Length, -1));
         foreach (int id in _specialTokens)
         {
-            if (!parseSpecial && _vocab.Types[id] != TokenType.UserDefined) continue;
+            bool userDefined = _vocab.Types[id] == TokenType.UserDefined;
+            if (!parseSpecial && !userDefined) continue;
             string special = _vocab.Tokens[id];
             if (text.IndexOf(special, StringComparison.Ordinal) < 0) continue;
 
@@ -207,20 +234,30 @@ public sealed class Tokenizer
             foreach (var f in fragments)
             {
                 if (f.Token >= 0) { swap.Add(f); continue; }
-                int start = f.Start, end = f.Start + f.Length;
-                while (start < end)
+                int start = f.Start, end = f.Start + f.Length, from = start;
+                while (from < end)
                 {
-                    int at = text[start..end].IndexOf(special, StringComparison.Ordinal);
+                    int at = text[from..end].IndexOf(special, StringComparison.Ordinal);
                     if (at < 0) break;
-                    if (at > 0) swap.Add(new Fragment(start, at, -1));
-                    swap.Add(new Fragment(start + at, special.Length, id));
-                    start += at + special.Length;
+                    at += from;
+                    if (!userDefined && InsideLiteral(literal, at, special.Length)) { from = at + 1; continue; }
+                    if (at > start) swap.Add(new Fragment(start, at - start, -1));
+                    swap.Add(new Fragment(at, special.Length, id));
+                    start = from = at + special.Length;
                 }
                 if (start < end) swap.Add(new Fragment(start, end - start, -1));
             }
             fragments.Clear();
             fragments.AddRange(swap);
         }
+    }
+
+    private static bool InsideLiteral(IReadOnlyList<(int Start, int Length)>? literal, int at, int length)
+    {
+        if (literal is null) return false;
+        foreach (var (start, len) in literal)
+            if (at < start + len && start < at + length) return true;
+        return false;
     }
 
     private void EncodeSentencePiece(ReadOnlySpan<char> fragment, bool spacePrefix, List<int> output, EncodeScratch s)

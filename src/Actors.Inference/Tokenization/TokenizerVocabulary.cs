@@ -50,11 +50,8 @@ internal sealed class TokenizerVocabulary
     public required bool AddBos { get; init; }
     public required bool AddEos { get; init; }
     public required bool AddSpacePrefix { get; init; }
-    /// <summary>Tokens that end generation: EOS, EOT/EOM when given, and the usual end-of-turn texts.</summary>
+    /// <summary>Tokens that end generation, ascending (see <see cref="EndOfGenerationRules"/>).</summary>
     public required int[] EndOfGeneration { get; init; }
-
-    private static readonly string[] EndOfGenerationTexts =
-        ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<|eom_id|>", "<EOT>"];
 
     // pre names as llama.cpp maps them (llama-vocab.cpp); the families whose rules are implemented here.
     private static readonly Dictionary<string, (PreTokenizerKind Kind, bool IgnoreMerges, bool AddBos)> PreNames = new()
@@ -142,30 +139,22 @@ internal sealed class TokenizerVocabulary
         addEos = Bool(md, AddEosKey, source) ?? addEos;
         addSpacePrefix = Bool(md, AddSpacePrefixKey, source) ?? addSpacePrefix;
 
-        // SentencePiece files may omit the ids (llama.cpp defaults: unk 0, bos 1, eos 2); BPE ids must be given.
+        // Ids the file omits take llama.cpp's defaults: SentencePiece unk 0, bos 1, eos 2; GPT-2 BPE bos = eos = 11.
         bool spm = kind == TokenizerKind.SentencePiece;
-        int bos = TokenId(md, BosKey, source, n, spm && n > 1 ? 1 : -1);
-        int eos = TokenId(md, EosKey, source, n, spm && n > 2 ? 2 : -1);
+        int bos = TokenId(md, BosKey, source, n, spm ? (n > 1 ? 1 : -1) : (n > 11 ? 11 : -1));
+        int eos = TokenId(md, EosKey, source, n, spm ? (n > 2 ? 2 : -1) : (n > 11 ? 11 : -1));
         int unk = TokenId(md, UnknownKey, source, n, spm ? 0 : -1);
         if (addBos && bos < 0) throw Error(source, $"metadata '{AddBosKey}' is true but '{BosKey}' is not set");
         if (addEos && eos < 0) throw Error(source, $"metadata '{AddEosKey}' is true but '{EosKey}' is not set");
 
-        var eog = new SortedSet<int>();
-        if (eos >= 0) eog.Add(eos);
-        foreach (var key in new[] { EotKey, EomKey })
-        {
-            int id = TokenId(md, key, source, n, -1);
-            if (id >= 0) eog.Add(id);
-        }
-        var eogTexts = new HashSet<string>(EndOfGenerationTexts, StringComparer.Ordinal);
-        for (int i = 0; i < n; i++)
-            if (eogTexts.Contains(tokens[i])) eog.Add(i);
+        int eot = TokenId(md, EotKey, source, n, -1), eom = TokenId(md, EomKey, source, n, -1);
+        int[] eog = EndOfGenerationRules.Resolve(tokens, types, eos, eot, eom);
 
         return new TokenizerVocabulary
         {
             Kind = kind, Pre = pre, IgnoreMerges = ignoreMerges, Tokens = tokens, Scores = scores, Types = types, Merges = merges,
             BosId = bos, EosId = eos, UnknownId = unk, AddBos = addBos, AddEos = addEos, AddSpacePrefix = addSpacePrefix,
-            EndOfGeneration = eog.ToArray(),
+            EndOfGeneration = eog,
         };
     }
 

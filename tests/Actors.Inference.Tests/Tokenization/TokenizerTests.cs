@@ -299,7 +299,22 @@ public sealed class TokenizerTests(TokenizerModels models, ITestOutputHelper out
     }
 
     [Fact]
-    public void Add_bos_without_a_bos_id_is_rejected()
+    public void Add_bos_without_a_bos_id_or_its_default_is_rejected()
+    {
+        // llama.cpp's GPT-2 default BOS is token 11: a vocabulary of 8 tokens has none.
+        string[] tokens = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        var md = new Dictionary<string, GgufValue>
+        {
+            ["tokenizer.ggml.model"] = new(GgufValueType.String, "gpt2"),
+            ["tokenizer.ggml.tokens"] = new(GgufValueType.Array, tokens, GgufValueType.String),
+            ["tokenizer.ggml.merges"] = new(GgufValueType.Array, new[] { "a b" }, GgufValueType.String),
+            ["tokenizer.ggml.add_bos_token"] = new(GgufValueType.Bool, true),
+        };
+        Assert.Contains("tokenizer.ggml.bos_token_id", Fails(md));
+    }
+
+    [Fact]
+    public void Gpt2_vocabulary_without_bos_and_eos_ids_takes_llama_cpps_default_token_11()
     {
         var vocab = SyntheticVocabulary.Build(SyntheticVocabularyKind.Gpt2Bpe, 400);
         var md = new Dictionary<string, GgufValue>
@@ -307,8 +322,10 @@ public sealed class TokenizerTests(TokenizerModels models, ITestOutputHelper out
             ["tokenizer.ggml.model"] = new(GgufValueType.String, "gpt2"),
             ["tokenizer.ggml.tokens"] = new(GgufValueType.Array, vocab.Tokens, GgufValueType.String),
             ["tokenizer.ggml.merges"] = new(GgufValueType.Array, vocab.Merges!, GgufValueType.String),
-            ["tokenizer.ggml.add_bos_token"] = new(GgufValueType.Bool, true),
         };
-        Assert.Contains("tokenizer.ggml.bos_token_id", Fails(md));
+        var tokenizer = Tokenizer.FromMetadata(md);
+        Assert.Equal(11, tokenizer.BosId);
+        Assert.Equal(11, tokenizer.EosId);
+        Assert.Contains(11, tokenizer.EndOfGenerationIds);
     }
 }
