@@ -21,14 +21,19 @@ public static class LibraryReport
         if (!availability.IsAvailable) return Program.ExitNoGpu;
 
         bool nvrtcOk = Nvrtc.TryLoad(out var nvrtc, out string nvrtcError, availability.DriverMajor);
-        output.WriteLine(nvrtcOk
-            ? $"nvrtc: {nvrtc!.Version} from {LoadedLibraries.PathOf("libnvrtc.so") ?? nvrtc.LibraryName} (builtins {LoadedLibraries.PathOf("libnvrtc-builtins") ?? "not loaded yet"}); archs {string.Join(",", nvrtc.SupportedArchs)}"
-            : $"nvrtc: MISSING: {nvrtcError}");
-        if (!nvrtcOk) return 1;
+        if (!nvrtcOk)
+        {
+            output.WriteLine($"nvrtc: MISSING: {nvrtcError}");
+            return 1;
+        }
 
         using var device = CudaDevice.Create(0, new CudaDeviceOptions { RequireCublas = false });
         var info = device.Info;
         output.WriteLine($"device: {info.Name}, sm_{info.ComputeMajor}{info.ComputeMinor}, {StageMemoryPlan.Size(info.TotalMemoryBytes)}, {info.MultiprocessorCount} SMs, PCI {info.PciBusId}");
+        output.WriteLine($"nvrtc: {nvrtc!.Version} from {LoadedLibraries.PathOf("libnvrtc.so") ?? nvrtc.LibraryName}; archs {string.Join(",", nvrtc.SupportedArchs)}");
+        // A compile (no cached CUBIN) loads the builtins; check that one works here rather than in the first test.
+        device.Compiler.CompileFresh("residual_add.cu", device.Target);
+        output.WriteLine($"nvrtc-builtins: {LoadedLibraries.PathOf("libnvrtc-builtins") ?? "not loaded"}");
         output.WriteLine($"kernels: {KernelSources.Embedded.Files.Count} files compiled and loaded as {device.Target}");
         output.WriteLine($"cublas: {(device.Cublas != null ? device.CublasStatus : "MISSING: " + device.CublasStatus)}");
         output.WriteLine($"cublasLt: {LoadedLibraries.PathOf("libcublasLt.so") ?? "not loaded"}");

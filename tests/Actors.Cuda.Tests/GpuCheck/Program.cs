@@ -13,7 +13,7 @@ namespace Actors.Cuda.Tests.GpuCheck;
 ///   libs                       open device 0; which NVRTC/cuBLAS/cuBLASLt/NVML were loaded from where (exit 5: no cuBLAS)
 ///   list [group]               GPU test case ids (groups: op, stage)
 ///   run-cases ID...            run cases in this process (the line protocol of CaseRunner)
-///   suite GROUP [--timeout S] [--budget S] [--results FILE] [--wrap CMD ARGS...]
+///   suite GROUP [--timeout S] [--budget S] [--results FILE] [--cases ID,...] [--wrap CMD ARGS...]
 ///                              every case of GROUP, one process per test method (see IsolatedSuite);
 ///                              --wrap runs each child under a command such as compute-sanitizer
 ///   bench [--types F16,Q8_0,Q4_K_M] [--batches 1,8,64] [--layers 2] [--dim 4096] [--ffn 11008] [--prompt 128] [--steps 16]
@@ -112,6 +112,7 @@ public static class Program
         var (o, positional, wrapper) = ParseOptions(args);
         if (positional.Count != 1) throw new ArgumentException("suite needs one group (op or stage)");
         var cases = GpuCaseCatalog.All().Where(c => c.Group == positional[0]).ToList();
+        if (o.TryGetValue("cases", out var only)) cases = GpuCaseCatalog.Select(cases, only.Split(',')).ToList();
         if (cases.Count == 0) throw new ArgumentException($"no GPU test cases in group '{positional[0]}'");
         double timeout = Number(o, "timeout", 120), budget = Number(o, "budget", 600);
         using var results = o.TryGetValue("results", out var file) ? new StreamWriter(file, append: true) : null;
