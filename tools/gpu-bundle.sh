@@ -15,9 +15,10 @@ rm -rf "$out"
 mkdir -p "$out/bin" "$out/kernels"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # TrimMode=partial trims only assemblies marked trimmable (the framework); ours and xunit's stay
-# whole, so the runner's reflection over the test methods keeps working.
+# whole, so the runner's reflection over the test methods keeps working. Reflection-based JSON stays
+# on for any library code that uses it (trimming turns it off by default).
 dotnet publish tests/Actors.Cuda.Tests -c Release -r linux-x64 --self-contained -p:GpuBundle=true \
-  -p:PublishTrimmed=true -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true \
+  -p:PublishTrimmed=true -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true -p:JsonSerializerIsReflectionEnabledByDefault=true \
   -p:DebugType=none -p:GenerateDocumentationFile=false -o "$out/bin" -v q -nologo
 # The publish restored the project without the test platform; restore it back for dotnet test.
 dotnet restore tests/Actors.Cuda.Tests -v q -nologo >/dev/null

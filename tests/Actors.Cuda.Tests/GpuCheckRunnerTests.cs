@@ -159,6 +159,18 @@ public class GpuCheckRunnerTests
     }
 
     [Fact]
+    public void Case_results_are_json_lines_without_reflection()
+    {
+        string line = GpuCheck.Program.ToJson("op", true, new CaseResult("A#1", CaseOutcome.Crashed, 1.23456, "died \"here\"\nnow"));
+        Assert.DoesNotContain('\n', line);
+        using var json = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal("Crashed", json.RootElement.GetProperty("outcome").GetString());
+        Assert.Equal(1.235, json.RootElement.GetProperty("seconds").GetDouble());
+        Assert.Equal("died \"here\"\nnow", json.RootElement.GetProperty("message").GetString());
+        Assert.True(json.RootElement.GetProperty("sanitizer").GetBoolean());
+    }
+
+    [Fact]
     public void Benchmark_rows_print_as_one_parseable_line()
     {
         var row = new BenchmarkRow("Q4_K_M", 8, 12345.6, 1.5, 5333.3, 1800.25, 3000);

@@ -114,6 +114,7 @@ case $rc in
   5) record libraries FAILED $((SECONDS - t0)) "cuBLAS is missing, so the GEMM path cannot be tested (stage tests will fail; set ACTORS_ALLOW_NO_CUBLAS=1 to run them on matvec): $detail" ;;
   *) record libraries FAILED $((SECONDS - t0)) "exit $rc: $(tail -3 <<<"$out" | tr '\n' ' ')"; finish 1 ;;
 esac
+timeout 60 "$runner" topology || echo "(topology discovery failed: exit $?)"
 
 # suite GROUP STEP TIMEOUT_PER_PROCESS BUDGET [--wrap ...]: one process per test method.
 suite() {

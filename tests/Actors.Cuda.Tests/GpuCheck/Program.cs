@@ -121,7 +121,7 @@ public static class Program
             r =>
             {
                 log.WriteLine($"RESULT {r.Outcome} {r.Id} {r.Seconds.ToString("0.000", CultureInfo.InvariantCulture)} {r.Message}");
-                results?.WriteLine(JsonSerializer.Serialize(new { group = positional[0], sanitizer = wrapper.Count > 0, id = r.Id, outcome = r.Outcome.ToString(), seconds = r.Seconds, message = r.Message }));
+                results?.WriteLine(ToJson(positional[0], wrapper.Count > 0, r));
                 results?.Flush();
             },
             wrapper.Count > 0 ? IsolatedSuite.SanitizerError : null);
@@ -133,6 +133,24 @@ public static class Program
             return ExitSanitizerRefused;
         }
         return all.All(r => r.Outcome == CaseOutcome.Passed) ? 0 : 1;
+    }
+
+    /// <summary>One line of cases.jsonl. Written with Utf8JsonWriter: a trimmed publish has no reflection-based serializer.</summary>
+    public static string ToJson(string group, bool sanitizer, CaseResult r)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("group", group);
+            json.WriteBoolean("sanitizer", sanitizer);
+            json.WriteString("id", r.Id);
+            json.WriteString("outcome", r.Outcome.ToString());
+            json.WriteNumber("seconds", Math.Round(r.Seconds, 3));
+            json.WriteString("message", r.Message);
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     private static int Bench(string[] args)
