@@ -7,8 +7,10 @@
 # LOG_DIR/cases.jsonl (one line per test case) and LOG_DIR/bench.txt. At most about 7 minutes.
 # Steps: facts, libraries (device open), op tests, stage tests, memcheck, benchmark.
 # ACTORS_CHECK_SECONDS (default 420) is the time the steps share; ACTORS_BENCH_ARGS replaces the
-# benchmark's options (see the runner's bench command). Exit status: 0 all passed; 1 a step failed; 3 no GPU found (nothing else run); 10 the bundle's
-# runner does not start on this machine; 2 usage.
+# benchmark's options (see the runner's bench command); ACTORS_ALLOW_NO_CUBLAS=1 lets the stage
+# tests run without cuBLAS. Exit status: 0 all passed; 1 a step failed; 3 no GPU found (nothing
+# else run); 10 the bundle's runner does not start on this machine; 2 usage. docs/cuda.md explains
+# every summary line.
 set -u
 export PATH="${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}:/usr/local/cuda/bin"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,6 +20,7 @@ mkdir -p "$log_dir" || exit 2
 log_dir=$(cd "$log_dir" && pwd)
 : > "$log_dir/gpu-check.log"
 exec > >(tee -a "$log_dir/gpu-check.log") 2>&1
+tee_pid=$!
 
 export HOME="${HOME:-/tmp}"
 export ACTORS_CACHE="${ACTORS_CACHE:-${TMPDIR:-/tmp}/actors-gpu-check}"
@@ -44,7 +47,8 @@ write_summary() {
   printf '\n=== summary (%ds, exit %d): %s\n' $((SECONDS - started)) "$1" "$log_dir/summary.json"
   cat "$log_dir/summary.json"
 }
-finish() { write_summary "$1"; exit "$1"; }
+# Closing our output lets tee finish writing the log before we exit.
+finish() { write_summary "$1"; exec >&- 2>&-; wait "$tee_pid" 2>/dev/null; exit "$1"; }
 step() { printf '\n=== %s (%ds elapsed)\n' "$1" $((SECONDS - started)); }
 have() { command -v "$1" >/dev/null 2>&1; }
 
