@@ -149,6 +149,32 @@ public class GpuCheckRunnerTests
     }
 
     [Fact]
+    public void A_child_is_killed_when_one_case_outlasts_the_timeout_not_when_all_together_do()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        // The wrapper stands in for the child: two quick cases (2 s together), then one that hangs.
+        const string script = "echo 'START A#0'; sleep 1; echo 'PASS A#0 1'; echo 'START A#1'; sleep 1; echo 'PASS A#1 1'; echo 'START A#2'; exec sleep 60";
+        var sw = Stopwatch.StartNew();
+        var child = IsolatedSuite.RunChildProcess(["A#0", "A#1", "A#2"], ["bash", "-c", script], timeoutSeconds: 1.5, log: null);
+        Assert.True(child.TimedOut);
+        Assert.True(sw.Elapsed.TotalSeconds < 20, $"took {sw.Elapsed.TotalSeconds:0} s");
+        var results = IsolatedSuite.Interpret(["A#0", "A#1", "A#2"], child);
+        Assert.Equal([CaseOutcome.Passed, CaseOutcome.Passed, CaseOutcome.TimedOut], results.Select(r => r.Outcome));
+    }
+
+    [Fact]
+    public void A_real_child_runs_a_case_and_reports_it_on_the_line_protocol()
+    {
+        if (TestEnvironment.Cuda.IsAvailable) return; // on a GPU the case passes; here it must fail saying why
+        var child = IsolatedSuite.RunChildProcess(["GpuStageTests.Device_describes_itself"], [], timeoutSeconds: 60, log: null);
+        Assert.False(child.TimedOut);
+        Assert.Equal(CaseRunner.ExitFailed, child.ExitCode);
+        var result = Assert.Single(IsolatedSuite.Interpret(["GpuStageTests.Device_describes_itself"], child));
+        Assert.Equal(CaseOutcome.Failed, result.Outcome);
+        Assert.Contains("no CUDA device", result.Message);
+    }
+
+    [Fact]
     public void Options_split_values_positionals_and_the_wrapped_command()
     {
         var (o, positional, wrapper) = GpuCheck.Program.ParseOptions(["op", "--timeout", "45", "--wrap", "/x/compute-sanitizer", "--tool", "memcheck"]);

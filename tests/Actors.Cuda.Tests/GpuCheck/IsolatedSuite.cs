@@ -106,7 +106,7 @@ public static class IsolatedSuite
         if (current != null)
         {
             var tail = CaseRunner.OneLine(string.Join('\n', caseLines.TakeLast(6)));
-            if (child.TimedOut) Finish(CaseOutcome.TimedOut, child.Seconds, $"timed out; the process was killed after {child.Seconds:0} s. {tail}");
+            if (child.TimedOut) Finish(CaseOutcome.TimedOut, child.Seconds, $"timed out: the case ran {child.Seconds:0} s and its process was killed. {tail}");
             else Finish(CaseOutcome.Crashed, child.Seconds, $"the test process died (exit {child.ExitCode}) during this case. {tail}");
         }
         return results;
@@ -124,7 +124,10 @@ public static class IsolatedSuite
         return findings.Count == 0 ? null : "memcheck: " + CaseRunner.OneLine(string.Join('\n', findings.Take(6)), 800);
     }
 
-    /// <summary>Starts this program again as a child running <paramref name="ids"/>, optionally under a wrapper command (compute-sanitizer).</summary>
+    /// <summary>
+    /// Starts this program again as a child running <paramref name="ids"/>, optionally under a wrapper
+    /// command (compute-sanitizer); kills it when one case runs longer than <paramref name="timeoutSeconds"/>.
+    /// </summary>
     public static ChildRun RunChildProcess(IReadOnlyList<string> ids, IReadOnlyList<string> wrapper, double timeoutSeconds, TextWriter? log)
     {
         var (exe, prefix) = SelfCommand();
@@ -143,6 +146,7 @@ public static class IsolatedSuite
         var lines = new List<string>();
         var gate = new object();
         var sw = Stopwatch.StartNew();
+        var caseStarted = TimeSpan.Zero; // the timeout is per case: a method with many cases may take longer in all
         using var process = new Process { StartInfo = psi };
         void OnLine(string? line)
         {
@@ -151,6 +155,7 @@ public static class IsolatedSuite
             {
                 lines.Add(line);
                 log?.WriteLine(line);
+                if (line.StartsWith("START ", StringComparison.Ordinal)) caseStarted = sw.Elapsed;
             }
         }
         process.OutputDataReceived += (_, e) => OnLine(e.Data);
@@ -165,17 +170,21 @@ public static class IsolatedSuite
         }
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        bool exited = process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds));
-        if (!exited)
+        bool timedOut = false;
+        while (!process.WaitForExit(250))
         {
+            TimeSpan since;
+            lock (gate) since = sw.Elapsed - caseStarted;
+            if (since.TotalSeconds <= timeoutSeconds) continue;
+            timedOut = true;
             try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             process.WaitForExit(TimeSpan.FromSeconds(10));
+            break;
         }
-        else
-        {
-            process.WaitForExit(); // drains the output readers
-        }
-        lock (gate) return new ChildRun(lines.ToList(), exited ? process.ExitCode : 137, !exited, sw.Elapsed.TotalSeconds);
+        if (!timedOut) process.WaitForExit(); // drains the output readers
+        double seconds;
+        lock (gate) seconds = (sw.Elapsed - caseStarted).TotalSeconds;
+        lock (gate) return new ChildRun(lines.ToList(), timedOut ? 137 : process.ExitCode, timedOut, timedOut ? seconds : sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>The command that starts this program: the apphost of a published bundle, or `dotnet &lt;dll&gt;`.</summary>
