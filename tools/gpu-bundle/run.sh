@@ -120,7 +120,7 @@ case $rc in
 esac
 timeout 60 "$runner" topology || echo "(topology discovery failed: exit $?)"
 
-# suite GROUP STEP TIMEOUT_PER_PROCESS BUDGET [--wrap ...]: one process per test method.
+# suite GROUP STEP TIMEOUT_PER_CASE BUDGET [--wrap ...]: one process per test method.
 suite() {
   local group=$1 name=$2 per=$3 budget=$4; shift 4
   local t0=$SECONDS out rc line
