@@ -5,7 +5,8 @@
 # OUT_DIR gets run.sh, bin/ (a self-contained, trimmed linux-x64 publish of tests/Actors.Cuda.Tests,
 # whose Main is the GPU check runner), kernels/ (the .cu sources, also embedded in the runner) and
 # VERSION. Needs the .NET SDK and the linux-x64 runtime pack from the package registry (restored on
-# first use). Fails if the folder exceeds 60 MiB.
+# first use). Fails if the folder exceeds 60 MiB. Do not run it while `dotnet test` runs in this
+# checkout: it restores tests/Actors.Cuda.Tests without the test platform, then back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -ne 1 ]; then echo "usage: $0 OUT_DIR" >&2; exit 2; fi
