@@ -152,14 +152,16 @@ public class GpuCheckRunnerTests
     public void A_child_is_killed_when_one_case_outlasts_the_timeout_not_when_all_together_do()
     {
         if (!OperatingSystem.IsLinux()) return;
-        // The wrapper stands in for the child: two quick cases (2 s together), then one that hangs.
-        const string script = "echo 'START A#0'; sleep 1; echo 'PASS A#0 1'; echo 'START A#1'; sleep 1; echo 'PASS A#1 1'; echo 'START A#2'; exec sleep 60";
+        // The wrapper stands in for the child: six 1-second cases (6 s together, more than the 4 s
+        // timeout, with 3 s of slack each for a loaded machine), then one that hangs.
+        const string script = "for i in 0 1 2 3 4 5; do echo \"START A#$i\"; sleep 1; echo \"PASS A#$i 1\"; done; echo 'START A#6'; exec sleep 60";
+        string[] ids = ["A#0", "A#1", "A#2", "A#3", "A#4", "A#5", "A#6"];
         var sw = Stopwatch.StartNew();
-        var child = IsolatedSuite.RunChildProcess(["A#0", "A#1", "A#2"], ["bash", "-c", script], timeoutSeconds: 1.5, log: null);
+        var child = IsolatedSuite.RunChildProcess(ids, ["bash", "-c", script], timeoutSeconds: 4, log: null);
         Assert.True(child.TimedOut);
-        Assert.True(sw.Elapsed.TotalSeconds < 20, $"took {sw.Elapsed.TotalSeconds:0} s");
-        var results = IsolatedSuite.Interpret(["A#0", "A#1", "A#2"], child);
-        Assert.Equal([CaseOutcome.Passed, CaseOutcome.Passed, CaseOutcome.TimedOut], results.Select(r => r.Outcome));
+        Assert.True(sw.Elapsed.TotalSeconds < 40, $"took {sw.Elapsed.TotalSeconds:0} s");
+        var results = IsolatedSuite.Interpret(ids, child);
+        Assert.Equal([.. Enumerable.Repeat(CaseOutcome.Passed, 6), CaseOutcome.TimedOut], results.Select(r => r.Outcome));
     }
 
     [Fact]
