@@ -8,7 +8,8 @@
 // untouched. k <= n_cols.
 //
 // Grid:  (n_rows)
-// Block: (1024)   any multiple of 32 up to 1024
+// Block: (1024)   any multiple of 32 up to 1024; __launch_bounds__(1024) keeps registers within
+//                 what a 1024-thread block may use (64 per thread), or the launch fails
 // Pointers:
 //   logits     float [n_rows, n_cols]
 //   out_index  int   [n_rows, k]    (k = 1 for argmax)
@@ -69,7 +70,7 @@ __device__ __forceinline__ void block_best(const float* row, int n, bool bounded
     best_i = bi;
 }
 
-extern "C" __global__ void argmax_f32(const SampleParams p)
+extern "C" __global__ void __launch_bounds__(1024) argmax_f32(const SampleParams p)
 {
     __shared__ float sv[32];
     __shared__ int si[32];
@@ -85,7 +86,7 @@ extern "C" __global__ void argmax_f32(const SampleParams p)
     }
 }
 
-extern "C" __global__ void topk_f32(const SampleParams p)
+extern "C" __global__ void __launch_bounds__(1024) topk_f32(const SampleParams p)
 {
     __shared__ float sv[32];
     __shared__ int si[32];

@@ -54,11 +54,8 @@ public sealed class CudaDevice : IComputeDevice
             Kernels = new CudaKernels(Context, Compiler, Target);
             Descriptor = new DeviceDescriptor($"cuda:{ordinal}", DeviceKind.Cuda, Info.Name, Info.TotalMemoryBytes);
 
-            if (!options.UseCublas)
-            {
-                CublasStatus = "cuBLAS disabled by options; large batches use the matvec kernels";
-            }
-            else if (Cublas.TryLoad(availability.DriverMajor, out var blas, out string error))
+            string error = "";
+            if (options.UseCublas && Cublas.TryLoad(availability.DriverMajor, out var blas, out error))
             {
                 Context.MakeCurrent();
                 CublasHandle = blas!.Create();
@@ -69,11 +66,11 @@ public sealed class CudaDevice : IComputeDevice
                     blas.SetWorkspace(CublasHandle, _cublasWorkspace.Pointer, options.CublasWorkspaceBytes);
                 }
                 Cublas = blas;
-                CublasStatus = $"cuBLAS {blas.Major} ({blas.LibraryName})";
+                CublasStatus = $"cuBLAS {blas.Major} ({LoadedLibraries.PathOf("libcublas.so") ?? blas.LibraryName})";
             }
             else
             {
-                CublasStatus = error + "; large batches use the matvec kernels";
+                CublasStatus = DescribeMissingCublas(options, error);
             }
         }
         catch
@@ -82,6 +79,31 @@ public sealed class CudaDevice : IComputeDevice
             Context.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// What a device without cuBLAS says about it (pure): disabled by options, or not found, in which
+    /// case <see cref="CudaDeviceOptions.RequireCublas"/> turns the fallback into an error.
+    /// </summary>
+    public static string DescribeMissingCublas(CudaDeviceOptions options, string loadError)
+    {
+        if (!options.UseCublas) return "cuBLAS disabled by options; large batches use the matvec kernels";
+        if (options.RequireCublas)
+            throw new CudaException($"{loadError}; cuBLAS is required (RequireCublas) so that batches above {options.MatvecMaxTokens} tokens run as GEMMs. " +
+                $"Install it or point {CudaLibraryLocations.PathVariable} at the folder holding libcublas");
+        return loadError + "; large batches use the matvec kernels";
+    }
+
+    /// <summary>
+    /// Makes the cuBLAS handle enqueue on <paramref name="stream"/> and use the device's own workspace.
+    /// cublasSetStream resets the workspace to cuBLAS's default pool (memory no stage plan counts), so
+    /// the workspace is set again after every stream change.
+    /// </summary>
+    internal void BindCublas(CudaStream stream)
+    {
+        if (Cublas == null) return;
+        Cublas.SetStream(CublasHandle, stream.Handle);
+        if (_cublasWorkspace != null) Cublas.SetWorkspace(CublasHandle, _cublasWorkspace.Pointer, Options.CublasWorkspaceBytes);
     }
 
     /// <summary>Opens CUDA device <paramref name="ordinal"/> of the process-wide probe.</summary>

@@ -12,6 +12,12 @@ public sealed record CudaDeviceOptions
     /// <summary>Use cuBLAS for large projections when it can be loaded; otherwise matvec does everything (slower prefill).</summary>
     public bool UseCublas { get; init; } = true;
 
+    /// <summary>
+    /// Fail device creation, naming every library tried, when cuBLAS cannot be loaded, instead of
+    /// running large batches on the matvec kernels (the GPU check sets it so the GEMM path is tested).
+    /// </summary>
+    public bool RequireCublas { get; init; }
+
     /// <summary>Kernel cache directory; null = $ACTORS_CACHE/cubin or ~/.cache/actors/cubin.</summary>
     public string? CacheDirectory { get; init; }
 

@@ -248,7 +248,7 @@ public sealed class CudaStageExecutor : IStageExecutor
             throw new ArgumentException($"hiddenIn holds {hiddenIn.Length} floats; {t} tokens x {dim} = {t * dim} are needed");
 
         _ctx.MakeCurrent();
-        if (_device.Cublas != null) _device.Cublas.SetStream(_device.CublasHandle, _stream.Handle);
+        _device.BindCublas(_stream);
         var meta = UploadMeta(batch);
         if (IsFirst)
         {

@@ -120,7 +120,9 @@ public class CompilationRulesTests
     // ---- CUBIN (ELF) reading ----------------------------------------------------------------------
 
     /// <summary>A minimal ELF64 with the given machine, flags and section names (index 1 is .shstrtab).</summary>
-    internal static byte[] FakeElf(ushort machine, uint flags, params string[] sections)
+    internal static byte[] FakeElf(ushort machine, uint flags, params string[] sections) => FakeElf(machine, flags, 0, sections);
+
+    internal static byte[] FakeElf(ushort machine, uint flags, byte abiVersion, params string[] sections)
     {
         var names = new List<string> { "", ".shstrtab" };
         names.AddRange(sections);
@@ -136,7 +138,7 @@ public class CompilationRulesTests
         shoff = (shoff + 7) & ~7;
         var elf = new byte[shoff + 64 * names.Count];
         elf[0] = 0x7F; elf[1] = (byte)'E'; elf[2] = (byte)'L'; elf[3] = (byte)'F';
-        elf[4] = 2; elf[5] = 1; elf[6] = 1;
+        elf[4] = 2; elf[5] = 1; elf[6] = 1; elf[8] = abiVersion;
         BinaryPrimitives.WriteUInt16LittleEndian(elf.AsSpan(18), machine);
         BinaryPrimitives.WriteUInt64LittleEndian(elf.AsSpan(40), (ulong)shoff);
         BinaryPrimitives.WriteUInt32LittleEndian(elf.AsSpan(48), flags);
@@ -173,9 +175,20 @@ public class CompilationRulesTests
     }
 
     [Fact]
-    public void Cubin_reader_accepts_the_arch_in_the_second_byte()
+    public void Cubin_reader_takes_the_sm_from_bits_8_to_15_under_the_cuda_13_elf_abi_version_8()
     {
-        Assert.True(CubinInspector.Read(FakeElf(190, 0x5A00)).TargetsSm(90));
+        // CUDA 13 (ABI 8): SM in the second byte, other flags in the low byte.
+        var v8 = CubinInspector.Read(FakeElf(190, 0x5A02, abiVersion: 8));
+        Assert.Equal(90, v8.Sm);
+        Assert.True(v8.TargetsSm(90));
+        Assert.False(v8.TargetsSm(2));
+        Assert.Equal(86, CubinInspector.Read(FakeElf(190, 0x5608, abiVersion: 8)).Sm);
+        // CUDA 11-12 (ABI 7): SM in the low byte, the virtual arch in bits 16-23.
+        var v7 = CubinInspector.Read(FakeElf(190, 0x005A055A, abiVersion: 7));
+        Assert.Equal(90, v7.Sm);
+        Assert.False(v7.TargetsSm(5));
+        var wrong = Assert.Throws<InvalidDataException>(() => CubinInspector.Verify(FakeElf(190, 0x5A02, abiVersion: 8), 86, [], "v8"));
+        Assert.Contains("is for sm_90", wrong.Message);
     }
 
     [Fact]

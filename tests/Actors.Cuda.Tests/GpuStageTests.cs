@@ -46,6 +46,7 @@ public class GpuStageTests
         using var model = Model(weights);
         var kv = new KvCacheSpec(16, 32, model.Config.HeadCountKv, model.Config.HeadDim, cache);
         var device = TestEnvironment.Device;
+        TestEnvironment.RequireCublasUnlessAllowed(device);
         using var stage = device.LoadCudaStage(model, new LayerRange(0, model.Config.BlockCount), kv, maxBatchTokens: 64);
         var reference = new ReferenceLlama(model, kv);
         var rng = new Random(11);

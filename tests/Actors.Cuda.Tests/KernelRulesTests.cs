@@ -79,6 +79,44 @@ public class KernelRulesTests
         Assert.Empty(defined.Except(launched));
     }
 
+    private static readonly Regex BlockHeader = new(@"^//\s+Block:\s+\((\d+)\)", RegexOptions.Multiline);
+    private static readonly Regex GlobalWithBounds = new(@"__global__\s+void\s+(?:__launch_bounds__\((\d+)\)\s*)?(\w+)\s*\(");
+
+    /// <summary>
+    /// Without __launch_bounds__ the compiler may give a kernel up to 255 registers per thread, and
+    /// a block of more than 256 threads then fails to launch (65,536 registers per block).
+    /// </summary>
+    public static TheoryData<string> KernelFiles()
+    {
+        var data = new TheoryData<string>();
+        foreach (string file in KernelSources.Embedded.Files.Keys) data.Add(file);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelFiles))]
+    public void Kernels_launched_with_more_than_256_threads_declare_launch_bounds_of_their_block(string file)
+    {
+        string text = KernelSources.Embedded[file];
+        var headers = BlockHeader.Matches(text);
+        Assert.True(headers.Count > 0, $"{file} has no '// Block: (N)' header line");
+        int threads = headers.Max(h => int.Parse(h.Groups[1].Value));
+        foreach (Match m in GlobalWithBounds.Matches(text))
+        {
+            if (threads <= 256) continue;
+            Assert.True(m.Groups[1].Success, $"{file}: {m.Groups[2].Value} runs {threads}-thread blocks but has no __launch_bounds__({threads})");
+            Assert.Equal(threads, int.Parse(m.Groups[1].Value));
+        }
+    }
+
+    [Fact]
+    public void Sampling_kernels_are_bounded_to_their_1024_thread_launch()
+    {
+        Assert.Equal(1024, LaunchShapes.SampleThreads);
+        Assert.Equal(["argmax_f32", "topk_f32"], KernelSources.EntryPoints(KernelSources.Embedded["sampling.cu"]));
+        Assert.Equal(2, Regex.Matches(KernelSources.Embedded["sampling.cu"], @"__global__ void __launch_bounds__\(1024\) \w+\(").Count);
+    }
+
     [Fact]
     public void Unsupported_weight_types_are_named()
     {

@@ -14,10 +14,55 @@ public static class TestEnvironment
 
     public static bool SkipNvrtcRequested => Environment.GetEnvironmentVariable(SkipNvrtcVariable) == "1";
 
-    private static readonly Lazy<CudaDevice> SharedDevice = new(() => CudaDevice.Create(0));
+    /// <summary>Set to 1 to let GPU tests run without cuBLAS (large batches then use the matvec kernels, and the GEMM path goes untested).</summary>
+    public const string AllowNoCublasVariable = "ACTORS_ALLOW_NO_CUBLAS";
 
-    /// <summary>Device 0, opened once for all GPU tests (they run in one collection, one at a time).</summary>
-    public static CudaDevice Device => SharedDevice.Value;
+    public static bool CublasMayBeMissing => Environment.GetEnvironmentVariable(AllowNoCublasVariable) == "1";
+
+    /// <summary>
+    /// Fails (naming every library tried) when cuBLAS did not load, unless ACTORS_ALLOW_NO_CUBLAS=1: the stage
+    /// tests call it, so a missing cuBLAS is reported instead of the GEMM path silently going untested.
+    /// The op tests do not need cuBLAS and run either way.
+    /// </summary>
+    public static void RequireCublasUnlessAllowed(CudaDevice device)
+    {
+        if (device.Cublas == null && !CublasMayBeMissing)
+            Assert.Fail($"cuBLAS is required for the GEMM path ({device.CublasStatus}); set {AllowNoCublasVariable}=1 to test the matvec fallback instead");
+    }
+
+    private static readonly Lazy<CudaDevice> SharedDevice = new(() => CudaDevice.Create(0));
+    private static string? _lostContext;
+
+    /// <summary>
+    /// Device 0, opened once per process for all GPU tests (they run in one collection, one at a time).
+    /// After a sticky error (illegal address, ...) the context is unusable for the rest of the process:
+    /// later tests then fail at once naming the error, instead of each failing obscurely. The GPU check
+    /// runner (GpuCheck/) runs each test method in its own process, so there one culprit stays one failure.
+    /// </summary>
+    public static CudaDevice Device
+    {
+        get
+        {
+            if (_lostContext != null) throw new CudaException(_lostContext);
+            var device = SharedDevice.Value;
+            try
+            {
+                device.Context.MakeCurrent();
+                device.Context.Synchronize();
+            }
+            catch (CudaException e) when (e.IsContextLost)
+            {
+                _lostContext = ContextLostMessage(e);
+                throw new CudaException(_lostContext, e);
+            }
+            return device;
+        }
+    }
+
+    /// <summary>What every GPU test after a sticky error reports (pure).</summary>
+    public static string ContextLostMessage(CudaException e) =>
+        $"device 0's CUDA context was lost by an earlier test ({e.Message}); every later GPU test in this process fails. " +
+        "Run the GPU check runner, which gives each test method its own process, to find the culprit";
 
     /// <summary>The repository's kernels/ folder (for comparing against what was embedded).</summary>
     public static string KernelsDirectory

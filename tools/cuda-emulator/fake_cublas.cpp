@@ -4,11 +4,16 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
+// Like the real cuBLAS, cublasSetStream resets the handle to cuBLAS's own workspace pool; a GEMM that
+// then runs uses memory nobody planned for, which emu_cublas_gemms_on_default_workspace() counts.
+struct Handle { bool userWorkspace = false; };
+static long gemmsOnDefaultWorkspace = 0;
 extern "C" {
-int cublasCreate_v2(void** h) { *h = malloc(1); return 0; }
-int cublasDestroy_v2(void* h) { free(h); return 0; }
-int cublasSetStream_v2(void*, void*) { return 0; }
-int cublasSetWorkspace_v2(void*, void*, size_t) { return 0; }
+long emu_cublas_gemms_on_default_workspace(void) { return gemmsOnDefaultWorkspace; }
+int cublasCreate_v2(void** h) { *h = new Handle(); return 0; }
+int cublasDestroy_v2(void* h) { delete (Handle*)h; return 0; }
+int cublasSetStream_v2(void* h, void*) { ((Handle*)h)->userWorkspace = false; return 0; }
+int cublasSetWorkspace_v2(void* h, void* w, size_t n) { ((Handle*)h)->userWorkspace = w != nullptr && n > 0; return 0; }
 int cublasSetMathMode(void*, int) { return 0; }
 int cublasGetVersion_v2(void*, int* v) { *v = 120000; return 0; }
 const char* cublasGetStatusString(int) { return "fake"; }
@@ -18,11 +23,12 @@ static float get(const void* p, int type, long i)
     if (type == 2) { _Float16 h; memcpy(&h, (const char*)p + 2 * i, 2); return (float)h; }
     return 0;
 }
-int cublasGemmEx(void*, int ta, int tb, int m, int n, int k, const void* alpha, const void* A, int at, int lda,
+int cublasGemmEx(void* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* A, int at, int lda,
                  const void* B, int bt, int ldb, const void* beta, void* C, int ct, int ldc, int compute, int algo)
 {
     if (compute != 68 || algo != -1 || ct != 0 || (at != 0 && at != 2) || at != bt) { fprintf(stderr, "fake cublas: unsupported types %d %d %d compute %d\n", at, bt, ct, compute); return 15; }
     if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) { fprintf(stderr, "fake cublas: bad leading dims\n"); return 7; }
+    if (!((Handle*)h)->userWorkspace) gemmsOnDefaultWorkspace++;
     float a = *(const float*)alpha, b = *(const float*)beta;
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++)

@@ -23,6 +23,9 @@ static bool initialized = false;
 static int ctxTokens[DEVICES];
 static thread_local void* current = nullptr;
 static void* emu = nullptr;
+// ACTORS_EMU_FAIL_KERNEL=<name>: launching that kernel poisons the context the way an illegal
+// address does on a GPU: the launch itself succeeds, every later call fails with 700.
+static int sticky = 0;
 struct Func { void (*fn)(const void*, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned); std::string name; int maxDyn = 48 * 1024; };
 static void log(const char* fmt, const char* a) { if (getenv("ACTORS_EMU_LOG")) fprintf(stderr, fmt, a); }
 
@@ -67,7 +70,7 @@ int cuDevicePrimaryCtxRetain(void** c, int d) { ctxTokens[d]++; *c = (void*)(uin
 int cuDevicePrimaryCtxRelease_v2(int d) { if (ctxTokens[d] <= 0) return 201; ctxTokens[d]--; return 0; }
 int cuCtxSetCurrent(void* c) { current = c; return 0; }
 int cuCtxGetCurrent(void** c) { *c = current; return 0; }
-int cuCtxSynchronize() { return current ? 0 : 201; }
+int cuCtxSynchronize() { return sticky ? sticky : current ? 0 : 201; }
 int cuCtxEnablePeerAccess(void* peer, unsigned f) { return f ? 1 : (peer == current ? 1 : 0); }
 int cuDeviceCanAccessPeer(int* can, int a, int b) { *can = a != b; return 0; }
 int cuMemGetInfo_v2(size_t* f, size_t* t) { if (!current) return 201; *t = TOTAL; *f = TOTAL - allocated; return 0; }
@@ -98,11 +101,11 @@ int cuMemFree_v2(CUdeviceptr p)
 }
 int cuMemHostAlloc(void** p, size_t n, unsigned) { if (!current) return 201; *p = aligned_alloc(4096, (n + 4095) / 4096 * 4096); return *p ? 0 : 2; }
 int cuMemFreeHost(void* p) { free(p); return 0; }
-int cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, void*) { if (devrange(d, n, "HtoD dst")) return 1; memcpy((void*)d, s, n); return 0; }
-int cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, void*) { if (devrange(s, n, "DtoH src")) return 1; memcpy(d, (void*)s, n); return 0; }
-int cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, void*) { if (devrange(d, n, "DtoD dst") || devrange(s, n, "DtoD src")) return 1; memmove((void*)d, (void*)s, n); return 0; }
+int cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, void*) { if (sticky) return sticky; if (devrange(d, n, "HtoD dst")) return 1; memcpy((void*)d, s, n); return 0; }
+int cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, void*) { if (sticky) return sticky; if (devrange(s, n, "DtoH src")) return 1; memcpy(d, (void*)s, n); return 0; }
+int cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, void*) { if (sticky) return sticky; if (devrange(d, n, "DtoD dst") || devrange(s, n, "DtoD src")) return 1; memmove((void*)d, (void*)s, n); return 0; }
 int cuMemcpyPeerAsync(CUdeviceptr d, void*, CUdeviceptr s, void*, size_t n, void*) { if (devrange(d, n, "peer dst") || devrange(s, n, "peer src")) return 1; memmove((void*)d, (void*)s, n); return 0; }
-int cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, void*) { if (devrange(d, n, "memset")) return 1; memset((void*)d, v, n); return 0; }
+int cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, void*) { if (sticky) return sticky; if (devrange(d, n, "memset")) return 1; memset((void*)d, v, n); return 0; }
 int cuModuleLoadDataEx(void** m, const void* image, unsigned, int*, void**)
 {
     const unsigned char* b = (const unsigned char*)image;
@@ -131,6 +134,9 @@ int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
 {
     Func* fu = (Func*)f;
     if (!current) return 201;
+    if (sticky) return sticky;
+    const char* poison = getenv("ACTORS_EMU_FAIL_KERNEL");
+    if (poison && fu->name == poison) { sticky = 700; return 0; }
     if (bx * by * bz > 1024 || bx * by * bz == 0 || gy > 65535 || gz > 65535 || gx == 0 || gy == 0 || gz == 0 || extra) { fprintf(stderr, "fake libcuda: bad launch of %s\n", fu->name.c_str()); return 1; }
     if ((int)smem > fu->maxDyn) { fprintf(stderr, "fake libcuda: %s asks %u bytes of shared memory, limit %d\n", fu->name.c_str(), smem, fu->maxDyn); return 1; }
     log("fake libcuda: launch %s\n", fu->name.c_str());
@@ -138,7 +144,7 @@ int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
     return 0;
 }
 int cuStreamCreate(void** s, unsigned) { if (!current) return 201; *s = malloc(1); return 0; }
-int cuStreamSynchronize(void*) { return 0; }
+int cuStreamSynchronize(void*) { return sticky; }
 int cuStreamWaitEvent(void*, void*, unsigned) { return 0; }
 int cuStreamDestroy_v2(void* s) { free(s); return 0; }
 int cuEventCreate(void** e, unsigned) { *e = new double(0); return 0; }
@@ -146,6 +152,6 @@ int cuEventRecord(void* e, void*) { *(double*)e = std::chrono::duration<double, 
 int cuEventSynchronize(void*) { return 0; }
 int cuEventElapsedTime(float* ms, void* a, void* b) { *ms = (float)(*(double*)b - *(double*)a); return 0; }
 int cuEventDestroy_v2(void* e) { delete (double*)e; return 0; }
-int cuGetErrorName(int c, const char** s) { static char buf[64]; snprintf(buf, 64, "CUDA_ERROR_FAKE_%d", c); *s = c == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : buf; return 0; }
+int cuGetErrorName(int c, const char** s) { static char buf[64]; snprintf(buf, 64, "CUDA_ERROR_FAKE_%d", c); *s = c == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : c == 700 ? "CUDA_ERROR_ILLEGAL_ADDRESS" : buf; return 0; }
 int cuGetErrorString(int c, const char** s) { *s = c == 2 ? "out of memory" : "fake driver error"; return 0; }
 }

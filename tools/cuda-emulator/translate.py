@@ -25,7 +25,7 @@ for name in sorted(os.listdir(src)):
     if "asm(" in text:
         sys.exit(f"translate.py: {name} has inline PTX the emulator does not know")
     text = text.replace("extern __shared__ float smem[];", "float* smem = emu_dynamic_smem;")
-    entries = re.findall(r'extern "C" __global__ void (\w+)\(const (\w+) p\)', text)
+    entries = re.findall(r'extern "C" __global__ void (?:__launch_bounds__\(\d+\)\s*)?(\w+)\(const (\w+) p\)', text)
     wrappers = [f'''extern "C" void emu_{k}(const void* p, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned smem)
 {{
     {t} params;

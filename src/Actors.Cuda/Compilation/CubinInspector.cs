@@ -4,17 +4,23 @@ using System.Text;
 namespace Actors.Cuda.Compilation;
 
 /// <summary>What the ELF header and section table of a CUBIN say.</summary>
-public sealed record CubinInfo(uint Flags, IReadOnlyList<string> SectionNames)
+public sealed record CubinInfo(uint Flags, IReadOnlyList<string> SectionNames, byte AbiVersion = 0)
 {
+    /// <summary>The ELF ABI version (e_ident[EI_ABIVERSION]) from which CUDA ELFs use the second byte of e_flags for the SM.</summary>
+    public const byte SmInSecondByteAbi = 8;
+
     /// <summary>Kernel names: every `.text.&lt;name&gt;` section holds one function's SASS.</summary>
     public IEnumerable<string> Functions => SectionNames.Where(n => n.StartsWith(".text.", StringComparison.Ordinal)).Select(n => n[6..]);
 
     /// <summary>
-    /// Whether the CUBIN is for sm_<paramref name="sm"/>. NVRTC 11.x–12.x put the SM number in the low
-    /// byte of e_flags (0x56 = sm_86, 0x5a = sm_90, measured on 11.8); newer ELF ABI versions are
-    /// believed to move it to the next byte, so both are accepted.
+    /// The SM number the CUBIN was built for. Up to CUDA 12 (ELF ABI version 7) it is the low byte of
+    /// e_flags (0x56 = sm_86, 0x5a = sm_90, measured on NVRTC 11.8); CUDA 13 writes ABI version 8,
+    /// which moves it to bits 8-15 and uses the low byte for other flags.
     /// </summary>
-    public bool TargetsSm(int sm) => (Flags & 0xFF) == sm || ((Flags >> 8) & 0xFF) == sm;
+    public int Sm => (int)(AbiVersion >= SmInSecondByteAbi ? (Flags >> 8) & 0xFF : Flags & 0xFF);
+
+    /// <summary>Whether the CUBIN is for sm_<paramref name="sm"/> (see <see cref="Sm"/>).</summary>
+    public bool TargetsSm(int sm) => Sm == sm;
 }
 
 /// <summary>A minimal reader of CUBIN files (ELF64, little-endian, machine EM_CUDA = 190); pure.</summary>
@@ -33,12 +39,13 @@ public static class CubinInspector
         ushort machine = BinaryPrimitives.ReadUInt16LittleEndian(elf[18..]);
         if (machine != MachineCuda) throw new InvalidDataException($"ELF machine {machine} is not EM_CUDA ({MachineCuda})");
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(elf[48..]);
+        byte abi = elf[8];
         ulong shoff = BinaryPrimitives.ReadUInt64LittleEndian(elf[40..]);
         ushort shentsize = BinaryPrimitives.ReadUInt16LittleEndian(elf[58..]);
         ushort shnum = BinaryPrimitives.ReadUInt16LittleEndian(elf[60..]);
         ushort shstrndx = BinaryPrimitives.ReadUInt16LittleEndian(elf[62..]);
         var names = new List<string>();
-        if (shnum == 0) return new CubinInfo(flags, names);
+        if (shnum == 0) return new CubinInfo(flags, names, abi);
         if (shentsize < 64 || shstrndx >= shnum || shoff > (ulong)elf.Length || (ulong)shnum * shentsize > (ulong)elf.Length - shoff)
             throw new InvalidDataException($"ELF section table ({shnum} entries of {shentsize} bytes at {shoff}) lies outside the {elf.Length}-byte file");
 
@@ -56,7 +63,7 @@ public static class CubinInspector
             int end = rest.IndexOf((byte)0);
             names.Add(Encoding.ASCII.GetString(end < 0 ? rest : rest[..end]));
         }
-        return new CubinInfo(flags, names);
+        return new CubinInfo(flags, names, abi);
     }
 
     /// <summary>Checks arch and kernel names; throws <see cref="InvalidDataException"/> listing what is missing.</summary>
@@ -64,7 +71,7 @@ public static class CubinInspector
     {
         var info = Read(cubin);
         if (!info.TargetsSm(sm))
-            throw new InvalidDataException($"{what}: CUBIN e_flags 0x{info.Flags:X} do not name sm_{sm}");
+            throw new InvalidDataException($"{what}: CUBIN is for sm_{info.Sm} (e_flags 0x{info.Flags:X}, ELF ABI version {info.AbiVersion}), not sm_{sm}");
         var present = info.Functions.ToHashSet(StringComparer.Ordinal);
         var missing = expectedFunctions.Where(f => !present.Contains(f)).ToList();
         if (missing.Count > 0)

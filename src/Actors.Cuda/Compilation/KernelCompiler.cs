@@ -36,7 +36,15 @@ public sealed class KernelCompiler
     {
         var options = NvrtcOptions.Build(target);
         string source = Sources[file];
-        string? key = Cache == null ? null : CubinCache.Key(Nvrtc.Version, target, options, file, source, Sources.Headers);
+        string? key = null;
+        try
+        {
+            if (Cache != null) key = CubinCache.Key(Nvrtc.Version, target, options, file, source, Sources.Headers);
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or PlatformNotSupportedException or TypeInitializationException or DllNotFoundException)
+        {
+            // SHA-256 comes from OpenSSL on Linux; a GPU host without libssl still compiles, uncached.
+        }
         if (key != null && Cache!.TryRead(key, target) is { } cached && IsIntact(cached, target)) return cached;
 
         var output = Nvrtc.Compile(source, file, Sources.Headers, options);

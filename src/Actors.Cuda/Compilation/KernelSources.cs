@@ -53,7 +53,7 @@ public sealed partial class KernelSources
     public string this[string file] =>
         Files.TryGetValue(file, out var text) ? text : throw new KeyNotFoundException($"no kernel file '{file}' (have {string.Join(", ", Files.Keys)})");
 
-    [GeneratedRegex(@"extern\s+""C""\s+__global__\s+void\s+(\w+)\s*\(")]
+    [GeneratedRegex(@"extern\s+""C""\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)\s*\(")]
     private static partial Regex EntryPointPattern();
 
     /// <summary>The `extern "C" __global__` kernels a source defines, in order (pure).</summary>

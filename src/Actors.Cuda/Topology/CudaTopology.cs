@@ -219,7 +219,7 @@ public sealed record CudaTopology(
         return new LinkMeasurement(ping, pingSeconds * 1e6, options.CopyBytes, options.CopyBytes / copySeconds / 1e9);
     }
 
-    /// <summary>Human-readable tables of devices and links (for `actors topology` and tools/gpu-check.sh).</summary>
+    /// <summary>Human-readable tables of devices and links (for `actors topology` and the GPU check runner).</summary>
     public string Format()
     {
         var text = new StringBuilder();

@@ -64,7 +64,7 @@ public sealed unsafe class Cublas
     public static bool TryLoad(int driverMajor, out Cublas? cublas, out string error)
     {
         var tried = new List<string>();
-        var directories = CudaToolkit.LibraryDirectories();
+        var directories = CudaLibraryLocations.LibraryDirectories();
         foreach (var (lt, blas, major) in CandidateNames(driverMajor))
         {
             tried.Add(blas);

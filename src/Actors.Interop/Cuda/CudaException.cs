@@ -45,6 +45,13 @@ public class CudaException : Exception
     /// <summary>Whether this is the driver's CUDA_ERROR_OUT_OF_MEMORY.</summary>
     public bool IsOutOfMemory => Api == CudaApi.Driver && Code == 2;
 
+    /// <summary>
+    /// Whether the driver reported a sticky error (illegal address, illegal instruction, misaligned
+    /// address, launch failure, ...): the context is then unusable and every later call in this
+    /// process fails the same way, so only a new process can use the device again.
+    /// </summary>
+    public bool IsContextLost => Api == CudaApi.Driver && Code is 700 or 702 or (>= 714 and <= 719);
+
     public static string Format(string call, int code, string errorName, string? description, string? log = null, string? context = null)
     {
         string text = $"{call} failed: {errorName} ({code})";

@@ -107,7 +107,7 @@ public sealed unsafe class Nvrtc
             if (_shared == null && _sharedError == null)
             {
                 string? overridePath = Environment.GetEnvironmentVariable(PathVariable);
-                var candidates = CandidateNames(overridePath, driverMajor, CudaToolkit.LibraryDirectories());
+                var candidates = CandidateNames(overridePath, driverMajor, CudaLibraryLocations.LibraryDirectories());
                 if (NativeLibraryLoader.TryLoad(candidates, out var lib, out string loadError, beforeLoad: PreloadBuiltins))
                 {
                     try
