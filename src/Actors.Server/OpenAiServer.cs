@@ -8,12 +8,14 @@ using Microsoft.Extensions.Logging;
 using Actors.Runtime;
 using Actors.Runtime.Internal;
 using Actors.Runtime.Protocol;
+using Actors.Server.Metrics;
 
 namespace Actors.Server;
 
 /// <summary>
 /// An OpenAI-compatible HTTP server over the runtime: /v1/models, /v1/completions and
-/// /v1/chat/completions (with server-sent-event streaming), /health (liveness) and /ready (readiness).
+/// /v1/chat/completions (with server-sent-event streaming), /health (liveness), /ready (readiness)
+/// and /metrics (Prometheus).
 /// Every request is checked against the limits before any work (see <see cref="RequestMapper"/>). A
 /// client that disconnects cancels its request at once, so its KV blocks are freed (llama.cpp
 /// regressed on this twice).
@@ -32,6 +34,7 @@ public static class OpenAiServer
         var lifecycle = new ServerLifecycle();
         builder.Services.AddSingleton(lifecycle);
         builder.Services.AddSingleton(settings);
+        builder.Services.AddActorsMetrics(runtime);
         var app = builder.Build();
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
         var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority, new ChatTemplate(runtime.Tokenizer), settings.MaxRequestDuration);
@@ -39,6 +42,7 @@ public static class OpenAiServer
 
         ServerGuards.Use(app, settings, lifecycle);
         HealthEndpoints.Map(app, runtime, lifecycle);
+        app.MapActorsMetrics();
         app.MapGet("/v1/models", () => Results.Json(new
         {
             @object = "list",
