@@ -31,18 +31,43 @@ public static class OpenAiServer
         builder.WebHost.UseUrls(url);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = settings.Limits.MaxBodyBytes);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var lifecycle = new ServerLifecycle();
-        builder.Services.AddSingleton(lifecycle);
-        builder.Services.AddSingleton(settings);
-        builder.Services.AddActorsMetrics(runtime);
+        builder.Services.AddOpenAiEndpoints(settings);
         var app = builder.Build();
+        return MapOpenAiEndpoints(app, runtime, modelName, guardEveryPath: true);
+    }
+
+    /// <summary>Registers what <see cref="MapOpenAiEndpoints(WebApplication, LlmRuntime?, string?)"/> needs: the settings, the drain lifecycle, the metrics exporter.</summary>
+    public static IServiceCollection AddOpenAiEndpoints(this IServiceCollection services, ServerSettings? settings = null)
+    {
+        services.AddSingleton(new ServerLifecycle());
+        services.AddSingleton(settings ?? ServerSettings.Default);
+        services.AddActorsMetrics();
+        return services;
+    }
+
+    /// <summary>
+    /// Maps the OpenAI endpoints, /health, /ready and /metrics on any WebApplication, after
+    /// <c>services.AddOpenAiEndpoints()</c>. The runtime is the one given or the one in DI
+    /// (<c>services.AddLlmRuntime(...)</c>). The guards (API key, drain) cover these paths only: the host
+    /// app's own endpoints are left as they are.
+    /// </summary>
+    public static WebApplication MapOpenAiEndpoints(this WebApplication app, LlmRuntime? runtime = null, string? modelName = null) =>
+        MapOpenAiEndpoints(app, runtime, modelName, guardEveryPath: false);
+
+    private static WebApplication MapOpenAiEndpoints(WebApplication app, LlmRuntime? runtime, string? modelName, bool guardEveryPath)
+    {
+        runtime ??= app.Services.GetRequiredService<LlmRuntime>();
+        var settings = app.Services.GetService<ServerSettings>()
+            ?? throw new InvalidOperationException("call services.AddOpenAiEndpoints() before app.MapOpenAiEndpoints()");
+        var lifecycle = app.Services.GetRequiredService<ServerLifecycle>();
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
         var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority, new ChatTemplate(runtime.Tokenizer), settings.MaxRequestDuration);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-        ServerGuards.Use(app, settings, lifecycle);
+        if (guardEveryPath) ServerGuards.Use(app, settings, lifecycle);
+        else app.UseWhen(ctx => ServerGuards.Covers(ctx.Request.Path), branch => ServerGuards.Use(branch, settings, lifecycle));
         HealthEndpoints.Map(app, runtime, lifecycle);
-        app.MapActorsMetrics();
+        app.MapActorsMetrics(runtime);
         app.MapGet("/v1/models", () => Results.Json(new
         {
             @object = "list",

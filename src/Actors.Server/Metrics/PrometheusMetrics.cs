@@ -37,13 +37,12 @@ public static class PrometheusMetrics
         ["actors.transfer.duration"] = "actors.transfer_duration",
     };
 
-    /// <summary>Latency buckets in milliseconds, vLLM's TTFT/ITL buckets (seconds) times 1000.</summary>
+    /// <summary>Latency buckets in milliseconds, vLLM's TTFT buckets (seconds) times 1000, up to 80 s.</summary>
     internal static readonly double[] LatencyBucketsMs = [1, 5, 10, 20, 40, 60, 80, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 20000, 40000, 80000];
 
-    /// <summary>Adds the OpenTelemetry meter provider with the Prometheus exporter and the derived gauges of <paramref name="runtime"/>.</summary>
-    public static IServiceCollection AddActorsMetrics(this IServiceCollection services, LlmRuntime runtime)
+    /// <summary>Adds the OpenTelemetry meter provider with the Prometheus exporter.</summary>
+    public static IServiceCollection AddActorsMetrics(this IServiceCollection services)
     {
-        services.AddSingleton(new DerivedRuntimeGauges(runtime.Metrics));
         services.AddOpenTelemetry().WithMetrics(metrics =>
         {
             metrics.AddMeter(RuntimeMetrics.MeterName, DerivedRuntimeGauges.MeterName);
@@ -60,9 +59,10 @@ public static class PrometheusMetrics
     }
 
     /// <summary>Maps <c>GET /metrics</c>; it sits behind the same guards (API key) as every other endpoint.</summary>
-    public static WebApplication MapActorsMetrics(this WebApplication app)
+    public static WebApplication MapActorsMetrics(this WebApplication app, LlmRuntime runtime)
     {
-        _ = app.Services.GetRequiredService<DerivedRuntimeGauges>(); // created with the app, so its gauges exist from the first scrape
+        var gauges = new DerivedRuntimeGauges(runtime.Metrics);
+        app.Lifetime.ApplicationStopped.Register(gauges.Dispose);
         app.MapPrometheusScrapingEndpoint(Path);
         return app;
     }
