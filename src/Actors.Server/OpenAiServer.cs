@@ -39,9 +39,10 @@ public static class OpenAiServer
     /// <summary>Registers what <see cref="MapOpenAiEndpoints(WebApplication, LlmRuntime?, string?)"/> needs: the settings, the drain lifecycle, the metrics exporter.</summary>
     public static IServiceCollection AddOpenAiEndpoints(this IServiceCollection services, ServerSettings? settings = null)
     {
+        settings ??= ServerSettings.Default;
         services.AddSingleton(new ServerLifecycle());
-        services.AddSingleton(settings ?? ServerSettings.Default);
-        services.AddActorsMetrics();
+        services.AddSingleton(settings);
+        services.AddActorsMetrics(settings);
         return services;
     }
 

@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 
 namespace Actors.Server.Tests;
 
@@ -85,6 +87,42 @@ public sealed class MetricsEndpointTests
         Assert.All(bytes, m => Assert.False(string.IsNullOrEmpty(m.GetProperty("labels").GetProperty("path").GetString())));
         Assert.True(bytes.Sum(m => double.Parse(m.GetProperty("value").GetString()!)) > 0);
         Assert.True(Sum(families, "actors_transfers_total", "COUNTER") >= 3, "one activation transfer per step at least");
+    }
+
+    [Fact]
+    public async Task Otlp_endpoint_in_config_pushes_the_metrics_as_http_protobuf()
+    {
+        var received = new TaskCompletionSource<(string? ContentType, byte[] Body)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var collector = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        collector.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var app = collector.Build();
+        app.MapPost("/v1/metrics", async (Microsoft.AspNetCore.Http.HttpContext ctx) =>
+        {
+            using var body = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(body);
+            // Pushes before the request has run carry no generated tokens yet; wait for one that does.
+            if (body.ToArray().AsSpan().IndexOf("actors.generation_tokens"u8) >= 0) received.TrySetResult((ctx.Request.ContentType, body.ToArray()));
+            return Microsoft.AspNetCore.Http.Results.Ok();
+        });
+        await app.StartAsync();
+        string address = app.Urls.First();
+
+        await using var server = await ServerHarness.Start($$"""actors-server.metrics { otlp-endpoint = "{{address}}/v1/metrics", otlp-interval = 200ms }""");
+        using var http = server.Http();
+        using var response = await http.PostAsJsonAsync("v1/completions", new { prompt = "otlp", max_tokens = 2, ignore_eos = true });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var (contentType, payload) = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("application/x-protobuf", contentType);
+        Assert.True(payload.AsSpan().IndexOf("actors.time_to_first_token"u8) >= 0, "the push carries the renamed TTFT histogram");
+    }
+
+    [Fact]
+    public void Otlp_endpoint_that_is_not_an_http_url_is_refused_naming_the_key()
+    {
+        var ex = Assert.Throws<Actors.Runtime.Configuration.InvalidConfigurationException>(() =>
+            ServerSettings.Create(Akka.Configuration.ConfigurationFactory.ParseString("""actors-server.metrics.otlp-endpoint = "collector:4318" """)));
+        Assert.Contains("actors-server.metrics.otlp-endpoint", ex.Message);
     }
 
     [Fact]

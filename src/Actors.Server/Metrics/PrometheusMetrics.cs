@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using Actors.Runtime;
 using Actors.Runtime.Observability;
@@ -40,8 +41,11 @@ public static class PrometheusMetrics
     /// <summary>Latency buckets in milliseconds, vLLM's TTFT buckets (seconds) times 1000, up to 80 s.</summary>
     internal static readonly double[] LatencyBucketsMs = [1, 5, 10, 20, 40, 60, 80, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 20000, 40000, 80000];
 
-    /// <summary>Adds the OpenTelemetry meter provider with the Prometheus exporter.</summary>
-    public static IServiceCollection AddActorsMetrics(this IServiceCollection services)
+    /// <summary>
+    /// Adds the OpenTelemetry meter provider with the Prometheus exporter, and the OTLP exporter
+    /// (http/protobuf) when <see cref="ServerSettings.OtlpEndpoint"/> is set.
+    /// </summary>
+    public static IServiceCollection AddActorsMetrics(this IServiceCollection services, ServerSettings? settings = null)
     {
         services.AddOpenTelemetry().WithMetrics(metrics =>
         {
@@ -54,6 +58,13 @@ public static class PrometheusMetrics
                     : new MetricStreamConfiguration { Name = to });
             }
             metrics.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0); // a scrape sees the figures of that moment
+            if (settings?.OtlpEndpoint is { } endpoint)
+                metrics.AddOtlpExporter((exporter, reader) =>
+                {
+                    exporter.Endpoint = endpoint;
+                    exporter.Protocol = OtlpExportProtocol.HttpProtobuf;
+                    reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)Math.Max(100, settings.OtlpInterval.TotalMilliseconds);
+                });
         });
         return services;
     }
