@@ -18,6 +18,12 @@ var commands = new ICommand[]
     new ValidateCommand(),
 }.ToDictionary(c => c.Name);
 
+if (args.Length > 0 && args[0] is "--version" or "-V")
+{
+    Console.WriteLine("actors " + CliVersion.Text);
+    return 0;
+}
+
 if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
 {
     Console.WriteLine("actors: an actor-based LLM inference runtime on Akka.NET");
@@ -25,7 +31,7 @@ if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
     Console.WriteLine("commands:");
     foreach (var c in commands.Values) Console.WriteLine($"  {c.Name,-12}{c.Summary}");
     Console.WriteLine();
-    Console.WriteLine("'actors <command> --help' lists a command's options.");
+    Console.WriteLine("'actors <command> --help' lists a command's options; 'actors --version' prints the version.");
     return args.Length == 0 ? 2 : 0;
 }
 

@@ -8,12 +8,14 @@ using Microsoft.Extensions.Logging;
 using Actors.Runtime;
 using Actors.Runtime.Internal;
 using Actors.Runtime.Protocol;
+using Actors.Server.Metrics;
 
 namespace Actors.Server;
 
 /// <summary>
 /// An OpenAI-compatible HTTP server over the runtime: /v1/models, /v1/completions and
-/// /v1/chat/completions (with server-sent-event streaming), /health (liveness) and /ready (readiness).
+/// /v1/chat/completions (with server-sent-event streaming), /health (liveness), /ready (readiness)
+/// and /metrics (Prometheus).
 /// Every request is checked against the limits before any work (see <see cref="RequestMapper"/>). A
 /// client that disconnects cancels its request at once, so its KV blocks are freed (llama.cpp
 /// regressed on this twice).
@@ -30,17 +32,46 @@ public static class OpenAiServer
         builder.WebHost.UseUrls(url);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = settings.Limits.MaxBodyBytes);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var lifecycle = new ServerLifecycle();
-        builder.Services.AddSingleton(lifecycle);
-        builder.Services.AddSingleton(settings);
+        builder.Services.AddOpenAiEndpoints(settings);
         var app = builder.Build();
+        return MapOpenAiEndpoints(app, runtime, modelName, chatTemplate, guardEveryPath: true);
+    }
+
+    /// <summary>Registers what <see cref="MapOpenAiEndpoints(WebApplication, LlmRuntime?, string?, string?)"/> needs: the settings, the drain lifecycle, the metrics exporter.</summary>
+    public static IServiceCollection AddOpenAiEndpoints(this IServiceCollection services, ServerSettings? settings = null)
+    {
+        settings ??= ServerSettings.Default;
+        services.AddSingleton(new ServerLifecycle());
+        services.AddSingleton(settings);
+        services.AddActorsMetrics(settings);
+        return services;
+    }
+
+    /// <summary>
+    /// Maps the OpenAI endpoints, /health, /ready and /metrics on any WebApplication, after
+    /// <c>services.AddOpenAiEndpoints()</c>. The runtime is the one given or the one in DI
+    /// (<c>services.AddLlmRuntime(...)</c>). The guards (API key, drain) cover these paths only: the host
+    /// app's own endpoints are left as they are.
+    /// </summary>
+    /// <param name="chatTemplate">A template file or built-in name overriding the model's own chat template.</param>
+    public static WebApplication MapOpenAiEndpoints(this WebApplication app, LlmRuntime? runtime = null, string? modelName = null, string? chatTemplate = null) =>
+        MapOpenAiEndpoints(app, runtime, modelName, chatTemplate, guardEveryPath: false);
+
+    private static WebApplication MapOpenAiEndpoints(WebApplication app, LlmRuntime? runtime, string? modelName, string? chatTemplate, bool guardEveryPath)
+    {
+        runtime ??= app.Services.GetRequiredService<LlmRuntime>();
+        var settings = app.Services.GetService<ServerSettings>()
+            ?? throw new InvalidOperationException("call services.AddOpenAiEndpoints() before app.MapOpenAiEndpoints()");
+        var lifecycle = app.Services.GetRequiredService<ServerLifecycle>();
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
         var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority,
             ChatPromptBuilder.ForRuntime(runtime, chatTemplate), settings.MaxRequestDuration);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-        ServerGuards.Use(app, settings, lifecycle);
+        if (guardEveryPath) ServerGuards.Use(app, settings, lifecycle);
+        else app.UseWhen(ctx => ServerGuards.Covers(ctx.Request.Path), branch => ServerGuards.Use(branch, settings, lifecycle));
         HealthEndpoints.Map(app, runtime, lifecycle);
+        app.MapActorsMetrics(runtime);
         app.MapGet("/v1/models", () => Results.Json(new
         {
             @object = "list",

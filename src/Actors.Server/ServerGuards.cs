@@ -15,9 +15,13 @@ internal static class ServerGuards
     public const string LivenessPath = "/health";
     public const string ReadinessPath = "/ready";
 
-    public static void Use(WebApplication app, ServerSettings settings, ServerLifecycle lifecycle)
+    /// <summary>The paths the server maps; on a host app's WebApplication only these are guarded.</summary>
+    public static bool Covers(PathString path) =>
+        path.StartsWithSegments("/v1") || path.Equals(LivenessPath) || path.Equals(ReadinessPath) || path.Equals(Metrics.PrometheusMetrics.Path);
+
+    public static void Use(IApplicationBuilder app, ServerSettings settings, ServerLifecycle lifecycle)
     {
-        var log = app.Services.GetService(typeof(ILoggerFactory)) is ILoggerFactory f ? f.CreateLogger("Actors.Server") : null;
+        var log = app.ApplicationServices.GetService(typeof(ILoggerFactory)) is ILoggerFactory f ? f.CreateLogger("Actors.Server") : null;
         app.Use(async (ctx, next) =>
         {
             try

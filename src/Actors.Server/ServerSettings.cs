@@ -13,6 +13,10 @@ public sealed record RequestLimits(long MaxBodyBytes, int MaxPromptChars, int Ma
 public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, TimeSpan DrainTime, TimeSpan RetryAfter, TimeSpan MaxRequestDuration, RequestLimits Limits)
 {
     public const string Root = "actors-server";
+
+    /// <summary>Where the OTLP exporter pushes metrics (actors-server.metrics.otlp-endpoint); null: no OTLP.</summary>
+    public Uri? OtlpEndpoint { get; init; }
+    public TimeSpan OtlpInterval { get; init; } = TimeSpan.FromSeconds(10);
     public const string ApiKeyVariable = "ACTORS_API_KEY";
 
     public static Config DefaultConfig() =>
@@ -27,6 +31,10 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
         var r = new HoconReader(full.GetConfig(Root), Root);
         var l = r.Section("limits");
         string key = r.String("api-key");
+        var m = r.Section("metrics");
+        string otlp = m.String("otlp-endpoint");
+        if (otlp.Length > 0 && (!Uri.TryCreate(otlp, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https")))
+            throw new InvalidConfigurationException($"{Root}.metrics.otlp-endpoint = \"{otlp}\" is not an http(s) URL");
         return new ServerSettings(
             key.Length > 0 ? key : null,
             r.Bool("allow-client-priority"),
@@ -38,7 +46,11 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
                 l.Int("max-prompt-chars", 0),
                 l.Int("max-stop-sequences", 0, 1024),
                 l.Int("max-stop-length", 1, 1 << 20),
-                l.Int("max-messages", 1)));
+                l.Int("max-messages", 1)))
+        {
+            OtlpEndpoint = otlp.Length > 0 ? new Uri(otlp) : null,
+            OtlpInterval = m.Duration("otlp-interval", TimeSpan.FromMilliseconds(100)),
+        };
     }
 
     /// <summary>The key from the command line, else the environment variable, else the configured one.</summary>
