@@ -1,0 +1,206 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using static Actors.Inference.Cpu.Kernels.QuantMath;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// One 256-value block type that <see cref="SuperBlockKernel{T}"/> multiplies with Q8_K activations:
+/// y = d·sc_j·q − dmin·m_j for the value's sub-block j. Decoding yields the integer weights in
+/// element order and one integer scale (and min) per 16 values, so every type shares one exact
+/// integer dot product.
+/// </summary>
+internal interface ISuperBlockDecoder
+{
+    static abstract int BlockBytes { get; }
+
+    /// <summary>Whether values carry a min (Q2_K, Q5_K), multiplied with the activations' 16-value sums.</summary>
+    static abstract bool HasMin { get; }
+
+    /// <summary>
+    /// Writes the 256 weights (|q| ≤ 127) to <paramref name="w"/>, the scale of each 16 values to
+    /// <paramref name="sc"/>[0..16) and, with <see cref="HasMin"/>, their mins to <paramref name="mn"/>[0..16).
+    /// </summary>
+    static abstract void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin);
+}
+
+/// <summary>Element-wise helpers for the decoders (Vector128 only: the same code on every CPU).</summary>
+internal static class Decode128
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Load(ref byte p, int offset) => Vector128.LoadUnsafe(ref Unsafe.Add(ref p, offset));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<byte> v, ref sbyte w, int offset) => v.AsSByte().StoreUnsafe(ref w, (nuint)offset);
+
+    /// <summary>Bit <paramref name="bit"/> of each byte, as 0 or 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Bit(Vector128<byte> v, int bit) => Vector128.ShiftRightLogical(v, bit) & Vector128<byte>.One;
+
+    /// <summary>Two bits at <paramref name="shift"/> of each byte, 0..3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> TwoBits(Vector128<byte> v, int shift) => Vector128.ShiftRightLogical(v, shift) & Vector128.Create((byte)3);
+
+    /// <summary>16 bytes as 16 shorts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Widen(Vector128<sbyte> v, ref short dst)
+    {
+        Vector128.WidenLower(v).StoreUnsafe(ref dst);
+        Vector128.WidenUpper(v).StoreUnsafe(ref dst, 8);
+    }
+
+    /// <summary>Eight bytes of a ulong, each written to two consecutive shorts (a 32-value sub-block's two halves).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenTwice(ulong bytes, int bias, ref short dst)
+    {
+        for (int j = 0; j < 8; j++)
+        {
+            short v = (short)((int)((bytes >> (8 * j)) & 0xFF) - bias);
+            Unsafe.Add(ref dst, 2 * j) = v;
+            Unsafe.Add(ref dst, 2 * j + 1) = v;
+        }
+    }
+}
+
+/// <summary>
+/// Q2_K (84 bytes): scales[16] @0 (low nibble scale, high nibble min, per 16 values), qs[64] @16, d @80,
+/// dmin @82. Value 128n + 32k + l = (qs[32n + l] ≫ 2k) &amp; 3.
+/// </summary>
+internal readonly struct Q2_KDecoder : ISuperBlockDecoder
+{
+    public static int BlockBytes => 84;
+    public static bool HasMin => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
+    {
+        for (int n = 0; n < 2; n++)
+        {
+            var q0 = Decode128.Load(ref blk, 16 + 32 * n);
+            var q1 = Decode128.Load(ref blk, 32 + 32 * n);
+            for (int k = 0; k < 4; k++)
+            {
+                Decode128.Store(Decode128.TwoBits(q0, 2 * k), ref w, 128 * n + 32 * k);
+                Decode128.Store(Decode128.TwoBits(q1, 2 * k), ref w, 128 * n + 32 * k + 16);
+            }
+        }
+        var s = Decode128.Load(ref blk, 0);
+        Decode128.Widen((s & Vector128.Create((byte)15)).AsSByte(), ref sc);
+        Decode128.Widen(Vector128.ShiftRightLogical(s, 4).AsSByte(), ref mn);
+        d = Half(ref Unsafe.Add(ref blk, 80));
+        dmin = Half(ref Unsafe.Add(ref blk, 82));
+    }
+}
+
+/// <summary>
+/// Q3_K (110 bytes): hmask[32] @0, qs[64] @32, scales[12] @96 (sixteen 6-bit scales, biased by 32),
+/// d @108. Value 128n + 32k + l = ((qs[32n + l] ≫ 2k) &amp; 3) − (bit 4n+k of hmask[l] ? 0 : 4).
+/// </summary>
+internal readonly struct Q3_KDecoder : ISuperBlockDecoder
+{
+    public static int BlockBytes => 110;
+    public static bool HasMin => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
+    {
+        var h0 = Decode128.Load(ref blk, 0);
+        var h1 = Decode128.Load(ref blk, 16);
+        var one = Vector128<byte>.One;
+        for (int n = 0; n < 2; n++)
+        {
+            var q0 = Decode128.Load(ref blk, 32 + 32 * n);
+            var q1 = Decode128.Load(ref blk, 48 + 32 * n);
+            for (int k = 0; k < 4; k++)
+            {
+                int bit = 4 * n + k;
+                Decode128.Store(Decode128.TwoBits(q0, 2 * k) - Vector128.ShiftLeft(Decode128.Bit(h0, bit) ^ one, 2), ref w, 128 * n + 32 * k);
+                Decode128.Store(Decode128.TwoBits(q1, 2 * k) - Vector128.ShiftLeft(Decode128.Bit(h1, bit) ^ one, 2), ref w, 128 * n + 32 * k + 16);
+            }
+        }
+        UnpackScales(ref Unsafe.Add(ref blk, 96), ref sc);
+        d = Half(ref Unsafe.Add(ref blk, 108));
+        dmin = 0;
+    }
+
+    /// <summary>The 16 six-bit scales minus 32: low 4 bits from bytes 0..7 (two per byte), high 2 bits from bytes 8..11.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void UnpackScales(ref byte s, ref short sc)
+    {
+        const uint m4 = 0x0F0F0F0F, m2 = 0x03030303;
+        uint a0 = Unsafe.ReadUnaligned<uint>(ref s);
+        uint a1 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref s, 4));
+        uint hi = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref s, 8));
+        uint s0 = (a0 & m4) | ((hi & m2) << 4);
+        uint s1 = (a1 & m4) | (((hi >> 2) & m2) << 4);
+        uint s2 = ((a0 >> 4) & m4) | (((hi >> 4) & m2) << 4);
+        uint s3 = ((a1 >> 4) & m4) | (((hi >> 6) & m2) << 4);
+        var v = Vector128.Create(s0, s1, s2, s3).AsByte() - Vector128.Create((byte)32);
+        Decode128.Widen(v.AsSByte(), ref sc);
+    }
+}
+
+/// <summary>
+/// Q5_K (176 bytes): d @0, dmin @2, scales[12] @4 (as Q4_K), qh[32] @16, qs[128] @48. Chunk c of 64
+/// values: value 64c + l = (qs[32c + l] &amp; 15) + 16·bit 2c of qh[l], value 64c + 32 + l = (qs[32c + l] ≫ 4)
+/// + 16·bit 2c+1 of qh[l].
+/// </summary>
+internal readonly struct Q5_KDecoder : ISuperBlockDecoder
+{
+    public static int BlockBytes => 176;
+    public static bool HasMin => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
+    {
+        var h0 = Decode128.Load(ref blk, 16);
+        var h1 = Decode128.Load(ref blk, 32);
+        var low = Vector128.Create((byte)15);
+        for (int c = 0; c < 4; c++)
+        {
+            var q0 = Decode128.Load(ref blk, 48 + 32 * c);
+            var q1 = Decode128.Load(ref blk, 64 + 32 * c);
+            Decode128.Store((q0 & low) | Vector128.ShiftLeft(Decode128.Bit(h0, 2 * c), 4), ref w, 64 * c);
+            Decode128.Store((q1 & low) | Vector128.ShiftLeft(Decode128.Bit(h1, 2 * c), 4), ref w, 64 * c + 16);
+            Decode128.Store(Vector128.ShiftRightLogical(q0, 4) | Vector128.ShiftLeft(Decode128.Bit(h0, 2 * c + 1), 4), ref w, 64 * c + 32);
+            Decode128.Store(Vector128.ShiftRightLogical(q1, 4) | Vector128.ShiftLeft(Decode128.Bit(h1, 2 * c + 1), 4), ref w, 64 * c + 48);
+        }
+        UnpackQ4KScales(ref Unsafe.Add(ref blk, 4), out ulong scales, out ulong mins);
+        Decode128.WidenTwice(scales, 0, ref sc);
+        Decode128.WidenTwice(mins, 0, ref mn);
+        d = Half(ref blk);
+        dmin = Half(ref Unsafe.Add(ref blk, 2));
+    }
+}
+
+/// <summary>
+/// IQ4_XS (136 bytes): d @0, scales_h (u16) @2, scales_l[4] @4, qs[128] @8. Sub-block ib of 32 values has
+/// scale ls − 32 with ls = nibble ib of scales_l | 2 bits ib of scales_h ≪ 4; its values are
+/// kvalues[nibbles of qs[16·ib ..]], low nibbles first.
+/// </summary>
+internal readonly struct IQ4_XSDecoder : ISuperBlockDecoder
+{
+    public static int BlockBytes => 136;
+    public static bool HasMin => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
+    {
+        var levels = IQ4_NLDecoder.Levels;
+        var low = Vector128.Create((byte)15);
+        for (int ib = 0; ib < 8; ib++)
+        {
+            var q = Decode128.Load(ref blk, 8 + 16 * ib);
+            Decode128.Store(Lookup(levels, q & low), ref w, 32 * ib);
+            Decode128.Store(Lookup(levels, Vector128.ShiftRightLogical(q, 4)), ref w, 32 * ib + 16);
+        }
+        uint sh = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref blk, 2));
+        uint sl = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref blk, 4));
+        ulong packed = 0;
+        for (int ib = 0; ib < 8; ib++)
+            packed |= (ulong)(((sl >> (4 * ib)) & 15) | (((sh >> (2 * ib)) & 3) << 4)) << (8 * ib);
+        Decode128.WidenTwice(packed, 32, ref sc);
+        d = Half(ref blk);
+        dmin = 0;
+    }
+}

@@ -1,0 +1,143 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using static Actors.Inference.Cpu.Kernels.QuantMath;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// 256-value K-quant and IQ4_XS weights against Q8_K activations, as ggml's vec_dot computes them:
+/// per block the exact integers Σ_j sc_j·Σ q·x (vpmaddubsw, then vpmaddwd with the scales of each 16
+/// values) and Σ_j m_j·Σx (from the activations' 16-value sums), then
+/// d_x·d·isum − d_x·dmin·msum in f32. A block is decoded once to int8 and shared by a tile of tokens.
+/// </summary>
+internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISuperBlockDecoder
+{
+    public static int Tile(KernelPath path) => 4;
+
+    public static int Prefill(KernelPath path, ref byte rows0, int rowBytes, int rows, PreparedActivations a, int tokens, ref float y, nint yStride) => 0;
+
+    public static bool Dot2Rows(KernelPath path, ref byte row0, ref byte row1, PreparedActivations a, int t, out float y0, out float y1)
+    {
+        y0 = y1 = 0;
+        return false;
+    }
+
+    /// <summary>A decoded block: 256 weights, 128 pair scales (one short per two values, for vpmaddwd), 16 mins.</summary>
+    [InlineArray(256 + 256 + 32)]
+    private struct Scratch
+    {
+        private byte _b;
+    }
+
+    public static float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t)
+    {
+        Scratch s = default;
+        ref byte p = ref Unsafe.As<Scratch, byte>(ref s);
+        ref sbyte w = ref Unsafe.As<byte, sbyte>(ref p);
+        ref short sc = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 256));
+        ref short mn = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 512));
+        float acc = 0;
+        for (int b = 0; b < a.Blocks; b++)
+        {
+            Decode(ref Unsafe.Add(ref row, b * T.BlockBytes), ref w, ref sc, ref mn, out float d, out float dmin);
+            acc = Step(path, acc, ref w, ref sc, ref mn, d, dmin, a, t, b);
+        }
+        return acc;
+    }
+
+    public static void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
+    {
+        Scratch s = default;
+        ref byte p = ref Unsafe.As<Scratch, byte>(ref s);
+        ref sbyte w = ref Unsafe.As<byte, sbyte>(ref p);
+        ref short sc = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 256));
+        ref short mn = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 512));
+        float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (int b = 0; b < a.Blocks; b++)
+        {
+            Decode(ref Unsafe.Add(ref row, b * T.BlockBytes), ref w, ref sc, ref mn, out float d, out float dmin);
+            a0 = Step(path, a0, ref w, ref sc, ref mn, d, dmin, a, t0, b);
+            a1 = Step(path, a1, ref w, ref sc, ref mn, d, dmin, a, t0 + 1, b);
+            a2 = Step(path, a2, ref w, ref sc, ref mn, d, dmin, a, t0 + 2, b);
+            a3 = Step(path, a3, ref w, ref sc, ref mn, d, dmin, a, t0 + 3, b);
+        }
+        y = a0;
+        Unsafe.Add(ref y, ys) = a1;
+        Unsafe.Add(ref y, 2 * ys) = a2;
+        Unsafe.Add(ref y, 3 * ys) = a3;
+    }
+
+    /// <summary>Decodes one block; expands the 16 scales to one short per pair of values (sc[0..128)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
+    {
+        ref short sc16 = ref Unsafe.Add(ref sc, 112); // the last 16 of the 128 pair scales, read before they are overwritten
+        T.Decode(ref blk, ref w, ref sc16, ref mn, out d, out dmin);
+        for (int j = 0; j < 16; j++) Vector128.Create(Unsafe.Add(ref sc16, j)).StoreUnsafe(ref sc, (nuint)(8 * j));
+    }
+
+    /// <summary>acc + d_x·d·Σ sc·q·x − d_x·dmin·Σ m·Σx for token t and block b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Step(KernelPath path, float acc, ref sbyte w, ref short sc, ref short mn, float d, float dmin, PreparedActivations a, int t, int b)
+    {
+        ref sbyte x = ref Unsafe.Add(ref Quants(a, t), 256 * b);
+        int isum = path switch
+        {
+            KernelPath.Avx512 => IntDot512(ref w, ref x, ref sc),
+            KernelPath.Avx2 => IntDot256(ref w, ref x, ref sc),
+            _ => IntDot128(ref w, ref x, ref sc),
+        };
+        float dx = Unsafe.Add(ref Scales(a, t), b);
+        acc = MathF.FusedMultiplyAdd(dx * d, isum, acc);
+        if (T.HasMin)
+        {
+            ref short bs = ref Unsafe.Add(ref Sums16(a, t), 16 * b);
+            var m = Vector256.LoadUnsafe(ref mn);
+            var sums = Vector256.LoadUnsafe(ref bs);
+            int msum = Vector256.Sum(Vector256.WidenLower(m).AsInt32() * Vector256.WidenLower(sums).AsInt32()
+                + Vector256.WidenUpper(m).AsInt32() * Vector256.WidenUpper(sums).AsInt32());
+            acc = MathF.FusedMultiplyAdd(-(dx * dmin), msum, acc);
+        }
+        return acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int IntDot512(ref sbyte w, ref sbyte x, ref short sc)
+    {
+        var acc = Vector512<int>.Zero;
+        for (int c = 0; c < 4; c++)
+        {
+            var wv = Vector512.LoadUnsafe(ref w, (nuint)(64 * c));
+            var xv = Vector512.LoadUnsafe(ref x, (nuint)(64 * c));
+            var sx = Vector512.ConditionalSelect(Vector512.LessThan(wv, Vector512<sbyte>.Zero), Vector512<sbyte>.Zero - xv, xv);
+            var p = Avx512BW.MultiplyAddAdjacent(Avx512BW.Abs(wv), sx);
+            acc += Avx512BW.MultiplyAddAdjacent(p, Vector512.LoadUnsafe(ref sc, (nuint)(32 * c)));
+        }
+        return Vector512.Sum(acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int IntDot256(ref sbyte w, ref sbyte x, ref short sc)
+    {
+        var acc = Vector256<int>.Zero;
+        for (int c = 0; c < 8; c++)
+        {
+            var wv = Vector256.LoadUnsafe(ref w, (nuint)(32 * c));
+            var xv = Vector256.LoadUnsafe(ref x, (nuint)(32 * c));
+            var p = Avx2.MultiplyAddAdjacent(Avx2.Abs(wv), Avx2.Sign(xv, wv));
+            acc += Avx2.MultiplyAddAdjacent(p, Vector256.LoadUnsafe(ref sc, (nuint)(16 * c)));
+        }
+        return Vector256.Sum(acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int IntDot128(ref sbyte w, ref sbyte x, ref short sc)
+    {
+        int isum = 0;
+        for (int j = 0; j < 16; j++)
+            isum += Unsafe.Add(ref sc, 8 * j) * Vector128.Sum(DotI8(Load128(ref w, 16 * j), Load128(ref x, 16 * j)));
+        return isum;
+    }
+}
