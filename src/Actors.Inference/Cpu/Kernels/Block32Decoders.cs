@@ -33,7 +33,7 @@ internal readonly struct Q4_1Decoder : IBlock32Decoder
     {
         var q = Vector128.LoadUnsafe(ref Unsafe.Add(ref blk, 4));
         lo = (q & Vector128.Create((byte)15)).AsSByte();
-        hi = Vector128.ShiftRightLogical(q, 4).AsSByte();
+        hi = Decode128.High(q).AsSByte();
     }
 }
 
@@ -67,7 +67,7 @@ internal readonly struct Q5_0Decoder : IBlock32Decoder
         var hl = Vector128.Equals(Lookup(h, SpreadLo) & BitOfByte, BitOfByte) & sixteen;
         var hh = Vector128.Equals(Lookup(h, SpreadHi) & BitOfByte, BitOfByte) & sixteen;
         lo = (q & Vector128.Create((byte)15)) | hl;
-        hi = Vector128.ShiftRightLogical(q, 4) | hh;
+        hi = Decode128.High(q) | hh;
     }
 }
 
@@ -104,6 +104,6 @@ internal readonly struct IQ4_NLDecoder : IBlock32Decoder
     {
         var q = Vector128.LoadUnsafe(ref Unsafe.Add(ref blk, 2));
         lo = Lookup(Levels, q & Vector128.Create((byte)15)).AsSByte();
-        hi = Lookup(Levels, Vector128.ShiftRightLogical(q, 4)).AsSByte();
+        hi = Lookup(Levels, Decode128.High(q)).AsSByte();
     }
 }

@@ -33,13 +33,21 @@ internal static class Decode128
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector128<byte> v, ref sbyte w, int offset) => v.AsSByte().StoreUnsafe(ref w, (nuint)offset);
 
-    /// <summary>Bit <paramref name="bit"/> of each byte, as 0 or 1.</summary>
+    /// <summary><paramref name="value"/> where bit <paramref name="bit"/> of the byte is set, else 0 (a mask test: x86 has no byte shifts).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<byte> Bit(Vector128<byte> v, int bit) => Vector128.ShiftRightLogical(v, bit) & Vector128<byte>.One;
+    public static Vector128<byte> IfBit(Vector128<byte> v, int bit, byte value)
+    {
+        var m = Vector128.Create((byte)(1 << bit));
+        return Vector128.Equals(v & m, m) & Vector128.Create(value);
+    }
 
-    /// <summary>Two bits at <paramref name="shift"/> of each byte, 0..3.</summary>
+    /// <summary>Two bits at <paramref name="shift"/> of each byte, 0..3 (a word shift, then a byte mask).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<byte> TwoBits(Vector128<byte> v, int shift) => Vector128.ShiftRightLogical(v, shift) & Vector128.Create((byte)3);
+    public static Vector128<byte> TwoBits(Vector128<byte> v, int shift) => Vector128.ShiftRightLogical(v.AsUInt16(), shift).AsByte() & Vector128.Create((byte)3);
+
+    /// <summary>The high nibble of each byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> High(Vector128<byte> v) => Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & Vector128.Create((byte)15);
 
     /// <summary>16 bytes as 16 shorts.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -49,16 +57,13 @@ internal static class Decode128
         Vector128.WidenUpper(v).StoreUnsafe(ref dst, 8);
     }
 
-    /// <summary>Eight bytes of a ulong, each written to two consecutive shorts (a 32-value sub-block's two halves).</summary>
+    /// <summary>Eight bytes of a ulong, each written to two consecutive shorts (a 32-value sub-block's two halves), minus <paramref name="bias"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void WidenTwice(ulong bytes, int bias, ref short dst)
     {
-        for (int j = 0; j < 8; j++)
-        {
-            short v = (short)((int)((bytes >> (8 * j)) & 0xFF) - bias);
-            Unsafe.Add(ref dst, 2 * j) = v;
-            Unsafe.Add(ref dst, 2 * j + 1) = v;
-        }
+        var v = Vector128.CreateScalar(bytes).AsByte();
+        var doubled = Vector128.Shuffle(v, Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)) - Vector128.Create((byte)bias);
+        Widen(doubled.AsSByte(), ref dst);
     }
 }
 
@@ -86,7 +91,7 @@ internal readonly struct Q2_KDecoder : ISuperBlockDecoder
         }
         var s = Decode128.Load(ref blk, 0);
         Decode128.Widen((s & Vector128.Create((byte)15)).AsSByte(), ref sc);
-        Decode128.Widen(Vector128.ShiftRightLogical(s, 4).AsSByte(), ref mn);
+        Decode128.Widen(Decode128.High(s).AsSByte(), ref mn);
         d = Half(ref Unsafe.Add(ref blk, 80));
         dmin = Half(ref Unsafe.Add(ref blk, 82));
     }
@@ -106,16 +111,17 @@ internal readonly struct Q3_KDecoder : ISuperBlockDecoder
     {
         var h0 = Decode128.Load(ref blk, 0);
         var h1 = Decode128.Load(ref blk, 16);
-        var one = Vector128<byte>.One;
         for (int n = 0; n < 2; n++)
         {
             var q0 = Decode128.Load(ref blk, 32 + 32 * n);
             var q1 = Decode128.Load(ref blk, 48 + 32 * n);
             for (int k = 0; k < 4; k++)
             {
+                // q − 4 where the hmask bit is clear: (q + 4·bit) − 4.
                 int bit = 4 * n + k;
-                Decode128.Store(Decode128.TwoBits(q0, 2 * k) - Vector128.ShiftLeft(Decode128.Bit(h0, bit) ^ one, 2), ref w, 128 * n + 32 * k);
-                Decode128.Store(Decode128.TwoBits(q1, 2 * k) - Vector128.ShiftLeft(Decode128.Bit(h1, bit) ^ one, 2), ref w, 128 * n + 32 * k + 16);
+                var four = Vector128.Create((byte)4);
+                Decode128.Store(Decode128.TwoBits(q0, 2 * k) + Decode128.IfBit(h0, bit, 4) - four, ref w, 128 * n + 32 * k);
+                Decode128.Store(Decode128.TwoBits(q1, 2 * k) + Decode128.IfBit(h1, bit, 4) - four, ref w, 128 * n + 32 * k + 16);
             }
         }
         UnpackScales(ref Unsafe.Add(ref blk, 96), ref sc);
@@ -160,10 +166,10 @@ internal readonly struct Q5_KDecoder : ISuperBlockDecoder
         {
             var q0 = Decode128.Load(ref blk, 48 + 32 * c);
             var q1 = Decode128.Load(ref blk, 64 + 32 * c);
-            Decode128.Store((q0 & low) | Vector128.ShiftLeft(Decode128.Bit(h0, 2 * c), 4), ref w, 64 * c);
-            Decode128.Store((q1 & low) | Vector128.ShiftLeft(Decode128.Bit(h1, 2 * c), 4), ref w, 64 * c + 16);
-            Decode128.Store(Vector128.ShiftRightLogical(q0, 4) | Vector128.ShiftLeft(Decode128.Bit(h0, 2 * c + 1), 4), ref w, 64 * c + 32);
-            Decode128.Store(Vector128.ShiftRightLogical(q1, 4) | Vector128.ShiftLeft(Decode128.Bit(h1, 2 * c + 1), 4), ref w, 64 * c + 48);
+            Decode128.Store((q0 & low) | Decode128.IfBit(h0, 2 * c, 16), ref w, 64 * c);
+            Decode128.Store((q1 & low) | Decode128.IfBit(h1, 2 * c, 16), ref w, 64 * c + 16);
+            Decode128.Store(Decode128.High(q0) | Decode128.IfBit(h0, 2 * c + 1, 16), ref w, 64 * c + 32);
+            Decode128.Store(Decode128.High(q1) | Decode128.IfBit(h1, 2 * c + 1, 16), ref w, 64 * c + 48);
         }
         UnpackQ4KScales(ref Unsafe.Add(ref blk, 4), out ulong scales, out ulong mins);
         Decode128.WidenTwice(scales, 0, ref sc);
@@ -192,7 +198,7 @@ internal readonly struct IQ4_XSDecoder : ISuperBlockDecoder
         {
             var q = Decode128.Load(ref blk, 8 + 16 * ib);
             Decode128.Store(Lookup(levels, q & low), ref w, 32 * ib);
-            Decode128.Store(Lookup(levels, Vector128.ShiftRightLogical(q, 4)), ref w, 32 * ib + 16);
+            Decode128.Store(Lookup(levels, Decode128.High(q)), ref w, 32 * ib + 16);
         }
         uint sh = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref blk, 2));
         uint sl = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref blk, 4));

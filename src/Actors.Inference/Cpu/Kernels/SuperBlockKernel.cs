@@ -24,8 +24,11 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
         return false;
     }
 
-    /// <summary>A decoded block: 256 weights, 128 pair scales (one short per two values, for vpmaddwd), 16 mins.</summary>
-    [InlineArray(256 + 256 + 32)]
+    /// <summary>
+    /// A decoded block: 256 weights, 16 scales, 16 mins. Written and read in 16-byte pieces only: a wider
+    /// load over narrower stores cannot be forwarded from the store buffer and stalls.
+    /// </summary>
+    [InlineArray(256 + 32 + 32)]
     private struct Scratch
     {
         private byte _b;
@@ -37,7 +40,7 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
         ref byte p = ref Unsafe.As<Scratch, byte>(ref s);
         ref sbyte w = ref Unsafe.As<byte, sbyte>(ref p);
         ref short sc = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 256));
-        ref short mn = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 512));
+        ref short mn = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 288));
         float acc = 0;
         for (int b = 0; b < a.Blocks; b++)
         {
@@ -53,7 +56,7 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
         ref byte p = ref Unsafe.As<Scratch, byte>(ref s);
         ref sbyte w = ref Unsafe.As<byte, sbyte>(ref p);
         ref short sc = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 256));
-        ref short mn = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 512));
+        ref short mn = ref Unsafe.As<byte, short>(ref Unsafe.Add(ref p, 288));
         float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         for (int b = 0; b < a.Blocks; b++)
         {
@@ -69,14 +72,9 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
         Unsafe.Add(ref y, 3 * ys) = a3;
     }
 
-    /// <summary>Decodes one block; expands the 16 scales to one short per pair of values (sc[0..128)).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
-    {
-        ref short sc16 = ref Unsafe.Add(ref sc, 112); // the last 16 of the 128 pair scales, read before they are overwritten
-        T.Decode(ref blk, ref w, ref sc16, ref mn, out d, out dmin);
-        for (int j = 0; j < 16; j++) Vector128.Create(Unsafe.Add(ref sc16, j)).StoreUnsafe(ref sc, (nuint)(8 * j));
-    }
+    private static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin) =>
+        T.Decode(ref blk, ref w, ref sc, ref mn, out d, out dmin);
 
     /// <summary>acc + d_x·d·Σ sc·q·x − d_x·dmin·Σ m·Σx for token t and block b.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -85,8 +83,7 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
         ref sbyte x = ref Unsafe.Add(ref Quants(a, t), 256 * b);
         int isum = path switch
         {
-            KernelPath.Avx512 => IntDot512(ref w, ref x, ref sc),
-            KernelPath.Avx2 => IntDot256(ref w, ref x, ref sc),
+            KernelPath.Avx512 or KernelPath.Avx2 => IntDot256(ref w, ref x, ref sc),
             _ => IntDot128(ref w, ref x, ref sc),
         };
         float dx = Unsafe.Add(ref Scales(a, t), b);
@@ -94,28 +91,13 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
         if (T.HasMin)
         {
             ref short bs = ref Unsafe.Add(ref Sums16(a, t), 16 * b);
-            var m = Vector256.LoadUnsafe(ref mn);
+            var m = Vector256.Create(Vector128.LoadUnsafe(ref mn), Vector128.LoadUnsafe(ref mn, 8));
             var sums = Vector256.LoadUnsafe(ref bs);
-            int msum = Vector256.Sum(Vector256.WidenLower(m).AsInt32() * Vector256.WidenLower(sums).AsInt32()
-                + Vector256.WidenUpper(m).AsInt32() * Vector256.WidenUpper(sums).AsInt32());
+            int msum = Vector256.Sum(Avx2.IsSupported ? Avx2.MultiplyAddAdjacent(m, sums)
+                : Vector256.WidenLower(m) * Vector256.WidenLower(sums) + Vector256.WidenUpper(m) * Vector256.WidenUpper(sums));
             acc = MathF.FusedMultiplyAdd(-(dx * dmin), msum, acc);
         }
         return acc;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int IntDot512(ref sbyte w, ref sbyte x, ref short sc)
-    {
-        var acc = Vector512<int>.Zero;
-        for (int c = 0; c < 4; c++)
-        {
-            var wv = Vector512.LoadUnsafe(ref w, (nuint)(64 * c));
-            var xv = Vector512.LoadUnsafe(ref x, (nuint)(64 * c));
-            var sx = Vector512.ConditionalSelect(Vector512.LessThan(wv, Vector512<sbyte>.Zero), Vector512<sbyte>.Zero - xv, xv);
-            var p = Avx512BW.MultiplyAddAdjacent(Avx512BW.Abs(wv), sx);
-            acc += Avx512BW.MultiplyAddAdjacent(p, Vector512.LoadUnsafe(ref sc, (nuint)(32 * c)));
-        }
-        return Vector512.Sum(acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -124,10 +106,11 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
         var acc = Vector256<int>.Zero;
         for (int c = 0; c < 8; c++)
         {
-            var wv = Vector256.LoadUnsafe(ref w, (nuint)(32 * c));
+            var wv = Vector256.Create(Vector128.LoadUnsafe(ref w, (nuint)(32 * c)), Vector128.LoadUnsafe(ref w, (nuint)(32 * c + 16)));
             var xv = Vector256.LoadUnsafe(ref x, (nuint)(32 * c));
             var p = Avx2.MultiplyAddAdjacent(Avx2.Abs(wv), Avx2.Sign(xv, wv));
-            acc += Avx2.MultiplyAddAdjacent(p, Vector256.LoadUnsafe(ref sc, (nuint)(16 * c)));
+            var scales = Vector256.Create(Vector128.Create(Unsafe.Add(ref sc, 2 * c)), Vector128.Create(Unsafe.Add(ref sc, 2 * c + 1)));
+            acc += Avx2.MultiplyAddAdjacent(p, scales);
         }
         return Vector256.Sum(acc);
     }
@@ -137,7 +120,7 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
     {
         int isum = 0;
         for (int j = 0; j < 16; j++)
-            isum += Unsafe.Add(ref sc, 8 * j) * Vector128.Sum(DotI8(Load128(ref w, 16 * j), Load128(ref x, 16 * j)));
+            isum += Unsafe.Add(ref sc, j) * Vector128.Sum(DotI8(Load128(ref w, 16 * j), Load128(ref x, 16 * j)));
         return isum;
     }
 }
