@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using static Actors.Inference.Cpu.Kernels.QuantMath;
+using static Actors.Inference.Cpu.Kernels.SuperBlock512Parts;
 
 namespace Actors.Inference.Cpu.Kernels;
 
@@ -22,6 +24,12 @@ internal interface ISuperBlockDecoder
     /// <paramref name="sc"/>[0..16) and, with <see cref="HasMin"/>, their mins to <paramref name="mn"/>[0..16).
     /// </summary>
     static abstract void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin);
+
+    /// <summary>Whether weights can be negative (then vpmaddubsw needs the sign moved onto the activations).</summary>
+    static abstract bool Signed { get; }
+
+    /// <summary>The same block into registers, for the AVX-512 path (requires AVX-512 BW).</summary>
+    static abstract void Decode512(ref byte blk, out SuperBlock512 k);
 }
 
 /// <summary>Element-wise helpers for the decoders (Vector128 only: the same code on every CPU).</summary>
@@ -75,6 +83,24 @@ internal readonly struct Q2_KDecoder : ISuperBlockDecoder
 {
     public static int BlockBytes => 84;
     public static bool HasMin => true;
+    public static bool Signed => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode512(ref byte blk, out SuperBlock512 k)
+    {
+        Unsafe.SkipInit(out k);
+        var q0 = Twice(ref Unsafe.Add(ref blk, 16));
+        var q1 = Twice(ref Unsafe.Add(ref blk, 48));
+        k.W0 = TwoBits(q0, 0, 2).AsSByte();
+        k.W1 = TwoBits(q0, 4, 6).AsSByte();
+        k.W2 = TwoBits(q1, 0, 2).AsSByte();
+        k.W3 = TwoBits(q1, 4, 6).AsSByte();
+        var s = Vector128.LoadUnsafe(ref blk);
+        Spread16(Avx2.ConvertToVector256Int16(s & Vector128.Create((byte)15)), ref k);
+        k.Mins = Avx2.ConvertToVector256Int16(Decode128.High(s));
+        k.D = Half(ref Unsafe.Add(ref blk, 80));
+        k.DMin = Half(ref Unsafe.Add(ref blk, 82));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
@@ -105,6 +131,25 @@ internal readonly struct Q3_KDecoder : ISuperBlockDecoder
 {
     public static int BlockBytes => 110;
     public static bool HasMin => false;
+    public static bool Signed => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode512(ref byte blk, out SuperBlock512 k)
+    {
+        Unsafe.SkipInit(out k);
+        var h = Twice(ref blk);
+        var q0 = Twice(ref Unsafe.Add(ref blk, 32));
+        var q1 = Twice(ref Unsafe.Add(ref blk, 64));
+        var four = Vector512.Create((byte)4);
+        k.W0 = (TwoBits(q0, 0, 2) + IfBits(h, 0, 1, 4) - four).AsSByte();
+        k.W1 = (TwoBits(q0, 4, 6) + IfBits(h, 2, 3, 4) - four).AsSByte();
+        k.W2 = (TwoBits(q1, 0, 2) + IfBits(h, 4, 5, 4) - four).AsSByte();
+        k.W3 = (TwoBits(q1, 4, 6) + IfBits(h, 6, 7, 4) - four).AsSByte();
+        Spread16(Avx2.ConvertToVector256Int16(Scales(ref Unsafe.Add(ref blk, 96)).AsSByte()), ref k);
+        k.Mins = default;
+        k.D = Half(ref Unsafe.Add(ref blk, 108));
+        k.DMin = 0;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
@@ -131,7 +176,11 @@ internal readonly struct Q3_KDecoder : ISuperBlockDecoder
 
     /// <summary>The 16 six-bit scales minus 32: low 4 bits from bytes 0..7 (two per byte), high 2 bits from bytes 8..11.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void UnpackScales(ref byte s, ref short sc)
+    internal static void UnpackScales(ref byte s, ref short sc) => Decode128.Widen(Scales(ref s).AsSByte(), ref sc);
+
+    /// <summary>The 16 scales minus 32, one per byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<byte> Scales(ref byte s)
     {
         const uint m4 = 0x0F0F0F0F, m2 = 0x03030303;
         uint a0 = Unsafe.ReadUnaligned<uint>(ref s);
@@ -141,8 +190,7 @@ internal readonly struct Q3_KDecoder : ISuperBlockDecoder
         uint s1 = (a1 & m4) | (((hi >> 2) & m2) << 4);
         uint s2 = ((a0 >> 4) & m4) | (((hi >> 4) & m2) << 4);
         uint s3 = ((a1 >> 4) & m4) | (((hi >> 6) & m2) << 4);
-        var v = Vector128.Create(s0, s1, s2, s3).AsByte() - Vector128.Create((byte)32);
-        Decode128.Widen(v.AsSByte(), ref sc);
+        return Vector128.Create(s0, s1, s2, s3).AsByte() - Vector128.Create((byte)32);
     }
 }
 
@@ -155,6 +203,32 @@ internal readonly struct Q5_KDecoder : ISuperBlockDecoder
 {
     public static int BlockBytes => 176;
     public static bool HasMin => true;
+    public static bool Signed => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode512(ref byte blk, out SuperBlock512 k)
+    {
+        Unsafe.SkipInit(out k);
+        var h = Twice(ref Unsafe.Add(ref blk, 16));
+        k.W0 = (Nibbles(ref Unsafe.Add(ref blk, 48)) | IfBits(h, 0, 1, 16)).AsSByte();
+        k.W1 = (Nibbles(ref Unsafe.Add(ref blk, 80)) | IfBits(h, 2, 3, 16)).AsSByte();
+        k.W2 = (Nibbles(ref Unsafe.Add(ref blk, 112)) | IfBits(h, 4, 5, 16)).AsSByte();
+        k.W3 = (Nibbles(ref Unsafe.Add(ref blk, 144)) | IfBits(h, 6, 7, 16)).AsSByte();
+        UnpackQ4KScales(ref Unsafe.Add(ref blk, 4), out ulong scales, out ulong mins);
+        Spread32(scales, 0, ref k);
+        var m = Vector128.CreateScalar(mins).AsByte();
+        k.Mins = Avx2.ConvertToVector256Int16(Sse2.UnpackLow(m, m));
+        k.D = Half(ref blk);
+        k.DMin = Half(ref Unsafe.Add(ref blk, 2));
+    }
+
+    /// <summary>32 bytes' low nibbles, then their high nibbles (sub-blocks 2c and 2c+1 of a chunk).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Nibbles(ref byte p)
+    {
+        var shifts = Vector512.Create(Vector256.Create((ushort)0), Vector256.Create((ushort)4));
+        return Avx512BW.ShiftRightLogicalVariable(Twice(ref p).AsUInt16(), shifts).AsByte() & Vector512.Create((byte)15);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
@@ -188,6 +262,47 @@ internal readonly struct IQ4_XSDecoder : ISuperBlockDecoder
 {
     public static int BlockBytes => 136;
     public static bool HasMin => false;
+    public static bool Signed => true;
+
+    private static readonly Vector512<byte> Levels512 = Vector512.Create(Vector256.Create(IQ4_NLDecoder.Levels, IQ4_NLDecoder.Levels), Vector256.Create(IQ4_NLDecoder.Levels, IQ4_NLDecoder.Levels));
+    private static readonly Vector512<ushort> LaneShifts = Vector512.Create(
+        Vector256.Create(Vector128.Create((ushort)0), Vector128.Create((ushort)4)), Vector256.Create(Vector128.Create((ushort)0), Vector128.Create((ushort)4)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode512(ref byte blk, out SuperBlock512 k)
+    {
+        Unsafe.SkipInit(out k);
+        k.W0 = Chunk(ref Unsafe.Add(ref blk, 8));
+        k.W1 = Chunk(ref Unsafe.Add(ref blk, 40));
+        k.W2 = Chunk(ref Unsafe.Add(ref blk, 72));
+        k.W3 = Chunk(ref Unsafe.Add(ref blk, 104));
+        Spread32(ScaleBytes(ref blk), 32, ref k);
+        k.Mins = default;
+        k.D = Half(ref blk);
+        k.DMin = 0;
+    }
+
+    /// <summary>Sub-blocks 2c and 2c+1 (32 bytes): each one's 16 low nibbles, then its 16 high nibbles, as levels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<sbyte> Chunk(ref byte p)
+    {
+        var q = Vector256.LoadUnsafe(ref p).AsUInt64().ToVector512Unsafe();
+        var lanes = Avx512F.Shuffle4x128(q, q, 0x50).AsUInt16(); // 128-bit lanes 0, 0, 1, 1
+        var idx = Avx512BW.ShiftRightLogicalVariable(lanes, LaneShifts).AsByte() & Vector512.Create((byte)15);
+        return Avx512BW.Shuffle(Levels512, idx).AsSByte();
+    }
+
+    /// <summary>The eight 6-bit scales ls (before the −32), one per byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ScaleBytes(ref byte blk)
+    {
+        uint sh = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref blk, 2));
+        uint sl = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref blk, 4));
+        ulong packed = 0;
+        for (int ib = 0; ib < 8; ib++)
+            packed |= (ulong)(((sl >> (4 * ib)) & 15) | (((sh >> (2 * ib)) & 3) << 4)) << (8 * ib);
+        return packed;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode(ref byte blk, ref sbyte w, ref short sc, ref short mn, out float d, out float dmin)
@@ -200,12 +315,7 @@ internal readonly struct IQ4_XSDecoder : ISuperBlockDecoder
             Decode128.Store(Lookup(levels, q & low), ref w, 32 * ib);
             Decode128.Store(Lookup(levels, Decode128.High(q)), ref w, 32 * ib + 16);
         }
-        uint sh = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref blk, 2));
-        uint sl = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref blk, 4));
-        ulong packed = 0;
-        for (int ib = 0; ib < 8; ib++)
-            packed |= (ulong)(((sl >> (4 * ib)) & 15) | (((sh >> (2 * ib)) & 3) << 4)) << (8 * ib);
-        Decode128.WidenTwice(packed, 32, ref sc);
+        Decode128.WidenTwice(ScaleBytes(ref blk), 32, ref sc);
         d = Half(ref blk);
         dmin = 0;
     }
