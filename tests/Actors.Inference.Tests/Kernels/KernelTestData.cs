@@ -36,41 +36,13 @@ internal static class KernelTestData
         int rb = (int)GgmlTypeInfo.RowBytes(type, cols);
         var bytes = new byte[rows * rb];
         var deq = new float[rows * cols];
-        if (!ReferenceQuantizer.CanQuantize(type)) RandomBlocks(type, bytes, seed);
+        if (!ReferenceQuantizer.CanQuantize(type)) RandomBlocks.Fill(type, bytes, seed);
         for (int r = 0; r < rows; r++)
         {
             if (ReferenceQuantizer.CanQuantize(type)) ReferenceQuantizer.Quantize(type, f.AsSpan(r * cols, cols), bytes.AsSpan(r * rb, rb));
             ReferenceQuantizer.Dequantize(type, bytes.AsSpan(r * rb, rb), deq.AsSpan(r * cols, cols));
         }
         return (new WeightMatrix("w", type, rows, cols, TensorSource.FromArray(bytes)), deq);
-    }
-
-    /// <summary>The f16 fields of each type's block: (offset, is a min that may be negative).</summary>
-    private static (int Offset, bool Signed)[] HalfFields(GgmlType t) => t switch
-    {
-        GgmlType.Q4_1 or GgmlType.Q5_1 => [(0, false), (2, true)],
-        GgmlType.Q5_0 or GgmlType.IQ4_NL or GgmlType.IQ4_XS => [(0, false)],
-        GgmlType.Q2_K => [(80, false), (82, false)],
-        GgmlType.Q3_K => [(108, false)],
-        GgmlType.Q5_K => [(0, false), (2, false)],
-        _ => throw new ArgumentException($"no random blocks for {t}"),
-    };
-
-    /// <summary>
-    /// Random blocks for types we have no encoder for: every bit pattern random, except the f16 scales
-    /// (random magnitudes around 1e-3, so the values stay in a realistic range; mins of either sign).
-    /// </summary>
-    public static void RandomBlocks(GgmlType type, Span<byte> bytes, ulong seed)
-    {
-        var rng = new DeterministicRandom(seed ^ 0x5DEECE66DUL);
-        for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)rng.NextInt(256);
-        int bb = GgmlTypeInfo.BlockBytes(type);
-        for (int b = 0; b + bb <= bytes.Length; b += bb)
-            foreach (var (off, signed) in HalfFields(type))
-            {
-                double v = (0.2 + rng.NextDouble()) * 2e-3 * (signed && rng.NextInt(2) == 0 ? -20 : signed ? 20 : 1);
-                BitConverter.TryWriteBytes(bytes.Slice(b + off, 2), (Half)v);
-            }
     }
 
     /// <summary>
