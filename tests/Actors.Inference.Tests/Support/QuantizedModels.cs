@@ -19,17 +19,20 @@ public static class QuantizedModels
 
     private static readonly object Gate = new();
 
-    /// <summary>The path of <paramref name="shape"/>'s F32 test model quantized to <paramref name="mix"/>, made once.</summary>
+    /// <summary>
+    /// The path of <paramref name="shape"/>'s F32 test model quantized to <paramref name="mix"/>, made once. The
+    /// output head is quantized too, as llama-quantize does by default (LLamaSharp's default leaves it).
+    /// </summary>
     public static string Path(string shape, string mix)
     {
         string source = TestModels.Path_(TestModels.Shape(shape, "F32"));
-        string path = System.IO.Path.ChangeExtension(source, null) + $"-llamacpp-{mix.ToLowerInvariant()}.gguf";
+        string path = System.IO.Path.ChangeExtension(source, null) + $"-llamacpp-{mix.ToLowerInvariant()}-out.gguf";
         lock (Gate)
         {
             if (File.Exists(path)) return path;
             LlamaCpp.EnsureLoaded();
             string tmp = path + $".{Environment.ProcessId}.tmp";
-            if (!LLamaQuantizer.Quantize(source, tmp, Enum.Parse<LLama.Native.LLamaFtype>("MOSTLY_" + mix), nthread: 2, allowRequantize: false, quantizeOutputTensor: false))
+            if (!LLamaQuantizer.Quantize(source, tmp, Enum.Parse<LLama.Native.LLamaFtype>("MOSTLY_" + mix), nthread: 2, allowRequantize: false, quantizeOutputTensor: true))
                 throw new InvalidOperationException($"llama.cpp could not quantize {source} to {mix}");
             File.Move(tmp, path, overwrite: true);
         }
