@@ -30,6 +30,7 @@ internal static partial class Ggml
     [DllImport(Base)] public static extern IntPtr ggml_mul_mat(IntPtr ctx, IntPtr a, IntPtr b);
     [DllImport(Base)] public static extern IntPtr ggml_new_graph(IntPtr ctx);
     [DllImport(Base)] public static extern void ggml_build_forward_expand(IntPtr graph, IntPtr tensor);
+    [DllImport(Base)] public static extern nuint ggml_quantize_chunk(int type, float[] src, byte[] dst, long start, long nrows, long nPerRow, IntPtr imatrix);
     [DllImport(Cpu)] public static extern int ggml_graph_compute_with_ctx(IntPtr ctx, IntPtr graph, int threads);
     [DllImport(Cpu)] private static extern void ggml_cpu_init();
 

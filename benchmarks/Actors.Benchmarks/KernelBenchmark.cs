@@ -100,7 +100,15 @@ internal static class KernelBenchmark
         for (int r = 0; r < rows; r++)
         {
             for (int i = 0; i < cols; i++) row[i] = (float)(0.02 * (rng.NextDouble() + rng.NextDouble() + rng.NextDouble() - 1.5));
-            ReferenceQuantizer.Quantize(type, row, bytes.AsSpan(r * rb, rb));
+            if (ReferenceQuantizer.CanQuantize(type)) ReferenceQuantizer.Quantize(type, row, bytes.AsSpan(r * rb, rb));
+            else
+            {
+                // Types we have no encoder for: ggml's own quantizer (needs ggml loaded).
+                var one = new byte[rb];
+                if (!Ggml.TryLoad(out string? error)) throw new InvalidOperationException($"{type} weights need ggml's quantizer: {error}");
+                Ggml.ggml_quantize_chunk((int)type, row, one, 0, 1, cols, IntPtr.Zero);
+                one.CopyTo(bytes.AsSpan(r * rb, rb));
+            }
         }
         return bytes;
     }

@@ -28,8 +28,7 @@ Console.WriteLine("(t/s: best round of each engine; read GB/s: median of a 1 GiB
 foreach (string type in opts.Types)
 {
     // ~650M parameters: well beyond the caches (≥ 300 MB of weights in every type measured).
-    var spec = new SyntheticModelSpec { Dim = 2048, Layers = 10, Heads = 16, KvHeads = 16, Ffn = 5632, Vocab = 32000, Context = 2048, WeightType = type, Seed = 3 };
-    string path = SyntheticModelGenerator.EnsureCached(spec);
+    string path = ModelFile(type, opts.Threads);
     using var model = LlamaModel.Open(path);
     long weightBytes = model.Layers.Sum(l => l.Matrices.Sum(m => m.ByteSize)) + model.Output.ByteSize;
     var rng = new DeterministicRandom(11);
@@ -206,5 +205,32 @@ internal sealed record Options(int Threads, string[] Types, int Decode, int Pref
             }
         }
         return new Options(threads, types, decode, prefill, repeats);
+    }
+}
+
+/// <summary>Model files: generated directly for the types the generator encodes, else llama.cpp's quantizer applied to the F16 file.</summary>
+internal static partial class Program
+{
+    // ~650M parameters: well beyond the caches (≥ 300 MB of weights in every type measured).
+    private static SyntheticModelSpec Spec(string type) =>
+        new() { Dim = 2048, Layers = 10, Heads = 16, KvHeads = 16, Ffn = 5632, Vocab = 32000, Context = 2048, WeightType = type, Seed = 3 };
+
+    /// <summary>
+    /// <paramref name="type"/> is a GGUF type the generator writes (F16, Q8_0, Q4_K, …) or one of
+    /// llama-quantize's file mixes (Q5_K_M, Q3_K_M, IQ4_XS, Q4_1, …), made from the F16 file by
+    /// llama.cpp's own quantizer, as downloaded files are.
+    /// </summary>
+    internal static string ModelFile(string type, int threads)
+    {
+        if (Enum.TryParse<Actors.Inference.Gguf.GgmlType>(type, out var t) && Actors.Inference.Quantization.ReferenceQuantizer.CanQuantize(t))
+            return SyntheticModelGenerator.EnsureCached(Spec(type));
+        string f16 = SyntheticModelGenerator.EnsureCached(Spec("F16"));
+        string path = Path.ChangeExtension(f16, null) + $"-llamacpp-{type.ToLowerInvariant()}.gguf";
+        if (File.Exists(path)) return path;
+        string tmp = path + ".tmp";
+        if (!LLamaQuantizer.Quantize(f16, tmp, Enum.Parse<LLamaFtype>("MOSTLY_" + type.ToUpperInvariant()), threads, allowRequantize: false))
+            throw new InvalidOperationException($"llama.cpp could not quantize {f16} to {type}");
+        File.Move(tmp, path, overwrite: true);
+        return path;
     }
 }

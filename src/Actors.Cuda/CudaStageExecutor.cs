@@ -60,6 +60,18 @@ public sealed class CudaStageExecutor : IStageExecutor
     /// <summary>Whether projections above the matvec limit go through cuBLAS.</summary>
     public bool UsesCublas => _inputF16 != null;
 
+    /// <summary>The weight matrices this stage uploads.</summary>
+    private static IEnumerable<WeightMatrix> StageMatrices(LlamaModel model, LayerRange layers)
+    {
+        if (layers.Start == 0) yield return model.TokenEmbedding;
+        for (int i = layers.Start; i < layers.End; i++)
+        {
+            var w = model.Layers[i];
+            foreach (var m in new[] { w.Query, w.Key, w.Value, w.Output, w.Gate, w.Up, w.Down }) yield return m;
+        }
+        if (layers.End == model.Config.BlockCount) yield return model.Output;
+    }
+
     internal CudaStageExecutor(CudaDevice device, LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens, StageMemoryPlan plan)
     {
         _device = device;
@@ -76,6 +88,7 @@ public sealed class CudaStageExecutor : IStageExecutor
         KvBlockBytes = checked((int)(kv.BlockBytesPerLayer * layers.Count));
         if (_c.HeadDim > LaunchShapes.MaxHeadDim)
             throw new NotSupportedException($"{model.Name}: head size {_c.HeadDim} is above the CUDA attention kernels' limit of {LaunchShapes.MaxHeadDim}");
+        CudaWeightTypes.EnsureSupported(model.Name, StageMatrices(model, layers));
 
         _ctx.MakeCurrent();
         try

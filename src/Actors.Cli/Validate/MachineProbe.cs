@@ -176,11 +176,13 @@ public static class MachineProbe
         var data = new byte[(long)rowBytes * rows];
         var row = new float[cols];
         double scale = 1 / Math.Sqrt(cols);
-        for (int r = 0; r < distinct; r++)
-        {
-            for (int i = 0; i < cols; i++) row[i] = (float)(rng.NextGaussian() * scale);
-            ReferenceQuantizer.Quantize(type, row, data.AsSpan(r * rowBytes, rowBytes));
-        }
+        if (!ReferenceQuantizer.CanQuantize(type)) RandomBlocks.Fill(type, data.AsSpan(0, distinct * rowBytes), 7); // types without an encoder
+        else
+            for (int r = 0; r < distinct; r++)
+            {
+                for (int i = 0; i < cols; i++) row[i] = (float)(rng.NextGaussian() * scale);
+                ReferenceQuantizer.Quantize(type, row, data.AsSpan(r * rowBytes, rowBytes));
+            }
         for (int r = distinct; r < rows; r++) data.AsSpan((r % distinct) * rowBytes, rowBytes).CopyTo(data.AsSpan(checked(r * rowBytes), rowBytes));
         return data;
     }

@@ -100,9 +100,18 @@ public static class GgmlTypeInfo
         return elements / bs * BlockBytes(t);
     }
 
+    /// <summary>The weight types the CPU backend multiplies with (every type llama.cpp's quantizer writes for its common mixes).</summary>
+    public static readonly IReadOnlyList<GgmlType> SupportedWeightTypes =
+    [
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1,
+        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS,
+    ];
+
+    /// <summary>The supported types as one comma-separated list, for error messages.</summary>
+    public static string SupportedWeightTypeList => string.Join(", ", SupportedWeightTypes);
+
     /// <summary>Whether the CPU backend can multiply with weights of this type.</summary>
-    public static bool IsSupportedWeightType(GgmlType t) => t is
-        GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+    public static bool IsSupportedWeightType(GgmlType t) => SupportedWeightTypes.Contains(t);
 
     /// <summary>Bits per weight, for sizing and planning.</summary>
     public static double BitsPerWeight(GgmlType t) => 8.0 * BlockBytes(t) / BlockSize(t);

@@ -154,7 +154,8 @@ public static class GgufReader
             var prev = sorted[i - 1];
             if (prev.RelativeOffset + prev.ByteSize > sorted[i].RelativeOffset)
                 throw new GgufFormatException(
-                    $"{Path.GetFileName(file.Path)}: tensors '{prev.Name}' and '{sorted[i].Name}' overlap in the data section");
+                    $"{Path.GetFileName(file.Path)}: tensor '{prev.Name}' ({prev.Type} {prev.ShapeText}) needs {prev.ByteSize} bytes for its type and shape " +
+                    $"but the next tensor, '{sorted[i].Name}', starts {sorted[i].RelativeOffset - prev.RelativeOffset} bytes after it: the two overlap in the data section");
         }
     }
 

@@ -60,7 +60,7 @@ public sealed class LlamaModel : IDisposable
             if (t.Dims.Length != 2 || t.Dims[0] != cols || t.Dims[1] != rows)
                 throw new ModelFormatException($"{name}: tensor '{tensor}' has shape {t.ShapeText}, expected [{cols}, {rows}] ({meaning})");
             if (!GgmlTypeInfo.IsSupportedWeightType(t.Type))
-                throw new ModelFormatException($"{name}: tensor '{tensor}' has type {t.Type}, which this engine does not support (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
+                throw new ModelFormatException($"{name}: tensor '{tensor}' has type {t.Type}, which this engine does not support (supported: {GgmlTypeInfo.SupportedWeightTypeList})");
             return new WeightMatrix(tensor, t.Type, rows, cols, new GgufTensorSource(file, t));
         }
         // Rows [first, first + count) of a fused matrix, as a matrix of its own.

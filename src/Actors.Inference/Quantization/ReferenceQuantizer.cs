@@ -9,8 +9,12 @@ namespace Actors.Inference.Quantization;
 /// feed the test-model generator. Encoders need not equal ggml's quantisers bit for bit: both
 /// engines decode the same bytes, which is what the comparisons rely on.
 /// </summary>
-public static class ReferenceQuantizer
+public static partial class ReferenceQuantizer
 {
+    /// <summary>Whether <see cref="Quantize(GgmlType, ReadOnlySpan{float}, Span{byte})"/> can encode this type (other types come from llama.cpp's quantizer).</summary>
+    public static bool CanQuantize(GgmlType type) => type is
+        GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+
     public static byte[] Quantize(GgmlType type, ReadOnlySpan<float> values)
     {
         var dst = new byte[GgmlTypeInfo.RowBytes(type, values.Length)];
@@ -89,7 +93,8 @@ public static class ReferenceQuantizer
                 for (int b = 0; b < dst.Length / 256; b++) DequantizeQ6_KBlock(src.Slice(b * 210, 210), dst.Slice(b * 256, 256));
                 break;
             default:
-                throw new NotSupportedException($"dequantizing {type} is not supported");
+                if (!TryDequantizeMore(type, src, dst)) throw new NotSupportedException($"dequantizing {type} is not supported");
+                break;
         }
     }
 

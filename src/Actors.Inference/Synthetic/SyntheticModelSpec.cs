@@ -65,7 +65,7 @@ public sealed record SyntheticModelSpec
         string t = WeightType.ToUpperInvariant();
         if (t == "Q4_K_M")
             return tensorName.Contains("attn_v") || tensorName.Contains("ffn_down") || tensorName == "output.weight" ? GgmlType.Q6_K : GgmlType.Q4_K;
-        return Enum.TryParse<GgmlType>(t, out var type) && GgmlTypeInfo.IsSupportedWeightType(type)
+        return Enum.TryParse<GgmlType>(t, out var type) && Quantization.ReferenceQuantizer.CanQuantize(type)
             ? type
             : throw new ArgumentException($"weight type '{WeightType}' is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M)");
     }

@@ -140,4 +140,33 @@ public sealed class GgufMalformedTests : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(typeAt), (uint)GgmlType.Q8_0);
         Assert.Contains("not a multiple of the block size 32", Fails(b).Message);
     }
+
+    [Theory]
+    [InlineData(GgmlType.Q5_0)]   // 22 bytes per 32 values where Q4_0 had 18
+    [InlineData(GgmlType.Q5_1)]
+    [InlineData(GgmlType.IQ4_NL)] // same block bytes: this one is well-formed
+    public void A_tensor_whose_type_needs_more_bytes_than_its_slot_is_named(GgmlType claimed)
+    {
+        // Two Q4_0 tensors back to back; the first one's type is then rewritten.
+        var w = new GgufWriter();
+        w.AddTensor("a", GgmlType.Q4_0, [256, 4], new byte[4 * 8 * 18]);
+        w.AddTensor("b", GgmlType.Q4_0, [256, 4], new byte[4 * 8 * 18]);
+        string path = Path.Combine(_dir, "slot.gguf");
+        w.Write(path);
+        var b = File.ReadAllBytes(path);
+        // The first tensor info: name "a" (u64 length + 1 byte), n_dims u32, two u64 dims, then type u32.
+        int typeAt = 24 + 8 + 1 + 4 + 16;
+        Assert.Equal((uint)GgmlType.Q4_0, BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(typeAt)));
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(typeAt), (uint)claimed);
+        if (GgmlTypeInfo.BlockBytes(claimed) == 18)
+        {
+            using var ok = GgufFile.Open(Write(b));
+            Assert.Equal(claimed, ok.Tensors[0].Type);
+            return;
+        }
+        string message = Fails(b).Message;
+        Assert.Contains("tensor 'a'", message);
+        Assert.Contains(claimed.ToString(), message);
+        Assert.DoesNotContain('\n', message);
+    }
 }

@@ -11,11 +11,18 @@ public class ActivationQuantizerTests
     // A quantized value may differ by one only where x/d lies this close to a rounding midpoint.
     private const double TieWindow = 1e-4;
 
+    /// <summary>
+    /// ggml's x86 quantize_row_q8_0 / q8_1: q = round-half-even(x·127/amax), d = f16(amax/127); Q8_1 also
+    /// s = f16(amax/127·Σq) from the unrounded d.
+    /// </summary>
     [Theory]
-    [InlineData(32, 1)]
-    [InlineData(32 * 37, 2)]
-    [InlineData(4096, 3)]
-    public void Q8_0_matches_a_float64_reference(int n, ulong seed)
+    [InlineData(32, 1, false)]
+    [InlineData(32 * 37, 2, false)]
+    [InlineData(4096, 3, false)]
+    [InlineData(32, 1, true)]
+    [InlineData(32 * 37, 2, true)]
+    [InlineData(4096, 3, true)]
+    public void Q8_0_and_Q8_1_match_a_float64_reference(int n, ulong seed, bool q8_1)
     {
         var x = KernelTestData.Gaussian(n, seed, 3.0);
         x[5] = -40f; // a dominant negative value in the first block
@@ -23,24 +30,28 @@ public class ActivationQuantizerTests
         var q = new sbyte[n];
         var d = new float[nb];
         var ds = new float[nb];
-        ActivationQuantizer.QuantizeQ8_0(x, q, d, ds);
+        if (q8_1) ActivationQuantizer.QuantizeQ8_1(x, q, d, ds);
+        else ActivationQuantizer.QuantizeQ8_0(x, q, d, ds);
         for (int b = 0; b < nb; b++)
         {
             double amax = 0;
             for (int j = 0; j < 32; j++) amax = Math.Max(amax, Math.Abs((double)x[b * 32 + j]));
             double dRef = amax / 127;
-            Assert.InRange(Math.Abs(d[b] - dRef), 0, ScaleRelTol * dRef);
+            // The f32 quotient is within an ulp of dRef; f16 rounding then keeps 11 bits.
+            Assert.Equal((double)(Half)dRef, d[b], 1e-3 * dRef);
+            Assert.Equal(d[b], (float)(Half)d[b]); // exactly an f16 value
             int sum = 0;
             for (int j = 0; j < 32; j++)
             {
-                double v = x[b * 32 + j] / dRef;
+                double v = x[b * 32 + j] * 127 / amax;
                 double qRef = Math.Round(v, MidpointRounding.ToEven);
                 int qk = q[b * 32 + j];
                 sum += qk;
                 Assert.InRange(qk, -127, 127);
                 if (qk != qRef) Assert.True(Math.Abs(Math.Abs(v - Math.Truncate(v)) - 0.5) < TieWindow && Math.Abs(qk - qRef) == 1, $"block {b} elem {j}: {qk} vs {qRef} (x/d = {v})");
             }
-            Assert.Equal((double)d[b] * sum, ds[b], 1e-6 * Math.Max(1, Math.Abs(d[b] * sum)));
+            if (q8_1) Assert.Equal((double)(Half)(dRef * sum), ds[b], 1e-3 * Math.Max(1e-6, Math.Abs(dRef * sum)));
+            else Assert.Equal((double)d[b] * sum, ds[b], 1e-6 * Math.Max(1, Math.Abs(d[b] * sum)));
         }
     }
 

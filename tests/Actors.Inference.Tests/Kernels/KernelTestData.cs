@@ -10,7 +10,8 @@ namespace Actors.Inference.Tests.Kernels;
 internal static class KernelTestData
 {
     public static readonly GgmlType[] Types =
-        [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+        [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K,
+         GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.IQ4_NL, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q5_K, GgmlType.IQ4_XS];
 
     public static readonly KernelPath[] Paths = [KernelPath.Avx512, KernelPath.Avx2, KernelPath.Portable];
 
@@ -35,9 +36,10 @@ internal static class KernelTestData
         int rb = (int)GgmlTypeInfo.RowBytes(type, cols);
         var bytes = new byte[rows * rb];
         var deq = new float[rows * cols];
+        if (!ReferenceQuantizer.CanQuantize(type)) RandomBlocks.Fill(type, bytes, seed);
         for (int r = 0; r < rows; r++)
         {
-            ReferenceQuantizer.Quantize(type, f.AsSpan(r * cols, cols), bytes.AsSpan(r * rb, rb));
+            if (ReferenceQuantizer.CanQuantize(type)) ReferenceQuantizer.Quantize(type, f.AsSpan(r * cols, cols), bytes.AsSpan(r * rb, rb));
             ReferenceQuantizer.Dequantize(type, bytes.AsSpan(r * rb, rb), deq.AsSpan(r * cols, cols));
         }
         return (new WeightMatrix("w", type, rows, cols, TensorSource.FromArray(bytes)), deq);
@@ -57,7 +59,7 @@ internal static class KernelTestData
             for (int i = 0; i < r.Length; i++) r[i] = bf16 ? NearestBFloat16(x[i]) : x[i];
             return r;
         }
-        int bs = act.Kind == ActivationKind.Q8_0 ? 32 : 256;
+        int bs = act.Kind == ActivationKind.Q8_K ? 256 : 32;
         for (int t = 0; t < tokens; t++)
             for (int i = 0; i < cols; i++)
                 r[t * cols + i] = (double)act.Scales[t * act.ScaleStride + i / bs] * act.QuantAt(t, i);
@@ -96,6 +98,27 @@ internal static class KernelTestData
                 m[t * rows + r] = a;
             }
         return (y, m);
+    }
+
+    /// <summary>
+    /// For weights with a min (Q4_1, Q5_1) ggml multiplies m by the activations' f16 s = f16(d·Σq), not by
+    /// d·Σq: Σ_b m_b·(s_b − d_b·Σq_b), the part of the kernel's result that d·q activations do not explain.
+    /// </summary>
+    public static void AddMinRounding(GgmlType type, WeightMatrix w, PreparedActivations act, double[] yRef, int rows, int cols, int tokens)
+    {
+        if (type is not (GgmlType.Q4_1 or GgmlType.Q5_1)) return;
+        int bb = GgmlTypeInfo.BlockBytes(type), nb = cols / 32;
+        var bytes = w.RowSpan(0, rows);
+        for (int t = 0; t < tokens; t++)
+            for (int b = 0; b < nb; b++)
+            {
+                long sum = 0;
+                for (int j = 0; j < 32; j++) sum += act.QuantAt(t, 32 * b + j);
+                double explained = (double)act.Scales[t * act.ScaleStride + b] * sum;
+                double diff = act.ScaledSums[t * act.ScaleStride + b] - explained;
+                for (int r = 0; r < rows; r++)
+                    yRef[t * rows + r] += (double)BitConverter.ToHalf(bytes.Slice(r * w.RowBytes + b * bb + 2, 2)) * diff;
+            }
     }
 
     public static bool Skip(KernelPath path) => !KernelDispatch.IsSupported(path);

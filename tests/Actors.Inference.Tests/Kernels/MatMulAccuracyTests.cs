@@ -19,7 +19,7 @@ public class MatMulAccuracyTests
     /// </summary>
     private static double Tolerance(GgmlType t) => t switch
     {
-        GgmlType.Q4_K or GgmlType.Q6_K => 5e-5,
+        GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q2_K or GgmlType.Q5_K or GgmlType.Q4_1 or GgmlType.Q5_1 => 5e-5,
         _ => 2e-5,
     };
 
@@ -56,6 +56,7 @@ public class MatMulAccuracyTests
         var y = new float[tokens * stride];
         MatMul.Compute(w, act, tokens, y, stride, 0, rows, path);
         var (yRef, mag) = KernelTestData.Reference(wd, KernelTestData.EffectiveActivations(act, x, tokens, cols), rows, cols, tokens);
+        KernelTestData.AddMinRounding(type, w, act, yRef, rows, cols, tokens);
         double tol = Tolerance(type), worst = 0;
         for (int t = 0; t < tokens; t++)
             for (int r = 0; r < rows; r++)
@@ -72,6 +73,14 @@ public class MatMulAccuracyTests
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q6_K)]
     [InlineData(GgmlType.BF16)]
+    [InlineData(GgmlType.Q4_1)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
+    [InlineData(GgmlType.IQ4_NL)]
+    [InlineData(GgmlType.Q2_K)]
+    [InlineData(GgmlType.Q3_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.IQ4_XS)]
     public void Quantized_activations_stay_close_to_the_float_product(GgmlType type)
     {
         // End to end, including activation quantization: int8 activations cost about 1% of Σ|w·x|

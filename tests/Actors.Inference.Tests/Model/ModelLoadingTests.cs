@@ -70,17 +70,27 @@ public sealed class ModelLoadingTests : IDisposable
         Assert.Contains("expected [64, 64]", ex.Message);
     }
 
-    [Fact]
-    public void Unsupported_tensor_type_is_named()
+    [Theory]
+    [InlineData(GgmlType.IQ2_XXS)]
+    [InlineData(GgmlType.IQ2_S)]
+    [InlineData(GgmlType.IQ3_XXS)]
+    [InlineData(GgmlType.IQ1_M)]
+    [InlineData(GgmlType.TQ1_0)]
+    [InlineData(GgmlType.TQ2_0)]
+    [InlineData(GgmlType.Q8_1)]
+    public void Unsupported_tensor_type_is_named_with_the_supported_list(GgmlType type)
     {
+        var spec = new SyntheticModelSpec { Dim = 256, Heads = 4, KvHeads = 2, Ffn = 256 };
         string src = Path.Combine(_dir, "s.gguf");
-        SyntheticModelGenerator.Write(src, new SyntheticModelSpec());
+        SyntheticModelGenerator.Write(src, spec);
         using var f = GgufFile.Open(src);
-        // Q5_0 blocks: 22 bytes per 32 values.
-        string path = Variant((_, v) => v, t => t.Name == "blk.0.attn_q.weight" ? (GgmlType.Q5_0, t.Dims, new byte[t.ElementCount / 32 * 22]) : Keep(f, t));
+        int bs = GgmlTypeInfo.BlockSize(type), bb = GgmlTypeInfo.BlockBytes(type);
+        string path = Variant((_, v) => v, t => t.Name == "blk.0.attn_q.weight" ? (type, t.Dims, new byte[t.ElementCount / bs * bb]) : Keep(f, t), spec);
         var ex = Assert.Throws<ModelFormatException>(() => LlamaModel.Open(path));
-        Assert.Contains("Q5_0", ex.Message);
+        Assert.Contains(type.ToString(), ex.Message);
         Assert.Contains("blk.0.attn_q.weight", ex.Message);
+        Assert.Contains(GgmlTypeInfo.SupportedWeightTypeList, ex.Message);
+        Assert.DoesNotContain('\n', ex.Message);
     }
 
     [Fact]

@@ -13,8 +13,9 @@ namespace Actors.Inference.Cpu.Kernels;
 internal static class ActivationQuantizer
 {
     /// <summary>
-    /// Q8_0, per block of 32: d = amax/127, q = round-half-even(x/d) in [-127, 127]. The scale is kept
-    /// in f32 (ggml stores f16): it costs nothing here and keeps activations more exact. Also writes
+    /// Q8_0, per block of 32, exactly as ggml's x86 quantize_row_q8_0: amax = max|x|, q =
+    /// round-half-even(x·(127/amax)) in [-127, 127], and the scale d = amax/127 stored as f16 (we keep
+    /// the f16 value widened to f32, which is what ggml's dot products multiply with). Also writes
     /// d·Σq, which kernels need for weights stored with an offset (Q4_0's q+8).
     /// </summary>
     public static void QuantizeQ8_0(ReadOnlySpan<float> x, Span<sbyte> q, Span<float> d, Span<float> scaledSums)
@@ -23,16 +24,41 @@ internal static class ActivationQuantizer
         if (q.Length < x.Length || d.Length < nb || scaledSums.Length < nb) throw new ArgumentException("destination too small");
         for (int b = 0; b < nb; b++)
         {
-            var xb = x.Slice(b * 32, 32);
-            var qb = q.Slice(b * 32, 32);
-            float amax = Vector256.IsHardwareAccelerated ? AbsMax256(xb) : AbsMaxScalar(xb);
-            float db = amax / 127f;
-            float id = db != 0 ? 1f / db : 0f;
-            int sum = Vector256.IsHardwareAccelerated ? Scale256(xb, id, 127, qb) : ScaleScalar(xb, id, 127, qb);
+            int sum = QuantizeBlock32(x.Slice(b * 32, 32), q.Slice(b * 32, 32), out float amax);
+            float db = RoundToHalf(amax / 127f);
             d[b] = db;
             scaledSums[b] = db * sum;
         }
     }
+
+    /// <summary>
+    /// Q8_1, per block of 32 (ggml's x86 quantize_row_q8_1): the values and d as in Q8_0, and
+    /// s = f16(d·Σq) with the unrounded f32 d, which weights with a min (Q4_1, Q5_1) multiply.
+    /// </summary>
+    public static void QuantizeQ8_1(ReadOnlySpan<float> x, Span<sbyte> q, Span<float> d, Span<float> s)
+    {
+        int nb = x.Length / 32;
+        if (q.Length < x.Length || d.Length < nb || s.Length < nb) throw new ArgumentException("destination too small");
+        for (int b = 0; b < nb; b++)
+        {
+            int sum = QuantizeBlock32(x.Slice(b * 32, 32), q.Slice(b * 32, 32), out float amax);
+            float db = amax / 127f;
+            d[b] = RoundToHalf(db);
+            s[b] = RoundToHalf(db * sum);
+        }
+    }
+
+    /// <summary>q = round-half-even(x·(127/amax)) (0 when amax is 0); returns Σq.</summary>
+    private static int QuantizeBlock32(ReadOnlySpan<float> xb, Span<sbyte> qb, out float amax)
+    {
+        amax = Vector256.IsHardwareAccelerated ? AbsMax256(xb) : AbsMaxScalar(xb);
+        float id = amax != 0 ? 127f / amax : 0f;
+        return Vector256.IsHardwareAccelerated ? Scale256(xb, id, 127, qb) : ScaleScalar(xb, id, 127, qb);
+    }
+
+    /// <summary>f32 → f16 (round to nearest even, as F16C and ggml's converter) → f32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float RoundToHalf(float v) => (float)(Half)v;
 
     /// <summary>
     /// Q8_K, per block of 256 (ggml's quantize_row_q8_K): max = the value of largest magnitude (first

@@ -34,7 +34,7 @@ public static class MatMul
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
         if (x.Length < (long)tokens * cols) throw new ArgumentException($"x holds {x.Length} values, need {tokens} x {cols}", nameof(x));
         var kind = KindOf(weightType);
-        int bs = kind switch { ActivationKind.Q8_0 => 32, ActivationKind.Q8_K => 256, _ => 1 };
+        int bs = kind switch { ActivationKind.Q8_0 or ActivationKind.Q8_1 => 32, ActivationKind.Q8_K => 256, _ => 1 };
         if (cols % bs != 0) throw new ArgumentException($"{weightType} needs cols to be a multiple of {bs}, got {cols}", nameof(cols));
         act.EnsureCapacity(tokens, cols);
         act.SetShape(kind, weightType, tokens, cols, bs);
@@ -56,6 +56,11 @@ public static class MatMul
                     ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
                     if (act.QuadInterleaved) InterleaveQuads(act.Quants.Slice(t * cols, cols));
                     // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
+                    act.Scales.Slice(t * ss + nb, ss - nb).Clear();
+                    act.ScaledSums.Slice(t * ss + nb, ss - nb).Clear();
+                    break;
+                case ActivationKind.Q8_1:
+                    ActivationQuantizer.QuantizeQ8_1(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
                     act.ScaledSums.Slice(t * ss + nb, ss - nb).Clear();
                     break;
@@ -111,6 +116,14 @@ public static class MatMul
             case GgmlType.Q4_0: Run<Q4_0Kernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.Q4_K: Run<Q4_KKernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.Q6_K: Run<Q6_KKernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q4_1: Run<Block32Kernel<Q4_1Decoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q5_0: Run<Block32Kernel<Q5_0Decoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q5_1: Run<Block32Kernel<Q5_1Decoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.IQ4_NL: Run<Block32Kernel<IQ4_NLDecoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q2_K: Run<SuperBlockKernel<Q2_KDecoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q3_K: Run<SuperBlockKernel<Q3_KDecoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q5_K: Run<SuperBlockKernel<Q5_KDecoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.IQ4_XS: Run<SuperBlockKernel<IQ4_XSDecoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             default: throw new NotSupportedException($"no CPU matmul for {w.Type}");
         }
     }
@@ -118,8 +131,9 @@ public static class MatMul
     internal static ActivationKind KindOf(GgmlType t) => t switch
     {
         GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 => ActivationKind.Float,
-        GgmlType.Q8_0 or GgmlType.Q4_0 => ActivationKind.Q8_0,
-        GgmlType.Q4_K or GgmlType.Q6_K => ActivationKind.Q8_K,
+        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.IQ4_NL => ActivationKind.Q8_0,
+        GgmlType.Q4_1 or GgmlType.Q5_1 => ActivationKind.Q8_1,
+        GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.IQ4_XS => ActivationKind.Q8_K,
         _ => throw new NotSupportedException($"no CPU matmul for {t}"),
     };
 
@@ -203,6 +217,8 @@ public static class MatMul
             GgmlType.Q4_0 => Q4_0Kernel.Tile(path),
             GgmlType.Q4_K => Q4_KKernel.Tile(path),
             GgmlType.Q6_K => Q6_KKernel.Tile(path),
+            GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.IQ4_NL => Block32Kernel<Q5_0Decoder>.Tile(path),
+            GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q5_K or GgmlType.IQ4_XS => SuperBlockKernel<Q5_KDecoder>.Tile(path),
             _ => throw new NotSupportedException($"no CPU matmul for {weightType}"),
         };
     }

@@ -8,10 +8,12 @@ internal enum ActivationKind
     None = 0,
     /// <summary>f32 values, for F32/F16/BF16 weights.</summary>
     Float,
-    /// <summary>Q8_0 blocks of 32 (f32 scale, int8 values, scale·Σq), for Q8_0/Q4_0 weights.</summary>
+    /// <summary>Q8_0 blocks of 32 (f16 scale widened to f32, int8 values, scale·Σq), for Q8_0/Q4_0/Q5_0/IQ4_NL weights.</summary>
     Q8_0,
-    /// <summary>Q8_K blocks of 256 (f32 scale, int8 values, 16 int16 sums of 16), for Q4_K/Q6_K weights.</summary>
+    /// <summary>Q8_K blocks of 256 (f32 scale, int8 values, 16 int16 sums of 16), for Q2_K..Q6_K and IQ4_XS weights.</summary>
     Q8_K,
+    /// <summary>Q8_1 blocks of 32 (f16 scale d, int8 values, f16 s = d·Σq), for Q4_1/Q5_1 weights.</summary>
+    Q8_1,
 }
 
 /// <summary>
@@ -28,8 +30,8 @@ internal enum ActivationKind
 /// the AVX-512 path, where whole quads of blocks are interleaved (<see cref="QuadInterleaved"/>).</item>
 /// <item><see cref="Scales"/>[t·ScaleStride + b]: f32 scale d of block b. ScaleStride rounds the block
 /// count up to 16 and the padding is zero, so kernels may load 16 scales at a time past the last block.</item>
-/// <item><see cref="ScaledSums"/>[t·ScaleStride + b] (Q8_0 only): d·Σq of block b, for weight types whose
-/// integers carry an offset (Q4_0 stores q+8).</item>
+/// <item><see cref="ScaledSums"/>[t·ScaleStride + b] (Q8_0 and Q8_1): d·Σq of block b, for weight types whose
+/// integers carry an offset (Q4_0 stores q+8) or a min (Q4_1, Q5_1: ggml's f16 s).</item>
 /// <item><see cref="Sums16"/>[(t·Blocks + b)·16 + j] (Q8_K only): Σ of q over elements 16j..16j+15 of block b.</item>
 /// </list>
 /// </remarks>

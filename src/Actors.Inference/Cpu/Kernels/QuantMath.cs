@@ -57,6 +57,13 @@ internal static class QuantMath
         return Vector128.WidenLower(s) + Vector128.WidenUpper(s);
     }
 
+    /// <summary>table[idx[i]] per byte (idx &lt; 16): pshufb / tbl, or the generic shuffle elsewhere.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Lookup(Vector128<byte> table, Vector128<byte> idx) =>
+        Ssse3.IsSupported ? Ssse3.Shuffle(table, idx)
+        : System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported ? System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.VectorTableLookup(table, idx)
+        : Vector128.Shuffle(table, idx);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<sbyte> Load128(ref byte p, nint offset) => Vector128.LoadUnsafe(ref Unsafe.Add(ref p, offset)).AsSByte();
 
