@@ -11,17 +11,27 @@ internal sealed class SequenceSampling
 {
     private readonly Sampler _sampler;
     private readonly List<int> _history;
+    private readonly bool _logProbs;
 
     public SequenceSampling(SamplingOptions options, int[] prompt, int vocabSize)
     {
         _sampler = new Sampler(ToParameters(options), vocabSize);
+        _logProbs = options.LogProbs;
         _history = new List<int>(prompt.Length + 64);
         _history.AddRange(prompt);
     }
 
+    /// <summary>Samples the next token; its log-probability only when the request asked (a pass over the vocabulary), else 0.</summary>
     public int Sample(ReadOnlySpan<float> logits, out float logProb)
     {
-        int token = _sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history), out logProb);
+        var history = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history);
+        int token;
+        if (_logProbs) token = _sampler.Sample(logits, history, out logProb);
+        else
+        {
+            token = _sampler.Sample(logits, history);
+            logProb = 0;
+        }
         _history.Add(token);
         return token;
     }
