@@ -17,6 +17,7 @@ using Actors.Runtime.Observability;
 using Actors.Runtime.Protocol;
 using Actors.Runtime.Scheduling;
 using Actors.Runtime.Transfer;
+using Actors.Runtime.Timing;
 
 namespace Actors.Runtime;
 
@@ -107,14 +108,16 @@ public sealed class LlmRuntime : IExtension
             }
             var policy = new SchedulerPolicy(schedulerSettings);
             var inTransit = new RequestsInTransit();
-            var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics, virtualClock, inTransit), $"llm-scheduler-{r}");
+            IRuntimeClock clock = virtualClock ? new VirtualClock() : RealClock.Instance; // simulated replicas keep their own time
+            var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics, clock, inTransit), $"llm-scheduler-{r}");
             var stageActors = LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
             var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList());
             scheduler.Tell(new UseRoute(route));
             replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize, inTransit));
         }
         Replicas = replicas;
-        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, virtualClock);
+        var endOfGeneration = Enumerable.Range(0, Tokenizer.VocabSize).Where(id => id != Tokenizer.EosId && Tokenizer.IsEndOfGeneration(id)).ToArray();
+        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance);
         Router = system.SystemActorOf(RouterActor.Props(replicas, context), "llm-router");
         system.RegisterOnTermination(Metrics.Dispose);
     }

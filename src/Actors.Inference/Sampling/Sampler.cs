@@ -79,7 +79,30 @@ public sealed class Sampler
     /// <summary>Samples the next token.</summary>
     /// <param name="logits">One logit per vocabulary entry; not modified. NaN or +∞ is rejected.</param>
     /// <param name="previousTokens">The sequence so far, as the penalties should see it (prompt and output, or output only: the caller's choice).</param>
-    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> previousTokens) => SampleCore(logits, previousTokens);
+    /// <remarks>
+    /// Greedy without penalties and without <see cref="SamplingParameters.LogProbs"/> takes the argmax of
+    /// <paramref name="logits"/> in place and keeps no copy (a copy of the vocabulary per sequence per step
+    /// costs more than the argmax); <see cref="LogProbOf"/> and <see cref="GetTopLogProbs"/> then refuse.
+    /// </remarks>
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> previousTokens)
+    {
+        if (_p.IsGreedy && !_p.LogProbs && !HasPenalties && logits.Length == _vocab)
+        {
+            float max = TensorPrimitives.Max(logits);
+            if (!float.IsNaN(max) && !float.IsInfinity(max))
+            {
+                int best = TensorPrimitives.IndexOfMax(logits); // the first maximum: ties to the lowest id
+                _hasSample = false; // nothing kept for LogProbOf
+                _candidates[0] = best;
+                _probs[0] = 1;
+                _count = 1;
+                return best;
+            }
+        }
+        return SampleCore(logits, previousTokens); // validates and names the bad logit
+    }
+
+    private bool HasPenalties => (_p.RepetitionPenalty != 1f && _p.RepeatLastN != 0) || _p.PresencePenalty != 0f || _p.FrequencyPenalty != 0f;
 
     /// <summary>Samples the next token and returns its processed log-probability (see the class summary).</summary>
     public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> previousTokens, out float logProb)
@@ -92,7 +115,7 @@ public sealed class Sampler
     /// <summary>The processed log-probability of any token at the last sampled position.</summary>
     public float LogProbOf(int token)
     {
-        if (!_hasSample) throw new InvalidOperationException("no token has been sampled yet");
+        if (!_hasSample) throw new InvalidOperationException("no logits kept: no token has been sampled yet, or the last was greedy with LogProbs off");
         if ((uint)token >= (uint)_vocab)
             throw new ArgumentOutOfRangeException(nameof(token), token, $"token id {token} is outside the vocabulary (size {_vocab})");
         if (double.IsNaN(_logSumExp)) _logSumExp = LogSumExp();
@@ -105,7 +128,7 @@ public sealed class Sampler
     /// </summary>
     public int GetTopLogProbs(Span<int> tokens, Span<float> logProbs)
     {
-        if (!_hasSample) throw new InvalidOperationException("no token has been sampled yet");
+        if (!_hasSample) throw new InvalidOperationException("no logits kept: no token has been sampled yet, or the last was greedy with LogProbs off");
         int n = Math.Min(Math.Min(tokens.Length, logProbs.Length), Math.Min(SamplingParameters.MaxTopLogProbs, _vocab));
         if (n == 0) return 0;
         int found = SelectTop(n, _heap);

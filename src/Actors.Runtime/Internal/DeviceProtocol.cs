@@ -13,7 +13,7 @@ internal sealed record StageLoaded(int Replica, int Stage, string DeviceId, long
 internal sealed record StageLoadFailed(int Replica, int Stage, string DeviceId, string Reason) : INoSerializationVerificationNeeded;
 
 /// <summary>Hidden states of a step leaving <see cref="FromStage"/>, for the transfer actor to route.</summary>
-internal sealed record StageOutput(StepWork Work, int FromStage, PipelineRoute Route, HiddenBuffer Hidden, double ReadyAt = 0) : INoSerializationVerificationNeeded;
+internal sealed record StageOutput(StepWork Work, int FromStage, PipelineRoute Route, HiddenBuffer Hidden) : INoSerializationVerificationNeeded;
 
 /// <summary>Copy a sequence's KV blocks of one stage out of the stage actor's device (migration source).</summary>
 internal sealed record ReadKvBlocks(int Replica, int Stage, int[] Blocks, IActorRef ReplyTo, long CorrelationId) : INoSerializationVerificationNeeded;

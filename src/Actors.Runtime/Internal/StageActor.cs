@@ -113,24 +113,19 @@ internal sealed class StageActor : UntypedActor
             return;
         }
         double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        double end = 0;
         if (_virtualClock)
         {
             // Model time: the cost model's estimate for simulated stages, the measured time otherwise; the
             // device runs one stage at a time.
             if (_stage is ITimedStage timed && work.Batch.TokenCount > 0) seconds = timed.LastStepSeconds;
-            double start = Math.Max(m.ReadyAt, _busy.VirtualBusyUntil);
-            end = _busy.VirtualBusyUntil = start + seconds;
+            double start = Math.Max(work.ReadyAt, _busy.VirtualBusyUntil);
+            work.ReadyAt = _busy.VirtualBusyUntil = start + seconds;
         }
         work.StageSeconds[_index] = seconds;
         _busy.Seconds += seconds;
         _busy.Steps++;
-        if (output is null)
-        {
-            work.VirtualCompleted = end;
-            m.Route.Scheduler.Tell(new StepCompleted(work));
-        }
-        else m.Route.Transfer.Tell(new StageOutput(work, _index, m.Route, output, end));
+        if (output is null) m.Route.Scheduler.Tell(new StepCompleted(work));
+        else m.Route.Transfer.Tell(new StageOutput(work, _index, m.Route, output));
     }
 
     /// <summary>

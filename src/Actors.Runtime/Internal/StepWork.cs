@@ -39,10 +39,14 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     public int[] Sampled = [];
     public float[] SampledLogProbs = [];
     public double[] StageSeconds = [];
-    public long DispatchedAt;
-    public long CompletedAt;
-    /// <summary>Virtual-clock seconds: when the step was dispatched and when its last stage finished.</summary>
-    public double VirtualDispatched, VirtualCompleted;
+    /// <summary>When the scheduler dispatched the step, on its clock.</summary>
+    public double DispatchedAt;
+    /// <summary>
+    /// Simulated runs: when the step's data is ready for the next hop on the cost model's timeline
+    /// (dispatch, then each stage's end and each transfer's arrival); the scheduler's virtual clock
+    /// advances to it when the step completes. A real run never moves it past the dispatch time.
+    /// </summary>
+    public double ReadyAt;
 
     public void EnsureCapacity(int sequences, int logits, int stages)
     {
@@ -78,7 +82,7 @@ internal sealed record KvWrite(int Stage, int[] Blocks, byte[][] Data, Transfer.
 internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageActors, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
 
 /// <summary>Run stage <see cref="Stage"/> of a step; <see cref="Input"/> is null for the first stage.</summary>
-internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null, double ReadyAt = 0,
+internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null,
     Transfer.ICopyEngine? Engine = null)
     : INoSerializationVerificationNeeded;
 

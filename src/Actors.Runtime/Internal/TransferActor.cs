@@ -45,8 +45,8 @@ internal sealed class TransferActor : UntypedActor
             {
                 int next = o.FromStage + 1;
                 var path = Path(o.Route.StageDeviceIds[o.FromStage], o.Route.StageDeviceIds[next]);
-                double readyAt = _virtualClock ? VirtualTransfer(path, 4L * o.Hidden.Length, o.ReadyAt) : 0;
-                o.Route.StageActors[next].Tell(new RunStage(o.Work, next, o.Route, o.Hidden, path, readyAt, _engines.GetValueOrDefault(path.Kind, HostCopyEngine.Instance)));
+                if (_virtualClock) o.Work.ReadyAt = VirtualTransfer(path, 4L * o.Hidden.Length, o.Work.ReadyAt);
+                o.Route.StageActors[next].Tell(new RunStage(o.Work, next, o.Route, o.Hidden, path, _engines.GetValueOrDefault(path.Kind, HostCopyEngine.Instance)));
                 break;
             }
             case TransferMeasured t:

@@ -1,5 +1,6 @@
 using Actors.Runtime.Collections;
 using Actors.Runtime.Kv;
+using Actors.Runtime.Protocol;
 
 namespace Actors.Runtime.Scheduling;
 
@@ -146,7 +147,7 @@ public sealed partial class SchedulerPolicy
     /// <summary>
     /// Applies a step's result: advances computed tokens, caches blocks that became full, appends the
     /// sampled tokens (one per sequence that needed logits, in step order) and finishes sequences that
-    /// sampled their EOS token or reached their max new tokens, freeing their blocks. Sequences aborted
+    /// reached a stop (see <see cref="StopDecision"/>), freeing their blocks. Sequences aborted
     /// while the step was in flight are skipped (their sampled tokens are dropped). The result is
     /// reused by the next call.
     /// </summary>
@@ -177,11 +178,8 @@ public sealed partial class SchedulerPolicy
 
             sequence.Append(token);
             result.AddToken(sequence.Id, token);
-            var request = sequence.Request;
-            if (!request.IgnoreEos && request.EosTokenId == token)
-                Finish(sequence, FinishReason.EndOfSequence, result);
-            else if (sequence.GeneratedTokens >= request.MaxNewTokens)
-                Finish(sequence, FinishReason.MaxTokens, result);
+            if (StopDecision.Decide(sequence.Request, token, sequence.GeneratedTokens) is { } reason)
+                Finish(sequence, reason, result);
         }
         step.InFlight = false;
         _inFlightSteps--;
