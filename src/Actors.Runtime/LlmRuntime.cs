@@ -44,6 +44,8 @@ public sealed class LlmRuntime : IExtension
     public TransferAccounting Transfers { get; } = new();
     public IActorRef Router { get; }
     public IReadOnlyDictionary<string, IActorRef> DeviceActors { get; }
+    /// <summary>The devices the runtime opened (id, kind, memory, threads).</summary>
+    public IReadOnlyList<DeviceDescriptor> Devices { get; }
     internal IReadOnlyList<ReplicaHandle> Replicas { get; }
 
     public static LlmRuntime Get(ActorSystem system) => system.WithExtension<LlmRuntime, LlmRuntimeProvider>();
@@ -78,6 +80,7 @@ public sealed class LlmRuntime : IExtension
         var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,
             d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), virtualClock), "llm-device-" + Sanitize(d.Descriptor.Id)));
         DeviceActors = deviceActors;
+        Devices = devices.Select(d => d.Descriptor).ToList();
 
         var replicas = new List<ReplicaHandle>();
         foreach (var stages in Layout.Replicas)

@@ -69,7 +69,8 @@ public sealed class BenchCommand : ICommand
             var ttft = r.TtftMs.ToList();
             var itl = r.ItlMs.ToList();
             await output.WriteLineAsync($"mode                 {r.Mode} (simulated {topology.GpuCount}x {topology.Gpu.Name}, {model.Name} {format.Name}, virtual clock)");
-            await output.WriteLineAsync($"tokens               {r.GeneratedTokens} generated in {r.VirtualSeconds:F2} s of virtual time");
+            await output.WriteLineAsync($"tokens               {r.GeneratedTokens} generated in {r.VirtualSeconds:F2} s of virtual time ({r.WallSeconds:F2} s of wall time, {r.WallSeconds / r.VirtualSeconds:F2}x)");
+            await output.WriteLineAsync($"runtime overhead     {r.RuntimeMicrosecondsPerToken:F1} µs of CPU per token outside forward passes");
             await output.WriteLineAsync($"throughput           {r.TokensPerSecond:F1} tokens/s");
             await output.WriteLineAsync($"time to first token  p50 {BenchReport.Percentile(ttft, 50):F1} ms   p99 {BenchReport.Percentile(ttft, 99):F1} ms");
             await output.WriteLineAsync($"inter-token latency  p50 {BenchReport.Percentile(itl, 50):F2} ms   p99 {BenchReport.Percentile(itl, 99):F2} ms");
@@ -77,9 +78,13 @@ public sealed class BenchCommand : ICommand
             await output.WriteLineAsync();
         }
         if (a.Flag("json"))
-            await output.WriteLineAsync("{" + string.Join(",", results.Select(r =>
-                $"\"{r.Mode}\":{{\"tokens_per_second\":{r.TokensPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture)},\"requests\":{requests},\"preemptions\":{r.Preemptions}," +
-                $"\"ttft_ms_p50\":{BenchReport.Percentile(r.TtftMs.ToList(), 50).ToString(System.Globalization.CultureInfo.InvariantCulture)},\"itl_ms_p50\":{BenchReport.Percentile(r.ItlMs.ToList(), 50).ToString(System.Globalization.CultureInfo.InvariantCulture)}}}")) + "}");
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            await output.WriteLineAsync("{" + string.Join(",", results.Select(r => string.Create(inv,
+                $"\"{r.Mode}\":{{\"tokens_per_second\":{r.TokensPerSecond},\"requests\":{requests},\"generated_tokens\":{r.GeneratedTokens},\"preemptions\":{r.Preemptions}," +
+                $"\"ttft_ms_p50\":{BenchReport.Percentile(r.TtftMs.ToList(), 50)},\"itl_ms_p50\":{BenchReport.Percentile(r.ItlMs.ToList(), 50)}," +
+                $"\"virtual_seconds\":{r.VirtualSeconds},\"wall_seconds\":{r.WallSeconds},\"wall_over_virtual\":{r.WallSeconds / r.VirtualSeconds},\"runtime_us_per_token\":{r.RuntimeMicrosecondsPerToken}}}"))) + "}");
+        }
         else if (results.Count == 3)
         {
             await output.WriteLineAsync($"continuous / sequential  {results[2].TokensPerSecond / results[0].TokensPerSecond:F2}x");

@@ -91,7 +91,7 @@ public sealed class Sampler
             float max = TensorPrimitives.Max(logits);
             if (!float.IsNaN(max) && !float.IsInfinity(max))
             {
-                int best = TensorPrimitives.IndexOfMax(logits); // the first maximum: ties to the lowest id
+                int best = logits.IndexOf(max); // the first maximum: ties to the lowest id (a vectorised search, cheaper than IndexOfMax)
                 _hasSample = false; // nothing kept for LogProbOf
                 _candidates[0] = best;
                 _probs[0] = 1;
