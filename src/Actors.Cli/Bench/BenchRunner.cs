@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Actors.Runtime;
-using Actors.Runtime.Internal;
 using Actors.Runtime.Protocol;
 
 namespace Actors.Cli.Bench;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Actors.Inference.Compute;
+using Actors.Runtime.Protocol;
 
 namespace Actors.Runtime.Internal;
 

@@ -25,13 +25,6 @@ internal sealed record WriteKvBlocks(int Replica, int Stage, int[] Blocks, byte[
 
 internal sealed record KvBlocksWritten(long CorrelationId, int Stage, double Seconds) : INoSerializationVerificationNeeded;
 
-/// <summary>How busy a device was: for the pipeline busy-fraction report.</summary>
-internal sealed record GetDeviceStats : INoSerializationVerificationNeeded
-{
-    public static readonly GetDeviceStats Instance = new();
-}
-
-internal sealed record DeviceStats(string DeviceId, double BusySeconds, long Steps, double SinceSeconds, double ForwardSeconds = 0) : INoSerializationVerificationNeeded;
 
 /// <summary>A finished copy, reported by the device that did it, for the transfer actor's accounting.</summary>
 internal sealed record TransferMeasured(Transfer.TransferPath Path, long Bytes, double Seconds) : INoSerializationVerificationNeeded;

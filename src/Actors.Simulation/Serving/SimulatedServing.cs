@@ -90,7 +90,7 @@ public static class SimulatedServing
             double busy = 0, forward = 0;
             foreach (var actor in runtime.DeviceActors.Values)
             {
-                var stats = await actor.Ask<Runtime.Internal.DeviceStats>(Runtime.Internal.GetDeviceStats.Instance, TimeSpan.FromSeconds(30));
+                var stats = await actor.Ask<DeviceStats>(GetDeviceStats.Instance, TimeSpan.FromSeconds(30));
                 busy += stats.BusySeconds;
                 forward += stats.ForwardSeconds;
             }
