@@ -77,6 +77,7 @@ public sealed class LlmRuntime : IExtension
         Topology = Topology.FromSettings(Settings, devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind)));
         bool virtualClock = Settings.VirtualClock;
         var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock, setup.CopyEngines), "llm-transfer");
+        var migrations = system.SystemActorOf(MigrationCoordinator.Props(Topology), "llm-migrations");
         var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,
             d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), virtualClock), "llm-device-" + Sanitize(d.Descriptor.Id)));
         DeviceActors = deviceActors;
@@ -114,7 +115,7 @@ public sealed class LlmRuntime : IExtension
             IRuntimeClock clock = virtualClock ? new VirtualClock() : RealClock.Instance; // simulated replicas keep their own time
             var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics, clock, inTransit), $"llm-scheduler-{r}");
             var stageActors = LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
-            var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList());
+            var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList(), migrations);
             scheduler.Tell(new UseRoute(route));
             replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize, inTransit));
         }

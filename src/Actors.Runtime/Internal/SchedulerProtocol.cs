@@ -32,3 +32,6 @@ internal sealed record SequenceFinished(long SequenceId, GenerationCompleted Com
 
 /// <summary>Stop a sequence now (cancel, deadline, requester gone); answered with <see cref="SequenceFinished"/>.</summary>
 internal sealed record AbortSequence(long SequenceId, AbortReason Reason) : INoSerializationVerificationNeeded;
+
+/// <summary>Sets the pipeline route once the replica's actors exist.</summary>
+internal sealed record UseRoute(PipelineRoute Route) : INoSerializationVerificationNeeded;

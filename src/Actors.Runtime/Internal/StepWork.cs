@@ -77,17 +77,3 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
 /// <summary>A migrated sequence's KV for one stage: where it goes, its bytes, the path it crossed and the read time spent.</summary>
 internal sealed record KvWrite(int Stage, int[] Blocks, byte[][] Data, Transfer.TransferPath Path, double ReadSeconds);
 
-/// <summary>Where each stage of a replica runs and who hears about the result.</summary>
-/// <param name="StageActors">The stage actors, in pipeline order (each runs on its device's thread).</param>
-internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageActors, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
-
-/// <summary>Run stage <see cref="Stage"/> of a step; <see cref="Input"/> is null for the first stage.</summary>
-internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null,
-    Transfer.ICopyEngine? Engine = null)
-    : INoSerializationVerificationNeeded;
-
-/// <summary>The last stage finished and sampled; results are in the work item.</summary>
-internal sealed record StepCompleted(StepWork Work) : INoSerializationVerificationNeeded;
-
-/// <summary>A stage threw; the step's sequences end with an error, the others carry on.</summary>
-internal sealed record StepFailed(StepWork Work, int Stage, string DeviceId, Exception Error) : INoSerializationVerificationNeeded;

@@ -3,14 +3,6 @@ using Actors.Runtime.Transfer;
 
 namespace Actors.Runtime.Internal;
 
-/// <summary>Asks for the transfer accounting and the chosen paths (for `actors topology` and reports).</summary>
-internal sealed record GetTransferReport : INoSerializationVerificationNeeded
-{
-    public static readonly GetTransferReport Instance = new();
-}
-
-internal sealed record TransferReport(Topology Topology, TransferAccounting Accounting) : INoSerializationVerificationNeeded;
-
 /// <summary>
 /// Routes activations between pipeline stages over the path the topology picks for each pair of
 /// devices (NVLink, PCIe P2P, host-staged, host memory, network) and accounts every transfer. It
@@ -54,9 +46,6 @@ internal sealed class TransferActor : UntypedActor
                 break;
             case HostSwapMeasured s:
                 _accounting.Record(_topology.HostPath(s.DeviceId) with { Measured = true }, s.Bytes, s.Seconds);
-                break;
-            case StartMigration m:
-                Context.ActorOf(MigrationActor.Props(m.Plan, _topology));
                 break;
             case GetTransferReport:
                 Sender.Tell(new TransferReport(_topology, _accounting));
