@@ -55,6 +55,7 @@ internal sealed class DeviceActor : UntypedActor
         try
         {
             stage = _device.LoadStage(m.Model, m.Layers, m.Kv, m.MaxBatchTokens);
+            if (m.WarmUp) StageWarmUp.Run(stage);
         }
         catch (Exception ex)
         {

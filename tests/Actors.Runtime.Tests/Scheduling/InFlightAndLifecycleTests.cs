@@ -80,23 +80,6 @@ public class InFlightAndLifecycleTests
     }
 
     [Fact]
-    public void Expired_deadlines_abort_their_sequences_wherever_they_are()
-    {
-        var policy = new SchedulerPolicy(Settings());
-        policy.Add(Request(1, 4) with { Deadline = TimeSpan.FromSeconds(5) });
-        policy.Add(Request(2, 4));
-        policy.Add(Request(3, 4) with { Deadline = TimeSpan.FromSeconds(9) });
-        policy.Step();
-        Assert.Empty(policy.ExpireDeadlines(TimeSpan.FromSeconds(4)).ToArray());
-        Assert.Equal(new long[] { 1 }, policy.ExpireDeadlines(TimeSpan.FromSeconds(5)).ToArray());
-        Assert.False(policy.Contains(1));
-        Assert.True(policy.Contains(3));
-        Assert.Equal(new long[] { 3 }, policy.ExpireDeadlines(TimeSpan.FromSeconds(60)).ToArray());
-        Assert.Equal(1, policy.LiveCount);
-        policy.CheckInvariants();
-    }
-
-    [Fact]
     public void Update_finishes_a_sequence_at_its_eos_token_and_frees_its_blocks()
     {
         var policy = new SchedulerPolicy(Settings());
