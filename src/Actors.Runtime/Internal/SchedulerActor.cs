@@ -247,7 +247,10 @@ internal sealed partial class SchedulerActor : UntypedActor
         foreach (var t in result.Appended)
         {
             if (!_streams.TryGetValue(t.Id, out var stream)) continue;
-            if (!stream.Deliver(t.Token, work.SampledLogProbs[_logitRowOf[t.Id]], now, _metrics, out var chunk))
+            int row = _logitRowOf[t.Id];
+            const int top = Inference.Sampling.SamplingParameters.MaxTopLogProbs;
+            if (!stream.Deliver(t.Token, work.SampledLogProbs[row], work.TopTokens.AsSpan(row * top, work.TopCounts[row]),
+                    work.TopLogProbs.AsSpan(row * top, work.TopCounts[row]), now, _metrics, out var chunk))
             {
                 _policy.SetPaused(t.Id, true); // a slow consumer: keep the blocks, stop computing until it drains
                 stream.RequestActor.Tell(new ChunkBacklogged(chunk));

@@ -21,6 +21,22 @@ internal sealed class SequenceSampling
         _history.AddRange(prompt);
     }
 
+    /// <summary>Most likely alternatives the request asked for per position (0: none).</summary>
+    public int TopLogProbs => _sampler.Parameters.TopLogProbs;
+
+    /// <summary>
+    /// Samples the next token; its log-probability only when the request asked (a pass over the
+    /// vocabulary), else 0; and the request's top alternatives into <paramref name="topTokens"/> and
+    /// <paramref name="topLogProbs"/> (returns how many).
+    /// </summary>
+    public int Sample(ReadOnlySpan<float> logits, out float logProb, Span<int> topTokens, Span<float> topLogProbs, out int topCount)
+    {
+        int token = Sample(logits, out logProb);
+        int k = TopLogProbs;
+        topCount = k > 0 ? _sampler.GetTopLogProbs(topTokens[..k], topLogProbs[..k]) : 0;
+        return token;
+    }
+
     /// <summary>Samples the next token; its log-probability only when the request asked (a pass over the vocabulary), else 0.</summary>
     public int Sample(ReadOnlySpan<float> logits, out float logProb)
     {
@@ -51,5 +67,6 @@ internal sealed class SequenceSampling
         StopTokenIds = o.StopTokenIds,
         IgnoreEos = o.IgnoreEos,
         LogProbs = o.LogProbs,
+        TopLogProbs = o.TopLogProbs,
     };
 }

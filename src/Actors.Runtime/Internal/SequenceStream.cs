@@ -80,7 +80,7 @@ internal sealed class SequenceStream : ISequenceOutput
     /// Delivers one appended token and the text it completed. Returns false when the sink was full:
     /// the caller pauses the sequence and passes <paramref name="chunk"/> to the request actor.
     /// </summary>
-    public bool Deliver(int token, float logProb, double now, RuntimeMetrics metrics, out TokenChunk chunk)
+    public bool Deliver(int token, float logProb, ReadOnlySpan<int> topTokens, ReadOnlySpan<float> topLogProbs, double now, RuntimeMetrics metrics, out TokenChunk chunk)
     {
         if (CompletionTokens == 0) metrics.TimeToFirstToken((now - ArrivalAt) * 1000);
         else
@@ -92,7 +92,14 @@ internal sealed class SequenceStream : ISequenceOutput
         if (CompletionTokens == 0) _firstTokenAt = now;
         _lastTokenAt = now;
         CompletionTokens++;
-        chunk = new TokenChunk(RequestId, _chunkIndex++, [token], TakeText(), _logProbs ? [logProb] : null);
+        TokenLogProb[][]? top = null;
+        if (topTokens.Length > 0)
+        {
+            var alternatives = new TokenLogProb[topTokens.Length];
+            for (int i = 0; i < alternatives.Length; i++) alternatives[i] = new TokenLogProb(topTokens[i], topLogProbs[i]);
+            top = [alternatives];
+        }
+        chunk = new TokenChunk(RequestId, _chunkIndex++, [token], TakeText(), _logProbs ? [logProb] : null, top);
         return Write(chunk);
     }
 

@@ -208,7 +208,9 @@ internal sealed class StageActor : UntypedActor
             long id = work.SequenceIds[work.LogitSequence[i]];
             if (!_samplers.TryGetValue(id, out var sampler))
                 throw new InvalidOperationException($"no sampler for sequence {id}: its first step did not carry its sampling setup");
-            work.Sampled[i] = sampler.Sample(_logits.AsSpan(i * vocab, vocab), out work.SampledLogProbs[i]);
+            const int top = Inference.Sampling.SamplingParameters.MaxTopLogProbs;
+            work.Sampled[i] = sampler.Sample(_logits.AsSpan(i * vocab, vocab), out work.SampledLogProbs[i],
+                work.TopTokens.AsSpan(i * top, top), work.TopLogProbs.AsSpan(i * top, top), out work.TopCounts[i]);
         }
     }
 

@@ -38,6 +38,10 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     // Results, written by the last stage.
     public int[] Sampled = [];
     public float[] SampledLogProbs = [];
+    /// <summary>Per logit row, up to <see cref="Inference.Sampling.SamplingParameters.MaxTopLogProbs"/> alternatives [LogitCount x 20] and how many [LogitCount].</summary>
+    public int[] TopTokens = [];
+    public float[] TopLogProbs = [];
+    public int[] TopCounts = [];
     public double[] StageSeconds = [];
     /// <summary>When the scheduler dispatched the step, on its clock.</summary>
     public double DispatchedAt;
@@ -57,6 +61,9 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
             LogitSequence = new int[n];
             Sampled = new int[n];
             SampledLogProbs = new float[n];
+            TopTokens = new int[n * Inference.Sampling.SamplingParameters.MaxTopLogProbs];
+            TopLogProbs = new float[n * Inference.Sampling.SamplingParameters.MaxTopLogProbs];
+            TopCounts = new int[n];
         }
         if (StageSeconds.Length < stages) StageSeconds = new double[stages];
     }

@@ -91,3 +91,39 @@ public class StopTests : TestKit
         harness.AwaitAllBlocksFree(this);
     }
 }
+
+/// <summary>Per-token log-probabilities and top alternatives travel in the step's pooled results to each chunk.</summary>
+public class LogProbTests : TestKit
+{
+    [Fact]
+    public void Each_chunk_carries_the_chosen_tokens_log_probability_and_the_requested_top_alternatives_most_likely_first()
+    {
+        int vocab = RuntimeFixture.Small.Vocab;
+        using var harness = new RuntimeHarness(RuntimeFixture.Config(), new RuntimeSetup
+        {
+            DeviceFactories = new Dictionary<DeviceKind, DeviceFactory> { [DeviceKind.Cpu] = o => new ScriptedDevice(o.Id, t => 10 + (t * 7) % (vocab - 20)) },
+        }, "logprobs");
+        var probe = CreateTestProbe(harness.System);
+        harness.Runtime.Router.Tell(new Generate
+        {
+            RequestId = "lp", PromptTokens = [5, 6], MaxTokens = 4,
+            Sampling = SamplingOptions.Greedy with { IgnoreEos = true, LogProbs = true, TopLogProbs = 3 },
+        }, probe.Ref);
+        // The scripted winner has logit 10 and every other token -10: its probability is e^10 / (e^10 + (V-1)e^-10).
+        double expected = 10 - Math.Log(Math.Exp(10) + (vocab - 1) * Math.Exp(-10));
+        int chunks = 0;
+        while (probe.ExpectMsg<object>(TimeSpan.FromSeconds(60)) is TokenChunk c)
+        {
+            if (c.TokenIds.Length == 0) continue; // a text-only tail
+            chunks++;
+            var top = Assert.Single(c.TopLogProbs!);
+            Assert.Equal(3, top.Length);
+            Assert.Equal(c.TokenIds[0], top[0].TokenId);
+            Assert.Equal(c.LogProbs![0], top[0].LogProb);
+            Assert.Equal(expected, c.LogProbs[0], 4);
+            Assert.True(top[1].LogProb <= top[0].LogProb && top[2].LogProb <= top[1].LogProb);
+            Assert.True(top[1].TokenId < top[2].TokenId); // equal logits: ties to the lower id
+        }
+        Assert.Equal(4, chunks);
+    }
+}
