@@ -32,6 +32,11 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         public static readonly Writable Instance = new();
     }
 
+    /// <summary>The scheduler did not confirm an abort in time (e.g. the sequence was between replicas): finish anyway.</summary>
+    private sealed record AbortUnconfirmed(FinishReason Reason);
+
+    private static readonly TimeSpan AbortConfirmTimeout = TimeSpan.FromSeconds(10);
+
     private readonly Generate _request;
     private readonly IResponseSink _sink;
     private IActorRef _scheduler;
@@ -40,7 +45,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private readonly long _arrival;
     private readonly double _arrivalAt;          // on the runtime's clock; NaN: stamped here (real) or at admission (virtual)
     private readonly Queue<TokenChunk> _pending = new();
-    private int _drained;
+    private int _drained, _promptTokens;
     private bool _admitted, _waiting, _aborting, _finished;
     private GenerationCompleted? _completion;
 
@@ -77,6 +82,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             Reject(RejectionReason.InvalidParameters, ex.Message);
             return;
         }
+        _promptTokens = prompt.Length;
         var stream = new SequenceStream(_request.RequestId, _sequenceId, _sink, Self, _ctx.Tokenizer, _request.Sampling, prompt.Length, _arrivalAt);
         var sequence = new SequenceRequest(_sequenceId, prompt, parameters.MaxTokens, _request.Priority, System.Diagnostics.Stopwatch.GetElapsedTime(0, _arrival))
         {
@@ -137,6 +143,10 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 _finished = true;
                 Context.Stop(Self);
                 break;
+            case AbortUnconfirmed u:
+                Finish(new GenerationCompleted(_request.RequestId, u.Reason, new Usage(_promptTokens, 0, 0), new Timings(0, 0, 0, []),
+                    u.Reason == FinishReason.Error ? "the scheduler did not confirm the abort" : null));
+                break;
             case Writable:
                 _waiting = false;
                 Drain();
@@ -190,6 +200,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         _aborting = true;
         Timers.Cancel("deadline");
         _scheduler.Tell(new AbortSequence(_sequenceId, reason));
+        Timers.StartSingleTimer("abort", new AbortUnconfirmed((FinishReason)reason), AbortConfirmTimeout);
     }
 
     private void Finish(GenerationCompleted completed)
