@@ -79,7 +79,7 @@ public sealed class LlmRuntime : IExtension
         var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock, setup.CopyEngines), "llm-transfer");
         var migrations = system.SystemActorOf(MigrationCoordinator.Props(Topology), "llm-migrations");
         var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,
-            d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), virtualClock), "llm-device-" + Sanitize(d.Descriptor.Id)));
+            d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), DeviceTimeline.For(virtualClock)), "llm-device-" + Sanitize(d.Descriptor.Id)));
         DeviceActors = deviceActors;
         Devices = devices.Select(d => d.Descriptor).ToList();
 
