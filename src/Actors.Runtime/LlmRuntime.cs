@@ -17,6 +17,7 @@ using Actors.Runtime.Observability;
 using Actors.Runtime.Protocol;
 using Actors.Runtime.Scheduling;
 using Actors.Runtime.Transfer;
+using Actors.Runtime.Timing;
 
 namespace Actors.Runtime;
 
@@ -43,6 +44,8 @@ public sealed class LlmRuntime : IExtension
     public TransferAccounting Transfers { get; } = new();
     public IActorRef Router { get; }
     public IReadOnlyDictionary<string, IActorRef> DeviceActors { get; }
+    /// <summary>The devices the runtime opened (id, kind, memory, threads).</summary>
+    public IReadOnlyList<DeviceDescriptor> Devices { get; }
     internal IReadOnlyList<ReplicaHandle> Replicas { get; }
     /// <summary>True once the actor system has terminated (readiness: nothing can be served any more).</summary>
     public bool IsTerminated => _system.WhenTerminated.IsCompleted;
@@ -76,9 +79,11 @@ public sealed class LlmRuntime : IExtension
         Topology = Topology.FromSettings(Settings, devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind)));
         bool virtualClock = Settings.VirtualClock;
         var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock, setup.CopyEngines), "llm-transfer");
+        var migrations = system.SystemActorOf(MigrationCoordinator.Props(Topology), "llm-migrations");
         var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,
-            d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), virtualClock), "llm-device-" + Sanitize(d.Descriptor.Id)));
+            d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), DeviceTimeline.For(virtualClock)), "llm-device-" + Sanitize(d.Descriptor.Id)));
         DeviceActors = deviceActors;
+        Devices = devices.Select(d => d.Descriptor).ToList();
 
         var replicas = new List<ReplicaHandle>();
         foreach (var stages in Layout.Replicas)
@@ -109,14 +114,16 @@ public sealed class LlmRuntime : IExtension
             }
             var policy = new SchedulerPolicy(schedulerSettings);
             var inTransit = new RequestsInTransit();
-            var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics, virtualClock, inTransit), $"llm-scheduler-{r}");
+            IRuntimeClock clock = virtualClock ? new VirtualClock() : RealClock.Instance; // simulated replicas keep their own time
+            var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics, clock, inTransit), $"llm-scheduler-{r}");
             var stageActors = LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
-            var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList());
+            var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList(), migrations);
             scheduler.Tell(new UseRoute(route));
             replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize, inTransit));
         }
         Replicas = replicas;
-        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, virtualClock);
+        var endOfGeneration = Enumerable.Range(0, Tokenizer.VocabSize).Where(id => id != Tokenizer.EosId && Tokenizer.IsEndOfGeneration(id)).ToArray();
+        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance);
         Router = system.SystemActorOf(RouterActor.Props(replicas, context), "llm-router");
         system.RegisterOnTermination(Metrics.Dispose);
     }
@@ -137,7 +144,7 @@ public sealed class LlmRuntime : IExtension
     {
         // Start-up runs on the caller's thread (not an actor's), so waiting here blocks no dispatcher.
         var loads = stages.Select(s => devices[s.DeviceId].Ask<object>(
-            new LoadStage(s.Replica, s.Stage, Model, s.Layers, KvCache, scheduler.MaxBatchedTokens, scheduler.NumSwapBlocks), timeout)).ToArray();
+            new LoadStage(s.Replica, s.Stage, Model, s.Layers, KvCache, scheduler.MaxBatchedTokens, scheduler.NumSwapBlocks, Settings.WarmUp), timeout)).ToArray();
         var actors = new List<IActorRef>();
         foreach (var task in loads)
         {

@@ -13,6 +13,13 @@ public sealed record BenchReport
     [JsonPropertyName("generated_tokens")] public long GeneratedTokens { get; init; }
     [JsonPropertyName("prompt_tokens")] public long PromptTokens { get; init; }
     [JsonPropertyName("seconds")] public double Seconds { get; init; }
+    /// <summary>Wall time of the workload (start-up and warm-up excluded); the same as seconds.</summary>
+    [JsonPropertyName("wall_seconds")] public double WallSeconds => Seconds;
+    /// <summary>
+    /// The runtime's CPU time per generated token outside forward passes, in microseconds: process CPU
+    /// time over the run minus the forward passes' (their wall time times the device's threads).
+    /// </summary>
+    [JsonPropertyName("runtime_us_per_token")] public double RuntimeMicrosecondsPerToken { get; init; }
     [JsonPropertyName("tokens_per_second")] public double TokensPerSecond { get; init; }
     [JsonPropertyName("ttft_ms_p50")] public double TtftP50 { get; init; }
     [JsonPropertyName("ttft_ms_p99")] public double TtftP99 { get; init; }
@@ -43,6 +50,7 @@ public sealed record BenchReport
         yield return $"KV blocks            peak {KvBlocksPeak} of {KvBlocksTotal}; prefix-cache hit rate {PrefixHitRate:P1}";
         yield return $"preemptions          {Preemptions}";
         yield return $"devices busy         {DeviceBusyFraction:P1} of wall time" + (StageBusyFractions.Length > 1 ? $" (stages: {string.Join(", ", StageBusyFractions.Select(f => f.ToString("P1")))})" : "");
+        yield return $"runtime CPU          {RuntimeMicrosecondsPerToken:F1} µs per token outside forward passes";
         yield return $"forward passes       {ForwardFraction:P1} of wall time (runtime overhead {1 - ForwardFraction:P1}: scheduling, messaging, sampling, waiting)";
         if (TransferSeconds > 0) yield return $"transfers            {TransferSeconds * 1000:F1} ms in total";
     }

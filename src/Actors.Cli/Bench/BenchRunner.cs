@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Actors.Runtime;
-using Actors.Runtime.Internal;
 using Actors.Runtime.Protocol;
 
 namespace Actors.Cli.Bench;
@@ -31,6 +30,7 @@ public sealed class BenchRunner(LlmRuntime runtime)
         double transferBefore = runtime.Transfers.TotalSeconds;
         long preemptionsBefore = runtime.Metrics.PreemptionsTotal;
         var clock = Stopwatch.StartNew();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
 
         switch (mode)
         {
@@ -71,12 +71,14 @@ public sealed class BenchRunner(LlmRuntime runtime)
                 break;
         }
         double seconds = clock.Elapsed.TotalSeconds;
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         var busyAfter = await DeviceBusy();
         var forwardAfter = _forward;
         var completed = results.Where(r => r.Completed != null).Select(r => r.Completed!).ToList();
         var ttft = completed.Where(c => c.Usage.CompletionTokens > 0).Select(c => c.Timings.TimeToFirstTokenMs).ToList();
         var itl = completed.SelectMany(c => c.Timings.InterTokenMs).ToList();
         long generated = completed.Sum(c => (long)c.Usage.CompletionTokens);
+        double forwardCpu = forwardAfter.Keys.Sum(k => (forwardAfter[k] - forwardBefore[k]) * _threads.GetValueOrDefault(k, 1));
         var stageBusy = runtime.Layout.Replicas[0].Select(s => (busyAfter[s.DeviceId] - busyBefore[s.DeviceId]) / seconds).ToArray();
         var gauges = runtime.Metrics.Replicas().ToList();
         long queries = gauges.Sum(g => Interlocked.Read(ref g.PrefixQueries)), hits = gauges.Sum(g => Interlocked.Read(ref g.PrefixHits));
@@ -99,6 +101,7 @@ public sealed class BenchRunner(LlmRuntime runtime)
             KvBlocksTotal = runtime.KvCache.NumBlocks * runtime.Layout.ReplicaCount,
             PrefixHitRate = queries == 0 ? 0 : (double)hits / queries,
             DeviceBusyFraction = busyAfter.Keys.Average(k => (busyAfter[k] - busyBefore[k]) / seconds),
+            RuntimeMicrosecondsPerToken = generated == 0 ? 0 : Math.Max(0, cpuSeconds - forwardCpu) * 1e6 / generated,
             ForwardFraction = forwardAfter.Keys.Average(k => (forwardAfter[k] - forwardBefore[k]) / seconds),
             StageBusyFractions = stageBusy,
             TransferSeconds = runtime.Transfers.TotalSeconds - transferBefore,
@@ -127,6 +130,7 @@ public sealed class BenchRunner(LlmRuntime runtime)
     }
 
     private Dictionary<string, double> _forward = new();
+    private readonly Dictionary<string, int> _threads = runtime.Devices.ToDictionary(d => d.Id, d => Math.Max(1, d.Threads));
 
     private async Task<Dictionary<string, double>> DeviceBusy()
     {

@@ -23,6 +23,8 @@ public sealed class BenchCommand : ICommand
         new("mode", "continuous, static, sequential, or all (the three side by side in one run, with ratios)", "continuous"),
         new("prefix-caching", "on or off (default: from config)"),
         new("json", "print one JSON object instead of a table", IsFlag: true),
+        new("cold", "measure from a fresh process: no warm-up request before the workload (the first request's TTFT includes what the runtime did not warm at load)", IsFlag: true),
+        new("warm-up", "on or off: the runtime's dummy step at model load (default: from config)"),
         new("simulate", "run on simulated GPUs instead, e.g. rtx-3090 or 4x rtx-3090 (then --model is a catalog model such as llama-2-7b and --quant a format)"),
         new("quant", "weight format with --simulate", "F16"),
         .. RuntimeHost.Options,
@@ -69,7 +71,8 @@ public sealed class BenchCommand : ICommand
             var ttft = r.TtftMs.ToList();
             var itl = r.ItlMs.ToList();
             await output.WriteLineAsync($"mode                 {r.Mode} (simulated {topology.GpuCount}x {topology.Gpu.Name}, {model.Name} {format.Name}, virtual clock)");
-            await output.WriteLineAsync($"tokens               {r.GeneratedTokens} generated in {r.VirtualSeconds:F2} s of virtual time");
+            await output.WriteLineAsync($"tokens               {r.GeneratedTokens} generated in {r.VirtualSeconds:F2} s of virtual time ({r.WallSeconds:F2} s of wall time, {r.WallSeconds / r.VirtualSeconds:F2}x)");
+            await output.WriteLineAsync($"runtime overhead     {r.RuntimeMicrosecondsPerToken:F1} µs of CPU per token outside forward passes");
             await output.WriteLineAsync($"throughput           {r.TokensPerSecond:F1} tokens/s");
             await output.WriteLineAsync($"time to first token  p50 {BenchReport.Percentile(ttft, 50):F1} ms   p99 {BenchReport.Percentile(ttft, 99):F1} ms");
             await output.WriteLineAsync($"inter-token latency  p50 {BenchReport.Percentile(itl, 50):F2} ms   p99 {BenchReport.Percentile(itl, 99):F2} ms");
@@ -77,9 +80,13 @@ public sealed class BenchCommand : ICommand
             await output.WriteLineAsync();
         }
         if (a.Flag("json"))
-            await output.WriteLineAsync("{" + string.Join(",", results.Select(r =>
-                $"\"{r.Mode}\":{{\"tokens_per_second\":{r.TokensPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture)},\"requests\":{requests},\"preemptions\":{r.Preemptions}," +
-                $"\"ttft_ms_p50\":{BenchReport.Percentile(r.TtftMs.ToList(), 50).ToString(System.Globalization.CultureInfo.InvariantCulture)},\"itl_ms_p50\":{BenchReport.Percentile(r.ItlMs.ToList(), 50).ToString(System.Globalization.CultureInfo.InvariantCulture)}}}")) + "}");
+        {
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            await output.WriteLineAsync("{" + string.Join(",", results.Select(r => string.Create(inv,
+                $"\"{r.Mode}\":{{\"tokens_per_second\":{r.TokensPerSecond},\"requests\":{requests},\"generated_tokens\":{r.GeneratedTokens},\"preemptions\":{r.Preemptions}," +
+                $"\"ttft_ms_p50\":{BenchReport.Percentile(r.TtftMs.ToList(), 50)},\"itl_ms_p50\":{BenchReport.Percentile(r.ItlMs.ToList(), 50)}," +
+                $"\"virtual_seconds\":{r.VirtualSeconds},\"wall_seconds\":{r.WallSeconds},\"wall_over_virtual\":{r.WallSeconds / r.VirtualSeconds},\"runtime_us_per_token\":{r.RuntimeMicrosecondsPerToken}}}"))) + "}");
+        }
         else if (results.Count == 3)
         {
             await output.WriteLineAsync($"continuous / sequential  {results[2].TokensPerSecond / results[0].TokensPerSecond:F2}x");
@@ -112,6 +119,12 @@ public sealed class BenchCommand : ICommand
         };
         // The modes of `all` replay the same prompts: keep the prefix cache from serving later modes from earlier ones.
         if (extra is null && modes.Length > 1) extra = "actors-runtime.scheduler.prefix-caching = off";
+        extra = a.String("warm-up") switch
+        {
+            null => extra,
+            "on" or "off" => (extra is null ? "" : extra + "\n") + "actors-runtime.warm-up = " + a.String("warm-up"),
+            var v => throw new CliException($"option '--warm-up' must be on or off, got '{v}'"),
+        };
         await using var host = RuntimeHost.Start(a, extra);
         var spec = new WorkloadSpec(requests, a.Int("prompt-tokens", 1), a.Int("max-tokens", 1), a.Flag("fixed-lengths"),
             a.Int("shared-prefix", 0), rate, a.ULong("seed") ?? 1, host.Runtime.Model.Config.VocabSize, Spread(a));
@@ -122,7 +135,8 @@ public sealed class BenchCommand : ICommand
         var workload = spec.Generate();
 
         // Warm up (JIT, page-in of the weights) with one short request, not measured.
-        await new BenchRunner(host.Runtime).RunAsync((spec with { Requests = 1, MaxTokens = 2, PromptTokens = 4, FixedLengths = true, SharedPrefix = 0 }).Generate(),
+        if (!a.Flag("cold"))
+            await new BenchRunner(host.Runtime).RunAsync((spec with { Requests = 1, MaxTokens = 2, PromptTokens = 4, FixedLengths = true, SharedPrefix = 0 }).Generate(),
             BenchMode.Sequential, 1, 0, cancel);
         var reports = new List<BenchReport>();
         foreach (var mode in modes)

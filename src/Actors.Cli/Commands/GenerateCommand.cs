@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Actors.Runtime.Internal;
 using Actors.Runtime.Protocol;
 
 namespace Actors.Cli.Commands;

@@ -18,7 +18,9 @@ public sealed class StopSequenceMatcher
 {
     private readonly string[] _stops;
     private readonly int _longest;
-    private string _pending = "";
+    private readonly System.Text.StringBuilder _scratch = new();
+    private char[] _text = new char[64]; // held-back characters, then the new delta while matching
+    private int _held;
 
     public StopSequenceMatcher(IEnumerable<string> stopSequences)
     {
@@ -34,57 +36,88 @@ public sealed class StopSequenceMatcher
     public bool Stopped { get; private set; }
 
     /// <summary>Characters held back because they may begin a stop sequence.</summary>
-    public int HeldBackLength => _pending.Length;
+    public int HeldBackLength => _held;
 
     /// <summary>Feeds the next text delta.</summary>
     public StopMatch Append(string delta)
     {
         ArgumentNullException.ThrowIfNull(delta);
-        if (Stopped) throw new InvalidOperationException("a stop sequence has already completed");
-        if (_stops.Length == 0) return new StopMatch(delta, false, null);
-        if (delta.Length == 0) return new StopMatch("", false, null);
+        _scratch.Clear();
+        bool stopped = Append(delta, _scratch, out string? stop);
+        return new StopMatch(_scratch.ToString(), stopped, stop);
+    }
 
-        string text = _pending + delta;
+    /// <summary>
+    /// Feeds the next text delta without allocating: appends the text that is safe to emit now to
+    /// <paramref name="emit"/> and returns true when a stop sequence completed (then nothing from its
+    /// start on is emitted, and <paramref name="stopSequence"/> names it).
+    /// </summary>
+    public bool Append(ReadOnlySpan<char> delta, System.Text.StringBuilder emit, out string? stopSequence)
+    {
+        ArgumentNullException.ThrowIfNull(emit);
+        if (Stopped) throw new InvalidOperationException("a stop sequence has already completed");
+        stopSequence = null;
+        if (_stops.Length == 0)
+        {
+            emit.Append(delta);
+            return false;
+        }
+        if (delta.IsEmpty) return false;
+
+        int length = _held + delta.Length;
+        if (_text.Length < length) Array.Resize(ref _text, Math.Max(length, 2 * _text.Length));
+        delta.CopyTo(_text.AsSpan(_held));
+        ReadOnlySpan<char> text = _text.AsSpan(0, length);
         // Only occurrences that end inside the new delta are new: the held text has none.
         int bestEnd = int.MaxValue, bestStart = int.MaxValue;
-        string? best = null;
-        int searchFrom = Math.Max(0, _pending.Length - _longest + 1);
+        int searchFrom = Math.Max(0, _held - _longest + 1);
         foreach (var stop in _stops)
         {
-            int at = text.IndexOf(stop, searchFrom, StringComparison.Ordinal);
+            int at = text[searchFrom..].IndexOf(stop.AsSpan(), StringComparison.Ordinal);
             if (at < 0) continue;
+            at += searchFrom;
             int end = at + stop.Length;
-            if (end < bestEnd || (end == bestEnd && at < bestStart)) { bestEnd = end; bestStart = at; best = stop; }
+            if (end < bestEnd || (end == bestEnd && at < bestStart)) { bestEnd = end; bestStart = at; stopSequence = stop; }
         }
-        if (best != null)
+        if (stopSequence != null)
         {
             Stopped = true;
-            _pending = "";
-            return new StopMatch(text[..bestStart], true, best);
+            _held = 0;
+            emit.Append(text[..bestStart]);
+            return true;
         }
 
         int hold = LongestStopPrefixSuffix(text);
-        _pending = text[^hold..];
-        return new StopMatch(text[..^hold], false, null);
+        emit.Append(text[..^hold]);
+        text[^hold..].CopyTo(_text);
+        _held = hold;
+        return false;
     }
 
     /// <summary>The end of the stream without a stop: releases what was held back.</summary>
     public string Flush()
     {
-        string rest = _pending;
-        _pending = "";
+        string rest = new(_text, 0, _held);
+        _held = 0;
         return rest;
     }
 
+    /// <summary>As <see cref="Flush()"/>, appending the held-back text to <paramref name="emit"/>.</summary>
+    public void Flush(System.Text.StringBuilder emit)
+    {
+        emit.Append(_text, 0, _held);
+        _held = 0;
+    }
+
     /// <summary>The length of the longest suffix of <paramref name="text"/> that is a proper prefix of a stop sequence.</summary>
-    private int LongestStopPrefixSuffix(string text)
+    private int LongestStopPrefixSuffix(ReadOnlySpan<char> text)
     {
         int best = 0;
         foreach (var stop in _stops)
         {
             for (int len = Math.Min(stop.Length - 1, text.Length); len > best; len--)
             {
-                if (text.AsSpan(text.Length - len).SequenceEqual(stop.AsSpan(0, len)))
+                if (text[(text.Length - len)..].SequenceEqual(stop.AsSpan(0, len)))
                 {
                     best = len;
                     break;

@@ -43,7 +43,8 @@ public sealed record RuntimeSettings(
     RequestOptions Request,
     TransferOptions Transfer,
     bool VirtualClock = false,
-    bool CudaFallbackToCpu = false)
+    bool CudaFallbackToCpu = false,
+    bool WarmUp = true)
 {
     public const string Root = "actors-runtime";
 
@@ -151,7 +152,7 @@ public sealed record RuntimeSettings(
         var transfer = new TransferOptions(links, t.Double("host-copy-bandwidth", 1));
 
         return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer, r.OneOf("clock", "real", "virtual") == "virtual",
-            r.OneOf("cuda-fallback", "stop", "cpu") == "cpu");
+            r.OneOf("cuda-fallback", "stop", "cpu") == "cpu", r.Bool("warm-up"));
     }
 
     /// <summary>"0-11" or "12" to a layer range [Start, End).</summary>

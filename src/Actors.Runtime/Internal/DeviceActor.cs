@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Actors.Inference.Compute;
+using Actors.Runtime.Protocol;
 
 namespace Actors.Runtime.Internal;
 
@@ -14,21 +15,21 @@ namespace Actors.Runtime.Internal;
 internal sealed class DeviceActor : UntypedActor
 {
     private readonly IComputeDevice _device;
-    private readonly bool _virtualClock;
+    private readonly Timing.DeviceTimeline _timeline;
     private readonly string _dispatcher;
     private readonly DeviceBusy _busy = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly long _startedAt = Stopwatch.GetTimestamp();
 
-    public DeviceActor(IComputeDevice device, string dispatcher, bool virtualClock)
+    public DeviceActor(IComputeDevice device, string dispatcher, Timing.DeviceTimeline timeline)
     {
         _device = device;
         _dispatcher = dispatcher;
-        _virtualClock = virtualClock;
+        _timeline = timeline;
     }
 
-    public static Props Props(IComputeDevice device, string dispatcher, bool virtualClock = false) =>
-        Akka.Actor.Props.Create(() => new DeviceActor(device, dispatcher, virtualClock)).WithDispatcher(dispatcher);
+    public static Props Props(IComputeDevice device, string dispatcher, Timing.DeviceTimeline timeline) =>
+        Akka.Actor.Props.Create(() => new DeviceActor(device, dispatcher, timeline)).WithDispatcher(dispatcher);
 
     private string Id => _device.Descriptor.Id;
 
@@ -54,6 +55,7 @@ internal sealed class DeviceActor : UntypedActor
         try
         {
             stage = _device.LoadStage(m.Model, m.Layers, m.Kv, m.MaxBatchTokens);
+            if (m.WarmUp) StageWarmUp.Run(stage);
         }
         catch (Exception ex)
         {
@@ -61,7 +63,7 @@ internal sealed class DeviceActor : UntypedActor
             return;
         }
         var actor = Context.ActorOf(
-            Akka.Actor.Props.Create(() => new StageActor(stage, m.Replica, m.Stage, Id, m.SwapSlots, _busy, _virtualClock)).WithDispatcher(_dispatcher),
+            Akka.Actor.Props.Create(() => new StageActor(stage, m.Replica, m.Stage, Id, m.SwapSlots, _busy, _timeline)).WithDispatcher(_dispatcher),
             $"replica-{m.Replica}-stage-{m.Stage}");
         _log.Info("{0}: loaded replica {1} stage {2} ({3}, {4} KV blocks of {5} tokens)", Id, m.Replica, m.Stage, m.Layers, m.Kv.NumBlocks, m.Kv.BlockSize);
         Sender.Tell(new StageLoaded(m.Replica, m.Stage, Id, stage.KvBlockBytes, actor));

@@ -55,9 +55,3 @@ internal sealed class ChannelSink(ChannelWriter<TokenChunk> writer, TaskCompleti
         writer.TryComplete(new GenerationRejectedException(rejected));
     }
 }
-
-/// <summary>Thrown to a stream or enumerable consumer whose request was not admitted.</summary>
-public sealed class GenerationRejectedException(GenerationRejected rejected) : Exception($"{rejected.Reason}: {rejected.Message}")
-{
-    public GenerationRejected Rejected { get; } = rejected;
-}

@@ -5,7 +5,7 @@ using Actors.Runtime.Transfer;
 namespace Actors.Runtime.Internal;
 
 /// <summary>
-/// Moves one sequence between replicas, started by the transfer actor: the target allocates blocks,
+/// Moves one sequence between replicas, started by the <see cref="MigrationCoordinator"/>: the target allocates blocks,
 /// each source stage's device reads the sequence's KV blocks, the target writes them in a step of its
 /// own (so they land in step order with everything else on its devices), the sampler moves with its
 /// RNG state, and the request actor is pointed at the new scheduler. If the target refuses, the

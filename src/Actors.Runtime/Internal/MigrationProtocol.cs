@@ -49,3 +49,20 @@ internal sealed record Migrated(string RequestId, int Replica) : INoSerializatio
 
 /// <summary>The migration is abandoned before any KV was sent: the target frees what it allocated.</summary>
 internal sealed record CancelImport(long SequenceId) : INoSerializationVerificationNeeded;
+
+// Between the migration actor and the source and target stages.
+
+/// <summary>Copy a sequence's KV blocks of one stage out of the stage actor's device (migration source).</summary>
+internal sealed record ReadKvBlocks(int Replica, int Stage, int[] Blocks, IActorRef ReplyTo, long CorrelationId) : INoSerializationVerificationNeeded;
+
+internal sealed record KvBlocksRead(long CorrelationId, int Stage, byte[][] Data, double Seconds) : INoSerializationVerificationNeeded;
+
+/// <summary>Write KV blocks into a stage (migration destination).</summary>
+internal sealed record WriteKvBlocks(int Replica, int Stage, int[] Blocks, byte[][] Data, IActorRef ReplyTo, long CorrelationId) : INoSerializationVerificationNeeded;
+
+internal sealed record KvBlocksWritten(long CorrelationId, int Stage, double Seconds) : INoSerializationVerificationNeeded;
+
+/// <summary>Hand over a sequence's sampler (migration source); answered with <see cref="SamplerExtracted"/>.</summary>
+internal sealed record ExtractSampler(long SequenceId, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
+
+internal sealed record SamplerExtracted(long SequenceId, SequenceSampling? Sampler) : INoSerializationVerificationNeeded;

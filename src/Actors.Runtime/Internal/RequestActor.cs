@@ -1,23 +1,24 @@
-using System.Diagnostics;
 using Akka.Actor;
 using Actors.Inference.Sampling;
 using Actors.Inference.Tokenization;
 using Actors.Runtime.Observability;
 using Actors.Runtime.Protocol;
 using Actors.Runtime.Scheduling;
-using ProtocolFinish = Actors.Runtime.Protocol.FinishReason;
-using SchedulerFinish = Actors.Runtime.Scheduling.FinishReason;
+using Actors.Runtime.Timing;
 
 namespace Actors.Runtime.Internal;
 
 /// <summary>What every request actor of a runtime shares.</summary>
-internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int DefaultMaxTokens, RuntimeMetrics Metrics, bool VirtualClock = false);
+/// <param name="EndOfGeneration">Every end-of-generation token of the vocabulary besides EOS (eot, eom, im_end...).</param>
+/// <param name="ArrivalClock">The real clock that stamps arrivals; null on a virtual clock (the scheduler stamps them at admission unless the workload gives them).</param>
+internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int DefaultMaxTokens, RuntimeMetrics Metrics, int[] EndOfGeneration, RealClock? ArrivalClock);
 
 /// <summary>
-/// One request's lifecycle: validation and tokenization, admission by its replica's scheduler,
-/// incremental detokenization, stop tokens and stop sequences, deadline, cancel, watching the
-/// requester (its death cancels the request), backpressure towards stream consumers, and the one
-/// final message with usage and timings.
+/// One request's lifecycle around its scheduler: validation and tokenization, admission, deadline,
+/// cancel, watching the requester (its death cancels the request), and backpressure: chunks the
+/// scheduler could not write into a full sink come here and are written as room appears. Tokens,
+/// text, stops and timings are the scheduler's (see <see cref="SequenceStream"/>); this actor
+/// completes the sink with the scheduler's final message, after every chunk.
 /// </summary>
 internal sealed class RequestActor : UntypedActor, IWithTimers
 {
@@ -31,26 +32,21 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         public static readonly Writable Instance = new();
     }
 
+    /// <summary>The scheduler did not confirm an abort in time (e.g. the sequence was between replicas): finish anyway.</summary>
+    private sealed record AbortUnconfirmed(FinishReason Reason);
+
+    private static readonly TimeSpan AbortConfirmTimeout = TimeSpan.FromSeconds(10);
+
     private readonly Generate _request;
     private readonly IResponseSink _sink;
     private IActorRef _scheduler;
     private readonly RequestContext _ctx;
     private readonly long _sequenceId;
     private readonly long _arrival;
-    private readonly double _arrivalAt;          // virtual clock: when the request arrives (NaN: at admission)
-    private double _virtualArrival, _virtualLastToken;
+    private readonly double _arrivalAt;          // on the runtime's clock; NaN: stamped here (real) or at admission (virtual)
     private readonly Queue<TokenChunk> _pending = new();
-    private readonly List<double> _interTokenMs = new();
-    private TokenizerStreamDecoder _decoder = null!;
-    private StopSequenceMatcher? _stops;
-    private HashSet<int>? _stopTokens;
-    private int _promptTokens;
-    private int _cachedTokens;
-    private int _completionTokens;
-    private int _chunkIndex;
-    private double _queuedMs = -1, _ttftMs = -1;
-    private long _lastTokenAt;
-    private bool _admitted, _paused, _finished;
+    private int _drained, _promptTokens;
+    private bool _admitted, _waiting, _aborting, _finished;
     private GenerationCompleted? _completion;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -61,7 +57,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         RequestsInTransit? inTransit = null)
     {
         _inTransit = inTransit;
-        _arrivalAt = arrivalAt;
+        _arrivalAt = ctx.ArrivalClock is { } clock ? clock.At(arrivalTimestamp) : arrivalAt; // a real clock has no arrivals in the future
         _request = request;
         _sink = sink;
         _scheduler = scheduler;
@@ -87,16 +83,16 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             return;
         }
         _promptTokens = prompt.Length;
-        _decoder = _ctx.Tokenizer.CreateStreamDecoder();
-        if (_request.Sampling.StopSequences is { Length: > 0 } stops) _stops = new StopSequenceMatcher(stops);
-        if (_request.Sampling.StopTokenIds is { Length: > 0 } ids) _stopTokens = new HashSet<int>(ids);
-
-        var sequence = new SequenceRequest(_sequenceId, prompt, parameters.MaxTokens, _request.Priority, Stopwatch.GetElapsedTime(0, _arrival))
+        var stream = new SequenceStream(_request.RequestId, _sequenceId, _sink, Self, _ctx.Tokenizer, _request.Sampling, prompt.Length, _arrivalAt);
+        var sequence = new SequenceRequest(_sequenceId, prompt, parameters.MaxTokens, _request.Priority, System.Diagnostics.Stopwatch.GetElapsedTime(0, _arrival))
         {
             EosTokenId = _ctx.Tokenizer.EosId >= 0 ? _ctx.Tokenizer.EosId : null,
+            EndOfGenerationIds = _ctx.EndOfGeneration,
             IgnoreEos = _request.Sampling.IgnoreEos,
+            StopTokenIds = _request.Sampling.StopTokenIds ?? [],
+            Output = stream,
         };
-        _scheduler.Tell(new EnqueueSequence(sequence, _request.Sampling, prompt, _arrivalAt, _inTransit));
+        _scheduler.Tell(new EnqueueSequence(sequence, _request.Sampling, prompt, _inTransit));
         _inTransit = null; // the scheduler counts its arrival
         if (_request.DeadlineUtc is { } deadline)
         {
@@ -122,36 +118,24 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     {
         switch (message)
         {
-            case SequenceAdmitted a:
+            case SequenceAdmitted:
                 _admitted = true;
-                _virtualArrival = a.ArrivalAt;
                 break;
             case SequenceRejected r:
                 Reject(Map(r.Status), r.Message);
                 break;
-            case SequenceStarted s:
-                _cachedTokens = s.CachedTokens;
-                _queuedMs = _ctx.VirtualClock ? (s.At - _virtualArrival) * 1000 : Stopwatch.GetElapsedTime(_arrival).TotalMilliseconds;
-                _ctx.Metrics.QueueTime(_queuedMs);
-                break;
-            case SequenceToken t:
-                OnToken(t);
+            case ChunkBacklogged b:
+                _pending.Enqueue(b.Chunk);
+                Drain();
                 break;
             case SequenceFinished f:
-                Finish(f.Reason switch
-                {
-                    SchedulerFinish.EndOfSequence => ProtocolFinish.Stop,
-                    SchedulerFinish.MaxTokens => ProtocolFinish.Length,
-                    SchedulerFinish.DeadlineExpired => ProtocolFinish.Deadline,
-                    SchedulerFinish.Error => ProtocolFinish.Error,
-                    _ => ProtocolFinish.Cancelled,
-                }, f.Error);
+                Finish(f.Completed);
                 break;
             case Cancel:
-                Abort(AbortReason.Cancelled, ProtocolFinish.Cancelled);
+                Abort(AbortReason.Cancelled);
                 break;
             case DeadlineReached:
-                Abort(AbortReason.DeadlineExpired, ProtocolFinish.Deadline);
+                Abort(AbortReason.DeadlineExpired);
                 break;
             case Terminated:
                 // The requester is gone: stop generating for nobody and free the blocks.
@@ -159,7 +143,12 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 _finished = true;
                 Context.Stop(Self);
                 break;
+            case AbortUnconfirmed u:
+                Finish(new GenerationCompleted(_request.RequestId, u.Reason, new Usage(_promptTokens, 0, 0), new Timings(0, 0, 0, []),
+                    u.Reason == FinishReason.Error ? "the scheduler did not confirm the abort" : null));
+                break;
             case Writable:
+                _waiting = false;
                 Drain();
                 break;
             case SchedulerChanged c:
@@ -167,7 +156,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 break;
             case Status.Failure:
                 // The consumer's channel closed under us: treat as a cancel.
-                Abort(AbortReason.Cancelled, ProtocolFinish.Cancelled);
+                _waiting = false;
+                Abort(AbortReason.Cancelled);
                 break;
             default:
                 Unhandled(message);
@@ -175,103 +165,52 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         }
     }
 
-    private void OnToken(SequenceToken t)
-    {
-        if (_finished) return;
-        long now = Stopwatch.GetTimestamp();
-        if (_completionTokens == 0)
-        {
-            _ttftMs = _ctx.VirtualClock ? (t.At - _virtualArrival) * 1000 : Stopwatch.GetElapsedTime(_arrival, now).TotalMilliseconds;
-            _ctx.Metrics.TimeToFirstToken(_ttftMs);
-        }
-        else
-        {
-            double itl = _ctx.VirtualClock ? (t.At - _virtualLastToken) * 1000 : Stopwatch.GetElapsedTime(_lastTokenAt, now).TotalMilliseconds;
-            _interTokenMs.Add(itl);
-            _ctx.Metrics.InterTokenLatency(itl);
-        }
-        _lastTokenAt = now;
-        _virtualLastToken = t.At;
-        _completionTokens++;
-
-        if (_stopTokens?.Contains(t.Token) == true)
-        {
-            Emit(t.Token, "", t.LogProb);
-            Abort(AbortReason.Cancelled, ProtocolFinish.Stop);
-            return;
-        }
-        string delta = _decoder.Append(t.Token);
-        if (_stops is null)
-        {
-            Emit(t.Token, delta, t.LogProb);
-            return;
-        }
-        var match = _stops.Append(delta);
-        Emit(t.Token, match.Text, t.LogProb);
-        if (match.Stopped) Abort(AbortReason.Cancelled, ProtocolFinish.Stop);
-    }
-
-    private void Emit(int token, string text, float logProb) =>
-        Deliver(new TokenChunk(_request.RequestId, _chunkIndex++, [token], text, _request.Sampling.LogProbs ? [logProb] : null));
-
-    private void Deliver(TokenChunk chunk)
-    {
-        if (_pending.Count == 0 && _sink.TryWrite(chunk)) return;
-        _pending.Enqueue(chunk);
-        if (!_paused)
-        {
-            _paused = true;
-            if (!_finished) _scheduler.Tell(new PauseSequence(_sequenceId, true));
-            _sink.WaitToWriteAsync().PipeTo(Self, success: () => Writable.Instance);
-        }
-    }
-
+    /// <summary>Writes backlogged chunks while the sink takes them; then tells the scheduler (it resumes the sequence) or completes.</summary>
     private void Drain()
     {
-        while (_pending.Count > 0 && _sink.TryWrite(_pending.Peek())) _pending.Dequeue();
+        if (_waiting) return;
+        while (_pending.Count > 0 && _sink.TryWrite(_pending.Peek()))
+        {
+            _pending.Dequeue();
+            _drained++;
+        }
         if (_pending.Count > 0)
         {
+            _waiting = true;
             _sink.WaitToWriteAsync().PipeTo(Self, success: () => Writable.Instance);
             return;
         }
-        _paused = false;
         if (_completion is { } done)
         {
             _sink.Complete(done);
             Context.Stop(Self);
+            return;
         }
-        else if (!_finished) _scheduler.Tell(new PauseSequence(_sequenceId, false));
+        if (_drained > 0)
+        {
+            _scheduler.Tell(new ChunksDrained(_sequenceId, _drained));
+            _drained = 0;
+        }
     }
 
-    private void Abort(AbortReason reason, ProtocolFinish finish)
+    /// <summary>Asks the scheduler to end the sequence; its <see cref="SequenceFinished"/> (after any chunk in flight) completes the request.</summary>
+    private void Abort(AbortReason reason)
     {
-        if (_finished) return;
+        if (_finished || _aborting) return;
+        _aborting = true;
+        Timers.Cancel("deadline");
         _scheduler.Tell(new AbortSequence(_sequenceId, reason));
-        Finish(finish, null);
+        Timers.StartSingleTimer("abort", new AbortUnconfirmed((FinishReason)reason), AbortConfirmTimeout);
     }
 
-    private void Finish(ProtocolFinish reason, string? error)
+    private void Finish(GenerationCompleted completed)
     {
         if (_finished) return;
         _finished = true;
         Timers.CancelAll();
-        if (_decoder != null)
-        {
-            string tail = _decoder.Flush();
-            if (_stops is { Stopped: false }) tail = _stops.Append(tail).Text + _stops.Flush();
-            if (tail.Length > 0) Deliver(new TokenChunk(_request.RequestId, _chunkIndex++, [], tail, null));
-        }
-        double total = _ctx.VirtualClock ? (_virtualLastToken - _virtualArrival) * 1000 : Stopwatch.GetElapsedTime(_arrival).TotalMilliseconds;
-        _completion = new GenerationCompleted(_request.RequestId, reason,
-            new Usage(_promptTokens, _completionTokens, _cachedTokens),
-            new Timings(Math.Max(_queuedMs, 0), Math.Max(_ttftMs, 0), total, _interTokenMs.ToArray()),
-            error);
-        _ctx.Metrics.RequestFinished(reason.ToString());
-        if (_pending.Count == 0)
-        {
-            _sink.Complete(_completion);
-            Context.Stop(Self);
-        }
+        _ctx.Metrics.RequestFinished(completed.Reason.ToString());
+        _completion = completed;
+        Drain();
     }
 
     private void Reject(RejectionReason reason, string message)

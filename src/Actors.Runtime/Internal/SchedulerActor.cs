@@ -1,14 +1,11 @@
-using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Actors.Runtime.Observability;
 using Actors.Runtime.Protocol;
 using Actors.Runtime.Scheduling;
+using Actors.Runtime.Timing;
 
 namespace Actors.Runtime.Internal;
-
-/// <summary>Sets the pipeline route once the replica's actors exist.</summary>
-internal sealed record UseRoute(PipelineRoute Route) : INoSerializationVerificationNeeded;
 
 /// <summary>
 /// One replica's scheduler. The decisions are the pure <see cref="SchedulerPolicy"/>'s; this actor
@@ -16,7 +13,7 @@ internal sealed record UseRoute(PipelineRoute Route) : INoSerializationVerificat
 /// back into the policy, tokens and finishes to the request actors. It keeps up to
 /// MaxInFlightSteps steps moving (one per pipeline stage), each with disjoint sequences.
 /// </summary>
-internal sealed class SchedulerActor : UntypedActor
+internal sealed partial class SchedulerActor : UntypedActor
 {
     private readonly SchedulerPolicy _policy;
     private readonly int _replica;
@@ -24,9 +21,10 @@ internal sealed class SchedulerActor : UntypedActor
     private readonly RuntimeMetrics _metrics;
     private readonly ReplicaGauges _gauges;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<long, IActorRef> _requests = new();
+    private readonly Dictionary<long, SequenceStream> _streams = new();
     private readonly Dictionary<long, (SamplingOptions Sampling, int[] Prompt)> _pendingSetup = new();
     private readonly Dictionary<long, int> _logitRowOf = new();
+    private readonly IRuntimeClock _clock;
     private readonly List<long> _forget = new();
     private readonly Stack<StepWork> _workPool = new();
     private readonly Dictionary<long, (ScheduledStep Step, StepWork Work)> _inFlight = new();
@@ -35,19 +33,19 @@ internal sealed class SchedulerActor : UntypedActor
     private readonly List<ExportSequence> _pendingExports = new();
     private readonly Dictionary<long, IActorRef> _migratedTo = new();
     private readonly HashSet<long> _deferredAborts = new();
-    private readonly Dictionary<long, (long SequenceId, IActorRef RequestActor, IActorRef? Migration)> _maintenance = new();
+    private readonly Dictionary<long, (SequenceStream Stream, IActorRef? Migration)> _maintenance = new();
     private long _maintenanceIds;
 
-    private readonly bool _virtual;
-    private double _now;
+    /// <summary>Requests that arrive later on the clock (a simulated workload's arrival times); empty on a real clock.</summary>
     private readonly PriorityQueue<(EnqueueSequence Request, IActorRef Sender), double> _future = new();
+    private readonly HashSet<long> _futureAborted = new();
 
     private readonly RequestsInTransit _inTransit;
 
-    public SchedulerActor(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, bool virtualClock = false, RequestsInTransit? inTransit = null)
+    public SchedulerActor(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, IRuntimeClock clock, RequestsInTransit? inTransit = null)
     {
         _inTransit = inTransit ?? new RequestsInTransit();
-        _virtual = virtualClock;
+        _clock = clock;
         _replica = replica;
         _policy = policy;
         _stages = stages;
@@ -56,8 +54,8 @@ internal sealed class SchedulerActor : UntypedActor
         PublishGauges();
     }
 
-    public static Props Props(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, bool virtualClock = false, RequestsInTransit? inTransit = null) =>
-        Akka.Actor.Props.Create(() => new SchedulerActor(replica, policy, stages, metrics, virtualClock, inTransit));
+    public static Props Props(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, IRuntimeClock clock, RequestsInTransit? inTransit = null) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(replica, policy, stages, metrics, clock, inTransit));
 
     protected override void OnReceive(object message)
     {
@@ -65,8 +63,9 @@ internal sealed class SchedulerActor : UntypedActor
         {
             case EnqueueSequence e:
                 e.InTransit?.Arrived();
-                if (_virtual && e.ArrivalAt > _now) _future.Enqueue((e, Sender), e.ArrivalAt); // not arrived yet on the virtual clock
-                else Enqueue(e, Sender, _virtual && !double.IsNaN(e.ArrivalAt) ? e.ArrivalAt : _now);
+                if (double.IsNaN(e.Stream.ArrivalAt)) e.Stream.ArrivalAt = _clock.Now;
+                if (e.Stream.ArrivalAt > _clock.Now) _future.Enqueue((e, Sender), e.Stream.ArrivalAt); // not arrived yet on the (virtual) clock
+                else Enqueue(e, Sender);
                 TrySchedule();
                 break;
             case StepCompleted c:
@@ -81,16 +80,17 @@ internal sealed class SchedulerActor : UntypedActor
                 else
                 {
                     if (_policy.Abort(a.SequenceId, a.Reason)) Forget(a.SequenceId);
-                    _requests.Remove(a.SequenceId);
+                    else if (_future.Count > 0) _futureAborted.Add(a.SequenceId);
+                    if (_streams.Remove(a.SequenceId, out var aborted)) End(aborted, (FinishReason)a.Reason, null);
                     TrySchedule();
                 }
                 break;
-            case PauseSequence p:
-                if (_migratedTo.TryGetValue(p.SequenceId, out var movedTo)) movedTo.Forward(p);
-                else
+            case ChunksDrained d:
+                if (_migratedTo.TryGetValue(d.SequenceId, out var movedTo)) movedTo.Forward(d);
+                else if (_streams.TryGetValue(d.SequenceId, out var drained) && drained.Drained(d.Count))
                 {
-                    _policy.SetPaused(p.SequenceId, p.Paused);
-                    if (!p.Paused) TrySchedule();
+                    _policy.SetPaused(d.SequenceId, false);
+                    TrySchedule();
                 }
                 break;
             case ExportSequence e:
@@ -124,34 +124,48 @@ internal sealed class SchedulerActor : UntypedActor
         }
     }
 
-    private void Enqueue(EnqueueSequence e, IActorRef sender, double arrivalAt)
+    private void Enqueue(EnqueueSequence e, IActorRef sender)
     {
+        var stream = e.Stream;
+        if (_futureAborted.Remove(e.Request.Id))
+        {
+            End(stream, FinishReason.Cancelled, null);
+            return;
+        }
         var result = _policy.TryAdd(e.Request);
         if (!result.IsAccepted)
         {
             sender.Tell(new SequenceRejected(e.Request.Id, result.Status, result.Message ?? result.Status.ToString()));
             return;
         }
-        _requests[e.Request.Id] = sender;
+        _streams[e.Request.Id] = stream;
         _pendingSetup[e.Request.Id] = (e.Sampling, e.PromptTokens);
         _metrics.PromptAdmitted(e.PromptTokens.Length);
-        sender.Tell(new SequenceAdmitted(e.Request.Id, arrivalAt));
+        sender.Tell(new SequenceAdmitted(e.Request.Id));
     }
 
-    /// <summary>Virtual clock: admits the requests whose arrival time the clock has reached.</summary>
+    /// <summary>Admits the requests whose arrival time the clock has reached (a simulated workload).</summary>
     private void AdmitArrived()
     {
-        while (_future.TryPeek(out var next, out double at) && at <= _now)
+        while (_future.TryPeek(out var next, out double at) && at <= _clock.Now)
         {
             _future.Dequeue();
-            Enqueue(next.Request, next.Sender, at);
+            Enqueue(next.Request, next.Sender);
         }
+    }
+
+    /// <summary>The one way a sequence ends for its request: the held-back text, then the final message, through the request actor.</summary>
+    private void End(SequenceStream stream, FinishReason reason, string? error)
+    {
+        var completed = stream.Finish(reason, error, _clock.Now, out var tail);
+        if (tail is not null && !stream.Write(tail)) stream.RequestActor.Tell(new ChunkBacklogged(tail));
+        stream.RequestActor.Tell(new SequenceFinished(stream.SequenceId, completed));
     }
 
     private void TrySchedule()
     {
         if (_route is null) return;
-        if (_virtual)
+        if (_clock.IsVirtual)
         {
             // A request on its way may arrive earlier on the virtual clock than anything scheduled next:
             // wait for it rather than run ahead (its EnqueueSequence triggers scheduling again).
@@ -160,7 +174,7 @@ internal sealed class SchedulerActor : UntypedActor
             // Idle until the next arrival: jump the clock there rather than wait.
             if (_inFlight.Count == 0 && !_policy.HasSchedulableWork && _future.TryPeek(out _, out double next))
             {
-                _now = Math.Max(_now, next);
+                _clock.AdvanceTo(next);
                 AdmitArrived();
             }
         }
@@ -197,7 +211,7 @@ internal sealed class SchedulerActor : UntypedActor
             {
                 // The very first step of a sequence carries its sampling setup to the last stage.
                 work.NewSequences.Add(new SequenceSetup(seq.Id, setup.Sampling, setup.Prompt));
-                if (_requests.TryGetValue(seq.Id, out var requester)) requester.Tell(new SequenceStarted(seq.Id, seq.StartPosition, _now));
+                if (_streams.TryGetValue(seq.Id, out var stream)) stream.Started(seq.StartPosition, _clock.Now, _metrics);
             }
         }
         foreach (var c in step.SwapOut) work.SwapOut.Add((c.Source, c.Destination));
@@ -205,10 +219,9 @@ internal sealed class SchedulerActor : UntypedActor
         foreach (var c in step.BlockCopies) work.BlockCopies.Add((c.Source, c.Destination));
         work.ForgetSequences.AddRange(_forget);
         _forget.Clear();
-        work.DispatchedAt = Stopwatch.GetTimestamp();
-        work.VirtualDispatched = _now;
+        work.DispatchedAt = work.ReadyAt = _clock.Now;
         _inFlight[step.StepId] = (step, work);
-        _route!.StageActors[0].Tell(new RunStage(work, 0, _route, null, ReadyAt: _now));
+        _route!.StageActors[0].Tell(new RunStage(work, 0, _route, null));
     }
 
     private void Completed(StepWork work)
@@ -220,27 +233,36 @@ internal sealed class SchedulerActor : UntypedActor
         }
         if (!_inFlight.Remove(work.StepId, out var entry)) return;
         var step = entry.Step;
-        if (_virtual) _now = Math.Max(_now, work.VirtualCompleted);
+        _clock.AdvanceTo(work.ReadyAt); // a simulated step ends when the cost model says
+        double now = _clock.Now;
         int n = work.Batch.LogitCount;
         if (_sampled.Length < n) _sampled = new int[Math.Max(n, 2 * _sampled.Length)];
         work.Sampled.AsSpan(0, n).CopyTo(_sampled);
         _logitRowOf.Clear();
         for (int i = 0; i < n; i++) _logitRowOf[work.SequenceIds[work.LogitSequence[i]]] = i;
 
+        // The policy decides every stop (and appends each token's text to its stream while deciding);
+        // this loop only delivers: straight into each request's sink, one step's tokens at a time.
         var result = _policy.Update(step, _sampled.AsSpan(0, n));
         foreach (var t in result.Appended)
         {
-            if (_requests.TryGetValue(t.Id, out var requester))
-                requester.Tell(new SequenceToken(t.Id, t.Token, work.SampledLogProbs[_logitRowOf[t.Id]], _now));
+            if (!_streams.TryGetValue(t.Id, out var stream)) continue;
+            int row = _logitRowOf[t.Id];
+            const int top = Inference.Sampling.SamplingParameters.MaxTopLogProbs;
+            if (!stream.Deliver(t.Token, work.SampledLogProbs[row], work.TopTokens.AsSpan(row * top, work.TopCounts[row]),
+                    work.TopLogProbs.AsSpan(row * top, work.TopCounts[row]), now, _metrics, out var chunk))
+            {
+                _policy.SetPaused(t.Id, true); // a slow consumer: keep the blocks, stop computing until it drains
+                stream.RequestActor.Tell(new ChunkBacklogged(chunk));
+            }
         }
         _metrics.TokensGenerated(result.Appended.Length);
         foreach (var f in result.Finished)
         {
-            if (_requests.Remove(f.Id, out var requester)) requester.Tell(new SequenceFinished(f.Id, f.Reason, null));
+            if (_streams.Remove(f.Id, out var stream)) End(stream, f.Reason, null);
             Forget(f.Id);
         }
-        work.CompletedAt = Stopwatch.GetTimestamp();
-        double stepMs = _virtual ? (work.VirtualCompleted - work.VirtualDispatched) * 1000 : Stopwatch.GetElapsedTime(work.DispatchedAt, work.CompletedAt).TotalMilliseconds;
+        double stepMs = (now - work.DispatchedAt) * 1000;
         _metrics.Step(stepMs, work.Batch.TokenCount, _replica);
         _policy.RecomputeSecondsPerToken = PreemptionCost.ObservePrefillRate(_policy.RecomputeSecondsPerToken, stepMs / 1000, work.Batch.TokenCount, step.Sequences.Length);
         _workPool.Push(work);
@@ -255,9 +277,9 @@ internal sealed class SchedulerActor : UntypedActor
         {
             if (_maintenance.Remove(f.Work.StepId, out var m) && m.Migration is not null)
             {
-                _policy.Abort(m.SequenceId, AbortReason.Error);
-                Forget(m.SequenceId);
-                m.Migration.Tell(new ImportRefused(m.SequenceId, $"writing the KV on {f.DeviceId} failed: {f.Error.Message}"));
+                _policy.Abort(m.Stream.SequenceId, AbortReason.Error);
+                Forget(m.Stream.SequenceId);
+                m.Migration.Tell(new ImportRefused(m.Stream.SequenceId, $"writing the KV on {f.DeviceId} failed: {f.Error.Message}"));
             }
             _workPool.Push(f.Work);
             return;
@@ -270,130 +292,12 @@ internal sealed class SchedulerActor : UntypedActor
         {
             _policy.Abort(seq.Id, AbortReason.Error);
             Forget(seq.Id);
-            if (_requests.Remove(seq.Id, out var requester)) requester.Tell(new SequenceFinished(seq.Id, Scheduling.FinishReason.Error, error));
+            if (_streams.Remove(seq.Id, out var stream)) End(stream, FinishReason.Error, error);
         }
         Span<int> none = stackalloc int[0];
         if (step.LogitCount > 0) none = new int[step.LogitCount];
         _policy.Update(step, none);
         _workPool.Push(f.Work);
-        TrySchedule();
-    }
-
-    // ---------------------------------------------------------------- migration between replicas
-
-    private void Export(ExportSequence e)
-    {
-        if (!_policy.Contains(e.SequenceId) || !_requests.TryGetValue(e.SequenceId, out var requestActor))
-        {
-            e.ReplyTo.Tell(new MigrationFailed(e.RequestId, $"request '{e.RequestId}' is not running on replica {_replica} (finished, or not admitted yet)"));
-            return;
-        }
-        if (!_policy.TryExport(e.SequenceId, out var exported))
-        {
-            _pendingExports.Add(e); // inside a step in flight (or swapped out): try again after the next step
-            return;
-        }
-        _requests.Remove(e.SequenceId);
-        (SamplingOptions, int[])? setup = _pendingSetup.Remove(e.SequenceId, out var s) ? s : null;
-        _migratedTo[e.SequenceId] = e.Target.Scheduler;
-        _route!.Transfer.Tell(new StartMigration(new MigrationPlan(exported, setup, requestActor, e.RequestId, _route, Self, e.Target, e.ReplyTo, e.Router)));
-        PublishGauges();
-    }
-
-    private void RetryExports()
-    {
-        if (_pendingExports.Count == 0) return;
-        var pending = _pendingExports.ToArray();
-        _pendingExports.Clear();
-        foreach (var e in pending) Export(e);
-    }
-
-    private void Import(ImportSequence i)
-    {
-        var seq = i.Sequence;
-        if (seq.ComputedTokens == 0)
-        {
-            // Nothing to copy: it is admitted (to be recomputed) when its sampler arrives with ImportKvData.
-            Sender.Tell(new ImportAllocated(seq.Request.Id, [], _route!));
-            return;
-        }
-        var result = _policy.TryImport(seq.Request, seq.Tokens, seq.PromptLength, seq.ComputedTokens, out var blocks);
-        if (result.IsAccepted) Sender.Tell(new ImportAllocated(seq.Request.Id, blocks, _route!));
-        else Sender.Tell(new ImportRefused(seq.Request.Id, $"replica {_replica}: {result.Message}"));
-        PublishGauges();
-    }
-
-    private void ImportData(ImportKvData d)
-    {
-        var seq = d.Sequence;
-        long id = seq.Request.Id;
-        if (seq.ComputedTokens == 0)
-        {
-            var result = _policy.TryImport(seq.Request, seq.Tokens, seq.PromptLength, 0, out _);
-            if (!result.IsAccepted)
-            {
-                d.Migration.Tell(new ImportRefused(id, $"replica {_replica}: {result.Message}"));
-                return;
-            }
-        }
-        var work = RentMaintenance();
-        work.KvWrites.AddRange(d.Writes);
-        if (d.Sampler is not null) work.InstallSamplers.Add((id, d.Sampler));
-        if (d.Setup is { } setup) _pendingSetup[id] = setup;
-        _maintenance[work.StepId] = (id, d.RequestActor, d.Migration);
-        _route!.StageActors[0].Tell(new RunStage(work, 0, _route, null, ReadyAt: _now));
-    }
-
-    private void TakeBack(ReimportSequence r)
-    {
-        long id = r.Sequence.Request.Id;
-        _migratedTo.Remove(id);
-        var result = _policy.TryImport(r.Sequence.Request, r.Sequence.Tokens, r.Sequence.PromptLength, 0, out _);
-        if (!result.IsAccepted)
-        {
-            r.RequestActor.Tell(new SequenceFinished(id, Scheduling.FinishReason.Error, $"the migration failed and replica {_replica} could not take the request back: {result.Message}"));
-            return;
-        }
-        _requests[id] = r.RequestActor;
-        if (r.Setup is { } setup) _pendingSetup[id] = setup;
-        if (r.Sampler is not null)
-        {
-            var work = RentMaintenance();
-            work.InstallSamplers.Add((id, r.Sampler));
-            _maintenance[work.StepId] = (id, r.RequestActor, null);
-            _route!.StageActors[0].Tell(new RunStage(work, 0, _route, null));
-        }
-        TrySchedule();
-    }
-
-    private StepWork RentMaintenance()
-    {
-        var work = _workPool.Count > 0 ? _workPool.Pop() : new StepWork { Replica = _replica };
-        work.ResetMaintenance();
-        work.MaintenanceOnly = true;
-        work.StepId = --_maintenanceIds;
-        work.Batch.TokenCount = work.Batch.SequenceCount = work.Batch.LogitCount = 0;
-        work.EnsureCapacity(0, 0, _stages);
-        work.ForgetSequences.AddRange(_forget);
-        _forget.Clear();
-        return work;
-    }
-
-    private void MaintenanceCompleted(StepWork work)
-    {
-        if (_virtual) _now = Math.Max(_now, work.VirtualCompleted);
-        if (_maintenance.Remove(work.StepId, out var m) && m.Migration is not null)
-        {
-            _policy.CompleteImport(m.SequenceId);
-            _requests[m.SequenceId] = m.RequestActor;
-            m.Migration.Tell(new ImportDone(m.SequenceId));
-            if (_deferredAborts.Remove(m.SequenceId))
-            {
-                if (_policy.Abort(m.SequenceId, AbortReason.Cancelled)) Forget(m.SequenceId);
-                _requests.Remove(m.SequenceId);
-            }
-        }
-        _workPool.Push(work);
         TrySchedule();
     }
 

@@ -4,27 +4,34 @@ using Actors.Runtime.Scheduling;
 
 namespace Actors.Runtime.Internal;
 
-/// <summary>A request actor asks its replica's scheduler to admit a sequence.</summary>
-/// <remarks><see cref="ArrivalAt"/>: virtual-clock arrival (NaN: now); the scheduler admits it only once its clock gets there.</remarks>
-internal sealed record EnqueueSequence(SequenceRequest Request, SamplingOptions Sampling, int[] PromptTokens, double ArrivalAt = double.NaN, RequestsInTransit? InTransit = null)
-    : INoSerializationVerificationNeeded;
+// The conversation between a request actor and its replica's scheduler. Tokens do not travel here:
+// the scheduler writes them into the request's sink (see SequenceStream).
 
-internal sealed record SequenceAdmitted(long SequenceId, double ArrivalAt = 0) : INoSerializationVerificationNeeded;
+/// <summary>A request actor asks its replica's scheduler to admit a sequence; <c>Request.Output</c> is its <see cref="SequenceStream"/>.</summary>
+internal sealed record EnqueueSequence(SequenceRequest Request, SamplingOptions Sampling, int[] PromptTokens, RequestsInTransit? InTransit = null)
+    : INoSerializationVerificationNeeded
+{
+    public SequenceStream Stream => (SequenceStream)Request.Output!;
+}
+
+internal sealed record SequenceAdmitted(long SequenceId) : INoSerializationVerificationNeeded;
 
 internal sealed record SequenceRejected(long SequenceId, AdmissionStatus Status, string Message) : INoSerializationVerificationNeeded;
 
-/// <summary>First time the sequence is part of a step; <see cref="CachedTokens"/> prompt tokens came from the prefix cache.</summary>
-internal sealed record SequenceStarted(long SequenceId, int CachedTokens, double At = 0) : INoSerializationVerificationNeeded;
+/// <summary>
+/// The sink was full: the scheduler paused the sequence and hands the request actor this chunk to
+/// write when there is room (later chunks follow the same way until the actor reports them drained).
+/// </summary>
+internal sealed record ChunkBacklogged(TokenChunk Chunk) : INoSerializationVerificationNeeded;
 
-/// <summary>A token sampled for the sequence (appended by the scheduler policy).</summary>
-/// <remarks><see cref="At"/>: virtual-clock time the token's step finished (0 on the real clock).</remarks>
-internal sealed record SequenceToken(long SequenceId, int Token, float LogProb, double At = 0) : INoSerializationVerificationNeeded;
+/// <summary>The request actor wrote <see cref="Count"/> backlogged chunks; with none left the scheduler resumes the sequence.</summary>
+internal sealed record ChunksDrained(long SequenceId, int Count) : INoSerializationVerificationNeeded;
 
-/// <summary>The sequence ended in the scheduler (EOS, max tokens, abort, error); its blocks are free.</summary>
-internal sealed record SequenceFinished(long SequenceId, Scheduling.FinishReason Reason, string? Error) : INoSerializationVerificationNeeded;
+/// <summary>The sequence ended (a stop, max tokens, an abort, an error); its blocks are free. The final message, after every chunk.</summary>
+internal sealed record SequenceFinished(long SequenceId, GenerationCompleted Completed) : INoSerializationVerificationNeeded;
 
-/// <summary>Stop a sequence now (cancel, deadline, stop sequence, requester gone); its blocks are freed.</summary>
+/// <summary>Stop a sequence now (cancel, deadline, requester gone); answered with <see cref="SequenceFinished"/>.</summary>
 internal sealed record AbortSequence(long SequenceId, AbortReason Reason) : INoSerializationVerificationNeeded;
 
-/// <summary>Backpressure: a slow stream consumer pauses its sequence (it keeps its blocks) and resumes it later.</summary>
-internal sealed record PauseSequence(long SequenceId, bool Paused) : INoSerializationVerificationNeeded;
+/// <summary>Sets the pipeline route once the replica's actors exist.</summary>
+internal sealed record UseRoute(PipelineRoute Route) : INoSerializationVerificationNeeded;

@@ -11,17 +11,43 @@ internal sealed class SequenceSampling
 {
     private readonly Sampler _sampler;
     private readonly List<int> _history;
+    private readonly bool _logProbs;
 
     public SequenceSampling(SamplingOptions options, int[] prompt, int vocabSize)
     {
         _sampler = new Sampler(ToParameters(options), vocabSize);
+        _logProbs = options.LogProbs;
         _history = new List<int>(prompt.Length + 64);
         _history.AddRange(prompt);
     }
 
+    /// <summary>Most likely alternatives the request asked for per position (0: none).</summary>
+    public int TopLogProbs => _sampler.Parameters.TopLogProbs;
+
+    /// <summary>
+    /// Samples the next token; its log-probability only when the request asked (a pass over the
+    /// vocabulary), else 0; and the request's top alternatives into <paramref name="topTokens"/> and
+    /// <paramref name="topLogProbs"/> (returns how many).
+    /// </summary>
+    public int Sample(ReadOnlySpan<float> logits, out float logProb, Span<int> topTokens, Span<float> topLogProbs, out int topCount)
+    {
+        int token = Sample(logits, out logProb);
+        int k = TopLogProbs;
+        topCount = k > 0 ? _sampler.GetTopLogProbs(topTokens[..k], topLogProbs[..k]) : 0;
+        return token;
+    }
+
+    /// <summary>Samples the next token; its log-probability only when the request asked (a pass over the vocabulary), else 0.</summary>
     public int Sample(ReadOnlySpan<float> logits, out float logProb)
     {
-        int token = _sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history), out logProb);
+        var history = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_history);
+        int token;
+        if (_logProbs) token = _sampler.Sample(logits, history, out logProb);
+        else
+        {
+            token = _sampler.Sample(logits, history);
+            logProb = 0;
+        }
         _history.Add(token);
         return token;
     }
@@ -41,5 +67,6 @@ internal sealed class SequenceSampling
         StopTokenIds = o.StopTokenIds,
         IgnoreEos = o.IgnoreEos,
         LogProbs = o.LogProbs,
+        TopLogProbs = o.TopLogProbs,
     };
 }

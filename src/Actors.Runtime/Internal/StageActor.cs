@@ -12,7 +12,6 @@ internal sealed class DeviceBusy
     /// <summary>Of <see cref="Seconds"/>, the time inside the stage's forward pass alone (no sampling, no KV maintenance, no copies).</summary>
     public double ForwardSeconds;
     public long Steps;
-    public double VirtualBusyUntil;
 }
 
 /// <summary>
@@ -28,14 +27,14 @@ internal sealed class StageActor : UntypedActor
     private readonly int _replica, _index;
     private readonly string _deviceId;
     private readonly DeviceBusy _busy;
-    private readonly bool _virtualClock;
+    private readonly Timing.DeviceTimeline _timeline;
     private readonly byte[]?[] _swap;
     private readonly Dictionary<long, SequenceSampling> _samplers = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private float[] _logits = [];
     private IActorRef? _transfer;
 
-    public StageActor(IStageExecutor stage, int replica, int index, string deviceId, int swapSlots, DeviceBusy busy, bool virtualClock)
+    public StageActor(IStageExecutor stage, int replica, int index, string deviceId, int swapSlots, DeviceBusy busy, Timing.DeviceTimeline timeline)
     {
         _stage = stage;
         _replica = replica;
@@ -43,7 +42,7 @@ internal sealed class StageActor : UntypedActor
         _deviceId = deviceId;
         _swap = new byte[]?[swapSlots];
         _busy = busy;
-        _virtualClock = virtualClock;
+        _timeline = timeline;
     }
 
     protected override void OnReceive(object message)
@@ -113,24 +112,12 @@ internal sealed class StageActor : UntypedActor
             return;
         }
         double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        double end = 0;
-        if (_virtualClock)
-        {
-            // Model time: the cost model's estimate for simulated stages, the measured time otherwise; the
-            // device runs one stage at a time.
-            if (_stage is ITimedStage timed && work.Batch.TokenCount > 0) seconds = timed.LastStepSeconds;
-            double start = Math.Max(m.ReadyAt, _busy.VirtualBusyUntil);
-            end = _busy.VirtualBusyUntil = start + seconds;
-        }
+        seconds = _timeline.Book(_stage, work.Batch.TokenCount > 0, seconds, ref work.ReadyAt);
         work.StageSeconds[_index] = seconds;
         _busy.Seconds += seconds;
         _busy.Steps++;
-        if (output is null)
-        {
-            work.VirtualCompleted = end;
-            m.Route.Scheduler.Tell(new StepCompleted(work));
-        }
-        else m.Route.Transfer.Tell(new StageOutput(work, _index, m.Route, output, end));
+        if (output is null) m.Route.Scheduler.Tell(new StepCompleted(work));
+        else m.Route.Transfer.Tell(new StageOutput(work, _index, m.Route, output));
     }
 
     /// <summary>
@@ -145,7 +132,7 @@ internal sealed class StageActor : UntypedActor
         var local = HiddenBuffer.Rent(source.Length);
         (m.Engine ?? Transfer.HostCopyEngine.Instance).Copy(source.Span, local.Span);
         source.Return();
-        if (!_virtualClock) m.Route.Transfer.Tell(new TransferMeasured(path, 4L * local.Length, Stopwatch.GetElapsedTime(started).TotalSeconds));
+        if (_timeline.ReportsMeasuredCopies) m.Route.Transfer.Tell(new TransferMeasured(path, 4L * local.Length, Stopwatch.GetElapsedTime(started).TotalSeconds));
         return local;
     }
 
@@ -190,7 +177,7 @@ internal sealed class StageActor : UntypedActor
             var buffer = _swap[slot] ?? throw new InvalidOperationException($"host swap slot {slot} holds no swapped block");
             _stage.WriteKvBlock(block, buffer);
         }
-        if (_virtualClock || _transfer is null) return;
+        if (!_timeline.ReportsMeasuredCopies || _transfer is null) return;
         long bytes = (long)(work.SwapOut.Count + work.SwapIn.Count) * _stage.KvBlockBytes;
         _transfer.Tell(new HostSwapMeasured(_deviceId, bytes, Stopwatch.GetElapsedTime(started).TotalSeconds));
     }
@@ -213,7 +200,9 @@ internal sealed class StageActor : UntypedActor
             long id = work.SequenceIds[work.LogitSequence[i]];
             if (!_samplers.TryGetValue(id, out var sampler))
                 throw new InvalidOperationException($"no sampler for sequence {id}: its first step did not carry its sampling setup");
-            work.Sampled[i] = sampler.Sample(_logits.AsSpan(i * vocab, vocab), out work.SampledLogProbs[i]);
+            const int top = Inference.Sampling.SamplingParameters.MaxTopLogProbs;
+            work.Sampled[i] = sampler.Sample(_logits.AsSpan(i * vocab, vocab), out work.SampledLogProbs[i],
+                work.TopTokens.AsSpan(i * top, top), work.TopLogProbs.AsSpan(i * top, top), out work.TopCounts[i]);
         }
     }
 

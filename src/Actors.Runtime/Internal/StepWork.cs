@@ -38,11 +38,19 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     // Results, written by the last stage.
     public int[] Sampled = [];
     public float[] SampledLogProbs = [];
+    /// <summary>Per logit row, up to <see cref="Inference.Sampling.SamplingParameters.MaxTopLogProbs"/> alternatives [LogitCount x 20] and how many [LogitCount].</summary>
+    public int[] TopTokens = [];
+    public float[] TopLogProbs = [];
+    public int[] TopCounts = [];
     public double[] StageSeconds = [];
-    public long DispatchedAt;
-    public long CompletedAt;
-    /// <summary>Virtual-clock seconds: when the step was dispatched and when its last stage finished.</summary>
-    public double VirtualDispatched, VirtualCompleted;
+    /// <summary>When the scheduler dispatched the step, on its clock.</summary>
+    public double DispatchedAt;
+    /// <summary>
+    /// Simulated runs: when the step's data is ready for the next hop on the cost model's timeline
+    /// (dispatch, then each stage's end and each transfer's arrival); the scheduler's virtual clock
+    /// advances to it when the step completes. A real run never moves it past the dispatch time.
+    /// </summary>
+    public double ReadyAt;
 
     public void EnsureCapacity(int sequences, int logits, int stages)
     {
@@ -53,6 +61,9 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
             LogitSequence = new int[n];
             Sampled = new int[n];
             SampledLogProbs = new float[n];
+            TopTokens = new int[n * Inference.Sampling.SamplingParameters.MaxTopLogProbs];
+            TopLogProbs = new float[n * Inference.Sampling.SamplingParameters.MaxTopLogProbs];
+            TopCounts = new int[n];
         }
         if (StageSeconds.Length < stages) StageSeconds = new double[stages];
     }
@@ -73,17 +84,3 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
 /// <summary>A migrated sequence's KV for one stage: where it goes, its bytes, the path it crossed and the read time spent.</summary>
 internal sealed record KvWrite(int Stage, int[] Blocks, byte[][] Data, Transfer.TransferPath Path, double ReadSeconds);
 
-/// <summary>Where each stage of a replica runs and who hears about the result.</summary>
-/// <param name="StageActors">The stage actors, in pipeline order (each runs on its device's thread).</param>
-internal sealed record PipelineRoute(int Replica, IReadOnlyList<IActorRef> StageActors, IActorRef Scheduler, IActorRef Transfer, IReadOnlyList<string> StageDeviceIds);
-
-/// <summary>Run stage <see cref="Stage"/> of a step; <see cref="Input"/> is null for the first stage.</summary>
-internal sealed record RunStage(StepWork Work, int Stage, PipelineRoute Route, HiddenBuffer? Input, Transfer.TransferPath? IncomingPath = null, double ReadyAt = 0,
-    Transfer.ICopyEngine? Engine = null)
-    : INoSerializationVerificationNeeded;
-
-/// <summary>The last stage finished and sampled; results are in the work item.</summary>
-internal sealed record StepCompleted(StepWork Work) : INoSerializationVerificationNeeded;
-
-/// <summary>A stage threw; the step's sequences end with an error, the others carry on.</summary>
-internal sealed record StepFailed(StepWork Work, int Stage, string DeviceId, Exception Error) : INoSerializationVerificationNeeded;

@@ -12,8 +12,8 @@ namespace Actors.Runtime.Kv;
 /// The hash is 64-bit and not cryptographic: fast (about a nanosecond per token) and stable across
 /// processes and machines, which matters because a router may compare hashes computed by other
 /// replicas. A collision would let one prompt read another's KV; with 64 bits that is negligible for
-/// honest traffic, but a multi-tenant deployment that fears crafted collisions should salt per tenant
-/// (<see cref="Root"/>) or move to a wider hash.
+/// honest traffic; a multi-tenant deployment that fears crafted collisions would need a per-tenant
+/// root or a wider hash.
 /// </remarks>
 public static class BlockHasher
 {
@@ -23,12 +23,8 @@ public static class BlockHasher
     private const ulong Prime3 = 0x165667B19E3779F9UL;
     private const ulong Prime4 = 0x85EBCA77C2B2AE63UL;
 
-    /// <summary>
-    /// The "parent hash" of a sequence's first block. The salt (0 = none) separates caches that must
-    /// never share KV, e.g. tenants, LoRA adapters or multimodal inputs: it enters the chain once,
-    /// at its root, and so every later block.
-    /// </summary>
-    public static long Root(long salt) => (long)Avalanche(Prime3 ^ ((ulong)salt * Prime1));
+    /// <summary>The "parent hash" of a sequence's first block.</summary>
+    public static readonly long Root = (long)Avalanche(Prime3);
 
     /// <summary>Hash of a block with the given parent hash and token ids.</summary>
     public static long Hash(long parentHash, ReadOnlySpan<int> tokens)

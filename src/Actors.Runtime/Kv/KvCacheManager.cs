@@ -49,7 +49,7 @@ public sealed class KvCacheManager
     /// Never all of them: the last token is always left to compute, because its logits are what the
     /// next token is sampled from. Pure lookup: nothing is reserved until an allocation takes the hit.
     /// </summary>
-    public int FindCachedPrefix(ReadOnlySpan<int> tokens, long salt = 0) => LookUpPrefix(tokens, salt, int.MaxValue) * _blockSize;
+    public int FindCachedPrefix(ReadOnlySpan<int> tokens) => LookUpPrefix(tokens, int.MaxValue) * _blockSize;
 
     /// <summary>
     /// Makes room for <paramref name="newTokens"/> tokens written from position <paramref name="writeStart"/>
@@ -101,13 +101,13 @@ public sealed class KvCacheManager
     /// Counts the lookup in the pool's hit/query counters only when it succeeds, so a sequence that has
     /// to wait for blocks is not counted again on every retry.
     /// </summary>
-    public bool TryAllocateWithCachedPrefix(KvBlockTable table, ReadOnlySpan<int> tokens, long salt, int cachedTokens, int newTokens)
+    public bool TryAllocateWithCachedPrefix(KvBlockTable table, ReadOnlySpan<int> tokens, int cachedTokens, int newTokens)
     {
         if (table.Count != 0) throw new InvalidOperationException("a cached prefix can only start an empty block table");
         if (cachedTokens < 0 || cachedTokens % _blockSize != 0 || (cachedTokens > 0 && cachedTokens >= tokens.Length))
             throw new ArgumentOutOfRangeException(nameof(cachedTokens), cachedTokens, "must be a whole number of blocks shorter than the sequence");
         int hits = cachedTokens / _blockSize;
-        if (hits > 0 && LookUpPrefix(tokens, salt, hits) != hits)
+        if (hits > 0 && LookUpPrefix(tokens, hits) != hits)
             throw new InvalidOperationException("the cached prefix changed between FindCachedPrefix and allocation; look it up again right before allocating");
 
         int needed = CheckedBlocksFor(cachedTokens + newTokens);
@@ -136,13 +136,13 @@ public sealed class KvCacheManager
     /// the prefix cache. Call after a step's results are applied, never before: a block is only worth
     /// sharing once its KV has really been written.
     /// </summary>
-    public void CacheFullBlocks(KvBlockTable table, ReadOnlySpan<int> tokens, int computedTokens, long salt)
+    public void CacheFullBlocks(KvBlockTable table, ReadOnlySpan<int> tokens, int computedTokens)
     {
         if (!PrefixCachingEnabled) return;
         int full = Math.Min(computedTokens / _blockSize, table.Count);
         for (int i = table.HashedCount; i < full; i++)
         {
-            long parent = i == 0 ? BlockHasher.Root(salt) : table.HashAt(i - 1);
+            long parent = i == 0 ? BlockHasher.Root : table.HashAt(i - 1);
             long hash = BlockHasher.Hash(parent, tokens.Slice(i * _blockSize, _blockSize));
             table.SetHash(i, hash);
             _pool.TryCache(table[i], hash); // false: identical content is already cached in another block; fine
@@ -223,11 +223,11 @@ public sealed class KvCacheManager
     private int QueryableBlocks(int tokens) => tokens <= 0 ? 0 : (tokens - 1) / _blockSize;
 
     /// <summary>Walks the hash chain; leaves the hit blocks and hashes in the scratch arrays and returns how many hit.</summary>
-    private int LookUpPrefix(ReadOnlySpan<int> tokens, long salt, int maxBlocks)
+    private int LookUpPrefix(ReadOnlySpan<int> tokens, int maxBlocks)
     {
         if (!PrefixCachingEnabled) return 0;
         int blocks = Math.Min(Math.Min(QueryableBlocks(tokens.Length), maxBlocks), MaxBlocksPerSequence);
-        long parent = BlockHasher.Root(salt);
+        long parent = BlockHasher.Root;
         for (int i = 0; i < blocks; i++)
         {
             long hash = BlockHasher.Hash(parent, tokens.Slice(i * _blockSize, _blockSize));

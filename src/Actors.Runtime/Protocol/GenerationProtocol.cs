@@ -21,6 +21,8 @@ public sealed record SamplingOptions
     [Key(11)] public bool IgnoreEos { get; init; }
     /// <summary>Return the log-probability of each chosen token.</summary>
     [Key(12)] public bool LogProbs { get; init; }
+    /// <summary>Also return this many most likely tokens per position with their log-probabilities (0-20); needs <see cref="LogProbs"/>.</summary>
+    [Key(13)] public int TopLogProbs { get; init; }
 
     public static SamplingOptions Greedy => new() { Temperature = 0 };
 }
@@ -54,14 +56,21 @@ public sealed record Generate : IRuntimeMessage
 [MessagePackObject]
 public sealed record Cancel([property: Key(0)] string RequestId) : IRuntimeMessage;
 
+/// <summary>A token and its log-probability (one of a position's most likely alternatives).</summary>
+[MessagePackObject]
+public sealed record TokenLogProb([property: Key(0)] int TokenId, [property: Key(1)] float LogProb);
+
 /// <summary>New tokens of a request and the text they complete (UTF-8 sequences are never split).</summary>
+/// <param name="LogProbs">The chosen tokens' log-probabilities, when the request asked (<see cref="SamplingOptions.LogProbs"/>).</param>
+/// <param name="TopLogProbs">Per token, the most likely alternatives, most likely first (<see cref="SamplingOptions.TopLogProbs"/>).</param>
 [MessagePackObject]
 public sealed record TokenChunk(
     [property: Key(0)] string RequestId,
     [property: Key(1)] int Index,
     [property: Key(2)] int[] TokenIds,
     [property: Key(3)] string Text,
-    [property: Key(4)] float[]? LogProbs) : IRuntimeMessage;
+    [property: Key(4)] float[]? LogProbs,
+    [property: Key(5)] TokenLogProb[][]? TopLogProbs = null) : IRuntimeMessage;
 
 public enum FinishReason
 {

@@ -80,7 +80,6 @@ public sealed partial class SchedulerPolicy
             _live.Add(request.Id, sequence);
             _waiting.InsertByArrival(sequence);
         }
-        if (request.Deadline.HasValue) _sequencesWithDeadline++;
         return AdmissionResult.Accepted;
     }
 
@@ -88,7 +87,7 @@ public sealed partial class SchedulerPolicy
     public void CompleteImport(long id)
     {
         if (!_live.TryGetValue(id, out var sequence)) return;
-        _kv.CacheFullBlocks(sequence.Table, sequence.Tokens, sequence.ComputedTokens, sequence.Request.CacheSalt);
+        _kv.CacheFullBlocks(sequence.Table, sequence.Tokens, sequence.ComputedTokens);
         sequence.BlocksReplaced = false;
         if (sequence.InFlightStep == ImportingStep) sequence.InFlightStep = 0;
     }

@@ -155,11 +155,10 @@ public sealed partial class SchedulerPolicy
     private bool TryAdmit(SequenceState sequence)
     {
         var tokens = sequence.Tokens;
-        long salt = sequence.Request.CacheSalt;
-        int cached = _kv.FindCachedPrefix(tokens, salt);
+        int cached = _kv.FindCachedPrefix(tokens);
         int count = PrefillChunk(tokens.Length - cached);
         if (count == 0) return false;
-        if (!_kv.TryAllocateWithCachedPrefix(sequence.Table, tokens, salt, cached, count)) return false;
+        if (!_kv.TryAllocateWithCachedPrefix(sequence.Table, tokens, cached, count)) return false;
         _waiting.Remove(sequence);
         sequence.AtFrontOfClass = false;
         sequence.Status = SequenceStatus.Running;
@@ -200,7 +199,7 @@ public sealed partial class SchedulerPolicy
     private int BlocksToStart(SequenceState sequence)
     {
         var tokens = sequence.Tokens;
-        int cached = _kv.FindCachedPrefix(tokens, sequence.Request.CacheSalt);
+        int cached = _kv.FindCachedPrefix(tokens);
         int chunk = _settings.EnableChunkedPrefill ? Math.Min(tokens.Length - cached, ChunkCap()) : tokens.Length - cached;
         return _kv.BlocksFor(cached + chunk) - cached / _settings.BlockSize;
     }

@@ -1,12 +1,13 @@
 using Actors.Runtime.Collections;
 using Actors.Runtime.Kv;
+using Actors.Runtime.Protocol;
 
 namespace Actors.Runtime.Scheduling;
 
 /// <summary>
 /// The scheduling core of one replica, with no actors and no clocks of its own: state in, decision
 /// out. <see cref="Schedule"/> decides a step; <see cref="Update"/> applies its result; admission,
-/// aborts, deadlines and forks are the only other calls that change state. One thread at a time (the
+/// aborts and pauses are the only other calls that change state. One thread at a time (the
 /// scheduler actor's).
 /// <para>vLLM v1 style: one token budget per step and no prefill/decode phases. Every sequence
 /// tracks computed tokens against known tokens (prompt + generated); a step gives each chosen
@@ -28,11 +29,9 @@ public sealed partial class SchedulerPolicy
     private readonly RunningSet _running;
     private readonly ScheduledStep[] _steps;
     private readonly UpdateResult _updateResult;
-    private readonly ReusableList<long> _expired = new(16);
     private int _inFlightSteps;
     private long _lastStepId;
     private long _admissions;
-    private int _sequencesWithDeadline;
 
     public SchedulerPolicy(SchedulerSettings settings)
     {
@@ -138,7 +137,6 @@ public sealed partial class SchedulerPolicy
         var sequence = RentSequence();
         sequence.Start(request, request.Id, ++_admissions);
         _live.Add(request.Id, sequence);
-        if (request.Deadline.HasValue) _sequencesWithDeadline++;
         _waiting.InsertByArrival(sequence);
         return AdmissionResult.Accepted;
     }
@@ -146,7 +144,7 @@ public sealed partial class SchedulerPolicy
     /// <summary>
     /// Applies a step's result: advances computed tokens, caches blocks that became full, appends the
     /// sampled tokens (one per sequence that needed logits, in step order) and finishes sequences that
-    /// sampled their EOS token or reached their max new tokens, freeing their blocks. Sequences aborted
+    /// reached a stop (see <see cref="StopDecision"/>), freeing their blocks. Sequences aborted
     /// while the step was in flight are skipped (their sampled tokens are dropped). The result is
     /// reused by the next call.
     /// </summary>
@@ -172,16 +170,13 @@ public sealed partial class SchedulerPolicy
             sequence.InFlightStep = 0;
             sequence.InFlightTokens = 0;
             sequence.ComputedTokens += entry.TokenCount;
-            _kv.CacheFullBlocks(sequence.Table, sequence.Tokens, sequence.ComputedTokens, sequence.Request.CacheSalt);
+            _kv.CacheFullBlocks(sequence.Table, sequence.Tokens, sequence.ComputedTokens);
             if (!entry.NeedsLogits) continue;
 
             sequence.Append(token);
             result.AddToken(sequence.Id, token);
-            var request = sequence.Request;
-            if (!request.IgnoreEos && request.EosTokenId == token)
-                Finish(sequence, FinishReason.EndOfSequence, result);
-            else if (sequence.GeneratedTokens >= request.MaxNewTokens)
-                Finish(sequence, FinishReason.MaxTokens, result);
+            if (StopDecision.Decide(sequence.Request, token, sequence.GeneratedTokens) is { } reason)
+                Finish(sequence, reason, result);
         }
         step.InFlight = false;
         _inFlightSteps--;
@@ -206,44 +201,6 @@ public sealed partial class SchedulerPolicy
         return true;
     }
 
-    /// <summary>
-    /// Aborts every sequence whose deadline is at or before <paramref name="now"/> (the same clock as
-    /// the requests' times) and returns their ids, valid until the next call.
-    /// </summary>
-    public ReadOnlySpan<long> ExpireDeadlines(TimeSpan now)
-    {
-        _expired.Clear();
-        if (_sequencesWithDeadline == 0) return default;
-        foreach (var sequence in _live.Values)
-            if (sequence.Request.Deadline is { } deadline && deadline <= now) _expired.Add(sequence.Id);
-        foreach (long id in _expired.Span) Abort(id, AbortReason.DeadlineExpired);
-        return _expired.Span;
-    }
-
-    /// <summary>
-    /// Starts <paramref name="childId"/> as a copy of running sequence <paramref name="parentId"/>
-    /// sharing all its KV blocks (parallel sampling, beam search); optionally with a different last
-    /// token when that token is a sampled one not computed yet (the child's own sample). Copy-on-write
-    /// gives each its own copy of the shared partly filled block when it first writes into it. Returns
-    /// false when the parent is not running between steps (or its last token cannot be replaced), the
-    /// child id is taken, or the running set is full.
-    /// </summary>
-    public bool TryFork(long parentId, long childId, int? lastToken = null)
-    {
-        if (!_live.TryGetValue(parentId, out var parent) || parent.Status != SequenceStatus.Running || parent.InFlightStep != 0) return false;
-        if (_live.ContainsKey(childId) || _running.Count >= _settings.MaxRunningSequences) return false;
-        if (lastToken.HasValue && (parent.GeneratedTokens == 0 || parent.RemainingTokens != 1)) return false;
-
-        var child = RentSequence();
-        child.StartAsForkOf(parent, childId, ++_admissions);
-        if (lastToken is { } token) child.ReplaceLastToken(token);
-        _kv.Fork(parent.Table, child.Table);
-        _live.Add(childId, child);
-        if (child.Request.Deadline.HasValue) _sequencesWithDeadline++;
-        _running.Insert(child);
-        return true;
-    }
-
     private void Finish(SequenceState sequence, FinishReason reason, UpdateResult result)
     {
         result.AddFinished(sequence.Id, reason, sequence.GeneratedTokens);
@@ -261,7 +218,6 @@ public sealed partial class SchedulerPolicy
             host.Clear();
         }
         _live.Remove(sequence.Id);
-        if (sequence.Request.Deadline.HasValue) _sequencesWithDeadline--;
         sequence.Release();
         _spareSequences.Push(sequence);
     }

@@ -11,12 +11,14 @@ namespace Actors.Runtime.Scheduling;
 /// <param name="ArrivalTime">When the request arrived on the caller's monotonic clock; orders requests of equal priority (admission order breaks ties).</param>
 public sealed record SequenceRequest(long Id, ReadOnlyMemory<int> PromptTokens, int MaxNewTokens, int Priority = 0, TimeSpan ArrivalTime = default)
 {
-    /// <summary>Abort the sequence (see <see cref="SchedulerPolicy.ExpireDeadlines"/>) once the caller's clock passes this.</summary>
-    public TimeSpan? Deadline { get; init; }
     /// <summary>Token that ends generation (null: none, only <see cref="MaxNewTokens"/> does).</summary>
     public int? EosTokenId { get; init; }
-    /// <summary>Keep generating past <see cref="EosTokenId"/> (benchmarks, as vLLM's ignore_eos).</summary>
+    /// <summary>Every other end-of-generation token the vocabulary declares (eot, eom, im_end, end_of_turn...); ignored with <see cref="EosTokenId"/>.</summary>
+    public int[] EndOfGenerationIds { get; init; } = [];
+    /// <summary>Keep generating past <see cref="EosTokenId"/> and <see cref="EndOfGenerationIds"/> (benchmarks, as vLLM's ignore_eos).</summary>
     public bool IgnoreEos { get; init; }
-    /// <summary>Prefix-cache salt: sequences share cached KV only when salts match (0 = unsalted).</summary>
-    public long CacheSalt { get; init; }
+    /// <summary>Tokens the caller asked to stop at; they stop even with <see cref="IgnoreEos"/>.</summary>
+    public int[] StopTokenIds { get; init; } = [];
+    /// <summary>The sequence's text output, which says when a stop string completed (null: no text stops). It moves with the sequence.</summary>
+    public ISequenceOutput? Output { get; init; }
 }

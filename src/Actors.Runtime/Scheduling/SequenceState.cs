@@ -109,28 +109,7 @@ internal sealed class SequenceState
         AtFrontOfClass = computedTokens == 0;
     }
 
-    /// <summary>Becomes a copy of <paramref name="parent"/>'s tokens and progress under a new id (a fork; blocks are shared separately).</summary>
-    public void StartAsForkOf(SequenceState parent, long id, long admissionOrder)
-    {
-        EnsureTokenCapacity(parent.PromptLength + parent.Request.MaxNewTokens);
-        parent.Tokens.CopyTo(_tokens);
-        Request = parent.Request;
-        Id = id;
-        AdmissionOrder = admissionOrder;
-        KnownTokens = parent.KnownTokens;
-        PromptLength = parent.PromptLength;
-        ComputedTokens = parent.ComputedTokens;
-        Status = SequenceStatus.Running;
-        InFlightStep = LastScheduledStep = LastPreemptedStep = 0;
-        InFlightTokens = 0;
-        Preemptions = 0;
-        FirstStepPending = true;
-        BlocksReplaced = AtFrontOfClass = false;
-    }
-
     public void Append(int token) => _tokens[KnownTokens++] = token;
-
-    public void ReplaceLastToken(int token) => _tokens[KnownTokens - 1] = token;
 
     /// <summary>Ends this incarnation; in-flight steps that still name it will skip it.</summary>
     public void Release()

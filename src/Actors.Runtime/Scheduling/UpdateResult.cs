@@ -1,26 +1,13 @@
 using Actors.Runtime.Collections;
+using Actors.Runtime.Protocol;
 
 namespace Actors.Runtime.Scheduling;
-
-public enum FinishReason
-{
-    /// <summary>Sampled the end-of-sequence token.</summary>
-    EndOfSequence = 0,
-    /// <summary>Generated the request's max new tokens.</summary>
-    MaxTokens = 1,
-    /// <summary>Aborted by the caller (client disconnect, cancel).</summary>
-    Cancelled = 2,
-    /// <summary>Aborted because its deadline passed.</summary>
-    DeadlineExpired = 3,
-    /// <summary>Aborted because something failed on its behalf.</summary>
-    Error = 4,
-}
 
 /// <summary>Why <see cref="SchedulerPolicy.Abort"/> was called.</summary>
 public enum AbortReason
 {
     Cancelled = FinishReason.Cancelled,
-    DeadlineExpired = FinishReason.DeadlineExpired,
+    DeadlineExpired = FinishReason.Deadline,
     Error = FinishReason.Error,
 }
 

@@ -3,8 +3,10 @@ using Actors.Simulation.Catalog;
 namespace Actors.Simulation.Serving;
 
 /// <summary>One batching mode's figures from a simulated run, in virtual time.</summary>
+/// <param name="WallSeconds">Wall time the runtime took (start-up excluded).</param>
+/// <param name="RuntimeMicrosecondsPerToken">The runtime's CPU time per generated token outside forward passes.</param>
 public sealed record SimulatedModeResult(string Mode, double VirtualSeconds, long GeneratedTokens, double TokensPerSecond,
-    IReadOnlyList<double> TtftMs, IReadOnlyList<double> ItlMs, long Preemptions);
+    IReadOnlyList<double> TtftMs, IReadOnlyList<double> ItlMs, long Preemptions, double WallSeconds = 0, double RuntimeMicrosecondsPerToken = 0);
 
 /// <summary>
 /// The `actors bench` modes on simulated GPUs, each through the real actor runtime on a virtual clock:
@@ -25,7 +27,7 @@ public static class SimulatedBench
                 return From(mode, await SimulatedServing.RunAsync(model, format, topology, pipeline, replicas, AllAtZero(requests), maxRunningSequences: 1, cancel: cancel));
             case "static":
             {
-                double seconds = 0;
+                double seconds = 0, wall = 0, runtimeCpu = 0;
                 long tokens = 0, preemptions = 0;
                 var ttft = new List<double>();
                 var itl = new List<double>();
@@ -36,10 +38,12 @@ public static class SimulatedBench
                     seconds += r.VirtualSeconds; // the next batch starts when this one's slowest member is done
                     tokens += r.GeneratedTokens;
                     preemptions += r.Preemptions;
+                    wall += r.WallSeconds;
+                    runtimeCpu += r.RuntimeMicrosecondsPerToken * r.GeneratedTokens;
                     ttft.AddRange(r.TtftMs);
                     itl.AddRange(r.ItlMs);
                 }
-                return new SimulatedModeResult(mode, seconds, tokens, tokens / seconds, ttft, itl, preemptions);
+                return new SimulatedModeResult(mode, seconds, tokens, tokens / seconds, ttft, itl, preemptions, wall, tokens == 0 ? 0 : runtimeCpu / tokens);
             }
             default:
                 throw new ArgumentException($"mode '{mode}' is not continuous, static or sequential");
@@ -50,5 +54,5 @@ public static class SimulatedBench
         requests.Select(r => new SimulatedRequest(r.Prompt, r.Output, 0)).ToList();
 
     private static SimulatedModeResult From(string mode, SimulationResult r) =>
-        new(mode, r.VirtualSeconds, r.GeneratedTokens, r.DecodeTokensPerSecond, r.TtftMs, r.ItlMs, r.Preemptions);
+        new(mode, r.VirtualSeconds, r.GeneratedTokens, r.DecodeTokensPerSecond, r.TtftMs, r.ItlMs, r.Preemptions, r.WallSeconds, r.RuntimeMicrosecondsPerToken);
 }

@@ -36,6 +36,12 @@ public sealed record SimulationResult(
     IReadOnlyList<Timings> RequestTimings)
 {
     public double DecodeTokensPerSecond => GeneratedTokens / VirtualSeconds;
+    /// <summary>Process CPU seconds during the run (every thread: actors, the simulated devices, the collecting tasks).</summary>
+    public double CpuSeconds { get; init; }
+    /// <summary>Seconds the simulated stages spent inside their forward passes (bookkeeping and synthetic logits).</summary>
+    public double ForwardSeconds { get; init; }
+    /// <summary>The runtime's CPU time per generated token outside forward passes, in microseconds.</summary>
+    public double RuntimeMicrosecondsPerToken => GeneratedTokens == 0 ? 0 : Math.Max(0, CpuSeconds - ForwardSeconds) * 1e6 / GeneratedTokens;
     public double InterconnectShare => DeviceBusySeconds + TransferSeconds > 0 ? TransferSeconds / (DeviceBusySeconds + TransferSeconds) : 0;
 }
 
@@ -66,6 +72,7 @@ public static class SimulatedServing
         {
             var runtime = LlmRuntime.Get(system);
             var clock = Stopwatch.StartNew();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var rng = new DeterministicRandom(42);
             var batch = workload.Select((r, i) =>
             {
@@ -77,11 +84,16 @@ public static class SimulatedServing
             // One batch: no scheduler starts before every request is on its way, so runs repeat exactly.
             var results = await Task.WhenAll(runtime.GenerateAllAtAsync(batch, cancel));
             double wall = clock.Elapsed.TotalSeconds;
+            double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             double end = workload.Select((r, i) => r.ArrivalSeconds + results[i].Completed.Timings.TotalMs / 1000).Max();
             double start = workload.Min(r => r.ArrivalSeconds);
-            double busy = 0;
+            double busy = 0, forward = 0;
             foreach (var actor in runtime.DeviceActors.Values)
-                busy += (await actor.Ask<Runtime.Internal.DeviceStats>(Runtime.Internal.GetDeviceStats.Instance, TimeSpan.FromSeconds(30))).BusySeconds;
+            {
+                var stats = await actor.Ask<DeviceStats>(GetDeviceStats.Instance, TimeSpan.FromSeconds(30));
+                busy += stats.BusySeconds;
+                forward += stats.ForwardSeconds;
+            }
             return new SimulationResult(
                 end - start, wall,
                 results.Sum(r => (long)r.Completed.Usage.CompletionTokens),
@@ -89,7 +101,11 @@ public static class SimulatedServing
                 results.Select(r => r.Completed.Timings.TimeToFirstTokenMs).ToList(),
                 results.SelectMany(r => r.Completed.Timings.InterTokenMs).ToList(),
                 runtime.Transfers.TotalSeconds, busy, runtime.Metrics.PreemptionsTotal, runtime.Layout.ToString(),
-                results.Select(r => r.Completed.Timings).ToList());
+                results.Select(r => r.Completed.Timings).ToList())
+            {
+                CpuSeconds = cpuSeconds,
+                ForwardSeconds = forward,
+            };
         }
         finally
         {

@@ -262,4 +262,24 @@ public sealed class SamplerTests(ITestOutputHelper output)
         Assert.Contains("previous token 9", Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample([0, 1, 2, 3], [1, 9])).Message);
         Assert.Equal(1, sampler.Sample([float.NegativeInfinity, 5, float.NegativeInfinity, float.NegativeInfinity], []));
     }
+
+    [Fact]
+    public void Greedy_without_penalties_or_log_probs_picks_the_first_maximum_in_place_and_keeps_no_logits()
+    {
+        var rng = new DeterministicRandom(21);
+        var fast = new Sampler(SamplingParameters.Greedy, 4096);
+        var full = new Sampler(SamplingParameters.Greedy with { LogProbs = true }, 4096);
+        for (int trial = 0; trial < 50; trial++)
+        {
+            var logits = RandomLogits(ref rng, 4096);
+            if (trial % 5 == 0) logits[4000] = logits[17] = logits.Max() + 1; // a tie: the lower id wins
+            int expected = Array.IndexOf(logits, logits.Max());
+            Assert.Equal(expected, fast.Sample(logits, []));
+            Assert.Equal(expected, full.Sample(logits, [], out _));
+        }
+        Assert.Throws<InvalidOperationException>(() => fast.LogProbOf(0));
+        float[] bad = RandomLogits(ref rng, 4096);
+        bad[123] = float.NaN;
+        Assert.Contains("logit of token 123", Assert.Throws<ArgumentException>(() => fast.Sample(bad, [])).Message);
+    }
 }

@@ -18,8 +18,8 @@ public class KvCacheManagerTests
     {
         var table = kv.CreateTable();
         int cached = kv.FindCachedPrefix(tokens);
-        Assert.True(kv.TryAllocateWithCachedPrefix(table, tokens, 0, cached, tokens.Length - cached));
-        kv.CacheFullBlocks(table, tokens, tokens.Length, 0);
+        Assert.True(kv.TryAllocateWithCachedPrefix(table, tokens, cached, tokens.Length - cached));
+        kv.CacheFullBlocks(table, tokens, tokens.Length);
         return table;
     }
 
@@ -46,14 +46,6 @@ public class KvCacheManagerTests
     }
 
     [Fact]
-    public void Salt_separates_caches()
-    {
-        var kv = Manager();
-        Compute(kv, Range(0, 9));
-        Assert.Equal(0, kv.FindCachedPrefix(Range(0, 9), salt: 42));
-    }
-
-    [Fact]
     public void Prefix_hit_shares_the_cached_blocks_and_counts_hits_and_queries()
     {
         var kv = Manager();
@@ -62,7 +54,7 @@ public class KvCacheManagerTests
         int[] prompt = Range(0, 12);
         int cached = kv.FindCachedPrefix(prompt);
         Assert.Equal(8, cached);
-        Assert.True(kv.TryAllocateWithCachedPrefix(second, prompt, 0, cached, prompt.Length - cached));
+        Assert.True(kv.TryAllocateWithCachedPrefix(second, prompt, cached, prompt.Length - cached));
         Assert.Equal(first[0], second[0]);
         Assert.Equal(first[1], second[1]);
         Assert.NotEqual(first[2], second[2]);
@@ -96,7 +88,7 @@ public class KvCacheManagerTests
         int cached = kv.FindCachedPrefix(prompt);
         Assert.Equal(8, cached);
         // Needs the 2 cached blocks plus 2 fresh ones, but taking the hits leaves only 1 free.
-        Assert.False(kv.TryAllocateWithCachedPrefix(second, prompt, 0, cached, 5));
+        Assert.False(kv.TryAllocateWithCachedPrefix(second, prompt, cached, 5));
         Assert.Equal(0, second.Count);
         Assert.Equal(3, kv.Pool.FreeCount);
         Assert.Equal(2, kv.Pool.CachedFreeCount);
@@ -113,7 +105,7 @@ public class KvCacheManagerTests
         var second = kv.CreateTable();
         int[] prompt = Range(0, 12);
         int cached = kv.FindCachedPrefix(prompt);
-        Assert.True(kv.TryAllocateWithCachedPrefix(second, prompt, 0, cached, 4));
+        Assert.True(kv.TryAllocateWithCachedPrefix(second, prompt, cached, 4));
         Assert.Equal(3, second.Count);
         Assert.True(kv.Pool.IsCached(second[0]) && kv.Pool.IsCached(second[1]));
         Assert.Equal(0, kv.Pool.Evictions);
@@ -219,7 +211,7 @@ public class KvCacheManagerTests
         Assert.Equal(new[] { new BlockCopy(hostBlocks[0], table[0]), new BlockCopy(hostBlocks[1], table[1]) }, inCopies.Span.ToArray());
         Assert.Equal(8, host.FreeCount);
         Assert.Equal(0, table.HashedCount); // re-registered by the next CacheFullBlocks
-        kv.CacheFullBlocks(table, Range(0, 9), 8, 0);
+        kv.CacheFullBlocks(table, Range(0, 9), 8);
         Assert.Equal(2, table.HashedCount);
         kv.Pool.CheckInvariants();
         host.CheckInvariants();

@@ -67,7 +67,7 @@ public sealed class StreamingTests(ITestOutputHelper output) : TestKit(output: o
     public async Task A_rejected_request_fails_the_enumeration_with_the_reason()
     {
         using var h = new RuntimeHarness(RuntimeFixture.Config());
-        var ex = await Assert.ThrowsAsync<Internal.GenerationRejectedException>(async () =>
+        var ex = await Assert.ThrowsAsync<Protocol.GenerationRejectedException>(async () =>
         {
             await foreach (var _ in h.Runtime.StreamAsync(Request("bad", 10) with { PromptTokens = [] })) { }
         });

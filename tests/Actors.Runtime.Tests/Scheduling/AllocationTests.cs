@@ -36,7 +36,6 @@ public class AllocationTests(Xunit.Abstractions.ITestOutputHelper output)
                 var step = policy.Schedule();
                 var result = policy.Update(step, sampled.AsSpan(0, step.LogitCount));
                 foreach (var done in result.Finished) policy.TryAdd(requests[done.Id]);
-                policy.ExpireDeadlines(TimeSpan.Zero);
             }
         }
 

@@ -1,3 +1,4 @@
+using Actors.Runtime.Protocol;
 using Actors.Runtime.Scheduling;
 using Xunit;
 using static Actors.Runtime.Tests.Scheduling.SchedulerTestKit;
@@ -79,23 +80,6 @@ public class InFlightAndLifecycleTests
     }
 
     [Fact]
-    public void Expired_deadlines_abort_their_sequences_wherever_they_are()
-    {
-        var policy = new SchedulerPolicy(Settings());
-        policy.Add(Request(1, 4) with { Deadline = TimeSpan.FromSeconds(5) });
-        policy.Add(Request(2, 4));
-        policy.Add(Request(3, 4) with { Deadline = TimeSpan.FromSeconds(9) });
-        policy.Step();
-        Assert.Empty(policy.ExpireDeadlines(TimeSpan.FromSeconds(4)).ToArray());
-        Assert.Equal(new long[] { 1 }, policy.ExpireDeadlines(TimeSpan.FromSeconds(5)).ToArray());
-        Assert.False(policy.Contains(1));
-        Assert.True(policy.Contains(3));
-        Assert.Equal(new long[] { 3 }, policy.ExpireDeadlines(TimeSpan.FromSeconds(60)).ToArray());
-        Assert.Equal(1, policy.LiveCount);
-        policy.CheckInvariants();
-    }
-
-    [Fact]
     public void Update_finishes_a_sequence_at_its_eos_token_and_frees_its_blocks()
     {
         var policy = new SchedulerPolicy(Settings());
@@ -104,7 +88,7 @@ public class InFlightAndLifecycleTests
         var step = policy.Schedule();
         var result = policy.Complete(step, token: 2);
         Assert.Equal(new AppendedToken(1, 2), Assert.Single(result.Appended.ToArray()));
-        Assert.Equal(new FinishedSequence(1, FinishReason.EndOfSequence, 2), Assert.Single(result.Finished.ToArray()));
+        Assert.Equal(new FinishedSequence(1, FinishReason.Stop, 2), Assert.Single(result.Finished.ToArray()));
         Assert.Equal(0, policy.BlockPool.UsedCount);
     }
 
@@ -116,7 +100,51 @@ public class InFlightAndLifecycleTests
         policy.Step(token: 2);
         policy.Step(token: 2);
         var result = policy.Complete(policy.Schedule(), token: 2);
-        Assert.Equal(new FinishedSequence(1, FinishReason.MaxTokens, 3), Assert.Single(result.Finished.ToArray()));
+        Assert.Equal(new FinishedSequence(1, FinishReason.Length, 3), Assert.Single(result.Finished.ToArray()));
+    }
+
+    [Fact]
+    public void Update_finishes_at_any_end_of_generation_token_of_the_vocabulary_unless_eos_is_ignored()
+    {
+        var policy = new SchedulerPolicy(Settings());
+        policy.Add(Request(1, 4) with { EosTokenId = 2, EndOfGenerationIds = [7, 9] });
+        policy.Add(Request(2, 4) with { EosTokenId = 2, EndOfGenerationIds = [7, 9], IgnoreEos = true });
+        policy.Step(token: 5);
+        var result = policy.Complete(policy.Schedule(), token: 9);
+        Assert.Equal(new FinishedSequence(1, FinishReason.Stop, 2), Assert.Single(result.Finished.ToArray()));
+        Assert.Equal(2, result.Appended.Length);
+    }
+
+    [Fact]
+    public void Update_finishes_at_a_stop_token_id_even_when_eos_is_ignored()
+    {
+        var policy = new SchedulerPolicy(Settings());
+        policy.Add(Request(1, 4) with { EosTokenId = 2, IgnoreEos = true, StopTokenIds = [11] });
+        policy.Step(token: 2);
+        var result = policy.Complete(policy.Schedule(), token: 11);
+        Assert.Equal(new FinishedSequence(1, FinishReason.Stop, 2), Assert.Single(result.Finished.ToArray()));
+    }
+
+    private sealed class StopAfter(int token) : ISequenceOutput
+    {
+        public readonly List<int> Seen = new();
+        public bool AppendToken(int t)
+        {
+            Seen.Add(t);
+            return t == token;
+        }
+    }
+
+    [Fact]
+    public void Update_finishes_when_the_output_reports_a_stop_string_and_feeds_it_no_stop_token()
+    {
+        var output = new StopAfter(6);
+        var policy = new SchedulerPolicy(Settings());
+        policy.Add(Request(1, 4, maxNewTokens: 10) with { EosTokenId = 2, Output = output });
+        policy.Step(token: 5);
+        var result = policy.Complete(policy.Schedule(), token: 6);
+        Assert.Equal(new FinishedSequence(1, FinishReason.Stop, 2), Assert.Single(result.Finished.ToArray()));
+        Assert.Equal([5, 6], output.Seen);
     }
 
     [Fact]

@@ -70,39 +70,4 @@ public class PrefixCachingAndForkTests
         policy.Complete(second);
     }
 
-    [Fact]
-    public void Fork_shares_blocks_and_the_first_writer_into_the_shared_partial_block_gets_a_copy()
-    {
-        var policy = new SchedulerPolicy(Settings(blockSize: 4));
-        policy.Add(Request(1, 6, maxNewTokens: 8));
-        policy.Step(token: 9);
-        Assert.True(policy.TryFork(1, 2, lastToken: 10));
-        policy.CheckInvariants();
-
-        var step = policy.Schedule();
-        Assert.Equal(new long[] { 1, 2 }, step.Ids());
-        Assert.Equal(new[] { 9 }, step.TokensOf(step.IndexOf(1)).ToArray());
-        Assert.Equal(new[] { 10 }, step.TokensOf(step.IndexOf(2)).ToArray());
-        Assert.True(step.Of(2).IsFirstStep);
-        var parentTable = step.BlockTableOf(step.IndexOf(1)).ToArray();
-        var childTable = step.BlockTableOf(step.IndexOf(2)).ToArray();
-        var copy = Assert.Single(step.BlockCopies.ToArray());
-        Assert.Equal(childTable[1], copy.Source); // the child keeps the original, now its alone
-        Assert.Equal(parentTable[1], copy.Destination); // the parent wrote first and got the copy
-        Assert.Equal(parentTable[0], childTable[0]); // the full block stays shared
-        Assert.Equal(2, policy.BlockPool.RefCount(parentTable[0]));
-        policy.Complete(step);
-    }
-
-    [Fact]
-    public void Fork_is_refused_while_the_parent_is_in_a_step_in_flight()
-    {
-        var policy = new SchedulerPolicy(Settings());
-        policy.Add(Request(1, 4));
-        var step = policy.Schedule();
-        Assert.False(policy.TryFork(1, 2));
-        policy.Complete(step);
-        Assert.True(policy.TryFork(1, 2));
-        Assert.False(policy.TryFork(1, 2)); // the id is taken now
-    }
 }

@@ -6,7 +6,7 @@ using static Actors.Runtime.Tests.Scheduling.SchedulerTestKit;
 namespace Actors.Runtime.Tests.Scheduling;
 
 /// <summary>
-/// Thousands of random requests (shared prefixes, priorities, deadlines, EOS, forks) driven through
+/// Thousands of random requests (shared prefixes, priorities, EOS, aborts) driven through
 /// Schedule/Update with random cancellations and random fake samples, checking after every call that
 /// the block accounting is exact; at the end every block must be free again.
 /// </summary>
@@ -40,7 +40,7 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
         var inFlightIds = new HashSet<long>();
         var now = TimeSpan.Zero;
         long nextId = 1;
-        int submitted = 0, finished = 0, aborted = 0, expired = 0, forks = 0, rejected = 0;
+        int submitted = 0, finished = 0, aborted = 0, rejected = 0;
 
         for (int iteration = 0; submitted < requests || live.Count > 0 || inFlightSteps.Count > 0; iteration++)
         {
@@ -64,16 +64,6 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
                 Assert.True(policy.Abort(victim, AbortReason.Cancelled));
                 live.Remove(victim);
                 aborted++;
-            }
-            if (live.Count > 0 && random.NextDouble() < 0.02 && policy.TryFork(live.ElementAt(random.Next(live.Count)), nextId, random.Next(2, Vocabulary)))
-            {
-                live.Add(nextId++);
-                forks++;
-            }
-            foreach (long id in policy.ExpireDeadlines(now))
-            {
-                Assert.True(live.Remove(id), $"expired {id}, which was not live");
-                expired++;
             }
             policy.CheckInvariants();
 
@@ -120,13 +110,13 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
         Assert.Equal(0, policy.BlockPool.UsedCount);
         if (policy.HostBlockPool != null) Assert.Equal(settings.NumSwapBlocks, policy.HostBlockPool.FreeCount);
         policy.CheckInvariants();
-        output.WriteLine($"finished {finished}, rejected {rejected}, aborted {aborted}, expired {expired}, forks {forks}, " +
+        output.WriteLine($"finished {finished}, rejected {rejected}, aborted {aborted}, " +
                          $"preemptions {policy.TotalPreemptions}, prefix hits {policy.BlockPool.Hits}/{policy.BlockPool.Queries}, evictions {policy.BlockPool.Evictions}");
         // The run must really have exercised the paths it is meant to check.
         // More than a third: with several steps in flight each step carries a share of the running sequences
         // (micro-batches), so in this driver, which often applies steps one by one, more reach their deadline.
         Assert.True(finished > requests / 3, $"only {finished} finished");
-        Assert.True(aborted > 0 && expired > 0 && forks > 0, $"aborted {aborted}, expired {expired}, forks {forks}");
+        Assert.True(aborted > 0, $"aborted {aborted}");
         Assert.True(policy.TotalPreemptions > 0, "no preemption happened");
         if (prefixCaching) Assert.True(policy.BlockPool.Hits > 0, "no prefix-cache hit happened");
     }
@@ -138,10 +128,8 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
         int maxNew = Math.Min(random.Next(1, 24), maxModelLength - prompt.Length);
         return new SequenceRequest(id, prompt, maxNew, Priority: random.Next(0, 3), ArrivalTime: now)
         {
-            Deadline = random.Next(10) == 0 ? now + TimeSpan.FromMilliseconds(random.Next(50, 3000)) : null,
             EosTokenId = random.Next(4) == 0 ? null : EosToken,
             IgnoreEos = random.Next(10) == 0,
-            CacheSalt = random.Next(8) == 0 ? 77 : 0,
         };
     }
 
