@@ -122,7 +122,8 @@ public sealed class LlmRuntime : IExtension
             replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize, inTransit));
         }
         Replicas = replicas;
-        var endOfGeneration = Enumerable.Range(0, Tokenizer.VocabSize).Where(id => id != Tokenizer.EosId && Tokenizer.IsEndOfGeneration(id)).ToArray();
+        // Every end-of-generation id llama.cpp's loader rules give the vocabulary (eot, eom, im_end, end_of_turn...).
+        var endOfGeneration = Tokenizer.EndOfGenerationIds.Where(id => id != Tokenizer.EosId).ToArray();
         var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance);
         Router = system.SystemActorOf(RouterActor.Props(replicas, context), "llm-router");
         system.RegisterOnTermination(Metrics.Dispose);
