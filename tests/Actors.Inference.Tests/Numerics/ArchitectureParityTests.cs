@@ -106,12 +106,12 @@ public sealed class ArchitectureParityTests
     [Theory]
     [MemberData(nameof(LlamaCppCases))]
     public void Greedy_continuation_of_32_tokens_is_identical_to_llama_cpp_for_F32(string arch, string shape) =>
-        AssertSameGreedy(ArchitectureModels.F32Path(arch, shape));
+        GreedyParity.AssertSameAsLlamaCpp(ArchitectureModels.F32Path(arch, shape));
 
     [Theory]
     [MemberData(nameof(QuantizedGreedyCases))]
     public void Greedy_continuation_of_32_tokens_is_identical_to_llama_cpp_for_the_quantized_mix(string arch, string shape) =>
-        AssertSameGreedy(ArchitectureModels.QuantizedPath(arch, shape, ArchitectureModels.QuantizedMix(arch)));
+        GreedyParity.AssertSameAsLlamaCpp(ArchitectureModels.QuantizedPath(arch, shape, ArchitectureModels.QuantizedMix(arch)));
 
     [Theory]
     [InlineData("gemma2")]
@@ -171,30 +171,5 @@ public sealed class ArchitectureParityTests
             if (e > worst) { worst = e; worstAt = i; }
         }
         Assert.True(worst <= tolerance, $"{what}: relative L2 {worst:E2} at position {worstAt} > {tolerance:E0}");
-    }
-
-    private static void AssertSameGreedy(string path)
-    {
-        using var model = LlamaModel.Open(path);
-        var prompt = TestModels.RandomTokens(8, model.Config.VocabSize, 5);
-        using var cpp = new LlamaCpp(path);
-        var expected = cpp.Greedy(prompt, 32);
-        using var device = new CpuDevice(threads: 2);
-        using var runner = new SequenceRunner(device, model, contextLength: 64);
-        var logits = runner.Feed(prompt, allLogits: false);
-        var ours = new int[32];
-        for (int n = 0; n < 32; n++)
-        {
-            ours[n] = ArgMax(logits);
-            logits = runner.Feed([ours[n]], allLogits: false);
-        }
-        Assert.Equal(expected, ours);
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> x)
-    {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 }

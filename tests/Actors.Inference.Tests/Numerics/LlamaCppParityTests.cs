@@ -66,26 +66,6 @@ public sealed class LlamaCppParityTests
     public void Greedy_continuation_of_32_tokens_is_identical_for_F32(string shape)
     {
         string path = TestModels.Path_(TestModels.Shape(shape, "F32"));
-        using var model = LlamaModel.Open(path);
-        var prompt = TestModels.RandomTokens(8, model.Config.VocabSize, 5);
-        using var cpp = new LlamaCpp(path);
-        var expected = cpp.Greedy(prompt, 32);
-        using var device = new CpuDevice(threads: 2);
-        using var runner = new SequenceRunner(device, model, contextLength: 64);
-        var logits = runner.Feed(prompt, allLogits: false);
-        var ours = new int[32];
-        for (int n = 0; n < 32; n++)
-        {
-            ours[n] = ArgMax(logits);
-            logits = runner.Feed([ours[n]], allLogits: false);
-        }
-        Assert.Equal(expected, ours);
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> x)
-    {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
+        GreedyParity.AssertSameAsLlamaCpp(path);
     }
 }
