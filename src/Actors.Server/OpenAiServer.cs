@@ -64,6 +64,7 @@ public static class OpenAiServer
             ?? throw new InvalidOperationException("call services.AddOpenAiEndpoints() before app.MapOpenAiEndpoints()");
         var lifecycle = app.Services.GetRequiredService<ServerLifecycle>();
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
+        var names = new ModelNames(model, settings.ModelAliases);
         var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority,
             ChatPromptBuilder.ForRuntime(runtime, chatTemplate), settings.MaxRequestDuration);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -75,10 +76,10 @@ public static class OpenAiServer
         app.MapGet("/v1/models", () => Results.Json(new
         {
             @object = "list",
-            data = new[] { new { id = model, @object = "model", created, owned_by = "actors" } },
+            data = names.All.Select(id => new { id, @object = "model", created, owned_by = "actors" }).ToArray(),
         }));
-        app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, model, context, settings, chat: false));
-        app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, model, context, settings, chat: true));
+        app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, names, context, settings, chat: false));
+        app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, names, context, settings, chat: true));
         TokenizeEndpoints.Map(app, runtime.Tokenizer);
         return app;
     }
@@ -99,7 +100,7 @@ public static class OpenAiServer
         return (int)Math.Min(int.MaxValue, (long)maxModelLength * (longest + 1));
     }
 
-    private static async Task Handle(HttpContext ctx, LlmRuntime runtime, string model, RequestMapper.Context context, ServerSettings settings, bool chat)
+    private static async Task Handle(HttpContext ctx, LlmRuntime runtime, ModelNames names, RequestMapper.Context context, ServerSettings settings, bool chat)
     {
         if (ctx.Request.ContentLength > settings.Limits.MaxBodyBytes)
         {
@@ -129,17 +130,26 @@ public static class OpenAiServer
             await Error(ctx, 400, "the request body is empty or null: send a JSON object", "invalid_request_error", null);
             return;
         }
+        if (!names.Accepts(body.Model))
+        {
+            await ApiErrors.Write(ctx, 404, names.NotFoundMessage(body.Model!), "invalid_request_error", "model", "model_not_found");
+            return;
+        }
+        // The response names the model as asked (an alias stays an alias), as OpenAI echoes it.
+        string model = body.Model ?? names.Served;
         Generate request;
+        bool includeUsage;
         try
         {
             request = RequestMapper.ToGenerate(body, chat, context, "cmpl-" + Guid.NewGuid().ToString("N")[..24]);
+            includeUsage = RequestMapper.ReadStreamOptions(body);
         }
         catch (RequestMapper.BadRequest ex)
         {
             await Error(ctx, 400, ex.Message, "invalid_request_error", ex.Param);
             return;
         }
-        if (body.Stream) await Stream(ctx, runtime, request, model, chat, settings);
+        if (body.Stream) await Stream(ctx, runtime, request, model, chat, settings, includeUsage);
         else await Whole(ctx, runtime, request, model, chat, settings);
     }
 
@@ -166,10 +176,23 @@ public static class OpenAiServer
 
     private static async Task Whole(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat, ServerSettings settings)
     {
-        GenerationResult result;
+        // Read the chunks (not GenerateAsync) to keep their log-probabilities.
+        var (stream, completion) = runtime.StreamWithCompletion(request, ctx.RequestAborted);
+        var text = new StringBuilder();
+        var ids = new List<int>();
+        var logProbs = new List<float>();
+        var top = new List<TokenLogProb[]>();
+        GenerationCompleted done;
         try
         {
-            result = await runtime.GenerateAsync(request, ctx.RequestAborted);
+            await foreach (var chunk in stream)
+            {
+                text.Append(chunk.Text);
+                ids.AddRange(chunk.TokenIds);
+                if (chunk.LogProbs is { } lp) logProbs.AddRange(lp);
+                if (chunk.TopLogProbs is { } t) top.AddRange(t);
+            }
+            done = await completion;
         }
         catch (GenerationRejectedException ex)
         {
@@ -180,7 +203,6 @@ public static class OpenAiServer
         {
             return; // the client went away; the request was cancelled
         }
-        var done = result.Completed;
         if (done.Reason == FinishReason.Error)
         {
             await Error(ctx, 500, done.Error ?? "generation failed", "server_error", null);
@@ -200,11 +222,11 @@ public static class OpenAiServer
         {
             w.WriteStartObject("message");
             w.WriteString("role", "assistant");
-            w.WriteString("content", result.Text);
+            w.WriteString("content", text.ToString());
             w.WriteEndObject();
         }
-        else w.WriteString("text", result.Text);
-        w.WriteNull("logprobs");
+        else w.WriteString("text", text.ToString());
+        WriteLogProbs(w, new LogProbsJson(runtime.Tokenizer), request, chat, ids.ToArray(), logProbs.ToArray(), top.Count > 0 ? top.ToArray() : null);
         w.WriteString("finish_reason", FinishName(done.Reason));
         w.WriteEndObject();
         w.WriteEndArray();
@@ -213,7 +235,19 @@ public static class OpenAiServer
         await w.FlushAsync();
     }
 
-    private static async Task Stream(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat, ServerSettings settings)
+    private static void WriteLogProbs(Utf8JsonWriter w, LogProbsJson json, Generate request, bool chat, int[] ids, float[]? logProbs, TokenLogProb[][]? top)
+    {
+        if (!request.Sampling.LogProbs || logProbs is null || logProbs.Length != ids.Length)
+        {
+            w.WriteNull("logprobs");
+            return;
+        }
+        if (top is not null && top.Length != ids.Length) top = null;
+        if (chat) json.WriteChat(w, ids, logProbs, top);
+        else json.WriteCompletion(w, ids, logProbs, top);
+    }
+
+    private static async Task Stream(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat, ServerSettings settings, bool includeUsage)
     {
         // Start generating first, so a rejection can still be an HTTP error rather than an event.
         var (stream, completion) = runtime.StreamWithCompletion(request, ctx.RequestAborted);
@@ -234,20 +268,26 @@ public static class OpenAiServer
         }
         ctx.Response.ContentType = "text/event-stream";
         ctx.Response.Headers.CacheControl = "no-cache";
-        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var head = new ChunkHead(request.RequestId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model, chat, includeUsage);
+        var logProbs = new LogProbsJson(runtime.Tokenizer);
         bool first = true;
         try
         {
             while (hasFirst)
             {
-                await Event(ctx, ChunkJson(request.RequestId, created, model, chat, chunks.Current.Text, first, null));
+                await Event(ctx, ChunkJson(head, chunks.Current.Text, first, null, w =>
+                    WriteLogProbs(w, logProbs, request, chat, chunks.Current.TokenIds, chunks.Current.LogProbs, chunks.Current.TopLogProbs)));
                 first = false;
                 hasFirst = await chunks.MoveNextAsync();
             }
             var done = await completion;
             if (done.Reason == FinishReason.Error)
                 await ctx.Response.WriteAsync("data: " + JsonSerializer.Serialize(new { error = new ApiError(done.Error ?? "generation failed", "server_error", null, null) }) + "\n\n", ctx.RequestAborted);
-            else await Event(ctx, ChunkJson(request.RequestId, created, model, chat, "", first, FinishName(done.Reason)));
+            else
+            {
+                await Event(ctx, ChunkJson(head, "", first, FinishName(done.Reason), w => w.WriteNull("logprobs")));
+                if (includeUsage) await Event(ctx, UsageChunkJson(head, done.Usage));
+            }
             await ctx.Response.WriteAsync("data: [DONE]\n\n", ctx.RequestAborted);
         }
         catch (OperationCanceledException)
@@ -260,20 +300,27 @@ public static class OpenAiServer
         }
     }
 
-    private static string ChunkJson(string id, long created, string model, bool chat, string text, bool first, string? finish)
+    private sealed record ChunkHead(string Id, long Created, string Model, bool Chat, bool IncludeUsage);
+
+    private static void WriteHead(Utf8JsonWriter w, ChunkHead head)
+    {
+        w.WriteString("id", head.Id);
+        w.WriteString("object", head.Chat ? "chat.completion.chunk" : "text_completion");
+        w.WriteNumber("created", head.Created);
+        w.WriteString("model", head.Model);
+    }
+
+    private static string ChunkJson(ChunkHead head, string text, bool first, string? finish, Action<Utf8JsonWriter> writeLogProbs)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
         {
             w.WriteStartObject();
-            w.WriteString("id", id);
-            w.WriteString("object", chat ? "chat.completion.chunk" : "text_completion");
-            w.WriteNumber("created", created);
-            w.WriteString("model", model);
+            WriteHead(w, head);
             w.WriteStartArray("choices");
             w.WriteStartObject();
             w.WriteNumber("index", 0);
-            if (chat)
+            if (head.Chat)
             {
                 w.WriteStartObject("delta");
                 if (first) w.WriteString("role", "assistant");
@@ -281,10 +328,28 @@ public static class OpenAiServer
                 w.WriteEndObject();
             }
             else w.WriteString("text", text);
-            w.WriteNull("logprobs");
+            writeLogProbs(w);
             if (finish is null) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", finish);
             w.WriteEndObject();
             w.WriteEndArray();
+            // With include_usage every chunk has "usage": null but the last, as OpenAI sends them.
+            if (head.IncludeUsage) w.WriteNull("usage");
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    /// <summary>stream_options.include_usage: the last chunk, with empty choices and the request's usage.</summary>
+    private static string UsageChunkJson(ChunkHead head, Usage usage)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            WriteHead(w, head);
+            w.WriteStartArray("choices");
+            w.WriteEndArray();
+            WriteUsage(w, usage);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());
@@ -302,6 +367,10 @@ public static class OpenAiServer
         w.WriteNumber("prompt_tokens", u.PromptTokens);
         w.WriteNumber("completion_tokens", u.CompletionTokens);
         w.WriteNumber("total_tokens", u.PromptTokens + u.CompletionTokens);
+        // Prompt tokens whose KV came from the prefix cache rather than being computed.
+        w.WriteStartObject("prompt_tokens_details");
+        w.WriteNumber("cached_tokens", u.CachedPromptTokens);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

@@ -17,6 +17,8 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
     /// <summary>Where the OTLP exporter pushes metrics (actors-server.metrics.otlp-endpoint); null: no OTLP.</summary>
     public Uri? OtlpEndpoint { get; init; }
     public TimeSpan OtlpInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Other names a request's "model" may use for the served model (actors-server.model-aliases).</summary>
+    public IReadOnlyList<string> ModelAliases { get; init; } = [];
     public const string ApiKeyVariable = "ACTORS_API_KEY";
 
     public static Config DefaultConfig() =>
@@ -50,7 +52,16 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
         {
             OtlpEndpoint = otlp.Length > 0 ? new Uri(otlp) : null,
             OtlpInterval = m.Duration("otlp-interval", TimeSpan.FromMilliseconds(100)),
+            ModelAliases = ReadAliases(full),
         };
+    }
+
+    private static IReadOnlyList<string> ReadAliases(Config full)
+    {
+        var aliases = full.GetStringList(Root + ".model-aliases") ?? [];
+        foreach (var a in aliases)
+            if (string.IsNullOrWhiteSpace(a)) throw new InvalidConfigurationException($"{Root}.model-aliases holds an empty name");
+        return aliases.ToArray();
     }
 
     /// <summary>The key from the command line, else the environment variable, else the configured one.</summary>
