@@ -149,8 +149,9 @@ public static class OpenAiServer
             await Error(ctx, 400, ex.Message, "invalid_request_error", ex.Param);
             return;
         }
-        if (body.Stream) await Stream(ctx, runtime, request, model, chat, settings, includeUsage);
-        else await Whole(ctx, runtime, request, model, chat, settings);
+        var choices = RequestMapper.Choices(request, body.N ?? 1);
+        if (body.Stream) await Stream(ctx, runtime, choices, model, chat, settings, includeUsage);
+        else await Whole(ctx, runtime, choices, model, chat, settings);
     }
 
     private static Task TooLarge(HttpContext ctx, ServerSettings settings) =>
@@ -174,25 +175,41 @@ public static class OpenAiServer
         _ => "",
     };
 
-    private static async Task Whole(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat, ServerSettings settings)
+    /// <summary>One choice generated to the end: its text, and its tokens with their log-probabilities.</summary>
+    private sealed record Choice(string Text, int[] Ids, float[]? LogProbs, TokenLogProb[][]? Top, GenerationCompleted Done);
+
+    private static async Task<Choice> Collect(LlmRuntime runtime, Generate request, CancellationToken cancel)
     {
         // Read the chunks (not GenerateAsync) to keep their log-probabilities.
-        var (stream, completion) = runtime.StreamWithCompletion(request, ctx.RequestAborted);
+        var (stream, completion) = runtime.StreamWithCompletion(request, cancel);
         var text = new StringBuilder();
         var ids = new List<int>();
         var logProbs = new List<float>();
         var top = new List<TokenLogProb[]>();
-        GenerationCompleted done;
+        await foreach (var chunk in stream)
+        {
+            text.Append(chunk.Text);
+            ids.AddRange(chunk.TokenIds);
+            if (chunk.LogProbs is { } lp) logProbs.AddRange(lp);
+            if (chunk.TopLogProbs is { } t) top.AddRange(t);
+        }
+        var done = await completion;
+        return new Choice(text.ToString(), ids.ToArray(), logProbs.ToArray(), top.Count > 0 ? top.ToArray() : null, done);
+    }
+
+    private static async Task Whole(HttpContext ctx, LlmRuntime runtime, IReadOnlyList<Generate> requests, string model, bool chat, ServerSettings settings)
+    {
+        // One failing choice cancels the others, so no sequence runs on for an answer nobody gets.
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+        var tasks = requests.Select(r => Collect(runtime, r, cancel.Token)).ToList();
+        Choice[] choices;
         try
         {
-            await foreach (var chunk in stream)
+            choices = await Task.WhenAll(tasks.Select(async t =>
             {
-                text.Append(chunk.Text);
-                ids.AddRange(chunk.TokenIds);
-                if (chunk.LogProbs is { } lp) logProbs.AddRange(lp);
-                if (chunk.TopLogProbs is { } t) top.AddRange(t);
-            }
-            done = await completion;
+                try { return await t; }
+                catch { await cancel.CancelAsync(); throw; }
+            }));
         }
         catch (GenerationRejectedException ex)
         {
@@ -201,38 +218,51 @@ public static class OpenAiServer
         }
         catch (OperationCanceledException)
         {
-            return; // the client went away; the request was cancelled
+            var rejected = tasks.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException).OfType<GenerationRejectedException>().FirstOrDefault();
+            if (rejected is not null) await Rejected(ctx, rejected.Rejected, settings);
+            return; // otherwise the client went away; the requests were cancelled
         }
-        if (done.Reason == FinishReason.Error)
+        if (choices.FirstOrDefault(c => c.Done.Reason == FinishReason.Error) is { } failed)
         {
-            await Error(ctx, 500, done.Error ?? "generation failed", "server_error", null);
+            await Error(ctx, 500, failed.Done.Error ?? "generation failed", "server_error", null);
             return;
         }
         ctx.Response.ContentType = "application/json";
         using var w = new Utf8JsonWriter(ctx.Response.BodyWriter.AsStream());
         w.WriteStartObject();
-        w.WriteString("id", request.RequestId);
+        w.WriteString("id", requests[0].RequestId);
         w.WriteString("object", chat ? "chat.completion" : "text_completion");
         w.WriteNumber("created", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         w.WriteString("model", model);
         w.WriteStartArray("choices");
-        w.WriteStartObject();
-        w.WriteNumber("index", 0);
-        if (chat)
+        for (int i = 0; i < choices.Length; i++)
         {
-            w.WriteStartObject("message");
-            w.WriteString("role", "assistant");
-            w.WriteString("content", text.ToString());
+            var choice = choices[i];
+            w.WriteStartObject();
+            w.WriteNumber("index", i);
+            if (chat)
+            {
+                w.WriteStartObject("message");
+                w.WriteString("role", "assistant");
+                w.WriteString("content", choice.Text);
+                w.WriteEndObject();
+            }
+            else w.WriteString("text", choice.Text);
+            WriteLogProbs(w, new LogProbsJson(runtime.Tokenizer), requests[i], chat, choice.Ids, choice.LogProbs, choice.Top);
+            w.WriteString("finish_reason", FinishName(choice.Done.Reason));
             w.WriteEndObject();
         }
-        else w.WriteString("text", text.ToString());
-        WriteLogProbs(w, new LogProbsJson(runtime.Tokenizer), request, chat, ids.ToArray(), logProbs.ToArray(), top.Count > 0 ? top.ToArray() : null);
-        w.WriteString("finish_reason", FinishName(done.Reason));
-        w.WriteEndObject();
         w.WriteEndArray();
-        WriteUsage(w, done.Usage);
+        WriteUsage(w, TotalUsage(choices.Select(c => c.Done.Usage)));
         w.WriteEndObject();
         await w.FlushAsync();
+    }
+
+    /// <summary>The choices share one prompt: it counts once (as OpenAI counts it), their completions add up.</summary>
+    private static Usage TotalUsage(IEnumerable<Usage> usages)
+    {
+        var all = usages.ToList();
+        return new Usage(all[0].PromptTokens, all.Sum(u => u.CompletionTokens), all[0].CachedPromptTokens);
     }
 
     private static void WriteLogProbs(Utf8JsonWriter w, LogProbsJson json, Generate request, bool chat, int[] ids, float[]? logProbs, TokenLogProb[][]? top)
@@ -247,57 +277,79 @@ public static class OpenAiServer
         else json.WriteCompletion(w, ids, logProbs, top);
     }
 
-    private static async Task Stream(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat, ServerSettings settings, bool includeUsage)
+    private static async Task Stream(HttpContext ctx, LlmRuntime runtime, IReadOnlyList<Generate> requests, string model, bool chat, ServerSettings settings, bool includeUsage)
     {
-        // Start generating first, so a rejection can still be an HTTP error rather than an event.
-        var (stream, completion) = runtime.StreamWithCompletion(request, ctx.RequestAborted);
-        var chunks = stream.GetAsyncEnumerator(ctx.RequestAborted);
-        bool hasFirst;
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+        var started = requests.Select(r => runtime.StreamWithCompletion(r, cancel.Token)).ToList();
+        var readers = started.Select(s => s.Chunks.GetAsyncEnumerator(cancel.Token)).ToList();
         try
         {
-            hasFirst = await chunks.MoveNextAsync();
-        }
-        catch (GenerationRejectedException ex)
-        {
-            await Rejected(ctx, ex.Rejected, settings);
-            return;
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-        ctx.Response.ContentType = "text/event-stream";
-        ctx.Response.Headers.CacheControl = "no-cache";
-        var head = new ChunkHead(request.RequestId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model, chat, includeUsage);
-        var logProbs = new LogProbsJson(runtime.Tokenizer);
-        bool first = true;
-        try
-        {
-            while (hasFirst)
+            // Wait for every choice's first chunk, so a rejection can still be an HTTP error rather than an event.
+            var firsts = new List<bool>();
+            try
             {
-                await Event(ctx, ChunkJson(head, chunks.Current.Text, first, null, w =>
-                    WriteLogProbs(w, logProbs, request, chat, chunks.Current.TokenIds, chunks.Current.LogProbs, chunks.Current.TopLogProbs)));
-                first = false;
-                hasFirst = await chunks.MoveNextAsync();
+                foreach (var reader in readers) firsts.Add(await reader.MoveNextAsync());
             }
-            var done = await completion;
-            if (done.Reason == FinishReason.Error)
-                await ctx.Response.WriteAsync("data: " + JsonSerializer.Serialize(new { error = new ApiError(done.Error ?? "generation failed", "server_error", null, null) }) + "\n\n", ctx.RequestAborted);
-            else
+            catch (GenerationRejectedException ex)
             {
-                await Event(ctx, ChunkJson(head, "", first, FinishName(done.Reason), w => w.WriteNull("logprobs")));
-                if (includeUsage) await Event(ctx, UsageChunkJson(head, done.Usage));
+                await cancel.CancelAsync();
+                await Rejected(ctx, ex.Rejected, settings);
+                return;
             }
-            await ctx.Response.WriteAsync("data: [DONE]\n\n", ctx.RequestAborted);
-        }
-        catch (OperationCanceledException)
-        {
-            // Client disconnected: leaving the enumeration cancelled the request.
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            ctx.Response.ContentType = "text/event-stream";
+            ctx.Response.Headers.CacheControl = "no-cache";
+            var head = new ChunkHead(requests[0].RequestId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model, chat, includeUsage);
+            // Each choice is read by its own task; one writer sends their chunks in arrival order.
+            var events = System.Threading.Channels.Channel.CreateUnbounded<string>(new() { SingleReader = true });
+            var pumps = Enumerable.Range(0, requests.Count).Select(i => Pump(i, readers[i], firsts[i], started[i].Completion, requests[i], head,
+                new LogProbsJson(runtime.Tokenizer), events.Writer, cancel.Token)).ToList();
+            var all = Task.WhenAll(pumps).ContinueWith(_ => events.Writer.TryComplete(), TaskScheduler.Default);
+            try
+            {
+                await foreach (var json in events.Reader.ReadAllAsync(ctx.RequestAborted)) await Event(ctx, json);
+                var done = await Task.WhenAll(pumps);
+                if (done.FirstOrDefault(d => d.Reason == FinishReason.Error) is { } failed)
+                    await ctx.Response.WriteAsync("data: " + JsonSerializer.Serialize(new { error = new ApiError(failed.Error ?? "generation failed", "server_error", null, null) }) + "\n\n", ctx.RequestAborted);
+                else if (includeUsage) await Event(ctx, UsageChunkJson(head, TotalUsage(done.Select(d => d.Usage))));
+                await ctx.Response.WriteAsync("data: [DONE]\n\n", ctx.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                // Client disconnected: cancelling the enumerations cancels the requests.
+            }
+            finally
+            {
+                await cancel.CancelAsync();
+                await all;
+            }
         }
         finally
         {
-            await chunks.DisposeAsync();
+            foreach (var reader in readers) await reader.DisposeAsync();
         }
+    }
+
+    /// <summary>Turns one choice's chunks into events, then its finish chunk; returns its final message.</summary>
+    private static async Task<GenerationCompleted> Pump(int index, IAsyncEnumerator<TokenChunk> chunks, bool hasNext, Task<GenerationCompleted> completion,
+        Generate request, ChunkHead head, LogProbsJson logProbs, System.Threading.Channels.ChannelWriter<string> events, CancellationToken cancel)
+    {
+        bool first = true;
+        while (hasNext)
+        {
+            var chunk = chunks.Current;
+            await events.WriteAsync(ChunkJson(head, index, chunk.Text, first, null, w =>
+                WriteLogProbs(w, logProbs, request, head.Chat, chunk.TokenIds, chunk.LogProbs, chunk.TopLogProbs)), cancel);
+            first = false;
+            hasNext = await chunks.MoveNextAsync();
+        }
+        var done = await completion;
+        if (done.Reason != FinishReason.Error)
+            await events.WriteAsync(ChunkJson(head, index, "", first, FinishName(done.Reason), w => w.WriteNull("logprobs")), cancel);
+        return done;
     }
 
     private sealed record ChunkHead(string Id, long Created, string Model, bool Chat, bool IncludeUsage);
@@ -310,7 +362,7 @@ public static class OpenAiServer
         w.WriteString("model", head.Model);
     }
 
-    private static string ChunkJson(ChunkHead head, string text, bool first, string? finish, Action<Utf8JsonWriter> writeLogProbs)
+    private static string ChunkJson(ChunkHead head, int index, string text, bool first, string? finish, Action<Utf8JsonWriter> writeLogProbs)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
@@ -319,7 +371,7 @@ public static class OpenAiServer
             WriteHead(w, head);
             w.WriteStartArray("choices");
             w.WriteStartObject();
-            w.WriteNumber("index", 0);
+            w.WriteNumber("index", index);
             if (head.Chat)
             {
                 w.WriteStartObject("delta");

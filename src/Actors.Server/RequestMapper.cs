@@ -22,7 +22,8 @@ public static class RequestMapper
     {
         var limits = context.Limits;
         if (body.N is { } n && n < 1) throw new BadRequest($"n = {n} must be at least 1", "n");
-        if (body.N is > 1) throw new BadRequest($"n = {body.N} is not supported (one choice per request)", "n");
+        if (body.N is { } many && many > limits.MaxChoices)
+            throw new BadRequest($"n = {many} is more than the {limits.MaxChoices} choices allowed per request (actors-server.limits.max-choices)", "n");
         CheckRange(body.MaxTokens, 1, int.MaxValue, "max_tokens");
         CheckRange(body.MaxCompletionTokens, 1, int.MaxValue, "max_completion_tokens");
         CheckRange(body.Temperature, 0, 2, "temperature");
@@ -81,6 +82,18 @@ public static class RequestMapper
             },
         };
     }
+
+    /// <summary>
+    /// The n choices of a request, each its own sequence: the same prompt (its full KV blocks are shared
+    /// through the prefix cache), ids suffixed "-1", "-2", ..., and a given seed advanced by the choice's
+    /// index so the choices differ yet stay reproducible.
+    /// </summary>
+    public static IReadOnlyList<Generate> Choices(Generate first, int n) =>
+        Enumerable.Range(0, Math.Max(1, n)).Select(i => i == 0 ? first : first with
+        {
+            RequestId = $"{first.RequestId}-{i}",
+            Sampling = first.Sampling with { Seed = first.Sampling.Seed is { } seed ? unchecked(seed + (ulong)i) : null },
+        }).ToList();
 
     private static IReadOnlyList<ChatMessage> CheckMessages(List<ChatMessage>? messages, int maxMessages, int maxChars)
     {

@@ -4,7 +4,11 @@ using Actors.Runtime.Configuration;
 namespace Actors.Server;
 
 /// <summary>Limits on one request, checked before any work (tokenizing, admission).</summary>
-public sealed record RequestLimits(long MaxBodyBytes, int MaxPromptChars, int MaxStopSequences, int MaxStopLength, int MaxMessages);
+public sealed record RequestLimits(long MaxBodyBytes, int MaxPromptChars, int MaxStopSequences, int MaxStopLength, int MaxMessages)
+{
+    /// <summary>Most choices (`n`) one request may ask for.</summary>
+    public int MaxChoices { get; init; } = 16;
+}
 
 /// <summary>
 /// The server's settings from the `actors-server` section (user config over the embedded
@@ -48,7 +52,7 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
                 l.Int("max-prompt-chars", 0),
                 l.Int("max-stop-sequences", 0, 1024),
                 l.Int("max-stop-length", 1, 1 << 20),
-                l.Int("max-messages", 1)))
+                l.Int("max-messages", 1)) { MaxChoices = l.Int("max-choices", 1, 128) })
         {
             OtlpEndpoint = otlp.Length > 0 ? new Uri(otlp) : null,
             OtlpInterval = m.Duration("otlp-interval", TimeSpan.FromMilliseconds(100)),

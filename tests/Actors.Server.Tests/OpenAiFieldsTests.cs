@@ -179,7 +179,7 @@ public sealed class OpenAiFieldsTests(AliasedServer shared) : IClassFixture<Alia
     [InlineData("v1/completions", "{\"prompt\":\"hi\",\"stream_options\":{\"include_usage\":true}}", "stream_options")]
     [InlineData("v1/completions", "{\"prompt\":\"hi\",\"stream\":true,\"stream_options\":{\"include_usage\":1}}", "stream_options.include_usage")]
     [InlineData("v1/completions", "{\"prompt\":\"hi\",\"tools\":[]}", "tools")]
-    [InlineData("v1/completions", "{\"prompt\":\"hi\",\"n\":2}", "n")]
+    [InlineData("v1/completions", "{\"prompt\":\"hi\",\"n\":17}", "n")]
     [InlineData("v1/completions", "{\"prompt\":\"hi\",\"logit_bias\":{\"5\":10}}", "logit_bias")]
     [InlineData("v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"response_format\":{\"type\":\"json_schema\"}}", "response_format")]
     [InlineData("v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tool_choice\":\"required\"}", "tool_choice")]
@@ -280,5 +280,74 @@ public sealed class OpenAiFieldsTests(AliasedServer shared) : IClassFixture<Alia
         Assert.Equal("gpt-4o-mini", aliased.Model);
         var models = await new OpenAIClient(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(_server.Base, "v1/") }).GetOpenAIModelClient().GetModelsAsync();
         Assert.Equal(["tiny", "gpt-4o-mini"], models.Value.Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task N_choices_are_each_the_request_with_the_seed_advanced_by_the_index_and_usage_counts_the_prompt_once()
+    {
+        int[] prompt = RandomPrompt(5, 20);
+        var (status, text) = await Post("v1/completions", new { prompt, max_tokens = 5, temperature = 1.0, seed = 7, ignore_eos = true, n = 3, logprobs = 1 });
+        Assert.Equal(HttpStatusCode.OK, status);
+        var root = JsonDocument.Parse(text).RootElement;
+        var choices = root.GetProperty("choices").EnumerateArray().ToList();
+        Assert.Equal([0, 1, 2], choices.Select(c => c.GetProperty("index").GetInt32()));
+        for (int i = 0; i < 3; i++)
+        {
+            var (_, single) = await Post("v1/completions", new { prompt, max_tokens = 5, temperature = 1.0, seed = 7 + i, ignore_eos = true });
+            Assert.Equal(JsonDocument.Parse(single).RootElement.GetProperty("choices")[0].GetProperty("text").GetString(), choices[i].GetProperty("text").GetString());
+            Assert.Equal(5, choices[i].GetProperty("logprobs").GetProperty("tokens").GetArrayLength());
+        }
+        var usage = root.GetProperty("usage");
+        Assert.Equal(15, usage.GetProperty("completion_tokens").GetInt32());
+        Assert.True(usage.GetProperty("prompt_tokens").GetInt32() is >= 20 and <= 21);
+
+        var (streamStatus, sse) = await Post("v1/completions", new { prompt, max_tokens = 5, temperature = 1.0, seed = 7, ignore_eos = true, n = 3, stream = true, stream_options = new { include_usage = true } });
+        Assert.Equal(HttpStatusCode.OK, streamStatus);
+        var events = Events(sse);
+        var streamed = new StringBuilder[] { new(), new(), new() };
+        var finished = new string?[3];
+        foreach (var e in events[..^1])
+        {
+            var c = e.GetProperty("choices")[0];
+            int index = c.GetProperty("index").GetInt32();
+            streamed[index].Append(c.GetProperty("text").GetString());
+            if (c.GetProperty("finish_reason").ValueKind == JsonValueKind.String) finished[index] = c.GetProperty("finish_reason").GetString();
+        }
+        Assert.Equal(choices.Select(c => c.GetProperty("text").GetString()), streamed.Select(b => b.ToString()));
+        Assert.All(finished, f => Assert.Equal("length", f));
+        Assert.Equal(15, events[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Chat_takes_n_choices_too()
+    {
+        var (status, text) = await Post("v1/chat/completions", new { messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 3, n = 2, seed = 1 });
+        Assert.Equal(HttpStatusCode.OK, status);
+        var choices = JsonDocument.Parse(text).RootElement.GetProperty("choices").EnumerateArray().ToList();
+        Assert.Equal(2, choices.Count);
+        Assert.All(choices, c => Assert.Equal("assistant", c.GetProperty("message").GetProperty("role").GetString()));
+    }
+
+    [Fact]
+    public async Task A_client_that_leaves_a_stream_of_n_choices_cancels_all_of_them_and_frees_their_blocks()
+    {
+        using (var http = _server.Http())
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+            {
+                Content = new StringContent(JsonSerializer.Serialize(new { prompt = RandomPrompt(6, 20), max_tokens = 4000, n = 3, stream = true, ignore_eos = true }), Encoding.UTF8, "application/json"),
+            };
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            int events = 0;
+            while (events < 6 && await reader.ReadLineAsync() is { } line)
+                if (line.StartsWith("data: {", StringComparison.Ordinal)) events++;
+            Assert.Equal(6, events);
+        } // the connection closes here, mid-generation
+        var gauges = _server.Runtime.Metrics.Replica(0);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while ((gauges.BlocksUsed > 0 || gauges.Running > 0) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Equal(0, gauges.Running);
+        Assert.Equal(0, gauges.BlocksUsed);
     }
 }

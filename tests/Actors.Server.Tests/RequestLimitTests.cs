@@ -66,7 +66,7 @@ public sealed class RequestLimitTests(SharedServer shared) : IClassFixture<Share
     [InlineData("v1/completions", """{"prompt":"hi","max_tokens":99999999999}""", "max_tokens")]
     [InlineData("v1/completions", """{"prompt":"hi","temperature":1e300}""", "temperature")]
     [InlineData("v1/completions", """{"prompt":"hi","logprobs":21}""", "logprobs")]
-    [InlineData("v1/completions", """{"prompt":"hi","n":2}""", "n")]
+    [InlineData("v1/completions", """{"prompt":"hi","n":17}""", "n")]
     // Stop sequences: count, length, emptiness.
     [InlineData("v1/completions", """{"prompt":"hi","stop":["a","b","c","d","e"]}""", "stop")]
     [InlineData("v1/completions", """{"prompt":"hi","stop":[""]}""", "stop")]
