@@ -18,6 +18,18 @@ public static class UnsupportedFields
         var bias = body.LogitBias;
         if (IsSet(bias) && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
             throw new BadRequest("logit_bias is not supported by this server", "logit_bias");
+        if (IsSet(body.Echo) && body.Echo.ValueKind != JsonValueKind.False)
+            throw new BadRequest("echo is not supported: the completion does not repeat the prompt", "echo");
+        if (IsSet(body.BestOf) && !(body.BestOf.ValueKind == JsonValueKind.Number && body.BestOf.TryGetInt32(out int best) && best == 1))
+            throw new BadRequest($"best_of = {Show(body.BestOf)} is not supported: only 1 is (ask for n choices instead)", "best_of");
+        if (IsSet(body.Suffix)) throw new BadRequest("suffix is not supported (no fill-in-the-middle)", "suffix");
+        if (IsSet(body.Functions)) throw new BadRequest("functions is not supported: give tools instead", "functions");
+        if (IsSet(body.FunctionCall)) throw new BadRequest("function_call is not supported: the model decides whether to call a tool", "function_call");
+        if (IsSet(body.Audio)) throw new BadRequest("audio output is not supported", "audio");
+        if (IsSet(body.Modalities) && !(body.Modalities.ValueKind == JsonValueKind.Array
+                && body.Modalities.EnumerateArray().All(m => m.ValueKind == JsonValueKind.String && m.GetString() == "text")))
+            throw new BadRequest($"modalities = {Show(body.Modalities)} is not supported: only [\"text\"] is", "modalities");
+        if (IsSet(body.Prediction)) throw new BadRequest("prediction (predicted outputs) is not supported", "prediction");
     }
 
     /// <summary>The chat template receives the tools and the model decides; forcing a call ("required", a named function) is not implemented.</summary>

@@ -183,6 +183,13 @@ public sealed class OpenAiFieldsTests(AliasedServer shared) : IClassFixture<Alia
     [InlineData("v1/completions", "{\"prompt\":\"hi\",\"logit_bias\":{\"5\":10}}", "logit_bias")]
     [InlineData("v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"response_format\":{\"type\":\"json_schema\"}}", "response_format")]
     [InlineData("v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tool_choice\":\"required\"}", "tool_choice")]
+    [InlineData("v1/completions", "{\"prompt\":\"hi\",\"echo\":true}", "echo")]
+    [InlineData("v1/completions", "{\"prompt\":\"hi\",\"best_of\":3}", "best_of")]
+    [InlineData("v1/completions", "{\"prompt\":\"hi\",\"suffix\":\"end\"}", "suffix")]
+    [InlineData("v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"functions\":[]}", "functions")]
+    [InlineData("v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"modalities\":[\"text\",\"audio\"]}", "modalities")]
+    [InlineData("v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"audio\":{\"voice\":\"alloy\"}}", "audio")]
+    [InlineData("v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"prediction\":{\"type\":\"content\"}}", "prediction")]
     public async Task Out_of_range_or_unsupported_fields_are_a_400_naming_them(string path, string json, string param)
     {
         using var http = _server.Http();
@@ -217,7 +224,7 @@ public sealed class OpenAiFieldsTests(AliasedServer shared) : IClassFixture<Alia
             Assert.Equal(param, error.GetProperty("param").GetString());
         }
         // Text output and tools the model may call (tool_choice auto) are served: the template receives the tools.
-        var allowed = new ChatCompletionOptions { MaxOutputTokenCount = 2, ResponseFormat = ChatResponseFormat.CreateTextFormat(), Tools = { tool }, ToolChoice = ChatToolChoice.CreateAutoChoice() };
+        var allowed = new ChatCompletionOptions { MaxOutputTokenCount = 2, EndUserId = "someone", StoredOutputEnabled = false, ResponseFormat = ChatResponseFormat.CreateTextFormat(), Tools = { tool }, ToolChoice = ChatToolChoice.CreateAutoChoice() };
         ChatCompletion ok = await Chat().CompleteChatAsync([new UserChatMessage("hi")], allowed);
         Assert.True(ok.Usage.OutputTokenCount > 0);
     }
