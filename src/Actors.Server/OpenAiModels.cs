@@ -24,7 +24,24 @@ public sealed class CompletionRequest
     [JsonPropertyName("stop")] public JsonElement Stop { get; set; }
     [JsonPropertyName("stream")] public bool Stream { get; set; }
     [JsonPropertyName("n")] public int? N { get; set; }
+    /// <summary>Chat: a boolean. Completions: how many alternatives per token (0 to 20).</summary>
     [JsonPropertyName("logprobs")] public JsonElement LogProbs { get; set; }
+    /// <summary>Chat only: how many alternatives per token (0 to 20), with logprobs = true.</summary>
+    [JsonPropertyName("top_logprobs")] public JsonElement TopLogProbs { get; set; }
+    /// <summary>{"include_usage": true} adds a last chunk with empty choices and the usage.</summary>
+    [JsonPropertyName("stream_options")] public JsonElement StreamOptions { get; set; }
+    [JsonPropertyName("tool_choice")] public JsonElement ToolChoice { get; set; }
+    [JsonPropertyName("response_format")] public JsonElement ResponseFormat { get; set; }
+    [JsonPropertyName("logit_bias")] public JsonElement LogitBias { get; set; }
+    // Fields read only to refuse them (UnsupportedFields): a client must not believe they were honoured.
+    [JsonPropertyName("echo")] public JsonElement Echo { get; set; }
+    [JsonPropertyName("best_of")] public JsonElement BestOf { get; set; }
+    [JsonPropertyName("suffix")] public JsonElement Suffix { get; set; }
+    [JsonPropertyName("functions")] public JsonElement Functions { get; set; }
+    [JsonPropertyName("function_call")] public JsonElement FunctionCall { get; set; }
+    [JsonPropertyName("audio")] public JsonElement Audio { get; set; }
+    [JsonPropertyName("modalities")] public JsonElement Modalities { get; set; }
+    [JsonPropertyName("prediction")] public JsonElement Prediction { get; set; }
     [JsonPropertyName("ignore_eos")] public bool IgnoreEos { get; set; }
     [JsonPropertyName("priority")] public int? Priority { get; set; }
     /// <summary>Tools offered to the model, passed to the chat template as `tools`.</summary>

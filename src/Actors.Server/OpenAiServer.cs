@@ -20,7 +20,7 @@ namespace Actors.Server;
 /// client that disconnects cancels its request at once, so its KV blocks are freed (llama.cpp
 /// regressed on this twice).
 /// </summary>
-public static class OpenAiServer
+public static partial class OpenAiServer
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -64,6 +64,7 @@ public static class OpenAiServer
             ?? throw new InvalidOperationException("call services.AddOpenAiEndpoints() before app.MapOpenAiEndpoints()");
         var lifecycle = app.Services.GetRequiredService<ServerLifecycle>();
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
+        var names = new ModelNames(model, settings.ModelAliases);
         var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority,
             ChatPromptBuilder.ForRuntime(runtime, chatTemplate), settings.MaxRequestDuration);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -75,10 +76,10 @@ public static class OpenAiServer
         app.MapGet("/v1/models", () => Results.Json(new
         {
             @object = "list",
-            data = new[] { new { id = model, @object = "model", created, owned_by = "actors" } },
+            data = names.All.Select(id => new { id, @object = "model", created, owned_by = "actors" }).ToArray(),
         }));
-        app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, model, context, settings, chat: false));
-        app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, model, context, settings, chat: true));
+        app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, names, context, settings, chat: false));
+        app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, names, context, settings, chat: true));
         TokenizeEndpoints.Map(app, runtime.Tokenizer);
         return app;
     }
@@ -99,7 +100,7 @@ public static class OpenAiServer
         return (int)Math.Min(int.MaxValue, (long)maxModelLength * (longest + 1));
     }
 
-    private static async Task Handle(HttpContext ctx, LlmRuntime runtime, string model, RequestMapper.Context context, ServerSettings settings, bool chat)
+    private static async Task Handle(HttpContext ctx, LlmRuntime runtime, ModelNames names, RequestMapper.Context context, ServerSettings settings, bool chat)
     {
         if (ctx.Request.ContentLength > settings.Limits.MaxBodyBytes)
         {
@@ -129,18 +130,28 @@ public static class OpenAiServer
             await Error(ctx, 400, "the request body is empty or null: send a JSON object", "invalid_request_error", null);
             return;
         }
+        if (!names.Accepts(body.Model))
+        {
+            await ApiErrors.Write(ctx, 404, names.NotFoundMessage(body.Model!), "invalid_request_error", "model", "model_not_found");
+            return;
+        }
+        // The response names the model as asked (an alias stays an alias), as OpenAI echoes it.
+        string model = body.Model ?? names.Served;
         Generate request;
+        bool includeUsage;
         try
         {
             request = RequestMapper.ToGenerate(body, chat, context, "cmpl-" + Guid.NewGuid().ToString("N")[..24]);
+            includeUsage = RequestMapper.ReadStreamOptions(body);
         }
         catch (RequestMapper.BadRequest ex)
         {
             await Error(ctx, 400, ex.Message, "invalid_request_error", ex.Param);
             return;
         }
-        if (body.Stream) await Stream(ctx, runtime, request, model, chat, settings);
-        else await Whole(ctx, runtime, request, model, chat, settings);
+        var choices = RequestMapper.Choices(request, body.N ?? 1);
+        if (body.Stream) await Stream(ctx, runtime, choices, model, chat, settings, includeUsage);
+        else await Whole(ctx, runtime, choices, model, chat, settings);
     }
 
     private static Task TooLarge(HttpContext ctx, ServerSettings settings) =>
@@ -164,144 +175,16 @@ public static class OpenAiServer
         _ => "",
     };
 
-    private static async Task Whole(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat, ServerSettings settings)
-    {
-        GenerationResult result;
-        try
-        {
-            result = await runtime.GenerateAsync(request, ctx.RequestAborted);
-        }
-        catch (GenerationRejectedException ex)
-        {
-            await Rejected(ctx, ex.Rejected, settings);
-            return;
-        }
-        catch (OperationCanceledException)
-        {
-            return; // the client went away; the request was cancelled
-        }
-        var done = result.Completed;
-        if (done.Reason == FinishReason.Error)
-        {
-            await Error(ctx, 500, done.Error ?? "generation failed", "server_error", null);
-            return;
-        }
-        ctx.Response.ContentType = "application/json";
-        using var w = new Utf8JsonWriter(ctx.Response.BodyWriter.AsStream());
-        w.WriteStartObject();
-        w.WriteString("id", request.RequestId);
-        w.WriteString("object", chat ? "chat.completion" : "text_completion");
-        w.WriteNumber("created", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-        w.WriteString("model", model);
-        w.WriteStartArray("choices");
-        w.WriteStartObject();
-        w.WriteNumber("index", 0);
-        if (chat)
-        {
-            w.WriteStartObject("message");
-            w.WriteString("role", "assistant");
-            w.WriteString("content", result.Text);
-            w.WriteEndObject();
-        }
-        else w.WriteString("text", result.Text);
-        w.WriteNull("logprobs");
-        w.WriteString("finish_reason", FinishName(done.Reason));
-        w.WriteEndObject();
-        w.WriteEndArray();
-        WriteUsage(w, done.Usage);
-        w.WriteEndObject();
-        await w.FlushAsync();
-    }
-
-    private static async Task Stream(HttpContext ctx, LlmRuntime runtime, Generate request, string model, bool chat, ServerSettings settings)
-    {
-        // Start generating first, so a rejection can still be an HTTP error rather than an event.
-        var (stream, completion) = runtime.StreamWithCompletion(request, ctx.RequestAborted);
-        var chunks = stream.GetAsyncEnumerator(ctx.RequestAborted);
-        bool hasFirst;
-        try
-        {
-            hasFirst = await chunks.MoveNextAsync();
-        }
-        catch (GenerationRejectedException ex)
-        {
-            await Rejected(ctx, ex.Rejected, settings);
-            return;
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-        ctx.Response.ContentType = "text/event-stream";
-        ctx.Response.Headers.CacheControl = "no-cache";
-        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        bool first = true;
-        try
-        {
-            while (hasFirst)
-            {
-                await Event(ctx, ChunkJson(request.RequestId, created, model, chat, chunks.Current.Text, first, null));
-                first = false;
-                hasFirst = await chunks.MoveNextAsync();
-            }
-            var done = await completion;
-            if (done.Reason == FinishReason.Error)
-                await ctx.Response.WriteAsync("data: " + JsonSerializer.Serialize(new { error = new ApiError(done.Error ?? "generation failed", "server_error", null, null) }) + "\n\n", ctx.RequestAborted);
-            else await Event(ctx, ChunkJson(request.RequestId, created, model, chat, "", first, FinishName(done.Reason)));
-            await ctx.Response.WriteAsync("data: [DONE]\n\n", ctx.RequestAborted);
-        }
-        catch (OperationCanceledException)
-        {
-            // Client disconnected: leaving the enumeration cancelled the request.
-        }
-        finally
-        {
-            await chunks.DisposeAsync();
-        }
-    }
-
-    private static string ChunkJson(string id, long created, string model, bool chat, string text, bool first, string? finish)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            w.WriteStartObject();
-            w.WriteString("id", id);
-            w.WriteString("object", chat ? "chat.completion.chunk" : "text_completion");
-            w.WriteNumber("created", created);
-            w.WriteString("model", model);
-            w.WriteStartArray("choices");
-            w.WriteStartObject();
-            w.WriteNumber("index", 0);
-            if (chat)
-            {
-                w.WriteStartObject("delta");
-                if (first) w.WriteString("role", "assistant");
-                if (finish is null || text.Length > 0) w.WriteString("content", text);
-                w.WriteEndObject();
-            }
-            else w.WriteString("text", text);
-            w.WriteNull("logprobs");
-            if (finish is null) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", finish);
-            w.WriteEndObject();
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(ms.ToArray());
-    }
-
-    private static async Task Event(HttpContext ctx, string json)
-    {
-        await ctx.Response.WriteAsync("data: " + json + "\n\n", ctx.RequestAborted);
-        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
-    }
-
     private static void WriteUsage(Utf8JsonWriter w, Usage u)
     {
         w.WriteStartObject("usage");
         w.WriteNumber("prompt_tokens", u.PromptTokens);
         w.WriteNumber("completion_tokens", u.CompletionTokens);
         w.WriteNumber("total_tokens", u.PromptTokens + u.CompletionTokens);
+        // Prompt tokens whose KV came from the prefix cache rather than being computed.
+        w.WriteStartObject("prompt_tokens_details");
+        w.WriteNumber("cached_tokens", u.CachedPromptTokens);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

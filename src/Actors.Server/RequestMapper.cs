@@ -22,7 +22,8 @@ public static class RequestMapper
     {
         var limits = context.Limits;
         if (body.N is { } n && n < 1) throw new BadRequest($"n = {n} must be at least 1", "n");
-        if (body.N is > 1) throw new BadRequest($"n = {body.N} is not supported (one choice per request)", "n");
+        if (body.N is { } many && many > limits.MaxChoices)
+            throw new BadRequest($"n = {many} is more than the {limits.MaxChoices} choices allowed per request (actors-server.limits.max-choices)", "n");
         CheckRange(body.MaxTokens, 1, int.MaxValue, "max_tokens");
         CheckRange(body.MaxCompletionTokens, 1, int.MaxValue, "max_completion_tokens");
         CheckRange(body.Temperature, 0, 2, "temperature");
@@ -33,6 +34,10 @@ public static class RequestMapper
         if (body.TopK is < -1) throw new BadRequest($"top_k = {body.TopK} must be -1 or 0 (off) or a positive count", "top_k");
         if (body.RepetitionPenalty is { } rp && !(float.IsFinite(rp) && rp > 0 && rp <= 10))
             throw new BadRequest($"repetition_penalty = {rp} is out of range: allowed above 0 up to 10", "repetition_penalty");
+
+        UnsupportedFields.Check(body, chat);
+        ReadStreamOptions(body);
+        var (logProbs, topLogProbs) = chat ? ReadChatLogProbs(body) : ReadCompletionLogProbs(body);
 
         string? prompt = null;
         int[]? tokens = null;
@@ -72,10 +77,23 @@ public static class RequestMapper
                 Seed = body.Seed is { } seed ? unchecked((ulong)seed) : null,
                 StopSequences = ReadStops(body.Stop, limits),
                 IgnoreEos = body.IgnoreEos,
-                LogProbs = ReadLogProbs(body.LogProbs),
+                LogProbs = logProbs,
+                TopLogProbs = topLogProbs,
             },
         };
     }
+
+    /// <summary>
+    /// The n choices of a request, each its own sequence: the same prompt (its full KV blocks are shared
+    /// through the prefix cache), ids suffixed "-1", "-2", ..., and a given seed advanced by the choice's
+    /// index so the choices differ yet stay reproducible.
+    /// </summary>
+    public static IReadOnlyList<Generate> Choices(Generate first, int n) =>
+        Enumerable.Range(0, Math.Max(1, n)).Select(i => i == 0 ? first : first with
+        {
+            RequestId = $"{first.RequestId}-{i}",
+            Sampling = first.Sampling with { Seed = first.Sampling.Seed is { } seed ? unchecked(seed + (ulong)i) : null },
+        }).ToList();
 
     private static IReadOnlyList<ChatMessage> CheckMessages(List<ChatMessage>? messages, int maxMessages, int maxChars)
     {
@@ -194,14 +212,58 @@ public static class RequestMapper
         return stops;
     }
 
-    /// <summary>Chat: a boolean. Completions: the number of alternatives (0 to 20; only the chosen token's log-probability is returned).</summary>
-    private static bool ReadLogProbs(JsonElement logprobs) => logprobs.ValueKind switch
+    /// <summary>Completions: logprobs is how many alternatives per token, 0 to 20 (0: only the chosen token's).</summary>
+    private static (bool LogProbs, int Top) ReadCompletionLogProbs(CompletionRequest body)
     {
-        JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.False => false,
-        JsonValueKind.True => true,
-        JsonValueKind.Number when logprobs.TryGetInt32(out int k) && k is >= 0 and <= 20 => k > 0,
-        _ => throw new BadRequest($"logprobs = {Show(logprobs)} must be a boolean or an integer from 0 to 20", "logprobs"),
-    };
+        if (body.TopLogProbs.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+            throw new BadRequest("top_logprobs is a chat completion field: for completions, logprobs is the number of alternatives (0 to 20)", "top_logprobs");
+        return body.LogProbs.ValueKind switch
+        {
+            JsonValueKind.Undefined or JsonValueKind.Null => (false, 0),
+            JsonValueKind.Number when body.LogProbs.TryGetInt32(out int k) && k is >= 0 and <= 20 => (true, k),
+            _ => throw new BadRequest($"logprobs = {Show(body.LogProbs)} must be an integer from 0 to 20 (the alternatives returned per token)", "logprobs"),
+        };
+    }
+
+    /// <summary>Chat: logprobs is a boolean; top_logprobs (0 to 20) needs logprobs = true, as OpenAI requires.</summary>
+    private static (bool LogProbs, int Top) ReadChatLogProbs(CompletionRequest body)
+    {
+        bool on = body.LogProbs.ValueKind switch
+        {
+            JsonValueKind.Undefined or JsonValueKind.Null or JsonValueKind.False => false,
+            JsonValueKind.True => true,
+            _ => throw new BadRequest($"logprobs = {Show(body.LogProbs)} must be a boolean; give the number of alternatives in top_logprobs", "logprobs"),
+        };
+        var top = body.TopLogProbs;
+        if (top.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null) return (on, 0);
+        if (top.ValueKind != JsonValueKind.Number || !top.TryGetInt32(out int k) || k is < 0 or > 20)
+            throw new BadRequest($"top_logprobs = {Show(top)} must be an integer from 0 to 20", "top_logprobs");
+        if (!on) throw new BadRequest("top_logprobs needs logprobs = true", "top_logprobs");
+        return (true, k);
+    }
+
+    /// <summary>stream_options: {"include_usage": bool}, only with stream = true (as OpenAI requires).</summary>
+    public static bool ReadStreamOptions(CompletionRequest body)
+    {
+        var o = body.StreamOptions;
+        if (o.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null) return false;
+        if (o.ValueKind != JsonValueKind.Object)
+            throw new BadRequest($"stream_options must be an object such as {{\"include_usage\": true}}, not {Describe(o.ValueKind)}", "stream_options");
+        if (!body.Stream) throw new BadRequest("stream_options is only allowed with stream = true", "stream_options");
+        bool include = false;
+        foreach (var p in o.EnumerateObject())
+        {
+            if (p.Name != "include_usage")
+                throw new BadRequest($"stream_options.{p.Name} is not supported (only include_usage is)", "stream_options." + p.Name);
+            include = p.Value.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False or JsonValueKind.Null => false,
+                _ => throw new BadRequest($"stream_options.include_usage = {Show(p.Value)} must be a boolean", "stream_options.include_usage"),
+            };
+        }
+        return include;
+    }
 
     /// <summary>A JSON string as .NET text; a lone surrogate (e.g. "\ud800") is not text and is refused.</summary>
     private static string ReadString(JsonElement e, string param)
@@ -241,13 +303,13 @@ public static class RequestMapper
             throw new BadRequest($"{param} = {v} is out of range: allowed {min} or more", param);
     }
 
-    private static string Show(JsonElement e)
+    internal static string Show(JsonElement e)
     {
         string raw = e.GetRawText();
         return raw.Length <= 40 ? raw : raw[..40] + "…";
     }
 
-    private static string Describe(JsonValueKind kind) => kind switch
+    internal static string Describe(JsonValueKind kind) => kind switch
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",

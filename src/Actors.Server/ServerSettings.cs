@@ -4,7 +4,11 @@ using Actors.Runtime.Configuration;
 namespace Actors.Server;
 
 /// <summary>Limits on one request, checked before any work (tokenizing, admission).</summary>
-public sealed record RequestLimits(long MaxBodyBytes, int MaxPromptChars, int MaxStopSequences, int MaxStopLength, int MaxMessages);
+public sealed record RequestLimits(long MaxBodyBytes, int MaxPromptChars, int MaxStopSequences, int MaxStopLength, int MaxMessages)
+{
+    /// <summary>Most choices (`n`) one request may ask for.</summary>
+    public int MaxChoices { get; init; } = 16;
+}
 
 /// <summary>
 /// The server's settings from the `actors-server` section (user config over the embedded
@@ -17,6 +21,8 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
     /// <summary>Where the OTLP exporter pushes metrics (actors-server.metrics.otlp-endpoint); null: no OTLP.</summary>
     public Uri? OtlpEndpoint { get; init; }
     public TimeSpan OtlpInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Other names a request's "model" may use for the served model (actors-server.model-aliases).</summary>
+    public IReadOnlyList<string> ModelAliases { get; init; } = [];
     public const string ApiKeyVariable = "ACTORS_API_KEY";
 
     public static Config DefaultConfig() =>
@@ -46,11 +52,20 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
                 l.Int("max-prompt-chars", 0),
                 l.Int("max-stop-sequences", 0, 1024),
                 l.Int("max-stop-length", 1, 1 << 20),
-                l.Int("max-messages", 1)))
+                l.Int("max-messages", 1)) { MaxChoices = l.Int("max-choices", 1, 128) })
         {
             OtlpEndpoint = otlp.Length > 0 ? new Uri(otlp) : null,
             OtlpInterval = m.Duration("otlp-interval", TimeSpan.FromMilliseconds(100)),
+            ModelAliases = ReadAliases(full),
         };
+    }
+
+    private static IReadOnlyList<string> ReadAliases(Config full)
+    {
+        var aliases = full.GetStringList(Root + ".model-aliases") ?? [];
+        foreach (var a in aliases)
+            if (string.IsNullOrWhiteSpace(a)) throw new InvalidConfigurationException($"{Root}.model-aliases holds an empty name");
+        return aliases.ToArray();
     }
 
     /// <summary>The key from the command line, else the environment variable, else the configured one.</summary>
