@@ -27,23 +27,30 @@ public sealed class ArchitectureStepAllocationTests
         using var stage = device.LoadStage(model, new LayerRange(0, c.BlockCount), kv, maxBatchTokens: 16);
         var batch = new StepBatch();
         var output = new float[16 * c.VocabSize];
-        var tokens = TestModels.RandomTokens(24, c.VocabSize, 9);
+        var tokens = TestModels.RandomTokens(52, c.VocabSize, 9);
         SequenceBatch.Create(tokens.AsSpan(0, 12), 0, kv, allLogits: false, batch);
         stage.Forward(batch, ReadOnlySpan<float>.Empty, output);
-        // Warm up past a block boundary (position 16): the batch's block table grows there once.
-        for (int p = 12; p < 18; p++)
+        // Warm up past the block boundaries at positions 16 and 32: the batch's block table grows there once.
+        for (int p = 12; p < 34; p++)
         {
             SequenceBatch.Create(tokens.AsSpan(p, 1), p, kv, allLogits: false, batch);
             stage.Forward(batch, ReadOnlySpan<float>.Empty, output);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int p = 18; p < 24; p++)
+        // Up to three windows of six decode steps; steady state means a window that allocates nothing. A
+        // one-time lazy initialisation of the runtime (seen once in a cold CI process with other test classes
+        // running beside it) lands in one window only; a per-step allocation shows in every window.
+        var windows = new List<long>();
+        for (int w = 0; w < 3 && (windows.Count == 0 || windows[^1] != 0); w++)
         {
-            SequenceBatch.Create(tokens.AsSpan(p, 1), p, kv, allLogits: false, batch);
-            stage.Forward(batch, ReadOnlySpan<float>.Empty, output);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int p = 34 + 6 * w; p < 40 + 6 * w; p++)
+            {
+                SequenceBatch.Create(tokens.AsSpan(p, 1), p, kv, allLogits: false, batch);
+                stage.Forward(batch, ReadOnlySpan<float>.Empty, output);
+            }
+            windows.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated == 0, $"{arch}: 6 decode steps (a sliding window of 8 moving over them) allocated {allocated} bytes");
+        Assert.True(windows[^1] == 0, $"{arch}: every window of 6 decode steps (a sliding window of 8 moving over them) allocated: {string.Join(", ", windows)} bytes");
     }
 }
