@@ -241,7 +241,18 @@ public sealed class CpuStageExecutor : IStageExecutor
         _matmul.Run(_pool, tokens);
     }
 
-    public void ReadKvBlock(int block, Span<byte> destination) => KvBlockCopy(block, destination, toCache: false);
+    public void ReadKvBlock(int block, Span<byte> destination)
+    {
+        CheckBlock(block);
+        int floats = Kv.BlockSize * Kv.KvDim;
+        if (destination.Length != KvBlockBytes) throw new ArgumentException($"KV block buffer is {destination.Length} bytes, expected {KvBlockBytes}");
+        var dst = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(destination);
+        for (int l = 0; l < Layers.Count; l++)
+        {
+            _kCache[l].AsSpan(block * floats, floats).CopyTo(dst.Slice((2 * l) * floats, floats));
+            _vCache[l].AsSpan(block * floats, floats).CopyTo(dst.Slice((2 * l + 1) * floats, floats));
+        }
+    }
 
     public void WriteKvBlock(int block, ReadOnlySpan<byte> source)
     {
@@ -253,19 +264,6 @@ public sealed class CpuStageExecutor : IStageExecutor
         {
             src.Slice((2 * l) * floats, floats).CopyTo(_kCache[l].AsSpan(block * floats, floats));
             src.Slice((2 * l + 1) * floats, floats).CopyTo(_vCache[l].AsSpan(block * floats, floats));
-        }
-    }
-
-    private void KvBlockCopy(int block, Span<byte> destination, bool toCache)
-    {
-        CheckBlock(block);
-        int floats = Kv.BlockSize * Kv.KvDim;
-        if (destination.Length != KvBlockBytes) throw new ArgumentException($"KV block buffer is {destination.Length} bytes, expected {KvBlockBytes}");
-        var dst = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(destination);
-        for (int l = 0; l < Layers.Count; l++)
-        {
-            _kCache[l].AsSpan(block * floats, floats).CopyTo(dst.Slice((2 * l) * floats, floats));
-            _vCache[l].AsSpan(block * floats, floats).CopyTo(dst.Slice((2 * l + 1) * floats, floats));
         }
     }
 
