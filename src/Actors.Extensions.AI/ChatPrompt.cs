@@ -13,11 +13,7 @@ namespace Actors.Extensions.AI;
 /// </summary>
 internal sealed class ChatPrompt(ChatTemplate template, Tokenizer tokenizer)
 {
-    public static ChatPrompt ForRuntime(Actors.Runtime.LlmRuntime runtime)
-    {
-        var metadata = runtime.Model.File?.Metadata ?? new Dictionary<string, Actors.Inference.Gguf.GgufValue>();
-        return new ChatPrompt(ChatTemplate.ForModel(metadata, runtime.Tokenizer), runtime.Tokenizer);
-    }
+    public static ChatPrompt ForRuntime(Actors.Runtime.LlmRuntime runtime) => new(runtime.ChatTemplate(), runtime.Tokenizer);
 
     public int[] Tokenize(IEnumerable<ChatMessage> messages)
     {

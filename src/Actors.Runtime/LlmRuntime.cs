@@ -37,6 +37,14 @@ public sealed class LlmRuntime : IExtension
     public RuntimeSettings Settings { get; }
     public LlamaModel Model { get; }
     public Tokenizer Tokenizer { get; }
+
+    /// <summary>
+    /// The model file's own chat template (a named built-in where it has none), or
+    /// <paramref name="overrideTemplate"/> (a template file or built-in name).
+    /// </summary>
+    public Inference.ChatTemplates.ChatTemplate ChatTemplate(string? overrideTemplate = null) =>
+        Inference.ChatTemplates.ChatTemplate.ForModel(
+            Model.File?.Metadata ?? new Dictionary<string, Inference.Gguf.GgufValue>(), Tokenizer, overrideTemplate);
     public RuntimeLayout Layout { get; }
     public KvCacheSpec KvCache { get; }
     public RuntimeMetrics Metrics { get; }

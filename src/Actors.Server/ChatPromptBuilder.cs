@@ -14,11 +14,8 @@ public sealed class ChatPromptBuilder(ChatTemplate template, Tokenizer tokenizer
 {
     public ChatTemplate Template { get; } = template;
 
-    public static ChatPromptBuilder ForRuntime(Actors.Runtime.LlmRuntime runtime, string? overrideTemplate = null)
-    {
-        var metadata = runtime.Model.File?.Metadata ?? new Dictionary<string, Actors.Inference.Gguf.GgufValue>();
-        return new ChatPromptBuilder(ChatTemplate.ForModel(metadata, runtime.Tokenizer, overrideTemplate), runtime.Tokenizer);
-    }
+    public static ChatPromptBuilder ForRuntime(Actors.Runtime.LlmRuntime runtime, string? overrideTemplate = null) =>
+        new(runtime.ChatTemplate(overrideTemplate), runtime.Tokenizer);
 
     /// <summary>The prompt tokens; a template that refuses the conversation is a <see cref="RequestMapper.BadRequest"/>.</summary>
     public int[] Build(CompletionRequest body)

@@ -55,7 +55,7 @@ public sealed class ChatClientTests(SmallRuntime fixture) : IClassFixture<SmallR
     private async Task<GenerationResult> Direct((string Role, string Text)[] turns, int max, SamplingOptions? sampling = null)
     {
         var runtime = fixture.Runtime;
-        var template = Actors.Inference.ChatTemplates.ChatTemplate.ForModel(runtime.Model.File!.Metadata, runtime.Tokenizer);
+        var template = runtime.ChatTemplate();
         var messages = new System.Text.Json.Nodes.JsonArray(turns.Select(t => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["role"] = t.Role, ["content"] = t.Text }).ToArray());
         return await runtime.GenerateAsync(new Generate
         {
