@@ -135,6 +135,27 @@ public sealed class LlmRuntime : IExtension
         var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance);
         Router = system.SystemActorOf(RouterActor.Props(replicas, context), "llm-router");
         system.RegisterOnTermination(Metrics.Dispose);
+        if (Settings.WarmUp && !virtualClock) WarmRequestPath(setup.StartTimeout);
+    }
+
+    /// <summary>
+    /// One short request through router, request actor, scheduler, stages and sink before the runtime is
+    /// handed out: the stages' dummy step compiles the kernels, this compiles everything around them
+    /// (admission, scheduling, sampling, detokenizing, delivery), so a fresh process's first request is
+    /// as fast as its later ones. Start-up runs on the caller's thread, so waiting blocks no dispatcher.
+    /// </summary>
+    private void WarmRequestPath(TimeSpan timeout)
+    {
+        int vocab = Model.Config.VocabSize;
+        var request = new Generate
+        {
+            RequestId = "actors-warm-up",
+            PromptTokens = [1 % vocab, 2 % vocab, 3 % vocab, 4 % vocab],
+            MaxTokens = 2,
+            Sampling = new SamplingOptions { IgnoreEos = true },
+        };
+        if (!GenerateAsync(request).Wait(timeout))
+            throw new InvalidConfigurationException($"the warm-up request did not finish within the start timeout of {timeout.TotalSeconds:F0} s (actors-runtime.warm-up = off skips it)");
     }
 
     /// <summary>
