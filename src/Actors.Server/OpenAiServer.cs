@@ -66,7 +66,7 @@ public static partial class OpenAiServer
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
         var names = new ModelNames(model, settings.ModelAliases);
         var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority,
-            ChatPromptBuilder.ForRuntime(runtime, chatTemplate), settings.MaxRequestDuration);
+            ChatPromptBuilder.ForRuntime(runtime, chatTemplate), settings.MaxRequestDuration, runtime.Model.Config.VocabSize);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         if (guardEveryPath) ServerGuards.Use(app, settings, lifecycle);

@@ -23,6 +23,8 @@ public sealed record SamplingOptions
     [Key(12)] public bool LogProbs { get; init; }
     /// <summary>Also return this many most likely tokens per position with their log-probabilities (0-20); needs <see cref="LogProbs"/>.</summary>
     [Key(13)] public int TopLogProbs { get; init; }
+    /// <summary>OpenAI's logit_bias: token id → bias in [-100, 100] added to its logit before sampling (-100 bans, +100 forces).</summary>
+    [Key(14)] public Dictionary<int, float>? LogitBias { get; init; }
 
     public static SamplingOptions Greedy => new() { Temperature = 0 };
 }

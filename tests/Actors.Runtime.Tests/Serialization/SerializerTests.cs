@@ -13,7 +13,7 @@ public sealed class SerializerTests() : TestKit(RuntimeSettings.DefaultConfig())
 {
     public static TheoryData<object> Messages() => new()
     {
-        new Generate { RequestId = "a", Prompt = "hi ✓", MaxTokens = 7, Priority = -2, DeadlineUtc = new DateTime(2030, 1, 2, 3, 4, 5, DateTimeKind.Utc), Sampling = new SamplingOptions { Temperature = 0.7f, TopK = 40, TopP = 0.9f, MinP = 0.05f, Seed = 42, StopSequences = ["\n\n"], StopTokenIds = [2], LogProbs = true, TopLogProbs = 3 } },
+        new Generate { RequestId = "a", Prompt = "hi ✓", MaxTokens = 7, Priority = -2, DeadlineUtc = new DateTime(2030, 1, 2, 3, 4, 5, DateTimeKind.Utc), Sampling = new SamplingOptions { Temperature = 0.7f, TopK = 40, TopP = 0.9f, MinP = 0.05f, Seed = 42, StopSequences = ["\n\n"], StopTokenIds = [2], LogProbs = true, TopLogProbs = 3, LogitBias = new() { [5] = -100f, [9] = 2.5f } } },
         new Generate { RequestId = "b", PromptTokens = [1, 2, 3], AddBos = false },
         new Cancel("a"),
         new TokenChunk("a", 3, [10, 11], "xy", [-0.5f, -1.25f]),
