@@ -30,7 +30,7 @@ public sealed record GenerationResult(string Text, IReadOnlyList<int> TokenIds, 
 /// its stages on the devices, and starts the actors. Send <see cref="Generate"/> / <see cref="Cancel"/>
 /// to <see cref="Router"/>, or use <see cref="Stream"/> / <see cref="StreamAsync"/> / <see cref="GenerateAsync"/>.
 /// </summary>
-public sealed class LlmRuntime : IExtension
+public sealed partial class LlmRuntime : IExtension
 {
     private readonly ActorSystem _system;
 

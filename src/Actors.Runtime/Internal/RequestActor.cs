@@ -73,7 +73,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         SamplingParameters parameters;
         try
         {
-            parameters = SequenceSampling.ToParameters(_request.Sampling) with { MaxTokens = _request.MaxTokens ?? _ctx.DefaultMaxTokens };
+            parameters = _request.Pooling is null
+                ? SequenceSampling.ToParameters(_request.Sampling) with { MaxTokens = _request.MaxTokens ?? _ctx.DefaultMaxTokens }
+                : SequenceSampling.ToParameters(EmbeddingSampling) with { MaxTokens = 1 };
             parameters.Validate(_ctx.VocabSize);
             prompt = Tokenize();
         }
@@ -83,16 +85,18 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             return;
         }
         _promptTokens = prompt.Length;
-        var stream = new SequenceStream(_request.RequestId, _sequenceId, _sink, Self, _ctx.Tokenizer, _request.Sampling, prompt.Length, _arrivalAt);
+        var sampling = _request.Pooling is null ? _request.Sampling : EmbeddingSampling;
+        var stream = new SequenceStream(_request.RequestId, _sequenceId, _sink, Self, _ctx.Tokenizer, sampling, prompt.Length, _arrivalAt, _request.Pooling);
         var sequence = new SequenceRequest(_sequenceId, prompt, parameters.MaxTokens, _request.Priority, System.Diagnostics.Stopwatch.GetElapsedTime(0, _arrival))
         {
             EosTokenId = _ctx.Tokenizer.EosId >= 0 ? _ctx.Tokenizer.EosId : null,
             EndOfGenerationIds = _ctx.EndOfGeneration,
-            IgnoreEos = _request.Sampling.IgnoreEos,
-            StopTokenIds = _request.Sampling.StopTokenIds ?? [],
+            IgnoreEos = sampling.IgnoreEos,
+            StopTokenIds = sampling.StopTokenIds ?? [],
             Output = stream,
+            SkipPrefixCache = _request.Pooling is not null,
         };
-        _scheduler.Tell(new EnqueueSequence(sequence, _request.Sampling, prompt, _inTransit));
+        _scheduler.Tell(new EnqueueSequence(sequence, sampling, prompt, _inTransit));
         _inTransit = null; // the scheduler counts its arrival
         if (_request.DeadlineUtc is { } deadline)
         {
@@ -100,6 +104,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             Timers.StartSingleTimer("deadline", DeadlineReached.Instance, delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
         }
     }
+
+    /// <summary>An embedding request's one step of output: greedy and nothing to report, ended by max tokens 1.</summary>
+    private static readonly SamplingOptions EmbeddingSampling = new() { Temperature = 0, IgnoreEos = true };
 
     private int[] Tokenize()
     {

@@ -52,6 +52,21 @@ public sealed record Generate : IRuntimeMessage
     [Key(7)] public bool AddBos { get; init; } = true;
     /// <summary>Read special-token text in a text prompt (e.g. "&lt;|eot_id|&gt;" from a chat template) as those tokens.</summary>
     [Key(8)] public bool ParseSpecialTokens { get; init; }
+    /// <summary>
+    /// Set: an embedding request. The prompt is only prefilled (no token is returned) and
+    /// <see cref="GenerationCompleted.Embedding"/> carries the model's final-norm hidden states pooled this
+    /// way and L2-normalized. Sampling options and max tokens are ignored.
+    /// </summary>
+    [Key(9)] public EmbeddingPooling? Pooling { get; init; }
+}
+
+/// <summary>How an embedding request pools the final-norm hidden states of its prompt's tokens (llama.cpp's pooling types).</summary>
+public enum EmbeddingPooling
+{
+    /// <summary>The average over every prompt token.</summary>
+    Mean = 0,
+    /// <summary>The last prompt token's (for causal embedding models trained that way).</summary>
+    Last = 1,
 }
 
 /// <summary>Cancels a request by its id; the requester then receives GenerationCompleted with reason Cancelled.</summary>
@@ -106,7 +121,8 @@ public sealed record GenerationCompleted(
     [property: Key(1)] FinishReason Reason,
     [property: Key(2)] Usage Usage,
     [property: Key(3)] Timings Timings,
-    [property: Key(4)] string? Error) : IRuntimeMessage;
+    [property: Key(4)] string? Error,
+    [property: Key(5)] float[]? Embedding = null) : IRuntimeMessage;
 
 public enum RejectionReason
 {
