@@ -80,6 +80,7 @@ public static partial class OpenAiServer
         }));
         app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, names, context, settings, chat: false));
         app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, names, context, settings, chat: true));
+        app.MapPost("/v1/embeddings", (HttpContext ctx) => Embeddings(ctx, runtime, names, settings, context.MaxPromptChars));
         TokenizeEndpoints.Map(app, runtime.Tokenizer);
         return app;
     }
