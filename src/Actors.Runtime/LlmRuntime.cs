@@ -132,7 +132,10 @@ public sealed partial class LlmRuntime : IExtension
         Replicas = replicas;
         // Every end-of-generation id llama.cpp's loader rules give the vocabulary (eot, eom, im_end, end_of_turn...).
         var endOfGeneration = Tokenizer.EndOfGenerationIds.Where(id => id != Tokenizer.EosId).ToArray();
-        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance);
+        var noHidden = Layout.Replicas.Select(stages => devices.First(d => d.Descriptor.Id == stages[^1].DeviceId)).FirstOrDefault(d => !d.ReturnsHiddenStates);
+        string? noEmbeddings = noHidden is null ? null
+            : $"embeddings are not available: the last stage runs on {noHidden.Descriptor.Id} ({noHidden.Descriptor.Kind}), whose backend returns no hidden states (only the CPU backend does)";
+        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance, noEmbeddings);
         Router = system.SystemActorOf(RouterActor.Props(replicas, context), "llm-router");
         system.RegisterOnTermination(Metrics.Dispose);
     }

@@ -11,7 +11,9 @@ namespace Actors.Runtime.Internal;
 /// <summary>What every request actor of a runtime shares.</summary>
 /// <param name="EndOfGeneration">Every end-of-generation token of the vocabulary besides EOS (eot, eom, im_end...).</param>
 /// <param name="ArrivalClock">The real clock that stamps arrivals; null on a virtual clock (the scheduler stamps them at admission unless the workload gives them).</param>
-internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int DefaultMaxTokens, RuntimeMetrics Metrics, int[] EndOfGeneration, RealClock? ArrivalClock);
+/// <param name="NoEmbeddings">Why embedding requests are refused (a last stage on a device that returns no hidden states); null: they are served.</param>
+internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int DefaultMaxTokens, RuntimeMetrics Metrics, int[] EndOfGeneration, RealClock? ArrivalClock,
+    string? NoEmbeddings = null);
 
 /// <summary>
 /// One request's lifecycle around its scheduler: validation and tokenization, admission, deadline,
@@ -73,6 +75,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         SamplingParameters parameters;
         try
         {
+            if (_request.Pooling is not null && _ctx.NoEmbeddings is { } why) throw new ArgumentException(why);
             parameters = _request.Pooling is null
                 ? SequenceSampling.ToParameters(_request.Sampling) with { MaxTokens = _request.MaxTokens ?? _ctx.DefaultMaxTokens }
                 : SequenceSampling.ToParameters(EmbeddingSampling) with { MaxTokens = 1 };

@@ -78,6 +78,24 @@ public sealed class EmbeddingTests(ITestOutputHelper output) : TestKit(output: o
         Assert.Equal(alone.TokenIds, (await beside).TokenIds);
     }
 
+    /// <summary>A CPU device that, like the CUDA and simulated backends today, does not say it returns hidden states.</summary>
+    private sealed class NoHiddenStatesDevice(string id) : DelegatingDevice(id)
+    {
+        protected override void BeforeForward(Actors.Inference.Compute.StepBatch batch) { }
+    }
+
+    [Fact]
+    public async Task Embeddings_on_a_backend_without_hidden_states_are_rejected_and_generation_goes_on()
+    {
+        var setup = new RuntimeSetup { DeviceFactories = new Dictionary<Actors.Inference.Compute.DeviceKind, DeviceFactory> { [Actors.Inference.Compute.DeviceKind.Cpu] = o => new NoHiddenStatesDevice(o.Id) } };
+        using var h = new RuntimeHarness(RuntimeFixture.Config(), setup, name: "embed-none");
+        var ex = await Assert.ThrowsAsync<GenerationRejectedException>(() => h.Runtime.EmbedAsync(["hello"]));
+        Assert.Equal(RejectionReason.InvalidParameters, ex.Rejected.Reason);
+        Assert.Contains("returns no hidden states", ex.Message);
+        var generated = await h.Runtime.GenerateAsync(new Generate { RequestId = "g", PromptTokens = [1, 5, 9], MaxTokens = 3, Sampling = SamplingOptions.Greedy with { IgnoreEos = true } });
+        Assert.Equal(3, generated.TokenIds.Count);
+    }
+
     [Fact]
     public async Task An_input_with_a_token_outside_the_vocabulary_is_rejected_naming_it()
     {
