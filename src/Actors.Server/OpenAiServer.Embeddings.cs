@@ -54,6 +54,9 @@ public static partial class OpenAiServer
             return;
         }
 
+        string id = "embd-" + Guid.NewGuid().ToString("N")[..24];
+        RequestLog.Tag(ctx, id);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         IReadOnlyList<EmbeddingResult> results;
         try
         {
@@ -64,6 +67,7 @@ public static partial class OpenAiServer
         catch (GenerationRejectedException ex)
         {
             var r = ex.Rejected;
+            RequestLog.Rejected(ctx, r);
             await (r.Reason switch
             {
                 RejectionReason.QueueFull => ApiErrors.Write(ctx, 429, r.Message, "rate_limit_exceeded", null, "rate_limit_exceeded", settings.RetryAfterSeconds),
@@ -82,6 +86,7 @@ public static partial class OpenAiServer
             return;
         }
 
+        RequestLog.Embedded(ctx, id, results.Count, results.Sum(r => r.PromptTokens), System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         ctx.Response.ContentType = "application/json";
         await using var w = new Utf8JsonWriter(ctx.Response.BodyWriter.AsStream());
         w.WriteStartObject();

@@ -151,6 +151,7 @@ public static partial class OpenAiServer
             return;
         }
         var choices = RequestMapper.Choices(request, body.N ?? 1);
+        RequestLog.Tag(ctx, request.RequestId);
         if (body.Stream) await Stream(ctx, runtime, choices, model, chat, settings, includeUsage);
         else await Whole(ctx, runtime, choices, model, chat, settings);
     }
@@ -192,7 +193,13 @@ public static partial class OpenAiServer
     /// <summary>OpenAI knows "stop" and "length"; a request cut by the server's duration limit is reported as "length" too.</summary>
     private static string FinishName(FinishReason r) => r is FinishReason.Length or FinishReason.Deadline ? "length" : "stop";
 
-    private static Task Rejected(HttpContext ctx, GenerationRejected r, ServerSettings settings) => r.Reason switch
+    private static Task Rejected(HttpContext ctx, GenerationRejected r, ServerSettings settings)
+    {
+        RequestLog.Rejected(ctx, r);
+        return RejectedResponse(ctx, r, settings);
+    }
+
+    private static Task RejectedResponse(HttpContext ctx, GenerationRejected r, ServerSettings settings) => r.Reason switch
     {
         // 429 with Retry-After: clients (the OpenAI SDKs among them) back off and retry.
         RejectionReason.QueueFull => ApiErrors.Write(ctx, 429, r.Message, "rate_limit_exceeded", null, "rate_limit_exceeded", settings.RetryAfterSeconds),

@@ -9,8 +9,8 @@ namespace Actors.Runtime.Hosting;
 /// <summary>
 /// The runtime in a plain .NET host: <c>services.AddLlmRuntime(configuration.GetSection("Actors"))</c> binds
 /// <see cref="LlmRuntimeOptions"/> from configuration (appsettings.json, environment, command line), validates
-/// them when the host starts, starts the actor system through Akka.Hosting and registers
-/// <see cref="LlmRuntime"/> as a singleton.
+/// them when the host starts, starts the actor system through Akka.Hosting (its log going to the host's
+/// ILoggerFactory) and registers <see cref="LlmRuntime"/> as a singleton.
 /// </summary>
 public static class LlmRuntimeServiceCollectionExtensions
 {
@@ -38,7 +38,7 @@ public static class LlmRuntimeServiceCollectionExtensions
         {
             string hocon = provider.GetRequiredService<IOptions<LlmRuntimeOptions>>().Value.ToHocon();
             if (hocon.Length > 0) builder.AddHocon(hocon, HoconAddMode.Prepend);
-            builder.WithLlmRuntime(setup: setup);
+            builder.WithLlmRuntime(setup: setup).WithLlmRuntimeLogging();
         });
         services.AddSingleton(provider => LlmRuntime.Get(provider.GetRequiredService<ActorSystem>()));
         return services;
