@@ -173,13 +173,8 @@ public sealed partial class LlmRuntime : IExtension
         var devices = new List<IComputeDevice>();
         foreach (var o in settings.Devices)
         {
-            if (o.Kind == DeviceKind.Cpu && !setup.DeviceFactories.ContainsKey(DeviceKind.Cpu))
-            {
-                devices.Add(new CpuDevice(o.Id, o.Threads));
-                continue;
-            }
-            if (!setup.DeviceFactories.TryGetValue(o.Kind, out var factory))
-                throw new InvalidConfigurationException($"device \"{o.Id}\" is of kind {o.Kind.ToString().ToLowerInvariant()}, but no factory for that kind was given to the runtime (RuntimeSetup.DeviceFactories)");
+            var factory = setup.DeviceFactories.GetValueOrDefault(o.Kind) ?? BuiltInDevices.For(o.Kind)
+                ?? throw new InvalidConfigurationException($"device \"{o.Id}\" is of kind {o.Kind.ToString().ToLowerInvariant()}, but no factory for that kind was given to the runtime (RuntimeSetup.DeviceFactories; Actors.Simulation's SimulatedDevices.Create for simulated devices)");
             try
             {
                 devices.Add(factory(o));

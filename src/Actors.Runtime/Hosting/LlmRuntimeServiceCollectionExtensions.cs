@@ -64,6 +64,7 @@ internal sealed class LlmRuntimeOptionsValidator(string sectionPath) : IValidate
         Positive(o.Replicas, nameof(o.Replicas));
         Positive(o.Pipeline, nameof(o.Pipeline));
         Positive(o.CpuDevices, nameof(o.CpuDevices));
+        Positive(o.CudaDevices, nameof(o.CudaDevices));
         if (o.ThreadsPerDevice is < 0) failures.Add($"{Key(nameof(o.ThreadsPerDevice))} is {o.ThreadsPerDevice}; it must be 0 (all cores) or more");
         if (o.ModelPath is { Length: > 0 } path && !File.Exists(path)) failures.Add($"{Key(nameof(o.ModelPath))}: no file at \"{path}\"");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
