@@ -34,7 +34,7 @@ public sealed class EmbeddingTests(ITestOutputHelper output) : TestKit(output: o
             dot += (double)expected[i] * actual[i];
             maxDiff = Math.Max(maxDiff, Math.Abs(expected[i] - actual[i]));
         }
-        output.WriteLine($"{label}: cosine {dot:F7}, max |diff| {maxDiff:E2}");
+        Output?.WriteLine($"{label}: cosine {dot:F7}, max |diff| {maxDiff:E2}");
         Assert.True(dot > 0.999999, $"{label}: cosine similarity {dot} to llama.cpp's embedding");
         Assert.True(maxDiff < 1e-5, $"{label}: largest difference {maxDiff} from llama.cpp's embedding");
     }
