@@ -5,6 +5,7 @@ using Actors.Cli.Commands;
 var commands = new ICommand[]
 {
     new GenerateCommand(),
+    new ChatCommand(),
     new BenchCommand(),
     new TopologyCommand(),
     new ServeCommand(),

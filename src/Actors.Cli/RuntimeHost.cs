@@ -34,7 +34,8 @@ public sealed class RuntimeHost : IAsyncDisposable
     public static RuntimeHost Start(Arguments a, string? extraHocon = null)
     {
         var config = BuildConfig(a, extraHocon);
-        var setup = new RuntimeSetup { DeviceFactories = DeviceFactories.All() };
+        // cpu and cuda devices are built into the runtime; simulated ones come from Actors.Simulation.
+        var setup = new RuntimeSetup { DeviceFactories = new Dictionary<DeviceKind, DeviceFactory> { [DeviceKind.Simulated] = Actors.Simulation.SimulatedDevices.Create } };
         var system = ActorSystem.Create("actors", BootstrapSetup.Create().WithConfig(config).And(setup));
         try
         {

@@ -30,7 +30,7 @@ public sealed record GenerationResult(string Text, IReadOnlyList<int> TokenIds, 
 /// its stages on the devices, and starts the actors. Send <see cref="Generate"/> / <see cref="Cancel"/>
 /// to <see cref="Router"/>, or use <see cref="Stream"/> / <see cref="StreamAsync"/> / <see cref="GenerateAsync"/>.
 /// </summary>
-public sealed class LlmRuntime : IExtension
+public sealed partial class LlmRuntime : IExtension
 {
     private readonly ActorSystem _system;
 
@@ -132,7 +132,10 @@ public sealed class LlmRuntime : IExtension
         Replicas = replicas;
         // Every end-of-generation id llama.cpp's loader rules give the vocabulary (eot, eom, im_end, end_of_turn...).
         var endOfGeneration = Tokenizer.EndOfGenerationIds.Where(id => id != Tokenizer.EosId).ToArray();
-        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance);
+        var noHidden = Layout.Replicas.Select(stages => devices.First(d => d.Descriptor.Id == stages[^1].DeviceId)).FirstOrDefault(d => !d.ReturnsHiddenStates);
+        string? noEmbeddings = noHidden is null ? null
+            : $"embeddings are not available: the last stage runs on {noHidden.Descriptor.Id} ({noHidden.Descriptor.Kind}), whose backend returns no hidden states (only the CPU backend does)";
+        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance, noEmbeddings);
         Router = system.SystemActorOf(RouterActor.Props(replicas, context), "llm-router");
         system.RegisterOnTermination(Metrics.Dispose);
         if (Settings.WarmUp && !virtualClock) WarmRequestPath(setup.StartTimeout);
@@ -191,13 +194,8 @@ public sealed class LlmRuntime : IExtension
         var devices = new List<IComputeDevice>();
         foreach (var o in settings.Devices)
         {
-            if (o.Kind == DeviceKind.Cpu && !setup.DeviceFactories.ContainsKey(DeviceKind.Cpu))
-            {
-                devices.Add(new CpuDevice(o.Id, o.Threads));
-                continue;
-            }
-            if (!setup.DeviceFactories.TryGetValue(o.Kind, out var factory))
-                throw new InvalidConfigurationException($"device \"{o.Id}\" is of kind {o.Kind.ToString().ToLowerInvariant()}, but no factory for that kind was given to the runtime (RuntimeSetup.DeviceFactories)");
+            var factory = setup.DeviceFactories.GetValueOrDefault(o.Kind) ?? BuiltInDevices.For(o.Kind)
+                ?? throw new InvalidConfigurationException($"device \"{o.Id}\" is of kind {o.Kind.ToString().ToLowerInvariant()}, but no factory for that kind was given to the runtime (RuntimeSetup.DeviceFactories; Actors.Simulation's SimulatedDevices.Create for simulated devices)");
             try
             {
                 devices.Add(factory(o));

@@ -45,6 +45,7 @@ public static partial class OpenAiServer
             {
                 await foreach (var json in events.Reader.ReadAllAsync(ctx.RequestAborted)) await Event(ctx, json);
                 var done = await Task.WhenAll(pumps);
+                RequestLog.Finished(ctx, requests[0].RequestId, done);
                 if (done.FirstOrDefault(d => d.Reason == FinishReason.Error) is { } failed)
                     await ctx.Response.WriteAsync("data: " + JsonSerializer.Serialize(new { error = new ApiError(failed.Error ?? "generation failed", "server_error", null, null) }) + "\n\n", ctx.RequestAborted);
                 else if (includeUsage) await Event(ctx, UsageChunkJson(head, TotalUsage(done.Select(d => d.Usage))));

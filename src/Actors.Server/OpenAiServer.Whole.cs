@@ -61,6 +61,7 @@ public static partial class OpenAiServer
             await Error(ctx, 500, failed.Done.Error ?? "generation failed", "server_error", null);
             return;
         }
+        RequestLog.Finished(ctx, requests[0].RequestId, choices.Select(c => c.Done).ToList());
         ctx.Response.ContentType = "application/json";
         using var w = new Utf8JsonWriter(ctx.Response.BodyWriter.AsStream());
         w.WriteStartObject();

@@ -66,7 +66,7 @@ public static partial class OpenAiServer
         string model = modelName ?? Path.GetFileNameWithoutExtension(runtime.Model.Name);
         var names = new ModelNames(model, settings.ModelAliases);
         var context = new RequestMapper.Context(settings.Limits, MaxPromptChars(runtime, settings.Limits), settings.AllowClientPriority,
-            ChatPromptBuilder.ForRuntime(runtime, chatTemplate), settings.MaxRequestDuration);
+            ChatPromptBuilder.ForRuntime(runtime, chatTemplate), settings.MaxRequestDuration, runtime.Model.Config.VocabSize);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         if (guardEveryPath) ServerGuards.Use(app, settings, lifecycle);
@@ -80,6 +80,7 @@ public static partial class OpenAiServer
         }));
         app.MapPost("/v1/completions", (HttpContext ctx) => Handle(ctx, runtime, names, context, settings, chat: false));
         app.MapPost("/v1/chat/completions", (HttpContext ctx) => Handle(ctx, runtime, names, context, settings, chat: true));
+        app.MapPost("/v1/embeddings", (HttpContext ctx) => Embeddings(ctx, runtime, names, settings, context.MaxPromptChars));
         TokenizeEndpoints.Map(app, runtime.Tokenizer);
         return app;
     }
@@ -150,6 +151,7 @@ public static partial class OpenAiServer
             return;
         }
         var choices = RequestMapper.Choices(request, body.N ?? 1);
+        RequestLog.Tag(ctx, request.RequestId);
         if (body.Stream) await Stream(ctx, runtime, choices, model, chat, settings, includeUsage);
         else await Whole(ctx, runtime, choices, model, chat, settings);
     }
@@ -191,7 +193,13 @@ public static partial class OpenAiServer
     /// <summary>OpenAI knows "stop" and "length"; a request cut by the server's duration limit is reported as "length" too.</summary>
     private static string FinishName(FinishReason r) => r is FinishReason.Length or FinishReason.Deadline ? "length" : "stop";
 
-    private static Task Rejected(HttpContext ctx, GenerationRejected r, ServerSettings settings) => r.Reason switch
+    private static Task Rejected(HttpContext ctx, GenerationRejected r, ServerSettings settings)
+    {
+        RequestLog.Rejected(ctx, r);
+        return RejectedResponse(ctx, r, settings);
+    }
+
+    private static Task RejectedResponse(HttpContext ctx, GenerationRejected r, ServerSettings settings) => r.Reason switch
     {
         // 429 with Retry-After: clients (the OpenAI SDKs among them) back off and retry.
         RejectionReason.QueueFull => ApiErrors.Write(ctx, 429, r.Message, "rate_limit_exceeded", null, "rate_limit_exceeded", settings.RetryAfterSeconds),

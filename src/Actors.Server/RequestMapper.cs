@@ -16,7 +16,7 @@ public static class RequestMapper
     }
 
     /// <summary>What the mapper needs besides the body: the limits, whether a client's priority counts, and the chat prompt builder.</summary>
-    public sealed record Context(RequestLimits Limits, int MaxPromptChars, bool AllowClientPriority, ChatPromptBuilder Template, TimeSpan MaxDuration = default);
+    public sealed record Context(RequestLimits Limits, int MaxPromptChars, bool AllowClientPriority, ChatPromptBuilder Template, TimeSpan MaxDuration = default, int VocabSize = int.MaxValue);
 
     public static Generate ToGenerate(CompletionRequest body, bool chat, Context context, string id)
     {
@@ -38,6 +38,7 @@ public static class RequestMapper
         UnsupportedFields.Check(body, chat);
         ReadStreamOptions(body);
         var (logProbs, topLogProbs) = chat ? ReadChatLogProbs(body) : ReadCompletionLogProbs(body);
+        var logitBias = LogitBiasReader.Read(body.LogitBias, context.VocabSize);
 
         string? prompt = null;
         int[]? tokens = null;
@@ -79,6 +80,7 @@ public static class RequestMapper
                 IgnoreEos = body.IgnoreEos,
                 LogProbs = logProbs,
                 TopLogProbs = topLogProbs,
+                LogitBias = logitBias,
             },
         };
     }

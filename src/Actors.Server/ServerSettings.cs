@@ -8,6 +8,8 @@ public sealed record RequestLimits(long MaxBodyBytes, int MaxPromptChars, int Ma
 {
     /// <summary>Most choices (`n`) one request may ask for.</summary>
     public int MaxChoices { get; init; } = 16;
+    /// <summary>Most inputs of one embeddings request.</summary>
+    public int MaxEmbeddingInputs { get; init; } = 2048;
 }
 
 /// <summary>
@@ -23,6 +25,8 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
     public TimeSpan OtlpInterval { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Other names a request's "model" may use for the served model (actors-server.model-aliases).</summary>
     public IReadOnlyList<string> ModelAliases { get; init; } = [];
+    /// <summary>How /v1/embeddings pools hidden states (actors-server.embedding-pooling).</summary>
+    public Runtime.Protocol.EmbeddingPooling EmbeddingPooling { get; init; }
     public const string ApiKeyVariable = "ACTORS_API_KEY";
 
     public static Config DefaultConfig() =>
@@ -52,11 +56,17 @@ public sealed record ServerSettings(string? ApiKey, bool AllowClientPriority, Ti
                 l.Int("max-prompt-chars", 0),
                 l.Int("max-stop-sequences", 0, 1024),
                 l.Int("max-stop-length", 1, 1 << 20),
-                l.Int("max-messages", 1)) { MaxChoices = l.Int("max-choices", 1, 128) })
+                l.Int("max-messages", 1)) { MaxChoices = l.Int("max-choices", 1, 128), MaxEmbeddingInputs = l.Int("max-embedding-inputs", 1) })
         {
             OtlpEndpoint = otlp.Length > 0 ? new Uri(otlp) : null,
             OtlpInterval = m.Duration("otlp-interval", TimeSpan.FromMilliseconds(100)),
             ModelAliases = ReadAliases(full),
+            EmbeddingPooling = r.String("embedding-pooling") switch
+            {
+                "mean" => Runtime.Protocol.EmbeddingPooling.Mean,
+                "last" => Runtime.Protocol.EmbeddingPooling.Last,
+                var other => throw new InvalidConfigurationException($"{Root}.embedding-pooling = \"{other}\" is not one of mean, last"),
+            },
         };
     }
 

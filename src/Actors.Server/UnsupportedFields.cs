@@ -5,7 +5,7 @@ namespace Actors.Server;
 
 /// <summary>
 /// OpenAI fields the server does not implement are refused with a 400 naming them rather than ignored, so a
-/// client never believes it got what it asked for (JSON output, a forced tool call, biased sampling).
+/// client never believes it got what it asked for (JSON output, a forced tool call).
 /// </summary>
 public static class UnsupportedFields
 {
@@ -15,9 +15,6 @@ public static class UnsupportedFields
             throw new BadRequest("tools is a chat completion field: send it to /v1/chat/completions", "tools");
         CheckToolChoice(body.ToolChoice, chat);
         CheckResponseFormat(body.ResponseFormat);
-        var bias = body.LogitBias;
-        if (IsSet(bias) && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
-            throw new BadRequest("logit_bias is not supported by this server", "logit_bias");
         if (IsSet(body.Echo) && body.Echo.ValueKind != JsonValueKind.False)
             throw new BadRequest("echo is not supported: the completion does not repeat the prompt", "echo");
         if (IsSet(body.BestOf) && !(body.BestOf.ValueKind == JsonValueKind.Number && body.BestOf.TryGetInt32(out int best) && best == 1))

@@ -7,7 +7,11 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Akka.Actor;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
+using Akka.Event;
 using Actors.Runtime;
 using Actors.Runtime.Hosting;
 
@@ -66,6 +70,57 @@ public sealed class HostedServerTests
             var runtime = app.Services.GetRequiredService<LlmRuntime>();
             Assert.Equal(256, runtime.Settings.Scheduler.MaxBatchedTokens);
             Assert.Equal(256, app.Services.GetRequiredService<IOptions<LlmRuntimeOptions>>().Value.MaxBatchedTokens);
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+
+    /// <summary>Every log line the host's logging receives, with its category.</summary>
+    private sealed class CapturingProvider : ILoggerProvider
+    {
+        public readonly System.Collections.Concurrent.ConcurrentQueue<(string Category, LogLevel Level, string Message)> Lines = new();
+        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+        public void Dispose() { }
+
+        private sealed class Logger(CapturingProvider owner, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public bool IsEnabled(LogLevel logLevel) => true;
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                owner.Lines.Enqueue((category, logLevel, formatter(state, exception)));
+        }
+    }
+
+    [Fact]
+    public async Task Akka_logs_and_one_line_per_request_reach_the_hosts_logging_with_the_request_id()
+    {
+        var builder = Builder(new());
+        var captured = new CapturingProvider();
+        builder.Logging.AddProvider(captured);
+        builder.Services.AddOpenAiEndpoints();
+        await using var app = builder.Build();
+        app.MapOpenAiEndpoints(modelName: "hosted");
+        await app.StartAsync();
+        try
+        {
+            // Akka's own log (any actor's, the runtime's included) goes through ILoggerFactory.
+            app.Services.GetRequiredService<ActorSystem>().Log.Warning("bridged from akka {0}", 42);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            using var http = new HttpClient { BaseAddress = new Uri(address.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
+            using var response = await http.PostAsJsonAsync("v1/completions", new { prompt = "log me", max_tokens = 3, ignore_eos = true });
+            string id = response.Headers.GetValues(RequestLog.Header).Single();
+            using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            Assert.Equal(body.RootElement.GetProperty("id").GetString(), id);
+            int prompt = body.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (DateTime.UtcNow < deadline && !captured.Lines.Any(l => l.Message.Contains("bridged from akka 42"))) await Task.Delay(50);
+            Assert.Contains(captured.Lines, l => l.Level == LogLevel.Warning && l.Message.Contains("bridged from akka 42"));
+            var line = Assert.Single(captured.Lines, l => l.Category == RequestLog.Category && l.Message.Contains(id));
+            Assert.Contains($"/v1/completions Length: prompt {prompt} tokens (0 cached), completion 3 tokens, TTFT ", line.Message);
+            Assert.Contains(" ms, total ", line.Message);
         }
         finally
         {

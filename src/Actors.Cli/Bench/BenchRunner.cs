@@ -20,6 +20,10 @@ public sealed class BenchRunner(LlmRuntime runtime)
 {
     private sealed record Result(bool Rejected, GenerationCompleted? Completed, int Tokens);
 
+    /// <summary>Told the number of requests finished so far (for a progress bar); any thread.</summary>
+    public Action<double>? Progress { get; init; }
+    private int _finished;
+
     public async Task<BenchReport> RunAsync(List<BenchRequest> workload, BenchMode mode, int concurrency, double rate, CancellationToken cancel)
     {
         var results = new Result[workload.Count];
@@ -126,6 +130,10 @@ public sealed class BenchRunner(LlmRuntime runtime)
         catch (GenerationRejectedException)
         {
             return new Result(true, null, 0);
+        }
+        finally
+        {
+            Progress?.Invoke(Interlocked.Increment(ref _finished));
         }
     }
 

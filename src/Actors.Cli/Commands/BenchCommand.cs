@@ -141,7 +141,8 @@ public sealed class BenchCommand : ICommand
         var reports = new List<BenchReport>();
         foreach (var mode in modes)
         {
-            var report = await new BenchRunner(host.Runtime).RunAsync(workload, mode, concurrency, rate, cancel);
+            var report = await CliProgress.Run(CliProgress.ShouldShow(a.Flag("json")), $"bench {mode.ToString().ToLowerInvariant()}", workload.Count,
+                progress => new BenchRunner(host.Runtime) { Progress = progress.Report }.RunAsync(workload, mode, concurrency, rate, cancel));
             reports.Add(report);
             if (a.Flag("json")) continue;
             foreach (var line in report.ToTable()) await output.WriteLineAsync(line);

@@ -31,7 +31,7 @@ public sealed class MakeModelCommand : ICommand
         new("tied", "tie the output head to the token embedding", IsFlag: true),
     ];
 
-    public Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
+    public async Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
     {
         string path = a.RequireString("out");
         var kind = a.RequireString("vocab-kind") switch
@@ -74,10 +74,14 @@ public sealed class MakeModelCommand : ICommand
             throw new CliException(ex.Message);
         }
         var started = DateTime.UtcNow;
-        SyntheticModelGenerator.Write(path, spec);
+        await CliProgress.Run(CliProgress.ShouldShow(json: false), $"generating {Path.GetFileName(path)}", SyntheticModelGenerator.Steps(spec), progress =>
+        {
+            SyntheticModelGenerator.Write(path, spec, (done, _) => progress.Report(done));
+            return 0;
+        });
         long bytes = new FileInfo(path).Length;
         output.WriteLine($"wrote {path}: {bytes / 1e6:F1} MB, {spec.CacheKey} in {(DateTime.UtcNow - started).TotalSeconds:F1} s");
-        return Task.FromResult(0);
+        return 0;
     }
 
     private static ImportedTokenizer? ImportTokenizer(Arguments a)

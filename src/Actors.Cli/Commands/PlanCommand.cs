@@ -42,7 +42,9 @@ public sealed class PlanCommand : ICommand
         PlanOutcome outcome;
         try
         {
-            outcome = await new PlanEngine(settings, ModelCatalog.Default, HardwareCatalog.Default, Console.Error).RunAsync(cancel);
+            // A bar only for the slow part: layouts simulated through the actor runtime.
+            outcome = await CliProgress.Run(settings.Simulate && CliProgress.ShouldShow(settings.Json), "plan: simulating layouts", 1,
+                progress => new PlanEngine(settings, ModelCatalog.Default, HardwareCatalog.Default, progress).RunAsync(cancel), log: Console.Error);
         }
         catch (CatalogException e)
         {

@@ -41,7 +41,7 @@ public sealed class ValidateCommand : ICommand
             LeftoversReread = a.LeftoversReread,
         };
 
-    public Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
+    public async Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
     {
         var models = a.RequireString("models").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(name => ValidationSuite.Models.TryGetValue(name, out var m) ? m
@@ -55,13 +55,25 @@ public sealed class ValidateCommand : ICommand
         int threads = a.Int("threads", 0, 4096);
         if (threads == 0) threads = Environment.ProcessorCount;
         double tolerance = a.Double("tolerance", 0.1, 1000) / 100;
-        var log = Console.Error;
+        // Steps of the bar: the probes before and after, and every case.
+        int steps = 2 + models.Length * (batches.Length + (prefill > 0 ? 1 : 0));
+        var report = await CliProgress.Run(CliProgress.ShouldShow(a.Flag("json")), "validate", steps,
+            progress => Measure(models, batches, prefill, context, threads, tolerance, progress, cancel), log: Console.Error);
+        if (a.Flag("json")) output.WriteLine(report.Json());
+        else foreach (var line in report.Text(a.Flag("markdown"))) output.WriteLine(line);
+        return report.WithinTolerance ? 0 : 1;
+    }
 
+    private static ValidationReport Measure(ValidationModel[] models, int[] batches, int prefill, int context, int threads, double tolerance,
+        ProgressReporter progress, CancellationToken cancel)
+    {
+        int done = 0;
         var types = models.Select(m => Enum.Parse<GgmlType>(m.Spec.WeightType, ignoreCase: true)).Distinct().ToArray();
-        log.WriteLine($"measuring read bandwidth, FMA peak and the matmul kernels of {string.Join(", ", types)} on {threads} threads...");
+        progress.Step($"measuring read bandwidth, FMA peak and the matmul kernels of {string.Join(", ", types)} on {threads} threads...");
         double bw0 = MachineProbe.ReadBandwidth(threads), fl0 = MachineProbe.FmaFlops(threads);
         var kernels0 = types.ToDictionary(t => t, t => MachineProbe.MatmulKernel(t, threads));
         var ops0 = OpRates.Measure(threads, context);
+        progress.Report(++done);
 
         var cases = new List<ValidationCase>();
         var formats = ModelCatalog.Default;
@@ -69,7 +81,7 @@ public sealed class ValidateCommand : ICommand
         {
             cancel.ThrowIfCancellationRequested();
             string path = Path.Combine(SyntheticModelGenerator.DefaultCacheDirectory, $"tiny-llama-{m.Spec.CacheKey}.gguf");
-            if (!File.Exists(path)) log.WriteLine($"generating {m.Label} (first run only; cached in {SyntheticModelGenerator.DefaultCacheDirectory})...");
+            if (!File.Exists(path)) progress.Step($"generating {m.Label} (first run only; cached in {SyntheticModelGenerator.DefaultCacheDirectory})...");
             path = SyntheticModelGenerator.EnsureCached(m.Spec);
             var model = LlamaModel.Open(path);
             var shape = new ModelShape(m.Label, model.Config);
@@ -81,19 +93,21 @@ public sealed class ValidateCommand : ICommand
             using var timer = new CpuStepTimer(model, threads, blocks, Math.Max(batches.Max(), chunk));
             foreach (int b in batches)
             {
-                log.WriteLine($"  {m.Label}: decode, batch {b}");
+                progress.Step($"  {m.Label}: decode, batch {b}");
                 var batch = StepShapes.Decode(b, ctx, timer.Kv, model.Config.VocabSize);
                 cases.Add(new ValidationCase(m.Label, bytes, shape, format, $"decode b={b}", BatchShape.From(batch), timer.Time(batch)));
+                progress.Report(++done);
             }
             if (chunk > 0)
             {
-                log.WriteLine($"  {m.Label}: prefill, {chunk} tokens");
+                progress.Step($"  {m.Label}: prefill, {chunk} tokens");
                 var batch = StepShapes.Prefill(chunk, timer.Kv, model.Config.VocabSize);
                 cases.Add(new ValidationCase(m.Label, bytes, shape, format, $"prefill {chunk}", BatchShape.From(batch), timer.Time(batch)));
+                progress.Report(++done);
             }
         }
 
-        log.WriteLine("measuring again...");
+        progress.Step("measuring again...");
         double bw1 = MachineProbe.ReadBandwidth(threads), fl1 = MachineProbe.FmaFlops(threads);
         var kernels1 = types.ToDictionary(t => t, t => MachineProbe.MatmulKernel(t, threads));
         var ops1 = OpRates.Measure(threads, context);
@@ -117,9 +131,7 @@ public sealed class ValidateCommand : ICommand
         };
         var factors = new MeasuredFactors(1, 1, ops.DispatchSeconds);
         var measured = types.ToDictionary(t => t.ToString(), t => (kernels0[t], kernels1[t]));
-        var report = new ValidationReport(threads, bw0, bw1, fl0, fl1, measured, ops0, ops1, device, factors, cases, tolerance);
-        if (a.Flag("json")) output.WriteLine(report.Json());
-        else foreach (var line in report.Text(a.Flag("markdown"))) output.WriteLine(line);
-        return Task.FromResult(report.WithinTolerance ? 0 : 1);
+        progress.Report(++done);
+        return new ValidationReport(threads, bw0, bw1, fl0, fl1, measured, ops0, ops1, device, factors, cases, tolerance);
     }
 }

@@ -33,11 +33,17 @@ public sealed record PlanOutcome(
 /// <summary>
 /// Runs a plan: picks the weight format, estimates every allowed layout analytically, simulates the
 /// pipeline and replica layouts through the actor runtime when asked, and builds the comparisons.
-/// Simulations are memoised: variants whose replicas have the same links inside run once.
+/// Simulations are memoised: variants whose replicas have the same links inside run once. Each simulation
+/// is a step of <paramref name="progress"/> (a bar in a terminal, log lines otherwise).
 /// </summary>
-public sealed class PlanEngine(PlanSettings settings, ModelCatalog models, HardwareCatalog hardware, TextWriter progress)
+public sealed class PlanEngine(PlanSettings settings, ModelCatalog models, HardwareCatalog hardware, ProgressReporter progress)
 {
     private readonly Dictionary<string, LayoutEstimate> _simulated = new(StringComparer.Ordinal);
+    private int _simulations;
+
+    /// <summary>Simulations of the main pass (the bar's length; comparisons run on an open-ended bar).</summary>
+    private static int MainPassSimulations(PlanSettings settings, IReadOnlyList<LayoutEstimate> analytic) =>
+        settings.Simulate ? analytic.Count(e => e.Fits && LayoutSimulator.CanSimulate(new Layout(e.TensorParallel, e.PipelineParallel, e.Replicas))) : 0;
 
     public static readonly int[] BatchSizes = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
@@ -48,6 +54,7 @@ public sealed class PlanEngine(PlanSettings settings, ModelCatalog models, Hardw
         var request = baseRequest with { Weights = choice.Format };
         var analytic = Estimates(request);
         var recommended = Planner.Best(analytic);
+        progress.SetTotal(MainPassSimulations(settings, analytic));
 
         var layouts = new List<LayoutEstimate>();
         LayoutEstimate? recommendedSimulated = null;
@@ -63,7 +70,11 @@ public sealed class PlanEngine(PlanSettings settings, ModelCatalog models, Hardw
         }
 
         var sections = new List<CompareSection>();
-        if (settings.Compare != CompareAxes.None) sections.AddRange(await CompareAsync(request, cancel));
+        if (settings.Compare != CompareAxes.None)
+        {
+            if (settings.Simulate) progress.Indeterminate();
+            sections.AddRange(await CompareAsync(request, cancel));
+        }
         var moves = (settings.Compare & CompareAxes.Link) != 0 ? KvMoves(request) : [];
         return new PlanOutcome(settings, choice, layouts, recommended, recommendedSimulated, sections, moves);
     }
@@ -101,9 +112,10 @@ public sealed class PlanEngine(PlanSettings settings, ModelCatalog models, Hardw
         string key = LayoutSimulator.CacheKey(request, layout) + "|" + settings.SimulationRequests;
         if (!_simulated.TryGetValue(key, out var sim))
         {
-            await progress.WriteLineAsync($"simulating {layout} ({request.Weights.Name}, {request.Workload.Concurrency} in flight, {linkLabel}) through the actor runtime...");
+            progress.Step($"simulating {layout} ({request.Weights.Name}, {request.Workload.Concurrency} in flight, {linkLabel}) through the actor runtime...");
             sim = await LayoutSimulator.EstimateAsync(request, layout, analytic, settings.SimulationRequests, cancel);
             _simulated[key] = sim;
+            progress.Report(++_simulations);
         }
         // Same figures, this variant's labels (topology text, memory) from its own analytic estimate.
         return sim with { Topology = analytic.Topology, MemoryPerDeviceGb = analytic.MemoryPerDeviceGb };

@@ -24,4 +24,7 @@ public interface IComputeDevice : IDisposable
     long EstimateStageBytes(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens);
 
     IStageExecutor LoadStage(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens);
+
+    /// <summary>Whether its last stages return final hidden states (<see cref="IStageExecutor.ReadNormedHidden"/>), which embeddings need.</summary>
+    bool ReturnsHiddenStates => false;
 }

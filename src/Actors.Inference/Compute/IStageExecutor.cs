@@ -22,6 +22,14 @@ public interface IStageExecutor : IDisposable
     /// </summary>
     void Forward(StepBatch batch, ReadOnlySpan<float> hiddenIn, Span<float> output);
 
+    /// <summary>
+    /// The last stage's final-norm hidden state (the model's output norm applied, the head's input) of token
+    /// <paramref name="token"/> of the batch just run by <see cref="Forward"/>, into <paramref name="destination"/>
+    /// [HiddenSize]: what embeddings pool.
+    /// </summary>
+    void ReadNormedHidden(int token, Span<float> destination) =>
+        throw new NotSupportedException($"{GetType().Name} does not return hidden states, so it cannot compute embeddings");
+
     /// <summary>Floats <see cref="Forward"/> writes for this batch.</summary>
     int OutputLength(StepBatch batch) => IsLast ? batch.LogitCount * VocabSize : batch.TokenCount * HiddenSize;
 

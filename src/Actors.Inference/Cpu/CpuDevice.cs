@@ -13,6 +13,8 @@ public sealed class CpuDevice : IComputeDevice
 
     public DeviceDescriptor Descriptor { get; }
 
+    public bool ReturnsHiddenStates => true;
+
     public CpuDevice(string id = "cpu:0", int threads = 0, long memoryBytes = 0)
     {
         if (threads < 0) throw new ArgumentOutOfRangeException(nameof(threads), $"threads must be 0 (all cores) or positive, got {threads}");

@@ -205,6 +205,14 @@ public sealed class CpuStageExecutor : IStageExecutor
         _logits.AsSpan(0, n * vocab).CopyTo(output);
     }
 
+    public void ReadNormedHidden(int token, Span<float> destination)
+    {
+        if (!IsLast) throw new InvalidOperationException($"only the last stage has final hidden states; this one runs layers {Layers.Start}..{Layers.End}");
+        int dim = _c.EmbeddingLength;
+        if ((uint)token >= (uint)_capacity) throw new ArgumentOutOfRangeException(nameof(token), token, "outside the last batch");
+        RmsNorm.Apply(_x.AsSpan(token * dim, dim), _model.OutputNorm, _c.RmsNormEps, destination[..dim]);
+    }
+
     private static void AddBias(float[] x, float[] bias, int tokens)
     {
         int n = bias.Length;

@@ -6,6 +6,7 @@ namespace Actors.Inference.Sampling;
 /// <summary>
 /// Picks the next token of one sequence from its logits. The steps, in llama.cpp's order:
 /// <list type="number">
+/// <item>logit bias (OpenAI's logit_bias: a per-request sparse table added to the logits);</item>
 /// <item>penalties: repetition (llama.cpp: over the last <see cref="SamplingParameters.RepeatLastN"/>
 /// previous tokens, a positive logit is divided by the penalty, a negative or zero one multiplied), then
 /// presence and frequency (OpenAI: logit -= count·frequency + (count &gt; 0)·presence, counting all
@@ -45,6 +46,8 @@ public sealed class Sampler
     private readonly int[] _heap;            // selection heap for top-k / top logprobs
     private readonly float[] _scratch;       // scaled logits and their exponentials for the log-sum-exp
     private readonly Comparison<int> _byLogitDescending;
+    private readonly int[] _biasTokens;      // logit bias as two parallel arrays: a step walks them, no lookups
+    private readonly float[] _biasValues;
     private long[]? _sortKeys;               // for the rare full sort (top-p over a flat distribution)
     private SamplerRandom _rng;
     private int _count;
@@ -67,6 +70,9 @@ public sealed class Sampler
         _scratch = new float[vocabSize];
         _heap = new int[Math.Max(Math.Min(vocabSize, Math.Max(parameters.TopK, PartialSortSize)), SamplingParameters.MaxTopLogProbs)];
         _byLogitDescending = CompareByLogitDescending;
+        var bias = parameters.LogitBias?.Where(b => b.Value != 0).OrderBy(b => b.Key).ToArray() ?? [];
+        _biasTokens = bias.Select(b => b.Key).ToArray();
+        _biasValues = bias.Select(b => b.Value).ToArray();
         Seed = parameters.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         _rng = new SamplerRandom(Seed);
     }
@@ -86,7 +92,7 @@ public sealed class Sampler
     /// </remarks>
     public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> previousTokens)
     {
-        if (_p.IsGreedy && !_p.LogProbs && !HasPenalties && logits.Length == _vocab)
+        if (_p.IsGreedy && !_p.LogProbs && !HasPenalties && _biasTokens.Length == 0 && logits.Length == _vocab)
         {
             float max = TensorPrimitives.Max(logits);
             if (!float.IsNaN(max) && !float.IsInfinity(max))
@@ -160,6 +166,7 @@ public sealed class Sampler
         if (float.IsNegativeInfinity(max)) throw new ArgumentException("every logit is -infinity", nameof(logits));
         logits.CopyTo(_logits);
 
+        for (int i = 0; i < _biasTokens.Length; i++) _logits[_biasTokens[i]] += _biasValues[i];
         ApplyPenalties(previousTokens);
         _logSumExp = double.NaN;
         _hasSample = true;

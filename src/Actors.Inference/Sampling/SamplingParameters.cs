@@ -56,6 +56,14 @@ public sealed record SamplingParameters
 
     public const int MaxTopLogProbs = 20;
 
+    /// <summary>
+    /// OpenAI's logit_bias: token id → a value in [-100, 100] added to that token's logit before every
+    /// other step (llama.cpp's order); -100 in practice bans a token, +100 forces it. Null or empty: off.
+    /// </summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+
+    public const float MaxLogitBias = 100f;
+
     /// <summary>Greedy decoding: always the most likely token.</summary>
     public static SamplingParameters Greedy { get; } = new() { Temperature = 0 };
 
@@ -103,6 +111,15 @@ public sealed record SamplingParameters
             throw Bad(nameof(TopLogProbs), TopLogProbs, $"it must be in [0, {MaxTopLogProbs}]");
         if (TopLogProbs > 0 && !LogProbs)
             throw Bad(nameof(TopLogProbs), TopLogProbs, $"it needs {nameof(LogProbs)} = true");
+        if (LogitBias is not null)
+            foreach (var (token, bias) in LogitBias)
+            {
+                if (token < 0 || (vocabSize is int v && token >= v))
+                    throw Bad($"{nameof(LogitBias)}[{token}]", token,
+                        vocabSize is int size ? $"a token id must be in [0, {size})" : "a token id must be >= 0");
+                if (!(bias >= -MaxLogitBias && bias <= MaxLogitBias))
+                    throw Bad($"{nameof(LogitBias)}[{token}]", bias, $"a bias must be in [-{MaxLogitBias}, {MaxLogitBias}]");
+            }
     }
 
     private static string Format(object? value) => value switch

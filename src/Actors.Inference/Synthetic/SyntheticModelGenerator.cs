@@ -11,12 +11,20 @@ namespace Actors.Inference.Synthetic;
 /// </summary>
 public static class SyntheticModelGenerator
 {
-    public static void Write(string path, SyntheticModelSpec spec)
+    public static void Write(string path, SyntheticModelSpec spec) => Write(path, spec, null);
+
+    /// <param name="progress">Told (steps done, steps in all) as the tensors are drawn and the file is written: the
+    /// token embedding, each layer, the output, the write.</param>
+    public static void Write(string path, SyntheticModelSpec spec, Action<int, int>? progress)
     {
         spec.Validate();
-        var w = Build(spec);
+        var w = Build(spec, progress);
         w.Write(path);
+        progress?.Invoke(Steps(spec), Steps(spec));
     }
+
+    /// <summary>Progress steps of <see cref="Write(string, SyntheticModelSpec, Action{int, int}?)"/>.</summary>
+    public static int Steps(SyntheticModelSpec spec) => spec.Layers + 3;
 
     /// <summary>Returns the path of a cached model of this shape, generating it on first use.</summary>
     public static string EnsureCached(SyntheticModelSpec spec, string? cacheDir = null)
@@ -33,8 +41,11 @@ public static class SyntheticModelGenerator
             ? env
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile, Environment.SpecialFolderOption.DoNotVerify), ".cache", "actors");
 
-    public static GgufWriter Build(SyntheticModelSpec spec)
+    public static GgufWriter Build(SyntheticModelSpec spec) => Build(spec, null);
+
+    private static GgufWriter Build(SyntheticModelSpec spec, Action<int, int>? progress)
     {
+        int steps = Steps(spec), done = 0;
         var traits = spec.Traits;
         string a = spec.Architecture;
         int hd = spec.EffectiveHeadDim;
@@ -86,6 +97,7 @@ public static class SyntheticModelGenerator
         double residual = 1.0 / Math.Sqrt(2.0 * spec.Layers);
         double inStd = 1.0 / Math.Sqrt(spec.Dim);
         Matrix(w, spec, "token_embd.weight", spec.Vocab, spec.Dim, traits.ScaleEmbedding ? inStd : 1.0);
+        progress?.Invoke(++done, steps);
         for (int l = 0; l < spec.Layers; l++)
         {
             string p = $"blk.{l}.";
@@ -121,6 +133,7 @@ public static class SyntheticModelGenerator
             }
             Matrix(w, spec, p + "ffn_down.weight", spec.Dim, spec.Ffn, residual / Math.Sqrt(spec.Ffn));
             if (traits.PostNorms) Norm(w, spec, p + "post_ffw_norm.weight", spec.Dim);
+            progress?.Invoke(++done, steps);
         }
         Norm(w, spec, "output_norm.weight", spec.Dim);
         if (spec.SeparateOutput) Matrix(w, spec, "output.weight", spec.Vocab, spec.Dim, inStd);
@@ -130,6 +143,7 @@ public static class SyntheticModelGenerator
             Vector(w, spec, "rope_factors_long.weight", hd / 2, 2.5, 1.0, min: 1.0);
             Vector(w, spec, "rope_factors_short.weight", hd / 2, 1.2, 0.2, min: 1.0);
         }
+        progress?.Invoke(++done, steps);
         return w;
     }
 

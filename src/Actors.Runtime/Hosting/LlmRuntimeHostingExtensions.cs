@@ -25,4 +25,17 @@ public static class LlmRuntimeHostingExtensions
         builder.WithActors((system, registry) => registry.Register<LlmRuntimeRouter>(LlmRuntime.Get(system).Router));
         return builder;
     }
+
+    /// <summary>
+    /// Sends Akka's log (the runtime's actors included: scheduler, stages, devices) to the host's
+    /// Microsoft.Extensions.Logging <c>ILoggerFactory</c> instead of Akka's console logger, at
+    /// <paramref name="level"/> and above; categories are the actors' log sources.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithLlmRuntimeLogging(this AkkaConfigurationBuilder builder, Akka.Event.LogLevel level = Akka.Event.LogLevel.InfoLevel) =>
+        builder.ConfigureLoggers(loggers =>
+        {
+            loggers.LogLevel = level;
+            loggers.ClearLoggers();
+            loggers.AddLoggerFactory();
+        });
 }

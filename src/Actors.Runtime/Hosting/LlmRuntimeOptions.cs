@@ -23,6 +23,10 @@ public sealed class LlmRuntimeOptions
     /// <summary>Number of CPU devices to declare (cpu:0..cpu:N-1), each with <see cref="ThreadsPerDevice"/> threads.</summary>
     public int? CpuDevices { get; set; }
     public int? ThreadsPerDevice { get; set; }
+    /// <summary>Number of CUDA GPUs to declare (cuda:0..cuda:N-1, CUDA's ordinals), opened by the runtime's built-in CUDA backend.</summary>
+    public int? CudaDevices { get; set; }
+    /// <summary>Run a CUDA device's stages on the CPU when it cannot be opened (actors-runtime.cuda-fallback = cpu) rather than stop.</summary>
+    public bool? CudaFallbackToCpu { get; set; }
 
     public string ToHocon()
     {
@@ -49,11 +53,13 @@ public sealed class LlmRuntimeOptions
         Line("kv-cache.num-blocks", KvBlocks);
         Line("layout.replicas", Replicas);
         Line("layout.pipeline", Pipeline);
-        if (CpuDevices is int n)
+        if (CpuDevices is not null || CudaDevices is not null)
         {
-            var devices = Enumerable.Range(0, n).Select(i => $"{{ id = \"cpu:{i}\", kind = cpu, threads = {ThreadsPerDevice ?? 0} }}");
+            var devices = Enumerable.Range(0, CpuDevices ?? 0).Select(i => $"{{ id = \"cpu:{i}\", kind = cpu, threads = {ThreadsPerDevice ?? 0} }}")
+                .Concat(Enumerable.Range(0, CudaDevices ?? 0).Select(i => $"{{ id = \"cuda:{i}\", kind = cuda }}"));
             sb.Append("actors-runtime.devices = [ ").Append(string.Join(", ", devices)).AppendLine(" ]");
         }
+        if (CudaFallbackToCpu is bool fallback) sb.Append("actors-runtime.cuda-fallback = ").AppendLine(fallback ? "cpu" : "stop");
         return sb.ToString();
     }
 }

@@ -9,8 +9,8 @@ namespace Actors.Runtime.Hosting;
 /// <summary>
 /// The runtime in a plain .NET host: <c>services.AddLlmRuntime(configuration.GetSection("Actors"))</c> binds
 /// <see cref="LlmRuntimeOptions"/> from configuration (appsettings.json, environment, command line), validates
-/// them when the host starts, starts the actor system through Akka.Hosting and registers
-/// <see cref="LlmRuntime"/> as a singleton.
+/// them when the host starts, starts the actor system through Akka.Hosting (its log going to the host's
+/// ILoggerFactory) and registers <see cref="LlmRuntime"/> as a singleton.
 /// </summary>
 public static class LlmRuntimeServiceCollectionExtensions
 {
@@ -38,7 +38,7 @@ public static class LlmRuntimeServiceCollectionExtensions
         {
             string hocon = provider.GetRequiredService<IOptions<LlmRuntimeOptions>>().Value.ToHocon();
             if (hocon.Length > 0) builder.AddHocon(hocon, HoconAddMode.Prepend);
-            builder.WithLlmRuntime(setup: setup);
+            builder.WithLlmRuntime(setup: setup).WithLlmRuntimeLogging();
         });
         services.AddSingleton(provider => LlmRuntime.Get(provider.GetRequiredService<ActorSystem>()));
         return services;
@@ -64,6 +64,7 @@ internal sealed class LlmRuntimeOptionsValidator(string sectionPath) : IValidate
         Positive(o.Replicas, nameof(o.Replicas));
         Positive(o.Pipeline, nameof(o.Pipeline));
         Positive(o.CpuDevices, nameof(o.CpuDevices));
+        Positive(o.CudaDevices, nameof(o.CudaDevices));
         if (o.ThreadsPerDevice is < 0) failures.Add($"{Key(nameof(o.ThreadsPerDevice))} is {o.ThreadsPerDevice}; it must be 0 (all cores) or more");
         if (o.ModelPath is { Length: > 0 } path && !File.Exists(path)) failures.Add($"{Key(nameof(o.ModelPath))}: no file at \"{path}\"");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -11,7 +11,9 @@ namespace Actors.Runtime.Internal;
 /// <summary>What every request actor of a runtime shares.</summary>
 /// <param name="EndOfGeneration">Every end-of-generation token of the vocabulary besides EOS (eot, eom, im_end...).</param>
 /// <param name="ArrivalClock">The real clock that stamps arrivals; null on a virtual clock (the scheduler stamps them at admission unless the workload gives them).</param>
-internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int DefaultMaxTokens, RuntimeMetrics Metrics, int[] EndOfGeneration, RealClock? ArrivalClock);
+/// <param name="NoEmbeddings">Why embedding requests are refused (a last stage on a device that returns no hidden states); null: they are served.</param>
+internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int DefaultMaxTokens, RuntimeMetrics Metrics, int[] EndOfGeneration, RealClock? ArrivalClock,
+    string? NoEmbeddings = null);
 
 /// <summary>
 /// One request's lifecycle around its scheduler: validation and tokenization, admission, deadline,
@@ -73,7 +75,10 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         SamplingParameters parameters;
         try
         {
-            parameters = SequenceSampling.ToParameters(_request.Sampling) with { MaxTokens = _request.MaxTokens ?? _ctx.DefaultMaxTokens };
+            if (_request.Pooling is not null && _ctx.NoEmbeddings is { } why) throw new ArgumentException(why);
+            parameters = _request.Pooling is null
+                ? SequenceSampling.ToParameters(_request.Sampling) with { MaxTokens = _request.MaxTokens ?? _ctx.DefaultMaxTokens }
+                : SequenceSampling.ToParameters(EmbeddingSampling) with { MaxTokens = 1 };
             parameters.Validate(_ctx.VocabSize);
             prompt = Tokenize();
         }
@@ -83,16 +88,18 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             return;
         }
         _promptTokens = prompt.Length;
-        var stream = new SequenceStream(_request.RequestId, _sequenceId, _sink, Self, _ctx.Tokenizer, _request.Sampling, prompt.Length, _arrivalAt);
+        var sampling = _request.Pooling is null ? _request.Sampling : EmbeddingSampling;
+        var stream = new SequenceStream(_request.RequestId, _sequenceId, _sink, Self, _ctx.Tokenizer, sampling, prompt.Length, _arrivalAt, _request.Pooling);
         var sequence = new SequenceRequest(_sequenceId, prompt, parameters.MaxTokens, _request.Priority, System.Diagnostics.Stopwatch.GetElapsedTime(0, _arrival))
         {
             EosTokenId = _ctx.Tokenizer.EosId >= 0 ? _ctx.Tokenizer.EosId : null,
             EndOfGenerationIds = _ctx.EndOfGeneration,
-            IgnoreEos = _request.Sampling.IgnoreEos,
-            StopTokenIds = _request.Sampling.StopTokenIds ?? [],
+            IgnoreEos = sampling.IgnoreEos,
+            StopTokenIds = sampling.StopTokenIds ?? [],
             Output = stream,
+            SkipPrefixCache = _request.Pooling is not null,
         };
-        _scheduler.Tell(new EnqueueSequence(sequence, _request.Sampling, prompt, _inTransit));
+        _scheduler.Tell(new EnqueueSequence(sequence, sampling, prompt, _inTransit));
         _inTransit = null; // the scheduler counts its arrival
         if (_request.DeadlineUtc is { } deadline)
         {
@@ -100,6 +107,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             Timers.StartSingleTimer("deadline", DeadlineReached.Instance, delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
         }
     }
+
+    /// <summary>An embedding request's one step of output: greedy and nothing to report, ended by max tokens 1.</summary>
+    private static readonly SamplingOptions EmbeddingSampling = new() { Temperature = 0, IgnoreEos = true };
 
     private int[] Tokenize()
     {

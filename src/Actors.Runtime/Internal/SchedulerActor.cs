@@ -210,7 +210,7 @@ internal sealed partial class SchedulerActor : UntypedActor
             if (_pendingSetup.Remove(seq.Id, out var setup))
             {
                 // The very first step of a sequence carries its sampling setup to the last stage.
-                work.NewSequences.Add(new SequenceSetup(seq.Id, setup.Sampling, setup.Prompt));
+                work.NewSequences.Add(Setup(seq.Id, setup.Sampling, setup.Prompt));
                 if (_streams.TryGetValue(seq.Id, out var stream)) stream.Started(seq.StartPosition, _clock.Now, _metrics);
             }
         }
@@ -243,6 +243,7 @@ internal sealed partial class SchedulerActor : UntypedActor
 
         // The policy decides every stop (and appends each token's text to its stream while deciding);
         // this loop only delivers: straight into each request's sink, one step's tokens at a time.
+        if (work.Embeddings.Count > 0) TakeEmbeddings(work);
         var result = _policy.Update(step, _sampled.AsSpan(0, n));
         foreach (var t in result.Appended)
         {

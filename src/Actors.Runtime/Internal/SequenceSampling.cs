@@ -68,5 +68,6 @@ internal sealed class SequenceSampling
         IgnoreEos = o.IgnoreEos,
         LogProbs = o.LogProbs,
         TopLogProbs = o.TopLogProbs,
+        LogitBias = o.LogitBias,
     };
 }

@@ -29,8 +29,9 @@ internal sealed class SequenceStream : ISequenceOutput
     private double _startedAt = double.NaN, _firstTokenAt = double.NaN, _lastTokenAt = double.NaN;
 
     public SequenceStream(string requestId, long sequenceId, IResponseSink sink, IActorRef requestActor, Tokenizer tokenizer,
-        SamplingOptions sampling, int promptTokens, double arrivalAt)
+        SamplingOptions sampling, int promptTokens, double arrivalAt, EmbeddingPooling? pooling = null)
     {
+        Pooling = pooling;
         RequestId = requestId;
         SequenceId = sequenceId;
         Sink = sink;
@@ -50,6 +51,10 @@ internal sealed class SequenceStream : ISequenceOutput
     /// <summary>When the request arrived on the runtime's clock (NaN until its scheduler stamps it, on a virtual clock).</summary>
     public double ArrivalAt { get; set; }
     public int CachedTokens { get; private set; }
+    /// <summary>Set for an embedding request: it returns no tokens, only <see cref="Embedding"/> in its final message.</summary>
+    public EmbeddingPooling? Pooling { get; }
+    /// <summary>The pooled embedding, once the last stage has computed it.</summary>
+    public float[]? Embedding { get; set; }
     public int CompletionTokens { get; private set; }
 
     /// <summary>Chunks handed to the request actor because the sink was full, and not yet confirmed drained.</summary>
@@ -82,6 +87,13 @@ internal sealed class SequenceStream : ISequenceOutput
     /// </summary>
     public bool Deliver(int token, float logProb, ReadOnlySpan<int> topTokens, ReadOnlySpan<float> topLogProbs, double now, RuntimeMetrics metrics, out TokenChunk chunk)
     {
+        if (Pooling is not null)
+        {
+            // An embedding request's one step of output only ends its sequence: nothing to deliver.
+            chunk = null!;
+            _lastTokenAt = now;
+            return true;
+        }
         if (CompletionTokens == 0) metrics.TimeToFirstToken((now - ArrivalAt) * 1000);
         else
         {
@@ -110,7 +122,7 @@ internal sealed class SequenceStream : ISequenceOutput
     public GenerationCompleted Finish(FinishReason reason, string? error, double now, out TokenChunk? tail)
     {
         tail = null;
-        if (reason is FinishReason.Length or FinishReason.Stop && _stops is not { Stopped: true })
+        if (reason is FinishReason.Length or FinishReason.Stop && _stops is not { Stopped: true } && Pooling is null)
         {
             string rest = _decoder.Flush();
             if (_stops is null) _text.Append(rest);
@@ -127,7 +139,7 @@ internal sealed class SequenceStream : ISequenceOutput
         return new GenerationCompleted(RequestId, reason,
             new Usage(PromptTokens, CompletionTokens, CachedTokens),
             new Timings(Math.Max(queued, 0), Math.Max(ttft, 0), Math.Max((end - ArrivalAt) * 1000, 0), _interTokenMs.ToArray()),
-            error);
+            error, Embedding);
     }
 
     /// <summary>Writes into the sink unless chunks are already waiting in the request actor; false: the caller backlogs it.</summary>

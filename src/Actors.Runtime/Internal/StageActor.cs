@@ -30,6 +30,7 @@ internal sealed class StageActor : UntypedActor
     private readonly Timing.DeviceTimeline _timeline;
     private readonly byte[]?[] _swap;
     private readonly Dictionary<long, SequenceSampling> _samplers = new();
+    private readonly EmbeddingPools _pools = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private float[] _logits = [];
     private IActorRef? _transfer;
@@ -186,14 +187,22 @@ internal sealed class StageActor : UntypedActor
     private void AdoptSamplers(StepWork work)
     {
         foreach (var setup in work.NewSequences)
+        {
             _samplers[setup.SequenceId] = new SequenceSampling(setup.Sampling, setup.PromptTokens, _stage.VocabSize);
+            if (setup.Pooling is { } pooling) _pools.Start(setup.SequenceId, pooling, _stage.HiddenSize);
+        }
         foreach (var (id, sampler) in work.InstallSamplers) _samplers[id] = sampler;
-        foreach (long id in work.ForgetSequences) _samplers.Remove(id);
+        foreach (long id in work.ForgetSequences)
+        {
+            _samplers.Remove(id);
+            _pools.Forget(id);
+        }
     }
 
     private void Sample(StepWork work)
     {
         AdoptSamplers(work);
+        if (_pools.Count > 0) _pools.Pool(_stage, work);
         int vocab = _stage.VocabSize;
         for (int i = 0; i < work.Batch.LogitCount; i++)
         {

@@ -4,7 +4,8 @@ using Actors.Inference.Compute;
 namespace Actors.Runtime.Internal;
 
 /// <summary>Sampling state to create for a sequence the last stage has not seen yet.</summary>
-internal sealed record SequenceSetup(long SequenceId, Protocol.SamplingOptions Sampling, int[] PromptTokens);
+/// <param name="Pooling">Set for an embedding request: the last stage pools its prompt's final hidden states.</param>
+internal sealed record SequenceSetup(long SequenceId, Protocol.SamplingOptions Sampling, int[] PromptTokens, Protocol.EmbeddingPooling? Pooling = null);
 
 /// <summary>
 /// One scheduled step travelling through a replica's pipeline: the flattened batch, the sequences
@@ -42,6 +43,8 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     public int[] TopTokens = [];
     public float[] TopLogProbs = [];
     public int[] TopCounts = [];
+    /// <summary>Pooled, normalized embeddings of the embedding requests whose prompt ended in this step.</summary>
+    public readonly List<(long SequenceId, float[] Vector)> Embeddings = new();
     public double[] StageSeconds = [];
     /// <summary>When the scheduler dispatched the step, on its clock.</summary>
     public double DispatchedAt;
@@ -77,6 +80,7 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
         SwapIn.Clear();
         KvWrites.Clear();
         InstallSamplers.Clear();
+        Embeddings.Clear();
         MaintenanceOnly = false;
     }
 }

@@ -23,6 +23,8 @@ public sealed record SamplingOptions
     [Key(12)] public bool LogProbs { get; init; }
     /// <summary>Also return this many most likely tokens per position with their log-probabilities (0-20); needs <see cref="LogProbs"/>.</summary>
     [Key(13)] public int TopLogProbs { get; init; }
+    /// <summary>OpenAI's logit_bias: token id → bias in [-100, 100] added to its logit before sampling (-100 bans, +100 forces).</summary>
+    [Key(14)] public Dictionary<int, float>? LogitBias { get; init; }
 
     public static SamplingOptions Greedy => new() { Temperature = 0 };
 }
@@ -50,6 +52,21 @@ public sealed record Generate : IRuntimeMessage
     [Key(7)] public bool AddBos { get; init; } = true;
     /// <summary>Read special-token text in a text prompt (e.g. "&lt;|eot_id|&gt;" from a chat template) as those tokens.</summary>
     [Key(8)] public bool ParseSpecialTokens { get; init; }
+    /// <summary>
+    /// Set: an embedding request. The prompt is only prefilled (no token is returned) and
+    /// <see cref="GenerationCompleted.Embedding"/> carries the model's final-norm hidden states pooled this
+    /// way and L2-normalized. Sampling options and max tokens are ignored.
+    /// </summary>
+    [Key(9)] public EmbeddingPooling? Pooling { get; init; }
+}
+
+/// <summary>How an embedding request pools the final-norm hidden states of its prompt's tokens (llama.cpp's pooling types).</summary>
+public enum EmbeddingPooling
+{
+    /// <summary>The average over every prompt token.</summary>
+    Mean = 0,
+    /// <summary>The last prompt token's (for causal embedding models trained that way).</summary>
+    Last = 1,
 }
 
 /// <summary>Cancels a request by its id; the requester then receives GenerationCompleted with reason Cancelled.</summary>
@@ -104,7 +121,8 @@ public sealed record GenerationCompleted(
     [property: Key(1)] FinishReason Reason,
     [property: Key(2)] Usage Usage,
     [property: Key(3)] Timings Timings,
-    [property: Key(4)] string? Error) : IRuntimeMessage;
+    [property: Key(4)] string? Error,
+    [property: Key(5)] float[]? Embedding = null) : IRuntimeMessage;
 
 public enum RejectionReason
 {

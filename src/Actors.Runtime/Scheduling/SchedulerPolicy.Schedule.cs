@@ -155,7 +155,7 @@ public sealed partial class SchedulerPolicy
     private bool TryAdmit(SequenceState sequence)
     {
         var tokens = sequence.Tokens;
-        int cached = _kv.FindCachedPrefix(tokens);
+        int cached = CachedPrefix(sequence);
         int count = PrefillChunk(tokens.Length - cached);
         if (count == 0) return false;
         if (!_kv.TryAllocateWithCachedPrefix(sequence.Table, tokens, cached, count)) return false;
@@ -195,11 +195,13 @@ public sealed partial class SchedulerPolicy
         }
     }
 
+    private int CachedPrefix(SequenceState sequence) => sequence.Request.SkipPrefixCache ? 0 : _kv.FindCachedPrefix(sequence.Tokens);
+
     /// <summary>Blocks the first step of a waiting sequence needs beyond its cached prefix.</summary>
     private int BlocksToStart(SequenceState sequence)
     {
         var tokens = sequence.Tokens;
-        int cached = _kv.FindCachedPrefix(tokens);
+        int cached = CachedPrefix(sequence);
         int chunk = _settings.EnableChunkedPrefill ? Math.Min(tokens.Length - cached, ChunkCap()) : tokens.Length - cached;
         return _kv.BlocksFor(cached + chunk) - cached / _settings.BlockSize;
     }

@@ -21,4 +21,9 @@ public sealed record SequenceRequest(long Id, ReadOnlyMemory<int> PromptTokens, 
     public int[] StopTokenIds { get; init; } = [];
     /// <summary>The sequence's text output, which says when a stop string completed (null: no text stops). It moves with the sequence.</summary>
     public ISequenceOutput? Output { get; init; }
+    /// <summary>
+    /// Compute every prompt token, never taking a prefix from the cache: an embedding request pools the
+    /// hidden state of each prompt token, which a cached block does not have.
+    /// </summary>
+    public bool SkipPrefixCache { get; init; }
 }

@@ -11,6 +11,7 @@ internal static class ReferenceSampler
     public static double[] Penalize(float[] logits, int[] previous, SamplingParameters p)
     {
         var l = logits.Select(x => (double)x).ToArray();
+        if (p.LogitBias is { } bias) foreach (var (token, b) in bias) l[token] += b; // first, as llama.cpp's chain
         var counts = previous.GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
         var window = p.RepeatLastN switch
         {

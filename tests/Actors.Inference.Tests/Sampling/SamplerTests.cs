@@ -77,6 +77,7 @@ public sealed class SamplerTests(ITestOutputHelper output)
         { "top-k + top-p", new SamplingParameters { TopK = 40, TopP = 0.8f } },
         { "top-k + top-p + min-p + T", new SamplingParameters { TopK = 40, TopP = 0.95f, MinP = 0.05f, Temperature = 0.8f } },
         { "penalties + everything", new SamplingParameters { TopK = 60, TopP = 0.9f, MinP = 0.01f, Temperature = 1.1f, RepetitionPenalty = 1.3f, RepeatLastN = 16, PresencePenalty = 0.4f, FrequencyPenalty = 0.3f } },
+        { "logit bias + penalties + top-p", new SamplingParameters { LogitBias = new Dictionary<int, float> { [1] = 5f, [7] = -100f, [30] = 2.5f, [41] = -1.25f }, RepetitionPenalty = 1.2f, PresencePenalty = 0.3f, TopP = 0.9f, Temperature = 0.9f } },
         { "penalties over all tokens", new SamplingParameters { RepetitionPenalty = 0.8f, RepeatLastN = -1, PresencePenalty = -0.5f, FrequencyPenalty = 1.5f, TopP = 0.7f } },
     };
 
@@ -236,6 +237,7 @@ public sealed class SamplerTests(ITestOutputHelper output)
             new SamplingParameters { TopK = 40, TopP = 0.9f, MinP = 0.05f, Temperature = 0.8f, RepetitionPenalty = 1.1f, PresencePenalty = 0.2f, Seed = 1 },
             new SamplingParameters { TopP = 0.9f, Seed = 1 },
             SamplingParameters.Greedy,
+            SamplingParameters.Greedy with { LogitBias = Enumerable.Range(0, 300).ToDictionary(i => i * 400, i => i % 2 == 0 ? 5f : -100f) },
         })
         {
             var sampler = new Sampler(p, vocab);
@@ -249,6 +251,26 @@ public sealed class SamplerTests(ITestOutputHelper output)
             output.WriteLine($"top-k {p.TopK}, top-p {p.TopP}, T {p.Temperature}: {elapsed.TotalMilliseconds / 10:F2} ms per call, {allocated} bytes");
             Assert.Equal(0, allocated);
         }
+    }
+
+    [Fact]
+    public void Logit_bias_bans_with_minus_100_forces_with_plus_100_and_shifts_log_probs()
+    {
+        var rng = new DeterministicRandom(17);
+        var logits = RandomLogits(ref rng, 400);
+        var original = logits.ToArray();
+        int argmax = Array.IndexOf(logits, logits.Max());
+        var banned = new Sampler(SamplingParameters.Greedy with { LogitBias = new Dictionary<int, float> { [argmax] = -100f } }, 400);
+        int second = Enumerable.Range(0, 400).Where(i => i != argmax).MaxBy(i => logits[i]);
+        Assert.Equal(second, banned.Sample(logits, []));
+        var forced = new Sampler(new SamplingParameters { Temperature = 1.5f, Seed = 4, LogitBias = new Dictionary<int, float> { [123] = 100f } }, 400);
+        for (int i = 0; i < 50; i++) Assert.Equal(123, forced.Sample(logits, []));
+        var shifted = new SamplingParameters { Temperature = 0.8f, Seed = 2, LogitBias = new Dictionary<int, float> { [3] = 4f, [9] = -3f } };
+        var sampler = new Sampler(shifted, 400);
+        int token = sampler.Sample(logits, [], out float lp);
+        Assert.Equal(ReferenceSampler.LogProb(logits, [], shifted, token), lp, 4);
+        Assert.Equal(ReferenceSampler.LogProb(logits, [], shifted, 3), sampler.LogProbOf(3), 4);
+        Assert.Equal(original, logits); // the bias goes into the sampler's copy, never the caller's logits
     }
 
     [Fact]

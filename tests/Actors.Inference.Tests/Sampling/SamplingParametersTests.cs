@@ -45,6 +45,9 @@ public sealed class SamplingParametersTests
         { "StopTokenIds[0]", new SamplingParameters { StopTokenIds = [-4] }, "-4" },
         { "TopLogProbs", new SamplingParameters { LogProbs = true, TopLogProbs = 21 }, "21" },
         { "TopLogProbs", new SamplingParameters { TopLogProbs = 3 }, "LogProbs" },
+        { "LogitBias[5]", new SamplingParameters { LogitBias = new Dictionary<int, float> { [5] = 100.5f } }, "100.5" },
+        { "LogitBias[-2]", new SamplingParameters { LogitBias = new Dictionary<int, float> { [-2] = 1f } }, "-2" },
+        { "LogitBias[7]", new SamplingParameters { LogitBias = new Dictionary<int, float> { [7] = float.NaN } }, "NaN" },
     };
 
     [Theory]
@@ -66,5 +69,8 @@ public sealed class SamplingParametersTests
         Assert.Equal("StopTokenIds[1]", ex.ParamName);
         Assert.Contains("[0, 100)", ex.Message);
         Assert.Throws<ArgumentException>(() => new Sampler(p, 100));
+        var bias = new SamplingParameters { LogitBias = new Dictionary<int, float> { [99] = -100f, [100] = 100f } };
+        bias.Validate();
+        Assert.Equal("LogitBias[100]", Assert.Throws<ArgumentException>(() => bias.Validate(vocabSize: 100)).ParamName);
     }
 }

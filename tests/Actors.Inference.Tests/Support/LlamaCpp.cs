@@ -28,7 +28,8 @@ public sealed class LlamaCpp : IDisposable
         }
     }
 
-    public LlamaCpp(string path, int contextSize = 256, int threads = 2)
+    /// <param name="pooling">Set: an embedding context (llama.cpp pools the final-norm output per sequence).</param>
+    public LlamaCpp(string path, int contextSize = 256, int threads = 2, LLamaPoolingType? pooling = null)
     {
         EnsureLoaded();
         var p = new ModelParams(path)
@@ -43,6 +44,11 @@ public sealed class LlamaCpp : IDisposable
             TypeK = GGMLType.GGML_TYPE_F32,
             TypeV = GGMLType.GGML_TYPE_F32,
         };
+        if (pooling is { } type)
+        {
+            p.Embeddings = true;
+            p.PoolingType = type;
+        }
         _weights = LLamaWeights.LoadFromFile(p);
         _context = _weights.CreateContext(p);
     }
@@ -60,6 +66,16 @@ public sealed class LlamaCpp : IDisposable
         var result = new float[tokens.Length][];
         for (int i = 0; i < tokens.Length; i++) result[i] = _context.NativeHandle.GetLogitsIth(i).ToArray();
         return result;
+    }
+
+    /// <summary>The pooled embedding of a fresh sequence, as llama.cpp returns it (not normalized); needs a pooling context.</summary>
+    public float[] PooledEmbedding(ReadOnlySpan<int> tokens)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < tokens.Length; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
+        Check(_context.NativeHandle.Decode(batch));
+        return _context.NativeHandle.GetEmbeddingsSeq(LLamaSeqId.Zero).ToArray();
     }
 
     /// <summary>Greedy continuation: prompt in one batch, then one token per decode.</summary>

@@ -41,4 +41,36 @@ public sealed class HostingTests
             await host.StopAsync();
         }
     }
+
+    [Fact]
+    public async Task A_hosted_runtime_gets_cuda_devices_from_its_options_falling_back_to_the_cpu_where_there_is_no_gpu()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAkka("hosted-cuda", (akka, _) => akka
+            .AddHocon("akka.loglevel = ERROR", HoconAddMode.Prepend)
+            .WithLlmRuntime(o =>
+            {
+                o.ModelPath = RuntimeFixture.ModelPath();
+                o.CudaDevices = 1;
+                o.CudaFallbackToCpu = true;
+                o.KvBlocks = 64;
+                o.MaxBatchedTokens = 128;
+            }));
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var runtime = LlmRuntime.Get(host.Services.GetRequiredService<ActorSystem>());
+            var device = Assert.Single(runtime.Devices);
+            Assert.Equal("cuda:0", device.Id);
+            var expected = Actors.Interop.Cuda.CudaAvailability.Probe().IsAvailable ? Actors.Inference.Compute.DeviceKind.Cuda : Actors.Inference.Compute.DeviceKind.Cpu;
+            Assert.Equal(expected, device.Kind);
+            var result = await runtime.GenerateAsync(new Generate { RequestId = "c", PromptTokens = [4, 5, 6], MaxTokens = 3, Sampling = SamplingOptions.Greedy with { IgnoreEos = true } });
+            Assert.Equal(3, result.TokenIds.Count);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
 }

@@ -185,3 +185,39 @@ public sealed class CudaFallbackTests(ITestOutputHelper output) : TestKit(output
         Assert.Equal(FinishReason.Length, outcome.Completed!.Reason);
     }
 }
+
+/// <summary>CPU and CUDA devices open from configuration alone (no factory given), as in any hosted app.</summary>
+public sealed class BuiltInDeviceTests(ITestOutputHelper output) : TestKit(output: output)
+{
+    [Theory]
+    [InlineData("cuda")]
+    [InlineData("cuda:x")]
+    [InlineData("gpu:0")]
+    [InlineData("cuda:-1")]
+    [InlineData("cuda:0:1")]
+    public void A_cuda_id_that_is_not_cuda_colon_ordinal_is_a_configuration_error_naming_it(string id)
+    {
+        var ex = Assert.Throws<Actors.Runtime.Configuration.InvalidConfigurationException>(() => BuiltInDevices.CudaOrdinal(id));
+        Assert.Contains($"\"{id}\"", ex.Message);
+        Assert.Equal(3, BuiltInDevices.CudaOrdinal("cuda:3"));
+    }
+
+    [Fact]
+    public void A_cuda_device_in_the_configuration_is_opened_by_the_runtime_itself()
+    {
+        var config = RuntimeFixture.Config("actors-runtime.devices = [ { id = \"cuda:0\", kind = cuda } ]");
+        var cuda = Actors.Interop.Cuda.CudaAvailability.Probe();
+        if (!cuda.IsAvailable)
+        {
+            // No GPU here: the runtime's own CUDA factory ran and says why, naming the device.
+            var ex = Assert.Throws<Actors.Runtime.Configuration.InvalidConfigurationException>(() => new RuntimeHarness(config, name: "builtin-cuda").Dispose());
+            Assert.Contains("cuda:0", ex.Message);
+            Assert.Contains("no CUDA device", ex.Message);
+            return;
+        }
+        using var h = new RuntimeHarness(config, name: "builtin-cuda");
+        Assert.Equal(DeviceKind.Cuda, Assert.Single(h.Runtime.Devices).Kind);
+        var outcome = h.Run(new Generate { RequestId = "g", PromptTokens = [4, 5, 6], MaxTokens = 4, Sampling = SamplingOptions.Greedy with { IgnoreEos = true } }, this);
+        Assert.Equal(FinishReason.Length, outcome.Completed!.Reason);
+    }
+}
