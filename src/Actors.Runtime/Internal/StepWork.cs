@@ -43,6 +43,15 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     public float[] TopLogProbs = [];
     public int[] TopCounts = [];
     public double[] StageSeconds = [];
+    /// <summary>
+    /// Logit rows the last stage could not sample (non-finite logits): <see cref="Sampled"/> is -1 there
+    /// and <see cref="RowErrors"/> says why; <see cref="FailedRows"/> counts them (0 on a healthy step,
+    /// which then reads nothing more).
+    /// </summary>
+    public int FailedRows;
+    public string?[] RowErrors = [];
+    /// <summary>Stopwatch timestamp of the dispatch, for the step watchdog (real time even on a virtual clock).</summary>
+    public long DispatchedTicks;
     /// <summary>When the scheduler dispatched the step, on its clock.</summary>
     public double DispatchedAt;
     /// <summary>
@@ -64,6 +73,7 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
             TopTokens = new int[n * Inference.Sampling.SamplingParameters.MaxTopLogProbs];
             TopLogProbs = new float[n * Inference.Sampling.SamplingParameters.MaxTopLogProbs];
             TopCounts = new int[n];
+            RowErrors = new string?[n];
         }
         if (StageSeconds.Length < stages) StageSeconds = new double[stages];
     }
@@ -78,6 +88,7 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
         KvWrites.Clear();
         InstallSamplers.Clear();
         MaintenanceOnly = false;
+        FailedRows = 0;
     }
 }
 

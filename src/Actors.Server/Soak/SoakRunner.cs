@@ -197,7 +197,7 @@ public static class SoakRunner
     private static async Task<int> CountRequestActors(ActorSystem system)
     {
         using var inbox = Inbox.Create(system);
-        system.ActorSelection("/system/llm-router/*").Tell(new Identify("soak"), inbox.Receiver);
+        system.ActorSelection(LlmRuntime.Get(system).Router.Path.ToStringWithoutAddress() + "/*").Tell(new Identify("soak"), inbox.Receiver);
         int count = 0;
         while (true)
         {
