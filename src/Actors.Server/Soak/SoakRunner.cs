@@ -17,7 +17,10 @@ public static class SoakRunner
 {
     private enum Kind { Normal, Bad, Disconnect, Cancel, Slow }
 
-    private enum Outcome { Completed, Rejected, BadRequestRefused, ClientGone, FailedWithError, Lost }
+    private enum Outcome { Completed, Rejected, BadRequestRefused, ClientGone, FailedByInjectedFault, FailedWithError, Lost }
+
+    /// <summary>What the runtime's error replies say when an injected fault ended the request (see actors-runtime.fault-injection).</summary>
+    private static readonly string[] InjectedFaultMarks = ["injected fault", "step-timeout", "invalid logits"];
 
     private static readonly string[] BadBodies =
     [
@@ -64,6 +67,8 @@ public static class SoakRunner
             while ((i = Interlocked.Increment(ref next)) < options.Requests && !cancel.IsCancellationRequested)
             {
                 var (outcome, detail) = await One(http, options, i, cancel);
+                if (outcome == Outcome.FailedWithError && options.FaultRate > 0 && InjectedFaultMarks.Any(m => detail.Contains(m, StringComparison.Ordinal)))
+                    outcome = Outcome.FailedByInjectedFault;
                 Interlocked.Increment(ref counts[(int)outcome]);
                 if (outcome is Outcome.Lost or Outcome.FailedWithError)
                     lock (failures) if (failures.Count < 5) failures.Add($"request {i}: {outcome}: {detail}");
@@ -80,7 +85,7 @@ public static class SoakRunner
         await sampler;
         static double? Mb(long bytes) => bytes > 0 ? Math.Round(bytes / 1048576.0, 1) : null;
         return new SoakReport(options.Requests, counts[(int)Outcome.Completed], counts[(int)Outcome.Rejected], counts[(int)Outcome.BadRequestRefused],
-            counts[(int)Outcome.ClientGone], counts[(int)Outcome.FailedWithError], counts[(int)Outcome.Lost], blocksLeaked, actorsLeaked,
+            counts[(int)Outcome.ClientGone], counts[(int)Outcome.FailedByInjectedFault], counts[(int)Outcome.FailedWithError], counts[(int)Outcome.Lost], blocksLeaked, actorsLeaked,
             system is null ? null : Mb(Math.Max(peakFirst, peakSecond)), system is null ? null : Mb(peakFirst), system is null ? null : Mb(peakSecond),
             Math.Round(seconds, 2), failures);
     }
