@@ -73,6 +73,10 @@ public static class SoakRunner
                 if (outcome is Outcome.Lost or Outcome.FailedWithError)
                     lock (failures) if (failures.Count < 5) failures.Add($"request {i}: {outcome}: {detail}");
                 Interlocked.Increment(ref done);
+                // A well-behaved client waits as told before its next request: a replica out of rotation for a
+                // few seconds would otherwise turn the rest of the run into a burst of instant rejections.
+                if (outcome == Outcome.Rejected && double.TryParse(detail, System.Globalization.CultureInfo.InvariantCulture, out double wait))
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Clamp(wait, 0, 5)), cancel);
             }
         }, cancel)).ToArray();
         await Task.WhenAll(workers);
@@ -90,6 +94,7 @@ public static class SoakRunner
             Math.Round(seconds, 2), failures);
     }
 
+    /// <summary>One request's outcome and a detail: what failed, or for a rejection the seconds its Retry-After asked to wait.</summary>
     private static async Task<(Outcome, string)> One(HttpClient http, SoakOptions o, int index, CancellationToken cancel)
     {
         var random = new Random(HashCode.Combine(o.Seed, index));
@@ -115,7 +120,8 @@ public static class SoakRunner
             };
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, client.Token);
             int status = (int)response.StatusCode;
-            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable) return (Outcome.Rejected, "");
+            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
+                return (Outcome.Rejected, (response.Headers.RetryAfter?.Delta ?? TimeSpan.Zero).TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (kind == Kind.Bad)
                 return status == 400 && await IsOpenAiError(response, client.Token) ? (Outcome.BadRequestRefused, "")
                     : (Outcome.FailedWithError, $"bad body {body} answered {status}");

@@ -125,6 +125,24 @@ public sealed class SupervisionTests(ITestOutputHelper output) : TestKit(output:
     }
 
     [Fact]
+    public void Nan_logits_of_one_sequence_end_only_that_request_the_others_in_the_batch_get_their_tokens()
+    {
+        const int poison = 297;
+        var device = new WatchedDevice("cpu:0") { NanOn = poison };
+        using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime.warm-up = off"), With(device));
+        var outcomes = h.RunConcurrently([Long("ok-1", 12), Long("bad", 12, [5, poison, 7]), Long("ok-2", 12)], this);
+        Assert.Equal(FinishReason.Error, outcomes[1].Completed!.Reason);
+        Assert.Contains("logit of token 0 is NaN", outcomes[1].Completed!.Error);
+        Assert.Empty(outcomes[1].Tokens);
+        foreach (var ok in new[] { outcomes[0], outcomes[2] })
+        {
+            Assert.Equal(FinishReason.Length, ok.Completed!.Reason);
+            Assert.Equal(12, ok.Tokens.Count);
+        }
+        h.AwaitAllBlocksFree(this);
+    }
+
+    [Fact]
     public void Injected_step_errors_fail_only_the_requests_in_that_step_and_leave_no_block_behind()
     {
         using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime { warm-up = off, fault-injection { enabled = on, seed = 5, step-error-rate = 0.05 } }"));

@@ -7,7 +7,8 @@ namespace Actors.Runtime.Tests.Runtime;
 /// <summary>
 /// A CPU device that records what happens to its stage executors: a forward pass after the executor
 /// was disposed is counted (and fails, as a real freed device buffer would), and a batch holding
-/// <see cref="HangOn"/> sleeps <see cref="HangTime"/> first, or throws <see cref="StickyOn"/>'s sticky fault.
+/// <see cref="HangOn"/> sleeps <see cref="HangTime"/> first, or throws <see cref="StickyOn"/>'s sticky fault, and
+/// a sequence whose tokens in the step hold <see cref="NanOn"/> gets NaN logits (single-stage layouts).
 /// </summary>
 public sealed class WatchedDevice(string id, int threads = 1) : IComputeDevice
 {
@@ -17,6 +18,7 @@ public sealed class WatchedDevice(string id, int threads = 1) : IComputeDevice
     public int HangOn { get; init; } = -1;
     public TimeSpan HangTime { get; init; }
     public int StickyOn { get; init; } = -1;
+    public int NanOn { get; init; } = -1;
     public int DisposedStages => Volatile.Read(ref _disposedStages);
     public int ForwardsAfterDispose => Volatile.Read(ref _forwardsAfterDispose);
 
@@ -47,6 +49,18 @@ public sealed class WatchedDevice(string id, int threads = 1) : IComputeDevice
             if (tokens.Contains(owner.HangOn)) Thread.Sleep(owner.HangTime);
             if (tokens.Contains(owner.StickyOn)) throw new StickyDeviceFaultException("simulated lost device context");
             inner.Forward(batch, hiddenIn, output);
+            if (owner.NanOn >= 0 && IsFirst && IsLast) SpoilLogits(batch, output);
+        }
+
+        private void SpoilLogits(StepBatch batch, Span<float> logits)
+        {
+            for (int r = 0; r < batch.LogitCount; r++)
+            {
+                int token = batch.LogitTokens[r], s = 0;
+                while (batch.QueryStart[s + 1] <= token) s++;
+                if (batch.Tokens.AsSpan(batch.QueryStart[s], batch.QueryStart[s + 1] - batch.QueryStart[s]).Contains(owner.NanOn))
+                    logits.Slice(r * VocabSize, VocabSize).Fill(float.NaN);
+            }
         }
 
         public void ReadKvBlock(int block, Span<byte> destination) => inner.ReadKvBlock(block, destination);
