@@ -25,6 +25,7 @@ public sealed record SoakReport(
     [property: JsonPropertyName("peak_rss_mb")] double? PeakRssMb,
     [property: JsonPropertyName("peak_rss_first_half_mb")] double? PeakRssFirstHalfMb,
     [property: JsonPropertyName("peak_rss_second_half_mb")] double? PeakRssSecondHalfMb,
+    [property: JsonPropertyName("live_heap_after_mb")] double? LiveHeapAfterMb,
     [property: JsonPropertyName("duration_s")] double DurationSeconds,
     [property: JsonPropertyName("first_failures")] IReadOnlyList<string> FirstFailures)
 {

@@ -87,10 +87,11 @@ public static class SoakRunner
             (blocksLeaked, actorsLeaked) = await Settle(system, TimeSpan.FromSeconds(15));
         sampling.Cancel();
         await sampler;
+        double? liveHeap = system is null ? null : Math.Round(GC.GetTotalMemory(forceFullCollection: true) / 1048576.0, 1);
         static double? Mb(long bytes) => bytes > 0 ? Math.Round(bytes / 1048576.0, 1) : null;
         return new SoakReport(options.Requests, counts[(int)Outcome.Completed], counts[(int)Outcome.Rejected], counts[(int)Outcome.BadRequestRefused],
             counts[(int)Outcome.ClientGone], counts[(int)Outcome.FailedByInjectedFault], counts[(int)Outcome.FailedWithError], counts[(int)Outcome.Lost], blocksLeaked, actorsLeaked,
-            system is null ? null : Mb(Math.Max(peakFirst, peakSecond)), system is null ? null : Mb(peakFirst), system is null ? null : Mb(peakSecond),
+            system is null ? null : Mb(Math.Max(peakFirst, peakSecond)), system is null ? null : Mb(peakFirst), system is null ? null : Mb(peakSecond), liveHeap,
             Math.Round(seconds, 2), failures);
     }
 
