@@ -172,6 +172,7 @@ internal sealed partial class SchedulerActor
             long id = work.SequenceIds[work.LogitSequence[i]];
             string error = work.RowErrors[i] ?? "invalid logits";
             work.RowErrors[i] = null;
+            _log.Warning("replica {0}: sequence {1} ended: {2}", _replica, id, error);
             _sampled[i] = 0;
             _policy.Abort(id, AbortReason.Error);
             Forget(id);
