@@ -48,7 +48,7 @@ internal static class ChatOptionsMapper
     public static ChatFinishReason? ToFinishReason(FinishReason reason) => reason switch
     {
         FinishReason.Stop => ChatFinishReason.Stop,
-        FinishReason.Length or FinishReason.Deadline => ChatFinishReason.Length,
+        FinishReason.Length or FinishReason.Deadline or FinishReason.Evicted => ChatFinishReason.Length,
         _ => null,
     };
 

@@ -21,6 +21,9 @@ using Actors.Runtime.Timing;
 
 namespace Actors.Runtime;
 
+/// <summary>Whether one replica takes requests; <see cref="Problem"/> says why not.</summary>
+public sealed record ReplicaStatus(int Replica, bool Healthy, string? Problem);
+
 /// <summary>The outcome of a whole generation: every chunk's text joined, and the final message.</summary>
 public sealed record GenerationResult(string Text, IReadOnlyList<int> TokenIds, GenerationCompleted Completed);
 
@@ -58,6 +61,13 @@ public sealed partial class LlmRuntime : IExtension
     /// <summary>True once the actor system has terminated (readiness: nothing can be served any more).</summary>
     public bool IsTerminated => _system.WhenTerminated.IsCompleted;
 
+    /// <summary>Each replica's health now: out of rotation after a failure (for good) or while a step is overdue.</summary>
+    public IReadOnlyList<ReplicaStatus> ReplicaStates() =>
+        Replicas.Select(r => new ReplicaStatus(r.Replica, r.Health.IsHealthy, r.Health.Problem)).ToList();
+
+    /// <summary>The parent of the runtime's actors, with an explicit strategy per child (see <see cref="RuntimeGuardian"/>).</summary>
+    private readonly IActorRef _guardian;
+
     public static LlmRuntime Get(ActorSystem system) => system.WithExtension<LlmRuntime, LlmRuntimeProvider>();
 
     internal LlmRuntime(ExtendedActorSystem system)
@@ -86,10 +96,11 @@ public sealed partial class LlmRuntime : IExtension
 
         Topology = Topology.FromSettings(Settings, devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind)));
         bool virtualClock = Settings.VirtualClock;
-        var transfer = system.SystemActorOf(TransferActor.Props(Topology, Transfers, virtualClock, setup.CopyEngines), "llm-transfer");
-        var migrations = system.SystemActorOf(MigrationCoordinator.Props(Topology), "llm-migrations");
+        _guardian = system.SystemActorOf(RuntimeGuardian.Props(), "llm-runtime");
+        var transfer = Child(TransferActor.Props(Topology, Transfers, virtualClock, setup.CopyEngines), "llm-transfer");
+        var migrations = Child(MigrationCoordinator.Props(Topology), "llm-migrations");
         var deviceActors = devices.ToDictionary(d => d.Descriptor.Id,
-            d => system.SystemActorOf(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), DeviceTimeline.For(virtualClock)), "llm-device-" + Sanitize(d.Descriptor.Id)));
+            d => Child(DeviceActor.Props(d, DeviceDispatcher(system, d.Descriptor.Id), DeviceTimeline.For(virtualClock)), "llm-device-" + Sanitize(d.Descriptor.Id)));
         DeviceActors = deviceActors;
         Devices = devices.Select(d => d.Descriptor).ToList();
 
@@ -123,11 +134,13 @@ public sealed partial class LlmRuntime : IExtension
             var policy = new SchedulerPolicy(schedulerSettings);
             var inTransit = new RequestsInTransit();
             IRuntimeClock clock = virtualClock ? new VirtualClock() : RealClock.Instance; // simulated replicas keep their own time
-            var scheduler = system.SystemActorOf(SchedulerActor.Props(r, policy, stages.Count, Metrics, clock, inTransit), $"llm-scheduler-{r}");
+            var health = new ReplicaHealth(r);
+            var faults = Settings.Faults.Enabled && Settings.Faults.KillSchedulerRate > 0 ? new FaultInjector(Settings.Faults, 1_000_000 + r) : null;
+            var scheduler = Child(SchedulerActor.Props(r, policy, stages.Count, Metrics, clock, inTransit, health, Settings.Scheduler.StepTimeout, faults), $"llm-scheduler-{r}");
             var stageActors = LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
             var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList(), migrations);
             scheduler.Tell(new UseRoute(route));
-            replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize, inTransit));
+            replicas.Add(new ReplicaHandle(r, scheduler, Metrics.Replica(r), KvCache.BlockSize, inTransit, health));
         }
         Replicas = replicas;
         // Every end-of-generation id llama.cpp's loader rules give the vocabulary (eot, eom, im_end, end_of_turn...).
@@ -135,8 +148,9 @@ public sealed partial class LlmRuntime : IExtension
         var noHidden = Layout.Replicas.Select(stages => devices.First(d => d.Descriptor.Id == stages[^1].DeviceId)).FirstOrDefault(d => !d.ReturnsHiddenStates);
         string? noEmbeddings = noHidden is null ? null
             : $"embeddings are not available: the last stage runs on {noHidden.Descriptor.Id} ({noHidden.Descriptor.Kind}), whose backend returns no hidden states (only the CPU backend does)";
-        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance, noEmbeddings);
-        Router = system.SystemActorOf(RouterActor.Props(replicas, context), "llm-router");
+        var context = new RequestContext(Tokenizer, c.VocabSize, Settings.Request.DefaultMaxTokens, Metrics, endOfGeneration, virtualClock ? null : RealClock.Instance,
+            Settings.Request.AdmissionTimeout, Settings.Request.MaxPaused, noEmbeddings);
+        Router = Child(RouterActor.Props(replicas, context), "llm-router");
         system.RegisterOnTermination(Metrics.Dispose);
         if (Settings.WarmUp && !virtualClock) WarmRequestPath(setup.StartTimeout);
     }
@@ -161,6 +175,10 @@ public sealed partial class LlmRuntime : IExtension
             throw new InvalidConfigurationException($"the warm-up request did not finish within the start timeout of {timeout.TotalSeconds:F0} s (actors-runtime.warm-up = off skips it)");
     }
 
+    /// <summary>A child of the runtime's guardian (start-up runs on the caller's thread, so the wait blocks no dispatcher).</summary>
+    private IActorRef Child(Props props, string name) =>
+        _guardian.Ask<IActorRef>(new CreateRuntimeChild(props, name), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+
     /// <summary>
     /// A dispatcher of one dedicated thread per device, shared by the device actor and its stage actors,
     /// added under actors-runtime.device-dispatchers (one thread per device, not per actor).
@@ -177,7 +195,7 @@ public sealed partial class LlmRuntime : IExtension
     {
         // Start-up runs on the caller's thread (not an actor's), so waiting here blocks no dispatcher.
         var loads = stages.Select(s => devices[s.DeviceId].Ask<object>(
-            new LoadStage(s.Replica, s.Stage, Model, s.Layers, KvCache, scheduler.MaxBatchedTokens, scheduler.NumSwapBlocks, Settings.WarmUp), timeout)).ToArray();
+            new LoadStage(s.Replica, s.Stage, Model, s.Layers, KvCache, scheduler.MaxBatchedTokens, scheduler.NumSwapBlocks, Settings.WarmUp, Settings.Faults), timeout)).ToArray();
         var actors = new List<IActorRef>();
         foreach (var task in loads)
         {

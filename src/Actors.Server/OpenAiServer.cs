@@ -190,8 +190,8 @@ public static partial class OpenAiServer
         w.WriteEndObject();
     }
 
-    /// <summary>OpenAI knows "stop" and "length"; a request cut by the server's duration limit is reported as "length" too.</summary>
-    private static string FinishName(FinishReason r) => r is FinishReason.Length or FinishReason.Deadline ? "length" : "stop";
+    /// <summary>OpenAI knows "stop" and "length"; a request cut by the server's duration limit, or evicted as a reader that stopped reading, is reported as "length" too.</summary>
+    private static string FinishName(FinishReason r) => r is FinishReason.Length or FinishReason.Deadline or FinishReason.Evicted ? "length" : "stop";
 
     private static Task Rejected(HttpContext ctx, GenerationRejected r, ServerSettings settings)
     {
@@ -204,6 +204,8 @@ public static partial class OpenAiServer
         // 429 with Retry-After: clients (the OpenAI SDKs among them) back off and retry.
         RejectionReason.QueueFull => ApiErrors.Write(ctx, 429, r.Message, "rate_limit_exceeded", null, "rate_limit_exceeded", settings.RetryAfterSeconds),
         RejectionReason.ShuttingDown => ApiErrors.Write(ctx, 503, r.Message, "server_error", null, "shutting_down", settings.RetryAfterSeconds),
+        RejectionReason.Unavailable => ApiErrors.Write(ctx, 503, r.Message, "server_error", null, "unavailable", settings.RetryAfterSeconds),
+        RejectionReason.InternalError => Error(ctx, 500, r.Message, "server_error", null),
         _ => Error(ctx, 400, r.Message, "invalid_request_error", r.Reason == RejectionReason.PromptTooLong ? "prompt" : null),
     };
 

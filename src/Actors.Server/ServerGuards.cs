@@ -28,6 +28,12 @@ internal static class ServerGuards
             {
                 await next(ctx);
             }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (!ctx.Response.HasStarted)
+            {
+                // The client broke off or garbled its own body (a cancel while uploading): its fault, not the server's.
+                ctx.Response.Clear();
+                await ApiErrors.Write(ctx, ex.StatusCode, $"the request body could not be read: {ex.Message}", ApiErrors.InvalidRequest, null);
+            }
             catch (Exception ex) when (!ctx.Response.HasStarted && ex is not OperationCanceledException)
             {
                 log?.LogError(ex, "unhandled error on {Path}", ctx.Request.Path);

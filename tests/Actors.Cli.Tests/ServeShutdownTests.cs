@@ -98,7 +98,9 @@ public sealed class ServeShutdownTests
         Assert.Contains("\"finish_reason\":\"length\"", rest);
         Assert.EndsWith("data: [DONE]", rest.TrimEnd());
         Assert.Equal(0, serve.WaitForExit(TimeSpan.FromSeconds(60)));
-        Assert.Contains(serve.Lines, l => l.StartsWith("stopping: admission closed, draining 1 in-flight", StringComparison.Ordinal));
+        // The signal is handled asynchronously in the child: on a loaded machine the first late request can get in
+        // before admission closes (it then finishes during the drain too), so one or two are in flight.
+        Assert.Contains(serve.Lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, "^stopping: admission closed, draining [12] in-flight"));
     }
 
     [Fact]

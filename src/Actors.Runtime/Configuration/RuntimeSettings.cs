@@ -13,7 +13,8 @@ public sealed record SchedulingOptions(
     bool ChunkedPrefill,
     bool PrefixCaching,
     Scheduling.PreemptionMode PreemptionMode,
-    int MaxInFlightSteps);
+    int MaxInFlightSteps,
+    TimeSpan StepTimeout = default);
 
 public sealed record KvCacheOptions(int BlockSize, int NumBlocks, double MemoryFraction, int MaxBlocks, KvCacheType Type, int SwapBlocks);
 
@@ -24,7 +25,16 @@ public sealed record StageOptions(int Replica, string Device, LayerRange? Layers
 
 public sealed record LayoutOptions(int Replicas, int Pipeline, IReadOnlyList<StageOptions> Stages);
 
-public sealed record RequestOptions(int StreamBuffer, int DefaultMaxTokens, TimeSpan AdmissionTimeout);
+public sealed record RequestOptions(int StreamBuffer, int DefaultMaxTokens, TimeSpan AdmissionTimeout, TimeSpan MaxPaused = default);
+
+/// <summary>actors-runtime.fault-injection: rates are probabilities per device step (kill-scheduler: per completed step).</summary>
+public sealed record FaultInjectionOptions(bool Enabled, int Seed, double StepErrorRate, double NanLogitsRate, double HangRate, TimeSpan HangTime,
+    double StickyFaultRate, double KillStageRate, double KillSchedulerRate)
+{
+    public static readonly FaultInjectionOptions Off = new(false, 1, 0, 0, 0, TimeSpan.Zero, 0, 0, 0);
+    /// <summary>Whether any device-step fault can fire (a stage needs an injector).</summary>
+    public bool AffectsSteps => Enabled && StepErrorRate + NanLogitsRate + HangRate + StickyFaultRate + KillStageRate > 0;
+}
 
 public sealed record LinkOptions(string From, string To, string Kind, double Bandwidth, TimeSpan Latency);
 
@@ -44,8 +54,11 @@ public sealed record RuntimeSettings(
     TransferOptions Transfer,
     bool VirtualClock = false,
     bool CudaFallbackToCpu = false,
-    bool WarmUp = true)
+    bool WarmUp = true,
+    FaultInjectionOptions? FaultInjection = null)
 {
+    public FaultInjectionOptions Faults => FaultInjection ?? FaultInjectionOptions.Off;
+
     public const string Root = "actors-runtime";
 
     /// <summary>Keys allowed in the objects of the lists (reference.conf's lists are empty or show only some keys).</summary>
@@ -97,7 +110,8 @@ public sealed record RuntimeSettings(
                 "auto" => Scheduling.PreemptionMode.Auto,
                 _ => Scheduling.PreemptionMode.Recompute,
             },
-            s.Int("max-in-flight-steps", 0, 64));
+            s.Int("max-in-flight-steps", 0, 64),
+            s.Duration("step-timeout", TimeSpan.Zero));
 
         var k = r.Section("kv-cache");
         var kv = new KvCacheOptions(
@@ -141,7 +155,15 @@ public sealed record RuntimeSettings(
         var layout = new LayoutOptions(l.Int("replicas", 1, 1024), l.Int("pipeline", 1, 1024), stages);
 
         var q = r.Section("request");
-        var request = new RequestOptions(q.Int("stream-buffer", 1, 1 << 20), q.Int("default-max-tokens", 1), q.Duration("admission-timeout", TimeSpan.FromMilliseconds(1)));
+        var request = new RequestOptions(q.Int("stream-buffer", 1, 1 << 20), q.Int("default-max-tokens", 1), q.Duration("admission-timeout", TimeSpan.FromMilliseconds(1)),
+            q.Duration("max-paused", TimeSpan.Zero));
+
+        var fi = r.Section("fault-injection");
+        var faults = new FaultInjectionOptions(fi.Bool("enabled"), fi.Int("seed"), fi.Double("step-error-rate", 0, 1), fi.Double("nan-logits-rate", 0, 1),
+            fi.Double("hang-rate", 0, 1), fi.Duration("hang-time", TimeSpan.Zero), fi.Double("sticky-fault-rate", 0, 1), fi.Double("kill-stage-rate", 0, 1),
+            fi.Double("kill-scheduler-rate", 0, 1));
+        if (faults.StepErrorRate + faults.NanLogitsRate + faults.HangRate + faults.StickyFaultRate + faults.KillStageRate > 1)
+            throw new InvalidConfigurationException($"{Root}.fault-injection: the per-step rates add up to more than 1");
 
         var t = r.Section("transfer");
         var links = new List<LinkOptions>();
@@ -152,7 +174,7 @@ public sealed record RuntimeSettings(
         var transfer = new TransferOptions(links, t.Double("host-copy-bandwidth", 1));
 
         return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer, r.OneOf("clock", "real", "virtual") == "virtual",
-            r.OneOf("cuda-fallback", "stop", "cpu") == "cpu", r.Bool("warm-up"));
+            r.OneOf("cuda-fallback", "stop", "cpu") == "cpu", r.Bool("warm-up"), faults);
     }
 
     /// <summary>"0-11" or "12" to a layer range [Start, End).</summary>

@@ -6,10 +6,15 @@ namespace Actors.Runtime.Internal;
 
 /// <summary>Load one stage onto the device; answered with <see cref="StageLoaded"/> or <see cref="StageLoadFailed"/>.</summary>
 /// <param name="WarmUp">Run one dummy step through the stage once loaded (kernels compiled before the first request).</param>
-internal sealed record LoadStage(int Replica, int Stage, LlamaModel Model, LayerRange Layers, KvCacheSpec Kv, int MaxBatchTokens, int SwapSlots, bool WarmUp = false)
+/// <param name="Faults">actors-runtime.fault-injection, when it can strike device steps.</param>
+internal sealed record LoadStage(int Replica, int Stage, LlamaModel Model, LayerRange Layers, KvCacheSpec Kv, int MaxBatchTokens, int SwapSlots, bool WarmUp = false,
+    Configuration.FaultInjectionOptions? Faults = null)
     : INoSerializationVerificationNeeded;
 
 internal sealed record StageLoaded(int Replica, int Stage, string DeviceId, long KvBlockBytes, IActorRef StageActor) : INoSerializationVerificationNeeded;
 
 internal sealed record StageLoadFailed(int Replica, int Stage, string DeviceId, string Reason) : INoSerializationVerificationNeeded;
 
+
+/// <summary>A stage hit a sticky fault: the device leaves service, its stages stop (their replicas fail), later loads are refused.</summary>
+internal sealed record DeviceFaulted(string DeviceId, string Reason) : INoSerializationVerificationNeeded;

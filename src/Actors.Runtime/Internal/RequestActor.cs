@@ -11,9 +11,11 @@ namespace Actors.Runtime.Internal;
 /// <summary>What every request actor of a runtime shares.</summary>
 /// <param name="EndOfGeneration">Every end-of-generation token of the vocabulary besides EOS (eot, eom, im_end...).</param>
 /// <param name="ArrivalClock">The real clock that stamps arrivals; null on a virtual clock (the scheduler stamps them at admission unless the workload gives them).</param>
+/// <param name="AdmissionTimeout">A request not started running within this long is rejected as unavailable (zero: never; real clock only).</param>
+/// <param name="MaxPaused">A reader that takes no output for this long is evicted (zero: never).</param>
 /// <param name="NoEmbeddings">Why embedding requests are refused (a last stage on a device that returns no hidden states); null: they are served.</param>
 internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int DefaultMaxTokens, RuntimeMetrics Metrics, int[] EndOfGeneration, RealClock? ArrivalClock,
-    string? NoEmbeddings = null);
+    TimeSpan AdmissionTimeout = default, TimeSpan MaxPaused = default, string? NoEmbeddings = null);
 
 /// <summary>
 /// One request's lifecycle around its scheduler: validation and tokenization, admission, deadline,
@@ -21,6 +23,10 @@ internal sealed record RequestContext(Tokenizer Tokenizer, int VocabSize, int De
 /// scheduler could not write into a full sink come here and are written as room appears. Tokens,
 /// text, stops and timings are the scheduler's (see <see cref="SequenceStream"/>); this actor
 /// completes the sink with the scheduler's final message, after every chunk.
+/// Every path ends the request with exactly one terminal reply: a rejection, the scheduler's final
+/// message, an error when its scheduler dies, or (PostStop) an error when the actor itself is
+/// stopped first. A client that cancels or disconnects gets no more chunks, so nothing waits for it
+/// to read; a reader paused longer than request.max-paused is evicted.
 /// </summary>
 internal sealed class RequestActor : UntypedActor, IWithTimers
 {
@@ -37,6 +43,16 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     /// <summary>The scheduler did not confirm an abort in time (e.g. the sequence was between replicas): finish anyway.</summary>
     private sealed record AbortUnconfirmed(FinishReason Reason);
 
+    private sealed record AdmissionTimedOut
+    {
+        public static readonly AdmissionTimedOut Instance = new();
+    }
+
+    private sealed record PausedTooLong
+    {
+        public static readonly PausedTooLong Instance = new();
+    }
+
     private static readonly TimeSpan AbortConfirmTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Generate _request;
@@ -49,6 +65,12 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private readonly Queue<TokenChunk> _pending = new();
     private int _drained, _promptTokens;
     private bool _admitted, _waiting, _aborting, _finished;
+    /// <summary>The scheduler was asked to run it (from then on, stopping must abort it there).</summary>
+    private bool _enqueued;
+    /// <summary>The consumer has gone or stopped reading (cancel, disconnect, eviction): chunks not yet written are dropped.</summary>
+    private bool _dropBacklog;
+    /// <summary>The sink got its terminal reply.</summary>
+    private bool _replied;
     private GenerationCompleted? _completion;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -70,23 +92,31 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        if (_sink.Watch is { } requester) Context.Watch(requester);
-        int[] prompt;
-        SamplingParameters parameters;
         try
         {
-            if (_request.Pooling is not null && _ctx.NoEmbeddings is { } why) throw new ArgumentException(why);
-            parameters = _request.Pooling is null
-                ? SequenceSampling.ToParameters(_request.Sampling) with { MaxTokens = _request.MaxTokens ?? _ctx.DefaultMaxTokens }
-                : SequenceSampling.ToParameters(EmbeddingSampling) with { MaxTokens = 1 };
-            parameters.Validate(_ctx.VocabSize);
-            prompt = Tokenize();
+            Start();
         }
         catch (ArgumentException ex)
         {
             Reject(RejectionReason.InvalidParameters, ex.Message);
-            return;
         }
+        catch (Exception ex)
+        {
+            // Anything else (a null field, a tokenizer bug) still answers the request, and the actor stops cleanly.
+            Reject(RejectionReason.InternalError, $"the request could not be started: {ex.GetType().Name}: {ex.Message}");
+        }
+    }
+
+    private void Start()
+    {
+        if (_sink.Watch is { } requester) Context.Watch(requester);
+        Context.Watch(_scheduler); // a scheduler that dies takes its requests with it: end this one then
+        if (_request.Pooling is not null && _ctx.NoEmbeddings is { } why) throw new ArgumentException(why);
+        var parameters = _request.Pooling is null
+            ? SequenceSampling.ToParameters(_request.Sampling) with { MaxTokens = _request.MaxTokens ?? _ctx.DefaultMaxTokens }
+            : SequenceSampling.ToParameters(EmbeddingSampling) with { MaxTokens = 1 };
+        parameters.Validate(_ctx.VocabSize);
+        int[] prompt = Tokenize();
         _promptTokens = prompt.Length;
         var sampling = _request.Pooling is null ? _request.Sampling : EmbeddingSampling;
         var stream = new SequenceStream(_request.RequestId, _sequenceId, _sink, Self, _ctx.Tokenizer, sampling, prompt.Length, _arrivalAt, _request.Pooling);
@@ -100,7 +130,10 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             SkipPrefixCache = _request.Pooling is not null,
         };
         _scheduler.Tell(new EnqueueSequence(sequence, sampling, prompt, _inTransit));
+        _enqueued = true;
         _inTransit = null; // the scheduler counts its arrival
+        if (_ctx.AdmissionTimeout > TimeSpan.Zero && _ctx.ArrivalClock is not null)
+            Timers.StartSingleTimer("admission", AdmissionTimedOut.Instance, _ctx.AdmissionTimeout);
         if (_request.DeadlineUtc is { } deadline)
         {
             var delay = deadline.ToUniversalTime() - DateTime.UtcNow;
@@ -132,7 +165,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 _admitted = true;
                 break;
             case SequenceRejected r:
-                Reject(Map(r.Status), r.Message);
+                Reject(r.As ?? Map(r.Status), r.Message);
                 break;
             case ChunkBacklogged b:
                 _pending.Enqueue(b.Chunk);
@@ -142,7 +175,21 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 Finish(f.Completed);
                 break;
             case Cancel:
-                Abort(AbortReason.Cancelled);
+                _dropBacklog = true;
+                if (_finished) CompleteNow(); // finished but still waiting for the reader: it is gone
+                else Abort(AbortReason.Cancelled);
+                break;
+            case AdmissionTimedOut:
+                if (!_finished) _scheduler.Tell(new AdmissionExpired(_sequenceId)); // ignored there once it has started
+                break;
+            case PausedTooLong:
+                _dropBacklog = true;
+                if (_finished) CompleteNow();
+                else Abort(AbortReason.Evicted);
+                break;
+            case Terminated t when t.ActorRef.Equals(_scheduler):
+                Finish(new GenerationCompleted(_request.RequestId, FinishReason.Error, new Usage(_promptTokens, 0, 0), new Timings(0, 0, 0, []),
+                    "the replica's scheduler stopped before the request finished"));
                 break;
             case DeadlineReached:
                 Abort(AbortReason.DeadlineExpired);
@@ -150,7 +197,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             case Terminated:
                 // The requester is gone: stop generating for nobody and free the blocks.
                 _scheduler.Tell(new AbortSequence(_sequenceId, AbortReason.Cancelled));
-                _finished = true;
+                _finished = _replied = true;
                 Context.Stop(Self);
                 break;
             case AbortUnconfirmed u:
@@ -159,15 +206,20 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 break;
             case Writable:
                 _waiting = false;
+                Timers.Cancel("paused");
                 Drain();
                 break;
             case SchedulerChanged c:
+                Context.Unwatch(_scheduler);
                 _scheduler = c.Scheduler;
+                Context.Watch(_scheduler);
                 break;
             case Status.Failure:
                 // The consumer's channel closed under us: treat as a cancel.
                 _waiting = false;
-                Abort(AbortReason.Cancelled);
+                _dropBacklog = true;
+                if (_finished) CompleteNow();
+                else Abort(AbortReason.Cancelled);
                 break;
             default:
                 Unhandled(message);
@@ -188,10 +240,13 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         {
             _waiting = true;
             _sink.WaitToWriteAsync().PipeTo(Self, success: () => Writable.Instance);
+            // A reader that stops reading holds a running slot and KV: bounded by request.max-paused.
+            if (_ctx.MaxPaused > TimeSpan.Zero && !Timers.IsTimerActive("paused")) Timers.StartSingleTimer("paused", PausedTooLong.Instance, _ctx.MaxPaused);
             return;
         }
         if (_completion is { } done)
         {
+            _replied = true;
             _sink.Complete(done);
             Context.Stop(Self);
             return;
@@ -218,8 +273,19 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         if (_finished) return;
         _finished = true;
         Timers.CancelAll();
+        if (completed.Reason == FinishReason.Evicted)
+            completed = completed with { Error = $"evicted: the reader took no output for {_ctx.MaxPaused.TotalSeconds:0.###} s (actors-runtime.request.max-paused); its slot and KV were freed" };
         _ctx.Metrics.RequestFinished(completed.Reason.ToString());
         _completion = completed;
+        if (_dropBacklog) CompleteNow();
+        else Drain();
+    }
+
+    /// <summary>The consumer is gone or not reading: drop what it has not taken and give the final message now.</summary>
+    private void CompleteNow()
+    {
+        _pending.Clear();
+        _waiting = false;
         Drain();
     }
 
@@ -227,7 +293,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     {
         _inTransit?.Arrived(); // rejected before it was sent to the scheduler
         _inTransit = null;
-        _finished = true;
+        _finished = _replied = true;
         _ctx.Metrics.RequestRejected(reason.ToString());
         _sink.Reject(new GenerationRejected(_request.RequestId, reason, message));
         Context.Stop(Self);
@@ -244,7 +310,16 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
-        // Stopped without finishing (e.g. the runtime shuts down): free the blocks.
-        if (!_finished && _admitted) _scheduler.Tell(new AbortSequence(_sequenceId, AbortReason.Cancelled));
+        // Stopped without finishing (the runtime shuts down, the actor failed): free the blocks...
+        if (!_finished && _enqueued) _scheduler.Tell(new AbortSequence(_sequenceId, AbortReason.Cancelled));
+        _inTransit?.Arrived();
+        _inTransit = null;
+        if (_replied) return;
+        _replied = true;
+        // ...and still give the request its one terminal reply.
+        const string stopped = "the request was stopped before it finished (its request actor failed or the runtime is shutting down)";
+        if (_completion is { } done) _sink.Complete(done); // finished; the chunks its reader had not taken are dropped
+        else if (!_admitted) _sink.Reject(new GenerationRejected(_request.RequestId, RejectionReason.InternalError, stopped));
+        else _sink.Complete(new GenerationCompleted(_request.RequestId, FinishReason.Error, new Usage(_promptTokens, 0, 0), new Timings(0, 0, 0, []), stopped));
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Akka.Actor;
+using Akka.Event;
 using Actors.Runtime.Observability;
 using Actors.Runtime.Protocol;
 using Actors.Runtime.Scheduling;
@@ -16,7 +17,8 @@ internal sealed record StartChannelRequests(IReadOnlyList<StartChannelRequest> R
 
 /// <summary>The replicas a router spreads requests over.</summary>
 /// <param name="InTransit">Requests started towards this replica whose EnqueueSequence has not reached the scheduler yet.</param>
-internal sealed record ReplicaHandle(int Replica, IActorRef Scheduler, ReplicaGauges Gauges, int BlockSize, RequestsInTransit InTransit);
+/// <param name="Health">Whether the replica takes requests (its scheduler keeps it up to date).</param>
+internal sealed record ReplicaHandle(int Replica, IActorRef Scheduler, ReplicaGauges Gauges, int BlockSize, RequestsInTransit InTransit, ReplicaHealth Health);
 
 /// <summary>
 /// A count shared by the router (which starts requests), request actors and the scheduler (which
@@ -33,7 +35,10 @@ internal sealed class RequestsInTransit
 /// <summary>
 /// The runtime's front door: receives <see cref="Generate"/> and <see cref="Cancel"/>, starts one
 /// request actor per request on the replica with the most free KV blocks and fewest queued tokens,
-/// and rejects duplicate request ids. Sequences stay on their replica.
+/// and rejects duplicate request ids. Sequences stay on their replica. Replicas out of rotation (failed,
+/// or with a step overdue) get nothing new; with none healthy a request is rejected as unavailable.
+/// Supervision: a request actor that fails is stopped (its PostStop gives the request its terminal
+/// reply and frees its blocks); a restart would re-run PreStart and enqueue the request twice.
 /// </summary>
 internal sealed class RouterActor : UntypedActor
 {
@@ -55,6 +60,12 @@ internal sealed class RouterActor : UntypedActor
 
     public static Props Props(IReadOnlyList<ReplicaHandle> replicas, RequestContext context) =>
         Akka.Actor.Props.Create(() => new RouterActor(replicas, context));
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(error =>
+    {
+        Context.GetLogger().Error(error, "a request actor failed ({0}); stopping it: its request ends with an error", error.Message);
+        return Directive.Stop;
+    });
 
     protected override void OnReceive(object message)
     {
@@ -148,6 +159,12 @@ internal sealed class RouterActor : UntypedActor
             return false;
         }
         index = ChooseReplica();
+        if (index < 0)
+        {
+            sink.Reject(new GenerationRejected(g.RequestId, RejectionReason.Unavailable,
+                "no healthy replica: " + string.Join("; ", _replicas.Select(r => r.Health.Problem ?? $"replica {r.Replica}: healthy"))));
+            return false;
+        }
         sequenceId = ++_nextSequenceId;
         _replicas[index].InTransit.Started();
         _activePerReplica[index]++;
@@ -183,16 +200,21 @@ internal sealed class RouterActor : UntypedActor
         _replicas[entry.Replica].Scheduler.Tell(new ExportSequence(entry.SequenceId, m.RequestId, _replicas[m.TargetReplica], Sender, Self));
     }
 
+    /// <summary>The healthy replica to start a request on, or -1 when none is healthy.</summary>
     private int ChooseReplica()
     {
-        if (_replicas.Count == 1) return 0;
+        if (_replicas.Count == 1) return _replicas[0].Health.IsHealthy ? 0 : -1;
+        bool any = false;
         for (int i = 0; i < _replicas.Count; i++)
         {
             var g = _replicas[i].Gauges;
+            bool healthy = _replicas[i].Health.IsHealthy;
+            any |= healthy;
             // Free blocks as last published; queued work as the requests this router has sent there and
             // not yet seen finish (the gauges lag behind a burst of arrivals, this count does not).
-            _loads[i] = new ReplicaLoad(g.BlocksFree + g.BlocksCachedFree, _activePerReplica[i]);
+            // An unhealthy replica ranks below every healthy one.
+            _loads[i] = healthy ? new ReplicaLoad(g.BlocksFree + g.BlocksCachedFree, _activePerReplica[i]) : new ReplicaLoad(-1, long.MaxValue);
         }
-        return ReplicaRouter.Choose(_loads);
+        return any ? ReplicaRouter.Choose(_loads) : -1;
     }
 }

@@ -12,8 +12,9 @@ namespace Actors.Runtime.Internal;
 /// only delivers messages: admissions from request actors, steps to the first stage's device, results
 /// back into the policy, tokens and finishes to the request actors. It keeps up to
 /// MaxInFlightSteps steps moving (one per pipeline stage), each with disjoint sequences.
+/// What failures do to the requests it holds is in SchedulerActor.Faults.cs.
 /// </summary>
-internal sealed partial class SchedulerActor : UntypedActor
+internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
 {
     private readonly SchedulerPolicy _policy;
     private readonly int _replica;
@@ -42,8 +43,12 @@ internal sealed partial class SchedulerActor : UntypedActor
 
     private readonly RequestsInTransit _inTransit;
 
-    public SchedulerActor(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, IRuntimeClock clock, RequestsInTransit? inTransit = null)
+    public SchedulerActor(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, IRuntimeClock clock, RequestsInTransit? inTransit = null,
+        ReplicaHealth? health = null, TimeSpan stepTimeout = default, FaultInjector? faults = null)
     {
+        _health = health ?? new ReplicaHealth(replica);
+        _stepTimeout = stepTimeout;
+        _faults = faults;
         _inTransit = inTransit ?? new RequestsInTransit();
         _clock = clock;
         _replica = replica;
@@ -54,11 +59,17 @@ internal sealed partial class SchedulerActor : UntypedActor
         PublishGauges();
     }
 
-    public static Props Props(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, IRuntimeClock clock, RequestsInTransit? inTransit = null) =>
-        Akka.Actor.Props.Create(() => new SchedulerActor(replica, policy, stages, metrics, clock, inTransit));
+    public static Props Props(int replica, SchedulerPolicy policy, int stages, RuntimeMetrics metrics, IRuntimeClock clock, RequestsInTransit? inTransit = null,
+        ReplicaHealth? health = null, TimeSpan stepTimeout = default, FaultInjector? faults = null) =>
+        Akka.Actor.Props.Create(() => new SchedulerActor(replica, policy, stages, metrics, clock, inTransit, health, stepTimeout, faults));
 
     protected override void OnReceive(object message)
     {
+        if (_failure is not null)
+        {
+            OnReceiveFailed(message);
+            return;
+        }
         switch (message)
         {
             case EnqueueSequence e:
@@ -116,7 +127,17 @@ internal sealed partial class SchedulerActor : UntypedActor
                 break;
             case UseRoute r:
                 _route = r.Route;
+                foreach (var stage in r.Route.StageActors) Context.Watch(stage);
                 TrySchedule();
+                break;
+            case WatchdogTick:
+                CheckOverdueSteps();
+                break;
+            case AdmissionExpired x:
+                ExpireAdmission(x.SequenceId);
+                break;
+            case Terminated t:
+                FailReplica($"replica {_replica}: stage {IndexOfStage(t.ActorRef)} stopped after a failure (its device actor's log names it)");
                 break;
             default:
                 Unhandled(message);
@@ -164,7 +185,7 @@ internal sealed partial class SchedulerActor : UntypedActor
 
     private void TrySchedule()
     {
-        if (_route is null) return;
+        if (_route is null || _overdue.Count > 0) return; // a hung device: nothing more queues behind it
         if (_clock.IsVirtual)
         {
             // A request on its way may arrive earlier on the virtual clock than anything scheduled next:
@@ -220,6 +241,7 @@ internal sealed partial class SchedulerActor : UntypedActor
         work.ForgetSequences.AddRange(_forget);
         _forget.Clear();
         work.DispatchedAt = work.ReadyAt = _clock.Now;
+        work.DispatchedTicks = System.Diagnostics.Stopwatch.GetTimestamp();
         _inFlight[step.StepId] = (step, work);
         _route!.StageActors[0].Tell(new RunStage(work, 0, _route, null));
     }
@@ -231,6 +253,7 @@ internal sealed partial class SchedulerActor : UntypedActor
             MaintenanceCompleted(work);
             return;
         }
+        if (OverdueAnswered(work)) return;
         if (!_inFlight.Remove(work.StepId, out var entry)) return;
         var step = entry.Step;
         _clock.AdvanceTo(work.ReadyAt); // a simulated step ends when the cost model says
@@ -238,6 +261,7 @@ internal sealed partial class SchedulerActor : UntypedActor
         int n = work.Batch.LogitCount;
         if (_sampled.Length < n) _sampled = new int[Math.Max(n, 2 * _sampled.Length)];
         work.Sampled.AsSpan(0, n).CopyTo(_sampled);
+        if (work.FailedRows > 0) EndInvalidRows(work);
         _logitRowOf.Clear();
         for (int i = 0; i < n; i++) _logitRowOf[work.SequenceIds[work.LogitSequence[i]]] = i;
 
@@ -268,6 +292,8 @@ internal sealed partial class SchedulerActor : UntypedActor
         _policy.RecomputeSecondsPerToken = PreemptionCost.ObservePrefillRate(_policy.RecomputeSecondsPerToken, stepMs / 1000, work.Batch.TokenCount, step.Sequences.Length);
         _workPool.Push(work);
         RetryExports();
+        if (_faults?.NextSchedulerKill() == true)
+            throw new InjectedFaultException($"injected fault: the scheduler of replica {_replica} crashed");
         TrySchedule();
     }
 
@@ -285,10 +311,24 @@ internal sealed partial class SchedulerActor : UntypedActor
             _workPool.Push(f.Work);
             return;
         }
+        if (OverdueAnswered(f.Work)) return;
         if (!_inFlight.Remove(f.Work.StepId, out var entry)) return;
         var step = entry.Step;
         string error = $"device {f.DeviceId} failed at stage {f.Stage}: {f.Error.Message}";
         _log.Warning("replica {0}: step {1} failed ({2}); ending its {3} sequences", _replica, step.StepId, error, step.Sequences.Length);
+        FailStep(step, error);
+        _workPool.Push(f.Work);
+        if (Inference.Compute.DeviceFaults.IsSticky(f.Error))
+        {
+            FailReplica($"replica {_replica}: device {f.DeviceId} had a sticky fault ({f.Error.Message}); out of service");
+            return;
+        }
+        TrySchedule();
+    }
+
+    /// <summary>Ends every sequence of a failed step with <paramref name="error"/> and applies the step as producing nothing.</summary>
+    private void FailStep(ScheduledStep step, string error)
+    {
         foreach (var seq in step.Sequences)
         {
             _policy.Abort(seq.Id, AbortReason.Error);
@@ -298,8 +338,6 @@ internal sealed partial class SchedulerActor : UntypedActor
         Span<int> none = stackalloc int[0];
         if (step.LogitCount > 0) none = new int[step.LogitCount];
         _policy.Update(step, none);
-        _workPool.Push(f.Work);
-        TrySchedule();
     }
 
     private void Forget(long id)

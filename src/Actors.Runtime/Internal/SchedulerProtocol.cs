@@ -16,7 +16,11 @@ internal sealed record EnqueueSequence(SequenceRequest Request, SamplingOptions 
 
 internal sealed record SequenceAdmitted(long SequenceId) : INoSerializationVerificationNeeded;
 
-internal sealed record SequenceRejected(long SequenceId, AdmissionStatus Status, string Message) : INoSerializationVerificationNeeded;
+/// <param name="As">The rejection to report when it is not the admission status's own (an unavailable replica, an admission timeout).</param>
+internal sealed record SequenceRejected(long SequenceId, AdmissionStatus Status, string Message, RejectionReason? As = null) : INoSerializationVerificationNeeded;
+
+/// <summary>The request's admission-timeout passed: the scheduler rejects it unless it has started running.</summary>
+internal sealed record AdmissionExpired(long SequenceId) : INoSerializationVerificationNeeded;
 
 /// <summary>
 /// The sink was full: the scheduler paused the sequence and hands the request actor this chunk to

@@ -57,6 +57,12 @@ internal sealed class SequenceStream : ISequenceOutput
     public float[]? Embedding { get; set; }
     public int CompletionTokens { get; private set; }
 
+    /// <summary>Whether its first step was dispatched (it left the waiting queue at least once).</summary>
+    public bool HasStarted => !double.IsNaN(_startedAt);
+
+    /// <summary>Milliseconds since arrival on the runtime's clock.</summary>
+    public double WaitedMs(double now) => double.IsNaN(ArrivalAt) ? 0 : (now - ArrivalAt) * 1000;
+
     /// <summary>Chunks handed to the request actor because the sink was full, and not yet confirmed drained.</summary>
     public int Backlogged { get; private set; }
 

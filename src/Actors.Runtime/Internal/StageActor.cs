@@ -34,9 +34,12 @@ internal sealed class StageActor : UntypedActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private float[] _logits = [];
     private IActorRef? _transfer;
+    private readonly FaultInjector? _faults;
 
-    public StageActor(IStageExecutor stage, int replica, int index, string deviceId, int swapSlots, DeviceBusy busy, Timing.DeviceTimeline timeline)
+    public StageActor(IStageExecutor stage, int replica, int index, string deviceId, int swapSlots, DeviceBusy busy, Timing.DeviceTimeline timeline,
+        FaultInjector? faults = null)
     {
+        _faults = faults;
         _stage = stage;
         _replica = replica;
         _index = index;
@@ -76,8 +79,13 @@ internal sealed class StageActor : UntypedActor
         var input = m.IncomingPath is { } path ? ReceiveHidden(m, path) : m.Input;
         long started = Stopwatch.GetTimestamp();
         HiddenBuffer? output = null;
+        var fault = _faults is not null && work.Batch.TokenCount > 0 ? _faults.NextStepFault(_stage.IsLast) : InjectedFault.None;
+        // A crash of the actor itself (outside the step's own error handling): the device actor stops this
+        // stage, and its replica's scheduler, which watches it, fails the replica.
+        if (fault == InjectedFault.KillStage) throw new InjectedFaultException($"injected fault: stage actor {_index} of replica {_replica} on {_deviceId} crashed");
         try
         {
+            InjectBeforeForward(fault);
             ApplyMaintenance(work);
             if (work.Batch.TokenCount == 0)
             {
@@ -94,6 +102,7 @@ internal sealed class StageActor : UntypedActor
                 _stage.Forward(work.Batch, input is null ? ReadOnlySpan<float>.Empty : input.Span, _logits.AsSpan(0, n));
                 _busy.ForwardSeconds += Stopwatch.GetElapsedTime(f).TotalSeconds;
                 input?.Return();
+                if (fault == InjectedFault.NanLogits) _logits.AsSpan(_faults!.NextIndex(work.Batch.LogitCount) * _stage.VocabSize, _stage.VocabSize).Fill(float.NaN);
                 Sample(work);
             }
             else
@@ -110,6 +119,8 @@ internal sealed class StageActor : UntypedActor
             output?.Return();
             _log.Error(ex, "{0}: replica {1} stage {2} failed on step {3}", _deviceId, _replica, _index, work.StepId);
             m.Route.Scheduler.Tell(new StepFailed(work, _index, _deviceId, ex));
+            // The device cannot be trusted again: its actor takes it out of service with every stage on it.
+            if (DeviceFaults.IsSticky(ex)) Context.Parent.Tell(new DeviceFaulted(_deviceId, ex.Message));
             return;
         }
         double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -119,6 +130,21 @@ internal sealed class StageActor : UntypedActor
         _busy.Steps++;
         if (output is null) m.Route.Scheduler.Tell(new StepCompleted(work));
         else m.Route.Transfer.Tell(new StageOutput(work, _index, m.Route, output));
+    }
+
+    /// <summary>Faults of actors-runtime.fault-injection that strike before the forward pass (on this device's own thread, like a real one).</summary>
+    private void InjectBeforeForward(InjectedFault fault)
+    {
+        switch (fault)
+        {
+            case InjectedFault.StepError:
+                throw new InjectedFaultException($"injected fault: device step failed on {_deviceId}");
+            case InjectedFault.StickyFault:
+                throw new StickyDeviceFaultException($"injected fault: sticky device fault on {_deviceId} (like a lost CUDA context)");
+            case InjectedFault.Hang:
+                Thread.Sleep(_faults!.HangTime); // the device's own thread, as a hung kernel would hold it
+                break;
+        }
     }
 
     /// <summary>
@@ -210,8 +236,19 @@ internal sealed class StageActor : UntypedActor
             if (!_samplers.TryGetValue(id, out var sampler))
                 throw new InvalidOperationException($"no sampler for sequence {id}: its first step did not carry its sampling setup");
             const int top = Inference.Sampling.SamplingParameters.MaxTopLogProbs;
-            work.Sampled[i] = sampler.Sample(_logits.AsSpan(i * vocab, vocab), out work.SampledLogProbs[i],
-                work.TopTokens.AsSpan(i * top, top), work.TopLogProbs.AsSpan(i * top, top), out work.TopCounts[i]);
+            try
+            {
+                work.Sampled[i] = sampler.Sample(_logits.AsSpan(i * vocab, vocab), out work.SampledLogProbs[i],
+                    work.TopTokens.AsSpan(i * top, top), work.TopLogProbs.AsSpan(i * top, top), out work.TopCounts[i]);
+            }
+            catch (ArgumentException ex)
+            {
+                // Bad logits (NaN, +inf) end this sequence with an error rather than a garbage token; the rest of the batch carries on.
+                work.Sampled[i] = -1;
+                work.TopCounts[i] = 0;
+                work.RowErrors[i] = $"the model produced invalid logits on {_deviceId}: {ex.Message}";
+                work.FailedRows++;
+            }
         }
     }
 

@@ -46,6 +46,15 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     /// <summary>Pooled, normalized embeddings of the embedding requests whose prompt ended in this step.</summary>
     public readonly List<(long SequenceId, float[] Vector)> Embeddings = new();
     public double[] StageSeconds = [];
+    /// <summary>
+    /// Logit rows the last stage could not sample (non-finite logits): <see cref="Sampled"/> is -1 there
+    /// and <see cref="RowErrors"/> says why; <see cref="FailedRows"/> counts them (0 on a healthy step,
+    /// which then reads nothing more).
+    /// </summary>
+    public int FailedRows;
+    public string?[] RowErrors = [];
+    /// <summary>Stopwatch timestamp of the dispatch, for the step watchdog (real time even on a virtual clock).</summary>
+    public long DispatchedTicks;
     /// <summary>When the scheduler dispatched the step, on its clock.</summary>
     public double DispatchedAt;
     /// <summary>
@@ -67,6 +76,7 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
             TopTokens = new int[n * Inference.Sampling.SamplingParameters.MaxTopLogProbs];
             TopLogProbs = new float[n * Inference.Sampling.SamplingParameters.MaxTopLogProbs];
             TopCounts = new int[n];
+            RowErrors = new string?[n];
         }
         if (StageSeconds.Length < stages) StageSeconds = new double[stages];
     }
@@ -82,6 +92,7 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
         InstallSamplers.Clear();
         Embeddings.Clear();
         MaintenanceOnly = false;
+        FailedRows = 0;
     }
 }
 

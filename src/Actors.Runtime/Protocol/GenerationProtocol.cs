@@ -97,7 +97,10 @@ public enum FinishReason
     Length = 1,
     Cancelled = 2,
     Deadline = 3,
+    /// <summary>A fault ended it (a device step, non-finite logits, a failed replica); <see cref="GenerationCompleted.Error"/> names it.</summary>
     Error = 4,
+    /// <summary>Its reader took no output for longer than actors-runtime.request.max-paused: the runtime freed its slot and KV.</summary>
+    Evicted = 5,
 }
 
 [MessagePackObject]
@@ -132,6 +135,10 @@ public enum RejectionReason
     InvalidParameters = 3,
     ShuttingDown = 4,
     DuplicateRequestId = 5,
+    /// <summary>No healthy replica to run it (every one failed or is hung), or it waited past actors-runtime.request.admission-timeout.</summary>
+    Unavailable = 6,
+    /// <summary>The runtime failed before admitting it (an unexpected exception; the message names it).</summary>
+    InternalError = 7,
 }
 
 /// <summary>A request that was not admitted; <see cref="Message"/> says why, naming the values.</summary>

@@ -9,6 +9,7 @@ public enum AbortReason
     Cancelled = FinishReason.Cancelled,
     DeadlineExpired = FinishReason.Deadline,
     Error = FinishReason.Error,
+    Evicted = FinishReason.Evicted,
 }
 
 public readonly record struct FinishedSequence(long Id, FinishReason Reason, int GeneratedTokens);

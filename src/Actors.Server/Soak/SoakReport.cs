@@ -6,8 +6,9 @@ namespace Actors.Server.Soak;
 /// <summary>
 /// The outcome of a soak: every request lands in exactly one of completed, rejected (429/503),
 /// bad_requests_refused (a deliberately bad body got its 400), client_gone (the client disconnected or
-/// cancelled), failed_with_error (a 5xx, an error event, or a wrong answer) and lost (no terminal reply
-/// within the timeout, or the connection broke without the client leaving). Leaks and memory are measured
+/// cancelled), failed_by_injected_fault (an error reply naming an injected device fault: a thrown step,
+/// invalid logits, the step watchdog), failed_with_error (any other 5xx, error event, or wrong answer) and
+/// lost (no terminal reply within the timeout, or the connection broke without the client leaving). Leaks and memory are measured
 /// only when the server runs in-process (null otherwise).
 /// </summary>
 public sealed record SoakReport(
@@ -16,6 +17,7 @@ public sealed record SoakReport(
     [property: JsonPropertyName("rejected")] int Rejected,
     [property: JsonPropertyName("bad_requests_refused")] int BadRequestsRefused,
     [property: JsonPropertyName("client_gone")] int ClientGone,
+    [property: JsonPropertyName("failed_by_injected_fault")] int FailedByInjectedFault,
     [property: JsonPropertyName("failed_with_error")] int FailedWithError,
     [property: JsonPropertyName("lost")] int Lost,
     [property: JsonPropertyName("kv_blocks_leaked")] int? KvBlocksLeaked,
@@ -23,6 +25,7 @@ public sealed record SoakReport(
     [property: JsonPropertyName("peak_rss_mb")] double? PeakRssMb,
     [property: JsonPropertyName("peak_rss_first_half_mb")] double? PeakRssFirstHalfMb,
     [property: JsonPropertyName("peak_rss_second_half_mb")] double? PeakRssSecondHalfMb,
+    [property: JsonPropertyName("live_heap_after_mb")] double? LiveHeapAfterMb,
     [property: JsonPropertyName("duration_s")] double DurationSeconds,
     [property: JsonPropertyName("first_failures")] IReadOnlyList<string> FirstFailures)
 {

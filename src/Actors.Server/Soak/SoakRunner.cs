@@ -17,7 +17,10 @@ public static class SoakRunner
 {
     private enum Kind { Normal, Bad, Disconnect, Cancel, Slow }
 
-    private enum Outcome { Completed, Rejected, BadRequestRefused, ClientGone, FailedWithError, Lost }
+    private enum Outcome { Completed, Rejected, BadRequestRefused, ClientGone, FailedByInjectedFault, FailedWithError, Lost }
+
+    /// <summary>What the runtime's error replies say when an injected fault ended the request (see actors-runtime.fault-injection).</summary>
+    private static readonly string[] InjectedFaultMarks = ["injected fault", "step-timeout", "invalid logits"];
 
     private static readonly string[] BadBodies =
     [
@@ -64,10 +67,16 @@ public static class SoakRunner
             while ((i = Interlocked.Increment(ref next)) < options.Requests && !cancel.IsCancellationRequested)
             {
                 var (outcome, detail) = await One(http, options, i, cancel);
+                if (outcome == Outcome.FailedWithError && options.FaultRate > 0 && InjectedFaultMarks.Any(m => detail.Contains(m, StringComparison.Ordinal)))
+                    outcome = Outcome.FailedByInjectedFault;
                 Interlocked.Increment(ref counts[(int)outcome]);
                 if (outcome is Outcome.Lost or Outcome.FailedWithError)
                     lock (failures) if (failures.Count < 5) failures.Add($"request {i}: {outcome}: {detail}");
                 Interlocked.Increment(ref done);
+                // A well-behaved client waits as told before its next request: a replica out of rotation for a
+                // few seconds would otherwise turn the rest of the run into a burst of instant rejections.
+                if (outcome == Outcome.Rejected && double.TryParse(detail, System.Globalization.CultureInfo.InvariantCulture, out double wait))
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Clamp(wait, 0, 5)), cancel);
             }
         }, cancel)).ToArray();
         await Task.WhenAll(workers);
@@ -78,13 +87,15 @@ public static class SoakRunner
             (blocksLeaked, actorsLeaked) = await Settle(system, TimeSpan.FromSeconds(15));
         sampling.Cancel();
         await sampler;
+        double? liveHeap = system is null ? null : Math.Round(GC.GetTotalMemory(forceFullCollection: true) / 1048576.0, 1);
         static double? Mb(long bytes) => bytes > 0 ? Math.Round(bytes / 1048576.0, 1) : null;
         return new SoakReport(options.Requests, counts[(int)Outcome.Completed], counts[(int)Outcome.Rejected], counts[(int)Outcome.BadRequestRefused],
-            counts[(int)Outcome.ClientGone], counts[(int)Outcome.FailedWithError], counts[(int)Outcome.Lost], blocksLeaked, actorsLeaked,
-            system is null ? null : Mb(Math.Max(peakFirst, peakSecond)), system is null ? null : Mb(peakFirst), system is null ? null : Mb(peakSecond),
+            counts[(int)Outcome.ClientGone], counts[(int)Outcome.FailedByInjectedFault], counts[(int)Outcome.FailedWithError], counts[(int)Outcome.Lost], blocksLeaked, actorsLeaked,
+            system is null ? null : Mb(Math.Max(peakFirst, peakSecond)), system is null ? null : Mb(peakFirst), system is null ? null : Mb(peakSecond), liveHeap,
             Math.Round(seconds, 2), failures);
     }
 
+    /// <summary>One request's outcome and a detail: what failed, or for a rejection the seconds its Retry-After asked to wait.</summary>
     private static async Task<(Outcome, string)> One(HttpClient http, SoakOptions o, int index, CancellationToken cancel)
     {
         var random = new Random(HashCode.Combine(o.Seed, index));
@@ -110,7 +121,8 @@ public static class SoakRunner
             };
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, client.Token);
             int status = (int)response.StatusCode;
-            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable) return (Outcome.Rejected, "");
+            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
+                return (Outcome.Rejected, (response.Headers.RetryAfter?.Delta ?? TimeSpan.Zero).TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (kind == Kind.Bad)
                 return status == 400 && await IsOpenAiError(response, client.Token) ? (Outcome.BadRequestRefused, "")
                     : (Outcome.FailedWithError, $"bad body {body} answered {status}");
@@ -197,7 +209,7 @@ public static class SoakRunner
     private static async Task<int> CountRequestActors(ActorSystem system)
     {
         using var inbox = Inbox.Create(system);
-        system.ActorSelection("/system/llm-router/*").Tell(new Identify("soak"), inbox.Receiver);
+        system.ActorSelection(LlmRuntime.Get(system).Router.Path.ToStringWithoutAddress() + "/*").Tell(new Identify("soak"), inbox.Receiver);
         int count = 0;
         while (true)
         {
