@@ -28,8 +28,9 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
 {
     public const string Name = "llm-gateway";
 
-    private sealed class Worker(IActorRef agent, WorkerStatus status)
+    private sealed class Worker(string name, IActorRef agent, WorkerStatus status)
     {
+        public string Name { get; } = name;
         public IActorRef Agent { get; } = agent;
         public WorkerStatus Status { get; set; } = status;
         public int InFlight => Requests.Count;
@@ -130,7 +131,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
                 _unreachable.Remove(r.Member.Address);
                 break;
             case Terminated t:
-                if (_workers.Values.FirstOrDefault(w => w.Agent.Equals(t.ActorRef)) is not null) Lost(t.ActorRef.Path.Address, "its agent stopped");
+                if (_workers.Values.FirstOrDefault(w => w.Agent.Equals(t.ActorRef)) is not null) Lost(AddressOf(t.ActorRef), "its agent stopped");
                 else ClientGone(t.ActorRef);
                 break;
             case RetryPlacement:
@@ -211,10 +212,10 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         _candidates.Clear();
         foreach (var w in _workers.Values)
         {
-            if (w.Agent.Path.Address.ToString() == track.Avoid) continue;
+            if (w.Name == track.Avoid) continue;
             var s = w.Status;
             _candidates.Add(w);
-            _loads.Add(new WorkerLoad(w.Agent.Path.Address.ToString(), w.InFlight, s.Waiting + s.Running, s.MaxRunning, s.MaxWaiting,
+            _loads.Add(new WorkerLoad(w.Name, w.InFlight, s.Waiting + s.Running, s.MaxRunning, s.MaxWaiting,
                 s.BlocksTotal > 0 ? (double)s.BlocksUsed / s.BlocksTotal : 0));
         }
         string? affinity = track.PrefixKey is { } key ? _affinity.Lookup(key) : null;
@@ -319,9 +320,12 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         foreach (var e in _requests.Values.Where(e => client.Equals(e.Client.Watch)).ToList()) CancelRequest(e.Track.Id);
     }
 
+    /// <summary>A worker's cluster address (a worker on the gateway's own node has a local-scope path).</summary>
+    private Address AddressOf(IActorRef actor) => actor.Path.Address.HasLocalScope ? _cluster.SelfAddress : actor.Path.Address;
+
     private void OnStatus(WorkerStatus status)
     {
-        var address = Sender.Path.Address;
+        var address = AddressOf(Sender);
         string name = address.ToString();
         if (_workers.TryGetValue(name, out var known))
         {
@@ -330,7 +334,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         }
         // Reports from a worker that is leaving, down or unreachable (still on their way) do not bring it back.
         if (!_upWorkers.Contains(address) || _unreachable.Contains(address)) return;
-        _workers[name] = new Worker(Sender, status);
+        _workers[name] = new Worker(name, Sender, status);
         Context.Watch(Sender);
         _log.Info("worker {0} joined: {1} replica(s) of {2} on {3}", name, status.Replicas, status.Model, status.Devices);
         if (_pending.Count > 0) RetryPending();

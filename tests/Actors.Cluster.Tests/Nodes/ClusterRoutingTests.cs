@@ -1,0 +1,105 @@
+using Actors.Runtime;
+using Actors.Runtime.Protocol;
+
+namespace Actors.Cluster.Tests.Nodes;
+
+/// <summary>A gateway and workers as separate ActorSystems on loopback: requests cross Akka.Remote both ways.</summary>
+[Collection("cluster")]
+public sealed class ClusterRoutingTests
+{
+    [Fact]
+    public async Task Requests_through_a_gateway_spread_over_two_workers_and_equal_a_single_node_run()
+    {
+        await using var harness = new ClusterHarness();
+        var gateway = await harness.Start("gateway", null);
+        var w1 = await harness.Start("worker", gateway);
+        var w2 = await harness.Start("worker", gateway);
+        await ClusterHarness.WaitForWorkers(gateway, 2);
+
+        var requests = ClusterHarness.Requests(8, 24, seed: 11);
+        var expected = await ClusterHarness.Reference(requests);
+        var results = await Task.WhenAll(requests.Select(r => gateway.Gateway!.GenerateAsync(r))).WaitAsync(TimeSpan.FromSeconds(60));
+
+        for (int i = 0; i < requests.Count; i++)
+        {
+            Assert.Equal(expected[i], results[i].TokenIds);
+            Assert.Equal(requests[i].RequestId, results[i].Completed.RequestId);
+            Assert.Equal(new Usage(24, 24, 0), results[i].Completed.Usage with { CachedPromptTokens = 0 });
+        }
+        var topology = await gateway.Gateway!.TopologyAsync();
+        Assert.Equal(3, topology.Nodes.Length);
+        Assert.Equal(2, topology.Workers.Length);
+        Assert.All(topology.Workers, w => Assert.True(w.Placed >= 2, $"{w.Address} took {w.Placed} of 8 requests"));
+        Assert.Equal(8, topology.Workers.Sum(w => w.Placed));
+        Assert.Equal(0, topology.Readmitted);
+    }
+
+    [Fact]
+    public async Task Requests_sharing_a_prompt_prefix_go_to_the_worker_that_cached_it_though_another_is_less_loaded()
+    {
+        await using var harness = new ClusterHarness();
+        var gateway = await harness.Start("gateway", null);
+        var workers = new[] { await harness.Start("worker", gateway), await harness.Start("worker", gateway) };
+        await ClusterHarness.WaitForWorkers(gateway, 2);
+
+        var rng = new Random(3);
+        int[] prefix = Enumerable.Range(0, 48).Select(_ => 3 + rng.Next(300)).ToArray();
+        Generate Shared(int i) => ClusterHarness.Requests(1, 4, seed: 100 + i, promptLength: 8, sharedPrefix: prefix)[0] with { RequestId = $"shared{i}" };
+        await gateway.Gateway!.GenerateAsync(Shared(0)).WaitAsync(TimeSpan.FromSeconds(30));
+        var first = (await gateway.Gateway!.TopologyAsync()).Workers.Single(w => w.Placed == 1).Address;
+        int x = workers[0].Address.ToString() == first ? 0 : 1;
+
+        // Load the prefix's worker with a long request of its own (not through the gateway): by load alone the
+        // other worker would now win every placement.
+        using var stopBusy = new CancellationTokenSource();
+        var busy = workers[x].Runtime!.GenerateAsync(ClusterHarness.Requests(1, 1900, seed: 9)[0] with { RequestId = "busy" }, stopBusy.Token);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while ((await gateway.Gateway!.TopologyAsync()).Workers.Single(w => w.Address == first).Status.Running == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the busy request never showed in the worker's load report");
+            await Task.Delay(20);
+        }
+        long hitsBefore = Interlocked.Read(ref workers[x].Runtime!.Metrics.Replica(0).PrefixHits);
+        for (int i = 1; i <= 3; i++) await gateway.Gateway!.GenerateAsync(Shared(i)).WaitAsync(TimeSpan.FromSeconds(30));
+        var other = ClusterHarness.Requests(1, 4, seed: 77, promptLength: 56)[0];
+        await gateway.Gateway!.GenerateAsync(other).WaitAsync(TimeSpan.FromSeconds(30));
+
+        var topology = await gateway.Gateway!.TopologyAsync();
+        Assert.Equal(4, topology.Workers.Single(w => w.Address == first).Placed);  // every shared-prefix request
+        Assert.Equal(1, topology.Workers.Single(w => w.Address != first).Placed);  // the unrelated one went by load
+        Assert.True(Interlocked.Read(ref workers[x].Runtime!.Metrics.Replica(0).PrefixHits) > hitsBefore, "the shared prefix's cached blocks were not hit");
+        stopBusy.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => busy);
+    }
+
+    [Fact]
+    public async Task A_request_no_worker_can_take_gets_a_terminal_rejection_and_nothing_hangs()
+    {
+        await using var harness = new ClusterHarness();
+        var gateway = await harness.Start("gateway", null, "actors-cluster.gateway.placement-timeout = 500ms");
+        var request = ClusterHarness.Requests(1, 4, seed: 5)[0];
+        var ex = await Assert.ThrowsAsync<GenerationRejectedException>(() => gateway.Gateway!.GenerateAsync(request).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(RejectionReason.QueueFull, ex.Rejected.Reason);
+        Assert.Contains("no worker", ex.Rejected.Message);
+        Assert.Equal(1, (await gateway.Gateway!.TopologyAsync()).FailedTerminally);
+    }
+
+    [Fact]
+    public async Task A_gateway_rejects_bad_requests_itself_naming_the_field()
+    {
+        await using var harness = new ClusterHarness();
+        var gateway = await harness.Start("both", null);
+        var bad = new Generate { RequestId = "x", PromptTokens = [1, 999999], MaxTokens = 2 };
+        var ex = await Assert.ThrowsAsync<GenerationRejectedException>(() => gateway.Gateway!.GenerateAsync(bad).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(RejectionReason.InvalidParameters, ex.Rejected.Reason);
+        Assert.Contains("prompt token 999999 at position 1", ex.Rejected.Message);
+        // The same node is a worker too: a good text prompt runs there.
+        await ClusterHarness.WaitForWorkers(gateway, 1);
+        var ok = await gateway.Gateway!.GenerateAsync(new Generate { RequestId = "y", Prompt = "hello world", MaxTokens = 3, Sampling = SamplingOptions.Greedy with { IgnoreEos = true } })
+            .WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(3, ok.TokenIds.Count);
+    }
+}
+
+[CollectionDefinition("cluster", DisableParallelization = true)]
+public sealed class ClusterCollection;
