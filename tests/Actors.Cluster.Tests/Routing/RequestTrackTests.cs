@@ -16,7 +16,7 @@ public sealed class RequestTrackTests
         var g = t.NextAttempt();
         Assert.Equal("r", g.RequestId);
         Assert.Null(g.Prompt);
-        Assert.Equal([1, 50, 60], g.PromptTokens);
+        Assert.Equal([1, 50, 60], g.PromptTokens!);
         Assert.Equal(10, g.MaxTokens);
     }
 
@@ -31,7 +31,7 @@ public sealed class RequestTrackTests
         Assert.True(t.TryReadmit(3));
         var g = t.NextAttempt();
         Assert.Equal("r#2", g.RequestId);
-        Assert.Equal([1, 50, 60, 7, 8, 9], g.PromptTokens);
+        Assert.Equal([1, 50, 60, 7, 8, 9], g.PromptTokens!);
         Assert.Equal(7, g.MaxTokens);
         // The new worker numbers its chunks from 0; the client's indices go on.
         var third = t.Accept(new TokenChunk("r#2", 0, [11], "d", null), 9);
