@@ -10,10 +10,11 @@ namespace Actors.Cluster;
 
 /// <summary>
 /// A gateway node's entry for .NET callers: the same calls as <see cref="LlmRuntime"/> (stream, generate),
-/// served by whichever worker of the cluster the gateway picks, surviving the loss of that worker.
+/// served by whichever worker of the cluster the gateway picks, surviving the loss of that worker; or
+/// <see cref="LlmRuntime.RouteThrough"/> it so that a runtime's own calls and HTTP server go through it.
 /// Actors can instead send <see cref="Generate"/> / <see cref="Cancel"/> to <see cref="Actor"/>.
 /// </summary>
-public sealed class ClusterGateway(IActorRef actor)
+public sealed class ClusterGateway(IActorRef actor) : IGenerationFrontDoor
 {
     public IActorRef Actor { get; } = actor;
 
@@ -62,6 +63,12 @@ public sealed class ClusterGateway(IActorRef actor)
             if (!finished) Actor.Tell(new Cancel(requestId));
         }
     }
+
+    /// <summary>For <see cref="LlmRuntime.RouteThrough"/>: a runtime's (and its HTTP server's) requests served through this gateway.</summary>
+    void IGenerationFrontDoor.Start(Generate request, ChannelWriter<TokenChunk> writer, TaskCompletionSource<object> outcome) =>
+        Actor.Tell(new StartChannelRequest(request, writer, outcome));
+
+    void IGenerationFrontDoor.Cancel(string requestId) => Actor.Tell(new Cancel(requestId));
 
     private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request)
     {

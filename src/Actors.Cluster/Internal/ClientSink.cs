@@ -23,23 +23,42 @@ internal sealed class ActorClient(IActorRef client, IActorRef gateway) : IClient
 }
 
 /// <summary>
-/// An unbounded channel: chunks come from remote workers, which a full channel could not slow down anyway
-/// (Akka.Remote has no backpressure); the client's reading pace does not stall the gateway actor.
+/// A caller's channel, which may be bounded (the runtime's streams are, so a slow reader pauses its
+/// request): chunks from remote workers cannot be slowed down (Akka.Remote has no backpressure) and the
+/// gateway actor must never wait, so they go through an unbounded buffer that a pump copies into the
+/// caller's channel at the reader's pace; the outcome is set after the last chunk.
 /// </summary>
-internal sealed class ChannelClient(ChannelWriter<TokenChunk> writer, TaskCompletionSource<object> outcome) : IClientSink
+internal sealed class ChannelClient : IClientSink
 {
-    public IActorRef? Watch => null;
-    public void Chunk(TokenChunk chunk) => writer.TryWrite(chunk);
+    private readonly Channel<TokenChunk> _buffer = Channel.CreateUnbounded<TokenChunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private object? _final;
 
-    public void Completed(GenerationCompleted completed)
+    public ChannelClient(ChannelWriter<TokenChunk> writer, TaskCompletionSource<object> outcome) => _ = Pump(writer, outcome);
+
+    public IActorRef? Watch => null;
+    public void Chunk(TokenChunk chunk) => _buffer.Writer.TryWrite(chunk);
+
+    public void Completed(GenerationCompleted completed) => End(completed);
+    public void Rejected(GenerationRejected rejected) => End(rejected);
+
+    private void End(object final)
     {
-        outcome.TrySetResult(completed);
-        writer.TryComplete();
+        Volatile.Write(ref _final, final);
+        _buffer.Writer.TryComplete();
     }
 
-    public void Rejected(GenerationRejected rejected)
+    private async Task Pump(ChannelWriter<TokenChunk> writer, TaskCompletionSource<object> outcome)
     {
-        outcome.TrySetResult(rejected);
+        try
+        {
+            await foreach (var chunk in _buffer.Reader.ReadAllAsync())
+                if (!writer.TryWrite(chunk)) await writer.WriteAsync(chunk);
+        }
+        catch (ChannelClosedException)
+        {
+            // The caller completed its channel (gave up reading): nothing more to deliver.
+        }
+        outcome.TrySetResult(Volatile.Read(ref _final)!);
         writer.TryComplete();
     }
 }

@@ -178,7 +178,8 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
             client.Rejected(new GenerationRejected(g.RequestId, RejectionReason.InvalidParameters, $"max tokens = {maxTokens} must be at least 1"));
             return;
         }
-        var track = new RequestTrack(g, prompt, maxTokens, _endOfGeneration, PrefixAffinity.Key(prompt, _ctx.Options.AffinityTokens), Stopwatch.GetTimestamp());
+        var track = new RequestTrack(g, prompt, maxTokens, _endOfGeneration, PrefixAffinity.Key(prompt, _ctx.Options.AffinityTokens), Stopwatch.GetTimestamp(),
+            _ctx.Tokenizer.CreateStreamDecoder());
         var entry = new Entry(track, client);
         _requests[g.RequestId] = entry;
         if (client.Watch is { } watched) Context.Watch(watched);
@@ -205,6 +206,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         if (track.FinishedByTokens() is { } finished)
         {
             Done(e);
+            if (track.Tail() is { } tail) e.Client.Chunk(tail);
             e.Client.Completed(track.Finish(finished, ElapsedMs(track.StartedAt)));
             return;
         }

@@ -1,3 +1,5 @@
+using System.Text;
+using Actors.Inference.Tokenization;
 using Actors.Runtime.Protocol;
 
 namespace Actors.Cluster.Routing;
@@ -12,12 +14,21 @@ public sealed class RequestTrack
 {
     private readonly List<int> _generated = [];
     private readonly int[] _stopIds;
+    private readonly TokenizerStreamDecoder? _decoder;
+    private readonly StringBuilder _text = new();
 
     /// <param name="prompt">The prompt as the worker would tokenize it.</param>
     /// <param name="maxTokens">The request's budget (its own, or the default).</param>
     /// <param name="endOfGeneration">EOS and every end-of-generation id of the vocabulary.</param>
-    public RequestTrack(Generate original, int[] prompt, int maxTokens, IReadOnlyList<int> endOfGeneration, ulong? prefixKey, long startedAt)
+    /// <param name="decoder">
+    /// The gateway's own detokenizer, so the text stays exact across a re-admission (a new worker starts
+    /// decoding afresh: bytes of a character split over the loss, or a leading space, would differ). Null
+    /// when the request has stop strings: their matching and truncation are the worker's, its text is used.
+    /// </param>
+    public RequestTrack(Generate original, int[] prompt, int maxTokens, IReadOnlyList<int> endOfGeneration, ulong? prefixKey, long startedAt,
+        TokenizerStreamDecoder? decoder = null)
     {
+        _decoder = original.Sampling.StopSequences is { Length: > 0 } ? null : decoder;
         Original = original;
         Prompt = prompt;
         MaxTokens = maxTokens;
@@ -83,7 +94,27 @@ public sealed class RequestTrack
     {
         _generated.AddRange(chunk.TokenIds);
         FirstTokenMs ??= elapsedMs;
-        return chunk with { RequestId = Id, Index = ChunksSent++ };
+        string text = chunk.Text;
+        if (_decoder is not null)
+        {
+            // A chunk without tokens is the worker's last, its held-back bytes: ours are the same bytes.
+            if (chunk.TokenIds.Length == 0) text = _decoder.Flush();
+            else
+            {
+                _text.Clear();
+                foreach (int t in chunk.TokenIds) _text.Append(_decoder.AppendSpan(t));
+                text = _text.ToString();
+            }
+        }
+        return chunk with { RequestId = Id, Index = ChunksSent++, Text = text };
+    }
+
+    /// <summary>When the gateway itself ends the request by length or stop: the text its decoder still holds back, as a last chunk.</summary>
+    public TokenChunk? Tail()
+    {
+        if (_decoder is null) return null;
+        string rest = _decoder.Flush();
+        return rest.Length == 0 ? null : new TokenChunk(Id, ChunksSent++, [], rest, null);
     }
 
     /// <summary>

@@ -84,14 +84,13 @@ public sealed class ClusterHarness : IAsyncDisposable
     }
 
     /// <summary>Greedy outputs of the same requests on one node without a cluster.</summary>
-    public static async Task<IReadOnlyList<int>[]> Reference(IReadOnlyList<Generate> requests)
+    public static async Task<GenerationResult[]> Reference(IReadOnlyList<Generate> requests)
     {
         var system = ActorSystem.Create("reference", ConfigurationFactory.ParseString(RuntimeHocon()));
         try
         {
             var runtime = LlmRuntime.Get(system);
-            var results = await Task.WhenAll(requests.Select(r => runtime.GenerateAsync(r)));
-            return results.Select(r => r.TokenIds).ToArray();
+            return await Task.WhenAll(requests.Select(r => runtime.GenerateAsync(r)));
         }
         finally
         {

@@ -22,7 +22,8 @@ public sealed class ClusterRoutingTests
 
         for (int i = 0; i < requests.Count; i++)
         {
-            Assert.Equal(expected[i], results[i].TokenIds);
+            Assert.Equal(expected[i].TokenIds, results[i].TokenIds);
+            Assert.Equal(expected[i].Text, results[i].Text);
             Assert.Equal(requests[i].RequestId, results[i].Completed.RequestId);
             Assert.Equal(new Usage(24, 24, 0), results[i].Completed.Usage with { CachedPromptTokens = 0 });
         }
