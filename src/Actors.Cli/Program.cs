@@ -6,6 +6,7 @@ var commands = new ICommand[]
 {
     new GenerateCommand(),
     new BenchCommand(),
+    new ClusterBenchCommand(),
     new TopologyCommand(),
     new ServeCommand(),
     new SoakCommand(),

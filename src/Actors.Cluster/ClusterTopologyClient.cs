@@ -38,6 +38,8 @@ public static class ClusterTopologyClient
         }
     }
 
+    private static string Ms(double v) => double.IsNaN(v) ? "-" : v.ToString("F0", CultureInfo.InvariantCulture) + " ms";
+
     /// <summary>The topology as the lines `actors topology` prints: members, then workers with their load.</summary>
     public static IEnumerable<string> Describe(ClusterTopology t)
     {
@@ -56,7 +58,7 @@ public static class ClusterTopologyClient
         }
         yield return "";
         yield return $"re-admitted after a lost worker: {t.Readmitted} request(s), {t.ReadmittedTokens} streamed token(s) resumed; " +
-            $"last failover {(double.IsNaN(t.LastFailoverMs) ? "-" : t.LastFailoverMs.ToString("F0", CultureInfo.InvariantCulture) + " ms")} (worker lost to first resumed token); " +
+            $"last failover: first resumed token {Ms(t.LastFailoverMs)}, all resumed {Ms(t.LastFailoverAllMs)} after the loss was noticed; " +
             $"{t.FailedTerminally} request(s) ended with an error";
     }
 }

@@ -65,7 +65,8 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
     private readonly List<WorkerLoad> _loads = [];
     private readonly List<Worker> _candidates = [];
     private long _readmitted, _readmittedTokens, _failedTerminally;
-    private double _lastFailoverMs = double.NaN;
+    private double _lastFailoverMs = double.NaN, _lastFailoverAllMs = double.NaN;
+    private int _resumeLeft; // re-admitted requests of the last loss still without a token
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -274,7 +275,9 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         var track = e.Track;
         if (track.LostAt is { } lostAt && chunk.TokenIds.Length > 0)
         {
-            _lastFailoverMs = ElapsedMs(lostAt);
+            double ms = ElapsedMs(lostAt);
+            if (double.IsNaN(_lastFailoverMs)) _lastFailoverMs = ms;
+            if (--_resumeLeft == 0) _lastFailoverAllMs = ms;
             track.LostAt = null;
         }
         e.Client.Chunk(track.Accept(chunk, ElapsedMs(track.StartedAt)));
@@ -350,6 +353,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         Context.Unwatch(worker.Agent);
         _log.Warning("worker {0} lost ({1}): re-admitting its {2} request(s)", name, why, worker.Requests.Count);
         long now = Stopwatch.GetTimestamp();
+        (_lastFailoverMs, _lastFailoverAllMs, _resumeLeft) = (double.NaN, double.NaN, 0);
         foreach (var id in worker.Requests.ToList())
         {
             var e = _requests[id];
@@ -369,6 +373,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
                 continue;
             }
             track.LostAt = now;
+            _resumeLeft++;
             _readmitted++;
             _readmittedTokens += track.Generated.Count;
             Place(e);
@@ -415,6 +420,6 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
             m.Status.ToString().ToLowerInvariant(), !state.Unreachable.Contains(m))).ToArray();
         var workers = _workers.OrderBy(w => w.Key, StringComparer.Ordinal)
             .Select(w => new WorkerInfo(w.Key, w.Value.Status, w.Value.InFlight, w.Value.Placed)).ToArray();
-        return new ClusterTopology(nodes, workers, _readmitted, _readmittedTokens, _lastFailoverMs, _failedTerminally);
+        return new ClusterTopology(nodes, workers, _readmitted, _readmittedTokens, _lastFailoverMs, _failedTerminally, _lastFailoverAllMs);
     }
 }

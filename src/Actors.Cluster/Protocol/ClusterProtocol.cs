@@ -51,7 +51,8 @@ public sealed record WorkerInfo(
 /// <summary>The cluster's members, the workers a gateway routes to, and its failover record.</summary>
 /// <param name="Readmitted">Requests re-admitted on another worker after theirs was lost.</param>
 /// <param name="ReadmittedTokens">Tokens those requests had streamed before (prompt of their re-admission).</param>
-/// <param name="LastFailoverMs">From losing a worker to the first token of a re-admitted request, last time (NaN: none yet).</param>
+/// <param name="LastFailoverMs">The last loss of a worker: from noticing it to the first token of one of its re-admitted requests (NaN: none yet).</param>
+/// <param name="LastFailoverAllMs">The same, to the first token of the last of its re-admitted requests (NaN: not all resumed yet).</param>
 [MessagePackObject]
 public sealed record ClusterTopology(
     [property: Key(0)] NodeInfo[] Nodes,
@@ -59,4 +60,5 @@ public sealed record ClusterTopology(
     [property: Key(2)] long Readmitted,
     [property: Key(3)] long ReadmittedTokens,
     [property: Key(4)] double LastFailoverMs,
-    [property: Key(5)] long FailedTerminally) : IClusterMessage;
+    [property: Key(5)] long FailedTerminally,
+    [property: Key(6)] double LastFailoverAllMs = double.NaN) : IClusterMessage;
