@@ -62,6 +62,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
     private readonly List<Entry> _pending = [];
     private readonly PrefixAffinity _affinity;
     private readonly int[] _endOfGeneration;
+    private readonly Dictionary<IActorRef, int> _requestsPerClient = new();
     private readonly List<WorkerLoad> _loads = [];
     private readonly List<Worker> _candidates = [];
     private long _readmitted, _readmittedTokens, _failedTerminally;
@@ -183,8 +184,22 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
             _ctx.Tokenizer.CreateStreamDecoder());
         var entry = new Entry(track, client);
         _requests[g.RequestId] = entry;
-        if (client.Watch is { } watched) Context.Watch(watched);
+        if (client.Watch is { } watched)
+        {
+            _requestsPerClient[watched] = _requestsPerClient.GetValueOrDefault(watched) + 1;
+            if (_requestsPerClient[watched] == 1) Context.Watch(watched);
+        }
         Place(entry);
+    }
+
+    /// <summary>
+    /// A restart (a bug in this actor) loses the tracking: PostStop, which the default PreRestart calls,
+    /// has already given every request its terminal reply, so nothing hangs.
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        _log.Error(reason, "gateway failed on {0}; ending its {1} request(s) with an error", message.GetType().Name, _requests.Count);
+        base.PreRestart(reason, message);
     }
 
     /// <summary>The prompt as the worker's request actor would tokenize it (the gateway routes and resumes by tokens).</summary>
@@ -300,7 +315,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
             Place(e);
             return;
         }
-        _requests.Remove(track.Id);
+        Done(e);
         if (track.ChunksSent == 0) e.Client.Rejected(rejected with { RequestId = track.Id });
         else e.Client.Completed(track.Finish(FinishReason.Error, ElapsedMs(track.StartedAt), rejected.Message));
     }
@@ -393,8 +408,10 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
     private void Done(Entry e)
     {
         Release(e);
-        _requests.Remove(e.Track.Id);
-        if (e.Client.Watch is { } watched && !_requests.Values.Any(o => watched.Equals(o.Client.Watch))) Context.Unwatch(watched);
+        if (!_requests.Remove(e.Track.Id) || e.Client.Watch is not { } watched) return;
+        if (--_requestsPerClient[watched] > 0) return;
+        _requestsPerClient.Remove(watched);
+        Context.Unwatch(watched);
     }
 
     private void Terminal(Entry e, RejectionReason reason, string message)

@@ -19,7 +19,7 @@ public sealed class ClusterSerializerTests() : TestKit(Akka.Configuration.Config
             status,
             GetClusterTopology.Instance,
             new ClusterTopology([new NodeInfo("akka.tcp://actors@127.0.0.1:1", ["gateway", "worker"], "up", true)],
-                [new WorkerInfo("akka.tcp://actors@127.0.0.1:2", status, 3, 17)], 2, 40, 123.5, 1),
+                [new WorkerInfo("akka.tcp://actors@127.0.0.1:2", status, 3, 17)], 2, 40, 123.5, 1, 250.25),
         };
     }
 
