@@ -104,3 +104,38 @@ public sealed class ClusterRoutingTests
 
 [CollectionDefinition("cluster", DisableParallelization = true)]
 public sealed class ClusterCollection;
+
+[Collection("cluster")]
+public sealed class TwoGatewayTests
+{
+    [Fact]
+    public async Task Two_gateways_both_route_to_every_worker_and_see_each_other_s_load_in_the_reports()
+    {
+        await using var harness = new ClusterHarness();
+        var g1 = await harness.Start("gateway", null);
+        var g2 = await harness.Start("gateway", g1);
+        var w1 = await harness.Start("worker", g1);
+        var w2 = await harness.Start("worker", g2);
+        await ClusterHarness.WaitForWorkers(g1, 2);
+        await ClusterHarness.WaitForWorkers(g2, 2);
+
+        // g1 keeps one worker busy with a long request; g2's reports then show it, though g2 sent it nothing.
+        using var stop = new CancellationTokenSource();
+        var busy = g1.Gateway!.GenerateAsync(ClusterHarness.Requests(1, 1900, seed: 71)[0], stop.Token);
+        string? busyWorker = null;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (busyWorker is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "g2 never saw g1's request in a worker's load report");
+            busyWorker = (await g2.Gateway!.TopologyAsync()).Workers.FirstOrDefault(w => w.Status.Running > 0)?.Address;
+            await Task.Delay(20);
+        }
+        var requests = ClusterHarness.Requests(3, 8, seed: 72);
+        foreach (var r in requests) await g2.Gateway!.GenerateAsync(r).WaitAsync(TimeSpan.FromSeconds(30));
+        var seen = await g2.Gateway!.TopologyAsync();
+        Assert.Equal(0, seen.Workers.Single(w => w.Address == busyWorker).Placed);
+        Assert.Equal(3, seen.Workers.Single(w => w.Address != busyWorker).Placed);
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => busy);
+    }
+}
