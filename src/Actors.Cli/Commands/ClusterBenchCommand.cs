@@ -24,10 +24,18 @@ public sealed class ClusterBenchCommand : ICommand
         new("kill-after", "crash worker 0 after this fraction of all tokens (0 = never)", "0"),
         new("kv-blocks", "KV blocks per worker (a survivor needs room for the re-admitted requests too)", "2048"),
         new("seed", "seed of the random prompts", "1"),
+        new("data-path", "instead: MiB moved between two nodes over Akka.Remote and over a dedicated TCP connection, with ping times"),
     ];
 
     public async Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
     {
+        if (a.Has("data-path"))
+        {
+            output.WriteLine($"{"bulk path",-46}{"MB/s",9}{"ping p50",10}{"p99",9}{"max",9}");
+            foreach (var p in await DataPathProbe.RunAsync(a.Int("data-path", 1, 65536)))
+                output.WriteLine($"{p.Name,-46}{(p.MegabytesPerSecond == 0 ? "-" : p.MegabytesPerSecond.ToString("F0", CultureInfo.InvariantCulture)),9}{p.PingP50Ms,8:F2}ms{p.PingP99Ms,7:F2}ms{p.PingMaxMs,7:F1}ms");
+            return 0;
+        }
         var counts = a.IntList("workers") ?? [1, 2];
         if (counts.Any(c => c < 1)) throw new CliException("option '--workers': every count must be at least 1");
         double killAfter = a.Double("kill-after", 0, 0.99);
