@@ -31,6 +31,7 @@ internal sealed class ActorClient(IActorRef client, IActorRef gateway) : IClient
 internal sealed class ChannelClient : IClientSink
 {
     private readonly Channel<TokenChunk> _buffer = Channel.CreateUnbounded<TokenChunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly CancellationTokenSource _abandon = new();
     private object? _final;
 
     public ChannelClient(ChannelWriter<TokenChunk> writer, TaskCompletionSource<object> outcome) => _ = Pump(writer, outcome);
@@ -45,6 +46,8 @@ internal sealed class ChannelClient : IClientSink
     {
         Volatile.Write(ref _final, final);
         _buffer.Writer.TryComplete();
+        // A cancelled request's reader has usually gone: chunks it will never read must not hold back the outcome.
+        if (final is GenerationCompleted { Reason: FinishReason.Cancelled }) _abandon.Cancel();
     }
 
     private async Task Pump(ChannelWriter<TokenChunk> writer, TaskCompletionSource<object> outcome)
@@ -52,14 +55,15 @@ internal sealed class ChannelClient : IClientSink
         try
         {
             await foreach (var chunk in _buffer.Reader.ReadAllAsync())
-                if (!writer.TryWrite(chunk)) await writer.WriteAsync(chunk);
+                if (!writer.TryWrite(chunk)) await writer.WriteAsync(chunk, _abandon.Token);
         }
-        catch (ChannelClosedException)
+        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
         {
-            // The caller completed its channel (gave up reading): nothing more to deliver.
+            // The caller completed its channel, or cancelled and stopped reading: nothing more to deliver.
         }
         outcome.TrySetResult(Volatile.Read(ref _final)!);
         writer.TryComplete();
+
     }
 }
 
