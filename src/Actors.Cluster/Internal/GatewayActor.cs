@@ -81,13 +81,17 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
 
     public static Props Props(GatewayContext ctx) => Akka.Actor.Props.Create(() => new GatewayActor(ctx));
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+        Context.System.EventStream.Subscribe(Self, typeof(Akka.Remote.DisassociatedEvent));
+    }
 
     protected override void PostStop()
     {
         _cluster.Unsubscribe(Self);
+        Context.System.EventStream.Unsubscribe(Self);
         foreach (var e in _requests.Values.ToList())
             Terminal(e, RejectionReason.ShuttingDown, "the gateway stopped");
     }
@@ -131,6 +135,12 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
                 break;
             case ClusterEvent.ReachableMember r:
                 _unreachable.Remove(r.Member.Address);
+                break;
+            case Akka.Remote.DisassociatedEvent d:
+                // A killed process's connection closes at once, seconds before the failure detector marks it
+                // unreachable: re-admit now. If the worker is in fact alive, its next report brings it back
+                // (its late chunks carry the old attempt ids and are dropped), so this costs work, never tokens.
+                Lost(d.RemoteAddress, "its connection closed");
                 break;
             case Terminated t:
                 if (_workers.Values.FirstOrDefault(w => w.Agent.Equals(t.ActorRef)) is not null) Lost(AddressOf(t.ActorRef), "its agent stopped");
