@@ -38,7 +38,7 @@ gateway, api = start(["--role", "gateway", "--cluster-port", str(o.cluster_port)
 doomed, _ = start(["--role", "worker", "--cluster-port", "0", "--seed", f"127.0.0.1:{o.cluster_port}"], "worker:")
 survivor, _ = start(["--role", "worker", "--cluster-port", "0", "--seed", f"127.0.0.1:{o.cluster_port}"], "worker:")
 def workers():
-    return next((int(l.split("(")[1].split(")")[0]) for l in topology() if l.startswith("workers (")), 0)
+    return next((int(l.split("(")[1].split(")")[0].split(";")[0]) for l in topology() if l.startswith("workers (")), 0)
 
 while workers() < 2:
     time.sleep(0.5)

@@ -35,6 +35,8 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         public WorkerStatus Status { get; set; } = status;
         public int InFlight => Requests.Count;
         public long Placed { get; set; }
+        public double RoundTripMs { get; set; } = double.NaN;
+        public long TokensRelayed { get; set; }
         public HashSet<string> Requests { get; } = new(StringComparer.Ordinal);
     }
 
@@ -48,6 +50,13 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
     {
         public static readonly RetryPlacement Instance = new();
     }
+
+    private sealed record ProbePaths : INoSerializationVerificationNeeded
+    {
+        public static readonly ProbePaths Instance = new();
+    }
+
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(50);
 
@@ -86,6 +95,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         Context.System.EventStream.Subscribe(Self, typeof(Akka.Remote.DisassociatedEvent));
+        Timers.StartPeriodicTimer("probe", ProbePaths.Instance, ProbeInterval);
     }
 
     protected override void PostStop()
@@ -148,6 +158,12 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
                 break;
             case RetryPlacement:
                 RetryPending();
+                break;
+            case ProbePaths:
+                foreach (var w in _workers.Values) w.Agent.Tell(new WorkerPing(Stopwatch.GetTimestamp()));
+                break;
+            case WorkerPong pong:
+                if (_workers.TryGetValue(AddressOf(Sender).ToString(), out var pinged)) pinged.RoundTripMs = ElapsedMs(pong.SentAt);
                 break;
             case GetClusterTopology:
                 Sender.Tell(Topology());
@@ -305,6 +321,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
             if (--_resumeLeft == 0) _lastFailoverAllMs = ms;
             track.LostAt = null;
         }
+        if (track.Worker is { } name && _workers.TryGetValue(name, out var worker)) worker.TokensRelayed += chunk.TokenIds.Length;
         e.Client.Chunk(track.Accept(chunk, ElapsedMs(track.StartedAt)));
     }
 
@@ -367,6 +384,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         _workers[name] = new Worker(name, Sender, status);
         Context.Watch(Sender);
         _log.Info("worker {0} joined: {1} replica(s) of {2} on {3}", name, status.Replicas, status.Model, status.Devices);
+        Sender.Tell(new WorkerPing(Stopwatch.GetTimestamp()));
         if (_pending.Count > 0) RetryPending();
     }
 
@@ -446,7 +464,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         var nodes = state.Members.Select(m => new NodeInfo(m.Address.ToString(), m.Roles.OrderBy(r => r, StringComparer.Ordinal).ToArray(),
             m.Status.ToString().ToLowerInvariant(), !state.Unreachable.Contains(m))).ToArray();
         var workers = _workers.OrderBy(w => w.Key, StringComparer.Ordinal)
-            .Select(w => new WorkerInfo(w.Key, w.Value.Status, w.Value.InFlight, w.Value.Placed)).ToArray();
+            .Select(w => new WorkerInfo(w.Key, w.Value.Status, w.Value.InFlight, w.Value.Placed, w.Value.RoundTripMs, w.Value.TokensRelayed)).ToArray();
         return new ClusterTopology(nodes, workers, _readmitted, _readmittedTokens, _lastFailoverMs, _failedTerminally, _lastFailoverAllMs);
     }
 }

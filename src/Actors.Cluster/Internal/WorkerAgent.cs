@@ -60,6 +60,9 @@ internal sealed class WorkerAgent : UntypedActor, IWithTimers
             case Report:
                 Push(_gateways);
                 break;
+            case WorkerPing ping:
+                Sender.Tell(new WorkerPong(ping.SentAt));
+                break;
             case ClusterEvent.MemberUp up when up.Member.HasRole(ClusterSettings.GatewayRole):
                 _gateways.Add(up.Member.Address);
                 Push([up.Member.Address]); // announce at once: a new worker takes load without waiting a report interval

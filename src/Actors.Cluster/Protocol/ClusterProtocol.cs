@@ -38,15 +38,26 @@ public sealed record NodeInfo(
     [property: Key(2)] string Status,
     [property: Key(3)] bool Reachable);
 
-/// <summary>A worker the gateway routes to: its last status and what this gateway sent it.</summary>
+/// <summary>A worker the gateway routes to: its last status, what this gateway sent it, and the path to it.</summary>
 /// <param name="InFlight">Requests of this gateway running there now.</param>
 /// <param name="Placed">Requests this gateway has placed there since it started (re-admissions included).</param>
+/// <param name="RoundTripMs">Last measured round trip of a small message over Akka.Remote to the worker's agent and back (NaN: none yet).</param>
+/// <param name="TokensRelayed">Tokens this gateway has received from the worker and passed on.</param>
 [MessagePackObject]
 public sealed record WorkerInfo(
     [property: Key(0)] string Address,
     [property: Key(1)] WorkerStatus Status,
     [property: Key(2)] int InFlight,
-    [property: Key(3)] long Placed);
+    [property: Key(3)] long Placed,
+    [property: Key(4)] double RoundTripMs = double.NaN,
+    [property: Key(5)] long TokensRelayed = 0);
+
+/// <summary>The gateway's probe of the path to a worker; the worker's agent answers with <see cref="WorkerPong"/>.</summary>
+[MessagePackObject]
+public sealed record WorkerPing([property: Key(0)] long SentAt) : IClusterMessage;
+
+[MessagePackObject]
+public sealed record WorkerPong([property: Key(0)] long SentAt) : IClusterMessage;
 
 /// <summary>The cluster's members, the workers a gateway routes to, and its failover record.</summary>
 /// <param name="Readmitted">Requests re-admitted on another worker after theirs was lost.</param>

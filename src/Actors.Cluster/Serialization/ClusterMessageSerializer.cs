@@ -23,6 +23,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
         WorkerStatus => "wst1",
         GetClusterTopology => "gtp1",
         ClusterTopology => "top1",
+        WorkerPing => "png1",
+        WorkerPong => "pon1",
         _ => throw new ArgumentException($"{o.GetType()} is not a cluster message", nameof(o)),
     };
 
@@ -31,6 +33,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
         WorkerStatus m => MessagePackSerializer.Serialize(m, Options),
         GetClusterTopology m => MessagePackSerializer.Serialize(m, Options),
         ClusterTopology m => MessagePackSerializer.Serialize(m, Options),
+        WorkerPing m => MessagePackSerializer.Serialize(m, Options),
+        WorkerPong m => MessagePackSerializer.Serialize(m, Options),
         _ => throw new ArgumentException($"{obj.GetType()} is not a cluster message", nameof(obj)),
     };
 
@@ -39,6 +43,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
         "wst1" => MessagePackSerializer.Deserialize<WorkerStatus>(bytes, Options),
         "gtp1" => GetClusterTopology.Instance,
         "top1" => MessagePackSerializer.Deserialize<ClusterTopology>(bytes, Options),
+        "png1" => MessagePackSerializer.Deserialize<WorkerPing>(bytes, Options),
+        "pon1" => MessagePackSerializer.Deserialize<WorkerPong>(bytes, Options),
         _ => throw new SerializationException($"unknown manifest '{manifest}' for {nameof(ClusterMessageSerializer)}"),
     };
 }

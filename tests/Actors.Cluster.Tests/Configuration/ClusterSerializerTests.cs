@@ -18,8 +18,10 @@ public sealed class ClusterSerializerTests() : TestKit(Akka.Configuration.Config
         {
             status,
             GetClusterTopology.Instance,
+            new WorkerPing(1234567890123),
+            new WorkerPong(-5),
             new ClusterTopology([new NodeInfo("akka.tcp://actors@127.0.0.1:1", ["gateway", "worker"], "up", true)],
-                [new WorkerInfo("akka.tcp://actors@127.0.0.1:2", status, 3, 17)], 2, 40, 123.5, 1, 250.25),
+                [new WorkerInfo("akka.tcp://actors@127.0.0.1:2", status, 3, 17, 0.75, 4096)], 2, 40, 123.5, 1, 250.25),
         };
     }
 

@@ -32,7 +32,14 @@ public sealed class ClusterRoutingTests
         Assert.Equal(2, topology.Workers.Length);
         Assert.All(topology.Workers, w => Assert.True(w.Placed >= 2, $"{w.Address} took {w.Placed} of 8 requests"));
         Assert.Equal(8, topology.Workers.Sum(w => w.Placed));
+        Assert.Equal(8 * 24, topology.Workers.Sum(w => w.TokensRelayed));
         Assert.Equal(0, topology.Readmitted);
+        // The gateway probes the path to each worker when it joins and every second after.
+        Assert.All(topology.Workers, w => Assert.True(w.RoundTripMs is > 0 and < 5000, $"{w.Address}: rtt {w.RoundTripMs} ms"));
+        var lines = ClusterTopologyClient.Describe(topology).ToList();
+        Assert.Contains(lines, l => l.StartsWith("nodes (3)", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("workers (2;", StringComparison.Ordinal));
+        Assert.Equal(2, lines.Count(l => l.StartsWith("  akka.tcp://actors@127.0.0.1:", StringComparison.Ordinal) && l.EndsWith(" ms", StringComparison.Ordinal)));
     }
 
     [Fact]
