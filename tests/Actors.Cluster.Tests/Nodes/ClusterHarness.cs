@@ -9,7 +9,8 @@ namespace Actors.Cluster.Tests.Nodes;
 /// <summary>
 /// Several cluster nodes in one process (each its own ActorSystem on a 127.0.0.1 port), with a failure
 /// detector and split-brain resolver tuned for seconds, and a single-node runtime of the same model as
-/// the reference every cluster output must equal.
+/// the reference every cluster output must equal. Every message is serialized (serialize-messages = on),
+/// local ones too.
 /// </summary>
 public sealed class ClusterHarness : IAsyncDisposable
 {
@@ -53,6 +54,7 @@ public sealed class ClusterHarness : IAsyncDisposable
               worker.load-report-interval = 100ms
               gateway.placement-timeout = 3s
             }
+            akka.actor.serialize-messages = on
             akka.coordinated-shutdown.run-by-actor-system-terminate = off
             akka.cluster.run-coordinated-shutdown-when-down = off
             akka.cluster.failure-detector { heartbeat-interval = 200ms, acceptable-heartbeat-pause = 1s }
