@@ -62,7 +62,8 @@ public sealed class ClusterNode : IAsyncDisposable
             {
                 var tokenizer = runtime?.Tokenizer ?? setup?.Tokenizer ?? OpenTokenizer(full, system);
                 int defaultMaxTokens = (runtime?.Settings ?? RuntimeSettings.Create(full)).Request.DefaultMaxTokens;
-                gateway = new ClusterGateway(system.ActorOf(GatewayActor.Props(new GatewayContext(tokenizer, defaultMaxTokens, settings.Gateway)), GatewayActor.Name));
+                long frame = full.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size") ?? 128_000;
+                gateway = new ClusterGateway(system.ActorOf(GatewayActor.Props(new GatewayContext(tokenizer, defaultMaxTokens, settings.Gateway, frame)), GatewayActor.Name));
             }
             var cluster = Akka.Cluster.Cluster.Get(system);
             var seeds = settings.SeedNodes.Count > 0

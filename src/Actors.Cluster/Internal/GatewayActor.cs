@@ -12,7 +12,8 @@ using Actors.Runtime.Protocol;
 namespace Actors.Cluster.Internal;
 
 /// <summary>What a gateway needs besides its options: the model's tokenizer (prompts are routed as tokens) and request defaults.</summary>
-internal sealed record GatewayContext(Tokenizer Tokenizer, int DefaultMaxTokens, GatewayOptions Options);
+/// <param name="MaxMessageBytes">Akka.Remote's frame size: a request that would not fit is refused, never silently dropped.</param>
+internal sealed record GatewayContext(Tokenizer Tokenizer, int DefaultMaxTokens, GatewayOptions Options, long MaxMessageBytes = 128_000);
 
 /// <summary>
 /// The cluster's front door (at /user/llm-gateway on gateway nodes). Learns workers from their load reports
@@ -59,6 +60,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(50);
+    private const int FrameMargin = 4096;
 
     private readonly GatewayContext _ctx;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
@@ -277,13 +279,21 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         }
         var worker = _candidates[chosen];
         string name = _loads[chosen].Worker;
+        var attempt = track.NextAttempt();
+        // Akka.Remote drops a message over its frame (and the request would wait for ever): refuse it here.
+        int bytes = MessagePack.MessagePackSerializer.Serialize(attempt).Length;
+        if (bytes > _ctx.MaxMessageBytes - FrameMargin)
+        {
+            if (track.PendingSince is not null) _pending.Remove(e);
+            Terminal(e, RejectionReason.PromptTooLong, $"a prompt of {attempt.PromptTokens!.Length} tokens is {bytes} bytes on the wire, over Akka.Remote's frame of {_ctx.MaxMessageBytes} bytes less {FrameMargin} for the envelope (akka.remote.dot-netty.tcp.maximum-frame-size)");
+            return;
+        }
         if (track.PendingSince is not null)
         {
             track.PendingSince = null;
             _pending.Remove(e);
         }
         track.Avoid = null;
-        var attempt = track.NextAttempt();
         track.Worker = name;
         _attempts[attempt.RequestId] = e;
         worker.Requests.Add(track.Id);

@@ -9,10 +9,11 @@ using Actors.Runtime.Protocol;
 namespace Actors.Cluster.Internal;
 
 /// <summary>
-/// A worker node's face to the cluster (at /user/llm-worker): forwards the gateways' <see cref="Generate"/>
-/// and <see cref="Cancel"/> to the node's own runtime router (so the replies go straight back to the gateway
-/// and the router watches it: a gateway that dies cancels its requests here), and pushes the node's
-/// replicas and load (<see cref="WorkerStatus"/>) to every gateway at each report interval. Announcing by
+/// A worker node's face to the cluster (at /user/llm-worker): passes the gateways' <see cref="Generate"/>
+/// and <see cref="Cancel"/> to the node's own runtime router and relays the replies to the gateway that
+/// asked (watching it: a gateway that dies has its requests here cancelled), keeping every reply inside
+/// Akka.Remote's frame (a long generation's per-token gaps are left out of its final message); and pushes
+/// the node's replicas and load (<see cref="WorkerStatus"/>) to every gateway at each report interval. Announcing by
 /// push over membership needs nothing beyond Akka.Cluster (no Receptionist or DistributedPubSub package,
 /// see docs/cluster.md): a gateway learns a worker from its first report, a lost one from membership.
 /// </summary>
@@ -29,6 +30,11 @@ internal sealed class WorkerAgent : UntypedActor, IWithTimers
     private readonly TimeSpan _interval;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly HashSet<Address> _gateways = [];
+    private readonly Dictionary<string, IActorRef> _requester = new(StringComparer.Ordinal);
+    private readonly Dictionary<IActorRef, int> _requestsPerGateway = new();
+
+    /// <summary>Per-token gaps kept in a relayed final message: 8,192 doubles are ~74 KB, well inside a 128,000-byte frame.</summary>
+    internal const int MaxRelayedInterTokenGaps = 8192;
     private readonly string _devices;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -54,8 +60,34 @@ internal sealed class WorkerAgent : UntypedActor, IWithTimers
     {
         switch (message)
         {
-            case Generate or Cancel:
-                _runtime.Router.Forward(message);
+            case Generate g:
+                if (_requester.TryAdd(g.RequestId, Sender))
+                {
+                    _requestsPerGateway[Sender] = _requestsPerGateway.GetValueOrDefault(Sender) + 1;
+                    if (_requestsPerGateway[Sender] == 1) Context.Watch(Sender);
+                }
+                _runtime.Router.Tell(g, Self);
+                break;
+            case Cancel c:
+                _runtime.Router.Tell(c, Self);
+                break;
+            case TokenChunk chunk:
+                if (_requester.TryGetValue(chunk.RequestId, out var gateway)) gateway.Tell(chunk, Self);
+                break;
+            case GenerationCompleted done:
+                if (Finished(done.RequestId) is { } to)
+                    to.Tell(done.Timings.InterTokenMs.Length <= MaxRelayedInterTokenGaps ? done : done with { Timings = done.Timings with { InterTokenMs = [] } }, Self);
+                break;
+            case GenerationRejected rejected:
+                Finished(rejected.RequestId)?.Tell(rejected, Self);
+                break;
+            case Terminated t:
+                foreach (var id in _requester.Where(r => r.Value.Equals(t.ActorRef)).Select(r => r.Key).ToList())
+                {
+                    _requester.Remove(id);
+                    _runtime.Router.Tell(new Cancel(id), Self); // nobody is left to read it
+                }
+                _requestsPerGateway.Remove(t.ActorRef);
                 break;
             case Report:
                 Push(_gateways);
@@ -76,6 +108,18 @@ internal sealed class WorkerAgent : UntypedActor, IWithTimers
                 Unhandled(message);
                 break;
         }
+    }
+
+    /// <summary>The gateway a finished request's last reply goes to; stops watching it when it has no more here.</summary>
+    private IActorRef? Finished(string requestId)
+    {
+        if (!_requester.Remove(requestId, out var gateway)) return null;
+        if (--_requestsPerGateway[gateway] == 0)
+        {
+            _requestsPerGateway.Remove(gateway);
+            Context.Unwatch(gateway);
+        }
+        return gateway;
     }
 
     private void Push(IEnumerable<Address> gateways)

@@ -93,6 +93,20 @@ public sealed class ClusterRoutingTests
     }
 
     [Fact]
+    public async Task A_prompt_too_large_for_an_akka_remote_frame_is_refused_naming_the_setting_instead_of_lost()
+    {
+        await using var harness = new ClusterHarness();
+        var gateway = await harness.Start("gateway", null);
+        await harness.Start("worker", gateway);
+        await ClusterHarness.WaitForWorkers(gateway, 1);
+        var huge = new Generate { RequestId = "huge", PromptTokens = Enumerable.Range(0, 70_000).Select(i => 256 + i % 60).ToArray(), MaxTokens = 2 };
+        var ex = await Assert.ThrowsAsync<GenerationRejectedException>(() => gateway.Gateway!.GenerateAsync(huge).WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(RejectionReason.PromptTooLong, ex.Rejected.Reason);
+        Assert.Contains("akka.remote.dot-netty.tcp.maximum-frame-size", ex.Rejected.Message);
+        Assert.Contains("70000 tokens", ex.Rejected.Message);
+    }
+
+    [Fact]
     public async Task A_gateway_rejects_bad_requests_itself_naming_the_field()
     {
         await using var harness = new ClusterHarness();
