@@ -35,7 +35,7 @@ public sealed class GatewayRestartTests
 
         // Every client stream ends (the gateway's last act is a terminal reply to each), none hangs.
         await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(20));
-        // The workers watched the gateway as the requester: its death cancels its requests there.
+        // Each worker's agent watched the gateway: its death cancels its requests there.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (new[] { w1, w2 }.Sum(w => w.Runtime!.Metrics.Replica(0).Running + w.Runtime!.Metrics.Replica(0).Waiting) > 0)
         {
