@@ -7,6 +7,7 @@ var commands = new ICommand[]
     new GenerateCommand(),
     new ChatCommand(),
     new BenchCommand(),
+    new ClusterBenchCommand(),
     new TopologyCommand(),
     new ServeCommand(),
     new SoakCommand(),

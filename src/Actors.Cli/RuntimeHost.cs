@@ -31,12 +31,14 @@ public sealed class RuntimeHost : IAsyncDisposable
         Runtime = runtime;
     }
 
+    /// <summary>cpu and cuda devices are built into the runtime; simulated ones come from Actors.Simulation.</summary>
+    public static RuntimeSetup Setup() =>
+        new() { DeviceFactories = new Dictionary<DeviceKind, DeviceFactory> { [DeviceKind.Simulated] = Actors.Simulation.SimulatedDevices.Create } };
+
     public static RuntimeHost Start(Arguments a, string? extraHocon = null)
     {
         var config = BuildConfig(a, extraHocon);
-        // cpu and cuda devices are built into the runtime; simulated ones come from Actors.Simulation.
-        var setup = new RuntimeSetup { DeviceFactories = new Dictionary<DeviceKind, DeviceFactory> { [DeviceKind.Simulated] = Actors.Simulation.SimulatedDevices.Create } };
-        var system = ActorSystem.Create("actors", BootstrapSetup.Create().WithConfig(config).And(setup));
+        var system = ActorSystem.Create("actors", BootstrapSetup.Create().WithConfig(config).And(Setup()));
         try
         {
             return new RuntimeHost(system, LlmRuntime.Get(system));

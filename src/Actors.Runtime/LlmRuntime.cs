@@ -255,7 +255,7 @@ public sealed partial class LlmRuntime : IExtension
                     done.ContinueWith(t =>
                     {
                         // Cancelled downstream (not completed by the request itself): cancel the request.
-                        if (!reader.Completion.IsCompleted) Router.Tell(new Cancel(request.RequestId));
+                        if (!reader.Completion.IsCompleted) CancelRequest(request.RequestId);
                     });
                     return mat;
                 });
@@ -286,7 +286,7 @@ public sealed partial class LlmRuntime : IExtension
         }
         finally
         {
-            if (!finished) Router.Tell(new Cancel(requestId));
+            if (!finished) CancelRequest(requestId);
         }
     }
 
@@ -341,7 +341,7 @@ public sealed partial class LlmRuntime : IExtension
         }
         catch (OperationCanceledException)
         {
-            Router.Tell(new Cancel(requestId));
+            CancelRequest(requestId);
             throw;
         }
         var final = await outcome.Task.WaitAsync(cancel);
@@ -352,8 +352,25 @@ public sealed partial class LlmRuntime : IExtension
     private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request, double arrivalAt = double.NaN)
     {
         var (reader, outcome, message) = Prepare(request, arrivalAt);
-        Router.Tell(message);
+        if (_frontDoor is { } door) door.Start(request, message.Writer, outcome);
+        else Router.Tell(message);
         return (reader, outcome);
+    }
+
+    private IGenerationFrontDoor? _frontDoor;
+
+    /// <summary>
+    /// Sends the requests of this object's calls (<see cref="Stream"/>, <see cref="StreamAsync"/>,
+    /// <see cref="StreamWithCompletion"/>, <see cref="GenerateAsync"/>, so also the HTTP server on top) to
+    /// <paramref name="frontDoor"/> instead of <see cref="Router"/>: a cluster gateway serves them on other
+    /// nodes. Messages sent to <see cref="Router"/> and the virtual-clock calls stay on this node.
+    /// </summary>
+    public void RouteThrough(IGenerationFrontDoor frontDoor) => _frontDoor = frontDoor;
+
+    private void CancelRequest(string requestId)
+    {
+        if (_frontDoor is { } door) door.Cancel(requestId);
+        else Router.Tell(new Cancel(requestId));
     }
 
     private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome, StartChannelRequest Message) Prepare(Generate request, double arrivalAt)

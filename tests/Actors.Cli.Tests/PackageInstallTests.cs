@@ -38,7 +38,7 @@ public sealed class PackageInstallTests
 
             Run(root, "pack", "-c", "Release", "-o", feed, "-nodeReuse:false");
             var produced = Directory.GetFiles(feed, "*.nupkg").Select(Path.GetFileName).ToList();
-            foreach (var id in new[] { "actors", "Actors.Runtime", "Actors.Inference", "Actors.Interop", "Actors.Server", "Actors.Extensions.AI", "Actors.Cuda", "Actors.Simulation" })
+            foreach (var id in new[] { "actors", "Actors.Runtime", "Actors.Inference", "Actors.Interop", "Actors.Server", "Actors.Extensions.AI", "Actors.Cuda", "Actors.Simulation", "Actors.Cluster" })
                 Assert.Contains(produced, f => f!.StartsWith(id + ".0", StringComparison.Ordinal));
             Assert.DoesNotContain(produced, f => f!.Contains("Tests", StringComparison.Ordinal) || f!.Contains("Benchmarks", StringComparison.Ordinal));
 

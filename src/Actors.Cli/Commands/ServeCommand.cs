@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Actors.Inference.Synthetic;
+using Actors.Runtime;
 using Actors.Runtime.Configuration;
 using Actors.Server;
 
@@ -28,6 +29,7 @@ public sealed class ServeCommand : ICommand
         new("api-key", $"require \"Authorization: Bearer KEY\" on every endpoint but /health (default: ${ServerSettings.ApiKeyVariable}, then actors-server.api-key)"),
         new("chat-template", "chat template: a Jinja file or a built-in name (chatml, llama3, llama2, mistral, gemma, plain); default: the model's own"),
         .. RuntimeHost.Options,
+        .. ClusterArguments.Options,
     ];
 
     public async Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
@@ -45,11 +47,36 @@ public sealed class ServeCommand : ICommand
         {
             throw new CliException(ex.Message);
         }
-        await using var runtime = RuntimeHost.Start(a);
+        string? clusterHocon = ClusterArguments.Overrides(a, config);
+        ActorSystem system;
+        LlmRuntime? runtime;
+        IAsyncDisposable lifetime;
+        if (clusterHocon is null)
+        {
+            var single = RuntimeHost.Start(a);
+            (system, runtime, lifetime) = (single.System, single.Runtime, single);
+        }
+        else
+        {
+            var (node, served) = ClusterArguments.Start(a, clusterHocon);
+            (system, runtime, lifetime) = (node.System, served, node);
+            output.WriteLine($"cluster node {node.Address} (roles {string.Join(", ", node.Settings.Roles())}); " +
+                (node.Settings.SeedNodes.Count == 0 ? "formed a new cluster" : $"joining through {string.Join(", ", node.Settings.SeedNodes)}"));
+            output.Flush();
+        }
+        await using var stopAtEnd = lifetime;
+        if (runtime is null)
+        {
+            output.WriteLine("worker: serving the cluster's gateways (no HTTP on this node); SIGTERM or Ctrl+C leaves the cluster and stops");
+            output.Flush();
+            await WaitForStopSignal(cancel);
+            output.WriteLine("stopped");
+            return 0;
+        }
         Microsoft.AspNetCore.Builder.WebApplication app;
         try
         {
-            app = OpenAiServer.Build(runtime.Runtime, $"http://{host}:{port}", a.String("model-name"), settings, a.String("chat-template"));
+            app = OpenAiServer.Build(runtime, $"http://{host}:{port}", a.String("model-name"), settings, a.String("chat-template"));
         }
         catch (Exception ex) when (ex is FileNotFoundException or Actors.Inference.ChatTemplates.JinjaException or Actors.Inference.Model.ModelFormatException)
         {
@@ -64,7 +91,7 @@ public sealed class ServeCommand : ICommand
             throw new CliException($"cannot listen on {host}:{port}: {ex.Message}");
         }
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? $"http://{host}:{port}";
-        output.WriteLine($"serving {runtime.Runtime.Model.Name} on {address.TrimEnd('/')}/v1 (layout: {runtime.Runtime.Layout}; " +
+        output.WriteLine($"serving {runtime.Model.Name} on {address.TrimEnd('/')}/v1 ({(clusterHocon is null ? $"layout: {runtime.Layout}" : "through the cluster gateway")}; " +
             $"{(settings.ApiKey is null ? "no API key" : "API key required")}); SIGTERM or Ctrl+C drains and stops");
         output.Flush();
 
@@ -87,9 +114,30 @@ public sealed class ServeCommand : ICommand
         if (!drained) output.WriteLine($"drain time over with {lifecycle.InFlight} request(s) still running; stopping them");
         using (var hard = new CancellationTokenSource(TimeSpan.FromSeconds(5))) await app.StopAsync(hard.Token);
         await app.DisposeAsync();
-        await CoordinatedShutdown.Get(runtime.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
         output.WriteLine("stopped");
         return 0;
+    }
+
+    /// <summary>Waits for SIGTERM, SIGINT (Ctrl+C, also <paramref name="cancel"/>) or SIGQUIT.</summary>
+    private static async Task WaitForStopSignal(CancellationToken cancel)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        void Handler(System.Runtime.InteropServices.PosixSignalContext ctx)
+        {
+            ctx.Cancel = true;
+            stop.Cancel();
+        }
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Handler);
+        using var quit = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGQUIT, Handler);
+        using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Handler);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>The first line when no model is configured: which default model is served, so nobody mistakes it for theirs.</summary>

@@ -12,16 +12,33 @@ namespace Actors.Cli.Commands;
 public sealed class TopologyCommand : ICommand
 {
     public string Name => "topology";
-    public string Summary => "show devices, the chosen path between each pair, and measured bandwidth and latency";
+    public string Summary => "show devices, the chosen path between each pair, and measured bandwidth and latency; with --seed, a cluster's nodes and replicas";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("no-measure", "skip the copy measurements", IsFlag: true),
+        new("seed", "a gateway node of a cluster, HOST:PORT: list the cluster's nodes, workers, replicas and load instead"),
+        new("cluster-name", "the cluster's actor system name (actors-cluster.system-name)", "actors"),
         .. RuntimeHost.Options,
     ];
 
-    public Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
+    public async Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
     {
+        if (a.String("seed") is { } seed)
+        {
+            Actors.Cluster.Protocol.ClusterTopology cluster;
+            try
+            {
+                var gateway = Actors.Cluster.Configuration.ClusterSettings.ParseSeed(seed, "--seed");
+                cluster = await Actors.Cluster.ClusterTopologyClient.QueryAsync(gateway, a.RequireString("cluster-name"), TimeSpan.FromSeconds(10));
+            }
+            catch (Exception ex) when (ex is InvalidConfigurationException or TimeoutException)
+            {
+                throw new CliException(ex.Message);
+            }
+            foreach (var line in Actors.Cluster.ClusterTopologyClient.Describe(cluster)) output.WriteLine(line);
+            return 0;
+        }
         var config = RuntimeHost.BuildConfig(a, null);
         var settings = RuntimeSettings.Create(config);
         var devices = settings.Devices.Select(d => new TopologyDevice(d.Id, d.Kind)).ToList();
@@ -66,6 +83,6 @@ public sealed class TopologyCommand : ICommand
             output.WriteLine();
             output.WriteLine($"host memory: copy engine {measured.BytesPerSecond / 1e9:F2} GB/s vs plain memory-copy benchmark {plain / 1e9:F2} GB/s ({measured.BytesPerSecond / plain:P0})");
         }
-        return Task.FromResult(0);
+        return 0;
     }
 }
