@@ -66,10 +66,14 @@ public sealed class ArchitectureParityTests
     ///   the architecture (the same files in F32 match). llama.cpp is itself not batch-invariant here:
     ///   gemma2 token 260 at position 0 gives logits 1.7e-2 apart in a batch of 1 and of 40 (ours
     ///   match its batch of 40 to 3e-7).
+    /// - qwen3 wide-head 5.1e-3 at position 37 of 40 (all earlier positions ~3e-7) since RMSNorm and
+    ///   SiLU compute ggml's exact bits: which activation lands next to a midpoint moved with them.
+    ///   What is left is the float accumulation order of the matmul kernels and of attention (see
+    ///   <see cref="QuantizedMixParityTests"/>).
     /// </summary>
     private static double QuantizedTolerance(string arch, string shape) => (arch, shape) switch
     {
-        ("phi3", _) or ("qwen2", "gqa") or ("gemma2", "gqa") or ("gemma3", _) => 2e-2,
+        ("phi3", _) or ("qwen2", "gqa") or ("qwen3", "wide-head") or ("gemma2", "gqa") or ("gemma3", _) => 2e-2,
         _ => 1e-4,
     };
 
