@@ -13,7 +13,8 @@ namespace Actors.Inference.Cpu.Kernels;
 /// <list type="bullet">
 /// <item>Q4_1, Q5_0, Q5_1 (vec_dot / tinyBLAS): acc = fma(f32(lanes), d_w·d_x, acc) in one 8-lane
 /// accumulator over the blocks in order, then ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); blocks with a
-/// min add m_w·s_x (s_x the activations' f16 d·Σq) into a scalar summed in order, added last.</item>
+/// min add m_w·s_x (s_x the activations' f16 d·Σq) into a scalar FMA chain (the C compiler contracts
+/// ggml's summs += m·s), added last.</item>
 /// <item>IQ4_NL (repacked 8×8 gemv): acc = fma(f32(Σ lanes), d_w·d_x, acc), one scalar per block in order.</item>
 /// </list>
 /// Each block is decoded once per tile of tokens; a tile keeps the same chain per token, so every
@@ -62,7 +63,7 @@ internal readonly struct Block32Kernel<T> : IRowKernel where T : struct, IBlock3
             var p = IntDot(Avx2.Abs(w), w, ref x, b);
             if (T.SumsPerBlock) serial = MathF.FusedMultiplyAdd(Vector256.Sum(p), d, serial);
             else acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(p), Vector256.Create(d), acc);
-            if (T.HasMin) mins += T.Min(ref blk) * Unsafe.Add(ref sx, b);
+            if (T.HasMin) mins = MathF.FusedMultiplyAdd(T.Min(ref blk), Unsafe.Add(ref sx, b), mins);
         }
         return T.SumsPerBlock ? serial : VectorMath.HSum(acc) + mins;
     }
@@ -113,10 +114,10 @@ internal readonly struct Block32Kernel<T> : IRowKernel where T : struct, IBlock3
             if (T.HasMin)
             {
                 float mw = T.Min(ref blk);
-                m0 += mw * Unsafe.Add(ref e0, b);
-                m1 += mw * Unsafe.Add(ref e0, ss + b);
-                m2 += mw * Unsafe.Add(ref e0, 2 * ss + b);
-                m3 += mw * Unsafe.Add(ref e0, 3 * ss + b);
+                m0 = MathF.FusedMultiplyAdd(mw, Unsafe.Add(ref e0, b), m0);
+                m1 = MathF.FusedMultiplyAdd(mw, Unsafe.Add(ref e0, ss + b), m1);
+                m2 = MathF.FusedMultiplyAdd(mw, Unsafe.Add(ref e0, 2 * ss + b), m2);
+                m3 = MathF.FusedMultiplyAdd(mw, Unsafe.Add(ref e0, 3 * ss + b), m3);
             }
         }
         if (T.SumsPerBlock)

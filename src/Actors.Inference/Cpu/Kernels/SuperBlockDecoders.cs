@@ -30,6 +30,13 @@ internal interface ISuperBlockDecoder
 
     /// <summary>The same block into registers, for the AVX-512 path (requires AVX-512 BW).</summary>
     static abstract void Decode512(ref byte blk, out SuperBlock512 k);
+
+    /// <summary>
+    /// Whether llama.cpp's AVX-512 build dots this type with its AVX2 vec_dot (Q3_K, Q5_K, IQ4_XS): eight
+    /// int32 lanes per block (lane k = every 32 values' elements 4k..4k+3), one 8-lane f32 FMA per block,
+    /// mins into a scalar FMA chain. Q2_K is repacked there (its own order) and keeps ours.
+    /// </summary>
+    static virtual bool EightLanes => false;
 }
 
 /// <summary>Element-wise helpers for the decoders (Vector128 only: the same code on every CPU).</summary>
@@ -129,6 +136,7 @@ internal readonly struct Q2_KDecoder : ISuperBlockDecoder
 /// </summary>
 internal readonly struct Q3_KDecoder : ISuperBlockDecoder
 {
+    public static bool EightLanes => true;
     public static int BlockBytes => 110;
     public static bool HasMin => false;
     public static bool Signed => true;
@@ -201,6 +209,7 @@ internal readonly struct Q3_KDecoder : ISuperBlockDecoder
 /// </summary>
 internal readonly struct Q5_KDecoder : ISuperBlockDecoder
 {
+    public static bool EightLanes => true;
     public static int BlockBytes => 176;
     public static bool HasMin => true;
     public static bool Signed => false;
@@ -260,6 +269,7 @@ internal readonly struct Q5_KDecoder : ISuperBlockDecoder
 /// </summary>
 internal readonly struct IQ4_XSDecoder : ISuperBlockDecoder
 {
+    public static bool EightLanes => true;
     public static int BlockBytes => 136;
     public static bool HasMin => false;
     public static bool Signed => true;
