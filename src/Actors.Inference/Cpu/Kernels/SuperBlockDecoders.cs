@@ -34,9 +34,15 @@ internal interface ISuperBlockDecoder
     /// <summary>
     /// Whether llama.cpp's AVX-512 build dots this type with its AVX2 vec_dot (Q3_K, Q5_K, IQ4_XS): eight
     /// int32 lanes per block (lane k = every 32 values' elements 4k..4k+3), one 8-lane f32 FMA per block,
-    /// mins into a scalar FMA chain. Q2_K is repacked there (its own order) and keeps ours.
+    /// mins into a scalar FMA chain.
     /// </summary>
     static virtual bool EightLanes => false;
+
+    /// <summary>
+    /// Whether llama.cpp's AVX-512 build repacks this type (Q2_K, row count a multiple of 8): per block the
+    /// exact int Σ sc·q·x and Σ m·Σx, each converted once into its own scalar FMA chain; y = acc − accM.
+    /// </summary>
+    static virtual bool Repacked => false;
 }
 
 /// <summary>Element-wise helpers for the decoders (Vector128 only: the same code on every CPU).</summary>
@@ -88,6 +94,7 @@ internal static class Decode128
 /// </summary>
 internal readonly struct Q2_KDecoder : ISuperBlockDecoder
 {
+    public static bool Repacked => true;
     public static int BlockBytes => 84;
     public static bool HasMin => true;
     public static bool Signed => false;
