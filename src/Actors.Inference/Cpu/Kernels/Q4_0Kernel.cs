@@ -22,8 +22,13 @@ internal readonly struct Q4_0Kernel : IRowKernel
 
     public static bool Dot2Rows(KernelPath path, ref byte row0, ref byte row1, PreparedActivations a, int t, out float y0, out float y1)
     {
-        y0 = y1 = 0;
-        return false;
+        if (path != KernelPath.Avx512)
+        {
+            y0 = y1 = 0;
+            return false;
+        }
+        Dot512x2(ref row0, ref row1, a, t, out y0, out y1);
+        return true;
     }
 
     public static float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t) => path switch
@@ -224,13 +229,24 @@ internal readonly struct Q4_0Kernel : IRowKernel
 
     /// <summary>Exact Σ(n−8)·x of each block of a quad, in lanes 4k (k = block), as ggml's integer sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> QuadSums(Vector512<byte> lo, Vector512<byte> hi, ref sbyte x, int block)
+    private static Vector512<int> QuadSums(Vector512<byte> lo, Vector512<byte> hi, ref sbyte x, int block) =>
+        QuadSums(lo, hi, ref x, block, EightTimesSums(ref x, block));
+
+    /// <summary>8·Σx over each 4 activations of a quad, in the lanes of the products (the offset term).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> EightTimesSums(ref sbyte x, int block)
     {
         var x0 = Vector512.LoadUnsafe(ref x, (nuint)(32 * block));
         var x1 = Vector512.LoadUnsafe(ref x, (nuint)(32 * block + 64));
-        var p = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo, x0) + Avx512BW.MultiplyAddAdjacent(hi, x1), Vector512<short>.One);
-        var sx = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Ones, x0) + Avx512BW.MultiplyAddAdjacent(Ones, x1), Vector512<short>.One);
-        var v = p - (sx << 3);
+        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Ones, x0) + Avx512BW.MultiplyAddAdjacent(Ones, x1), Vector512<short>.One) << 3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> QuadSums(Vector512<byte> lo, Vector512<byte> hi, ref sbyte x, int block, Vector512<int> eightSx)
+    {
+        var x0 = Vector512.LoadUnsafe(ref x, (nuint)(32 * block));
+        var x1 = Vector512.LoadUnsafe(ref x, (nuint)(32 * block + 64));
+        var v = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo, x0) + Avx512BW.MultiplyAddAdjacent(hi, x1), Vector512<short>.One) - eightSx;
         v += Avx512F.Shuffle(v, 0b10_11_00_01);
         return v + Avx512F.Shuffle(v, 0b01_00_11_10);
     }
@@ -282,6 +298,43 @@ internal readonly struct Q4_0Kernel : IRowKernel
             for (; k < m; k++) acc = MathF.FusedMultiplyAdd(BlockSum(ref Unsafe.Add(ref gp, B * k), ref x, g + k), Unsafe.Add(ref s, k), acc);
         }
         return acc;
+    }
+
+    /// <summary>Two rows' <see cref="Dot512"/> chains interleaved: one FMA chain alone waits on its latency.</summary>
+    private static void Dot512x2(ref byte row0, ref byte row1, PreparedActivations a, int t, out float y0, out float y1)
+    {
+        ref sbyte x = ref Quants(a, t);
+        ref float dx = ref Scales(a, t);
+        int nb = a.Blocks;
+        Scales16 buf0 = default, buf1 = default;
+        ref float s0 = ref Unsafe.As<Scales16, float>(ref buf0);
+        ref float s1 = ref Unsafe.As<Scales16, float>(ref buf1);
+        float acc0 = 0, acc1 = 0;
+        for (int g = 0; g < nb; g += 16)
+        {
+            int m = Math.Min(16, nb - g);
+            ref byte g0 = ref Unsafe.Add(ref row0, g * B);
+            ref byte g1 = ref Unsafe.Add(ref row1, g * B);
+            var d = Vector512.LoadUnsafe(ref dx, (nuint)g);
+            (GroupScales(ref g0, m) * d).StoreUnsafe(ref s0);
+            (GroupScales(ref g1, m) * d).StoreUnsafe(ref s1);
+            int k = 0;
+            for (; k + 4 <= m; k += 4)
+            {
+                var q0 = QuadNibbleBytes(ref Unsafe.Add(ref g0, B * k));
+                var q1 = QuadNibbleBytes(ref Unsafe.Add(ref g1, B * k));
+                var e = EightTimesSums(ref x, g + k); // the same activations for both rows
+                acc0 = Chain4(acc0, QuadSums(Gfni.V512.GaloisFieldAffineTransform(q0, LowNibbles, 0), Gfni.V512.GaloisFieldAffineTransform(q0, HighNibbles, 0), ref x, g + k, e), ref s0, k);
+                acc1 = Chain4(acc1, QuadSums(Gfni.V512.GaloisFieldAffineTransform(q1, LowNibbles, 0), Gfni.V512.GaloisFieldAffineTransform(q1, HighNibbles, 0), ref x, g + k, e), ref s1, k);
+            }
+            for (; k < m; k++)
+            {
+                acc0 = MathF.FusedMultiplyAdd(BlockSum(ref Unsafe.Add(ref g0, B * k), ref x, g + k), Unsafe.Add(ref s0, k), acc0);
+                acc1 = MathF.FusedMultiplyAdd(BlockSum(ref Unsafe.Add(ref g1, B * k), ref x, g + k), Unsafe.Add(ref s1, k), acc1);
+            }
+        }
+        y0 = acc0;
+        y1 = acc1;
     }
 
     private static void Tile512(ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
