@@ -50,6 +50,9 @@ public sealed partial class LlmRuntime : IExtension
             Model.File?.Metadata ?? new Dictionary<string, Inference.Gguf.GgufValue>(), Tokenizer, overrideTemplate);
     public RuntimeLayout Layout { get; }
     public KvCacheSpec KvCache { get; }
+
+    /// <summary>The longest sequence (prompt + generated) a request may reach: scheduler.max-model-length capped at the model's context_length, or that length.</summary>
+    public int MaxModelLength { get; }
     public RuntimeMetrics Metrics { get; }
     public Topology Topology { get; }
     public TransferAccounting Transfers { get; } = new();
@@ -79,7 +82,8 @@ public sealed partial class LlmRuntime : IExtension
         Metrics = new RuntimeMetrics(setup.MeterFactory);
         Transfers.Observer = Metrics.Transfer;
 
-        Model = setup.Model ?? LlamaModel.Open(Settings.Model.Path.Length > 0 ? Settings.Model.Path : DefaultModel.EnsurePath());
+        // Opened for the longest sequence this runtime will run, which picks Phi-3's long or short RoPE factors.
+        Model = setup.Model ?? LlamaModel.Open(Settings.Model.Path.Length > 0 ? Settings.Model.Path : DefaultModel.EnsurePath(), Settings.Scheduler.MaxModelLength);
         if (setup.Model is null) system.RegisterOnTermination(Model.Dispose);
         Tokenizer = setup.Tokenizer ?? (Model.File is { } file ? Tokenizer.FromGguf(file)
             : throw new InvalidConfigurationException("the model has no GGUF file to read its tokenizer from; give one in RuntimeSetup.Tokenizer"));
@@ -91,6 +95,7 @@ public sealed partial class LlmRuntime : IExtension
             Settings.KvCache.Type == KvCacheType.F16 ? 2L * 2 * c.KvDim : 2L * 4 * c.KvDim);
         Layout = LayoutPlanner.Plan(Settings.Layout, devices.Select(d => new DeviceCapacity(d.Descriptor.Id, d.Descriptor.MemoryBytes)).ToList(), costs);
         int maxModelLength = Settings.Scheduler.MaxModelLength > 0 ? Math.Min(Settings.Scheduler.MaxModelLength, c.ContextLength) : c.ContextLength;
+        MaxModelLength = maxModelLength;
         KvCache = KvSizing.Size(Settings.KvCache, Layout, devices, c, maxModelLength);
         KvSizing.CheckFit(Model, Layout, devices, KvCache, Settings.Scheduler.MaxBatchedTokens);
 

@@ -60,7 +60,7 @@ public static class OpProbe
         float[] Gaussian(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)rng.NextGaussian(); return a; }
         float[] x = Gaussian(tokens * Dim), xb = new float[tokens * Dim], proj = Gaussian(tokens * Dim), norm = Gaussian(Dim);
         float[] q = Gaussian(tokens * qDim), k = Gaussian(tokens * kvDim);
-        float[] gate = Gaussian(tokens * Ffn), up = Gaussian(tokens * Ffn), sig = new float[tokens * Ffn];
+        float[] gate = Gaussian(tokens * Ffn), up = Gaussian(tokens * Ffn);
         float[] cos = Gaussian(tokens * half), sin = Gaussian(tokens * half);
         // One token's whole elementwise share of a layer per chunk; values are kept bounded so
         // repetition does not drift into infinities (which run at a different speed).
@@ -72,7 +72,7 @@ public static class OpProbe
             Rope.Apply(k.AsSpan(t * kvDim, kvDim), KvHeads, HeadDim, cos.AsSpan(t * half, half), sin.AsSpan(t * half, half));
             System.Numerics.Tensors.TensorPrimitives.Add(xt, proj.AsSpan(t * Dim, Dim), xt);
             RmsNorm.Apply(xt, norm, 1e-5f, xb.AsSpan(t * Dim, Dim));
-            SwiGlu.ApplyInPlace(gate.AsSpan(t * Ffn, Ffn), up.AsSpan(t * Ffn, Ffn), sig.AsSpan(t * Ffn, Ffn));
+            SwiGlu.ApplyInPlace(gate.AsSpan(t * Ffn, Ffn), up.AsSpan(t * Ffn, Ffn));
             System.Numerics.Tensors.TensorPrimitives.Subtract(xt, proj.AsSpan(t * Dim, Dim), xt); // the second residual add, undoing the first
         }, refresh: () => { gate.AsSpan().Fill(0.5f); });
         return LayerTraffic.ElementwiseBytes(tokens, Dim, qDim, kvDim, Ffn, 1, 4) / BestSeconds(threads, work, seconds, tries);

@@ -40,7 +40,6 @@ public sealed class CpuStageExecutor : IStageExecutor
     private float[] _proj = [];   // [T, dim] output of attn_output / ffn_down
     private float[] _gate = [];   // [T, ffn]
     private float[] _up = [];     // [T, ffn]
-    private float[] _sig = [];    // [T, ffn] scratch for SiLU
     private float[] _cos = [];    // [T, n_rot/2]
     private float[] _sin = [];    // [T, n_rot/2]
     private float[] _cosSliding = []; // [T, n_rot/2] angles of the sliding layers' RoPE, when it differs
@@ -104,7 +103,6 @@ public sealed class CpuStageExecutor : IStageExecutor
         _proj = new float[tokens * dim];
         _gate = new float[tokens * ffn];
         _up = new float[tokens * ffn];
-        _sig = new float[tokens * ffn];
         _cos = new float[tokens * half];
         _sin = new float[tokens * half];
         if (_slidingRope)
@@ -186,7 +184,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         _rows.Norm(_pool, _x, _xb, w.FfnNorm, _c.RmsNormEps, T, dim);
         MatMulShared(T, dim, _xb, (w.Gate, _gate), (w.Up, _up));
         if (_c.Traits.Activation == GatedActivation.GeluTanh) _rows.GeGlu(_pool, _gate, _up, T, ffn);
-        else _rows.SwiGlu(_pool, _gate, _up, _sig, T, ffn);
+        else _rows.SwiGlu(_pool, _gate, _up, T, ffn);
         MatMulShared(T, ffn, _gate, (w.Down, _proj));
         if (w.PostFfnNorm != null) _rows.Norm(_pool, _proj, _proj, w.PostFfnNorm, _c.RmsNormEps, T, dim);
         _rows.Add(_pool, _x, _proj, T * dim);

@@ -40,9 +40,9 @@ internal sealed class TokenRowsWork : IParallelWork
         Run(pool, tokens);
     }
 
-    public void SwiGlu(CpuWorkerPool pool, float[] gate, float[] up, float[] scratch, int tokens, int ffn)
+    public void SwiGlu(CpuWorkerPool pool, float[] gate, float[] up, int tokens, int ffn)
     {
-        _op = Op.SwiGlu; _a = gate; _b = up; _c = scratch; _width = ffn;
+        _op = Op.SwiGlu; _a = gate; _b = up; _width = ffn;
         Run(pool, tokens);
     }
 
@@ -104,7 +104,7 @@ internal sealed class TokenRowsWork : IParallelWork
                     Ops.GeluGlu.ApplyInPlace(_a.AsSpan(t * _width, _width), _b.AsSpan(t * _width, _width));
                     break;
                 case Op.SwiGlu:
-                    Ops.SwiGlu.ApplyInPlace(_a.AsSpan(t * _width, _width), _b.AsSpan(t * _width, _width), _c.AsSpan(t * _width, _width));
+                    Ops.SwiGlu.ApplyInPlace(_a.AsSpan(t * _width, _width), _b.AsSpan(t * _width, _width));
                     break;
             }
         }

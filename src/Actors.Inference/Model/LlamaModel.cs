@@ -31,7 +31,8 @@ public sealed class LlamaModel : IDisposable
 
     /// <param name="sequenceContext">
     /// The longest sequence the caller will run (llama.cpp's n_ctx per sequence): it picks Phi-3's
-    /// long or short RoPE factors. 0 means the model's context_length.
+    /// long or short RoPE factors. 0 means the model's context_length; a longer one is capped there,
+    /// as the runtime caps its max model length.
     /// </param>
     public static LlamaModel Open(string path, int sequenceContext = 0)
     {
@@ -52,7 +53,7 @@ public sealed class LlamaModel : IDisposable
         string name = Path.GetFileName(file.Path);
         float[]? freqFactors = file.FindTensor("rope_freqs.weight") is { } rf ? ReadVector(file, rf, name) : null;
         var c = LlamaConfig.FromGguf(file, freqFactors);
-        c = WithPhi3RopeFactors(file, name, c, sequenceContext > 0 ? sequenceContext : c.ContextLength);
+        c = WithPhi3RopeFactors(file, name, c, sequenceContext > 0 ? Math.Min(sequenceContext, c.ContextLength) : c.ContextLength);
 
         WeightMatrix Matrix(string tensor, int rows, int cols, string meaning)
         {

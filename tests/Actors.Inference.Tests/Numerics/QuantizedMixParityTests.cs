@@ -8,22 +8,22 @@ namespace Actors.Inference.Tests.Numerics;
 
 /// <summary>
 /// Files made by llama.cpp's quantizer, in every mix it writes, against llama.cpp's own logits on the
-/// same file. Both engines multiply the same blocks with activations quantized by the same rules
-/// (ggml's Q8_0 / Q8_1 / Q8_K: same scales, same rounding), so the logits agree to f32 rounding:
-/// 1e-7 to 4e-7 relative L2 on every type and mix, measured.
+/// same file. On the AVX-512 kernel path the engine computes what llama.cpp's AVX-512 CPU build
+/// computes bit for bit on a single token: activations quantized by ggml's rules (Q8_0 / Q8_1 / Q8_K),
+/// RMSNorm's f32 squares, SiLU on ggml's exp polynomial, and every kernel summing in llama.cpp's float
+/// order (its repacked gemv for Q4_0, IQ4_NL, Q4_K, Q2_K; its AVX2 vec_dot for Q4_1, Q5_1, Q3_K, Q5_K,
+/// Q6_K, IQ4_XS; tinyBLAS's 8 lanes for Q5_0 and Q8_0). Measured: relative L2 0 (identical logits) at
+/// every single token of every file on both shapes; the bound is 1e-6 at every one.
 /// </summary>
 /// <remarks>
-/// Except where one activation sits within an ulp of a rounding midpoint. The engines' f32 arithmetic
-/// before a matmul (attention, SiLU, sums in other orders) differs in the last bit, so such a value
-/// rounds to neighbouring int8 values in the two engines. One step of one int8 in a 256-wide block of
-/// these small models moves that matmul's output by about (amax/127)/‖x‖ ≈ 1e-3 relative, which is what
-/// the logits then show: 1e-4 to 1.1e-2 at that position, and at every later position when the value
-/// went into K or V (measured on 40-token sequences: 13 of 32 file/shape pairs had such a step, all
-/// positions before it agreeing to 3e-7; which values step changes with the kernel path, the exact
-/// integer portable path included). A wrong kernel, scale or rounding rule instead shows at every
-/// position. So the test feeds single tokens (each its own sequence, so a step cannot spread) and
-/// requires three quarters of them within 1e-5, every one within 2e-2 (one int8 step), and a
-/// 16-token prefill within 2e-2 at every position.
+/// Prefill (16 tokens at once) is held to 2e-2: attention (llama.cpp's F32 matmuls for QKᵀ and
+/// softmax·V in tinyBLAS's order, its softmax) and the 4-row repacked gemm are not bit-matched yet, so
+/// at positions past the first an activation within an ulp of an int8 rounding midpoint can round the
+/// other way. One such step in a 256-wide block of these small models moves that matmul's output by
+/// about (amax/127)/‖x‖ ≈ 1e-3 relative and the logits by up to 1.1e-2 (measured: 8 of 32 file/shape
+/// pairs have such a position, 1.4e-3 to 1.14e-2; the other 24 are ≤ 4e-7, 10 of them 0). A wrong kernel, scale or rounding
+/// rule shows at every single token instead. On the AVX2 and Portable paths (other float orders) the
+/// single tokens are held as the prefill is, three quarters within 1e-6.
 /// </remarks>
 public sealed class QuantizedMixParityTests(ITestOutputHelper output)
 {
@@ -39,7 +39,7 @@ public sealed class QuantizedMixParityTests(ITestOutputHelper output)
     }
 
     private const int SingleTokens = 32, PrefillLength = 16;
-    private const double Exact = 1e-5, OneStep = 2e-2;
+    private const double Exact = 1e-6, OneStep = 2e-2;
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -70,6 +70,9 @@ public sealed class QuantizedMixParityTests(ITestOutputHelper output)
 
         string summary = $"{shape} {mix} [{types}]: {exact}/{SingleTokens} single tokens within {Exact:E0} (worst {errors.Max():E2}); prefill worst {prefillWorst:E2}";
         output.WriteLine(summary);
-        Assert.True(exact >= SingleTokens * 3 / 4 && errors.Max() <= OneStep && prefillWorst <= OneStep, summary);
+        // Other kernel paths (AVX2, Portable) keep their own float order: an int8 step can show there.
+        bool exactPath = Actors.Inference.Cpu.Kernels.KernelDispatch.Best == Actors.Inference.Cpu.Kernels.KernelPath.Avx512;
+        bool singlesOk = exactPath ? exact == SingleTokens : exact >= SingleTokens * 3 / 4 && errors.Max() <= OneStep;
+        Assert.True(singlesOk && prefillWorst <= OneStep, summary);
     }
 }

@@ -19,6 +19,12 @@ internal interface IBlock32Decoder
     static abstract void Decode(ref byte blk, out Vector128<sbyte> lo, out Vector128<sbyte> hi);
 
     static abstract float Min(ref byte blk);
+
+    /// <summary>
+    /// Whether llama.cpp sums this type one scalar FMA per block (its repacked gemv/gemm, IQ4_NL on
+    /// AVX2/AVX-512 when the row count is a multiple of 8) rather than in 8 lanes (vec_dot, tinyBLAS).
+    /// </summary>
+    static virtual bool SumsPerBlock => false;
 }
 
 /// <summary>Q4_1: d @0, m @2, qs[16] @4; element j = qs[j] &amp; 15, element j+16 = qs[j] &gt;&gt; 4. y = d·q + m.</summary>
@@ -92,6 +98,7 @@ internal readonly struct Q5_1Decoder : IBlock32Decoder
 internal readonly struct IQ4_NLDecoder : IBlock32Decoder
 {
     public static int BlockBytes => 18;
+    public static bool SumsPerBlock => true;
     public static bool HasMin => false;
     public static float Min(ref byte blk) => 0;
 

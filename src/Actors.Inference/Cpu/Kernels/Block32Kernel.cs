@@ -6,12 +6,19 @@ using static Actors.Inference.Cpu.Kernels.QuantMath;
 namespace Actors.Inference.Cpu.Kernels;
 
 /// <summary>
-/// Weights in 32-value blocks (Q4_1, Q5_0, Q5_1, IQ4_NL) against Q8_0 / Q8_1 activations, the way
-/// ggml's vec_dot does it: per block an exact integer Σq·x (vpmaddubsw with the weights' signs moved
-/// onto the activations, then vpmaddwd), times d_w·d_x, accumulated in f32; blocks with a min add
-/// m_w·s_x, where s_x is the activations' f16 d·Σq. Each block is decoded once per tile of tokens.
-/// Even and odd blocks go to two accumulators (one FMA chain would wait on its latency every block);
-/// a tile keeps the same two per token, so every token sees the single-token sequence.
+/// Weights in 32-value blocks (Q4_1, Q5_0, Q5_1, IQ4_NL) against Q8_0 / Q8_1 activations, summed in
+/// the float order llama.cpp's AVX-512 build uses, so outputs carry its bits (and the next layer's
+/// activations round to the same int8 values): per block eight exact int32 lanes (vpmaddubsw with
+/// the weights' signs moved onto the activations, then vpmaddwd).
+/// <list type="bullet">
+/// <item>Q4_1, Q5_0, Q5_1 (vec_dot / tinyBLAS): acc = fma(f32(lanes), d_w·d_x, acc) in one 8-lane
+/// accumulator over the blocks in order, then ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); blocks with a
+/// min add m_w·s_x (s_x the activations' f16 d·Σq) into a scalar FMA chain (the C compiler contracts
+/// ggml's summs += m·s), added last.</item>
+/// <item>IQ4_NL (repacked 8×8 gemv): acc = fma(f32(Σ lanes), d_w·d_x, acc), one scalar per block in order.</item>
+/// </list>
+/// Each block is decoded once per tile of tokens; a tile keeps the same chain per token, so every
+/// token sees the single-token sequence. The Portable path keeps its own (even/odd) order.
 /// </summary>
 internal readonly struct Block32Kernel<T> : IRowKernel where T : struct, IBlock32Decoder
 {
@@ -45,19 +52,20 @@ internal readonly struct Block32Kernel<T> : IRowKernel where T : struct, IBlock3
             }
             return s0 + s1 + m;
         }
-        Vector256<float> acc0 = default, acc1 = default;
-        float mins = 0;
+        Vector256<float> acc = default;
+        float serial = 0, mins = 0;
         for (int b = 0; b < nb; b++)
         {
             ref byte blk = ref Unsafe.Add(ref row, b * T.BlockBytes);
             T.Decode(ref blk, out var lo, out var hi);
             var w = Vector256.Create(lo, hi);
-            var d = Vector256.Create(Half(ref blk) * Unsafe.Add(ref dx, b));
-            if ((b & 1) == 0) acc0 = Step256(acc0, Avx2.Abs(w), w, d, ref x, b);
-            else acc1 = Step256(acc1, Avx2.Abs(w), w, d, ref x, b);
-            if (T.HasMin) mins += T.Min(ref blk) * Unsafe.Add(ref sx, b);
+            float d = Half(ref blk) * Unsafe.Add(ref dx, b);
+            var p = IntDot(Avx2.Abs(w), w, ref x, b);
+            if (T.SumsPerBlock) serial = MathF.FusedMultiplyAdd(Vector256.Sum(p), d, serial);
+            else acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(p), Vector256.Create(d), acc);
+            if (T.HasMin) mins = MathF.FusedMultiplyAdd(T.Min(ref blk), Unsafe.Add(ref sx, b), mins);
         }
-        return VectorMath.HSum(acc0 + acc1) + mins;
+        return T.SumsPerBlock ? serial : VectorMath.HSum(acc) + mins;
     }
 
     public static void DotTile(KernelPath path, ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
@@ -74,8 +82,8 @@ internal readonly struct Block32Kernel<T> : IRowKernel where T : struct, IBlock3
         ref sbyte x3 = ref Unsafe.Add(ref x2, n);
         ref float d0 = ref Scales(a, t0);
         ref float e0 = ref ScaledSums(a, t0);
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
-        float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, m0 = 0, m1 = 0, m2 = 0, m3 = 0;
         for (int b = 0; b < nb; b++)
         {
             ref byte blk = ref Unsafe.Add(ref row, b * T.BlockBytes);
@@ -83,37 +91,47 @@ internal readonly struct Block32Kernel<T> : IRowKernel where T : struct, IBlock3
             var w = Vector256.Create(lo, hi);
             var aw = Avx2.Abs(w);
             float dw = Half(ref blk);
-            var s0 = Vector256.Create(dw * Unsafe.Add(ref d0, b));
-            var s1 = Vector256.Create(dw * Unsafe.Add(ref d0, ss + b));
-            var s2 = Vector256.Create(dw * Unsafe.Add(ref d0, 2 * ss + b));
-            var s3 = Vector256.Create(dw * Unsafe.Add(ref d0, 3 * ss + b));
-            if ((b & 1) == 0)
+            float f0 = dw * Unsafe.Add(ref d0, b), f1 = dw * Unsafe.Add(ref d0, ss + b);
+            float f2 = dw * Unsafe.Add(ref d0, 2 * ss + b), f3 = dw * Unsafe.Add(ref d0, 3 * ss + b);
+            var p0 = IntDot(aw, w, ref x0, b);
+            var p1 = IntDot(aw, w, ref x1, b);
+            var p2 = IntDot(aw, w, ref x2, b);
+            var p3 = IntDot(aw, w, ref x3, b);
+            if (T.SumsPerBlock)
             {
-                a0 = Step256(a0, aw, w, s0, ref x0, b);
-                a1 = Step256(a1, aw, w, s1, ref x1, b);
-                a2 = Step256(a2, aw, w, s2, ref x2, b);
-                a3 = Step256(a3, aw, w, s3, ref x3, b);
+                s0 = MathF.FusedMultiplyAdd(Vector256.Sum(p0), f0, s0);
+                s1 = MathF.FusedMultiplyAdd(Vector256.Sum(p1), f1, s1);
+                s2 = MathF.FusedMultiplyAdd(Vector256.Sum(p2), f2, s2);
+                s3 = MathF.FusedMultiplyAdd(Vector256.Sum(p3), f3, s3);
             }
             else
             {
-                b0 = Step256(b0, aw, w, s0, ref x0, b);
-                b1 = Step256(b1, aw, w, s1, ref x1, b);
-                b2 = Step256(b2, aw, w, s2, ref x2, b);
-                b3 = Step256(b3, aw, w, s3, ref x3, b);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(p0), Vector256.Create(f0), a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(p1), Vector256.Create(f1), a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(p2), Vector256.Create(f2), a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(p3), Vector256.Create(f3), a3);
             }
             if (T.HasMin)
             {
                 float mw = T.Min(ref blk);
-                m0 += mw * Unsafe.Add(ref e0, b);
-                m1 += mw * Unsafe.Add(ref e0, ss + b);
-                m2 += mw * Unsafe.Add(ref e0, 2 * ss + b);
-                m3 += mw * Unsafe.Add(ref e0, 3 * ss + b);
+                m0 = MathF.FusedMultiplyAdd(mw, Unsafe.Add(ref e0, b), m0);
+                m1 = MathF.FusedMultiplyAdd(mw, Unsafe.Add(ref e0, ss + b), m1);
+                m2 = MathF.FusedMultiplyAdd(mw, Unsafe.Add(ref e0, 2 * ss + b), m2);
+                m3 = MathF.FusedMultiplyAdd(mw, Unsafe.Add(ref e0, 3 * ss + b), m3);
             }
         }
-        y = VectorMath.HSum(a0 + b0) + m0;
-        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1 + b1) + m1;
-        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2 + b2) + m2;
-        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3 + b3) + m3;
+        if (T.SumsPerBlock)
+        {
+            y = s0;
+            Unsafe.Add(ref y, ys) = s1;
+            Unsafe.Add(ref y, 2 * ys) = s2;
+            Unsafe.Add(ref y, 3 * ys) = s3;
+            return;
+        }
+        y = VectorMath.HSum(a0) + m0;
+        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1) + m1;
+        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2) + m2;
+        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3) + m3;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -123,10 +141,8 @@ internal readonly struct Block32Kernel<T> : IRowKernel where T : struct, IBlock3
         return MathF.FusedMultiplyAdd(d, isum, acc);
     }
 
+    /// <summary>Eight int32 lanes, lane k = Σ of products 4k..4k+3 of the block (vpmaddubsw, vpmaddwd), as ggml's.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Step256(Vector256<float> acc, Vector256<byte> absW, Vector256<sbyte> w, Vector256<float> d, ref sbyte x, int b)
-    {
-        var p = DotU8S8(absW, Avx2.Sign(Vector256.LoadUnsafe(ref x, (nuint)(32 * b)), w));
-        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(p), d, acc);
-    }
+    private static Vector256<int> IntDot(Vector256<byte> absW, Vector256<sbyte> w, ref sbyte x, int b) =>
+        DotU8S8(absW, Avx2.Sign(Vector256.LoadUnsafe(ref x, (nuint)(32 * b)), w));
 }

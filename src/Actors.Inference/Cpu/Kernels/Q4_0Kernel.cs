@@ -7,9 +7,10 @@ namespace Actors.Inference.Cpu.Kernels;
 
 /// <summary>
 /// Q4_0 weights (18-byte blocks: f16 d, 16 bytes holding nibbles n = q+8) against Q8_0 activations.
-/// Σ_b d_w·d_x·Σ(n−8)·x is computed as Σ_b d_w·d_x·Σn·x − 8·Σ_b d_w·(d_x·Σx): the stored nibbles are
-/// unsigned, which is what vpmaddubsw wants, and the offset term uses the activation's precomputed
-/// d_x·Σx, so it costs one FMA per 16 blocks instead of work per element.
+/// AVX2 and Portable compute Σ_b d_w·d_x·Σ(n−8)·x as Σ_b d_w·d_x·Σn·x − 8·Σ_b d_w·(d_x·Σx) (the stored
+/// nibbles are unsigned, which is what vpmaddubsw wants; the offset term uses the activation's
+/// precomputed d_x·Σx). AVX-512 sums in llama.cpp's order instead (see Dot512), so its outputs carry
+/// llama.cpp's bits.
 /// </summary>
 internal readonly struct Q4_0Kernel : IRowKernel
 {
@@ -21,8 +22,13 @@ internal readonly struct Q4_0Kernel : IRowKernel
 
     public static bool Dot2Rows(KernelPath path, ref byte row0, ref byte row1, PreparedActivations a, int t, out float y0, out float y1)
     {
-        y0 = y1 = 0;
-        return false;
+        if (path != KernelPath.Avx512)
+        {
+            y0 = y1 = 0;
+            return false;
+        }
+        Dot512x2(ref row0, ref row1, a, t, out y0, out y1);
+        return true;
     }
 
     public static float Dot1(KernelPath path, ref byte row, PreparedActivations a, int t) => path switch
@@ -148,22 +154,9 @@ internal readonly struct Q4_0Kernel : IRowKernel
         Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3 + b3) - 8f * (c3 + f3);
     }
 
-    // ---------------- AVX-512: two blocks per vector, scales 16 blocks at a time ----------------
-    // A pair (36 bytes) is read as two in-bounds 32-byte loads at +0 and +4; one vpermt2b places each
-    // block's 16 nibble bytes twice (low half, high half) and one gf2p8affineqb keeps the low nibble in
-    // the first copy and the high nibble in the second, giving ggml's element order. The f16 scales of
-    // 16 blocks are collected with vpermt2w, converted together, multiplied by the activation scales,
-    // and each pair picks its two scales with vpermps.
-
-    private static readonly Vector512<byte> PairBytes = Vector512.Create(
-        2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
-        2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
-        80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95,
-        80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, (byte)95);
-
-    private static readonly Vector512<byte> PairNibbles = Vector512.Create(
-        LowNibbleMatrix, LowNibbleMatrix, HighNibbleMatrix, HighNibbleMatrix,
-        LowNibbleMatrix, LowNibbleMatrix, HighNibbleMatrix, HighNibbleMatrix).AsByte();
+    // ---------------- AVX-512: quads of blocks, scales 16 blocks at a time ----------------
+    // The f16 scales of 16 blocks are collected with vpermt2w and converted together, then multiplied
+    // by the activation scales (d_w·d_x, as ggml's product).
 
     private static readonly Vector512<ushort>[] ScaleGather = BuildScaleGather(9);
 
@@ -201,41 +194,14 @@ internal readonly struct Q4_0Kernel : IRowKernel
         return HalfConversion.ToSingle(Avx512F.ConvertToVector512UInt32(sw.GetLower()));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> NibblePair(ref byte p)
-    {
-        var q = Avx512Vbmi.PermuteVar64x8x2(Vector256.LoadUnsafe(ref p).ToVector512Unsafe(), PairBytes,
-            Vector256.LoadUnsafe(ref Unsafe.Add(ref p, 4)).ToVector512Unsafe());
-        return Gfni.V512.GaloisFieldAffineTransform(q, PairNibbles, 0);
-    }
-
-    /// <summary>A lone last block in the low half; the high half is zero so it adds nothing.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> NibbleSingle(ref byte p) => Nibbles256(ref p).ToVector512();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Step512(Vector512<float> acc, Vector512<byte> nib, Vector512<sbyte> x, Vector512<float> s, Vector512<int> idx) =>
-        Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(DotU8S8(nib, x)), Avx512F.PermuteVar16x32(s, idx), acc);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<sbyte> XPair(ref sbyte x, int block) => Vector512.LoadUnsafe(ref x, (nuint)(32 * block));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<sbyte> XSingle(ref sbyte x, int block) => Vector256.LoadUnsafe(ref x, (nuint)(32 * block)).ToVector512();
-
-    private static readonly Vector512<int> PairScaleIndex = Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-
     // ---- quads: four blocks (72 bytes) per step, activations in PreparedActivations.QuadInterleaved order ----
     // Two in-bounds 64-byte loads (at +0 and +8) cover the quad; one vpermt2b gathers the four blocks'
     // 16 nibble bytes each, and two gf2p8affineqb give the low nibbles (elements 0..15 of each block)
-    // and the high nibbles (elements 16..31). The two vpmaddubsw results share lanes, so they add as
-    // int16 (|sum| ≤ 4·15·127) before one vpmaddwd, one conversion and one FMA: 11 operations per
-    // four blocks against 16 for two pairs.
+    // and the high nibbles (elements 16..31).
 
     private static readonly Vector512<byte> QuadBytes = BuildQuadBytes();
     private static readonly Vector512<byte> LowNibbles = Vector512.Create(LowNibbleMatrix).AsByte();
     private static readonly Vector512<byte> HighNibbles = Vector512.Create(HighNibbleMatrix).AsByte();
-    private static readonly Vector512<int> QuadScaleIndex = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
 
     private static Vector512<byte> BuildQuadBytes()
     {
@@ -253,59 +219,122 @@ internal readonly struct Q4_0Kernel : IRowKernel
     private static Vector512<byte> QuadNibbleBytes(ref byte p) =>
         Avx512Vbmi.PermuteVar64x8x2(Vector512.LoadUnsafe(ref p), QuadBytes, Vector512.LoadUnsafe(ref Unsafe.Add(ref p, 8)));
 
+    // llama.cpp's AVX2/AVX-512 builds repack Q4_0 (8×8, row count a multiple of 8) and sum each output
+    // as acc = fma(f32(Σ(n−8)·x), d_w·d_x, acc), one block after another. Per quad of blocks: the
+    // unsigned nibble products and the activations' own sums (vpmaddubsw by 1s) in the same lanes give
+    // exact Σ(n−8)·x per lane, four lanes per block are folded, and four scalar FMAs follow in block
+    // order. Tile512 runs the same chain for each of its tokens.
+
+    private static readonly Vector512<byte> Ones = Vector512.Create((byte)1);
+
+    /// <summary>Exact Σ(n−8)·x of each block of a quad, in lanes 4k (k = block), as ggml's integer sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> StepQuad(Vector512<float> acc, Vector512<byte> lo, Vector512<byte> hi, ref sbyte x, int block, Vector512<float> s, Vector512<int> idx)
+    private static Vector512<int> QuadSums(Vector512<byte> lo, Vector512<byte> hi, ref sbyte x, int block) =>
+        QuadSums(lo, hi, ref x, block, EightTimesSums(ref x, block));
+
+    /// <summary>8·Σx over each 4 activations of a quad, in the lanes of the products (the offset term).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> EightTimesSums(ref sbyte x, int block)
     {
-        var p16 = Avx512BW.MultiplyAddAdjacent(lo, Vector512.LoadUnsafe(ref x, (nuint)(32 * block)))
-                + Avx512BW.MultiplyAddAdjacent(hi, Vector512.LoadUnsafe(ref x, (nuint)(32 * block + 64)));
-        var p32 = Avx512BW.MultiplyAddAdjacent(p16, Vector512<short>.One);
-        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(p32), Avx512F.PermuteVar16x32(s, idx), acc);
+        var x0 = Vector512.LoadUnsafe(ref x, (nuint)(32 * block));
+        var x1 = Vector512.LoadUnsafe(ref x, (nuint)(32 * block + 64));
+        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Ones, x0) + Avx512BW.MultiplyAddAdjacent(Ones, x1), Vector512<short>.One) << 3;
     }
 
-    // Per group of 16 blocks: whole quads (even quads into acc, odd into acc1), then a pair (acc) and a
-    // lone block (acc1) in element order. Tile512 follows the same assignment per token.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> QuadSums(Vector512<byte> lo, Vector512<byte> hi, ref sbyte x, int block, Vector512<int> eightSx)
+    {
+        var x0 = Vector512.LoadUnsafe(ref x, (nuint)(32 * block));
+        var x1 = Vector512.LoadUnsafe(ref x, (nuint)(32 * block + 64));
+        var v = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(lo, x0) + Avx512BW.MultiplyAddAdjacent(hi, x1), Vector512<short>.One) - eightSx;
+        v += Avx512F.Shuffle(v, 0b10_11_00_01);
+        return v + Avx512F.Shuffle(v, 0b01_00_11_10);
+    }
+
+    /// <summary>Exact Σ(n−8)·x of one block whose activations are in element order (a row's last nb mod 4 blocks).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockSum(ref byte blk, ref sbyte x, int block)
+    {
+        var v = Vector128.LoadUnsafe(ref Unsafe.Add(ref blk, 2));
+        var lo = (v & Vector128.Create((byte)0x0F)).AsSByte() - Vector128.Create((sbyte)8);
+        var hi = (v >> 4).AsSByte() - Vector128.Create((sbyte)8);
+        return Vector128.Sum(DotI8(lo, Load128(ref x, 32 * block)) + DotI8(hi, Load128(ref x, 32 * block + 16)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Chain4(float acc, Vector512<int> sums, ref float s, int k) =>
+        MathF.FusedMultiplyAdd(sums.GetElement(12), Unsafe.Add(ref s, k + 3),
+        MathF.FusedMultiplyAdd(sums.GetElement(8), Unsafe.Add(ref s, k + 2),
+        MathF.FusedMultiplyAdd(sums.GetElement(4), Unsafe.Add(ref s, k + 1),
+        MathF.FusedMultiplyAdd(sums.GetElement(0), Unsafe.Add(ref s, k), acc))));
+
+    [InlineArray(16)]
+    private struct Scales16
+    {
+        private float _f;
+    }
+
     private static float Dot512(ref byte row, PreparedActivations a, int t)
     {
         ref sbyte x = ref Quants(a, t);
         ref float dx = ref Scales(a, t);
-        ref float dxs = ref ScaledSums(a, t);
         int nb = a.Blocks;
-        Vector512<float> acc = default, acc1 = default;
-        var accC = Vector512<float>.Zero;
-        var four = Vector512.Create(4);
+        Scales16 buf = default;
+        ref float s = ref Unsafe.As<Scales16, float>(ref buf);
+        float acc = 0;
         for (int g = 0; g < nb; g += 16)
         {
             int m = Math.Min(16, nb - g);
             ref byte gp = ref Unsafe.Add(ref row, g * B);
-            var dw = GroupScales(ref gp, m);
-            var s = dw * Vector512.LoadUnsafe(ref dx, (nuint)g);
-            accC = Vector512.FusedMultiplyAdd(dw, Vector512.LoadUnsafe(ref dxs, (nuint)g), accC);
-            var idx = QuadScaleIndex;
+            (GroupScales(ref gp, m) * Vector512.LoadUnsafe(ref dx, (nuint)g)).StoreUnsafe(ref s);
             int k = 0;
-            for (; k + 8 <= m; k += 8, idx += four + four)
+            for (; k + 4 <= m; k += 4)
             {
-                var q0 = QuadNibbleBytes(ref Unsafe.Add(ref gp, B * k));
-                var q1 = QuadNibbleBytes(ref Unsafe.Add(ref gp, B * (k + 4)));
-                acc = StepQuad(acc, Gfni.V512.GaloisFieldAffineTransform(q0, LowNibbles, 0), Gfni.V512.GaloisFieldAffineTransform(q0, HighNibbles, 0), ref x, g + k, s, idx);
-                acc1 = StepQuad(acc1, Gfni.V512.GaloisFieldAffineTransform(q1, LowNibbles, 0), Gfni.V512.GaloisFieldAffineTransform(q1, HighNibbles, 0), ref x, g + k + 4, s, idx + four);
+                var q = QuadNibbleBytes(ref Unsafe.Add(ref gp, B * k));
+                var lo = Gfni.V512.GaloisFieldAffineTransform(q, LowNibbles, 0);
+                var hi = Gfni.V512.GaloisFieldAffineTransform(q, HighNibbles, 0);
+                acc = Chain4(acc, QuadSums(lo, hi, ref x, g + k), ref s, k);
             }
-            if (k + 4 <= m)
-            {
-                var q0 = QuadNibbleBytes(ref Unsafe.Add(ref gp, B * k));
-                acc = StepQuad(acc, Gfni.V512.GaloisFieldAffineTransform(q0, LowNibbles, 0), Gfni.V512.GaloisFieldAffineTransform(q0, HighNibbles, 0), ref x, g + k, s, idx);
-                k += 4;
-            }
-            var pidx = PairScaleIndex + Vector512.Create(k);
-            if (k + 2 <= m)
-            {
-                acc = Step512(acc, NibblePair(ref Unsafe.Add(ref gp, B * k)), XPair(ref x, g + k), s, pidx);
-                k += 2;
-                pidx += Vector512.Create(2);
-            }
-            if (k < m)
-                acc1 = Step512(acc1, NibbleSingle(ref Unsafe.Add(ref gp, B * k)), XSingle(ref x, g + k), s, pidx);
+            for (; k < m; k++) acc = MathF.FusedMultiplyAdd(BlockSum(ref Unsafe.Add(ref gp, B * k), ref x, g + k), Unsafe.Add(ref s, k), acc);
         }
-        return VectorMath.HSum(acc + acc1) - 8f * VectorMath.HSum(accC);
+        return acc;
+    }
+
+    /// <summary>Two rows' <see cref="Dot512"/> chains interleaved: one FMA chain alone waits on its latency.</summary>
+    private static void Dot512x2(ref byte row0, ref byte row1, PreparedActivations a, int t, out float y0, out float y1)
+    {
+        ref sbyte x = ref Quants(a, t);
+        ref float dx = ref Scales(a, t);
+        int nb = a.Blocks;
+        Scales16 buf0 = default, buf1 = default;
+        ref float s0 = ref Unsafe.As<Scales16, float>(ref buf0);
+        ref float s1 = ref Unsafe.As<Scales16, float>(ref buf1);
+        float acc0 = 0, acc1 = 0;
+        for (int g = 0; g < nb; g += 16)
+        {
+            int m = Math.Min(16, nb - g);
+            ref byte g0 = ref Unsafe.Add(ref row0, g * B);
+            ref byte g1 = ref Unsafe.Add(ref row1, g * B);
+            var d = Vector512.LoadUnsafe(ref dx, (nuint)g);
+            (GroupScales(ref g0, m) * d).StoreUnsafe(ref s0);
+            (GroupScales(ref g1, m) * d).StoreUnsafe(ref s1);
+            int k = 0;
+            for (; k + 4 <= m; k += 4)
+            {
+                var q0 = QuadNibbleBytes(ref Unsafe.Add(ref g0, B * k));
+                var q1 = QuadNibbleBytes(ref Unsafe.Add(ref g1, B * k));
+                var e = EightTimesSums(ref x, g + k); // the same activations for both rows
+                acc0 = Chain4(acc0, QuadSums(Gfni.V512.GaloisFieldAffineTransform(q0, LowNibbles, 0), Gfni.V512.GaloisFieldAffineTransform(q0, HighNibbles, 0), ref x, g + k, e), ref s0, k);
+                acc1 = Chain4(acc1, QuadSums(Gfni.V512.GaloisFieldAffineTransform(q1, LowNibbles, 0), Gfni.V512.GaloisFieldAffineTransform(q1, HighNibbles, 0), ref x, g + k, e), ref s1, k);
+            }
+            for (; k < m; k++)
+            {
+                acc0 = MathF.FusedMultiplyAdd(BlockSum(ref Unsafe.Add(ref g0, B * k), ref x, g + k), Unsafe.Add(ref s0, k), acc0);
+                acc1 = MathF.FusedMultiplyAdd(BlockSum(ref Unsafe.Add(ref g1, B * k), ref x, g + k), Unsafe.Add(ref s1, k), acc1);
+            }
+        }
+        y0 = acc0;
+        y1 = acc1;
     }
 
     private static void Tile512(ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
@@ -316,75 +345,44 @@ internal readonly struct Q4_0Kernel : IRowKernel
         ref sbyte x2 = ref Unsafe.Add(ref x1, n);
         ref sbyte x3 = ref Unsafe.Add(ref x2, n);
         ref float d0 = ref Scales(a, t0);
-        ref float d1 = ref Unsafe.Add(ref d0, ss);
-        ref float d2 = ref Unsafe.Add(ref d1, ss);
-        ref float d3 = ref Unsafe.Add(ref d2, ss);
-        ref float e0 = ref ScaledSums(a, t0);
-        ref float e1 = ref Unsafe.Add(ref e0, ss);
-        ref float e2 = ref Unsafe.Add(ref e1, ss);
-        ref float e3 = ref Unsafe.Add(ref e2, ss);
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        var four = Vector512.Create(4);
+        Scales16 b0 = default, b1 = default, b2 = default, b3 = default;
+        ref float s0 = ref Unsafe.As<Scales16, float>(ref b0);
+        ref float s1 = ref Unsafe.As<Scales16, float>(ref b1);
+        ref float s2 = ref Unsafe.As<Scales16, float>(ref b2);
+        ref float s3 = ref Unsafe.As<Scales16, float>(ref b3);
+        float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         for (int g = 0; g < nb; g += 16)
         {
             int m = Math.Min(16, nb - g);
             ref byte gp = ref Unsafe.Add(ref row, g * B);
             var dw = GroupScales(ref gp, m);
-            var s0 = dw * Vector512.LoadUnsafe(ref d0, (nuint)g);
-            var s1 = dw * Vector512.LoadUnsafe(ref d1, (nuint)g);
-            var s2 = dw * Vector512.LoadUnsafe(ref d2, (nuint)g);
-            var s3 = dw * Vector512.LoadUnsafe(ref d3, (nuint)g);
-            c0 = Vector512.FusedMultiplyAdd(dw, Vector512.LoadUnsafe(ref e0, (nuint)g), c0);
-            c1 = Vector512.FusedMultiplyAdd(dw, Vector512.LoadUnsafe(ref e1, (nuint)g), c1);
-            c2 = Vector512.FusedMultiplyAdd(dw, Vector512.LoadUnsafe(ref e2, (nuint)g), c2);
-            c3 = Vector512.FusedMultiplyAdd(dw, Vector512.LoadUnsafe(ref e3, (nuint)g), c3);
-            var idx = QuadScaleIndex;
+            (dw * Vector512.LoadUnsafe(ref d0, (nuint)g)).StoreUnsafe(ref s0);
+            (dw * Vector512.LoadUnsafe(ref d0, (nuint)(ss + g))).StoreUnsafe(ref s1);
+            (dw * Vector512.LoadUnsafe(ref d0, (nuint)(2 * ss + g))).StoreUnsafe(ref s2);
+            (dw * Vector512.LoadUnsafe(ref d0, (nuint)(3 * ss + g))).StoreUnsafe(ref s3);
             int k = 0;
-            for (; k + 4 <= m; k += 4, idx += four)
+            for (; k + 4 <= m; k += 4)
             {
                 var q = QuadNibbleBytes(ref Unsafe.Add(ref gp, B * k));
                 var lo = Gfni.V512.GaloisFieldAffineTransform(q, LowNibbles, 0);
                 var hi = Gfni.V512.GaloisFieldAffineTransform(q, HighNibbles, 0);
-                if ((k & 4) == 0)
-                {
-                    a0 = StepQuad(a0, lo, hi, ref x0, g + k, s0, idx);
-                    a1 = StepQuad(a1, lo, hi, ref x1, g + k, s1, idx);
-                    a2 = StepQuad(a2, lo, hi, ref x2, g + k, s2, idx);
-                    a3 = StepQuad(a3, lo, hi, ref x3, g + k, s3, idx);
-                }
-                else
-                {
-                    b0 = StepQuad(b0, lo, hi, ref x0, g + k, s0, idx);
-                    b1 = StepQuad(b1, lo, hi, ref x1, g + k, s1, idx);
-                    b2 = StepQuad(b2, lo, hi, ref x2, g + k, s2, idx);
-                    b3 = StepQuad(b3, lo, hi, ref x3, g + k, s3, idx);
-                }
+                a0 = Chain4(a0, QuadSums(lo, hi, ref x0, g + k), ref s0, k);
+                a1 = Chain4(a1, QuadSums(lo, hi, ref x1, g + k), ref s1, k);
+                a2 = Chain4(a2, QuadSums(lo, hi, ref x2, g + k), ref s2, k);
+                a3 = Chain4(a3, QuadSums(lo, hi, ref x3, g + k), ref s3, k);
             }
-            var pidx = PairScaleIndex + Vector512.Create(k);
-            if (k + 2 <= m)
+            for (; k < m; k++)
             {
-                var nib = NibblePair(ref Unsafe.Add(ref gp, B * k));
-                a0 = Step512(a0, nib, XPair(ref x0, g + k), s0, pidx);
-                a1 = Step512(a1, nib, XPair(ref x1, g + k), s1, pidx);
-                a2 = Step512(a2, nib, XPair(ref x2, g + k), s2, pidx);
-                a3 = Step512(a3, nib, XPair(ref x3, g + k), s3, pidx);
-                k += 2;
-                pidx += Vector512.Create(2);
-            }
-            if (k < m)
-            {
-                var nib = NibbleSingle(ref Unsafe.Add(ref gp, B * k));
-                b0 = Step512(b0, nib, XSingle(ref x0, g + k), s0, pidx);
-                b1 = Step512(b1, nib, XSingle(ref x1, g + k), s1, pidx);
-                b2 = Step512(b2, nib, XSingle(ref x2, g + k), s2, pidx);
-                b3 = Step512(b3, nib, XSingle(ref x3, g + k), s3, pidx);
+                ref byte blk = ref Unsafe.Add(ref gp, B * k);
+                a0 = MathF.FusedMultiplyAdd(BlockSum(ref blk, ref x0, g + k), Unsafe.Add(ref s0, k), a0);
+                a1 = MathF.FusedMultiplyAdd(BlockSum(ref blk, ref x1, g + k), Unsafe.Add(ref s1, k), a1);
+                a2 = MathF.FusedMultiplyAdd(BlockSum(ref blk, ref x2, g + k), Unsafe.Add(ref s2, k), a2);
+                a3 = MathF.FusedMultiplyAdd(BlockSum(ref blk, ref x3, g + k), Unsafe.Add(ref s3, k), a3);
             }
         }
-        y = VectorMath.HSum(a0 + b0) - 8f * VectorMath.HSum(c0);
-        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1 + b1) - 8f * VectorMath.HSum(c1);
-        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2 + b2) - 8f * VectorMath.HSum(c2);
-        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3 + b3) - 8f * VectorMath.HSum(c3);
+        y = a0;
+        Unsafe.Add(ref y, ys) = a1;
+        Unsafe.Add(ref y, 2 * ys) = a2;
+        Unsafe.Add(ref y, 3 * ys) = a3;
     }
 }

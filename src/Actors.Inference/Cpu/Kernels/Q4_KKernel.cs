@@ -222,16 +222,21 @@ internal readonly struct Q4_KKernel : IRowKernel
     private static Vector512<int> Sub512(Vector512<byte> nib, ref sbyte x, int off, Vector512<short> sc) =>
         Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(nib, Vector512.LoadUnsafe(ref x, (nuint)off)), sc);
 
+    /// <summary>
+    /// One token and block in llama.cpp's float order (its repacked 8×8 gemv/gemm, which its AVX2 and
+    /// AVX-512 builds run when the row count is a multiple of 8): the block's exact int Σ sc·q·x and
+    /// Σ m·Σx, each converted once, acc += f32(isum)·(d·d_x), accM += f32(msum)·(dmin·d_x); y = acc − accM.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Token512(ref Vector512<float> acc, ref Vector256<float> accM, in Block512 k, ref sbyte x, ref float dx, ref short bs, int b)
+    private static void Token512(ref float acc, ref float accM, in Block512 k, ref sbyte x, ref float dx, ref short bs, int b)
     {
         int o = 256 * b;
         var isum = (Sub512(k.N0, ref x, o, k.S0) + Sub512(k.N1, ref x, o + 64, k.S1))
                  + (Sub512(k.N2, ref x, o + 128, k.S2) + Sub512(k.N3, ref x, o + 192, k.S3));
         float dxb = Unsafe.Add(ref dx, b);
-        acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), Vector512.Create(k.D * dxb), acc);
+        acc = MathF.FusedMultiplyAdd(Vector512.Sum(isum), k.D * dxb, acc);
         var mi = Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref bs, (nuint)(16 * b)), k.Mins);
-        accM = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(mi), Vector256.Create(k.DMin * dxb), accM);
+        accM = MathF.FusedMultiplyAdd(Vector256.Sum(mi), k.DMin * dxb, accM);
     }
 
     private static float Dot512(ref byte row, PreparedActivations a, int t)
@@ -239,14 +244,13 @@ internal readonly struct Q4_KKernel : IRowKernel
         ref sbyte x = ref Quants(a, t);
         ref float dx = ref Scales(a, t);
         ref short bs = ref Sums16(a, t);
-        Vector512<float> acc = default;
-        Vector256<float> accM = default;
+        float acc = 0, accM = 0;
         for (int b = 0; b < a.Blocks; b++)
         {
             Decode512(ref Unsafe.Add(ref row, b * B), out var k);
             Token512(ref acc, ref accM, in k, ref x, ref dx, ref bs, b);
         }
-        return VectorMath.HSum(acc) - VectorMath.HSum(accM);
+        return acc - accM;
     }
 
     private static void Tile512(ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
@@ -255,8 +259,7 @@ internal readonly struct Q4_KKernel : IRowKernel
         ref sbyte x0 = ref Quants(a, t0);
         ref float d0 = ref Scales(a, t0);
         ref short b0 = ref Sums16(a, t0);
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
+        float a0 = 0, a1 = 0, a2 = 0, a3 = 0, m0 = 0, m1 = 0, m2 = 0, m3 = 0;
         for (int b = 0; b < a.Blocks; b++)
         {
             Decode512(ref Unsafe.Add(ref row, b * B), out var k);
@@ -265,9 +268,9 @@ internal readonly struct Q4_KKernel : IRowKernel
             Token512(ref a2, ref m2, in k, ref Unsafe.Add(ref x0, 2 * n), ref Unsafe.Add(ref d0, 2 * ss), ref Unsafe.Add(ref b0, 2 * n16), b);
             Token512(ref a3, ref m3, in k, ref Unsafe.Add(ref x0, 3 * n), ref Unsafe.Add(ref d0, 3 * ss), ref Unsafe.Add(ref b0, 3 * n16), b);
         }
-        y = VectorMath.HSum(a0) - VectorMath.HSum(m0);
-        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1) - VectorMath.HSum(m1);
-        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2) - VectorMath.HSum(m2);
-        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3) - VectorMath.HSum(m3);
+        y = a0 - m0;
+        Unsafe.Add(ref y, ys) = a1 - m1;
+        Unsafe.Add(ref y, 2 * ys) = a2 - m2;
+        Unsafe.Add(ref y, 3 * ys) = a3 - m3;
     }
 }

@@ -227,16 +227,20 @@ internal readonly struct Q6_KKernel : IRowKernel
     private static Vector512<int> Sub512(Vector512<byte> q, ref sbyte x, int off, Vector512<short> sc) =>
         Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q, Vector512.LoadUnsafe(ref x, (nuint)off)), sc);
 
+    /// <summary>
+    /// One token and block in llama.cpp's float order (its AVX2 vec_dot, which its AVX-512 build runs):
+    /// eight int32 lanes, lane k = Σ over every 32 values' elements 4k..4k+3 of sc·u·x minus
+    /// 32·(sc₂ₖ·Σx₂ₖ + sc₂ₖ₊₁·Σx₂ₖ₊₁), then acc += f32(lanes)·(d·d_x).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Token512(ref Vector512<float> acc, ref Vector256<float> accC, in Block512 k, ref sbyte x, ref float dx, ref short bs, int b)
+    private static void Token512(ref Vector256<float> acc, in Block512 k, ref sbyte x, ref float dx, ref short bs, int b)
     {
         int o = 256 * b;
         var isum = (Sub512(k.Q0, ref x, o, k.S0) + Sub512(k.Q1, ref x, o + 64, k.S1))
                  + (Sub512(k.Q2, ref x, o + 128, k.S2) + Sub512(k.Q3, ref x, o + 192, k.S3));
-        float ds = k.D * Unsafe.Add(ref dx, b);
-        acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(isum), Vector512.Create(ds), acc);
         var corr = Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref bs, (nuint)(16 * b)), k.Scales);
-        accC = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(corr), Vector256.Create(ds), accC);
+        var lanes = isum.GetLower() + isum.GetUpper() - (corr << 5);
+        acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lanes), Vector256.Create(k.D * Unsafe.Add(ref dx, b)), acc);
     }
 
     private static float Dot512(ref byte row, PreparedActivations a, int t)
@@ -244,14 +248,13 @@ internal readonly struct Q6_KKernel : IRowKernel
         ref sbyte x = ref Quants(a, t);
         ref float dx = ref Scales(a, t);
         ref short bs = ref Sums16(a, t);
-        Vector512<float> acc = default;
-        Vector256<float> accC = default;
+        Vector256<float> acc = default;
         for (int b = 0; b < a.Blocks; b++)
         {
             Decode512(ref Unsafe.Add(ref row, b * B), out var k);
-            Token512(ref acc, ref accC, in k, ref x, ref dx, ref bs, b);
+            Token512(ref acc, in k, ref x, ref dx, ref bs, b);
         }
-        return VectorMath.HSum(acc) - 32f * VectorMath.HSum(accC);
+        return VectorMath.HSum(acc);
     }
 
     private static void Tile512(ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
@@ -260,19 +263,18 @@ internal readonly struct Q6_KKernel : IRowKernel
         ref sbyte x0 = ref Quants(a, t0);
         ref float d0 = ref Scales(a, t0);
         ref short b0 = ref Sums16(a, t0);
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int b = 0; b < a.Blocks; b++)
         {
             Decode512(ref Unsafe.Add(ref row, b * B), out var k);
-            Token512(ref a0, ref c0, in k, ref x0, ref d0, ref b0, b);
-            Token512(ref a1, ref c1, in k, ref Unsafe.Add(ref x0, n), ref Unsafe.Add(ref d0, ss), ref Unsafe.Add(ref b0, n16), b);
-            Token512(ref a2, ref c2, in k, ref Unsafe.Add(ref x0, 2 * n), ref Unsafe.Add(ref d0, 2 * ss), ref Unsafe.Add(ref b0, 2 * n16), b);
-            Token512(ref a3, ref c3, in k, ref Unsafe.Add(ref x0, 3 * n), ref Unsafe.Add(ref d0, 3 * ss), ref Unsafe.Add(ref b0, 3 * n16), b);
+            Token512(ref a0, in k, ref x0, ref d0, ref b0, b);
+            Token512(ref a1, in k, ref Unsafe.Add(ref x0, n), ref Unsafe.Add(ref d0, ss), ref Unsafe.Add(ref b0, n16), b);
+            Token512(ref a2, in k, ref Unsafe.Add(ref x0, 2 * n), ref Unsafe.Add(ref d0, 2 * ss), ref Unsafe.Add(ref b0, 2 * n16), b);
+            Token512(ref a3, in k, ref Unsafe.Add(ref x0, 3 * n), ref Unsafe.Add(ref d0, 3 * ss), ref Unsafe.Add(ref b0, 3 * n16), b);
         }
-        y = VectorMath.HSum(a0) - 32f * VectorMath.HSum(c0);
-        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1) - 32f * VectorMath.HSum(c1);
-        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2) - 32f * VectorMath.HSum(c2);
-        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3) - 32f * VectorMath.HSum(c3);
+        y = VectorMath.HSum(a0);
+        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1);
+        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2);
+        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3);
     }
 }

@@ -124,7 +124,7 @@ internal readonly struct Q8_0Kernel : IRowKernel
         Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3 + b3);
     }
 
-    // ---------------- AVX-512: two blocks per vector, scales 16 blocks at a time ----------------
+    // ---------------- AVX-512: two blocks per vector, scales 16 blocks at a time, llama.cpp's sum order ----------------
     // A pair is 68 bytes: d0 @0, q0 @2, d1 @34, q1 @36. The quants come from two 32-byte loads; the
     // scales of 16 blocks are collected with vpermt2w from a 64-byte load per pair (words 0 and 17),
     // converted together and picked per pair with vpermps, as in the Q4_0 kernel.
@@ -160,11 +160,18 @@ internal readonly struct Q8_0Kernel : IRowKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<sbyte> WeightSingle(ref byte p) => Vector256.LoadUnsafe(ref Unsafe.Add(ref p, 2)).AsSByte().ToVector512();
 
+    /// <summary>
+    /// One pair (or a lone block in the low half) in llama.cpp's order (tinyBLAS, which its AVX-512
+    /// build runs for Q8_0): per block eight int32 lanes, acc += f32(lanes)·(d_w·d_x), block after block.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Step512(Vector512<float> acc, Vector512<byte> absW, Vector512<sbyte> negW, Vector512<sbyte> x, Vector512<float> s, Vector512<int> idx)
+    private static Vector256<float> Step512(Vector256<float> acc, Vector512<byte> absW, Vector512<sbyte> negW, Vector512<sbyte> x, Vector512<float> s, Vector512<int> idx, bool pair)
     {
         var sx = Vector512.ConditionalSelect(negW, Vector512<sbyte>.Zero - x, x);
-        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(DotU8S8(absW, sx)), Avx512F.PermuteVar16x32(s, idx), acc);
+        var p = Vector512.ConvertToSingle(DotU8S8(absW, sx));
+        var d = Avx512F.PermuteVar16x32(s, idx);
+        acc = Vector256.FusedMultiplyAdd(p.GetLower(), d.GetLower(), acc);
+        return pair ? Vector256.FusedMultiplyAdd(p.GetUpper(), d.GetUpper(), acc) : acc;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -178,8 +185,7 @@ internal readonly struct Q8_0Kernel : IRowKernel
         ref sbyte x = ref Quants(a, t);
         ref float dx = ref Scales(a, t);
         int nb = a.Blocks;
-        // Two accumulators (even / odd pairs, the lone block to the odd one) break the FMA latency chain.
-        Vector512<float> acc = default, acc1 = default;
+        Vector256<float> acc = default;
         var two = Vector512.Create(2);
         for (int g = 0; g < nb; g += 16)
         {
@@ -191,16 +197,15 @@ internal readonly struct Q8_0Kernel : IRowKernel
             for (; 2 * k + 1 < m; k++, idx += two)
             {
                 var w = WeightPair(ref Unsafe.Add(ref gp, 2 * B * k));
-                if ((k & 1) == 0) acc = Step512(acc, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XPair(ref x, g + 2 * k), s, idx);
-                else acc1 = Step512(acc1, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XPair(ref x, g + 2 * k), s, idx);
+                acc = Step512(acc, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XPair(ref x, g + 2 * k), s, idx, pair: true);
             }
             if ((m & 1) != 0)
             {
                 var w = WeightSingle(ref Unsafe.Add(ref gp, 2 * B * k));
-                acc1 = Step512(acc1, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XSingle(ref x, g + 2 * k), s, idx);
+                acc = Step512(acc, Avx512BW.Abs(w), Vector512.LessThan(w, Vector512<sbyte>.Zero), XSingle(ref x, g + 2 * k), s, idx, pair: false);
             }
         }
-        return VectorMath.HSum(acc + acc1);
+        return VectorMath.HSum(acc);
     }
 
     private static void Tile512(ref byte row, PreparedActivations a, int t0, ref float y, nint ys)
@@ -211,8 +216,7 @@ internal readonly struct Q8_0Kernel : IRowKernel
         ref sbyte x2 = ref Unsafe.Add(ref x1, n);
         ref sbyte x3 = ref Unsafe.Add(ref x2, n);
         ref float d0 = ref Scales(a, t0);
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         var two = Vector512.Create(2);
         for (int g = 0; g < nb; g += 16)
         {
@@ -231,20 +235,10 @@ internal readonly struct Q8_0Kernel : IRowKernel
                 var aw = Avx512BW.Abs(w);
                 var neg = Vector512.LessThan(w, Vector512<sbyte>.Zero);
                 int blk = g + 2 * k;
-                if ((k & 1) == 0)
-                {
-                    a0 = Step512(a0, aw, neg, XPair(ref x0, blk), s0, idx);
-                    a1 = Step512(a1, aw, neg, XPair(ref x1, blk), s1, idx);
-                    a2 = Step512(a2, aw, neg, XPair(ref x2, blk), s2, idx);
-                    a3 = Step512(a3, aw, neg, XPair(ref x3, blk), s3, idx);
-                }
-                else
-                {
-                    b0 = Step512(b0, aw, neg, XPair(ref x0, blk), s0, idx);
-                    b1 = Step512(b1, aw, neg, XPair(ref x1, blk), s1, idx);
-                    b2 = Step512(b2, aw, neg, XPair(ref x2, blk), s2, idx);
-                    b3 = Step512(b3, aw, neg, XPair(ref x3, blk), s3, idx);
-                }
+                a0 = Step512(a0, aw, neg, XPair(ref x0, blk), s0, idx, pair: true);
+                a1 = Step512(a1, aw, neg, XPair(ref x1, blk), s1, idx, pair: true);
+                a2 = Step512(a2, aw, neg, XPair(ref x2, blk), s2, idx, pair: true);
+                a3 = Step512(a3, aw, neg, XPair(ref x3, blk), s3, idx, pair: true);
             }
             if ((m & 1) != 0)
             {
@@ -252,15 +246,15 @@ internal readonly struct Q8_0Kernel : IRowKernel
                 var aw = Avx512BW.Abs(w);
                 var neg = Vector512.LessThan(w, Vector512<sbyte>.Zero);
                 int blk = g + 2 * k;
-                b0 = Step512(b0, aw, neg, XSingle(ref x0, blk), s0, idx);
-                b1 = Step512(b1, aw, neg, XSingle(ref x1, blk), s1, idx);
-                b2 = Step512(b2, aw, neg, XSingle(ref x2, blk), s2, idx);
-                b3 = Step512(b3, aw, neg, XSingle(ref x3, blk), s3, idx);
+                a0 = Step512(a0, aw, neg, XSingle(ref x0, blk), s0, idx, pair: false);
+                a1 = Step512(a1, aw, neg, XSingle(ref x1, blk), s1, idx, pair: false);
+                a2 = Step512(a2, aw, neg, XSingle(ref x2, blk), s2, idx, pair: false);
+                a3 = Step512(a3, aw, neg, XSingle(ref x3, blk), s3, idx, pair: false);
             }
         }
-        y = VectorMath.HSum(a0 + b0);
-        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1 + b1);
-        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2 + b2);
-        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3 + b3);
+        y = VectorMath.HSum(a0);
+        Unsafe.Add(ref y, ys) = VectorMath.HSum(a1);
+        Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(a2);
+        Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(a3);
     }
 }

@@ -30,6 +30,19 @@ internal interface ISuperBlockDecoder
 
     /// <summary>The same block into registers, for the AVX-512 path (requires AVX-512 BW).</summary>
     static abstract void Decode512(ref byte blk, out SuperBlock512 k);
+
+    /// <summary>
+    /// Whether llama.cpp's AVX-512 build dots this type with its AVX2 vec_dot (Q3_K, Q5_K, IQ4_XS): eight
+    /// int32 lanes per block (lane k = every 32 values' elements 4k..4k+3), one 8-lane f32 FMA per block,
+    /// mins into a scalar FMA chain.
+    /// </summary>
+    static virtual bool EightLanes => false;
+
+    /// <summary>
+    /// Whether llama.cpp's AVX-512 build repacks this type (Q2_K, row count a multiple of 8): per block the
+    /// exact int Σ sc·q·x and Σ m·Σx, each converted once into its own scalar FMA chain; y = acc − accM.
+    /// </summary>
+    static virtual bool Repacked => false;
 }
 
 /// <summary>Element-wise helpers for the decoders (Vector128 only: the same code on every CPU).</summary>
@@ -81,6 +94,7 @@ internal static class Decode128
 /// </summary>
 internal readonly struct Q2_KDecoder : ISuperBlockDecoder
 {
+    public static bool Repacked => true;
     public static int BlockBytes => 84;
     public static bool HasMin => true;
     public static bool Signed => false;
@@ -129,6 +143,7 @@ internal readonly struct Q2_KDecoder : ISuperBlockDecoder
 /// </summary>
 internal readonly struct Q3_KDecoder : ISuperBlockDecoder
 {
+    public static bool EightLanes => true;
     public static int BlockBytes => 110;
     public static bool HasMin => false;
     public static bool Signed => true;
@@ -201,6 +216,7 @@ internal readonly struct Q3_KDecoder : ISuperBlockDecoder
 /// </summary>
 internal readonly struct Q5_KDecoder : ISuperBlockDecoder
 {
+    public static bool EightLanes => true;
     public static int BlockBytes => 176;
     public static bool HasMin => true;
     public static bool Signed => false;
@@ -260,6 +276,7 @@ internal readonly struct Q5_KDecoder : ISuperBlockDecoder
 /// </summary>
 internal readonly struct IQ4_XSDecoder : ISuperBlockDecoder
 {
+    public static bool EightLanes => true;
     public static int BlockBytes => 136;
     public static bool HasMin => false;
     public static bool Signed => true;

@@ -11,6 +11,8 @@ namespace Actors.Inference.Cpu.Kernels;
 /// per block the exact integers Σ_j sc_j·Σ q·x (vpmaddubsw, then vpmaddwd with the scales of each 16
 /// values) and Σ_j m_j·Σx (from the activations' 16-value sums), then
 /// d_x·d·isum − d_x·dmin·msum in f32. A block is decoded once to int8 and shared by a tile of tokens.
+/// On the AVX-512 path every type keeps llama.cpp's float order (<see cref="ISuperBlockDecoder.EightLanes"/>,
+/// <see cref="ISuperBlockDecoder.Repacked"/>).
 /// </summary>
 internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISuperBlockDecoder
 {
@@ -158,8 +160,64 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
         }
     }
 
+    /// <summary>
+    /// ggml's AVX2 vec_dot order (<see cref="ISuperBlockDecoder.EightLanes"/>): acc += f32(lanes)·(d_x·d)
+    /// with lanes = the 16-lane sums folded to ggml's 8, and summs += −(d_x·dmin)·Σ m·Σx as one FMA.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Token256(ref Vector256<float> acc, ref float summs, in SuperBlock512 k, ref sbyte x, ref float dx, ref short bs, int b)
+    {
+        int o = 256 * b;
+        var isum = (Chunk512(k.W0, k.S0, ref x, o) + Chunk512(k.W1, k.S1, ref x, o + 64))
+                 + (Chunk512(k.W2, k.S2, ref x, o + 128) + Chunk512(k.W3, k.S3, ref x, o + 192));
+        float dxb = Unsafe.Add(ref dx, b);
+        acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum.GetLower() + isum.GetUpper()), Vector256.Create(dxb * k.D), acc);
+        if (T.HasMin)
+        {
+            var mi = Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref bs, (nuint)(16 * b)), k.Mins);
+            summs = MathF.FusedMultiplyAdd(-(dxb * k.DMin), Vector256.Sum(mi), summs);
+        }
+    }
+
+    /// <summary>llama.cpp's repacked gemv order (<see cref="ISuperBlockDecoder.Repacked"/>) for one token and block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TokenRepacked(ref float acc, ref float accM, in SuperBlock512 k, ref sbyte x, ref float dx, ref short bs, int b)
+    {
+        int o = 256 * b;
+        var isum = (Chunk512(k.W0, k.S0, ref x, o) + Chunk512(k.W1, k.S1, ref x, o + 64))
+                 + (Chunk512(k.W2, k.S2, ref x, o + 128) + Chunk512(k.W3, k.S3, ref x, o + 192));
+        float dxb = Unsafe.Add(ref dx, b);
+        acc = MathF.FusedMultiplyAdd(Vector512.Sum(isum), k.D * dxb, acc);
+        if (T.HasMin)
+        {
+            var mi = Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref bs, (nuint)(16 * b)), k.Mins);
+            accM = MathF.FusedMultiplyAdd(Vector256.Sum(mi), k.DMin * dxb, accM);
+        }
+    }
+
     private static float Dot512(ref byte row, PreparedActivations a, int t)
     {
+        if (T.Repacked)
+        {
+            float r = 0, rm = 0;
+            for (int b = 0; b < a.Blocks; b++)
+            {
+                T.Decode512(ref Unsafe.Add(ref row, b * T.BlockBytes), out var k);
+                TokenRepacked(ref r, ref rm, in k, ref Quants(a, t), ref Scales(a, t), ref Sums16(a, t), b);
+            }
+            return r - rm;
+        }
+        if (T.EightLanes)
+        {
+            Vector256<float> acc8 = default;
+            float summs = 0;
+            for (int b = 0; b < a.Blocks; b++)
+            {
+                T.Decode512(ref Unsafe.Add(ref row, b * T.BlockBytes), out var k);
+                Token256(ref acc8, ref summs, in k, ref Quants(a, t), ref Scales(a, t), ref Sums16(a, t), b);
+            }
+            return VectorMath.HSum(acc8) + summs;
+        }
         ref sbyte x = ref Quants(a, t);
         ref float dx = ref Scales(a, t);
         ref short bs = ref Sums16(a, t);
@@ -179,6 +237,41 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
         ref sbyte x0 = ref Quants(a, t0);
         ref float d0 = ref Scales(a, t0);
         ref short b0 = ref Sums16(a, t0);
+        if (T.Repacked)
+        {
+            float r0 = 0, r1 = 0, r2 = 0, r3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+            for (int b = 0; b < a.Blocks; b++)
+            {
+                T.Decode512(ref Unsafe.Add(ref row, b * T.BlockBytes), out var k);
+                TokenRepacked(ref r0, ref q0, in k, ref x0, ref d0, ref b0, b);
+                TokenRepacked(ref r1, ref q1, in k, ref Unsafe.Add(ref x0, n), ref Unsafe.Add(ref d0, ss), ref Unsafe.Add(ref b0, n16), b);
+                TokenRepacked(ref r2, ref q2, in k, ref Unsafe.Add(ref x0, 2 * n), ref Unsafe.Add(ref d0, 2 * ss), ref Unsafe.Add(ref b0, 2 * n16), b);
+                TokenRepacked(ref r3, ref q3, in k, ref Unsafe.Add(ref x0, 3 * n), ref Unsafe.Add(ref d0, 3 * ss), ref Unsafe.Add(ref b0, 3 * n16), b);
+            }
+            y = r0 - q0;
+            Unsafe.Add(ref y, ys) = r1 - q1;
+            Unsafe.Add(ref y, 2 * ys) = r2 - q2;
+            Unsafe.Add(ref y, 3 * ys) = r3 - q3;
+            return;
+        }
+        if (T.EightLanes)
+        {
+            Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int b = 0; b < a.Blocks; b++)
+            {
+                T.Decode512(ref Unsafe.Add(ref row, b * T.BlockBytes), out var k);
+                Token256(ref c0, ref s0, in k, ref x0, ref d0, ref b0, b);
+                Token256(ref c1, ref s1, in k, ref Unsafe.Add(ref x0, n), ref Unsafe.Add(ref d0, ss), ref Unsafe.Add(ref b0, n16), b);
+                Token256(ref c2, ref s2, in k, ref Unsafe.Add(ref x0, 2 * n), ref Unsafe.Add(ref d0, 2 * ss), ref Unsafe.Add(ref b0, 2 * n16), b);
+                Token256(ref c3, ref s3, in k, ref Unsafe.Add(ref x0, 3 * n), ref Unsafe.Add(ref d0, 3 * ss), ref Unsafe.Add(ref b0, 3 * n16), b);
+            }
+            y = VectorMath.HSum(c0) + s0;
+            Unsafe.Add(ref y, ys) = VectorMath.HSum(c1) + s1;
+            Unsafe.Add(ref y, 2 * ys) = VectorMath.HSum(c2) + s2;
+            Unsafe.Add(ref y, 3 * ys) = VectorMath.HSum(c3) + s3;
+            return;
+        }
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
         for (int b = 0; b < a.Blocks; b++)

@@ -3,7 +3,10 @@ using System.Runtime.Intrinsics;
 
 namespace Actors.Inference.Cpu.Ops;
 
-/// <summary>y = x / sqrt(mean(x²) + eps) · w, with the sum of squares accumulated in double as ggml does.</summary>
+/// <summary>
+/// y = (x · 1/sqrt(mean(x²) + eps)) · w as ggml's rms_norm: each square rounded to f32, then summed in
+/// double, so the scale (and every activation quantized after it) has the same bits as llama.cpp's.
+/// </summary>
 public static class RmsNorm
 {
     public static void Apply(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y)
@@ -14,7 +17,7 @@ public static class RmsNorm
         TensorPrimitives.Multiply(y, weight, y);
     }
 
-    /// <summary>Σ x² in double, vectorised in a fixed order (the result depends only on x).</summary>
+    /// <summary>Σ f32(x²) in double, vectorised in a fixed order (the result depends only on x).</summary>
     public static double SumOfSquares(ReadOnlySpan<float> x)
     {
         int i = 0;
@@ -26,13 +29,13 @@ public static class RmsNorm
             for (; i + 8 <= x.Length; i += 8)
             {
                 var v = Vector256.Create(x.Slice(i, 8));
-                var (lo, hi) = Vector256.Widen(v);
-                acc0 += lo * lo;
-                acc1 += hi * hi;
+                var (lo, hi) = Vector256.Widen(v * v);
+                acc0 += lo;
+                acc1 += hi;
             }
             sum = Vector256.Sum(acc0 + acc1);
         }
-        for (; i < x.Length; i++) sum += (double)x[i] * x[i];
+        for (; i < x.Length; i++) sum += x[i] * x[i];
         return sum;
     }
 }

@@ -1,16 +1,11 @@
-using System.Numerics.Tensors;
-
 namespace Actors.Inference.Cpu.Ops;
 
-/// <summary>h = silu(gate) ⊙ up with silu(x) = x·σ(x); element-wise, so batch-invariant.</summary>
+/// <summary>
+/// h = silu(gate) ⊙ up with silu(x) = x / (1 + e^−x), bit for bit as llama.cpp's CPU backend computes it
+/// (<see cref="GgmlExp"/>); element-wise, so batch-invariant.
+/// </summary>
 public static class SwiGlu
 {
-    /// <summary>gate ← silu(gate) ⊙ up; <paramref name="scratch"/> is at least gate's length.</summary>
-    public static void ApplyInPlace(Span<float> gate, ReadOnlySpan<float> up, Span<float> scratch)
-    {
-        var sig = scratch[..gate.Length];
-        TensorPrimitives.Sigmoid(gate, sig);
-        TensorPrimitives.Multiply(gate, sig, gate);
-        TensorPrimitives.Multiply(gate, up, gate);
-    }
+    /// <summary>gate ← silu(gate) ⊙ up.</summary>
+    public static void ApplyInPlace(Span<float> gate, ReadOnlySpan<float> up) => GgmlExp.SwiGluInPlace(gate, up);
 }
