@@ -15,8 +15,8 @@ L="dotnet benchmarks/Actors.LlamaComparison/bin/Release/net10.0/Actors.LlamaComp
 [ -f "$DIR/f16-21m.gguf" ] || $A make-model --out "$DIR/f16-21m.gguf" --dim 512 --layers 6 --heads 8 --kv-heads 2 --ffn 1408 --vocab 4096 --context 2048 --type F16
 [ -f "$DIR/f16-118.gguf" ] || $A make-model --out "$DIR/f16-118.gguf" --dim 1024 --layers 8 --heads 16 --kv-heads 8 --ffn 2816 --vocab 8192 --context 2048 --type F16
 [ -f "$DIR/q8-118.gguf" ] || $L quantize --from "$DIR/f16-118.gguf" --to "$DIR/q8-118.gguf" --type Q8_0
-ours() { # model streams prompt new -> "generated tok/s prompt tok/s(whole run)"
-  $A bench --model "$1" --mode continuous --requests "$2" --concurrency "$2" --prompt-tokens "$3" --max-tokens "$4" --fixed-lengths --threads 2 --json \
+ours() { # model streams prompt new [requests]
+  $A bench --model "$1" --mode continuous --requests "${5:-$2}" --concurrency "$2" --prompt-tokens "$3" --max-tokens "$4" --fixed-lengths --threads 2 --json \
     | python3 -c 'import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(f"{r[\"tokens_per_second\"]:.1f} generated tok/s, {r[\"prompt_tokens\"]/r[\"seconds\"]:.1f} prompt tok/s over the run, ttft p50 {r[\"ttft_ms_p50\"]:.0f} ms")'
 }
 echo "load: $(uptime)"
@@ -27,6 +27,6 @@ for m in f16-21m q8-118; do
   done
   # Prompt processing: one 512-token prompt, one new token (the first token comes from the prompt's logits).
   $L batched --model "$DIR/$m.gguf" --streams 1 --prompt 512 --new 1 --threads 2 --repeats 3
-  echo "ours      $m.gguf prompt 512 new 1 (3 requests, one at a time): $(ours "$DIR/$m.gguf" 1 512 1 | cut -d, -f2)"
+  echo "ours      $m.gguf prompt 512 new 1 (3 requests, one at a time): $(ours "$DIR/$m.gguf" 1 512 1 3 | cut -d, -f2)"
 done
 echo "load: $(uptime)"
