@@ -54,6 +54,7 @@ public static class MatMul
                     break;
                 case ActivationKind.Q8_0:
                     ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
+                    if (path == KernelPath.Avx512) OffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * ss, nb));
                     if (act.QuadInterleaved) InterleaveQuads(act.Quants.Slice(t * cols, cols));
                     // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
@@ -69,6 +70,17 @@ public static class MatMul
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
                     break;
             }
+        }
+    }
+
+    /// <summary>−128·Σq per block of 32 (in element order, before any interleaving): the repacked kernels' offset correction.</summary>
+    private static void OffsetSums(ReadOnlySpan<sbyte> q, Span<int> sums)
+    {
+        for (int b = 0; b < sums.Length; b++)
+        {
+            int s = 0;
+            foreach (sbyte v in q.Slice(32 * b, 32)) s += v;
+            sums[b] = -128 * s;
         }
     }
 
@@ -107,6 +119,11 @@ public static class MatMul
         if (tokens == 0 || rowStart == rowEnd) return;
         if (tokens > 1 && yStride < rowEnd) throw new ArgumentOutOfRangeException(nameof(yStride), "rows of different tokens would overlap");
         if (y.Length < (long)(tokens - 1) * yStride + rowEnd) throw new ArgumentException("y is too small", nameof(y));
+        if (path == KernelPath.Avx512 && w.Repacked is RepackedQ8_0 q8)
+        {
+            q8.Compute(act, tokens, ref MemoryMarshal.GetReference(y), yStride, rowStart, rowEnd);
+            return;
+        }
         switch (w.Type)
         {
             case GgmlType.F32: Run<FloatKernel<F32Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;

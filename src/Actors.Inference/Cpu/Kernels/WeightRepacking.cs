@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// Decides, per tensor, whether the CPU multiplies a weight from a repacked copy (register-tile layout,
+/// int8 dot products) or with the row kernels straight from the file, and makes the copy once.
+/// Types without a repacked kernel, and machines without AVX-512 + AVX-VNNI, keep the row kernels.
+/// </summary>
+public static class WeightRepacking
+{
+    /// <summary>Process-wide switch (benchmarks compare both); read when a stage loads.</summary>
+    public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK") != "0";
+
+    /// <summary>Whether <paramref name="type"/> has a repacked kernel on this machine.</summary>
+    public static bool Supports(GgmlType type) => type switch
+    {
+        GgmlType.Q8_0 => RepackedQ8_0.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>Repacks <paramref name="w"/> if its type has a repacked kernel; idempotent and safe from several threads.</summary>
+    public static bool TryRepack(WeightMatrix w)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        if (w.Repacked != null) return true;
+        if (!Supports(w.Type)) return false;
+        lock (w)
+        {
+            if (w.Repacked != null) return true;
+            object? r = w.Type switch
+            {
+                GgmlType.Q8_0 => RepackedQ8_0.Create(w),
+                _ => null,
+            };
+            w.Repacked = r;
+            return r != null;
+        }
+    }
+
+    /// <summary>Repacks the matrices of layers [start, end) and the output head when <paramref name="head"/>; returns the seconds it took.</summary>
+    public static double RepackStage(LlamaModel model, int start, int end, bool head)
+    {
+        if (!Enabled) return 0;
+        var sw = Stopwatch.StartNew();
+        var all = model.Layers.Skip(start).Take(end - start).SelectMany(l => l.Matrices).ToList();
+        if (head) all.Add(model.Output);
+        foreach (var w in all) TryRepack(w); // on the loading thread: the .NET pool belongs to Akka
+        return sw.Elapsed.TotalSeconds;
+    }
+}
