@@ -17,6 +17,7 @@ using LLama.Native;
 // `batched` and `quantize` (LlamaCppBatched.cs): llama.cpp's batched decode on a given file, next to our `bench`.
 
 if (args.Length > 0 && args[0] == "batched") return LlamaCppBatched.Run(args[1..]);
+if (args.Length > 0 && args[0] == "load") return LoadCost.Run(args[1..]);
 if (args.Length > 0 && args[0] == "quantize") return LlamaCppBatched.Quantize(args[1..]);
 var opts = Options.Parse(args);
 NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((_, _) => { });

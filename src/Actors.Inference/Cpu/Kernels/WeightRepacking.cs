@@ -36,9 +36,15 @@ public static class WeightRepacking
                 _ => null,
             };
             w.Repacked = r;
+            // The copy replaces the source for every matmul: let the mapped pages go (no double residency).
+            // Embedding lookups of a tied head read single rows and page them back in on demand.
+            if (r != null) w.Source.Release(0, w.ByteSize);
             return r != null;
         }
     }
+
+    /// <summary>Seconds the last <see cref="RepackStage"/> took (benchmarks report it).</summary>
+    public static double LastRepackSeconds { get; private set; }
 
     /// <summary>Repacks the matrices of layers [start, end) and the output head when <paramref name="head"/>; returns the seconds it took.</summary>
     public static double RepackStage(LlamaModel model, int start, int end, bool head)
@@ -48,6 +54,6 @@ public static class WeightRepacking
         var all = model.Layers.Skip(start).Take(end - start).SelectMany(l => l.Matrices).ToList();
         if (head) all.Add(model.Output);
         foreach (var w in all) TryRepack(w); // on the loading thread: the .NET pool belongs to Akka
-        return sw.Elapsed.TotalSeconds;
+        return LastRepackSeconds = sw.Elapsed.TotalSeconds;
     }
 }
