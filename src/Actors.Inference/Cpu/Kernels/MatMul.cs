@@ -67,6 +67,7 @@ public static class MatMul
                     break;
                 case ActivationKind.Q8_K:
                     ActivationQuantizer.QuantizeQ8_K(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.Sums16.Slice(t * nb * 16, nb * 16));
+                    if (path == KernelPath.Avx512) PairSums(act.Sums16.Slice(t * nb * 16, nb * 16), act.PairSums.Slice(t * nb * 4, nb * 4));
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
                     break;
             }
@@ -81,6 +82,16 @@ public static class MatMul
             int s = 0;
             foreach (sbyte v in q.Slice(32 * b, 32)) s += v;
             sums[b] = -128 * s;
+        }
+    }
+
+    /// <summary>Sums of 32 values (two 16-value sums) paired as int16 halves of an int32: sub-blocks 2k (low) and 2k+1 (high).</summary>
+    private static void PairSums(ReadOnlySpan<short> sums16, Span<int> pairs)
+    {
+        for (int k = 0; k < pairs.Length; k++)
+        {
+            int lo = sums16[4 * k] + sums16[4 * k + 1], hi = sums16[4 * k + 2] + sums16[4 * k + 3];
+            pairs[k] = (ushort)lo | hi << 16;
         }
     }
 
@@ -119,9 +130,9 @@ public static class MatMul
         if (tokens == 0 || rowStart == rowEnd) return;
         if (tokens > 1 && yStride < rowEnd) throw new ArgumentOutOfRangeException(nameof(yStride), "rows of different tokens would overlap");
         if (y.Length < (long)(tokens - 1) * yStride + rowEnd) throw new ArgumentException("y is too small", nameof(y));
-        if (path == KernelPath.Avx512 && w.Repacked is RepackedQ8_0 q8)
+        if (path == KernelPath.Avx512 && w.Repacked is RepackedWeights rp)
         {
-            q8.Compute(act, tokens, ref MemoryMarshal.GetReference(y), yStride, rowStart, rowEnd);
+            rp.Compute(act, tokens, ref MemoryMarshal.GetReference(y), yStride, rowStart, rowEnd);
             return;
         }
         switch (w.Type)

@@ -50,6 +50,12 @@ public sealed class PreparedActivations
     /// </summary>
     internal readonly AlignedBuffer<int> OffsetSums = new();
 
+    /// <summary>
+    /// Q8_K on the AVX-512 path: the sums of the 32-value sub-blocks 2k and 2k+1 of block b of token t as two
+    /// int16 in one int32 at [(t·Blocks + b)·4 + k], the mins' partner in <see cref="RepackedQ4_K"/>'s vpmaddwd.
+    /// </summary>
+    internal readonly AlignedBuffer<int> PairSums = new();
+
     internal ActivationKind Kind;
 
     /// <summary>
@@ -79,6 +85,7 @@ public sealed class PreparedActivations
         ScaledSums.EnsureLength(scales);
         OffsetSums.EnsureLength(scales);
         Sums16.EnsureLength(sums16);
+        PairSums.EnsureLength(sums16 / 4);
     }
 
     internal static int RoundUp16(int n) => (n + 15) & ~15;

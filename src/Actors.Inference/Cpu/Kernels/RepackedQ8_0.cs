@@ -26,47 +26,24 @@ namespace Actors.Inference.Cpu.Kernels;
 /// lane by lane, whatever the tile, the token count or the row split: results are batch-invariant.
 /// The integer sums may be formed in any order (they are exact).
 /// </remarks>
-internal sealed class RepackedQ8_0
+internal sealed class RepackedQ8_0 : RepackedWeights
 {
-    public const int GroupRows = 16;
     public const int BlockBytes = 64 + GroupRows * 32;
     private const int SourceBlockBytes = 34;
 
-    /// <summary>Repacked bytes of one group's row chunk that prefill keeps in L2 while every token tile passes over it.</summary>
-    private const int ChunkBytes = 256 * 1024;
-
-    private readonly byte[] _data;
-    private readonly int _offset; // first byte of group 0 on a 64-byte boundary
-
-    public int Rows { get; }
     public int Blocks { get; }
-    public int Groups { get; }
-    private int GroupBytes => Blocks * BlockBytes;
 
     /// <summary>Whether this machine runs the repacked kernel (AVX-512 path with AVX-VNNI).</summary>
     public static bool IsSupported => AvxVnni.IsSupported && KernelDispatch.Best == KernelPath.Avx512;
 
-    private RepackedQ8_0(int rows, int blocks)
-    {
-        Rows = rows;
-        Blocks = blocks;
-        Groups = (rows + GroupRows - 1) / GroupRows;
-        long bytes = (long)Groups * blocks * BlockBytes;
-        _data = GC.AllocateUninitializedArray<byte>(checked((int)(bytes + 64)), pinned: true);
-        _offset = (int)((64 - Marshal.UnsafeAddrOfPinnedArrayElement(_data, 0) % 64) % 64);
-    }
-
-    private ref byte Group(int g) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data), _offset + (nint)g * GroupBytes);
-
-    /// <summary>Bytes the repacked copy holds.</summary>
-    public long ByteSize => (long)Groups * Blocks * BlockBytes;
+    private RepackedQ8_0(int rows, int blocks) : base(rows, blocks * BlockBytes) => Blocks = blocks;
 
     /// <summary>The repacked copy of <paramref name="w"/>, or null when it does not fit one array.</summary>
     public static RepackedQ8_0? Create(WeightMatrix w)
     {
         if (w.Type != GgmlType.Q8_0) throw new ArgumentException($"{w} is not Q8_0", nameof(w));
         int blocks = w.Cols / 32;
-        if ((long)((w.Rows + GroupRows - 1) / GroupRows) * blocks * BlockBytes + 64 > Array.MaxLength) return null;
+        if (!Fits(w.Rows, (long)blocks * BlockBytes)) return null;
         var r = new RepackedQ8_0(w.Rows, blocks);
         int rb = w.RowBytes;
         var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * rb;
@@ -122,32 +99,6 @@ internal sealed class RepackedQ8_0
         return r;
     }
 
-    /// <summary>y[t·yStride + r] for r in [rowStart, rowEnd), t in [0, tokens); activations prepared for Q8_0 on the AVX-512 path.</summary>
-    public void Compute(PreparedActivations a, int tokens, ref float y, nint yStride, int rowStart, int rowEnd)
-    {
-        Span<float> tile = stackalloc float[GroupRows * 4];
-        int g0 = rowStart / GroupRows, g1 = (rowEnd + GroupRows - 1) / GroupRows;
-        int chunk = tokens == 1 ? g1 - g0 : Math.Max(1, ChunkBytes / GroupBytes);
-        for (int c0 = g0; c0 < g1; c0 += chunk)
-        {
-            int c1 = Math.Min(g1, c0 + chunk);
-            for (int t = 0; t < tokens;)
-            {
-                int n = tokens - t >= 4 ? 4 : 1;
-                for (int g = c0; g < c1; g++)
-                {
-                    if (n == 4) Tile4(ref Group(g), a, t, ref MemoryMarshal.GetReference(tile));
-                    else Tile1(ref Group(g), a, t, ref MemoryMarshal.GetReference(tile));
-                    int lo = Math.Max(rowStart, g * GroupRows), hi = Math.Min(rowEnd, (g + 1) * GroupRows);
-                    for (int k = 0; k < n; k++)
-                        tile.Slice(k * GroupRows + lo - g * GroupRows, hi - lo).CopyTo(
-                            MemoryMarshal.CreateSpan(ref Unsafe.Add(ref y, (t + k) * yStride + lo), hi - lo));
-                }
-                t += n;
-            }
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> X4(ref sbyte x, int offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
 
@@ -158,8 +109,7 @@ internal sealed class RepackedQ8_0
     private static Vector256<float> Fold(Vector256<float> acc, Vector256<int> isum, Vector256<float> dw, float dx) =>
         Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), dw * Vector256.Create(dx), acc);
 
-    /// <summary>16 rows × 4 tokens (t0..t0+3) into out[k·16 + r].</summary>
-    private static void Tile4(ref byte grp, PreparedActivations a, int t0, ref float outTile)
+    protected override void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile)
     {
         int nb = a.Blocks, cols = a.Cols, ss = a.ScaleStride;
         ref sbyte x0 = ref QuantMath.Quants(a, t0);
@@ -199,14 +149,14 @@ internal sealed class RepackedQ8_0
             f2l = Fold(f2l, i2l, dl, s2); f2h = Fold(f2h, i2h, dh, s2);
             f3l = Fold(f3l, i3l, dl, s3); f3h = Fold(f3h, i3h, dh, s3);
         }
-        f0l.StoreUnsafe(ref outTile, 0); f0h.StoreUnsafe(ref outTile, 8);
-        f1l.StoreUnsafe(ref outTile, 16); f1h.StoreUnsafe(ref outTile, 24);
-        f2l.StoreUnsafe(ref outTile, 32); f2h.StoreUnsafe(ref outTile, 40);
-        f3l.StoreUnsafe(ref outTile, 48); f3h.StoreUnsafe(ref outTile, 56);
+        f0l.StoreUnsafe(ref tile, 0); f0h.StoreUnsafe(ref tile, 8);
+        f1l.StoreUnsafe(ref tile, 16); f1h.StoreUnsafe(ref tile, 24);
+        f2l.StoreUnsafe(ref tile, 32); f2h.StoreUnsafe(ref tile, 40);
+        f3l.StoreUnsafe(ref tile, 48); f3h.StoreUnsafe(ref tile, 56);
     }
 
-    /// <summary>16 rows × one token; even and odd steps in separate integer chains (exact, so the bits match <see cref="Tile4"/>).</summary>
-    private static void Tile1(ref byte grp, PreparedActivations a, int t, ref float outTile)
+    // Even and odd steps in separate integer chains (exact, so the bits match Tile4).
+    protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile)
     {
         int nb = a.Blocks;
         ref sbyte x0 = ref QuantMath.Quants(a, t);
@@ -233,7 +183,7 @@ internal sealed class RepackedQ8_0
             fl = Fold(fl, il + jl, Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)), s0);
             fh = Fold(fh, ih + jh, Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32))), s0);
         }
-        fl.StoreUnsafe(ref outTile, 0);
-        fh.StoreUnsafe(ref outTile, 8);
+        fl.StoreUnsafe(ref tile, 0);
+        fh.StoreUnsafe(ref tile, 8);
     }
 }

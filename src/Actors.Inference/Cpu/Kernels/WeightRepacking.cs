@@ -18,6 +18,7 @@ public static class WeightRepacking
     public static bool Supports(GgmlType type) => type switch
     {
         GgmlType.Q8_0 => RepackedQ8_0.IsSupported,
+        GgmlType.Q4_K => RepackedQ4_K.IsSupported,
         _ => false,
     };
 
@@ -33,6 +34,7 @@ public static class WeightRepacking
             object? r = w.Type switch
             {
                 GgmlType.Q8_0 => RepackedQ8_0.Create(w),
+                GgmlType.Q4_K => RepackedQ4_K.Create(w),
                 _ => null,
             };
             w.Repacked = r;
