@@ -22,7 +22,7 @@ PP_MODELS=${PP_MODELS:-"f16-21m q8-118 q4_k_m-118 q5_k_m-118 iq4_xs-118"}
 DECODE_MODELS=${DECODE_MODELS:-"f16-21m q8-118"}
 ours() { # model streams prompt new [requests]
   $A bench --model "$1" --mode continuous --requests "${5:-$2}" --concurrency "$2" --prompt-tokens "$3" --max-tokens "$4" --fixed-lengths --threads 2 --json \
-    | python3 -c 'import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(f"{r[\"tokens_per_second\"]:.1f} generated tok/s, {r[\"prompt_tokens\"]/r[\"seconds\"]:.1f} prompt tok/s over the run, ttft p50 {r[\"ttft_ms_p50\"]:.0f} ms")'
+    | python3 -c 'import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); print("%.1f generated tok/s, %.1f prompt tok/s over the run, ttft p50 %.0f ms" % (r["tokens_per_second"], r["prompt_tokens"] / r["seconds"], r["ttft_ms_p50"]))' 
 }
 echo "load: $(uptime)"
 for m in $DECODE_MODELS; do
