@@ -90,7 +90,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         _slidingRope = _c.SlidingRope != null && _layerAttention.Any(a => a.IsSliding);
         _attention = new AttentionWork(this);
         _rows = new TokenRowsWork();
-        RepackSeconds = WeightRepacking.RepackStage(model, layers.Start, layers.End, head: layers.End == _c.BlockCount);
+        RepackSeconds = WeightRepacking.RepackStage(model, layers.Start, layers.End, head: layers.End == _c.BlockCount, pool);
         EnsureCapacity(Math.Max(1, maxBatchTokens));
     }
 

@@ -50,14 +50,20 @@ public static class WeightRepacking
     /// <summary>Seconds the last <see cref="RepackStage"/> took (benchmarks report it).</summary>
     public static double LastRepackSeconds { get; private set; }
 
-    /// <summary>Repacks the matrices of layers [start, end) and the output head when <paramref name="head"/>; returns the seconds it took.</summary>
-    public static double RepackStage(LlamaModel model, int start, int end, bool head)
+    /// <summary>Repacks the matrices of layers [start, end) and the output head when <paramref name="head"/> on the device's threads; returns the seconds it took.</summary>
+    public static double RepackStage(LlamaModel model, int start, int end, bool head, CpuWorkerPool pool)
     {
         if (!Enabled) return 0;
         var sw = Stopwatch.StartNew();
         var all = model.Layers.Skip(start).Take(end - start).SelectMany(l => l.Matrices).ToList();
         if (head) all.Add(model.Output);
-        foreach (var w in all) TryRepack(w); // on the loading thread: the .NET pool belongs to Akka
+        // Largest first, so the last matrices to start are small and the threads finish together.
+        pool.Run(all.Count, new RepackWork(all.OrderByDescending(w => w.ByteSize).ToArray()));
         return LastRepackSeconds = sw.Elapsed.TotalSeconds;
+    }
+
+    private sealed class RepackWork(WeightMatrix[] matrices) : IParallelWork
+    {
+        public void Execute(int index) => TryRepack(matrices[index]);
     }
 }
