@@ -12,7 +12,32 @@ namespace Actors.Inference.Cpu.Kernels;
 public static class WeightRepacking
 {
     /// <summary>Process-wide switch (benchmarks compare both); read when a stage loads.</summary>
-    public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK") != "0";
+    public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK") is not ("0" or "off");
+
+    /// <summary>
+    /// Q8_0 and Q6_K. Q4_K is opt-in: its tile's integer sums are exact but each block's sum is folded
+    /// into f32 in one lane, where ggml's AVX2 dot splits it over eight lanes (and the mins over four);
+    /// the last-bit differences flip int8 roundings of the next layer's activations on some of the
+    /// llama.cpp-quantized test files, past the parity tolerance (ArchitectureParityTests: qwen2 and
+    /// gemma3 wide-head Q4_K_M). Emulating ggml's lanes costs the tile most of its advantage.
+    /// </summary>
+    // Declared before Types, whose initialiser reads it.
+    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q6_K };
+
+    /// <summary>
+    /// Types repacked when a stage loads: $ACTORS_CPU_REPACK as a comma list (e.g. "Q8_0,Q4_K,Q6_K"), else <see cref="DefaultTypes"/>.
+    /// </summary>
+    public static IReadOnlySet<GgmlType> Types { get; set; } = ParseTypes(Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK"));
+
+    private static IReadOnlySet<GgmlType> ParseTypes(string? v)
+    {
+        if (string.IsNullOrWhiteSpace(v) || v is "0" or "off" or "1" or "on") return DefaultTypes;
+        var set = new HashSet<GgmlType>();
+        foreach (var name in v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            set.Add(Enum.TryParse<GgmlType>(name, ignoreCase: true, out var t) ? t
+                : throw new ArgumentException($"ACTORS_CPU_REPACK: '{name}' is not a GGML type (use e.g. Q8_0,Q4_K,Q6_K, or 0 to turn repacking off)"));
+        return set;
+    }
 
     /// <summary>Whether <paramref name="type"/> has a repacked kernel on this machine.</summary>
     public static bool Supports(GgmlType type) => type switch
@@ -57,6 +82,7 @@ public static class WeightRepacking
         var sw = Stopwatch.StartNew();
         var all = model.Layers.Skip(start).Take(end - start).SelectMany(l => l.Matrices).ToList();
         if (head) all.Add(model.Output);
+        all.RemoveAll(w => !Types.Contains(w.Type));
         // Largest first, so the last matrices to start are small and the threads finish together.
         pool.Run(all.Count, new RepackWork(all.OrderByDescending(w => w.ByteSize).ToArray()));
         return LastRepackSeconds = sw.Elapsed.TotalSeconds;
