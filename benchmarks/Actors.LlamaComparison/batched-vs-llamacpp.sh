@@ -2,7 +2,7 @@
 # Batched decode and prompt processing, ours (`actors bench --mode continuous --fixed-lengths`) next to
 # llama.cpp (LLamaSharp's llama_decode with N sequences), same GGUF files, 2 threads, back to back in one
 # run (this machine is shared: compare ratios from one run, not figures across runs).
-#   bash benchmarks/Actors.LlamaComparison/batched-vs-llamacpp.sh [streams, default "1 8 32"]
+#   bash benchmarks/Actors.LlamaComparison/batched-vs-llamacpp.sh ["1 8 32"]   (env: MODELS_DIR, REPEATS, DECODE_MODELS, PP_MODELS)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STREAMS=${1:-"1 8 32"}
@@ -27,13 +27,13 @@ ours() { # model streams prompt new [requests]
 echo "load: $(uptime)"
 for m in $DECODE_MODELS; do
   for n in $STREAMS; do
-    $L batched --model "$DIR/$m.gguf" --streams "$n" --prompt 64 --new 128 --threads 2 --repeats 2
+    $L batched --model "$DIR/$m.gguf" --streams "$n" --prompt 64 --new 128 --threads 2 --repeats "${REPEATS:-2}"
     echo "ours      $m.gguf streams $n prompt 64 new 128: $(ours "$DIR/$m.gguf" "$n" 64 128)"
   done
 done
 for m in $PP_MODELS; do
   # Prompt processing: one 512-token prompt, one new token (the first token comes from the prompt's logits).
-  $L batched --model "$DIR/$m.gguf" --streams 1 --prompt 512 --new 1 --threads 2 --repeats 3
+  $L batched --model "$DIR/$m.gguf" --streams 1 --prompt 512 --new 1 --threads 2 --repeats "${REPEATS:-3}"
   echo "ours      $m.gguf prompt 512 new 1 (3 requests, one at a time): $(ours "$DIR/$m.gguf" 1 512 1 3 | cut -d, -f2)"
 done
 echo "load: $(uptime)"
