@@ -4,6 +4,9 @@ using Actors.Inference.Cpu;
 using Actors.Inference.Cpu.Kernels;
 using Actors.Inference.Generation;
 using Actors.Inference.Model;
+using LLama;
+using LLama.Common;
+using LLama.Native;
 
 /// <summary>
 /// What repacking costs at load: open + stage load + the first one-token forward pass (which pages
@@ -50,10 +53,24 @@ internal static class LoadCost
             runner.Feed(prompt, allLogits: false);
             prefill = Math.Max(prefill, 512 / t0.Elapsed.TotalSeconds);
         }
+        // llama.cpp's load of the same file (model + context, one token decoded), for scale.
+        double cppLoad;
+        {
+            NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((_, _) => { });
+            NativeApi.llama_empty_call();
+            var clock = Stopwatch.StartNew();
+            var p = new ModelParams(path) { ContextSize = 64, BatchSize = 16, UBatchSize = 16, Threads = 2, BatchThreads = 2, GpuLayerCount = 0 };
+            using var weights = LLamaWeights.LoadFromFile(p);
+            using var ctx = weights.CreateContext(p);
+            var batch = new LLamaBatch();
+            batch.Add(3, 0, LLamaSeqId.Zero, true);
+            if (ctx.NativeHandle.Decode(batch) != DecodeResult.Ok) throw new InvalidOperationException("llama_decode failed");
+            cppLoad = clock.Elapsed.TotalSeconds;
+        }
         using var self = Process.GetCurrentProcess();
         self.Refresh();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{Path.GetFileName(path)} repack {(repack ? "on " : "off")}: open+load {loaded:F3} s (repack {WeightRepacking.LastRepackSeconds:F3} s), +first token {first:F3} s, resident {self.WorkingSet64 / 1e6:F0} MB; decode {decode:F1} tok/s, prefill 512 {prefill:F1} tok/s"));
+            $"{Path.GetFileName(path)} repack {(repack ? "on " : "off")}: open+load {loaded:F3} s (repack {WeightRepacking.LastRepackSeconds:F3} s), +first token {first:F3} s, resident {self.WorkingSet64 / 1e6:F0} MB; decode {decode:F1} tok/s, prefill 512 {prefill:F1} tok/s; llama.cpp load+first token {cppLoad:F3} s"));
         return 0;
     }
 
