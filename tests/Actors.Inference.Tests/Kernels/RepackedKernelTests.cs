@@ -103,6 +103,17 @@ public class RepackedKernelTests
             Assert.True(Math.Abs(a[i] - b[i]) <= 1e-5f * (Math.Abs(b[i]) + 1), $"element {i}: repacked {a[i]} vs row kernel {b[i]}");
     }
 
+    [Fact]
+    public void Activations_prepared_on_another_kernel_path_are_refused_by_repacked_weights()
+    {
+        if (Skip(GgmlType.Q8_0) || !KernelDispatch.IsSupported(KernelPath.Avx2)) return;
+        var w = Repacked(GgmlType.Q8_0, 16, 64, 3, out _);
+        var act = new PreparedActivations();
+        MatMul.Prepare(GgmlType.Q8_0, KernelTestData.Gaussian(64, 4), 1, 64, act, KernelPath.Avx2);
+        var ex = Assert.Throws<ArgumentException>(() => MatMul.Compute(w, act, 1, new float[16], 16, 0, 16, KernelPath.Avx512));
+        Assert.Contains("another kernel path", ex.Message);
+    }
+
     private static void AssertBitwise(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);

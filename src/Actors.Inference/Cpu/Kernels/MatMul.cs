@@ -40,6 +40,7 @@ public static class MatMul
         act.SetShape(kind, weightType, tokens, cols, bs);
         path = KernelDispatch.Resolve(path); // quantized values do not depend on the path; Q4_0's storage order does
         act.QuadInterleaved = weightType == GgmlType.Q4_0 && path == KernelPath.Avx512;
+        act.HasRepackSums = path == KernelPath.Avx512 && (kind is ActivationKind.Q8_0 or ActivationKind.Q8_K);
         int nb = act.Blocks, ss = act.ScaleStride;
         for (int t = 0; t < tokens; t++)
         {
@@ -132,6 +133,7 @@ public static class MatMul
         if (y.Length < (long)(tokens - 1) * yStride + rowEnd) throw new ArgumentException("y is too small", nameof(y));
         if (path == KernelPath.Avx512 && w.Repacked is RepackedWeights rp)
         {
+            if (!act.HasRepackSums) throw new ArgumentException($"activations were prepared on another kernel path than {path} ({w})", nameof(act));
             rp.Compute(act, tokens, ref MemoryMarshal.GetReference(y), yStride, rowStart, rowEnd);
             return;
         }

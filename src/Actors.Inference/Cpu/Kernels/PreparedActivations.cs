@@ -64,6 +64,9 @@ public sealed class PreparedActivations
     /// kernel unpacks four blocks' nibbles in exactly that order, saving a shuffle per pair.
     /// </summary>
     internal bool QuadInterleaved;
+
+    /// <summary>Whether <see cref="OffsetSums"/> / <see cref="PairSums"/> were filled (AVX-512 path): the repacked tiles need them.</summary>
+    internal bool HasRepackSums;
     internal GgmlType WeightType;
     internal int Tokens;
     internal int Cols;
@@ -107,6 +110,7 @@ public sealed class PreparedActivations
     {
         Kind = kind;
         QuadInterleaved = false;
+        HasRepackSums = false;
         WeightType = weightType;
         Tokens = tokens;
         Cols = cols;
