@@ -14,7 +14,11 @@ using LLama.Native;
 // fraction of this machine's read bandwidth measured in the same run.
 //
 //   dotnet run -c Release --project benchmarks/Actors.LlamaComparison -- [--threads 2] [--types F16,Q8_0,Q4_K] [--decode 64] [--prefill 512]
+// `batched` and `quantize` (LlamaCppBatched.cs): llama.cpp's batched decode on a given file, next to our `bench`.
 
+if (args.Length > 0 && args[0] == "batched") return LlamaCppBatched.Run(args[1..]);
+if (args.Length > 0 && args[0] == "load") return LoadCost.Run(args[1..]);
+if (args.Length > 0 && args[0] == "quantize") return LlamaCppBatched.Quantize(args[1..]);
 var opts = Options.Parse(args);
 NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((_, _) => { });
 NativeApi.llama_empty_call();

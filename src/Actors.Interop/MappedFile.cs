@@ -52,6 +52,25 @@ public sealed unsafe class MappedFile : IDisposable
         return new MappedFile(name, bytes.Length, null, null, (byte*)handle.AddrOfPinnedObject()) { _pinned = handle };
     }
 
+    /// <summary>
+    /// Tells the OS this process will not read the whole pages inside [offset, offset + length) again
+    /// soon (madvise DONTNEED, Linux): they leave the process's resident set and are read back from the
+    /// file if touched. Used when a copy in another layout replaces them (repacked weights), so the
+    /// weights are not resident twice. A no-op for in-memory files and on other systems.
+    /// </summary>
+    public void Release(long offset, long length)
+    {
+        CheckRange(offset, 0);
+        if (_map == null || !OperatingSystem.IsLinux() || length <= 0) return;
+        long page = Environment.SystemPageSize;
+        long start = ((long)_base + offset + page - 1) / page * page;
+        long end = ((long)_base + Math.Min(Length, offset + length)) / page * page;
+        if (end > start) _ = madvise((void*)start, (nuint)(end - start), 4 /* MADV_DONTNEED */);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise")]
+    private static extern int madvise(void* addr, nuint length, int advice);
+
     /// <summary>A span over [offset, offset + length); throws when the range leaves the file.</summary>
     public ReadOnlySpan<byte> Span(long offset, int length)
     {

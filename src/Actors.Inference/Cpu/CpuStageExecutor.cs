@@ -55,6 +55,9 @@ public sealed class CpuStageExecutor : IStageExecutor
     public KvCacheSpec Kv { get; }
     public int KvBlockBytes { get; }
 
+    /// <summary>Seconds this stage spent repacking weights for the tiled kernels at load (0 when none were).</summary>
+    public double RepackSeconds { get; }
+
     public CpuStageExecutor(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens, CpuWorkerPool pool, bool ownsPool = false)
     {
         _c = model.Config;
@@ -86,6 +89,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         _slidingRope = _c.SlidingRope != null && _layerAttention.Any(a => a.IsSliding);
         _attention = new AttentionWork(this);
         _rows = new TokenRowsWork();
+        RepackSeconds = WeightRepacking.RepackStage(model, layers.Start, layers.End, head: layers.End == _c.BlockCount, pool);
         EnsureCapacity(Math.Max(1, maxBatchTokens));
     }
 

@@ -46,6 +46,8 @@ internal sealed class ParallelMatMul : IParallelWork
             // Enough chunks per thread to balance uneven speeds, few enough to keep chunks large.
             int chunks = Math.Clamp(rows / 16, 1, pool.ThreadCount * 8);
             _rowsPerChunk[j] = (rows + chunks - 1) / chunks;
+            // Repacked weights come in groups of rows: a chunk of whole groups computes no group twice.
+            if (_weights[j]!.Repacked != null) _rowsPerChunk[j] = (_rowsPerChunk[j] + RepackedWeights.GroupRows - 1) / RepackedWeights.GroupRows * RepackedWeights.GroupRows;
             _chunkStart[j] = total;
             total += (rows + _rowsPerChunk[j] - 1) / _rowsPerChunk[j];
         }

@@ -29,6 +29,12 @@ public sealed class WeightMatrix
 
     public long ByteSize => (long)RowBytes * Rows;
 
+    /// <summary>
+    /// A copy in the CPU's register-tile layout (<see cref="Cpu.Kernels.WeightRepacking"/>), made once at
+    /// load; the matmul then reads only it and the source pages are not touched again. Null: row kernels.
+    /// </summary>
+    internal object? Repacked { get; set; }
+
     /// <summary>The bytes of rows [first, first + count).</summary>
     public ReadOnlySpan<byte> RowSpan(int first, int count) => Source.Span((long)first * RowBytes, checked(count * RowBytes));
 

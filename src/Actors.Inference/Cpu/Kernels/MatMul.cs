@@ -40,6 +40,7 @@ public static class MatMul
         act.SetShape(kind, weightType, tokens, cols, bs);
         path = KernelDispatch.Resolve(path); // quantized values do not depend on the path; Q4_0's storage order does
         act.QuadInterleaved = weightType == GgmlType.Q4_0 && path == KernelPath.Avx512;
+        act.HasRepackSums = path == KernelPath.Avx512 && (kind is ActivationKind.Q8_0 or ActivationKind.Q8_K);
         int nb = act.Blocks, ss = act.ScaleStride;
         for (int t = 0; t < tokens; t++)
         {
@@ -54,6 +55,7 @@ public static class MatMul
                     break;
                 case ActivationKind.Q8_0:
                     ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
+                    if (path == KernelPath.Avx512) OffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * ss, nb));
                     if (act.QuadInterleaved) InterleaveQuads(act.Quants.Slice(t * cols, cols));
                     // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
@@ -66,9 +68,31 @@ public static class MatMul
                     break;
                 case ActivationKind.Q8_K:
                     ActivationQuantizer.QuantizeQ8_K(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.Sums16.Slice(t * nb * 16, nb * 16));
+                    if (path == KernelPath.Avx512) PairSums(act.Sums16.Slice(t * nb * 16, nb * 16), act.PairSums.Slice(t * nb * 4, nb * 4));
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
                     break;
             }
+        }
+    }
+
+    /// <summary>−128·Σq per block of 32 (in element order, before any interleaving): the repacked kernels' offset correction.</summary>
+    private static void OffsetSums(ReadOnlySpan<sbyte> q, Span<int> sums)
+    {
+        for (int b = 0; b < sums.Length; b++)
+        {
+            int s = 0;
+            foreach (sbyte v in q.Slice(32 * b, 32)) s += v;
+            sums[b] = -128 * s;
+        }
+    }
+
+    /// <summary>Sums of 32 values (two 16-value sums) paired as int16 halves of an int32: sub-blocks 2k (low) and 2k+1 (high).</summary>
+    private static void PairSums(ReadOnlySpan<short> sums16, Span<int> pairs)
+    {
+        for (int k = 0; k < pairs.Length; k++)
+        {
+            int lo = sums16[4 * k] + sums16[4 * k + 1], hi = sums16[4 * k + 2] + sums16[4 * k + 3];
+            pairs[k] = (ushort)lo | hi << 16;
         }
     }
 
@@ -107,6 +131,12 @@ public static class MatMul
         if (tokens == 0 || rowStart == rowEnd) return;
         if (tokens > 1 && yStride < rowEnd) throw new ArgumentOutOfRangeException(nameof(yStride), "rows of different tokens would overlap");
         if (y.Length < (long)(tokens - 1) * yStride + rowEnd) throw new ArgumentException("y is too small", nameof(y));
+        if (path == KernelPath.Avx512 && w.Repacked is RepackedWeights rp)
+        {
+            if (!act.HasRepackSums) throw new ArgumentException($"activations were prepared on another kernel path than {path} ({w})", nameof(act));
+            rp.Compute(act, tokens, ref MemoryMarshal.GetReference(y), yStride, rowStart, rowEnd);
+            return;
+        }
         switch (w.Type)
         {
             case GgmlType.F32: Run<FloatKernel<F32Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;

@@ -32,6 +32,7 @@ internal enum ActivationKind
 /// count up to 16 and the padding is zero, so kernels may load 16 scales at a time past the last block.</item>
 /// <item><see cref="ScaledSums"/>[t·ScaleStride + b] (Q8_0 and Q8_1): d·Σq of block b, for weight types whose
 /// integers carry an offset (Q4_0 stores q+8) or a min (Q4_1, Q5_1: ggml's f16 s).</item>
+/// <item><see cref="OffsetSums"/>[t·ScaleStride + b] (Q8_0 on the AVX-512 path): −128·Σq of block b.</item>
 /// <item><see cref="Sums16"/>[(t·Blocks + b)·16 + j] (Q8_K only): Σ of q over elements 16j..16j+15 of block b.</item>
 /// </list>
 /// </remarks>
@@ -43,6 +44,18 @@ public sealed class PreparedActivations
     internal readonly AlignedBuffer<float> ScaledSums = new();
     internal readonly AlignedBuffer<short> Sums16 = new();
 
+    /// <summary>
+    /// Q8_0 on the AVX-512 path: −128·Σq of block b of token t at [t·ScaleStride + b], the start of the
+    /// integer accumulator of <see cref="RepackedQ8_0"/>, whose weights carry +128.
+    /// </summary>
+    internal readonly AlignedBuffer<int> OffsetSums = new();
+
+    /// <summary>
+    /// Q8_K on the AVX-512 path: the sums of the 32-value sub-blocks 2k and 2k+1 of block b of token t as two
+    /// int16 in one int32 at [(t·Blocks + b)·4 + k], the mins' partner in <see cref="RepackedQ4_K"/>'s vpmaddwd.
+    /// </summary>
+    internal readonly AlignedBuffer<int> PairSums = new();
+
     internal ActivationKind Kind;
 
     /// <summary>
@@ -51,6 +64,9 @@ public sealed class PreparedActivations
     /// kernel unpacks four blocks' nibbles in exactly that order, saving a shuffle per pair.
     /// </summary>
     internal bool QuadInterleaved;
+
+    /// <summary>Whether <see cref="OffsetSums"/> / <see cref="PairSums"/> were filled (AVX-512 path): the repacked tiles need them.</summary>
+    internal bool HasRepackSums;
     internal GgmlType WeightType;
     internal int Tokens;
     internal int Cols;
@@ -70,7 +86,9 @@ public sealed class PreparedActivations
         Quants.EnsureLength(n);
         Scales.EnsureLength(scales);
         ScaledSums.EnsureLength(scales);
+        OffsetSums.EnsureLength(scales);
         Sums16.EnsureLength(sums16);
+        PairSums.EnsureLength(sums16 / 4);
     }
 
     internal static int RoundUp16(int n) => (n + 15) & ~15;
@@ -92,6 +110,7 @@ public sealed class PreparedActivations
     {
         Kind = kind;
         QuadInterleaved = false;
+        HasRepackSums = false;
         WeightType = weightType;
         Tokens = tokens;
         Cols = cols;

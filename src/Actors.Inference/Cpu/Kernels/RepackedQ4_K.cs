@@ -1,0 +1,202 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// Q4_K weights repacked at load for a register tile of 8 rows × 4 tokens (two per group of 16),
+/// nibbles multiplied with AVX-VNNI vpdpbusd (they are unsigned 0..15: no offset), sub-block scales
+/// applied to the exact integer sums, mins through vpmaddwd on the activations' 32-value sums.
+/// </summary>
+/// <remarks>
+/// Per group of 16 rows and super-block b (256 columns), <see cref="BlockBytes"/> bytes:
+/// <list type="bullet">
+/// <item>0..63: d of the 16 rows (f32); 64..127: dmin (f32);</item>
+/// <item>128..255: the 6-bit scales, sub-block j at 128 + 16j + row (bytes);</item>
+/// <item>256..511: the mins in pairs, pair k at 256 + 64k + 4·row as int16 (m_2k, m_2k+1);</item>
+/// <item>512..: nibbles, chunk c (64 columns) step s at 512 + 512c + 64s: bytes 4s..4s+3 of the chunk's
+/// 32 source bytes for rows 0..15 (low nibbles: columns 64c+4s.., sub-block 2c; high: 64c+32+4s.., 2c+1).</item>
+/// </list>
+/// Per (row, token) the float work is ggml's: acc = fma(d·d_x, Σ_j sc_j·Σq·x, acc), then
+/// acc = fma(−(dmin·d_x), Σ_j m_j·Σx, acc), block after block, in both tiles.
+/// </remarks>
+internal sealed class RepackedQ4_K : RepackedWeights
+{
+    public const int BlockBytes = 512 + GroupRows * 128;
+    private const int SourceBlockBytes = 144;
+    private const int Nibbles = 512;
+
+    public int Blocks { get; }
+
+    public static bool IsSupported => RepackedQ8_0.IsSupported;
+
+    private RepackedQ4_K(int rows, int blocks) : base(rows, blocks * BlockBytes) => Blocks = blocks;
+
+    public static RepackedQ4_K? Create(WeightMatrix w)
+    {
+        if (w.Type != GgmlType.Q4_K) throw new ArgumentException($"{w} is not Q4_K", nameof(w));
+        int blocks = w.Cols / 256;
+        if (!Fits(w.Rows, (long)blocks * BlockBytes)) return null;
+        var r = new RepackedQ4_K(w.Rows, blocks);
+        int rb = w.RowBytes;
+        for (int g = 0; g < r.Groups; g++)
+        {
+            int rows = Math.Min(GroupRows, w.Rows - g * GroupRows);
+            var src = w.RowSpan(g * GroupRows, rows);
+            ref byte dst = ref r.Group(g);
+            for (int b = 0; b < blocks; b++)
+            {
+                ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
+                for (int row = 0; row < GroupRows; row++)
+                {
+                    if (row >= rows)
+                    {
+                        // Padding rows: every scale, min and nibble 0, so they add exactly zero.
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), 0f);
+                        for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = 0;
+                        for (int k = 0; k < 4; k++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), 0);
+                        for (int c = 0; c < 4; c++)
+                            for (int s = 0; s < 8; s++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), 0);
+                        continue;
+                    }
+                    var sb = src.Slice(row * rb + b * SourceBlockBytes, SourceBlockBytes);
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb)));
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb.Slice(2))));
+                    QuantMath.UnpackQ4KScales(ref MemoryMarshal.GetReference(sb.Slice(4)), out ulong sc, out ulong mn);
+                    for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = (byte)(sc >> (8 * j));
+                    for (int k = 0; k < 4; k++)
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), (uint)((mn >> (16 * k)) & 0xFF) | (uint)((mn >> (16 * k + 8)) & 0xFF) << 16);
+                    for (int c = 0; c < 4; c++)
+                        for (int s = 0; s < 8; s++)
+                            Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(16 + 32 * c + 4 * s)));
+                }
+            }
+        }
+        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> X4(ref sbyte x, int offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Scales8(ref byte blk, int j, int half) =>
+        Avx2.ConvertToVector256Int32(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref blk, 128 + 16 * j + 8 * half))).AsByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Mins(ref byte blk, int half, ref int pairs) =>
+        Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256 + 32 * half)).AsInt16(), Vector256.Create(pairs).AsInt16())
+        + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 1)).AsInt16())
+        + (Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 2)).AsInt16())
+        + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 3)).AsInt16()));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fold(Vector256<float> acc, Vector256<int> isum, Vector256<int> msum, Vector256<float> d, Vector256<float> dmin, float dx)
+    {
+        var vdx = Vector256.Create(dx);
+        acc = Vector256.FusedMultiplyAdd(d * vdx, Vector256.ConvertToSingle(isum), acc);
+        return Vector256.FusedMultiplyAdd(-(dmin * vdx), Vector256.ConvertToSingle(msum), acc);
+    }
+
+    protected override void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile)
+    {
+        Half4(ref grp, a, t0, 0, ref tile);
+        Half4(ref grp, a, t0, 1, ref Unsafe.Add(ref tile, 8));
+    }
+
+    private static void Half4(ref byte grp, PreparedActivations a, int t0, int half, ref float tile)
+    {
+        int nb = a.Blocks, cols = a.Cols, ss = a.ScaleStride;
+        ref sbyte x0 = ref QuantMath.Quants(a, t0);
+        ref sbyte x1 = ref Unsafe.Add(ref x0, cols);
+        ref sbyte x2 = ref Unsafe.Add(ref x1, cols);
+        ref sbyte x3 = ref Unsafe.Add(ref x2, cols);
+        ref float d0 = ref QuantMath.Scales(a, t0);
+        ref int p0 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t0 * nb * 4);
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        for (int b = 0; b < nb; b++)
+        {
+            ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (int c = 0; c < 4; c++)
+            {
+                Vector256<int> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
+                int xo = 256 * b + 64 * c;
+                for (int s = 0; s < 8; s++, xo += 4)
+                {
+                    var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 32 * half));
+                    var lo = v & mask;
+                    var hi = (v.AsUInt16() >> 4).AsByte() & mask;
+                    l0 = Dp(l0, lo, X4(ref x0, xo)); h0 = Dp(h0, hi, X4(ref x0, xo + 32));
+                    l1 = Dp(l1, lo, X4(ref x1, xo)); h1 = Dp(h1, hi, X4(ref x1, xo + 32));
+                    l2 = Dp(l2, lo, X4(ref x2, xo)); h2 = Dp(h2, hi, X4(ref x2, xo + 32));
+                    l3 = Dp(l3, lo, X4(ref x3, xo)); h3 = Dp(h3, hi, X4(ref x3, xo + 32));
+                }
+                var scl = Scales8(ref blk, 2 * c, half);
+                var sch = Scales8(ref blk, 2 * c + 1, half);
+                s0 += l0 * scl + h0 * sch;
+                s1 += l1 * scl + h1 * sch;
+                s2 += l2 * scl + h2 * sch;
+                s3 += l3 * scl + h3 * sch;
+            }
+            var d = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32 * half)));
+            var dmin = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64 + 32 * half)));
+            f0 = Fold(f0, s0, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * b)), d, dmin, Unsafe.Add(ref d0, b));
+            f1 = Fold(f1, s1, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (nb + b))), d, dmin, Unsafe.Add(ref d0, ss + b));
+            f2 = Fold(f2, s2, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (2 * nb + b))), d, dmin, Unsafe.Add(ref d0, 2 * ss + b));
+            f3 = Fold(f3, s3, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (3 * nb + b))), d, dmin, Unsafe.Add(ref d0, 3 * ss + b));
+        }
+        f0.StoreUnsafe(ref tile, 0);
+        f1.StoreUnsafe(ref tile, 16);
+        f2.StoreUnsafe(ref tile, 32);
+        f3.StoreUnsafe(ref tile, 48);
+    }
+
+    protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile)
+    {
+        int nb = a.Blocks;
+        ref sbyte x0 = ref QuantMath.Quants(a, t);
+        ref float d0 = ref QuantMath.Scales(a, t);
+        ref int p0 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t * nb * 4);
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> fl = default, fh = default;
+        for (int b = 0; b < nb; b++)
+        {
+            ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
+            Vector256<int> sl = default, sh = default;
+            for (int c = 0; c < 4; c++)
+            {
+                Vector256<int> ll = default, lh = default, hl = default, hh = default;
+                int xo = 256 * b + 64 * c;
+                for (int s = 0; s < 8; s++, xo += 4)
+                {
+                    ref byte q = ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s);
+                    var v0 = Vector256.LoadUnsafe(ref q);
+                    var v1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref q, 32));
+                    var xl = X4(ref x0, xo);
+                    var xh = X4(ref x0, xo + 32);
+                    ll = Dp(ll, v0 & mask, xl); lh = Dp(lh, v1 & mask, xl);
+                    hl = Dp(hl, (v0.AsUInt16() >> 4).AsByte() & mask, xh); hh = Dp(hh, (v1.AsUInt16() >> 4).AsByte() & mask, xh);
+                }
+                sl += ll * Scales8(ref blk, 2 * c, 0) + hl * Scales8(ref blk, 2 * c + 1, 0);
+                sh += lh * Scales8(ref blk, 2 * c, 1) + hh * Scales8(ref blk, 2 * c + 1, 1);
+            }
+            float dxb = Unsafe.Add(ref d0, b);
+            ref int pairs = ref Unsafe.Add(ref p0, 4 * b);
+            fl = Fold(fl, sl, Mins(ref blk, 0, ref pairs), Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)),
+                Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64))), dxb);
+            fh = Fold(fh, sh, Mins(ref blk, 1, ref pairs), Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32))),
+                Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 96))), dxb);
+        }
+        fl.StoreUnsafe(ref tile, 0);
+        fh.StoreUnsafe(ref tile, 8);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// Weights repacked at load into groups of <see cref="GroupRows"/> interleaved rows for a register
+/// tile (one repacked type per subclass), in one 64-byte-aligned pinned array. This class drives the
+/// tiles: row chunks that stay in L2 while every token tile passes over them, 4-token tiles then single
+/// tokens, partial groups at the ends of a row range computed whole and copied in part.
+/// </summary>
+/// <remarks>
+/// Batch invariance: a subclass's 4-token and 1-token tiles must perform, for every (row, token), the
+/// same floating-point operations in the same order (integer sums are exact, so their order is free).
+/// </remarks>
+internal abstract class RepackedWeights
+{
+    public const int GroupRows = 16;
+
+    /// <summary>Repacked bytes of a row chunk that prefill keeps in L2 while every token tile passes over it.</summary>
+    private const int ChunkBytes = 256 * 1024;
+
+    private readonly byte[] _data;
+    private readonly int _offset; // first byte of group 0 on a 64-byte boundary
+
+    public int Rows { get; }
+    public int Groups { get; }
+    protected int GroupBytes { get; }
+
+    protected RepackedWeights(int rows, int groupBytes)
+    {
+        Rows = rows;
+        Groups = (rows + GroupRows - 1) / GroupRows;
+        GroupBytes = groupBytes;
+        _data = GC.AllocateUninitializedArray<byte>(checked((int)((long)Groups * groupBytes + 64)), pinned: true);
+        _offset = (int)((64 - Marshal.UnsafeAddrOfPinnedArrayElement(_data, 0) % 64) % 64);
+    }
+
+    /// <summary>Whether a repacked copy of <paramref name="rows"/> groups of <paramref name="groupBytes"/> fits one array.</summary>
+    protected static bool Fits(int rows, long groupBytes) => (long)((rows + GroupRows - 1) / GroupRows) * groupBytes + 64 <= Array.MaxLength;
+
+    protected ref byte Group(int g) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data), _offset + (nint)g * GroupBytes);
+
+    /// <summary>Bytes the repacked copy holds.</summary>
+    public long ByteSize => (long)Groups * GroupBytes;
+
+    /// <summary>Rows 0..15 of a group × tokens t0..t0+3 into tile[k·16 + r].</summary>
+    protected abstract void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile);
+
+    /// <summary>Rows 0..15 of a group × token t into tile[r].</summary>
+    protected abstract void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile);
+
+    /// <summary>y[t·yStride + r] for r in [rowStart, rowEnd), t in [0, tokens).</summary>
+    public void Compute(PreparedActivations a, int tokens, ref float y, nint yStride, int rowStart, int rowEnd)
+    {
+        Span<float> tile = stackalloc float[GroupRows * 4];
+        int g0 = rowStart / GroupRows, g1 = (rowEnd + GroupRows - 1) / GroupRows;
+        int chunk = tokens == 1 ? g1 - g0 : Math.Max(1, ChunkBytes / GroupBytes);
+        for (int c0 = g0; c0 < g1; c0 += chunk)
+        {
+            int c1 = Math.Min(g1, c0 + chunk);
+            for (int t = 0; t < tokens;)
+            {
+                int n = tokens - t >= 4 ? 4 : 1;
+                for (int g = c0; g < c1; g++)
+                {
+                    if (n == 4) Tile4(ref Group(g), a, t, ref MemoryMarshal.GetReference(tile));
+                    else Tile1(ref Group(g), a, t, ref MemoryMarshal.GetReference(tile));
+                    int lo = Math.Max(rowStart, g * GroupRows), hi = Math.Min(rowEnd, (g + 1) * GroupRows);
+                    for (int k = 0; k < n; k++)
+                        tile.Slice(k * GroupRows + lo - g * GroupRows, hi - lo).CopyTo(
+                            MemoryMarshal.CreateSpan(ref Unsafe.Add(ref y, (t + k) * yStride + lo), hi - lo));
+                }
+                t += n;
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using Actors.Inference.Gguf;
+using Actors.Inference.Model;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// Decides, per tensor, whether the CPU multiplies a weight from a repacked copy (register-tile layout,
+/// int8 dot products) or with the row kernels straight from the file, and makes the copy once.
+/// Types without a repacked kernel, and machines without AVX-512 + AVX-VNNI, keep the row kernels.
+/// </summary>
+public static class WeightRepacking
+{
+    /// <summary>Process-wide switch (benchmarks compare both); read when a stage loads.</summary>
+    public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK") is not ("0" or "off");
+
+    /// <summary>
+    /// Q8_0 only, measured (docs/benchmarks.md, "Repacked int8 tiles"): its tile is 2.2-4x the row
+    /// kernel. Q4_K and Q6_K are opt-in. Q4_K's tile is ~1.2-1.3x the row kernel, but its integer sums
+    /// are folded into f32 in one lane per block where ggml's AVX2 dot splits them over eight lanes (and
+    /// the mins over four): the last-bit differences flip int8 roundings of the next layer's activations
+    /// on some llama.cpp-quantized test files, past the parity tolerance (ArchitectureParityTests, qwen2
+    /// and gemma3 wide-head Q4_K_M). Q6_K's 8-row × 2-token tile is slower than its row kernel today.
+    /// </summary>
+    // Declared before Types, whose initialiser reads it.
+    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0 };
+
+    /// <summary>
+    /// Types repacked when a stage loads: $ACTORS_CPU_REPACK as a comma list (e.g. "Q8_0,Q4_K,Q6_K"), else <see cref="DefaultTypes"/>.
+    /// </summary>
+    public static IReadOnlySet<GgmlType> Types { get; set; } = ParseTypes(Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK"));
+
+    private static IReadOnlySet<GgmlType> ParseTypes(string? v)
+    {
+        if (string.IsNullOrWhiteSpace(v) || v is "0" or "off" or "1" or "on") return DefaultTypes;
+        var set = new HashSet<GgmlType>();
+        foreach (var name in v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            set.Add(Enum.TryParse<GgmlType>(name, ignoreCase: true, out var t) ? t
+                : throw new ArgumentException($"ACTORS_CPU_REPACK: '{name}' is not a GGML type (use e.g. Q8_0,Q4_K,Q6_K, or 0 to turn repacking off)"));
+        return set;
+    }
+
+    /// <summary>Whether <paramref name="type"/> has a repacked kernel on this machine.</summary>
+    public static bool Supports(GgmlType type) => type switch
+    {
+        GgmlType.Q8_0 => RepackedQ8_0.IsSupported,
+        GgmlType.Q4_K => RepackedQ4_K.IsSupported,
+        GgmlType.Q6_K => RepackedQ6_K.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>Repacks <paramref name="w"/> if its type has a repacked kernel; idempotent and safe from several threads.</summary>
+    public static bool TryRepack(WeightMatrix w)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        if (w.Repacked != null) return true;
+        if (!Supports(w.Type)) return false;
+        lock (w)
+        {
+            if (w.Repacked != null) return true;
+            object? r = w.Type switch
+            {
+                GgmlType.Q8_0 => RepackedQ8_0.Create(w),
+                GgmlType.Q4_K => RepackedQ4_K.Create(w),
+                GgmlType.Q6_K => RepackedQ6_K.Create(w),
+                _ => null,
+            };
+            w.Repacked = r;
+            // The copy replaces the source for every matmul: let the mapped pages go (no double residency).
+            // Embedding lookups of a tied head read single rows and page them back in on demand.
+            if (r != null) w.Source.Release(0, w.ByteSize);
+            return r != null;
+        }
+    }
+
+    /// <summary>Seconds the last <see cref="RepackStage"/> took (benchmarks report it).</summary>
+    public static double LastRepackSeconds { get; private set; }
+
+    /// <summary>Repacks the matrices of layers [start, end) and the output head when <paramref name="head"/> on the device's threads; returns the seconds it took.</summary>
+    public static double RepackStage(LlamaModel model, int start, int end, bool head, CpuWorkerPool pool)
+    {
+        if (!Enabled) return 0;
+        var sw = Stopwatch.StartNew();
+        var all = model.Layers.Skip(start).Take(end - start).SelectMany(l => l.Matrices).ToList();
+        if (head) all.Add(model.Output);
+        all.RemoveAll(w => !Types.Contains(w.Type));
+        // Largest first, so the last matrices to start are small and the threads finish together.
+        pool.Run(all.Count, new RepackWork(all.OrderByDescending(w => w.ByteSize).ToArray()));
+        return LastRepackSeconds = sw.Elapsed.TotalSeconds;
+    }
+
+    private sealed class RepackWork(WeightMatrix[] matrices) : IParallelWork
+    {
+        public void Execute(int index) => TryRepack(matrices[index]);
+    }
+}
