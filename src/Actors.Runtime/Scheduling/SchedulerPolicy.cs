@@ -260,8 +260,30 @@ public sealed partial class SchedulerPolicy
             case SequenceStatus.Swapped: _swapped.Remove(sequence); break;
             case SequenceStatus.Running: _running.Remove(sequence); break;
         }
+        var orphans = sequence.PendingForks;
+        sequence.PendingForks = null;
         Release(sequence);
+        if (orphans != null) AdoptForks(orphans);
         return true;
+    }
+
+    /// <summary>
+    /// The sequence that was to compute the prompt for these forks is gone before they started: the
+    /// first fork still pending takes its place (queued with the others as its forks), so aborting one
+    /// choice never ends the others.
+    /// </summary>
+    private void AdoptForks(SequenceRequest[] forks)
+    {
+        int first = Array.FindIndex(forks, f => _pendingForks.ContainsKey(f.Id));
+        if (first < 0) return;
+        var rest = forks.Skip(first + 1).Where(f => _pendingForks.ContainsKey(f.Id)).ToArray();
+        var lead = forks[first] with { Forks = rest };
+        _pendingForks.Remove(lead.Id);
+        var sequence = RentSequence();
+        sequence.Start(lead, lead.Id, ++_admissions);
+        _live.Add(lead.Id, sequence);
+        _waiting.InsertByArrival(sequence);
+        foreach (var fork in rest) _pendingForks[fork.Id] = sequence;
     }
 
     private void Finish(SequenceState sequence, FinishReason reason, UpdateResult result)

@@ -88,17 +88,26 @@ public class ParallelSamplingTests
     }
 
     [Fact]
-    public void Aborting_the_parent_before_the_fork_drops_its_pending_forks()
+    public void Aborting_the_parent_before_the_fork_hands_the_prompt_to_its_first_pending_fork()
     {
         var policy = new SchedulerPolicy(Settings(blockSize: 4, longPrefill: 4));
         policy.Add(WithForks(1, Prompt, forks: 2));
         policy.Step();
-        Assert.True(policy.Contains(2));
         Assert.True(policy.Abort(1, AbortReason.Cancelled));
         policy.CheckInvariants();
-        Assert.False(policy.Contains(2));
-        Assert.False(policy.Contains(3));
-        Assert.Equal(0, policy.LiveCount);
+        Assert.Equal(policy.BlockPool.NumBlocks, policy.BlockPool.FreeCount);
+        Assert.Equal(1, policy.LiveCount); // fork 2 now computes the prompt, fork 3 still waits for it
+        Assert.True(policy.Contains(3));
+        var forked = new List<long>();
+        var seen = new List<ScheduledSequence>();
+        for (int guard = 0; policy.LiveCount > 0 && guard < 100; guard++)
+        {
+            var step = policy.Schedule();
+            seen.AddRange(step.Sequences.ToArray());
+            forked.AddRange(policy.Complete(step).Forked.ToArray().Select(f => f.Id));
+        }
+        Assert.Equal([3L], forked);
+        Assert.Equal(Prompt.Length + 1, seen.Where(s => s.Id is 2 or 3).Sum(s => Math.Max(0, Math.Min(s.StartPosition + s.TokenCount, Prompt.Length) - s.StartPosition)));
         Assert.Equal(policy.BlockPool.NumBlocks, policy.BlockPool.FreeCount);
     }
 
