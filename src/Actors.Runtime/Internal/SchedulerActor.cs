@@ -85,6 +85,13 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
             case StepFailed f:
                 Failed(f);
                 break;
+            case LeaveChoiceGroup leave:
+                LeaveGroup(leave);
+                TrySchedule();
+                break;
+            case AbortSequence a when AbortAssembling(a.SequenceId, (FinishReason)a.Reason):
+                TrySchedule();
+                break;
             case AbortSequence a:
                 if (_migratedTo.TryGetValue(a.SequenceId, out var moved)) moved.Forward(a);
                 else if (_policy.IsImporting(a.SequenceId)) _deferredAborts.Add(a.SequenceId);
@@ -153,6 +160,7 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
             End(stream, FinishReason.Cancelled, null);
             return;
         }
+        if (JoinGroup(e, sender)) return;
         var result = _policy.TryAdd(e.Request);
         if (!result.IsAccepted)
         {
