@@ -281,6 +281,30 @@ public sealed partial class LlmRuntime : IExtension
         return (Read(reader, request.RequestId, cancel), completion);
     }
 
+    /// <summary>
+    /// The n choices of one request (OpenAI's n), each a <see cref="Generate"/> with its own id and
+    /// sampling seed and the same prompt, started together on one replica: the prompt is computed once
+    /// and its KV blocks are shared by the choices (copy-on-write), each of which then samples on its
+    /// own. Each choice streams and completes as <see cref="StreamWithCompletion"/> does.
+    /// </summary>
+    public IReadOnlyList<(IAsyncEnumerable<TokenChunk> Chunks, Task<GenerationCompleted> Completion)> StreamChoicesWithCompletion(
+        IReadOnlyList<Generate> choices, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(choices);
+        var started = new List<StartChannelRequest>(choices.Count);
+        var result = new List<(IAsyncEnumerable<TokenChunk>, Task<GenerationCompleted>)>(choices.Count);
+        foreach (var request in choices)
+        {
+            var (reader, outcome, message) = Prepare(request, double.NaN);
+            started.Add(message);
+            var completion = outcome.Task.ContinueWith(t => t.Result is GenerationCompleted c ? c : throw new GenerationRejectedException((GenerationRejected)t.Result),
+                TaskContinuationOptions.ExecuteSynchronously);
+            result.Add((Read(reader, request.RequestId, cancel), completion));
+        }
+        Router.Tell(new StartChoices(started));
+        return result;
+    }
+
     private async IAsyncEnumerable<TokenChunk> Read(ChannelReader<TokenChunk> reader, string requestId, [EnumeratorCancellation] CancellationToken cancel)
     {
         bool finished = false;

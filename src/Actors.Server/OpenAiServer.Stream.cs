@@ -10,10 +10,18 @@ namespace Actors.Server;
 /// <summary>Server-sent-event answers: each choice's chunks as they come, its finish chunk, the usage chunk if asked, [DONE].</summary>
 public static partial class OpenAiServer
 {
+    /// <summary>
+    /// Starts a request's choices: several as one group, so the runtime computes the prompt once and the
+    /// choices share its KV blocks (<see cref="LlmRuntime.StreamChoicesWithCompletion"/>).
+    /// </summary>
+    private static IReadOnlyList<(IAsyncEnumerable<TokenChunk> Chunks, Task<GenerationCompleted> Completion)> StartChoices(
+        LlmRuntime runtime, IReadOnlyList<Generate> requests, CancellationToken cancel) =>
+        requests.Count == 1 ? [runtime.StreamWithCompletion(requests[0], cancel)] : runtime.StreamChoicesWithCompletion(requests, cancel);
+
     private static async Task Stream(HttpContext ctx, LlmRuntime runtime, IReadOnlyList<Generate> requests, string model, bool chat, ServerSettings settings, bool includeUsage)
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
-        var started = requests.Select(r => runtime.StreamWithCompletion(r, cancel.Token)).ToList();
+        var started = StartChoices(runtime, requests, cancel.Token);
         var readers = started.Select(s => s.Chunks.GetAsyncEnumerator(cancel.Token)).ToList();
         try
         {

@@ -12,10 +12,10 @@ public static partial class OpenAiServer
     /// <summary>One choice generated to the end: its text, and its tokens with their log-probabilities.</summary>
     private sealed record Choice(string Text, int[] Ids, float[]? LogProbs, TokenLogProb[][]? Top, GenerationCompleted Done);
 
-    private static async Task<Choice> Collect(LlmRuntime runtime, Generate request, CancellationToken cancel)
+    private static async Task<Choice> Collect((IAsyncEnumerable<TokenChunk> Chunks, Task<GenerationCompleted> Completion) started)
     {
         // Read the chunks (not GenerateAsync) to keep their log-probabilities.
-        var (stream, completion) = runtime.StreamWithCompletion(request, cancel);
+        var (stream, completion) = started;
         var text = new StringBuilder();
         var ids = new List<int>();
         var logProbs = new List<float>();
@@ -35,7 +35,7 @@ public static partial class OpenAiServer
     {
         // One failing choice cancels the others, so no sequence runs on for an answer nobody gets.
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
-        var tasks = requests.Select(r => Collect(runtime, r, cancel.Token)).ToList();
+        var tasks = StartChoices(runtime, requests, cancel.Token).Select(Collect).ToList();
         Choice[] choices;
         try
         {

@@ -86,9 +86,9 @@ public static class RequestMapper
     }
 
     /// <summary>
-    /// The n choices of a request, each its own sequence: the same prompt (its full KV blocks are shared
-    /// through the prefix cache), ids suffixed "-1", "-2", ..., and a given seed advanced by the choice's
-    /// index so the choices differ yet stay reproducible.
+    /// The n choices of a request, each its own sequence: the same prompt (started as one group, the
+    /// runtime computes it once and the choices share its KV blocks), ids suffixed "-1", "-2", ..., and a
+    /// given seed advanced by the choice's index so the choices differ yet stay reproducible.
     /// </summary>
     public static IReadOnlyList<Generate> Choices(Generate first, int n) =>
         Enumerable.Range(0, Math.Max(1, n)).Select(i => i == 0 ? first : first with

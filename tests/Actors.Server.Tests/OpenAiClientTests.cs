@@ -134,4 +134,34 @@ public sealed class OpenAiClientTests : IAsyncLifetime
         var models = await new OpenAIClient(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = _base }).GetOpenAIModelClient().GetModelsAsync();
         Assert.Contains(models.Value, m => m.Id == "tiny");
     }
+
+    /// <summary>
+    /// The SDK's typed results read only choices[0], so its protocol methods send n and the raw body
+    /// is read for every choice's index; the typed streaming call still works on the same request.
+    /// </summary>
+    [Fact]
+    public async Task The_sdk_gets_n_choices_indexed_0_to_n_minus_1_streamed_and_not()
+    {
+        var body = new { model = "tiny", messages = new[] { new { role = "user", content = "Tell me something" } }, max_tokens = 6, n = 3, seed = 11, temperature = 1.0 };
+        var whole = await Chat().CompleteChatAsync(System.ClientModel.BinaryContent.Create(BinaryData.FromObjectAsJson(body)));
+        var json = JsonDocument.Parse(whole.GetRawResponse().Content.ToString()).RootElement;
+        var choices = json.GetProperty("choices").EnumerateArray().ToList();
+        Assert.Equal([0, 1, 2], choices.Select(c => c.GetProperty("index").GetInt32()));
+        Assert.All(choices, c => Assert.False(string.IsNullOrEmpty(c.GetProperty("message").GetProperty("content").GetString())));
+
+        var streamed = await Chat().CompleteChatAsync(System.ClientModel.BinaryContent.Create(BinaryData.FromObjectAsJson(new
+        {
+            body.model, body.messages, body.max_tokens, body.n, body.seed, body.temperature, stream = true,
+        })), new System.ClientModel.Primitives.RequestOptions { BufferResponse = true });
+        var texts = new System.Text.StringBuilder[] { new(), new(), new() };
+        foreach (var line in streamed.GetRawResponse().Content.ToString().Split('\n'))
+        {
+            if (!line.StartsWith("data: {", StringComparison.Ordinal)) continue;
+            foreach (var c in JsonDocument.Parse(line[6..]).RootElement.GetProperty("choices").EnumerateArray())
+                if (c.GetProperty("delta").TryGetProperty("content", out var t) && t.ValueKind == JsonValueKind.String)
+                    texts[c.GetProperty("index").GetInt32()].Append(t.GetString());
+        }
+        // The same seed gives the same choices streamed or not.
+        Assert.Equal(choices.Select(c => c.GetProperty("message").GetProperty("content").GetString()), texts.Select(b => b.ToString()));
+    }
 }

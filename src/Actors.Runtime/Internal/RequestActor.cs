@@ -76,10 +76,13 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     private RequestsInTransit? _inTransit;
+    /// <summary>Set when this request is one of n choices admitted together (see <see cref="ChoiceGroup"/>).</summary>
+    private readonly ChoiceGroup? _group;
 
     public RequestActor(Generate request, IResponseSink sink, IActorRef scheduler, RequestContext ctx, long sequenceId, long arrivalTimestamp, double arrivalAt = double.NaN,
-        RequestsInTransit? inTransit = null)
+        RequestsInTransit? inTransit = null, ChoiceGroup? group = null)
     {
+        _group = group;
         _inTransit = inTransit;
         _arrivalAt = ctx.ArrivalClock is { } clock ? clock.At(arrivalTimestamp) : arrivalAt; // a real clock has no arrivals in the future
         _request = request;
@@ -129,7 +132,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             Output = stream,
             SkipPrefixCache = _request.Pooling is not null,
         };
-        _scheduler.Tell(new EnqueueSequence(sequence, sampling, prompt, _inTransit));
+        _scheduler.Tell(new EnqueueSequence(sequence, sampling, prompt, _inTransit, _group));
         _enqueued = true;
         _inTransit = null; // the scheduler counts its arrival
         if (_ctx.AdmissionTimeout > TimeSpan.Zero && _ctx.ArrivalClock is not null)
@@ -293,6 +296,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     {
         _inTransit?.Arrived(); // rejected before it was sent to the scheduler
         _inTransit = null;
+        if (_group is not null && !_enqueued) _scheduler.Tell(new LeaveChoiceGroup(_group.Id, _sequenceId)); // its group must not wait for it
         _finished = _replied = true;
         _ctx.Metrics.RequestRejected(reason.ToString());
         _sink.Reject(new GenerationRejected(_request.RequestId, reason, message));

@@ -15,6 +15,9 @@ internal sealed record StartChannelRequest(Generate Request, ChannelWriter<Token
 /// <summary>Start several channel requests at once (see <see cref="RouterActor"/>: all count as in transit before any starts).</summary>
 internal sealed record StartChannelRequests(IReadOnlyList<StartChannelRequest> Requests) : INoSerializationVerificationNeeded;
 
+/// <summary>Start the n choices of one request on one replica, where they share the prompt's computation and KV blocks (see <see cref="ChoiceGroup"/>).</summary>
+internal sealed record StartChoices(IReadOnlyList<StartChannelRequest> Choices) : INoSerializationVerificationNeeded;
+
 /// <summary>The replicas a router spreads requests over.</summary>
 /// <param name="InTransit">Requests started towards this replica whose EnqueueSequence has not reached the scheduler yet.</param>
 /// <param name="Health">Whether the replica takes requests (its scheduler keeps it up to date).</param>
@@ -80,6 +83,9 @@ internal sealed class RouterActor : UntypedActor
             case StartChannelRequests batch:
                 StartAll(batch.Requests);
                 break;
+            case StartChoices choices:
+                StartChoices(choices.Choices);
+                break;
             case Cancel c:
                 if (_active.TryGetValue(c.RequestId, out var actor)) actor.Forward(c);
                 break;
@@ -141,10 +147,31 @@ internal sealed class RouterActor : UntypedActor
     }
 
     /// <summary>
+    /// Starts a request's choices on the replica chosen for the first, as one <see cref="ChoiceGroup"/>
+    /// (the choices that pass the id checks); its scheduler admits them together.
+    /// </summary>
+    private void StartChoices(IReadOnlyList<StartChannelRequest> choices)
+    {
+        long arrival = Stopwatch.GetTimestamp();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var reserved = new List<(StartChannelRequest Request, IResponseSink Sink, long SequenceId)>(choices.Count);
+        int replica = -1;
+        foreach (var s in choices)
+        {
+            var sink = new ChannelSink(s.Writer, s.Outcome);
+            if (!TryReserve(s.Request, sink, ids, out int index, out long sequenceId, replica)) continue;
+            replica = index;
+            reserved.Add((s, sink, sequenceId));
+        }
+        var group = reserved.Count > 1 ? new ChoiceGroup(reserved[0].SequenceId, reserved.Count) : null;
+        foreach (var (s, sink, sequenceId) in reserved) Spawn(s.Request, sink, replica, sequenceId, arrival, s.ArrivalAt, group);
+    }
+
+    /// <summary>
     /// Checks the request id (not empty, not in progress, not earlier in <paramref name="batch"/>), picks
     /// the replica and counts the request as in transit there; rejects through the sink otherwise.
     /// </summary>
-    private bool TryReserve(Generate g, IResponseSink sink, HashSet<string>? batch, out int index, out long sequenceId)
+    private bool TryReserve(Generate g, IResponseSink sink, HashSet<string>? batch, out int index, out long sequenceId, int replica = -1)
     {
         index = -1;
         sequenceId = 0;
@@ -158,7 +185,7 @@ internal sealed class RouterActor : UntypedActor
             sink.Reject(new GenerationRejected(g.RequestId, RejectionReason.DuplicateRequestId, $"request id '{g.RequestId}' is already in progress"));
             return false;
         }
-        index = ChooseReplica();
+        index = replica >= 0 ? replica : ChooseReplica();
         if (index < 0)
         {
             sink.Reject(new GenerationRejected(g.RequestId, RejectionReason.Unavailable,
@@ -171,10 +198,11 @@ internal sealed class RouterActor : UntypedActor
         return true;
     }
 
-    private void Spawn(Generate g, IResponseSink sink, int index, long sequenceId, long arrival, double arrivalAt)
+    private void Spawn(Generate g, IResponseSink sink, int index, long sequenceId, long arrival, double arrivalAt, ChoiceGroup? group = null)
     {
         var replica = _replicas[index];
-        var actor = Context.ActorOf(Akka.Actor.Props.Create(() => new RequestActor(g, sink, replica.Scheduler, _context, sequenceId, arrival, arrivalAt, replica.InTransit)), $"request-{sequenceId}");
+        var actor = Context.ActorOf(Akka.Actor.Props.Create(() => new RequestActor(g, sink, replica.Scheduler, _context, sequenceId, arrival, arrivalAt, replica.InTransit, group)),
+            $"request-{sequenceId}");
         Context.Watch(actor);
         _active[g.RequestId] = actor;
         _byActor[actor] = (g.RequestId, index, sequenceId);

@@ -102,6 +102,7 @@ internal sealed partial class SchedulerActor
         }
         _maintenance.Clear();
         while (_future.TryDequeue(out var waiting, out _)) End(waiting.Request.Stream, FinishReason.Error, reason);
+        EndAssembling(reason);
         _pendingSetup.Clear();
         _inFlight.Clear();
         _overdue.Clear();

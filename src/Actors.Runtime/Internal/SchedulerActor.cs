@@ -85,6 +85,13 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
             case StepFailed f:
                 Failed(f);
                 break;
+            case LeaveChoiceGroup leave:
+                LeaveGroup(leave);
+                TrySchedule();
+                break;
+            case AbortSequence a when AbortAssembling(a.SequenceId, (FinishReason)a.Reason):
+                TrySchedule();
+                break;
             case AbortSequence a:
                 if (_migratedTo.TryGetValue(a.SequenceId, out var moved)) moved.Forward(a);
                 else if (_policy.IsImporting(a.SequenceId)) _deferredAborts.Add(a.SequenceId);
@@ -153,6 +160,7 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
             End(stream, FinishReason.Cancelled, null);
             return;
         }
+        if (JoinGroup(e, sender)) return;
         var result = _policy.TryAdd(e.Request);
         if (!result.IsAccepted)
         {
@@ -316,11 +324,17 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
         var step = entry.Step;
         string error = $"device {f.DeviceId} failed at stage {f.Stage}: {f.Error.Message}";
         _log.Warning("replica {0}: step {1} failed ({2}); ending its {3} sequences", _replica, step.StepId, error, step.Sequences.Length);
+        string? sticky = Inference.Compute.DeviceFaults.IsSticky(f.Error)
+            ? $"replica {_replica}: device {f.DeviceId} had a sticky fault ({f.Error.Message}); out of service"
+            : null;
+        // Out of rotation before any of the step's requests hears of the fault, so a client that reads its
+        // error and asks again is not routed back here.
+        if (sticky is not null) _health.Fail(sticky);
         FailStep(step, error);
         _workPool.Push(f.Work);
-        if (Inference.Compute.DeviceFaults.IsSticky(f.Error))
+        if (sticky is not null)
         {
-            FailReplica($"replica {_replica}: device {f.DeviceId} had a sticky fault ({f.Error.Message}); out of service");
+            FailReplica(sticky);
             return;
         }
         TrySchedule();

@@ -8,7 +8,8 @@ namespace Actors.Runtime.Internal;
 // the scheduler writes them into the request's sink (see SequenceStream).
 
 /// <summary>A request actor asks its replica's scheduler to admit a sequence; <c>Request.Output</c> is its <see cref="SequenceStream"/>.</summary>
-internal sealed record EnqueueSequence(SequenceRequest Request, SamplingOptions Sampling, int[] PromptTokens, RequestsInTransit? InTransit = null)
+/// <param name="Group">Set for one of a request's n choices: the scheduler admits the group as one sequence with forks.</param>
+internal sealed record EnqueueSequence(SequenceRequest Request, SamplingOptions Sampling, int[] PromptTokens, RequestsInTransit? InTransit = null, ChoiceGroup? Group = null)
     : INoSerializationVerificationNeeded
 {
     public SequenceStream Stream => (SequenceStream)Request.Output!;
@@ -39,3 +40,14 @@ internal sealed record AbortSequence(long SequenceId, AbortReason Reason) : INoS
 
 /// <summary>Sets the pipeline route once the replica's actors exist.</summary>
 internal sealed record UseRoute(PipelineRoute Route) : INoSerializationVerificationNeeded;
+
+/// <summary>
+/// The n choices of one request (OpenAI's n), started together on one replica: each has its own request
+/// actor, stream and sampler; the scheduler waits for all <see cref="Size"/> and admits them as one
+/// sequence with forks, so the prompt is computed once (see <see cref="SequenceRequest.Forks"/>).
+/// </summary>
+/// <param name="Id">The group's id: the sequence id of its first choice.</param>
+internal sealed record ChoiceGroup(long Id, int Size);
+
+/// <summary>A choice of a <see cref="ChoiceGroup"/> ended before it was enqueued (rejected at validation): do not wait for it.</summary>
+internal sealed record LeaveChoiceGroup(long GroupId, long SequenceId) : INoSerializationVerificationNeeded;

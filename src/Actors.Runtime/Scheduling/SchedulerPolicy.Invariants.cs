@@ -13,6 +13,7 @@ public sealed partial class SchedulerPolicy
     /// so at most its last block is partly empty; queued sequences hold no device blocks and a swapped
     /// one exactly the host blocks of its computed tokens.</item>
     /// <item>Waiting + running + swapped = live sequences; the running set is in service order.</item>
+    /// <item>A pending fork is not live and waits for a live sequence that lists it and has not passed its fork point.</item>
     /// </list>
     /// </summary>
     public void CheckInvariants()
@@ -68,6 +69,13 @@ public sealed partial class SchedulerPolicy
             SequenceState a = _running[i - 1], b = _running[i];
             if ((a.Priority, a.ArrivalTime, a.AdmissionOrder).CompareTo((b.Priority, b.ArrivalTime, b.AdmissionOrder)) > 0)
                 throw Broken($"running set out of order at {i}: {a.Id} before {b.Id}");
+        }
+        foreach (var (fork, owner) in _pendingForks)
+        {
+            if (_live.ContainsKey(fork)) throw Broken($"fork {fork} is both pending and live");
+            if (!_live.TryGetValue(owner.Id, out var live) || live != owner || owner.PendingForks is not { } forks || Array.FindIndex(forks, f => f.Id == fork) < 0)
+                throw Broken($"pending fork {fork} waits for sequence {owner.Id}, which does not hold it");
+            if (owner.ComputedTokens > owner.ForkPoint) throw Broken($"sequence {owner.Id} computed past its fork point with forks pending");
         }
         int inFlight = 0;
         foreach (var step in _steps) if (step.InFlight) inFlight++;

@@ -24,6 +24,7 @@ public sealed partial class SchedulerPolicy
         exported = null!;
         if (!_live.TryGetValue(id, out var sequence) || sequence.InFlightStep != 0) return false;
         if (sequence.Status is not (SequenceStatus.Running or SequenceStatus.Waiting)) return false;
+        if (sequence.PendingForks != null) return false; // its forks start from its KV here
         int computed = sequence.Status == SequenceStatus.Running ? sequence.ComputedTokens : 0;
         int blockCount = _kv.BlocksFor(computed);
         var blocks = sequence.Table.Blocks[..blockCount].ToArray();

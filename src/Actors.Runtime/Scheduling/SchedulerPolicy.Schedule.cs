@@ -93,7 +93,7 @@ public sealed partial class SchedulerPolicy
             var sequence = _running[i];
             if (sequence.InFlightStep != 0 || sequence.LastScheduledStep == _step.StepId || sequence.Paused) continue;
             if (onlyOverdue && sequence.LastScheduledStep > overdueBefore) continue;
-            int remaining = sequence.RemainingTokens;
+            int remaining = sequence.SchedulableTokens;
             if ((remaining == 1) != decodes) continue;
             int count = decodes ? 1 : PrefillChunk(remaining);
             if (count == 0) continue;
@@ -140,7 +140,7 @@ public sealed partial class SchedulerPolicy
 
     private bool TryResume(SequenceState sequence)
     {
-        int remaining = sequence.RemainingTokens;
+        int remaining = sequence.SchedulableTokens;
         int count = remaining == 1 ? 1 : PrefillChunk(remaining);
         if (count == 0) return false;
         if (!_kv.TrySwapIn(sequence.Table, sequence.HostTable!, _hostPool!, sequence.ComputedTokens + count, _step.SwapInList)) return false;
@@ -156,7 +156,10 @@ public sealed partial class SchedulerPolicy
     {
         var tokens = sequence.Tokens;
         int cached = CachedPrefix(sequence);
-        int count = PrefillChunk(tokens.Length - cached);
+        // With forks pending the prompt is computed up to the fork point; at least one token of it
+        // here, so the forks start from the step's result.
+        if (sequence.PendingForks != null && cached >= sequence.ForkPoint) cached -= _settings.BlockSize;
+        int count = PrefillChunk((sequence.PendingForks != null ? sequence.ForkPoint : tokens.Length) - cached);
         if (count == 0) return false;
         if (!_kv.TryAllocateWithCachedPrefix(sequence.Table, tokens, cached, count)) return false;
         _waiting.Remove(sequence);

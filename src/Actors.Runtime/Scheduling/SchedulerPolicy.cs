@@ -23,6 +23,8 @@ public sealed partial class SchedulerPolicy
     private readonly KvBlockPool? _hostPool;
     private readonly KvCacheManager _kv;
     private readonly Dictionary<long, SequenceState> _live;
+    /// <summary>Forks not started yet, by id, with the sequence that will start them.</summary>
+    private readonly Dictionary<long, SequenceState> _pendingForks = new();
     private readonly Stack<SequenceState> _spareSequences;
     private readonly SequenceQueue _waiting = new();
     private readonly SequenceQueue _swapped = new();
@@ -99,7 +101,7 @@ public sealed partial class SchedulerPolicy
         return true;
     }
 
-    public bool Contains(long id) => _live.ContainsKey(id);
+    public bool Contains(long id) => _live.ContainsKey(id) || _pendingForks.ContainsKey(id);
 
     /// <summary>
     /// Queues a request, or says why not. Checks cheapest first; the queue bound last, so a request
@@ -110,8 +112,9 @@ public sealed partial class SchedulerPolicy
         ArgumentNullException.ThrowIfNull(request);
         int prompt = request.PromptTokens.Length;
         int maxLength = _settings.MaxModelLength;
-        if (_live.ContainsKey(request.Id))
+        if (Contains(request.Id))
             return AdmissionResult.Reject(AdmissionStatus.DuplicateId, $"sequence {request.Id} is already queued or running");
+        if (CheckForks(request) is { } badFork) return badFork;
         if (prompt == 0)
             return AdmissionResult.Reject(AdmissionStatus.EmptyPrompt, "the prompt is empty: at least one token is needed to sample from");
         if (request.MaxNewTokens < 1)
@@ -138,9 +141,67 @@ public sealed partial class SchedulerPolicy
         sequence.Start(request, request.Id, ++_admissions);
         _live.Add(request.Id, sequence);
         _waiting.InsertByArrival(sequence);
+        if (sequence.PendingForks != null)
+            foreach (var fork in sequence.PendingForks) _pendingForks.Add(fork.Id, sequence);
+        else
+            foreach (var fork in request.Forks) TryAdd(fork); // a one-token prompt: nothing to share, each runs on its own
         return AdmissionResult.Accepted;
     }
 
+    /// <summary>Forks must be plain sequences of the same prompt, with ids of their own; null when they are.</summary>
+    private AdmissionResult? CheckForks(SequenceRequest request)
+    {
+        var forks = request.Forks;
+        if (forks.Length == 0) return null;
+        if (forks.Length + 1 > _settings.MaxRunningSequences)
+            return AdmissionResult.Reject(AdmissionStatus.InvalidMaxNewTokens,
+                $"{forks.Length + 1} parallel sequences are more than the {_settings.MaxRunningSequences} that may run at once");
+        if (request.Forks.Length > 0 && request.PromptTokens.Length == 1 && _waiting.Count + forks.Length >= _settings.MaxWaiting)
+            return AdmissionResult.Reject(AdmissionStatus.QueueFull, $"the waiting queue has no room for {forks.Length + 1} sequences");
+        for (int i = 0; i < forks.Length; i++)
+        {
+            var fork = forks[i];
+            if (fork.Id == request.Id || Contains(fork.Id) || Array.FindIndex(forks, 0, i, f => f.Id == fork.Id) >= 0)
+                return AdmissionResult.Reject(AdmissionStatus.DuplicateId, $"fork {i} has id {fork.Id}, which is already taken");
+            if (fork.Forks.Length > 0)
+                return AdmissionResult.Reject(AdmissionStatus.InvalidMaxNewTokens, $"fork {fork.Id} has forks of its own; only one level is supported");
+            if (!fork.PromptTokens.Span.SequenceEqual(request.PromptTokens.Span))
+                return AdmissionResult.Reject(AdmissionStatus.EmptyPrompt, $"fork {fork.Id} has a different prompt from sequence {request.Id}: forks share the prompt");
+            if (fork.MaxNewTokens < 1 || (long)fork.PromptTokens.Length + fork.MaxNewTokens > _settings.MaxModelLength
+                || _kv.BlocksFor(fork.PromptTokens.Length + fork.MaxNewTokens) > _settings.NumBlocks)
+                return AdmissionResult.Reject(AdmissionStatus.InvalidMaxNewTokens,
+                    $"fork {fork.Id} asks for {fork.MaxNewTokens} new tokens, which is not between 1 and what the model length and KV pool allow");
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The parent has computed all of its prompt but the last token: each pending fork starts there,
+    /// sharing the parent's blocks (<see cref="KvCacheManager.Fork"/>), and computes the last prompt
+    /// token itself next step (the first write copies the shared partly filled block). A fork that finds
+    /// no running slot waits instead and is computed on its own (its full blocks may still come from
+    /// the prefix cache).
+    /// </summary>
+    private void StartForks(SequenceState parent, UpdateResult result)
+    {
+        var forks = parent.PendingForks!;
+        parent.PendingForks = null;
+        foreach (var fork in forks)
+        {
+            if (!_pendingForks.Remove(fork.Id)) continue; // aborted before it started
+            var child = RentSequence();
+            bool run = _running.Count < _settings.MaxRunningSequences;
+            child.StartForked(fork, run ? parent.ComputedTokens : 0, ++_admissions);
+            _live.Add(fork.Id, child);
+            if (run)
+            {
+                _kv.Fork(parent.Table, child.Table);
+                _running.Insert(child);
+            }
+            else _waiting.InsertByArrival(child);
+            result.AddForked(parent.Id, fork.Id);
+        }
+    }
     /// <summary>
     /// Applies a step's result: advances computed tokens, caches blocks that became full, appends the
     /// sampled tokens (one per sequence that needed logits, in step order) and finishes sequences that
@@ -171,6 +232,7 @@ public sealed partial class SchedulerPolicy
             sequence.InFlightTokens = 0;
             sequence.ComputedTokens += entry.TokenCount;
             _kv.CacheFullBlocks(sequence.Table, sequence.Tokens, sequence.ComputedTokens);
+            if (sequence.PendingForks != null && sequence.ComputedTokens == sequence.ForkPoint) StartForks(sequence, result);
             if (!entry.NeedsLogits) continue;
 
             sequence.Append(token);
@@ -190,6 +252,7 @@ public sealed partial class SchedulerPolicy
     /// </summary>
     public bool Abort(long id, AbortReason reason)
     {
+        if (_pendingForks.Remove(id)) return true; // a fork not started yet: it simply never starts
         if (!_live.TryGetValue(id, out var sequence)) return false;
         switch (sequence.Status)
         {
@@ -197,8 +260,30 @@ public sealed partial class SchedulerPolicy
             case SequenceStatus.Swapped: _swapped.Remove(sequence); break;
             case SequenceStatus.Running: _running.Remove(sequence); break;
         }
+        var orphans = sequence.PendingForks;
+        sequence.PendingForks = null;
         Release(sequence);
+        if (orphans != null) AdoptForks(orphans);
         return true;
+    }
+
+    /// <summary>
+    /// The sequence that was to compute the prompt for these forks is gone before they started: the
+    /// first fork still pending takes its place (queued with the others as its forks), so aborting one
+    /// choice never ends the others.
+    /// </summary>
+    private void AdoptForks(SequenceRequest[] forks)
+    {
+        int first = Array.FindIndex(forks, f => _pendingForks.ContainsKey(f.Id));
+        if (first < 0) return;
+        var rest = forks.Skip(first + 1).Where(f => _pendingForks.ContainsKey(f.Id)).ToArray();
+        var lead = forks[first] with { Forks = rest };
+        _pendingForks.Remove(lead.Id);
+        var sequence = RentSequence();
+        sequence.Start(lead, lead.Id, ++_admissions);
+        _live.Add(lead.Id, sequence);
+        _waiting.InsertByArrival(sequence);
+        foreach (var fork in rest) _pendingForks[fork.Id] = sequence;
     }
 
     private void Finish(SequenceState sequence, FinishReason reason, UpdateResult result)
@@ -211,6 +296,9 @@ public sealed partial class SchedulerPolicy
     /// <summary>Frees everything a sequence holds and returns its record to the pool.</summary>
     private void Release(SequenceState sequence)
     {
+        // Forks that were waiting for this sequence's prompt are dropped with it (their owners abort them too).
+        if (sequence.PendingForks != null)
+            foreach (var fork in sequence.PendingForks) _pendingForks.Remove(fork.Id);
         _kv.Free(sequence.Table);
         if (sequence.HostTable is { Count: > 0 } host)
         {

@@ -26,4 +26,12 @@ public sealed record SequenceRequest(long Id, ReadOnlyMemory<int> PromptTokens, 
     /// hidden state of each prompt token, which a cached block does not have.
     /// </summary>
     public bool SkipPrefixCache { get; init; }
+    /// <summary>
+    /// Further sequences with the same prompt (parallel sampling, OpenAI's n): this sequence computes the
+    /// prompt once, up to all but its last token, then each fork starts from there sharing its KV blocks
+    /// (full ones by reference count, the partly filled last one copied when first written). Each fork
+    /// then computes the last prompt token itself, so it gets its own logits row and sampler: one extra
+    /// token per fork instead of a whole prompt, and nothing in the workers changes.
+    /// </summary>
+    public SequenceRequest[] Forks { get; init; } = [];
 }

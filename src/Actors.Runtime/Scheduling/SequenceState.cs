@@ -33,6 +33,12 @@ internal sealed class SequenceState
     public int ComputedTokens { get; set; }
     public int GeneratedTokens => KnownTokens - PromptLength;
     public int RemainingTokens => KnownTokens - ComputedTokens;
+    /// <summary>Forks not started yet (see <see cref="SequenceRequest.Forks"/>); null when none.</summary>
+    public SequenceRequest[]? PendingForks { get; set; }
+    /// <summary>Computed tokens at which the pending forks start: all of the prompt but its last token.</summary>
+    public int ForkPoint => PromptLength - 1;
+    /// <summary>Tokens the scheduler may compute for it now: with forks pending, only up to the fork point.</summary>
+    public int SchedulableTokens => PendingForks != null ? ForkPoint - ComputedTokens : RemainingTokens;
     public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, KnownTokens);
 
     public int Priority => Request.Priority;
@@ -83,6 +89,19 @@ internal sealed class SequenceState
         Paused = false;
         FirstStepPending = true;
         BlocksReplaced = AtFrontOfClass = false;
+        PendingForks = request.Forks.Length > 0 && prompt.Length > 1 ? request.Forks : null;
+    }
+
+    /// <summary>
+    /// Starts as a fork at its parent's fork point: the same prompt, the first
+    /// <paramref name="computedTokens"/> of it in the KV cache (0: it waits to be computed on its own).
+    /// </summary>
+    public void StartForked(SequenceRequest request, int computedTokens, long admissionOrder)
+    {
+        Start(request, request.Id, admissionOrder);
+        ComputedTokens = computedTokens;
+        Status = computedTokens > 0 ? SequenceStatus.Running : SequenceStatus.Waiting;
+        PendingForks = null;
     }
 
     /// <summary>
@@ -107,6 +126,7 @@ internal sealed class SequenceState
         FirstStepPending = computedTokens == 0;
         BlocksReplaced = true;
         AtFrontOfClass = computedTokens == 0;
+        PendingForks = null;
     }
 
     public void Append(int token) => _tokens[KnownTokens++] = token;
@@ -117,6 +137,7 @@ internal sealed class SequenceState
         Status = SequenceStatus.Released;
         Incarnation++;
         Request = null!;
+        PendingForks = null;
     }
 
     private void EnsureTokenCapacity(int capacity)

@@ -14,6 +14,9 @@ public enum AbortReason
 
 public readonly record struct FinishedSequence(long Id, FinishReason Reason, int GeneratedTokens);
 
+/// <summary>A fork (see <see cref="SequenceRequest.Forks"/>) started from its parent's computed prompt.</summary>
+public readonly record struct ForkedSequence(long ParentId, long Id);
+
 /// <summary>A token sampled for a sequence and appended to it.</summary>
 public readonly record struct AppendedToken(long Id, int Token);
 
@@ -25,6 +28,7 @@ public sealed class UpdateResult
 {
     private readonly ReusableList<AppendedToken> _appended;
     private readonly ReusableList<FinishedSequence> _finished;
+    private readonly ReusableList<ForkedSequence> _forked = new(4);
 
     internal UpdateResult(int capacity)
     {
@@ -38,11 +42,17 @@ public sealed class UpdateResult
     /// <summary>Sequences that finished; their KV blocks are already free.</summary>
     public ReadOnlySpan<FinishedSequence> Finished => _finished.Span;
 
+    /// <summary>Forks started by this step (they run from the next step on).</summary>
+    public ReadOnlySpan<ForkedSequence> Forked => _forked.Span;
+
     internal void Clear()
     {
+        _forked.Clear();
         _appended.Clear();
         _finished.Clear();
     }
+
+    internal void AddForked(long parent, long id) => _forked.Add(new ForkedSequence(parent, id));
 
     internal void AddToken(long id, int token) => _appended.Add(new AppendedToken(id, token));
 

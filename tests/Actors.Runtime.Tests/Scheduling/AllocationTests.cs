@@ -51,4 +51,40 @@ public class AllocationTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(policy.BlockPool.Hits > 0);
         policy.CheckInvariants();
     }
+
+    /// <summary>
+    /// Sequences with forks decoding side by side (shared prompt blocks, copy-on-write done): once every
+    /// fork has started, Schedule + Update allocate nothing.
+    /// </summary>
+    [Fact]
+    public void Decoding_forked_sequences_allocates_nothing()
+    {
+        var settings = Settings(budget: 256, maxRunning: 32, maxWaiting: 64, blockSize: 16, blocks: 1024, maxModelLength: 2048, prefixCaching: true);
+        var policy = new SchedulerPolicy(settings);
+        for (int g = 0; g < 4; g++)
+        {
+            int[] prompt = Enumerable.Range(g * 1000, 37).ToArray();
+            policy.TryAdd(new SequenceRequest(g * 10, prompt, 1000, ArrivalTime: TimeSpan.FromTicks(g))
+            {
+                Forks = Enumerable.Range(1, 3).Select(i => new SequenceRequest(g * 10 + i, prompt, 1000, ArrivalTime: TimeSpan.FromTicks(g))).ToArray(),
+            });
+        }
+        var sampled = Enumerable.Repeat(42, settings.MaxRunningSequences).ToArray();
+        void RunSteps(int count)
+        {
+            for (int s = 0; s < count; s++)
+            {
+                var step = policy.Schedule();
+                policy.Update(step, sampled.AsSpan(0, step.LogitCount));
+            }
+        }
+        // Warm-up past 256 tokens: block tables grow (doubling) to 32 blocks, enough for the 512 tokens measured.
+        RunSteps(300);
+        Assert.Equal(16, policy.RunningCount);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        RunSteps(150);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        policy.CheckInvariants();
+    }
 }

@@ -6,7 +6,7 @@ using static Actors.Runtime.Tests.Scheduling.SchedulerTestKit;
 namespace Actors.Runtime.Tests.Scheduling;
 
 /// <summary>
-/// Thousands of random requests (shared prefixes, priorities, EOS, aborts) driven through
+/// Thousands of random requests (shared prefixes, priorities, EOS, aborts, forks) driven through
 /// Schedule/Update with random cancellations and random fake samples, checking after every call that
 /// the block accounting is exact; at the end every block must be free again.
 /// </summary>
@@ -40,7 +40,7 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
         var inFlightIds = new HashSet<long>();
         var now = TimeSpan.Zero;
         long nextId = 1;
-        int submitted = 0, finished = 0, aborted = 0, rejected = 0;
+        int submitted = 0, finished = 0, aborted = 0, rejected = 0, forked = 0;
 
         for (int iteration = 0; submitted < requests || live.Count > 0 || inFlightSteps.Count > 0; iteration++)
         {
@@ -49,9 +49,14 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
 
             for (int a = random.Next(0, 4) == 0 ? 1 : 0; a > 0 && submitted < requests; a--, submitted++)
             {
-                var request = RandomRequest(random, nextId++, prefixes, maxModelLength, now);
+                var request = RandomRequest(random, nextId, prefixes, maxModelLength, now);
+                nextId += 1 + request.Forks.Length;
                 var admission = policy.TryAdd(request);
-                if (admission.IsAccepted) Assert.True(live.Add(request.Id));
+                if (admission.IsAccepted)
+                {
+                    Assert.True(live.Add(request.Id));
+                    foreach (var fork in request.Forks) Assert.True(live.Add(fork.Id)); // each ends on its own: finished or aborted
+                }
                 else
                 {
                     Assert.Equal(AdmissionStatus.QueueFull, admission.Status);
@@ -96,6 +101,7 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
                 foreach (var sequence in step.Sequences) inFlightIds.Remove(sequence.Id);
                 var sampled = Enumerable.Range(0, step.LogitCount).Select(_ => random.Next(0, 40) == 0 ? EosToken : random.Next(2, Vocabulary)).ToArray();
                 var result = policy.Update(step, sampled);
+                forked += result.Forked.Length;
                 foreach (var done in result.Finished)
                 {
                     Assert.True(live.Remove(done.Id), $"finished {done.Id}, which was not live");
@@ -110,13 +116,14 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
         Assert.Equal(0, policy.BlockPool.UsedCount);
         if (policy.HostBlockPool != null) Assert.Equal(settings.NumSwapBlocks, policy.HostBlockPool.FreeCount);
         policy.CheckInvariants();
-        output.WriteLine($"finished {finished}, rejected {rejected}, aborted {aborted}, " +
+        output.WriteLine($"finished {finished}, rejected {rejected}, aborted {aborted}, forked {forked}, " +
                          $"preemptions {policy.TotalPreemptions}, prefix hits {policy.BlockPool.Hits}/{policy.BlockPool.Queries}, evictions {policy.BlockPool.Evictions}");
         // The run must really have exercised the paths it is meant to check.
         // More than a third: with several steps in flight each step carries a share of the running sequences
         // (micro-batches), so in this driver, which often applies steps one by one, more reach their deadline.
         Assert.True(finished > requests / 3, $"only {finished} finished");
         Assert.True(aborted > 0, $"aborted {aborted}");
+        Assert.True(forked > 0, "no fork started");
         Assert.True(policy.TotalPreemptions > 0, "no preemption happened");
         if (prefixCaching) Assert.True(policy.BlockPool.Hits > 0, "no prefix-cache hit happened");
     }
@@ -126,11 +133,15 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
         var prefix = prefixes[random.Next(prefixes.Length)];
         var prompt = prefix.Concat(RandomTokens(random, random.Next(1, 24))).ToArray();
         int maxNew = Math.Min(random.Next(1, 24), maxModelLength - prompt.Length);
-        return new SequenceRequest(id, prompt, maxNew, Priority: random.Next(0, 3), ArrivalTime: now)
+        var request = new SequenceRequest(id, prompt, maxNew, Priority: random.Next(0, 3), ArrivalTime: now)
         {
             EosTokenId = random.Next(4) == 0 ? null : EosToken,
             IgnoreEos = random.Next(10) == 0,
         };
+        // One request in five has 1-3 forks (parallel sampling): shared prompt blocks, copy-on-write, forks aborted on their own.
+        if (random.Next(5) == 0)
+            request = request with { Forks = Enumerable.Range(1, random.Next(1, 4)).Select(i => request with { Id = id + i }).ToArray() };
+        return request;
     }
 
     private static int[] RandomTokens(Random random, int count) => Enumerable.Range(0, count).Select(_ => random.Next(2, 40)).ToArray();
