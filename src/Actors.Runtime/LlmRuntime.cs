@@ -172,7 +172,8 @@ public sealed partial class LlmRuntime : IExtension
         var request = new Generate
         {
             RequestId = "actors-warm-up",
-            PromptTokens = [1 % vocab, 2 % vocab, 3 % vocab, 4 % vocab],
+            // Long enough for the many-token (tiled) kernel paths of a real prompt's prefill.
+            PromptTokens = Enumerable.Range(1, Math.Clamp(MaxModelLength - 4, 1, 48)).Select(i => i % vocab).ToArray(),
             MaxTokens = 2,
             Sampling = new SamplingOptions { IgnoreEos = true },
         };
