@@ -27,42 +27,14 @@ public sealed class ClusterGateway(IActorRef actor) : IGenerationFrontDoor
         Read(Start(request).Reader, request.RequestId, cancel);
 
     /// <summary>Generates to the end: the text, the token ids and the final message (a rejection throws <see cref="GenerationRejectedException"/>).</summary>
-    public async Task<GenerationResult> GenerateAsync(Generate request, CancellationToken cancel = default)
+    public Task<GenerationResult> GenerateAsync(Generate request, CancellationToken cancel = default)
     {
         var (reader, outcome) = Start(request);
-        var text = new System.Text.StringBuilder();
-        var tokens = new List<int>();
-        try
-        {
-            await foreach (var chunk in reader.ReadAllAsync(cancel))
-            {
-                text.Append(chunk.Text);
-                tokens.AddRange(chunk.TokenIds);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            Actor.Tell(new Cancel(request.RequestId));
-            throw;
-        }
-        var final = await outcome.Task.WaitAsync(cancel);
-        return final is GenerationCompleted done ? new GenerationResult(text.ToString(), tokens, done)
-            : throw new GenerationRejectedException((GenerationRejected)final);
+        return GenerationChannel.Collect(reader, outcome, () => Actor.Tell(new Cancel(request.RequestId)), cancel);
     }
 
-    private async IAsyncEnumerable<TokenChunk> Read(ChannelReader<TokenChunk> reader, string requestId, [EnumeratorCancellation] CancellationToken cancel)
-    {
-        bool finished = false;
-        try
-        {
-            await foreach (var chunk in reader.ReadAllAsync(cancel)) yield return chunk;
-            finished = true;
-        }
-        finally
-        {
-            if (!finished) Actor.Tell(new Cancel(requestId));
-        }
-    }
+    private IAsyncEnumerable<TokenChunk> Read(ChannelReader<TokenChunk> reader, string requestId, CancellationToken cancel) =>
+        GenerationChannel.Read(reader, () => Actor.Tell(new Cancel(requestId)), cancel);
 
     /// <summary>For <see cref="LlmRuntime.RouteThrough"/>: a runtime's (and its HTTP server's) requests served through this gateway.</summary>
     void IGenerationFrontDoor.Start(Generate request, ChannelWriter<TokenChunk> writer, TaskCompletionSource<object> outcome) =>

@@ -306,19 +306,8 @@ public sealed partial class LlmRuntime : IExtension
         return result;
     }
 
-    private async IAsyncEnumerable<TokenChunk> Read(ChannelReader<TokenChunk> reader, string requestId, [EnumeratorCancellation] CancellationToken cancel)
-    {
-        bool finished = false;
-        try
-        {
-            await foreach (var chunk in reader.ReadAllAsync(cancel)) yield return chunk;
-            finished = true;
-        }
-        finally
-        {
-            if (!finished) CancelRequest(requestId);
-        }
-    }
+    private IAsyncEnumerable<TokenChunk> Read(ChannelReader<TokenChunk> reader, string requestId, CancellationToken cancel) =>
+        GenerationChannel.Read(reader, () => CancelRequest(requestId), cancel);
 
     /// <summary>Generates to the end and returns the text, the token ids and the final message; cancelling the token cancels the request.</summary>
     public Task<GenerationResult> GenerateAsync(Generate request, CancellationToken cancel = default)
@@ -357,27 +346,8 @@ public sealed partial class LlmRuntime : IExtension
         return tasks;
     }
 
-    private async Task<GenerationResult> Collect(ChannelReader<TokenChunk> reader, TaskCompletionSource<object> outcome, string requestId, CancellationToken cancel)
-    {
-        var text = new System.Text.StringBuilder();
-        var tokens = new List<int>();
-        try
-        {
-            await foreach (var chunk in reader.ReadAllAsync(cancel))
-            {
-                text.Append(chunk.Text);
-                tokens.AddRange(chunk.TokenIds);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            CancelRequest(requestId);
-            throw;
-        }
-        var final = await outcome.Task.WaitAsync(cancel);
-        return final is GenerationCompleted done ? new GenerationResult(text.ToString(), tokens, done)
-            : throw new GenerationRejectedException((GenerationRejected)final);
-    }
+    private Task<GenerationResult> Collect(ChannelReader<TokenChunk> reader, TaskCompletionSource<object> outcome, string requestId, CancellationToken cancel) =>
+        GenerationChannel.Collect(reader, outcome, () => CancelRequest(requestId), cancel);
 
     private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request, double arrivalAt = double.NaN)
     {
