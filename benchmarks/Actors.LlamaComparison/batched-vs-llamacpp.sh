@@ -2,7 +2,7 @@
 # Batched decode and prompt processing, ours (`actors bench --mode continuous --fixed-lengths`) next to
 # llama.cpp (LLamaSharp's llama_decode with N sequences), same GGUF files, 2 threads, back to back in one
 # run (this machine is shared: compare ratios from one run, not figures across runs).
-#   bash benchmarks/Actors.LlamaComparison/batched-vs-llamacpp.sh ["1 8 32"]   (env: MODELS_DIR, REPEATS, DECODE_MODELS, PP_MODELS)
+#   bash benchmarks/Actors.LlamaComparison/batched-vs-llamacpp.sh ["1 8 32"]   (env: MODELS_DIR, REPEATS, DECODE_MODELS, PP_MODELS; an empty list skips that part)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STREAMS=${1:-"1 8 32"}
@@ -18,8 +18,8 @@ L="dotnet benchmarks/Actors.LlamaComparison/bin/Release/net10.0/Actors.LlamaComp
 for t in Q4_K_M Q5_K_M IQ4_XS; do
   f="$DIR/$(echo $t | tr A-Z a-z)-118.gguf"; [ -f "$f" ] || $L quantize --from "$DIR/f16-118.gguf" --to "$f" --type $t
 done
-PP_MODELS=${PP_MODELS:-"f16-21m q8-118 q4_k_m-118 q5_k_m-118 iq4_xs-118"}
-DECODE_MODELS=${DECODE_MODELS:-"f16-21m q8-118"}
+PP_MODELS=${PP_MODELS-"f16-21m q8-118 q4_k_m-118 q5_k_m-118 iq4_xs-118"}
+DECODE_MODELS=${DECODE_MODELS-"f16-21m q8-118"}
 ours() { # model streams prompt new [requests]
   $A bench --model "$1" --mode continuous --requests "${5:-$2}" --concurrency "$2" --prompt-tokens "$3" --max-tokens "$4" --fixed-lengths --threads 2 --json \
     | python3 -c 'import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); print("%.1f generated tok/s, %.1f prompt tok/s over the run, ttft p50 %.0f ms" % (r["tokens_per_second"], r["prompt_tokens"] / r["seconds"], r["ttft_ms_p50"]))' 

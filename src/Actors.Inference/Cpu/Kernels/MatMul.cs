@@ -140,6 +140,9 @@ public static class MatMul
         switch (w.Type)
         {
             case GgmlType.F32: Run<FloatKernel<F32Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.F16 when HalfRowsPrefill.Applies(path, tokens):
+                HalfRowsPrefill.Run(path, w, act, tokens, ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart), yStride, rowStart, rowEnd - rowStart);
+                break;
             case GgmlType.F16: Run<FloatKernel<F16Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.BF16: Run<FloatKernel<BF16Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.Q8_0: Run<Q8_0Kernel>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
@@ -175,9 +178,15 @@ public static class MatMul
     private static void Run<K>(KernelPath path, WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd)
         where K : struct, IRowKernel
     {
-        int rows = rowEnd - rowStart, rb = w.RowBytes;
-        ref byte w0 = ref MemoryMarshal.GetReference(w.RowSpan(rowStart, rows));
-        ref float y0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart);
+        int rows = rowEnd - rowStart;
+        RunRows<K>(path, ref MemoryMarshal.GetReference(w.RowSpan(rowStart, rows)), w.RowBytes, rows, act, tokens,
+            ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart), yStride);
+    }
+
+    /// <summary><see cref="Run{K}"/> on <paramref name="rows"/> rows of <paramref name="rb"/> bytes from <paramref name="w0"/>, outputs from <paramref name="y0"/>.</summary>
+    internal static void RunRows<K>(KernelPath path, ref byte w0, int rb, int rows, PreparedActivations act, int tokens, ref float y0, int yStride)
+        where K : struct, IRowKernel
+    {
         int tile = K.Tile(path);
         if (tokens < tile) tile = 1;
         int done = tokens > 1 ? K.Prefill(path, ref w0, rb, rows, act, tokens, ref y0, yStride) : 0;
