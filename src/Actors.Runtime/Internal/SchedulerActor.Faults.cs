@@ -138,6 +138,8 @@ internal sealed partial class SchedulerActor
         foreach (var (id, entry) in _inFlight)
             if (Stopwatch.GetElapsedTime(entry.Work.DispatchedTicks, now) > _stepTimeout) (late ??= new()).Add(id);
         if (late is null) return;
+        // Out of rotation before any reply leaves: a client that sees the error must not find the replica healthy.
+        _health.SetHung(true);
         foreach (long id in late)
         {
             _inFlight.Remove(id, out var entry);
@@ -146,7 +148,6 @@ internal sealed partial class SchedulerActor
             _log.Error("{0}; ending its {1} sequences, the replica leaves rotation until the device answers", error, entry.Step.Sequences.Length);
             FailStep(entry.Step, error);
         }
-        _health.SetHung(true);
         PublishGauges();
     }
 
