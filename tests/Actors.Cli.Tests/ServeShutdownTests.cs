@@ -75,7 +75,7 @@ public sealed class ServeShutdownTests
         using var http = new HttpClient { BaseAddress = serve.Api, Timeout = TimeSpan.FromSeconds(60) };
         var request = new HttpRequestMessage(HttpMethod.Post, "completions")
         {
-            Content = new StringContent("""{"prompt":"hi","max_tokens":300,"ignore_eos":true,"stream":true}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent("""{"prompt":"hi","max_tokens":1900,"ignore_eos":true,"stream":true}""", Encoding.UTF8, "application/json"),
         };
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -85,16 +85,18 @@ public sealed class ServeShutdownTests
 
         serve.Signal(SIGTERM);
         HttpStatusCode refused = default;
+        // The in-flight request is long (1900 tokens, near the 2048 context) so the drain outlasts these probes:
+        // the embedded model is fast enough to finish a few hundred tokens before the first probe is sent.
         for (int i = 0; i < 50 && refused != HttpStatusCode.ServiceUnavailable; i++)
         {
-            await Task.Delay(20);
+            if (i > 0) await Task.Delay(20);
             var late = await http.PostAsync("completions", new StringContent("""{"prompt":"hi","max_tokens":2}""", Encoding.UTF8, "application/json"));
             refused = late.StatusCode;
         }
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused);
 
         string rest = await reader.ReadToEndAsync();
-        // "length": all 300 tokens were generated, so the in-flight request completed in full during the drain.
+        // "length": all 1900 tokens were generated, so the in-flight request completed in full during the drain.
         Assert.Contains("\"finish_reason\":\"length\"", rest);
         Assert.EndsWith("data: [DONE]", rest.TrimEnd());
         Assert.Equal(0, serve.WaitForExit(TimeSpan.FromSeconds(60)));
