@@ -71,8 +71,9 @@ internal sealed class ChannelClient(ChannelWriter<TokenChunk> writer, TaskComple
             _final = final;
             if (_pumping)
             {
-                // A cancelled request's reader has usually gone: chunks it will never read must not hold back the outcome.
-                if (final is GenerationCompleted { Reason: FinishReason.Cancelled }) _abandon.Cancel();
+                // A cancelled request's reader has usually gone, an evicted one's stopped reading (the worker
+                // paused it for actors-runtime.request.max-paused): chunks it will not read must not hold back the outcome.
+                if (final is GenerationCompleted { Reason: FinishReason.Cancelled or FinishReason.Evicted }) _abandon.Cancel();
                 return; // the pump sets the outcome after the backlog
             }
         }

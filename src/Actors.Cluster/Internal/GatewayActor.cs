@@ -38,6 +38,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         public long Placed { get; set; }
         public double RoundTripMs { get; set; } = double.NaN;
         public long TokensRelayed { get; set; }
+        public long RelayBatches { get; set; }
         public HashSet<string> Requests { get; } = new(StringComparer.Ordinal);
     }
 
@@ -342,6 +343,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
     private void OnBatch(RelayBatch batch)
     {
         int creditEvery = Math.Max(1, batch.Window / 2);
+        if (_workers.TryGetValue(AddressOf(Sender).ToString(), out var from)) from.RelayBatches++;
         foreach (var chunk in batch.Chunks)
         {
             if (!_attempts.TryGetValue(chunk.RequestId, out var e) || e.Track.AttemptId != chunk.RequestId) continue; // an earlier attempt's
@@ -529,7 +531,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         var nodes = state.Members.Select(m => new NodeInfo(m.Address.ToString(), m.Roles.OrderBy(r => r, StringComparer.Ordinal).ToArray(),
             m.Status.ToString().ToLowerInvariant(), !state.Unreachable.Contains(m))).ToArray();
         var workers = _workers.OrderBy(w => w.Key, StringComparer.Ordinal)
-            .Select(w => new WorkerInfo(w.Key, w.Value.Status, w.Value.InFlight, w.Value.Placed, w.Value.RoundTripMs, w.Value.TokensRelayed)).ToArray();
+            .Select(w => new WorkerInfo(w.Key, w.Value.Status, w.Value.InFlight, w.Value.Placed, w.Value.RoundTripMs, w.Value.TokensRelayed, w.Value.RelayBatches)).ToArray();
         return new ClusterTopology(nodes, workers, _readmitted, _readmittedTokens, _lastFailoverMs, _failedTerminally, _lastFailoverAllMs);
     }
 }

@@ -43,6 +43,7 @@ public sealed record NodeInfo(
 /// <param name="Placed">Requests this gateway has placed there since it started (re-admissions included).</param>
 /// <param name="RoundTripMs">Last measured round trip of a small message over Akka.Remote to the worker's agent and back (NaN: none yet).</param>
 /// <param name="TokensRelayed">Tokens this gateway has received from the worker and passed on.</param>
+/// <param name="RelayBatches">Messages those tokens came in (<see cref="RelayBatch"/>: about one per decode step, whatever the number of requests).</param>
 [MessagePackObject]
 public sealed record WorkerInfo(
     [property: Key(0)] string Address,
@@ -50,7 +51,8 @@ public sealed record WorkerInfo(
     [property: Key(2)] int InFlight,
     [property: Key(3)] long Placed,
     [property: Key(4)] double RoundTripMs = double.NaN,
-    [property: Key(5)] long TokensRelayed = 0);
+    [property: Key(5)] long TokensRelayed = 0,
+    [property: Key(6)] long RelayBatches = 0);
 
 /// <summary>The gateway's probe of the path to a worker; the worker's agent answers with <see cref="WorkerPong"/>.</summary>
 [MessagePackObject]
