@@ -41,6 +41,21 @@ def workers_seen(port):
     out = subprocess.run(["dotnet", o.dll, "topology", "--seed", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
     return next((int(l.split("(")[1].split(")")[0].split(";")[0]) for l in out.splitlines() if l.startswith("workers (")), 0)
 
+def tokens_per_message(port):
+    """Tokens the gateway received per relay message, summed over workers (builds whose topology shows batches)."""
+    out = subprocess.run(["dotnet", o.dll, "topology", "--seed", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
+    lines = out.splitlines()
+    try:
+        header = next(i for i, l in enumerate(lines) if l.startswith("workers (")) + 1
+        if "batches" not in lines[header]:
+            return float("nan")
+        rows = [l.split() for l in lines[header + 1:] if l.startswith("  ")]
+        rows = [r[:-2] if r[-1] == "ms" else r[:-1] for r in rows]  # drop the round trip ("1.23 ms" or "-")
+        tokens, batches = sum(int(r[-2]) for r in rows), sum(int(r[-1]) for r in rows)
+        return tokens / batches if batches else float("nan")
+    except (StopIteration, ValueError, IndexError):
+        return float("nan")
+
 def run(n, port):
     gateway, api = start(["--role", "gateway", "--cluster-port", str(port), "--port", "0"], "serving ")
     workers = [start(["--role", "worker", "--cluster-port", "0", "--seed", f"127.0.0.1:{port}"], "worker:")[0] for _ in range(n)]
@@ -80,7 +95,7 @@ def run(n, port):
             t.send_signal(signal.SIGINT)
         for t in tracers:
             t.wait(120)
-        return sum(counts), seconds, cpu[0], sum(cpu[1:])
+        return sum(counts), seconds, cpu[0], sum(cpu[1:]), tokens_per_message(port)
     finally:
         for p in [gateway] + workers:
             p.send_signal(signal.SIGTERM)
@@ -88,9 +103,9 @@ def run(n, port):
             p.wait(60)
 
 first = None
-print(f"{'workers':>8}{'tokens':>8}{'seconds':>9}{'tokens/s':>10}{'vs first':>10}{'gateway CPU us/token':>22}{'workers CPU us/token':>22}")
+print(f"{'workers':>8}{'tokens':>8}{'seconds':>9}{'tokens/s':>10}{'vs first':>10}{'gateway CPU us/token':>22}{'workers CPU us/token':>22}{'tokens/message':>16}")
 for i, n in enumerate(int(x) for x in o.workers.split(",")):
-    tokens, seconds, gateway_cpu, workers_cpu = run(n, o.cluster_port + i)
+    tokens, seconds, gateway_cpu, workers_cpu, per_message = run(n, o.cluster_port + i)
     rate = tokens / seconds
     first = first or rate
-    print(f"{n:>8}{tokens:>8}{seconds:>9.2f}{rate:>10.1f}{rate / first:>9.2f}x{gateway_cpu / tokens * 1e6:>22.1f}{workers_cpu / tokens * 1e6:>22.1f}", flush=True)
+    print(f"{n:>8}{tokens:>8}{seconds:>9.2f}{rate:>10.1f}{rate / first:>9.2f}x{gateway_cpu / tokens * 1e6:>22.1f}{workers_cpu / tokens * 1e6:>22.1f}{per_message:>16.1f}", flush=True)
