@@ -57,6 +57,23 @@ internal sealed class WorkerAgent : UntypedActor, IWithTimers
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
+    /// <summary>
+    /// A bug in this actor loses its requests' writers and outbox: each request is cancelled here and its
+    /// gateway told it was refused as shutting down, which the gateway answers by placing it again (from
+    /// the tokens it has) on another worker. (A node that stops does not restart: its gateways re-admit on
+    /// the membership change.)
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        foreach (var writer in _writers.Values)
+        {
+            _runtime.Router.Tell(new Cancel(writer.AttemptId));
+            var refused = new GenerationRejected(writer.AttemptId, RejectionReason.ShuttingDown, $"the worker's agent failed ({reason.Message}) and restarted");
+            writer.Gateway.Tell(new RelayBatch([], [], [refused], _outbox.Window), Self);
+        }
+        base.PreRestart(reason, message);
+    }
+
     protected override void OnReceive(object message)
     {
         switch (message)

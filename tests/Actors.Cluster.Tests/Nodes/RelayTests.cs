@@ -86,6 +86,32 @@ public sealed class RelayTests
     }
 
     [Fact]
+    public async Task A_dotnet_caller_that_reads_a_gateway_stream_slowly_pauses_its_request_on_the_worker_too()
+    {
+        await using var harness = new ClusterHarness();
+        var gateway = await harness.Start("gateway", null, WorkerWindow); // the gateway's streams hold as many
+        var worker = await harness.Start("worker", gateway, WorkerWindow);
+        await ClusterHarness.WaitForWorkers(gateway, 1);
+        var request = ClusterHarness.Requests(1, 80, seed: 96)[0];
+        await using var stream = gateway.Gateway!.StreamAsync(request).GetAsyncEnumerator();
+        Assert.True(await stream.MoveNextAsync());
+        var tokens = new List<int>(stream.Current.TokenIds);
+
+        // One chunk read: the stream's buffer (8) fills, then what the gateway holds for it (credits go back
+        // every half window while the buffer has room), and the worker stops at its window.
+        async Task<long> Relayed() => (await gateway.Gateway!.TopologyAsync()).Workers.Single().TokensRelayed;
+        long relayed = -1;
+        for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30); relayed != await Relayed(); await Task.Delay(500))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the worker did not stop");
+            relayed = await Relayed();
+        }
+        Assert.InRange(relayed, 1 + Window, 1 + 2 * Window);
+        while (await stream.MoveNextAsync()) tokens.AddRange(stream.Current.TokenIds);
+        Assert.Equal((await ClusterHarness.Reference([request]))[0].TokenIds, tokens);
+    }
+
+    [Fact]
     public async Task A_client_that_stops_reading_gets_a_clear_error_when_the_worker_evicts_its_paused_request()
     {
         await using var harness = new ClusterHarness();
