@@ -48,8 +48,6 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         public IClientSink Client { get; } = client;
         /// <summary>Chunks of the current attempt received and not yet credited back to its worker.</summary>
         public int Uncredited { get; set; }
-        /// <summary>Credit once this many are taken by the client: half the worker's window (from its batches).</summary>
-        public int CreditEvery { get; set; } = 1;
     }
 
     /// <summary>A channel client's reader took its whole backlog (local only).</summary>
@@ -348,7 +346,6 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         {
             if (!_attempts.TryGetValue(chunk.RequestId, out var e) || e.Track.AttemptId != chunk.RequestId) continue; // an earlier attempt's
             e.Uncredited++;
-            e.CreditEvery = creditEvery;
             OnChunk(e, chunk);
             if (e.Uncredited >= creditEvery && _attempts.ContainsKey(chunk.RequestId) && e.Client.Backlog == 0)
             {
