@@ -14,7 +14,11 @@ namespace Actors.Cluster;
 /// <see cref="LlmRuntime.RouteThrough"/> it so that a runtime's own calls and HTTP server go through it.
 /// Actors can instead send <see cref="Generate"/> / <see cref="Cancel"/> to <see cref="Actor"/>.
 /// </summary>
-public sealed class ClusterGateway(IActorRef actor) : IGenerationFrontDoor
+/// <param name="streamBuffer">
+/// Chunks a stream may hold unread (the node's actors-runtime.request.stream-buffer): past that the gateway
+/// stops crediting the worker, which pauses the request, as a slow reader of a local stream does.
+/// </param>
+public sealed class ClusterGateway(IActorRef actor, int streamBuffer = 64) : IGenerationFrontDoor
 {
     public IActorRef Actor { get; } = actor;
 
@@ -44,7 +48,12 @@ public sealed class ClusterGateway(IActorRef actor) : IGenerationFrontDoor
 
     private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request)
     {
-        var channel = Channel.CreateUnbounded<TokenChunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var channel = Channel.CreateBounded<TokenChunk>(new BoundedChannelOptions(streamBuffer)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
         var outcome = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
         Actor.Tell(new StartChannelRequest(request, channel.Writer, outcome));
         return (channel.Reader, outcome);

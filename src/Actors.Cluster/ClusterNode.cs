@@ -61,9 +61,10 @@ public sealed class ClusterNode : IAsyncDisposable
             if (settings.IsGateway)
             {
                 var tokenizer = runtime?.Tokenizer ?? setup?.Tokenizer ?? OpenTokenizer(full, system);
-                int defaultMaxTokens = (runtime?.Settings ?? RuntimeSettings.Create(full)).Request.DefaultMaxTokens;
+                var requests = (runtime?.Settings ?? RuntimeSettings.Create(full)).Request;
                 long frame = full.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size") ?? 128_000;
-                gateway = new ClusterGateway(system.ActorOf(GatewayActor.Props(new GatewayContext(tokenizer, defaultMaxTokens, settings.Gateway, frame)), GatewayActor.Name));
+                gateway = new ClusterGateway(system.ActorOf(GatewayActor.Props(new GatewayContext(tokenizer, requests.DefaultMaxTokens, settings.Gateway, frame)), GatewayActor.Name),
+                    requests.StreamBuffer);
             }
             var cluster = Akka.Cluster.Cluster.Get(system);
             var seeds = settings.SeedNodes.Count > 0

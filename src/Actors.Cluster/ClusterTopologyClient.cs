@@ -47,14 +47,14 @@ public static class ClusterTopologyClient
         foreach (var n in t.Nodes)
             yield return $"  {n.Address,-36} {string.Join("+", n.Roles),-16} {n.Status,-8} {(n.Reachable ? "reachable" : "UNREACHABLE")}";
         yield return "";
-        yield return $"workers ({t.Workers.Length}; tokens in: relayed from the worker through this gateway; rtt: gateway to worker and back over Akka.Remote):";
-        yield return $"  {"address",-36} {"model",-16} {"replicas",8} {"devices",-14} {"running",8} {"waiting",8} {"kv used",8} {"in flight",10} {"placed",8} {"tokens in",10} {"rtt",9}";
+        yield return $"workers ({t.Workers.Length}; tokens in: relayed from the worker through this gateway; batches: the messages they came in; rtt: gateway to worker and back over Akka.Remote):";
+        yield return $"  {"address",-36} {"model",-16} {"replicas",8} {"devices",-14} {"running",8} {"waiting",8} {"kv used",8} {"in flight",10} {"placed",8} {"tokens in",10} {"batches",8} {"rtt",9}";
         foreach (var w in t.Workers)
         {
             var s = w.Status;
             string kv = s.BlocksTotal > 0 ? ((double)s.BlocksUsed / s.BlocksTotal).ToString("P0", CultureInfo.InvariantCulture) : "-";
             string model = s.Model.Length > 16 ? s.Model[..15] + "…" : s.Model;
-            yield return $"  {w.Address,-36} {model,-16} {s.Replicas,8} {s.Devices,-14} {s.Running,8} {s.Waiting,8} {kv,8} {w.InFlight,10} {w.Placed,8} {w.TokensRelayed,10} {(double.IsNaN(w.RoundTripMs) ? "-" : w.RoundTripMs.ToString("F2", CultureInfo.InvariantCulture) + " ms"),9}";
+            yield return $"  {w.Address,-36} {model,-16} {s.Replicas,8} {s.Devices,-14} {s.Running,8} {s.Waiting,8} {kv,8} {w.InFlight,10} {w.Placed,8} {w.TokensRelayed,10} {w.RelayBatches,8} {(double.IsNaN(w.RoundTripMs) ? "-" : w.RoundTripMs.ToString("F2", CultureInfo.InvariantCulture) + " ms"),9}";
         }
         yield return "";
         yield return $"re-admitted after a lost worker: {t.Readmitted} request(s), {t.ReadmittedTokens} streamed token(s) resumed; " +

@@ -357,6 +357,19 @@ public sealed partial class LlmRuntime : IExtension
         return (reader, outcome);
     }
 
+    /// <summary>
+    /// Starts <paramref name="request"/> on this node's router with the caller's own <paramref name="writer"/>
+    /// as its stream: every chunk goes to <c>writer.TryWrite</c> (false pauses the sequence, keeping its KV,
+    /// until <c>writer.WaitToWriteAsync</c> says there is room, so the caller bounds what it buffers), then
+    /// <paramref name="outcome"/> gets the final message or rejection and the writer is completed. For relays
+    /// that gather many requests' chunks into one message (the cluster's workers).
+    /// </summary>
+    public void StartInto(Generate request, ChannelWriter<TokenChunk> writer, TaskCompletionSource<object> outcome)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Router.Tell(new StartChannelRequest(request, writer, outcome));
+    }
+
     private IGenerationFrontDoor? _frontDoor;
 
     /// <summary>

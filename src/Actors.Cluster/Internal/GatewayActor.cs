@@ -38,6 +38,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         public long Placed { get; set; }
         public double RoundTripMs { get; set; } = double.NaN;
         public long TokensRelayed { get; set; }
+        public long RelayBatches { get; set; }
         public HashSet<string> Requests { get; } = new(StringComparer.Ordinal);
     }
 
@@ -45,7 +46,12 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
     {
         public RequestTrack Track { get; } = track;
         public IClientSink Client { get; } = client;
+        /// <summary>Chunks of the current attempt received and not yet credited back to its worker.</summary>
+        public int Uncredited { get; set; }
     }
+
+    /// <summary>A channel client's reader took its whole backlog (local only).</summary>
+    private sealed record ClientCaughtUp(string RequestId) : INoSerializationVerificationNeeded;
 
     private sealed record RetryPlacement : INoSerializationVerificationNeeded
     {
@@ -76,6 +82,8 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
     private readonly Dictionary<IActorRef, int> _requestsPerClient = new();
     private readonly List<WorkerLoad> _loads = [];
     private readonly List<Worker> _candidates = [];
+    private readonly List<string> _creditIds = [];
+    private readonly List<int> _creditCounts = [];
     private long _readmitted, _readmittedTokens, _failedTerminally;
     private double _lastFailoverMs = double.NaN, _lastFailoverAllMs = double.NaN;
     private int _resumeLeft; // re-admitted requests of the last loss still without a token
@@ -116,19 +124,23 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
                 Start(g, new ActorClient(Sender, Self));
                 break;
             case StartChannelRequest s:
-                Start(s.Request, new ChannelClient(s.Writer, s.Outcome));
+                var self = Self;
+                string requestId = s.Request.RequestId;
+                Start(s.Request, new ChannelClient(s.Writer, s.Outcome, () => self.Tell(new ClientCaughtUp(requestId))));
                 break;
             case Cancel c:
                 CancelRequest(c.RequestId);
                 break;
-            case TokenChunk chunk:
-                if (_attempts.TryGetValue(chunk.RequestId, out var e) && e.Track.AttemptId == chunk.RequestId) OnChunk(e, chunk);
+            case RelayBatch batch:
+                OnBatch(batch);
                 break;
-            case GenerationCompleted done:
-                if (_attempts.TryGetValue(done.RequestId, out e) && e.Track.AttemptId == done.RequestId) OnCompleted(e, done);
-                break;
-            case GenerationRejected rejected:
-                if (_attempts.TryGetValue(rejected.RequestId, out e) && e.Track.AttemptId == rejected.RequestId) OnRejected(e, rejected);
+            case ClientCaughtUp caughtUp:
+                if (_requests.TryGetValue(caughtUp.RequestId, out var caught) && caught.Uncredited > 0 && caught.Track.Worker is { } at
+                    && _workers.TryGetValue(at, out var holder))
+                {
+                    holder.Agent.Tell(new RelayCredit([caught.Track.AttemptId], [caught.Uncredited]), Self);
+                    caught.Uncredited = 0;
+                }
                 break;
             case WorkerStatus status:
                 OnStatus(status);
@@ -250,7 +262,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         if (track.FinishedByTokens() is { } finished)
         {
             Done(e);
-            if (track.Tail() is { } tail) e.Client.Chunk(tail);
+            if (track.Tail(finished) is { } tail) e.Client.Chunk(tail);
             e.Client.Completed(track.Finish(finished, ElapsedMs(track.StartedAt)));
             return;
         }
@@ -295,6 +307,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         }
         track.Avoid = null;
         track.Worker = name;
+        e.Uncredited = 0; // the new attempt's worker starts with a whole window
         _attempts[attempt.RequestId] = e;
         worker.Requests.Add(track.Id);
         worker.Placed++;
@@ -321,6 +334,38 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         if (_pending.Count == 0) Timers.Cancel("retry");
     }
 
+    /// <summary>
+    /// One worker's replies since its last batch: each chunk to its client, then each final message; the
+    /// chunks the clients took go back as one <see cref="RelayCredit"/> (each request every half window).
+    /// </summary>
+    private void OnBatch(RelayBatch batch)
+    {
+        int creditEvery = Math.Max(1, batch.Window / 2);
+        if (_workers.TryGetValue(AddressOf(Sender).ToString(), out var from)) from.RelayBatches++;
+        foreach (var chunk in batch.Chunks)
+        {
+            if (!_attempts.TryGetValue(chunk.RequestId, out var e) || e.Track.AttemptId != chunk.RequestId) continue; // an earlier attempt's
+            e.Uncredited++;
+            OnChunk(e, chunk);
+            if (e.Uncredited >= creditEvery && _attempts.ContainsKey(chunk.RequestId) && e.Client.Backlog == 0)
+            {
+                _creditIds.Add(chunk.RequestId);
+                _creditCounts.Add(e.Uncredited);
+                e.Uncredited = 0;
+            }
+        }
+        if (_creditIds.Count > 0)
+        {
+            Sender.Tell(new RelayCredit([.. _creditIds], [.. _creditCounts]), Self);
+            _creditIds.Clear();
+            _creditCounts.Clear();
+        }
+        foreach (var done in batch.Completed)
+            if (_attempts.TryGetValue(done.RequestId, out var e) && e.Track.AttemptId == done.RequestId) OnCompleted(e, done);
+        foreach (var rejected in batch.Rejected)
+            if (_attempts.TryGetValue(rejected.RequestId, out var e) && e.Track.AttemptId == rejected.RequestId) OnRejected(e, rejected);
+    }
+
     private void OnChunk(Entry e, TokenChunk chunk)
     {
         var track = e.Track;
@@ -331,13 +376,22 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
             if (--_resumeLeft == 0) _lastFailoverAllMs = ms;
             track.LostAt = null;
         }
-        if (track.Worker is { } name && _workers.TryGetValue(name, out var worker)) worker.TokensRelayed += chunk.TokenIds.Length;
-        e.Client.Chunk(track.Accept(chunk, ElapsedMs(track.StartedAt)));
+        _workers.TryGetValue(track.Worker ?? "", out var worker);
+        if (worker is not null) worker.TokensRelayed += chunk.TokenIds.Length;
+        bool stoppedBefore = track.StoppedByText;
+        if (track.Accept(chunk, ElapsedMs(track.StartedAt)) is { } accepted) e.Client.Chunk(accepted);
+        if (!track.StoppedByText || stoppedBefore || track.Attempts == 1) return;
+        // A stop string that began before the re-admission: the new worker has not seen its start, so it will
+        // not stop here (on a first attempt its own matcher stops on this same token and its final follows).
+        worker?.Agent.Tell(new Cancel(track.AttemptId), Self);
+        Done(e);
+        e.Client.Completed(track.Finish(FinishReason.Stop, ElapsedMs(track.StartedAt)));
     }
 
     private void OnCompleted(Entry e, GenerationCompleted done)
     {
         Done(e);
+        if (e.Track.Tail(done.Reason) is { } tail) e.Client.Chunk(tail);
         e.Client.Completed(e.Track.Complete(done, ElapsedMs(e.Track.StartedAt)));
     }
 
@@ -474,7 +528,7 @@ internal sealed class GatewayActor : UntypedActor, IWithTimers
         var nodes = state.Members.Select(m => new NodeInfo(m.Address.ToString(), m.Roles.OrderBy(r => r, StringComparer.Ordinal).ToArray(),
             m.Status.ToString().ToLowerInvariant(), !state.Unreachable.Contains(m))).ToArray();
         var workers = _workers.OrderBy(w => w.Key, StringComparer.Ordinal)
-            .Select(w => new WorkerInfo(w.Key, w.Value.Status, w.Value.InFlight, w.Value.Placed, w.Value.RoundTripMs, w.Value.TokensRelayed)).ToArray();
+            .Select(w => new WorkerInfo(w.Key, w.Value.Status, w.Value.InFlight, w.Value.Placed, w.Value.RoundTripMs, w.Value.TokensRelayed, w.Value.RelayBatches)).ToArray();
         return new ClusterTopology(nodes, workers, _readmitted, _readmittedTokens, _lastFailoverMs, _failedTerminally, _lastFailoverAllMs);
     }
 }

@@ -9,13 +9,15 @@ using Actors.Runtime.Protocol;
 namespace Actors.Cluster.Internal;
 
 /// <summary>
-/// A worker node's face to the cluster (at /user/llm-worker): passes the gateways' <see cref="Generate"/>
-/// and <see cref="Cancel"/> to the node's own runtime router and relays the replies to the gateway that
-/// asked (watching it: a gateway that dies has its requests here cancelled), keeping every reply inside
-/// Akka.Remote's frame (a long generation's per-token gaps are left out of its final message); and pushes
-/// the node's replicas and load (<see cref="WorkerStatus"/>) to every gateway at each report interval. Announcing by
-/// push over membership needs nothing beyond Akka.Cluster (no Receptionist or DistributedPubSub package,
-/// see docs/cluster.md): a gateway learns a worker from its first report, a lost one from membership.
+/// A worker node's face to the cluster (at /user/llm-worker): starts the gateways' <see cref="Generate"/>s on
+/// the node's own runtime, each writing into a <see cref="RelayWriter"/> (a window of unacknowledged chunks,
+/// then the runtime pauses it: backpressure from the gateway's client), and sends what they wrote to each
+/// gateway as one <see cref="RelayBatch"/> per flush (<see cref="WorkerOutbox"/>), not one message per request
+/// per step; passes <see cref="Cancel"/>s on and watches each gateway (a dead one's requests are cancelled).
+/// It also pushes the node's replicas and load (<see cref="WorkerStatus"/>) to every gateway at each report
+/// interval. Announcing by push over membership needs nothing beyond Akka.Cluster (no Receptionist or
+/// DistributedPubSub package, see docs/cluster.md): a gateway learns a worker from its first report, a lost
+/// one from membership.
 /// </summary>
 internal sealed class WorkerAgent : UntypedActor, IWithTimers
 {
@@ -30,11 +32,9 @@ internal sealed class WorkerAgent : UntypedActor, IWithTimers
     private readonly TimeSpan _interval;
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly HashSet<Address> _gateways = [];
-    private readonly Dictionary<string, IActorRef> _requester = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RelayWriter> _writers = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, int> _requestsPerGateway = new();
-
-    /// <summary>Per-token gaps kept in a relayed final message: 8,192 doubles are ~74 KB, well inside a 128,000-byte frame.</summary>
-    internal const int MaxRelayedInterTokenGaps = 8192;
+    private readonly WorkerOutbox _outbox;
     private readonly string _devices;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -44,6 +44,7 @@ internal sealed class WorkerAgent : UntypedActor, IWithTimers
         _runtime = runtime;
         _interval = interval;
         _devices = string.Join(",", runtime.Devices.Select(d => d.Id));
+        _outbox = new WorkerOutbox(Self, runtime.Settings.Request.StreamBuffer);
     }
 
     public static Props Props(LlmRuntime runtime, TimeSpan interval) => Akka.Actor.Props.Create(() => new WorkerAgent(runtime, interval));
@@ -56,38 +57,53 @@ internal sealed class WorkerAgent : UntypedActor, IWithTimers
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
+    /// <summary>
+    /// A bug in this actor loses its requests' writers and outbox: each request is cancelled here and its
+    /// gateway told it was refused as shutting down, which the gateway answers by placing it again (from
+    /// the tokens it has) on another worker. (A node that stops does not restart: its gateways re-admit on
+    /// the membership change.)
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        foreach (var writer in _writers.Values)
+        {
+            _runtime.Router.Tell(new Cancel(writer.AttemptId));
+            var refused = new GenerationRejected(writer.AttemptId, RejectionReason.ShuttingDown, $"the worker's agent failed ({reason.Message}) and restarted");
+            writer.Gateway.Tell(new RelayBatch([], [], [refused], _outbox.Window), Self);
+        }
+        base.PreRestart(reason, message);
+    }
+
     protected override void OnReceive(object message)
     {
         switch (message)
         {
             case Generate g:
-                if (_requester.TryAdd(g.RequestId, Sender))
-                {
-                    _requestsPerGateway[Sender] = _requestsPerGateway.GetValueOrDefault(Sender) + 1;
-                    if (_requestsPerGateway[Sender] == 1) Context.Watch(Sender);
-                }
-                _runtime.Router.Tell(g, Self);
+                Start(g);
                 break;
             case Cancel c:
                 _runtime.Router.Tell(c, Self);
                 break;
-            case TokenChunk chunk:
-                if (_requester.TryGetValue(chunk.RequestId, out var gateway)) gateway.Tell(chunk, Self);
+            case WorkerOutbox.Flush:
+                foreach (var (gateway, batch) in _outbox.TakeBatches())
+                {
+                    gateway.Tell(batch, Self);
+                    foreach (var done in batch.Completed) Finished(done.RequestId);
+                    foreach (var rejected in batch.Rejected) Finished(rejected.RequestId);
+                }
                 break;
-            case GenerationCompleted done:
-                if (Finished(done.RequestId) is { } to)
-                    to.Tell(done.Timings.InterTokenMs.Length <= MaxRelayedInterTokenGaps ? done : done with { Timings = done.Timings with { InterTokenMs = [] } }, Self);
-                break;
-            case GenerationRejected rejected:
-                Finished(rejected.RequestId)?.Tell(rejected, Self);
+            case RelayCredit credit:
+                for (int i = 0; i < credit.AttemptIds.Length; i++)
+                    if (_writers.TryGetValue(credit.AttemptIds[i], out var writer) && writer.Gateway.Equals(Sender)) writer.Credit(credit.Chunks[i]);
                 break;
             case Terminated t:
-                foreach (var id in _requester.Where(r => r.Value.Equals(t.ActorRef)).Select(r => r.Key).ToList())
+                foreach (var writer in _writers.Values.Where(w => w.Gateway.Equals(t.ActorRef)).ToList())
                 {
-                    _requester.Remove(id);
-                    _runtime.Router.Tell(new Cancel(id), Self); // nobody is left to read it
+                    _writers.Remove(writer.AttemptId);
+                    _runtime.Router.Tell(new Cancel(writer.AttemptId), Self); // nobody is left to read it
                 }
                 _requestsPerGateway.Remove(t.ActorRef);
+                _outbox.Forget(t.ActorRef);
                 break;
             case Report:
                 Push(_gateways);
@@ -110,16 +126,34 @@ internal sealed class WorkerAgent : UntypedActor, IWithTimers
         }
     }
 
-    /// <summary>The gateway a finished request's last reply goes to; stops watching it when it has no more here.</summary>
-    private IActorRef? Finished(string requestId)
+    private void Start(Generate g)
     {
-        if (!_requester.Remove(requestId, out var gateway)) return null;
-        if (--_requestsPerGateway[gateway] == 0)
+        var gateway = Sender;
+        if (_writers.ContainsKey(g.RequestId))
         {
-            _requestsPerGateway.Remove(gateway);
-            Context.Unwatch(gateway);
+            var duplicate = new GenerationRejected(g.RequestId, RejectionReason.DuplicateRequestId, $"request id '{g.RequestId}' is already in progress on this worker");
+            gateway.Tell(new RelayBatch([], [], [duplicate], _outbox.Window), Self);
+            return;
         }
-        return gateway;
+        var writer = new RelayWriter(g.RequestId, gateway, _outbox);
+        _writers[g.RequestId] = writer;
+        _requestsPerGateway[gateway] = _requestsPerGateway.GetValueOrDefault(gateway) + 1;
+        if (_requestsPerGateway[gateway] == 1) Context.Watch(gateway);
+        // Set by the runtime after the request's last chunk; the final joins the outbox behind those chunks.
+        var outcome = new TaskCompletionSource<object>();
+        var outbox = _outbox;
+        outcome.Task.ContinueWith(t => outbox.AddFinal(gateway, t.Result), TaskContinuationOptions.ExecuteSynchronously | TaskContinuationOptions.OnlyOnRanToCompletion);
+        _runtime.StartInto(g, writer, outcome);
+    }
+
+    /// <summary>A request's final message went to its gateway: stop watching the gateway when it has no more here.</summary>
+    private void Finished(string requestId)
+    {
+        if (!_writers.Remove(requestId, out var writer)) return;
+        var gateway = writer.Gateway;
+        if (--_requestsPerGateway[gateway] > 0) return;
+        _requestsPerGateway.Remove(gateway);
+        Context.Unwatch(gateway);
     }
 
     private void Push(IEnumerable<Address> gateways)

@@ -43,6 +43,7 @@ public sealed record NodeInfo(
 /// <param name="Placed">Requests this gateway has placed there since it started (re-admissions included).</param>
 /// <param name="RoundTripMs">Last measured round trip of a small message over Akka.Remote to the worker's agent and back (NaN: none yet).</param>
 /// <param name="TokensRelayed">Tokens this gateway has received from the worker and passed on.</param>
+/// <param name="RelayBatches">Messages those tokens came in (<see cref="RelayBatch"/>: about one per decode step, whatever the number of requests).</param>
 [MessagePackObject]
 public sealed record WorkerInfo(
     [property: Key(0)] string Address,
@@ -50,7 +51,8 @@ public sealed record WorkerInfo(
     [property: Key(2)] int InFlight,
     [property: Key(3)] long Placed,
     [property: Key(4)] double RoundTripMs = double.NaN,
-    [property: Key(5)] long TokensRelayed = 0);
+    [property: Key(5)] long TokensRelayed = 0,
+    [property: Key(6)] long RelayBatches = 0);
 
 /// <summary>The gateway's probe of the path to a worker; the worker's agent answers with <see cref="WorkerPong"/>.</summary>
 [MessagePackObject]
@@ -73,3 +75,26 @@ public sealed record ClusterTopology(
     [property: Key(4)] double LastFailoverMs,
     [property: Key(5)] long FailedTerminally,
     [property: Key(6)] double LastFailoverAllMs = double.NaN) : IClusterMessage;
+
+/// <summary>
+/// A worker's replies to one gateway since its last batch (typically one decode step of all that gateway's
+/// requests there): one Akka.Remote message instead of one per request per step. The gateway passes each
+/// chunk, then each final message, to its client; a request's final always comes after its chunks.
+/// </summary>
+/// <param name="Window">Chunks the worker lets one request have unacknowledged (<see cref="RelayCredit"/> returns them).</param>
+[MessagePackObject]
+public sealed record RelayBatch(
+    [property: Key(0)] Actors.Runtime.Protocol.TokenChunk[] Chunks,
+    [property: Key(1)] Actors.Runtime.Protocol.GenerationCompleted[] Completed,
+    [property: Key(2)] Actors.Runtime.Protocol.GenerationRejected[] Rejected,
+    [property: Key(3)] int Window) : IClusterMessage;
+
+/// <summary>
+/// A gateway's acknowledgement of chunks its clients took: request attempt <c>AttemptIds[i]</c> may send
+/// <c>Chunks[i]</c> more. A request whose client reads slowly gets none, and its worker pauses it once
+/// <see cref="RelayBatch.Window"/> chunks are unacknowledged (backpressure across nodes).
+/// </summary>
+[MessagePackObject]
+public sealed record RelayCredit(
+    [property: Key(0)] string[] AttemptIds,
+    [property: Key(1)] int[] Chunks) : IClusterMessage;

@@ -1,4 +1,5 @@
 using System.Text;
+using Actors.Inference.Sampling;
 using Actors.Inference.Tokenization;
 using Actors.Runtime.Protocol;
 
@@ -8,13 +9,17 @@ namespace Actors.Cluster.Routing;
 /// One client request as the gateway follows it across workers: the prompt as tokens, every token already
 /// streamed to the client, and the attempt now running. A lost worker's request resumes elsewhere from
 /// prompt + streamed tokens with the remaining budget, so the client's stream goes on with no token twice
-/// and none missing (greedy output is the same as without the loss). Pure state, no actors.
+/// and none missing: greedy output is the same as without the loss, and so is sampled output, since the
+/// next attempt carries the seed (one is picked here when the request has none) and how many of its random
+/// draws the streamed tokens used. The text is decoded and matched against stop strings here, over the whole
+/// output, so a stop string that straddles the loss still ends the request. Pure state, no actors.
 /// </summary>
 public sealed class RequestTrack
 {
     private readonly List<int> _generated = [];
     private readonly int[] _stopIds;
     private readonly TokenizerStreamDecoder? _decoder;
+    private readonly StopSequenceMatcher? _stops;
     private readonly StringBuilder _text = new();
 
     /// <param name="prompt">The prompt as the worker would tokenize it.</param>
@@ -22,13 +27,17 @@ public sealed class RequestTrack
     /// <param name="endOfGeneration">EOS and every end-of-generation id of the vocabulary.</param>
     /// <param name="decoder">
     /// The gateway's own detokenizer, so the text stays exact across a re-admission (a new worker starts
-    /// decoding afresh: bytes of a character split over the loss, or a leading space, would differ). Null
-    /// when the request has stop strings: their matching and truncation are the worker's, its text is used.
+    /// decoding afresh: bytes of a character split over the loss, or a leading space, would differ), and
+    /// stop strings are matched over all of it. Null: the workers' text is passed on as it comes (tests).
     /// </param>
     public RequestTrack(Generate original, int[] prompt, int maxTokens, IReadOnlyList<int> endOfGeneration, ulong? prefixKey, long startedAt,
         TokenizerStreamDecoder? decoder = null)
     {
-        _decoder = original.Sampling.StopSequences is { Length: > 0 } ? null : decoder;
+        _decoder = decoder;
+        if (decoder is not null && original.Sampling.StopSequences is { Length: > 0 } stops) _stops = new StopSequenceMatcher(stops);
+        // Without a seed a re-admission could not continue the same random sequence: fix one now.
+        if (original.Sampling is { Seed: null, Temperature: > 0 })
+            original = original with { Sampling = original.Sampling with { Seed = (ulong)Random.Shared.NextInt64() } };
         Original = original;
         Prompt = prompt;
         MaxTokens = maxTokens;
@@ -62,6 +71,8 @@ public sealed class RequestTrack
     public long? PendingSince { get; set; }
     public bool CancelRequested { get; set; }
     public double? FirstTokenMs { get; private set; }
+    /// <summary>A stop string has matched the text: nothing more goes to the client.</summary>
+    public bool StoppedByText => _stops is { Stopped: true };
 
     /// <summary>
     /// The request for the next attempt: the original prompt (as tokens) on the first; after a loss, prompt +
@@ -78,6 +89,7 @@ public sealed class RequestTrack
             Prompt = null,
             PromptTokens = prompt,
             MaxTokens = MaxTokens - _generated.Count,
+            Sampling = Original.Sampling with { RandomDraws = Original.Sampling.RandomDraws + _generated.Count },
         };
     }
 
@@ -89,32 +101,48 @@ public sealed class RequestTrack
         return true;
     }
 
-    /// <summary>A worker's chunk of the current attempt, as the client sees it: the client's id, the next index.</summary>
-    public TokenChunk Accept(TokenChunk chunk, double elapsedMs)
+    /// <summary>
+    /// A worker's chunk of the current attempt, as the client sees it: the client's id, the next index, the
+    /// gateway's text. Null when nothing goes to the client: a worker's last chunk without tokens (the text it
+    /// held back; <see cref="Tail"/> gives the gateway's own), or anything after a stop string matched.
+    /// </summary>
+    public TokenChunk? Accept(TokenChunk chunk, double elapsedMs)
     {
+        if (StoppedByText) return null;
+        if (_decoder is not null && chunk.TokenIds.Length == 0) return null;
         _generated.AddRange(chunk.TokenIds);
         FirstTokenMs ??= elapsedMs;
         string text = chunk.Text;
         if (_decoder is not null)
         {
-            // A chunk without tokens is the worker's last, its held-back bytes: ours are the same bytes.
-            if (chunk.TokenIds.Length == 0) text = _decoder.Flush();
-            else
+            _text.Clear();
+            foreach (int t in chunk.TokenIds)
             {
-                _text.Clear();
-                foreach (int t in chunk.TokenIds) _text.Append(_decoder.AppendSpan(t));
-                text = _text.ToString();
+                var delta = _decoder.AppendSpan(t);
+                if (_stops is null) _text.Append(delta);
+                else if (!_stops.Stopped) _stops.Append(delta, _text, out _);
             }
+            text = _text.ToString();
         }
         return chunk with { RequestId = Id, Index = ChunksSent++, Text = text };
     }
 
-    /// <summary>When the gateway itself ends the request by length or stop: the text its decoder still holds back, as a last chunk.</summary>
-    public TokenChunk? Tail()
+    /// <summary>
+    /// The text still held back when the request ends by length or stop (undecoded bytes, a possible start
+    /// of a stop string), as a last chunk, as a single node's stream gives it; null when there is none.
+    /// </summary>
+    public TokenChunk? Tail(FinishReason reason)
     {
-        if (_decoder is null) return null;
+        if (_decoder is null || reason is not (FinishReason.Length or FinishReason.Stop) || StoppedByText) return null;
+        _text.Clear();
         string rest = _decoder.Flush();
-        return rest.Length == 0 ? null : new TokenChunk(Id, ChunksSent++, [], rest, null);
+        if (_stops is null) _text.Append(rest);
+        else
+        {
+            _stops.Append(rest, _text, out _);
+            if (!_stops.Stopped) _stops.Flush(_text);
+        }
+        return _text.Length == 0 ? null : new TokenChunk(Id, ChunksSent++, [], _text.ToString(), null);
     }
 
     /// <summary>
@@ -123,6 +151,7 @@ public sealed class RequestTrack
     /// </summary>
     public FinishReason? FinishedByTokens()
     {
+        if (StoppedByText) return FinishReason.Stop;
         if (_generated.Count >= MaxTokens) return FinishReason.Length;
         if (_generated.Count > 0 && Array.IndexOf(_stopIds, _generated[^1]) >= 0) return FinishReason.Stop;
         return null;

@@ -25,6 +25,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
         ClusterTopology => "top1",
         WorkerPing => "png1",
         WorkerPong => "pon1",
+        RelayBatch => "rlb1",
+        RelayCredit => "rlc1",
         _ => throw new ArgumentException($"{o.GetType()} is not a cluster message", nameof(o)),
     };
 
@@ -35,6 +37,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
         ClusterTopology m => MessagePackSerializer.Serialize(m, Options),
         WorkerPing m => MessagePackSerializer.Serialize(m, Options),
         WorkerPong m => MessagePackSerializer.Serialize(m, Options),
+        RelayBatch m => MessagePackSerializer.Serialize(m, Options),
+        RelayCredit m => MessagePackSerializer.Serialize(m, Options),
         _ => throw new ArgumentException($"{obj.GetType()} is not a cluster message", nameof(obj)),
     };
 
@@ -45,6 +49,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
         "top1" => MessagePackSerializer.Deserialize<ClusterTopology>(bytes, Options),
         "png1" => MessagePackSerializer.Deserialize<WorkerPing>(bytes, Options),
         "pon1" => MessagePackSerializer.Deserialize<WorkerPong>(bytes, Options),
+        "rlb1" => MessagePackSerializer.Deserialize<RelayBatch>(bytes, Options),
+        "rlc1" => MessagePackSerializer.Deserialize<RelayCredit>(bytes, Options),
         _ => throw new SerializationException($"unknown manifest '{manifest}' for {nameof(ClusterMessageSerializer)}"),
     };
 }

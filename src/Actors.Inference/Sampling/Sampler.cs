@@ -75,6 +75,7 @@ public sealed class Sampler
         _biasValues = bias.Select(b => b.Value).ToArray();
         Seed = parameters.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         _rng = new SamplerRandom(Seed);
+        for (long i = 0; i < parameters.RandomDraws; i++) _rng.NextUInt64(); // resume where an earlier run of this seed stopped
     }
 
     public SamplingParameters Parameters => _p;

@@ -36,6 +36,9 @@ public sealed record SamplingParameters
     /// <summary>Seed of the sampler's generator; the same seed gives the same tokens. Null: a random seed.</summary>
     public ulong? Seed { get; init; }
 
+    /// <summary>Draws of the generator to skip before the first sample (one is used per non-greedy token): resumes a seeded sequence.</summary>
+    public long RandomDraws { get; init; }
+
     /// <summary>The most tokens to generate.</summary>
     public int MaxTokens { get; init; } = 256;
 
@@ -94,6 +97,8 @@ public sealed record SamplingParameters
             throw Bad(nameof(PresencePenalty), PresencePenalty, "it must be in [-2, 2] (0 = off)");
         if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2))
             throw Bad(nameof(FrequencyPenalty), FrequencyPenalty, "it must be in [-2, 2] (0 = off)");
+        if (RandomDraws < 0)
+            throw Bad(nameof(RandomDraws), RandomDraws, "it must be >= 0 (0 = a fresh generator)");
         if (MaxTokens < 1)
             throw Bad(nameof(MaxTokens), MaxTokens, "it must be >= 1");
         if (StopSequences is null)

@@ -63,6 +63,7 @@ internal sealed class SequenceSampling
         PresencePenalty = o.PresencePenalty,
         FrequencyPenalty = o.FrequencyPenalty,
         Seed = o.Seed,
+        RandomDraws = o.RandomDraws,
         StopSequences = o.StopSequences,
         StopTokenIds = o.StopTokenIds,
         IgnoreEos = o.IgnoreEos,

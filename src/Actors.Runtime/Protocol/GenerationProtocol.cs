@@ -25,6 +25,12 @@ public sealed record SamplingOptions
     [Key(13)] public int TopLogProbs { get; init; }
     /// <summary>OpenAI's logit_bias: token id → bias in [-100, 100] added to its logit before sampling (-100 bans, +100 forces).</summary>
     [Key(14)] public Dictionary<int, float>? LogitBias { get; init; }
+    /// <summary>
+    /// Draws of the seed's generator already used (one per token sampled with temperature &gt; 0): a request
+    /// resumed elsewhere with its earlier output in the prompt continues the same random sequence, so a
+    /// seeded run gives the same tokens as without the interruption. 0 for a new request.
+    /// </summary>
+    [Key(15)] public long RandomDraws { get; init; }
 
     public static SamplingOptions Greedy => new() { Temperature = 0 };
 }

@@ -4,6 +4,7 @@ using Akka.TestKit.Xunit2;
 using Actors.Cluster.Configuration;
 using Actors.Cluster.Protocol;
 using Actors.Cluster.Serialization;
+using Actors.Runtime.Protocol;
 
 namespace Actors.Cluster.Tests.Configuration;
 
@@ -21,7 +22,12 @@ public sealed class ClusterSerializerTests() : TestKit(Akka.Configuration.Config
             new WorkerPing(1234567890123),
             new WorkerPong(-5),
             new ClusterTopology([new NodeInfo("akka.tcp://actors@127.0.0.1:1", ["gateway", "worker"], "up", true)],
-                [new WorkerInfo("akka.tcp://actors@127.0.0.1:2", status, 3, 17, 0.75, 4096)], 2, 40, 123.5, 1, 250.25),
+                [new WorkerInfo("akka.tcp://actors@127.0.0.1:2", status, 3, 17, 0.75, 4096, 97)], 2, 40, 123.5, 1, 250.25),
+            new RelayBatch(
+                [new TokenChunk("a#2", 3, [17], "é", [-0.25f], [[new TokenLogProb(17, -0.25f), new TokenLogProb(4, -1.5f)]]), new TokenChunk("b", 0, [], "tail", null)],
+                [new GenerationCompleted("c", FinishReason.Length, new Usage(5, 2, 1), new Timings(1, 2, 3, [0.5, 0.75]), null)],
+                [new GenerationRejected("d", RejectionReason.QueueFull, "full")], 64),
+            new RelayCredit(["a#2", "b"], [32, 7]),
         };
     }
 

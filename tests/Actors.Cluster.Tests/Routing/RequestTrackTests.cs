@@ -27,7 +27,7 @@ public sealed class RequestTrackTests
         t.NextAttempt();
         var first = t.Accept(new TokenChunk("r", 0, [7, 8], "ab", null), 5);
         var second = t.Accept(new TokenChunk("r", 1, [9], "c", null), 6);
-        Assert.Equal((0, 1), (first.Index, second.Index));
+        Assert.Equal((0, 1), (first!.Index, second!.Index));
         Assert.True(t.TryReadmit(3));
         var g = t.NextAttempt();
         Assert.Equal("r#2", g.RequestId);
@@ -35,12 +35,32 @@ public sealed class RequestTrackTests
         Assert.Equal(7, g.MaxTokens);
         // The new worker numbers its chunks from 0; the client's indices go on.
         var third = t.Accept(new TokenChunk("r#2", 0, [11], "d", null), 9);
-        Assert.Equal(("r", 2), (third.RequestId, third.Index));
+        Assert.Equal(("r", 2), (third!.RequestId, third.Index));
         var done = t.Complete(new GenerationCompleted("r#2", FinishReason.Length, new Usage(6, 1, 6), new Timings(1, 2, 3, [1]), null), 12);
         Assert.Equal(new Usage(3, 4, 0), done.Usage);
         Assert.Equal("r", done.RequestId);
         Assert.Equal(5, done.Timings.TimeToFirstTokenMs);
         Assert.Equal(12, done.Timings.TotalMs);
+    }
+
+    [Fact]
+    public void A_sampled_request_is_resumed_with_its_seed_and_the_random_draws_its_streamed_tokens_used()
+    {
+        var seeded = new RequestTrack(new Generate { RequestId = "s", PromptTokens = [1, 5], Sampling = new SamplingOptions { Temperature = 0.8f, Seed = 99 } },
+            [1, 5], 10, [2], null, 0);
+        Assert.Equal((99UL, 0L), (seeded.NextAttempt().Sampling.Seed!.Value, seeded.NextAttempt().Sampling.RandomDraws));
+        seeded.Accept(new TokenChunk("s#2", 0, [7], "a", null), 1);
+        seeded.Accept(new TokenChunk("s#2", 1, [8], "b", null), 1);
+        var resumed = seeded.NextAttempt();
+        Assert.Equal((99UL, 2L), (resumed.Sampling.Seed!.Value, resumed.Sampling.RandomDraws));
+
+        // Without a seed the gateway fixes one, so that a re-admission continues the same random sequence.
+        var unseeded = new RequestTrack(new Generate { RequestId = "u", PromptTokens = [1, 5], Sampling = new SamplingOptions { Temperature = 0.8f } },
+            [1, 5], 10, [2], null, 0);
+        var firstSeed = unseeded.NextAttempt().Sampling.Seed;
+        Assert.NotNull(firstSeed);
+        Assert.Equal(firstSeed, unseeded.NextAttempt().Sampling.Seed);
+        Assert.Null(Track().NextAttempt().Sampling.Seed); // greedy needs none
     }
 
     [Fact]

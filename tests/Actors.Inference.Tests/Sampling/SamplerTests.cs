@@ -188,6 +188,28 @@ public sealed class SamplerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_sampler_that_skips_the_draws_already_used_continues_the_seed_s_sequence()
+    {
+        // A request resumed after n sampled tokens (prompt + those tokens, RandomDraws = n) gives the tokens
+        // the uninterrupted run gave next.
+        var p = new SamplingParameters { Temperature = 0.9f, TopK = 40, TopP = 0.9f, RepetitionPenalty = 1.1f, Seed = 7 };
+        var logitsRng = new DeterministicRandom(5);
+        var logits = Enumerable.Range(0, 60).Select(_ => RandomLogits(ref logitsRng, 500, 1)).ToArray();
+        var whole = new Sampler(p, 500);
+        var tokens = new List<int>();
+        foreach (var l in logits) tokens.Add(whole.Sample(l, tokens.ToArray()));
+        var resumed = new Sampler(p with { RandomDraws = 25 }, 500);
+        var continued = tokens.Take(25).ToList();
+        foreach (var l in logits.Skip(25)) continued.Add(resumed.Sample(l, continued.ToArray()));
+        Assert.Equal(tokens, continued);
+        var fresh = new Sampler(p, 500);
+        var restarted = tokens.Take(25).ToList();
+        foreach (var l in logits.Skip(25)) restarted.Add(fresh.Sample(l, restarted.ToArray()));
+        Assert.NotEqual(tokens, restarted); // without the skip the generator would repeat its first draws
+        Assert.Contains("RandomDraws", Assert.Throws<ArgumentException>(() => new Sampler(p with { RandomDraws = -1 }, 500)).Message);
+    }
+
+    [Fact]
     public void The_generator_is_fixed_by_the_algorithm()
     {
         // Pin the first draws so that a change of generator (which would change every seeded run) is noticed.
