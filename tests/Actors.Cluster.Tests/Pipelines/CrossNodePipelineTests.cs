@@ -1,0 +1,167 @@
+using Akka.Actor;
+using Actors.Cluster.Tests.Nodes;
+using Actors.Inference.Compute;
+using Actors.Inference.Cpu;
+using Actors.Inference.Generation;
+using Actors.Inference.Model;
+using Actors.Runtime;
+using Actors.Runtime.Configuration;
+using Actors.Runtime.Protocol;
+using Actors.Runtime.Remote;
+using Actors.Runtime.Transfer;
+
+namespace Actors.Cluster.Tests.Pipelines;
+
+/// <summary>
+/// One replica's pipeline stages on two nodes: the tokens and logits of one device, activations and logits
+/// on the stage's data connection (booked on the network path), and clear errors, never a hang, when the
+/// data endpoint is unreachable or the peer dies mid-run.
+/// </summary>
+[Collection("cluster")]
+public sealed class CrossNodePipelineTests
+{
+    private static List<Generate> Requests(int count, int maxTokens, int seed) =>
+        ClusterHarness.Requests(count, maxTokens, seed).Select(r => r with { Sampling = r.Sampling with { LogProbs = true, TopLogProbs = 3 } }).ToList();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_pipeline_across_two_nodes_gives_the_greedy_tokens_and_logprobs_of_one_device(bool remoteFirst)
+    {
+        var requests = Requests(4, 16, seed: 1701);
+        var reference = await TwoNodePipeline.Reference(requests);
+        await using var nodes = new TwoNodePipeline();
+        var runtime = nodes.StartRuntime(remoteFirst);
+        Assert.Equal(2, runtime.Layout.StagesPerReplica(0));
+
+        var results = await Task.WhenAll(requests.Select(r => TwoNodePipeline.Run(runtime, r))).WaitAsync(TimeSpan.FromSeconds(60));
+
+        for (int i = 0; i < requests.Count; i++)
+        {
+            Assert.Equal(FinishReason.Length, results[i].Completed.Reason);
+            Assert.Equal(reference[i].Tokens, results[i].Tokens);
+        }
+        // Activations crossed on the data connection, both ways, and were booked on network paths between the nodes.
+        var network = runtime.Transfers.ByKind[PathKind.Network];
+        int dim = runtime.Model.Config.EmbeddingLength;
+        long tokensCrossing = requests.Sum(r => r.PromptTokens!.Length + 15);
+        Assert.True(network.Bytes >= 4L * dim * tokensCrossing, $"network bytes {network.Bytes} < the activations of {tokensCrossing} tokens");
+        Assert.True(network.Seconds > 0);
+        Assert.Contains(runtime.Transfers.ByPair.Keys, p => remoteFirst ? p == ("local", "cpu:1") : p == ("cpu:0", "cpu:1"));
+        Assert.Contains(runtime.Transfers.ByPair.Keys, p => remoteFirst ? p == ("cpu:1", "cpu:0") : p == ("cpu:1", "local"));
+        var link = runtime.Transfers.MeasuredLinks["cpu:1"];
+        Assert.True(link.BytesPerSecond > 1e6 && link.LatencySeconds < 0.1, $"measured loopback link {link}");
+        Assert.Equal(PathKind.Network, runtime.Topology.Choose("cpu:0", "cpu:1").Kind);
+    }
+
+    [Fact]
+    public async Task Logprobs_across_two_nodes_are_within_1e5_of_one_device()
+    {
+        var requests = Requests(3, 12, seed: 1702);
+        var reference = await TwoNodePipeline.Reference(requests);
+        await using var nodes = new TwoNodePipeline();
+        var runtime = nodes.StartRuntime(remoteFirst: false);
+        var results = await Task.WhenAll(requests.Select(r => TwoNodePipeline.Run(runtime, r))).WaitAsync(TimeSpan.FromSeconds(60));
+        for (int i = 0; i < requests.Count; i++)
+        {
+            Assert.Equal(reference[i].Tokens, results[i].Tokens);
+            var (expected, actual) = (reference[i].LogProbs, results[i].LogProbs);
+            Assert.Equal(expected.Count, actual.Count);
+            for (int j = 0; j < expected.Count; j++)
+                Assert.True(Math.Abs(expected[j] - actual[j]) <= 1e-5 * Math.Max(1, Math.Abs(expected[j])), $"request {i} token {j}: {actual[j]} vs {expected[j]}");
+        }
+    }
+
+    [Fact]
+    public async Task A_stage_chain_with_a_remote_stage_gives_the_logits_of_one_device_within_1e5()
+    {
+        await using var nodes = new TwoNodePipeline();
+        var a = ActorSystem.Create("chain-node", TwoNodePipeline.Remote("chain-node"));
+        try
+        {
+            using var model = LlamaModel.Open(ClusterHarness.ModelPath);
+            var tokens = Enumerable.Range(0, 40).Select(i => 3 + (i * 37) % 300).ToArray();
+            using var one = new CpuDevice("cpu:0", 1);
+            using var single = new SequenceRunner(one, model, 64);
+            var expected = single.Feed(tokens, allLogits: true);
+
+            using var local = new CpuDevice("cpu:0", 1);
+            using var remote = new RemoteComputeDevice(new DeviceOptions("cpu:1", DeviceKind.Cpu, 1, "", nodes.NodeB), a, model, TimeSpan.FromSeconds(5), new TransferAccounting());
+            int half = model.Config.BlockCount / 2;
+            using var chain = new SequenceRunner([(local, new LayerRange(0, half)), (remote, new LayerRange(half, model.Config.BlockCount))], model, 64);
+            var actual = chain.Feed(tokens[..30], allLogits: true).Concat(Enumerable.Range(30, 10).SelectMany(i => chain.Feed(tokens.AsSpan(i, 1), allLogits: true))).ToArray();
+            var expectedSplit = expected;
+            Assert.Equal(expectedSplit.Length, actual.Length);
+            for (int i = 0; i < actual.Length; i++)
+                Assert.True(Math.Abs(actual[i] - expectedSplit[i]) <= 1e-5 * Math.Max(1, Math.Abs(expectedSplit[i])), $"logit {i}: {actual[i]} vs {expectedSplit[i]}");
+        }
+        finally
+        {
+            await a.Terminate();
+        }
+    }
+
+    [Fact]
+    public async Task An_unreachable_data_endpoint_fails_start_up_naming_the_endpoint()
+    {
+        await using var nodes = new TwoNodePipeline();
+        var endpoint = nodes.Host.DataEndpoint;
+        nodes.Host.Dispose(); // the control actor still answers; nothing listens on the data endpoint any more
+        var started = DateTime.UtcNow;
+        var error = Assert.Throws<InvalidConfigurationException>(() => nodes.StartRuntime(remoteFirst: false));
+        Assert.Contains($"data endpoint {endpoint.Address}:{endpoint.Port}", error.Message);
+        Assert.Contains("unreachable", error.Message);
+        Assert.Contains("cpu:1", error.Message);
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
+    public async Task A_node_with_no_stage_host_fails_start_up_within_the_network_timeout()
+    {
+        var empty = ActorSystem.Create("empty-node", TwoNodePipeline.Remote("empty-node"));
+        try
+        {
+            string node = ((ExtendedActorSystem)empty).Provider.DefaultAddress.ToString();
+            var config = Akka.Configuration.ConfigurationFactory.ParseString(TwoNodePipeline.RuntimeHocon(node, remoteFirst: false))
+                .WithFallback(TwoNodePipeline.Remote("runtime-node"));
+            var a = ActorSystem.Create("runtime-node", config);
+            try
+            {
+                var error = Assert.Throws<InvalidConfigurationException>(() => LlmRuntime.Get(a));
+                Assert.Contains($"{node}/user/llm-stage-host did not answer within 3 s", error.Message);
+            }
+            finally
+            {
+                await a.Terminate();
+            }
+        }
+        finally
+        {
+            await empty.Terminate();
+        }
+    }
+
+    [Fact]
+    public async Task A_peer_dying_mid_run_ends_every_request_with_an_error_and_later_ones_are_rejected()
+    {
+        await using var nodes = new TwoNodePipeline();
+        var runtime = nodes.StartRuntime(remoteFirst: false);
+        var requests = ClusterHarness.Requests(3, 1500, seed: 1703);
+        var running = requests.Select(r => runtime.GenerateAsync(r)).ToList();
+        // Let the steps flow, then kill B (its sockets close as a killed process's would).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while ((runtime.Transfers.ByKind.GetValueOrDefault(PathKind.Network)?.Count ?? 0) < 20 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.True(runtime.Transfers.ByKind[PathKind.Network].Count >= 20, "the pipeline never got going");
+        await nodes.B.Terminate();
+
+        foreach (var task in running)
+        {
+            var result = await task.WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.Equal(FinishReason.Error, result.Completed.Reason);
+            Assert.Contains("remote stage cpu:1", result.Completed.Error);
+            Assert.True(result.TokenIds.Count < 1500);
+        }
+        var late = await Assert.ThrowsAsync<GenerationRejectedException>(() => runtime.GenerateAsync(ClusterHarness.Requests(1, 4, seed: 1704)[0]).WaitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Contains("replica", late.Message);
+    }
+}
