@@ -48,7 +48,9 @@ internal sealed class TransferActor : UntypedActor
                 BookRemote(r);
                 break;
             case HostSwapMeasured s:
-                _accounting.Record(_topology.HostPath(s.DeviceId) with { Measured = true }, s.Bytes, s.Seconds);
+                // A remote device's swap slots are in this process's memory: its KV pages crossed the network.
+                var host = _topology.Device(s.DeviceId).Node == "local" ? _topology.HostPath(s.DeviceId) : _topology.NetworkPath(s.DeviceId, "local");
+                _accounting.Record(host with { Measured = true }, s.Bytes, s.Seconds);
                 break;
             case GetTransferReport:
                 Sender.Tell(new TransferReport(_topology, _accounting));

@@ -55,6 +55,23 @@ public sealed class CrossNodePipelineTests
     }
 
     [Fact]
+    public async Task Swap_preemption_of_a_remote_stage_moves_its_kv_pages_over_the_network_and_keeps_the_tokens()
+    {
+        var requests = ClusterHarness.Requests(4, 40, seed: 1705);
+        var reference = await TwoNodePipeline.Reference(requests);
+        await using var nodes = new TwoNodePipeline();
+        var runtime = nodes.StartRuntime(remoteFirst: true, "actors-runtime.kv-cache.num-blocks = 10\nactors-runtime.scheduler.preemption-mode = swap");
+        var results = await Task.WhenAll(requests.Select(r => TwoNodePipeline.Run(runtime, r))).WaitAsync(TimeSpan.FromSeconds(60));
+        for (int i = 0; i < requests.Count; i++) Assert.Equal(reference[i].Tokens, results[i].Tokens);
+        Assert.True(runtime.Metrics.PreemptionsTotal > 0, "the tiny KV pool forced no preemption");
+        // The remote stage's swap slots are in node A's memory: its pages came over the network, whole blocks of its layers.
+        var swapped = runtime.Transfers.ByPair[("cpu:1", "local")];
+        var c = runtime.Model.Config;
+        long blockBytes = 16L * c.KvDim * 2 * 4 * runtime.Layout.Replicas[0][0].Layers.Count;
+        Assert.True(swapped.Bytes > 0 && swapped.Bytes % blockBytes == 0, $"{swapped.Bytes} bytes swapped, blocks of {blockBytes}");
+    }
+
+    [Fact]
     public async Task Logprobs_across_two_nodes_are_within_1e5_of_one_device()
     {
         var requests = Requests(3, 12, seed: 1702);
