@@ -51,22 +51,9 @@ public sealed class RemoteComputeDevice : IComputeDevice
     {
         var opened = Ask<RemoteStageOpened>(new OpenRemoteStage { Stage = Stage(layers, kv, maxBatchTokens), Model = _identity }, "open a stage");
         if (opened.Problem is { } problem) throw new InvalidOperationException($"the stage host on {_node} refused {layers}: {problem}");
-        var client = new TcpClient { NoDelay = true };
-        string endpoint = $"{opened.Host}:{opened.Port}";
+        var executor = Connect(opened, Descriptor.Id, _node, layers, kv, model.Config.BlockCount, _ioTimeout);
         try
         {
-            using var connect = new CancellationTokenSource(_ioTimeout);
-            client.ConnectAsync(opened.Host, opened.Port, connect.Token).AsTask().GetAwaiter().GetResult();
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            client.Dispose();
-            throw new IOException($"the data endpoint {endpoint} of the stage host on {_node} is unreachable: {(ex is OperationCanceledException ? $"no connection within {_ioTimeout.TotalSeconds:F0} s" : ex.Message)}", ex);
-        }
-        var executor = new RemoteStageExecutor(client, $"{Descriptor.Id} ({_node}, data {endpoint})", layers, kv, model.Config, _ioTimeout);
-        try
-        {
-            executor.Open(opened.SessionKey);
             MeasuredLink = executor.MeasureLink();
         }
         catch
@@ -75,6 +62,54 @@ public sealed class RemoteComputeDevice : IComputeDevice
             throw;
         }
         _accounting.RecordLink(Descriptor.Id, MeasuredLink.Value);
+        return executor;
+    }
+
+    /// <summary>
+    /// Measures the data connection to the stage host of <paramref name="node"/> without loading anything (a probe
+    /// session that only echoes): the link model `actors topology` shows for a remote device.
+    /// </summary>
+    public static LinkModel MeasureNode(ActorSystem system, string node, TimeSpan timeout)
+    {
+        Serialization.RuntimeMessageSerializer.EnsureBound(system);
+        var host = system.ActorSelection($"{node.TrimEnd('/')}/user/{StageHost.ActorName}");
+        RemoteStageOpened opened;
+        try
+        {
+            opened = host.Ask<RemoteStageOpened>(new OpenRemoteStage { ProbeOnly = true }, timeout).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
+        {
+            throw new InvalidConfigurationException($"the stage host at {node}/user/{StageHost.ActorName} did not answer within {timeout.TotalSeconds:F0} s (is the node up, with a stage host started?)");
+        }
+        using var probe = Connect(opened, "probe", node, default, new KvCacheSpec(1, 1, 1, 1), 0, timeout);
+        return probe.MeasureLink();
+    }
+
+    private static RemoteStageExecutor Connect(RemoteStageOpened opened, string deviceId, string node, LayerRange layers, KvCacheSpec kv, int modelLayers, TimeSpan ioTimeout)
+    {
+        var client = new TcpClient { NoDelay = true };
+        string endpoint = $"{opened.Host}:{opened.Port}";
+        try
+        {
+            using var connect = new CancellationTokenSource(ioTimeout);
+            client.ConnectAsync(opened.Host, opened.Port, connect.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            client.Dispose();
+            throw new IOException($"the data endpoint {endpoint} of the stage host on {node} is unreachable: {(ex is OperationCanceledException ? $"no connection within {ioTimeout.TotalSeconds:F0} s" : ex.Message)}", ex);
+        }
+        var executor = new RemoteStageExecutor(client, $"{deviceId} ({node}, data {endpoint})", layers, kv, modelLayers, ioTimeout);
+        try
+        {
+            executor.Open(opened.SessionKey);
+        }
+        catch
+        {
+            executor.Dispose();
+            throw;
+        }
         return executor;
     }
 

@@ -45,7 +45,7 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
     public int KvBlockBytes => _kvBlockBytes;
     public RemoteExchange LastExchange { get; private set; }
 
-    internal RemoteStageExecutor(TcpClient client, string name, LayerRange layers, KvCacheSpec kv, LlamaConfig config, TimeSpan ioTimeout)
+    internal RemoteStageExecutor(TcpClient client, string name, LayerRange layers, KvCacheSpec kv, int modelLayers, TimeSpan ioTimeout)
     {
         if (!DataFrames.LittleEndian) throw new PlatformNotSupportedException("data connections assume a little-endian machine");
         _client = client;
@@ -57,7 +57,7 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
         Layers = layers;
         Kv = kv;
         IsFirst = layers.Start == 0;
-        IsLast = layers.End == config.BlockCount;
+        IsLast = layers.End == modelLayers;
     }
 
     /// <summary>Presents the session key; the host loads the stage and says its sizes.</summary>

@@ -125,8 +125,8 @@ public sealed class StageHost : IDisposable
             }));
             Receive<OpenRemoteStage>(m =>
             {
-                string problem = host.Describe(m.Model);
-                if (problem.Length == 0 && (m.Stage.LayerStart < 0 || m.Stage.LayerEnd > host.Model.Config.BlockCount || m.Stage.LayerStart >= m.Stage.LayerEnd))
+                string problem = m.ProbeOnly ? "" : host.Describe(m.Model);
+                if (problem.Length == 0 && !m.ProbeOnly && (m.Stage.LayerStart < 0 || m.Stage.LayerEnd > host.Model.Config.BlockCount || m.Stage.LayerStart >= m.Stage.LayerEnd))
                     problem = $"layers [{m.Stage.LayerStart}, {m.Stage.LayerEnd}) are not a range of the model's {host.Model.Config.BlockCount}";
                 if (problem.Length > 0)
                 {

@@ -79,6 +79,8 @@ public sealed record OpenRemoteStage : IRuntimeMessage
 {
     [Key(0)] public EstimateRemoteStage Stage { get; init; } = new();
     [Key(1)] public ModelIdentity Model { get; init; } = new();
+    /// <summary>No stage: a session that only echoes, to measure the data connection (`actors topology`).</summary>
+    [Key(2)] public bool ProbeOnly { get; init; }
 }
 
 [MessagePackObject]

@@ -63,6 +63,21 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
             Fail(f, "unknown or already used session key (ask the stage host with OpenRemoteStage first)");
             return;
         }
+        if (open.ProbeOnly)
+        {
+            f.Begin();
+            f.Put(0);
+            f.Put(0);
+            f.Put(0);
+            f.Send(FrameKind.Ready);
+            while (true)
+            {
+                (kind, length) = f.Next();
+                if (kind == FrameKind.Close) return;
+                if (kind != FrameKind.Echo) throw new InvalidDataException($"a probe session from {f.Peer} got {kind}");
+                Handle(f, kind, length);
+            }
+        }
         try
         {
             var s = open.Stage;
@@ -97,6 +112,15 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
 
     private void Handle(DataFrames f, FrameKind kind, int length)
     {
+        if (kind == FrameKind.Echo)
+        {
+            var bytes = new byte[length];
+            f.ReadInto(bytes);
+            f.Begin();
+            f.Put(bytes);
+            f.Send(FrameKind.Echo);
+            return;
+        }
         var stage = _stage!;
         switch (kind)
         {
@@ -154,15 +178,6 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
                 int source = f.ReadInt(), destination = f.ReadInt();
                 lock (host.DeviceGate) stage.CopyKvBlock(source, destination);
                 Ack(f);
-                break;
-            }
-            case FrameKind.Echo:
-            {
-                var bytes = new byte[length];
-                f.ReadInto(bytes);
-                f.Begin();
-                f.Put(bytes);
-                f.Send(FrameKind.Echo);
                 break;
             }
             default:
