@@ -35,6 +35,7 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
     private readonly string _name;
     private int _kvBlockBytes, _hidden, _vocab;
     private bool _broken;
+    private readonly TimeSpan _ioTimeout;
 
     public LayerRange Layers { get; }
     public bool IsFirst { get; }
@@ -50,6 +51,7 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
         if (!DataFrames.LittleEndian) throw new PlatformNotSupportedException("data connections assume a little-endian machine");
         _client = client;
         _name = name;
+        _ioTimeout = ioTimeout;
         int timeout = (int)Math.Min(int.MaxValue, ioTimeout.TotalMilliseconds);
         client.ReceiveTimeout = timeout;
         client.SendTimeout = timeout;
@@ -233,7 +235,7 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
         _broken = true;
         try { _client.Dispose(); } catch (Exception) { }
         string why = ex is IOException { InnerException: SocketException { SocketErrorCode: SocketError.TimedOut } }
-            ? $"no answer within the I/O timeout ({_client.ReceiveTimeout / 1000.0:F0} s): the peer hangs or the network is down"
+            ? $"no answer within the I/O timeout ({_ioTimeout.TotalSeconds:F0} s, actors-runtime.transfer.network-timeout): the peer hangs or the network is down"
             : ex.Message;
         return new StickyDeviceFaultException($"remote stage {_name}, {Layers}: {why}", ex);
     }

@@ -158,6 +158,55 @@ public sealed class CrossNodePipelineTests
         }
     }
 
+    /// <summary>Answers the control messages as a stage host would, but its data endpoint accepts and then stays silent.</summary>
+    private sealed class SilentHost : ReceiveActor
+    {
+        public SilentHost(int port)
+        {
+            Receive<DescribeStageHost>(_ => Sender.Tell(new StageHostInfo { DeviceId = "cpu:0", DeviceName = "silent", Kind = (int)DeviceKind.Cpu, MemoryBytes = 8L << 30, Threads = 1 }));
+            Receive<EstimateRemoteStage>(_ => Sender.Tell(new RemoteStageEstimate { Bytes = 1 << 20 }));
+            Receive<OpenRemoteStage>(_ => Sender.Tell(new RemoteStageOpened { Host = "127.0.0.1", Port = port, SessionKey = new byte[16] }));
+        }
+    }
+
+    [Fact]
+    public async Task A_silent_peer_fails_start_up_after_the_network_timeout_instead_of_hanging()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var accepted = listener.AcceptSocketAsync();
+        var silent = ActorSystem.Create("silent-node", TwoNodePipeline.Remote("silent-node"));
+        try
+        {
+            RuntimeMessageSerializerBinding(silent);
+            silent.ActorOf(Props.Create(() => new SilentHost(((System.Net.IPEndPoint)listener.LocalEndpoint).Port)), StageHost.ActorName);
+            string node = ((ExtendedActorSystem)silent).Provider.DefaultAddress.ToString();
+            var config = Akka.Configuration.ConfigurationFactory.ParseString(TwoNodePipeline.RuntimeHocon(node, remoteFirst: false))
+                .WithFallback(TwoNodePipeline.Remote("runtime-node"));
+            var a = ActorSystem.Create("runtime-node", config);
+            try
+            {
+                var started = DateTime.UtcNow;
+                var error = Assert.Throws<InvalidConfigurationException>(() => LlmRuntime.Get(a));
+                Assert.Contains("replica 0 stage 1 failed to load on cpu:1", error.Message);
+                Assert.Contains("no answer within the I/O timeout (3 s", error.Message);
+                Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15));
+            }
+            finally
+            {
+                await a.Terminate();
+            }
+        }
+        finally
+        {
+            listener.Stop();
+            (await accepted).Dispose();
+            await silent.Terminate();
+        }
+    }
+
+    private static void RuntimeMessageSerializerBinding(ActorSystem system) => Actors.Runtime.Serialization.RuntimeMessageSerializer.EnsureBound(system);
+
     [Fact]
     public async Task A_peer_dying_mid_run_ends_every_request_with_an_error_and_later_ones_are_rejected()
     {
