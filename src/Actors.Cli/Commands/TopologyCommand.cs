@@ -113,7 +113,7 @@ public sealed class TopologyCommand : ICommand
                 try
                 {
                     var link = Actors.Runtime.Remote.RemoteComputeDevice.MeasureNode(system, node, timeout);
-                    lines.Add((node, $"{link.BytesPerSecond / 1e9:F2} GB/s, {link.LatencySeconds * 1e6:F1} µs one way (measured on a data connection: 64 B and 4 MiB echoes)"));
+                    lines.Add((node, $"{link.BytesPerSecond / 1e9:F2} GB/s, {link.LatencySeconds * 1e6:F1} µs one way (measured on a data connection: median of 64 B and 4 MiB echoes)"));
                 }
                 catch (Exception ex) when (ex is InvalidConfigurationException or IOException)
                 {

@@ -79,16 +79,17 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
 
     /// <summary>
     /// Small and large echoes on the data connection, fitted to the shared link model (one way = half the
-    /// best round trip): what `actors topology` and the prediction of a step's transfer time use.
+    /// median round trip: the median, not the best, because a step pays the typical wake-up of the threads at
+    /// both ends, not the luckiest): what `actors topology` and the prediction of a step's transfer time use.
     /// </summary>
     public LinkModel MeasureLink(int smallBytes = 64, int largeBytes = 4 << 20)
     {
         var small = new byte[smallBytes];
         var large = new byte[largeBytes];
         Random.Shared.NextBytes(large);
-        double Best(byte[] payload, int times)
+        double Median(byte[] payload, int times)
         {
-            double best = double.MaxValue;
+            var rtts = new double[times];
             for (int i = 0; i < times; i++)
             {
                 long t = Stopwatch.GetTimestamp();
@@ -100,12 +101,13 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
                     Expect(FrameKind.Echo);
                     _frames.Skip();
                 });
-                best = Math.Min(best, Stopwatch.GetElapsedTime(t).TotalSeconds);
+                rtts[i] = Stopwatch.GetElapsedTime(t).TotalSeconds;
             }
-            return best;
+            Array.Sort(rtts);
+            return rtts[times / 2];
         }
-        Best(large, 1); // warm the path (buffers, JIT)
-        double s = Best(small, 20), l = Best(large, 3);
+        Median(large, 1); // warm the path (buffers, JIT)
+        double s = Median(small, 21), l = Median(large, 5);
         return LinkModel.Fit(smallBytes + DataFrames.HeaderBytes, s / 2, largeBytes + DataFrames.HeaderBytes, l / 2);
     }
 

@@ -72,6 +72,28 @@ public sealed class CrossNodePipelineTests
     }
 
     [Fact]
+    public async Task Prefix_caching_and_parallel_choices_with_a_remote_stage_keep_the_tokens_of_one_device()
+    {
+        var prefix = Enumerable.Range(0, 40).Select(i => 3 + (i * 13) % 300).ToArray();
+        var requests = ClusterHarness.Requests(4, 12, seed: 1706, promptLength: 7, sharedPrefix: prefix);
+        var reference = await TwoNodePipeline.Reference(requests);
+        await using var nodes = new TwoNodePipeline();
+        var runtime = nodes.StartRuntime(remoteFirst: false, "actors-runtime.scheduler.prefix-caching = on");
+        foreach (var (request, expected) in requests.Zip(reference)) // one after another: later ones hit the cached prefix
+            Assert.Equal(expected.Tokens, (await TwoNodePipeline.Run(runtime, request).WaitAsync(TimeSpan.FromSeconds(30))).Tokens);
+        Assert.True(Interlocked.Read(ref runtime.Metrics.Replica(0).PrefixHits) > 0, "no prefix-cache hit");
+        // Greedy choices of one prompt share its KV blocks and copy the partial one on write (a copy on the remote stage's device).
+        var choices = runtime.StreamChoicesWithCompletion(Enumerable.Range(0, 3).Select(i => requests[0] with { RequestId = $"n{i}" }).ToList());
+        foreach (var (chunks, completion) in choices)
+        {
+            var tokens = new List<int>();
+            await foreach (var c in chunks) tokens.AddRange(c.TokenIds);
+            await completion.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(reference[0].Tokens, tokens);
+        }
+    }
+
+    [Fact]
     public async Task Logprobs_across_two_nodes_are_within_1e5_of_one_device()
     {
         var requests = Requests(3, 12, seed: 1702);
