@@ -49,6 +49,13 @@ public sealed class ClusterBenchCommand : ICommand
             foreach (var r in runs.Where(r => r.Link is not null))
                 output.WriteLine($"data connection measured at start-up: {r.Link!.Value.BytesPerSecond / 1e9:F2} GB/s, {r.Link.Value.LatencySeconds * 1e6:F1} µs one way " +
                     $"(latency + bytes / bandwidth, the model the planner costs its links with); activations were {(double)r.ActivationBytes / r.BoundaryBytes:P0} of the bytes moved");
+            foreach (var r in runs.Where(r => r.Link is not null))
+                foreach (var name in new[] { "ethernet-10g", "ethernet-100g" })
+                {
+                    var link = Actors.Simulation.Catalog.HardwareCatalog.Default.Link(name);
+                    double ms = 1e3 * link.Model.Predict(r.BoundaryBytes, r.Transfers) / Math.Max(1, r.Steps);
+                    output.WriteLine($"the planner's {name} ({link.EffectiveBandwidth / 1e9:F2} GB/s, {link.LatencySeconds * 1e6:F0} µs) for the same bytes: {ms:F4} ms per step");
+                }
             return 0;
         }
         var counts = a.IntList("workers") ?? [1, 2];

@@ -65,13 +65,16 @@ public static class CrossNodePipelineBench
         var rng = new Random(o.Seed);
         using var probe = LlamaModel.Open(o.ModelPath);
         int vocab = probe.Config.VocabSize, dim = probe.Config.EmbeddingLength;
-        var requests = Enumerable.Range(0, o.Requests).Select(i => new Generate
+        List<Generate> Load(string prefix) => Enumerable.Range(0, o.Requests).Select(i => new Generate
         {
-            RequestId = $"x{i}",
+            RequestId = $"{prefix}{i}",
             PromptTokens = Enumerable.Range(0, o.PromptTokens).Select(_ => 3 + rng.Next(vocab - 3)).ToArray(),
             MaxTokens = o.MaxTokens,
             Sampling = SamplingOptions.Greedy with { IgnoreEos = true },
         }).ToList();
+        // Each runtime first runs a warm-up load of other prompts (JIT, buffers), untimed and not counted.
+        var warmUp = Load("w");
+        var requests = Load("x");
         long activationBytes = 4L * dim * requests.Sum(r => r.PromptTokens!.Length + (long)r.MaxTokens!.Value - 1);
         string cpu(int i, string node = "") => $"{{ id = \"cpu:{i}\", kind = cpu, threads = {o.Threads}{(node.Length > 0 ? $", node = \"{node}\"" : "")} }}";
 
@@ -82,9 +85,9 @@ public static class CrossNodePipelineBench
             var system = ActorSystem.Create("pipeline-local", ConfigurationFactory.ParseString(RuntimeHocon(o, cpu(0) + ", " + cpu(1))));
             try
             {
-                var (tokens, seconds, runtime) = await Run(system, requests);
+                var (tokens, seconds, runtime, before) = await Run(system, warmUp, requests, ("cpu:0", "cpu:1"));
                 first = tokens;
-                var boundary = runtime.Transfers.ByPair[("cpu:0", "cpu:1")];
+                var boundary = Minus(runtime.Transfers.ByPair[("cpu:0", "cpu:1")], before[0]);
                 figures.Add(new PipelineRunFigures("one node, two CPU devices", tokens.Sum(t => t.Length), seconds, boundary.Count, boundary.Bytes, boundary.Count,
                     boundary.Seconds, activationBytes, null, true));
             }
@@ -103,9 +106,9 @@ public static class CrossNodePipelineBench
             var a = ActorSystem.Create("runtime-node", ConfigurationFactory.ParseString(RuntimeHocon(o, cpu(0) + ", " + cpu(1, nodeB))).WithFallback(Remote("runtime-node")));
             try
             {
-                var (tokens, seconds, runtime) = await Run(a, requests);
-                var into = runtime.Transfers.ByPair[("cpu:0", "cpu:1")];
-                var back = runtime.Transfers.ByPair[("cpu:1", "local")];
+                var (tokens, seconds, runtime, before) = await Run(a, warmUp, requests, ("cpu:0", "cpu:1"), ("cpu:1", "local"));
+                var into = Minus(runtime.Transfers.ByPair[("cpu:0", "cpu:1")], before[0]);
+                var back = Minus(runtime.Transfers.ByPair[("cpu:1", "local")], before[1]);
                 bool same = first!.Zip(tokens).All(p => p.First.SequenceEqual(p.Second));
                 figures.Add(new PipelineRunFigures("two nodes (loopback data connection)", tokens.Sum(t => t.Length), seconds, into.Count, into.Bytes + back.Bytes,
                     into.Count + back.Count, into.Seconds + back.Seconds, activationBytes, runtime.Transfers.MeasuredLinks["cpu:1"], same));
@@ -119,14 +122,21 @@ public static class CrossNodePipelineBench
         return figures;
     }
 
-    private static async Task<(List<int[]> Tokens, double Seconds, LlmRuntime Runtime)> Run(ActorSystem system, IReadOnlyList<Generate> requests)
+    private static TransferTotals Minus(TransferTotals now, TransferTotals before) =>
+        new() { Bytes = now.Bytes - before.Bytes, Count = now.Count - before.Count, Seconds = now.Seconds - before.Seconds };
+
+    private static async Task<(List<int[]> Tokens, double Seconds, LlmRuntime Runtime, TransferTotals[] Before)> Run(ActorSystem system, IReadOnlyList<Generate> warmUp,
+        IReadOnlyList<Generate> requests, params (string, string)[] pairs)
     {
         var runtime = LlmRuntime.Get(system);
+        await Task.WhenAll(warmUp.Select(r => runtime.GenerateAsync(r)));
+        var before = pairs.Select(p => runtime.Transfers.ByPair.TryGetValue(p, out var t)
+            ? new TransferTotals { Bytes = t.Bytes, Count = t.Count, Seconds = t.Seconds } : new TransferTotals()).ToArray();
         var clock = Stopwatch.StartNew();
         var results = await Task.WhenAll(requests.Select(r => runtime.GenerateAsync(r)));
         double seconds = clock.Elapsed.TotalSeconds;
         foreach (var r in results)
             if (r.Completed.Reason != FinishReason.Length) throw new InvalidOperationException($"request {r.Completed.RequestId} ended with {r.Completed.Reason}: {r.Completed.Error}");
-        return (results.Select(r => r.TokenIds.ToArray()).ToList(), seconds, runtime);
+        return (results.Select(r => r.TokenIds.ToArray()).ToList(), seconds, runtime, before);
     }
 }
