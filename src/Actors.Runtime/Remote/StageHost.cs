@@ -85,6 +85,8 @@ public sealed class StageHost : IDisposable
         }
     }
 
+    internal void Warn(string message) => _log.Warning(message);
+
     /// <summary>The stage a session key opens, taken once.</summary>
     internal OpenRemoteStage? Claim(string key) => _pending.TryRemove(key, out var open) ? open : null;
 

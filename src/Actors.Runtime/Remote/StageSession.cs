@@ -19,6 +19,7 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
     private byte[] _kv = [];
     private IStageExecutor? _stage;
     private int _maxTokens;
+    private readonly string _peer = socket.RemoteEndPoint?.ToString() ?? "a runtime";
 
     public void Start(Action ended)
     {
@@ -28,13 +29,11 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
             {
                 Serve();
             }
-            catch (Exception) when (!socket.Connected || socket.SafeHandle.IsClosed)
+            catch (Exception ex)
             {
-                // The runtime went away: nothing to tell anyone.
-            }
-            catch (Exception)
-            {
-                // A broken stream: the runtime sees its connection close and fails its steps.
+                // The runtime went away, went silent past the I/O timeout, or sent a broken stream: it sees its
+                // connection close and fails its steps; the host only notes why the stage was dropped.
+                host.Warn($"stage host: dropped the session of {_peer} ({_stage?.Layers.ToString() ?? "no stage"}): {ex.Message}");
             }
             finally
             {
@@ -52,7 +51,7 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
         socket.ReceiveTimeout = timeout;
         socket.SendTimeout = timeout;
         using var stream = new NetworkStream(socket, ownsSocket: false);
-        var f = new DataFrames(stream, socket.RemoteEndPoint?.ToString() ?? "a runtime");
+        var f = new DataFrames(stream, _peer);
         var (kind, length) = f.Next();
         if (kind != FrameKind.Hello || length != 16) throw new InvalidDataException($"the first frame from {f.Peer} is {kind} of {length} bytes, not a 16-byte hello");
         var key = new byte[16];
