@@ -94,6 +94,44 @@ public sealed class CrossNodePipelineTests
     }
 
     [Fact]
+    public async Task A_request_migrated_between_a_cross_node_replica_and_a_local_one_keeps_its_tokens_and_its_kv_pages_cross_the_network()
+    {
+        var request = ClusterHarness.Requests(1, 60, seed: 1707, promptLength: 40)[0];
+        var reference = await TwoNodePipeline.Reference([request]);
+        await using var nodes = new TwoNodePipeline();
+        // Replica 0: cpu:0 here and B's device; replica 1: two devices here.
+        var a = ActorSystem.Create("runtime-node", Akka.Configuration.ConfigurationFactory.ParseString($$"""
+            actors-runtime.devices = [ { id = "cpu:0", kind = cpu, threads = 1 }, { id = "cpu:1", kind = cpu, node = "{{nodes.NodeB}}" },
+                                       { id = "cpu:2", kind = cpu, threads = 1 }, { id = "cpu:3", kind = cpu, threads = 1 } ]
+            actors-runtime.layout { replicas = 2, pipeline = 2 }
+            """).WithFallback(Akka.Configuration.ConfigurationFactory.ParseString(TwoNodePipeline.RuntimeHocon(nodes.NodeB, false)))
+            .WithFallback(TwoNodePipeline.Remote("runtime-node")));
+        try
+        {
+            var runtime = LlmRuntime.Get(a);
+            Assert.Equal(["cpu:0", "cpu:1"], runtime.Layout.Replicas[0].Select(s => s.DeviceId));
+            var (chunks, completion) = runtime.StreamWithCompletion(request);
+            var tokens = new List<int>();
+            await using var reader = chunks.GetAsyncEnumerator();
+            while (tokens.Count < 10 && await reader.MoveNextAsync()) tokens.AddRange(reader.Current.TokenIds);
+            var reply = await runtime.Router.Ask<object>(new MigrateRequest(request.RequestId, 1), TimeSpan.FromSeconds(30));
+            if (reply is MigrationFailed { Reason: var reason } && reason.Contains("already runs"))
+                reply = await runtime.Router.Ask<object>(new MigrateRequest(request.RequestId, 0), TimeSpan.FromSeconds(30));
+            var done = Assert.IsType<MigrationCompleted>(reply);
+            while (await reader.MoveNextAsync()) tokens.AddRange(reader.Current.TokenIds);
+            Assert.Equal(FinishReason.Length, (await completion.WaitAsync(TimeSpan.FromSeconds(30))).Reason);
+            Assert.Equal(reference[0].Tokens, tokens);
+            // The second stage's KV pages moved between B's device and cpu:3, over the network.
+            var moved = runtime.Transfers.ByPair.Where(p => p.Key is ("cpu:1", "cpu:3") or ("cpu:3", "cpu:1")).Sum(p => p.Value.Bytes);
+            Assert.True(moved > 0 && done.Bytes > 0, $"{moved} bytes of KV between cpu:1 and cpu:3, {done.Bytes} migrated");
+        }
+        finally
+        {
+            await a.Terminate();
+        }
+    }
+
+    [Fact]
     public async Task Logprobs_across_two_nodes_are_within_1e5_of_one_device()
     {
         var requests = Requests(3, 12, seed: 1702);
