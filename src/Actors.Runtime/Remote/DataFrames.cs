@@ -38,6 +38,12 @@ public enum FrameKind : byte
 public sealed class DataFrames(Stream stream, string peer)
 {
     public const int HeaderBytes = 8;
+
+    /// <summary>
+    /// Socket buffers of a data connection: a prefill step's activations (hundreds of KB) fit at once, so the
+    /// receiver's thread wakes once per frame instead of once per default-sized buffer.
+    /// </summary>
+    public const int SocketBufferBytes = 8 << 20;
     public const int MaxPayload = 1 << 30;
 
     private byte[] _out = new byte[64 << 10];

@@ -88,7 +88,7 @@ public sealed class RemoteComputeDevice : IComputeDevice
 
     private static RemoteStageExecutor Connect(RemoteStageOpened opened, string deviceId, string node, LayerRange layers, KvCacheSpec kv, int modelLayers, TimeSpan ioTimeout)
     {
-        var client = new TcpClient { NoDelay = true };
+        var client = new TcpClient { NoDelay = true, SendBufferSize = DataFrames.SocketBufferBytes, ReceiveBufferSize = DataFrames.SocketBufferBytes };
         string endpoint = $"{opened.Host}:{opened.Port}";
         try
         {

@@ -47,6 +47,8 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
     private void Serve()
     {
         socket.NoDelay = true;
+        socket.SendBufferSize = DataFrames.SocketBufferBytes;
+        socket.ReceiveBufferSize = DataFrames.SocketBufferBytes;
         int timeout = (int)Math.Min(int.MaxValue, host.IoTimeout.TotalMilliseconds);
         socket.ReceiveTimeout = timeout;
         socket.SendTimeout = timeout;
