@@ -31,6 +31,8 @@ public sealed class RemoteComputeDevice : IComputeDevice
     public RemoteComputeDevice(DeviceOptions options, ActorSystem system, LlamaModel model, TimeSpan ioTimeout, TransferAccounting accounting)
     {
         _node = options.Node;
+        if (((ExtendedActorSystem)system).Provider is LocalActorRefProvider)
+            throw new InvalidConfigurationException($"device \"{options.Id}\" is on node {options.Node}, but this actor system has no remoting: set akka.actor.provider = remote (or cluster) and akka.remote.dot-netty.tcp");
         _ioTimeout = ioTimeout;
         _accounting = accounting;
         var path = $"{options.Node.TrimEnd('/')}/user/{StageHost.ActorName}";

@@ -193,6 +193,22 @@ public sealed class CrossNodePipelineTests
     }
 
     [Fact]
+    public async Task A_remote_device_in_a_system_without_remoting_is_refused_naming_the_setting()
+    {
+        var a = ActorSystem.Create("local-only", Akka.Configuration.ConfigurationFactory.ParseString(
+            TwoNodePipeline.RuntimeHocon("akka.tcp://actors@127.0.0.1:9", remoteFirst: false) + "\nakka.loglevel = WARNING"));
+        try
+        {
+            var error = Assert.Throws<InvalidConfigurationException>(() => LlmRuntime.Get(a));
+            Assert.Contains("device \"cpu:1\" is on node akka.tcp://actors@127.0.0.1:9, but this actor system has no remoting: set akka.actor.provider = remote", error.Message);
+        }
+        finally
+        {
+            await a.Terminate();
+        }
+    }
+
+    [Fact]
     public async Task A_node_with_no_stage_host_fails_start_up_within_the_network_timeout()
     {
         var empty = ActorSystem.Create("empty-node", TwoNodePipeline.Remote("empty-node"));
