@@ -9,6 +9,7 @@ var commands = new ICommand[]
     new BenchCommand(),
     new ClusterBenchCommand(),
     new TopologyCommand(),
+    new StageHostCommand(),
     new ServeCommand(),
     new SoakCommand(),
     new LogitsCommand(),

@@ -88,7 +88,7 @@ public sealed partial class LlmRuntime : IExtension
         Tokenizer = setup.Tokenizer ?? (Model.File is { } file ? Tokenizer.FromGguf(file)
             : throw new InvalidConfigurationException("the model has no GGUF file to read its tokenizer from; give one in RuntimeSetup.Tokenizer"));
 
-        var devices = CreateDevices(Settings, setup, system);
+        var devices = CreateDevices(Settings, setup, system, Model, Transfers);
         var c = Model.Config;
         var costs = new LayerCosts(Model.Layers.Select(l => l.ByteSize).ToList(), Model.TokenEmbedding.ByteSize,
             (ReferenceEquals(Model.Output, Model.TokenEmbedding) ? 0 : Model.Output.ByteSize) + 4L * c.EmbeddingLength,
@@ -99,7 +99,7 @@ public sealed partial class LlmRuntime : IExtension
         KvCache = KvSizing.Size(Settings.KvCache, Layout, devices, c, maxModelLength);
         KvSizing.CheckFit(Model, Layout, devices, KvCache, Settings.Scheduler.MaxBatchedTokens);
 
-        Topology = Topology.FromSettings(Settings, devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind)));
+        Topology = Topology.FromSettings(Settings, devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind, NodeOf(Settings, d.Descriptor.Id))));
         bool virtualClock = Settings.VirtualClock;
         _guardian = system.SystemActorOf(RuntimeGuardian.Props(), "llm-runtime");
         var transfer = Child(TransferActor.Props(Topology, Transfers, virtualClock, setup.CopyEngines), "llm-transfer");
@@ -213,11 +213,20 @@ public sealed partial class LlmRuntime : IExtension
         return actors;
     }
 
-    private static List<IComputeDevice> CreateDevices(RuntimeSettings settings, RuntimeSetup setup, ActorSystem system)
+    /// <summary>The node a configured device is on ("local" unless it is a remote one).</summary>
+    private static string NodeOf(RuntimeSettings settings, string deviceId) =>
+        settings.Devices.FirstOrDefault(d => d.Id == deviceId) is { Node.Length: > 0 } d ? d.Node : "local";
+
+    private static List<IComputeDevice> CreateDevices(RuntimeSettings settings, RuntimeSetup setup, ActorSystem system, LlamaModel model, TransferAccounting transfers)
     {
         var devices = new List<IComputeDevice>();
         foreach (var o in settings.Devices)
         {
+            if (o.Node.Length > 0)
+            {
+                devices.Add(new Remote.RemoteComputeDevice(o, system, model, settings.Transfer.NetworkTimeout, transfers));
+                continue;
+            }
             var factory = setup.DeviceFactories.GetValueOrDefault(o.Kind) ?? BuiltInDevices.For(o.Kind)
                 ?? throw new InvalidConfigurationException($"device \"{o.Id}\" is of kind {o.Kind.ToString().ToLowerInvariant()}, but no factory for that kind was given to the runtime (RuntimeSetup.DeviceFactories; Actors.Simulation's SimulatedDevices.Create for simulated devices)");
             try

@@ -80,3 +80,40 @@ public class TopologyTests
         Assert.InRange(sum / 20000, d.Mean * 0.95, d.Mean * 1.05);
     }
 }
+
+/// <summary>The planner's two-machine rigs and the runtime's accounting cost a network link with one model (Actors.Runtime.Transfer.LinkModel).</summary>
+public class SharedLinkModelTests
+{
+    [Theory]
+    [InlineData("ethernet-10g")]
+    [InlineData("infiniband-ndr")]
+    public void A_two_machine_rigs_network_link_costs_the_same_in_the_planner_and_in_the_runtime_it_configures(string network)
+    {
+        var hw = HardwareCatalog.Default;
+        var rig = Topology.Parse(hw, $"2x rtx-3090 gpus-per-node=1 network={network}");
+        var link = rig.LinkBetween(0, 1);
+        Assert.Equal(LinkScope.Network, link.Scope);
+        // The HOCON the simulated serving run gives the runtime for this rig, read back as the runtime reads it.
+        var model = ModelCatalog.Default.Model("llama-2-7b");
+        string hocon = Actors.Simulation.Serving.SimulatedServing.Hocon(model, ModelCatalog.Default.Formats.Values.First(), rig, pipeline: 2, replicas: 1, 256, 16);
+        var settings = Actors.Runtime.Configuration.RuntimeSettings.Create(Akka.Configuration.ConfigurationFactory.ParseString(hocon)
+            .WithFallback(Actors.Runtime.Configuration.RuntimeSettings.DefaultConfig()));
+        var path = Actors.Runtime.Transfer.Topology.FromSettings(settings).Choose("gpu:0", "gpu:1");
+        Assert.Equal(Actors.Runtime.Transfer.PathKind.Network, path.Kind);
+        Assert.Equal(link.Model, path.Model with { LatencySeconds = link.LatencySeconds }); // latency travels as whole nanoseconds
+        Assert.Equal(link.LatencySeconds, path.LatencySeconds, 9);
+        foreach (long bytes in new long[] { 8_192, 1 << 20, 256 << 20 })
+            Assert.Equal(link.TransferSeconds(bytes), path.EstimateSeconds(bytes), 9);
+    }
+
+    [Fact]
+    public void A_link_model_fitted_to_two_transfers_recovers_bandwidth_and_latency()
+    {
+        var truth = new Actors.Runtime.Transfer.LinkModel(2.5e9, 40e-6);
+        var fit = Actors.Runtime.Transfer.LinkModel.Fit(64, truth.Seconds(64), 4 << 20, truth.Seconds(4 << 20));
+        Assert.Equal(truth.BytesPerSecond, fit.BytesPerSecond, 1e-6 * truth.BytesPerSecond);
+        Assert.Equal(truth.LatencySeconds, fit.LatencySeconds, 1e-12);
+        Assert.Equal(3 * truth.LatencySeconds + (3L << 20) / truth.BytesPerSecond, truth.Predict(3L << 20, 3), 1e-15);
+        Assert.Throws<ArgumentException>(() => Actors.Runtime.Transfer.LinkModel.Fit(100, 1e-5, 100, 1e-5));
+    }
+}

@@ -25,15 +25,37 @@ public sealed class ClusterBenchCommand : ICommand
         new("kv-blocks", "KV blocks per worker (a survivor needs room for the re-admitted requests too)", "2048"),
         new("seed", "seed of the random prompts", "1"),
         new("data-path", "instead: MiB moved between two nodes over Akka.Remote and over a dedicated TCP connection, with ping times"),
+        new("cross-node-pipeline", "instead: one replica's two stages on two CPU devices of one node, then on two nodes (loopback): transfer time per step, network share, the link model's prediction", IsFlag: true),
     ];
 
     public async Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
     {
         if (a.Has("data-path"))
         {
-            output.WriteLine($"{"bulk path",-46}{"MB/s",9}{"ping p50",10}{"p99",9}{"max",9}");
+            output.WriteLine($"{"bulk path",-46}{"MB/s",9}{"ping p50",10}{"p99",9}{"max",9}{"unreachable",13}");
             foreach (var p in await DataPathProbe.RunAsync(a.Int("data-path", 1, 65536)))
-                output.WriteLine($"{p.Name,-46}{(p.MegabytesPerSecond == 0 ? "-" : p.MegabytesPerSecond.ToString("F0", CultureInfo.InvariantCulture)),9}{p.PingP50Ms,8:F2}ms{p.PingP99Ms,7:F2}ms{p.PingMaxMs,7:F1}ms");
+                output.WriteLine($"{p.Name,-46}{(p.MegabytesPerSecond == 0 ? "-" : p.MegabytesPerSecond.ToString("F0", CultureInfo.InvariantCulture)),9}{p.PingP50Ms,8:F2}ms{p.PingP99Ms,7:F2}ms{p.PingMaxMs,7:F1}ms{p.Unreachable,13}");
+            return 0;
+        }
+        if (a.Flag("cross-node-pipeline"))
+        {
+            string path = a.Has("model") ? ModelArguments.ResolvePath(a) : Actors.Inference.Synthetic.DefaultModel.EnsurePath();
+            var runs = await CrossNodePipelineBench.RunAsync(new CrossNodePipelineOptions(path, a.Int("threads", 1, 1024), a.Int("requests", 1), a.Int("max-tokens", 1),
+                a.Int("prompt-tokens", 2), a.Int("seed")));
+            output.WriteLine($"{"pipeline",-38}{"tokens/s",9}{"steps",7}{"step ms",9}{"bytes/step",12}{"xfer ms/step",14}{"predicted",11}{"share",8}{"same tokens",13}");
+            foreach (var r in runs)
+                output.WriteLine($"{r.Name,-38}{r.TokensPerSecond,9:F1}{r.Steps,7}{r.StepMs,9:F3}{r.BoundaryBytes / Math.Max(1, r.Steps),12:N0}{r.TransferMsPerStep,14:F4}" +
+                    $"{(double.IsNaN(r.PredictedMsPerStep) ? "-" : r.PredictedMsPerStep.ToString("F4", CultureInfo.InvariantCulture)),11}{r.NetworkShare,8:P1}{(r.SameTokensAsFirst ? "yes" : "NO"),13}");
+            foreach (var r in runs.Where(r => r.Link is not null))
+                output.WriteLine($"data connection measured at start-up: {r.Link!.Value.BytesPerSecond / 1e9:F2} GB/s, {r.Link.Value.LatencySeconds * 1e6:F1} µs one way " +
+                    $"(latency + bytes / bandwidth, the model the planner costs its links with); activations were {(double)r.ActivationBytes / r.BoundaryBytes:P0} of the bytes moved");
+            foreach (var r in runs.Where(r => r.Link is not null))
+                foreach (var name in new[] { "ethernet-10g", "ethernet-100g" })
+                {
+                    var link = Actors.Simulation.Catalog.HardwareCatalog.Default.Link(name);
+                    double ms = 1e3 * link.Model.Predict(r.BoundaryBytes, r.Transfers) / Math.Max(1, r.Steps);
+                    output.WriteLine($"the planner's {name} ({link.EffectiveBandwidth / 1e9:F2} GB/s, {link.LatencySeconds * 1e6:F0} µs) for the same bytes: {ms:F4} ms per step");
+                }
             return 0;
         }
         var counts = a.IntList("workers") ?? [1, 2];

@@ -120,7 +120,7 @@ public sealed class ServeCommand : ICommand
     }
 
     /// <summary>Waits for SIGTERM, SIGINT (Ctrl+C, also <paramref name="cancel"/>) or SIGQUIT.</summary>
-    private static async Task WaitForStopSignal(CancellationToken cancel)
+    internal static async Task WaitForStopSignal(CancellationToken cancel)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         void Handler(System.Runtime.InteropServices.PosixSignalContext ctx)

@@ -41,7 +41,7 @@ public sealed class TopologyCommand : ICommand
         }
         var config = RuntimeHost.BuildConfig(a, null);
         var settings = RuntimeSettings.Create(config);
-        var devices = settings.Devices.Select(d => new TopologyDevice(d.Id, d.Kind)).ToList();
+        var devices = settings.Devices.Select(d => new TopologyDevice(d.Id, d.Kind, d.Node.Length > 0 ? d.Node : "local")).ToList();
         var links = settings.Transfer.Links.Select(l => new TopologyLink(l.From, l.To, l.Kind switch
         {
             "nvlink" => PathKind.NvLink,
@@ -62,7 +62,8 @@ public sealed class TopologyCommand : ICommand
 
         output.WriteLine("devices:");
         foreach (var d in settings.Devices)
-            output.WriteLine($"  {d.Id,-10} {d.Kind.ToString().ToLowerInvariant(),-10} {(d.Kind == DeviceKind.Cpu ? (d.Threads == 0 ? "all cores" : $"{d.Threads} threads") : d.Spec)}");
+            output.WriteLine($"  {d.Id,-10} {d.Kind.ToString().ToLowerInvariant(),-10} {(d.Kind == DeviceKind.Cpu ? (d.Threads == 0 ? "all cores" : $"{d.Threads} threads") : d.Spec)}" +
+                (d.Node.Length > 0 ? $"  on {d.Node}" : ""));
         foreach (var line in CudaDiscovery.Describe()) output.WriteLine(line);
         output.WriteLine();
         output.WriteLine("paths (X same device, NVL NVLink, P2P PCIe peer-to-peer, HOST host-staged, MEM host memory, NET network):");
@@ -78,11 +79,52 @@ public sealed class TopologyCommand : ICommand
             string source = kind.Key == PathKind.HostMemory && measured != null ? "measured (64 MiB copy, 16 KiB ping)" : links.Any(l => l.Kind == kind.Key) ? "declared in config" : "default";
             output.WriteLine($"{kind.Key,-12}{p.BytesPerSecond / 1e9,11:F2} GB/s{p.LatencySeconds * 1e6,9:F1} µs  {source}");
         }
+        var nodes = settings.Devices.Where(d => d.Node.Length > 0).Select(d => d.Node).Distinct().ToList();
+        if (nodes.Count > 0 && !a.Flag("no-measure"))
+        {
+            output.WriteLine();
+            foreach (var (node, line) in MeasureNetwork(nodes, settings.Transfer.NetworkTimeout))
+                output.WriteLine($"network to {node}: {line}");
+        }
         if (measured != null)
         {
             output.WriteLine();
             output.WriteLine($"host memory: copy engine {measured.BytesPerSecond / 1e9:F2} GB/s vs plain memory-copy benchmark {plain / 1e9:F2} GB/s ({measured.BytesPerSecond / plain:P0})");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Each remote node's data connection, measured with small and large echoes through its stage host (the
+    /// path a remote stage's steps take), as the shared link model: latency + bytes / bandwidth.
+    /// </summary>
+    private static IEnumerable<(string Node, string Line)> MeasureNetwork(IReadOnlyList<string> nodes, TimeSpan timeout)
+    {
+        var system = Akka.Actor.ActorSystem.Create("actors-topology", Akka.Configuration.ConfigurationFactory.ParseString("""
+            akka.actor.provider = remote
+            akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+            akka.loglevel = ERROR
+            """));
+        try
+        {
+            var lines = new List<(string, string)>();
+            foreach (var node in nodes)
+            {
+                try
+                {
+                    var link = Actors.Runtime.Remote.RemoteComputeDevice.MeasureNode(system, node, timeout);
+                    lines.Add((node, $"{link.BytesPerSecond / 1e9:F2} GB/s, {link.LatencySeconds * 1e6:F1} µs one way (measured on a data connection: median of 64 B and 4 MiB echoes)"));
+                }
+                catch (Exception ex) when (ex is InvalidConfigurationException or IOException)
+                {
+                    lines.Add((node, $"not measured: {ex.Message}"));
+                }
+            }
+            return lines;
+        }
+        finally
+        {
+            system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        }
     }
 }

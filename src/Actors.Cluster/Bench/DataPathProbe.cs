@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -7,11 +8,12 @@ using Akka.Configuration;
 namespace Actors.Cluster.Bench;
 
 /// <summary>Round trips of small control messages over Akka.Remote while bulk bytes move one way or another.</summary>
-public sealed record DataPathPhase(string Name, double MegabytesPerSecond, double PingP50Ms, double PingP99Ms, double PingMaxMs);
+/// <param name="Unreachable">Times either node's failure detector (heartbeat 200 ms, acceptable pause 1 s) marked the other unreachable during the phase.</param>
+public sealed record DataPathPhase(string Name, double MegabytesPerSecond, double PingP50Ms, double PingP99Ms, double PingMaxMs, int Unreachable);
 
 /// <summary>
-/// The measurement behind the bulk-data choice for cross-node stages (docs/cluster.md): two actor systems on
-/// loopback; small pings over Akka.Remote alone, then while the same bytes go (a) as Akka.Remote messages in
+/// The measurement behind the bulk-data choice for cross-node stages (docs/cluster.md): two cluster members on
+/// loopback (a failure detector tuned for seconds, as the tests use, whose unreachable verdicts are counted); small pings over Akka.Remote alone, then while the same bytes go (a) as Akka.Remote messages in
 /// chunks under the 128,000-byte frame, 32 in flight, and (b) over a dedicated TCP connection. Pings share
 /// the one Akka.Remote connection per node pair with cluster heartbeats: their delay is what bulk data on
 /// that connection does to the heartbeats.
@@ -27,11 +29,28 @@ public static class DataPathProbe
         public Echo() => Receive<byte[]>(b => Sender.Tell(b.Length == PingBytes ? b : new byte[1]));
     }
 
+    /// <summary>Counts the other member becoming unreachable.</summary>
+    private sealed class Watcher : ReceiveActor
+    {
+        public Watcher(StrongBox<int> unreachable)
+        {
+            Receive<Akka.Cluster.ClusterEvent.UnreachableMember>(_ => Interlocked.Increment(ref unreachable.Value));
+            Receive<Akka.Cluster.ClusterEvent.IClusterDomainEvent>(_ => { });
+        }
+
+        protected override void PreStart() => Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, Akka.Cluster.ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(Akka.Cluster.ClusterEvent.UnreachableMember));
+    }
+
+    private static readonly StrongBox<int> s_unreachable = new();
+
     public static async Task<IReadOnlyList<DataPathPhase>> RunAsync(int megabytes)
     {
         Config Remote() => ConfigurationFactory.ParseString("""
-            akka.actor.provider = remote
+            akka.actor.provider = cluster
             akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0, maximum-frame-size = 128000b }
+            akka.cluster.failure-detector { heartbeat-interval = 200ms, acceptable-heartbeat-pause = 1s }
+            akka.coordinated-shutdown.run-by-actor-system-terminate = off
             akka.loglevel = ERROR
             """);
         var a = ActorSystem.Create("probe", Remote());
@@ -40,6 +59,14 @@ public static class DataPathProbe
         {
             var echoLocal = b.ActorOf(Props.Create(() => new Echo()), "echo");
             var bAddress = ((ExtendedActorSystem)b).Provider.DefaultAddress;
+            var aAddress = ((ExtendedActorSystem)a).Provider.DefaultAddress;
+            var up = new TaskCompletionSource();
+            Akka.Cluster.Cluster.Get(b).RegisterOnMemberUp(() => up.TrySetResult());
+            Akka.Cluster.Cluster.Get(a).Join(aAddress);
+            Akka.Cluster.Cluster.Get(b).Join(aAddress);
+            await up.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            a.ActorOf(Props.Create(() => new Watcher(s_unreachable)));
+            b.ActorOf(Props.Create(() => new Watcher(s_unreachable)));
             var echo = await a.ActorSelection(new RootActorPath(bAddress) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(10));
             long total = (long)megabytes << 20;
             var phases = new List<DataPathPhase>();
@@ -110,6 +137,7 @@ public static class DataPathProbe
                 await Task.Delay(2);
             }
         });
+        int unreachable0 = Volatile.Read(ref s_unreachable.Value);
         var clock = Stopwatch.StartNew();
         if (bytes == 0) await Task.Delay(1000);
         else await bulk(stop.Token);
@@ -118,6 +146,7 @@ public static class DataPathProbe
         await pinger;
         rtts.Sort();
         double P(double q) => rtts.Count == 0 ? double.NaN : rtts[Math.Min(rtts.Count - 1, (int)(q * rtts.Count))];
-        return new DataPathPhase(name, bytes / 1e6 / seconds, P(0.5), P(0.99), rtts.Count == 0 ? double.NaN : rtts[^1]);
+        await Task.Delay(1200); // a verdict from a heartbeat delayed near the end comes after the pause
+        return new DataPathPhase(name, bytes / 1e6 / seconds, P(0.5), P(0.99), rtts.Count == 0 ? double.NaN : rtts[^1], Volatile.Read(ref s_unreachable.Value) - unreachable0);
     }
 }

@@ -18,7 +18,8 @@ public sealed record SchedulingOptions(
 
 public sealed record KvCacheOptions(int BlockSize, int NumBlocks, double MemoryFraction, int MaxBlocks, KvCacheType Type, int SwapBlocks);
 
-public sealed record DeviceOptions(string Id, DeviceKind Kind, int Threads, string Spec);
+/// <param name="Node">Empty for a device of this process; else the Akka address of the node whose stage host runs it (akka.tcp://system@host:port).</param>
+public sealed record DeviceOptions(string Id, DeviceKind Kind, int Threads, string Spec, string Node = "");
 
 /// <summary>An explicitly placed stage: replica, device id, and layers [Start, End).</summary>
 public sealed record StageOptions(int Replica, string Device, LayerRange? Layers);
@@ -38,7 +39,8 @@ public sealed record FaultInjectionOptions(bool Enabled, int Seed, double StepEr
 
 public sealed record LinkOptions(string From, string To, string Kind, double Bandwidth, TimeSpan Latency);
 
-public sealed record TransferOptions(IReadOnlyList<LinkOptions> Links, double HostCopyBandwidth);
+/// <param name="NetworkTimeout">How long a remote stage's data connection may stay silent (connect, step, KV page) before its steps fail.</param>
+public sealed record TransferOptions(IReadOnlyList<LinkOptions> Links, double HostCopyBandwidth, TimeSpan NetworkTimeout);
 
 /// <summary>
 /// The runtime's settings, built from the `actors-runtime` section (user config over the embedded
@@ -64,7 +66,7 @@ public sealed record RuntimeSettings(
     /// <summary>Keys allowed in the objects of the lists (reference.conf's lists are empty or show only some keys).</summary>
     private static readonly Dictionary<string, string[]> ListElementKeys = new()
     {
-        ["devices"] = ["id", "kind", "threads", "spec"],
+        ["devices"] = ["id", "kind", "threads", "spec", "node"],
         ["layout.stages"] = ["replica", "device", "layers"],
         ["transfer.links"] = ["from", "to", "kind", "bandwidth", "latency"],
     };
@@ -138,7 +140,10 @@ public sealed record RuntimeSettings(
             if (kind == DeviceKind.Simulated && spec.Length == 0)
                 throw new InvalidConfigurationException($"{d.Prefix}.spec is missing: a simulated device names its GPU kind, e.g. spec = rtx3090");
             if (devices.Any(x => x.Id == id)) throw new InvalidConfigurationException($"{d.Prefix}.id = \"{id}\" is listed twice");
-            devices.Add(new DeviceOptions(id, kind, threads, spec));
+            string node = d.Has("node") ? d.String("node").Trim() : "";
+            if (node.Length > 0 && !(node.StartsWith("akka.tcp://", StringComparison.Ordinal) && node.Contains('@')))
+                throw new InvalidConfigurationException($"{d.Prefix}.node = \"{node}\" is not an Akka address like \"akka.tcp://actors@10.0.0.2:4053\"");
+            devices.Add(new DeviceOptions(id, kind, threads, spec, node));
         }
         if (devices.Count == 0) throw new InvalidConfigurationException($"{Root}.devices is empty: list at least one device");
 
@@ -171,7 +176,7 @@ public sealed record RuntimeSettings(
             links.Add(new LinkOptions(lk.String("from"), lk.String("to"),
                 lk.OneOf("kind", "nvlink", "pcie-p2p", "host-staged", "network", "host"),
                 lk.Double("bandwidth", 1), lk.Duration("latency", TimeSpan.Zero)));
-        var transfer = new TransferOptions(links, t.Double("host-copy-bandwidth", 1));
+        var transfer = new TransferOptions(links, t.Double("host-copy-bandwidth", 1), t.Duration("network-timeout", TimeSpan.FromMilliseconds(1)));
 
         return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer, r.OneOf("clock", "real", "virtual") == "virtual",
             r.OneOf("cuda-fallback", "stop", "cpu") == "cpu", r.Bool("warm-up"), faults);

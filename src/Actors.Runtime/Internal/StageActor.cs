@@ -124,6 +124,7 @@ internal sealed class StageActor : UntypedActor
             return;
         }
         double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        if (_stage is Remote.IRemoteStage remote && work.Batch.TokenCount > 0) m.Route.Transfer.Tell(new RemoteStageMeasured(m.Route, _index, remote.LastExchange));
         seconds = _timeline.Book(_stage, work.Batch.TokenCount > 0, seconds, ref work.ReadyAt);
         work.StageSeconds[_index] = seconds;
         _busy.Seconds += seconds;
@@ -154,7 +155,9 @@ internal sealed class StageActor : UntypedActor
     private HiddenBuffer ReceiveHidden(RunStage m, Transfer.TransferPath path)
     {
         var source = m.Input ?? throw new InvalidOperationException("a transfer without hidden states");
-        if (path.Kind == Transfer.PathKind.SameDevice) return source;
+        // Same device: nothing moves. Across nodes: the bytes cross on a remote stage's data connection (into
+        // its node, or back into this process's buffer), where the remote stage's exchange books them.
+        if (path.Kind == Transfer.PathKind.SameDevice || m.Engine is Remote.DataConnectionDelivery) return source;
         long started = Stopwatch.GetTimestamp();
         var local = HiddenBuffer.Rent(source.Length);
         (m.Engine ?? Transfer.HostCopyEngine.Instance).Copy(source.Span, local.Span);

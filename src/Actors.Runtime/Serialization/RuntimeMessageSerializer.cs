@@ -18,6 +18,20 @@ public sealed class RuntimeMessageSerializer(ExtendedActorSystem system) : Seria
 
     public override int Identifier => 4711;
 
+    /// <summary>
+    /// Binds this serializer on a system started without the runtime's reference.conf among its fallbacks
+    /// (bindings are read when a system starts, so the runtime's injected defaults come too late for them):
+    /// what a stage host and a remote device need before their messages cross Akka.Remote.
+    /// </summary>
+    public static void EnsureBound(ActorSystem system)
+    {
+        var serialization = system.Serialization;
+        if (serialization.FindSerializerForType(typeof(Remote.DescribeStageHost)) is RuntimeMessageSerializer) return;
+        var serializer = new RuntimeMessageSerializer((ExtendedActorSystem)system);
+        serialization.AddSerializer("actors-runtime", serializer);
+        serialization.AddSerializationMap(typeof(IRuntimeMessage), serializer);
+    }
+
     public override string Manifest(object o) => o switch
     {
         Generate => "gen1",
@@ -28,6 +42,12 @@ public sealed class RuntimeMessageSerializer(ExtendedActorSystem system) : Seria
         MigrateRequest => "mig1",
         MigrationCompleted => "mgd1",
         MigrationFailed => "mgf1",
+        Remote.DescribeStageHost => "shd1",
+        Remote.StageHostInfo => "shi1",
+        Remote.EstimateRemoteStage => "sre1",
+        Remote.RemoteStageEstimate => "srb1",
+        Remote.OpenRemoteStage => "sro1",
+        Remote.RemoteStageOpened => "srk1",
         _ => throw new ArgumentException($"{o.GetType()} is not a runtime message", nameof(o)),
     };
 
@@ -41,6 +61,12 @@ public sealed class RuntimeMessageSerializer(ExtendedActorSystem system) : Seria
         MigrateRequest m => MessagePackSerializer.Serialize(m, Options),
         MigrationCompleted m => MessagePackSerializer.Serialize(m, Options),
         MigrationFailed m => MessagePackSerializer.Serialize(m, Options),
+        Remote.DescribeStageHost m => MessagePackSerializer.Serialize(m, Options),
+        Remote.StageHostInfo m => MessagePackSerializer.Serialize(m, Options),
+        Remote.EstimateRemoteStage m => MessagePackSerializer.Serialize(m, Options),
+        Remote.RemoteStageEstimate m => MessagePackSerializer.Serialize(m, Options),
+        Remote.OpenRemoteStage m => MessagePackSerializer.Serialize(m, Options),
+        Remote.RemoteStageOpened m => MessagePackSerializer.Serialize(m, Options),
         _ => throw new ArgumentException($"{obj.GetType()} is not a runtime message", nameof(obj)),
     };
 
@@ -54,6 +80,12 @@ public sealed class RuntimeMessageSerializer(ExtendedActorSystem system) : Seria
         "mig1" => MessagePackSerializer.Deserialize<MigrateRequest>(bytes, Options),
         "mgd1" => MessagePackSerializer.Deserialize<MigrationCompleted>(bytes, Options),
         "mgf1" => MessagePackSerializer.Deserialize<MigrationFailed>(bytes, Options),
+        "shd1" => MessagePackSerializer.Deserialize<Remote.DescribeStageHost>(bytes, Options),
+        "shi1" => MessagePackSerializer.Deserialize<Remote.StageHostInfo>(bytes, Options),
+        "sre1" => MessagePackSerializer.Deserialize<Remote.EstimateRemoteStage>(bytes, Options),
+        "srb1" => MessagePackSerializer.Deserialize<Remote.RemoteStageEstimate>(bytes, Options),
+        "sro1" => MessagePackSerializer.Deserialize<Remote.OpenRemoteStage>(bytes, Options),
+        "srk1" => MessagePackSerializer.Deserialize<Remote.RemoteStageOpened>(bytes, Options),
         _ => throw new SerializationException($"unknown manifest '{manifest}' for {nameof(RuntimeMessageSerializer)}"),
     };
 }

@@ -28,8 +28,11 @@ public sealed record TopologyLink(string A, string B, PathKind Kind, double Byte
 /// <summary>The chosen path for one ordered pair, with the figures used to cost it.</summary>
 public sealed record TransferPath(string From, string To, PathKind Kind, double BytesPerSecond, double LatencySeconds, bool Measured = false)
 {
-    /// <summary>Latency plus bytes over bandwidth.</summary>
-    public double EstimateSeconds(long bytes) => Kind == PathKind.SameDevice ? 0 : LatencySeconds + bytes / BytesPerSecond;
+    /// <summary>The shared link model of this path's figures.</summary>
+    public LinkModel Model => new(BytesPerSecond, LatencySeconds);
+
+    /// <summary>Latency plus bytes over bandwidth (<see cref="LinkModel"/>).</summary>
+    public double EstimateSeconds(long bytes) => Kind == PathKind.SameDevice ? 0 : Model.Seconds(bytes);
 }
 
 /// <summary>Fallback figures for paths nobody declared or measured.</summary>
@@ -92,6 +95,20 @@ public sealed class Topology
     }
 
     /// <summary>
+    /// A network path whose one end is not a device but this process's host (a remote first stage's tokens
+    /// from the scheduler, a remote last stage's logits to the sampler): the declared network figures of
+    /// any link of the remote device, else the defaults.
+    /// </summary>
+    public TransferPath NetworkPath(string from, string to)
+    {
+        string device = _devices.ContainsKey(from) ? from : to;
+        var link = _links.Values.FirstOrDefault(l => l.Kind == PathKind.Network && (l.A == device || l.B == device));
+        return link is not null
+            ? new TransferPath(from, to, PathKind.Network, link.BytesPerSecond, link.LatencySeconds)
+            : new TransferPath(from, to, PathKind.Network, _defaults.NetworkBytesPerSecond, _defaults.NetworkLatency);
+    }
+
+    /// <summary>
     /// The path between a device and host memory (swap-out and swap-in of KV blocks): a host copy for a
     /// CPU device, one PCIe hop through pinned memory for a GPU (costed with the host-staged figures,
     /// which is conservative).
@@ -105,7 +122,7 @@ public sealed class Topology
     /// <paramref name="devices"/> gives the ones actually opened (a CUDA device may have fallen back to the CPU).
     /// </summary>
     public static Topology FromSettings(Configuration.RuntimeSettings settings, IEnumerable<TopologyDevice>? devices = null) => new(
-        devices ?? settings.Devices.Select(d => new TopologyDevice(d.Id, d.Kind)),
+        devices ?? settings.Devices.Select(d => new TopologyDevice(d.Id, d.Kind, d.Node.Length > 0 ? d.Node : "local")),
         settings.Transfer.Links.Select(l => new TopologyLink(l.From, l.To, ParseKind(l.Kind), l.Bandwidth, l.Latency.TotalSeconds)),
         new PathDefaults(HostMemoryBytesPerSecond: settings.Transfer.HostCopyBandwidth));
 

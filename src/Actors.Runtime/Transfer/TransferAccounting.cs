@@ -40,6 +40,14 @@ public sealed class TransferAccounting
         }
     }
 
+    private readonly ConcurrentDictionary<string, LinkModel> _links = new();
+
+    /// <summary>The link model measured on a remote device's data connection (small and large echoes).</summary>
+    public void RecordLink(string remoteDevice, LinkModel measured) => _links[remoteDevice] = measured;
+
+    /// <summary>Measured network links by remote device id.</summary>
+    public IReadOnlyDictionary<string, LinkModel> MeasuredLinks => _links;
+
     public IReadOnlyDictionary<PathKind, TransferTotals> ByKind => _byKind;
     public IReadOnlyDictionary<(string From, string To), TransferTotals> ByPair => _byPair;
 

@@ -36,8 +36,11 @@ public sealed record LinkSpec
     /// </summary>
     public double EffectiveDuplexBandwidth => Math.Min(Bandwidth, BidirectionalBandwidth / 2) * Efficiency;
 
-    /// <summary>Time for one transfer on an idle link: latency + bytes / bandwidth.</summary>
-    public double TransferSeconds(long bytes) => LatencySeconds + bytes / EffectiveBandwidth;
+    /// <summary>The runtime's link model with this link's achieved figures: what its accounting and the planner both cost transfers with.</summary>
+    public Actors.Runtime.Transfer.LinkModel Model => new(EffectiveBandwidth, LatencySeconds);
+
+    /// <summary>Time for one transfer on an idle link: latency + bytes / bandwidth (<see cref="Model"/>).</summary>
+    public double TransferSeconds(long bytes) => Model.Seconds(bytes);
 
     public LinkSpec Ideal() => this with { Efficiency = 1 };
 }
