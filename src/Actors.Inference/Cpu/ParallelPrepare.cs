@@ -20,7 +20,9 @@ internal sealed class ParallelPrepare : IParallelWork
     public void Run(CpuWorkerPool pool, GgmlType weightType, float[] x, int tokens, int cols, PreparedActivations act)
     {
         MatMul.PrepareShape(weightType, x.AsSpan(0, tokens * cols), tokens, cols, act);
-        int chunks = Math.Min(pool.ThreadCount * 4, tokens / MinTokensPerChunk);
+        // Float activations are a copy (memory-bound, no faster on more threads); BF16's rounding and the quantizers are not.
+        bool compute = weightType == GgmlType.BF16 || act.Kind != ActivationKind.Float;
+        int chunks = compute ? Math.Min(pool.ThreadCount * 4, tokens / MinTokensPerChunk) : 1;
         if (chunks <= 1)
         {
             MatMul.PrepareTokens(x, act, 0, tokens);

@@ -93,24 +93,43 @@ public static class PagedAttention
         // gathered into groups of four in order, across block boundaries; a short last group is padded
         // with zero products, so every score goes through the same operations wherever it falls.
         Span<nint> rows = stackalloc nint[4];
-        int j = 0, filled = 0;
+        int j = 0;
         for (int p = firstPosition; p < contextLength;)
         {
             int inBlock = p % blockSize, run = Math.Min(blockSize - inBlock, contextLength - p);
             nint row = ((nint)blockTable[p / blockSize] * blockSize + inBlock) * kvDim + kvOffset;
-            for (int i = 0; i < run; i++, row += kvDim)
+            int i = 0;
+            if (nv == 4)
             {
-                rows[filled++] = row;
-                if (filled == 4)
+                // Head dimension 64 (the common case): the query stays in four registers.
+                var qa = Vector512.LoadUnsafe(ref q0);
+                var qb = Vector512.LoadUnsafe(ref q0, 16);
+                var qc = Vector512.LoadUnsafe(ref q0, 32);
+                var qd = Vector512.LoadUnsafe(ref q0, 48);
+                var vmax = Vector128.Create(max);
+                for (; i + 4 <= run; i += 4, j += 4, row += 4 * (nint)kvDim)
                 {
-                    Scores4(ref q0, ref k0, rows, 4, nv, scale, softcap, ref Unsafe.Add(ref s0, j), ref max);
-                    j += 4;
-                    filled = 0;
+                    ref float kr = ref Unsafe.Add(ref k0, row);
+                    var s4 = Sum4(Dot64(qa, qb, qc, qd, ref kr), Dot64(qa, qb, qc, qd, ref Unsafe.Add(ref kr, kvDim)),
+                        Dot64(qa, qb, qc, qd, ref Unsafe.Add(ref kr, 2 * kvDim)), Dot64(qa, qb, qc, qd, ref Unsafe.Add(ref kr, 3 * kvDim))) * scale;
+                    if (softcap > 0) s4 = Softcap(s4, softcap);
+                    s4.StoreUnsafe(ref Unsafe.Add(ref s0, j));
+                    vmax = Vector128.MaxNative(vmax, s4);
                 }
+                max = MathF.Max(MathF.Max(vmax[0], vmax[1]), MathF.Max(vmax[2], vmax[3]));
+            }
+            // The rest of the run (every run, for other head dimensions) in groups of up to four: the same
+            // operations per score, so how positions fall into groups does not change any result.
+            while (i < run)
+            {
+                int count = Math.Min(4, run - i);
+                for (int r = 0; r < count; r++, row += kvDim) rows[r] = row;
+                Scores4(ref q0, ref k0, rows, count, nv, scale, softcap, ref Unsafe.Add(ref s0, j), ref max);
+                i += count;
+                j += count;
             }
             p += run;
         }
-        if (filled > 0) Scores4(ref q0, ref k0, rows, filled, nv, scale, softcap, ref Unsafe.Add(ref s0, j), ref max);
 
         float inv = Softmax(sc, max);
         TensorPrimitives.Multiply(sc, inv, sc);
@@ -182,12 +201,7 @@ public static class PagedAttention
         var d2 = count > 2 ? Dot(ref q, ref Unsafe.Add(ref k0, rows[2]), nv) : zero;
         var d3 = count > 3 ? Dot(ref q, ref Unsafe.Add(ref k0, rows[3]), nv) : zero;
         var s4 = Sum4(d0, d1, d2, d3) * scale;
-        if (softcap > 0)
-        {
-            // ggml scales by 1/cap, tanh, scales by cap.
-            float invCap = 1f / softcap;
-            for (int i = 0; i < 4; i++) s4 = s4.WithElement(i, MathF.Tanh(s4.GetElement(i) * invCap) * softcap);
-        }
+        if (softcap > 0) s4 = Softcap(s4, softcap);
         if (count == 4)
         {
             s4.StoreUnsafe(ref s);
@@ -200,6 +214,24 @@ public static class PagedAttention
             Unsafe.Add(ref s, i) = v;
             if (v > max) max = v;
         }
+    }
+
+    /// <summary>tanh(s/cap)·cap per lane, as ggml: scale by 1/cap, tanh, scale by cap.</summary>
+    private static Vector128<float> Softcap(Vector128<float> s, float cap)
+    {
+        float invCap = 1f / cap;
+        for (int i = 0; i < 4; i++) s = s.WithElement(i, MathF.Tanh(s.GetElement(i) * invCap) * cap);
+        return s;
+    }
+
+    /// <summary><see cref="Dot"/> for a 64-wide head with the query in registers: the same operations in the same order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Dot64(Vector512<float> qa, Vector512<float> qb, Vector512<float> qc, Vector512<float> qd, ref float k)
+    {
+        var acc = qa * Vector512.LoadUnsafe(ref k);
+        acc = Vector512.FusedMultiplyAdd(qb, Vector512.LoadUnsafe(ref k, 16), acc);
+        acc = Vector512.FusedMultiplyAdd(qc, Vector512.LoadUnsafe(ref k, 32), acc);
+        return Vector512.FusedMultiplyAdd(qd, Vector512.LoadUnsafe(ref k, 48), acc);
     }
 
     /// <summary>Lane-wise products of q and one key row summed over the head's vectors (not yet across lanes).</summary>
