@@ -89,9 +89,9 @@ public static class PagedAttention
         ref float s0 = ref MemoryMarshal.GetReference(sc);
         float max = float.NegativeInfinity;
 
-        // Scores, four positions at a time (their four horizontal sums share the shuffles). Positions are
-        // gathered into groups of four in order, across block boundaries; a short last group is padded
-        // with zero products, so every score goes through the same operations wherever it falls.
+        // Scores, four positions at a time (their four horizontal sums share the shuffles), one run of
+        // consecutive slots (a block of the table) after another; a short group is padded with zero
+        // products, so every score goes through the same operations wherever it falls.
         Span<nint> rows = stackalloc nint[4];
         int j = 0;
         for (int p = firstPosition; p < contextLength;)
