@@ -334,12 +334,19 @@ public sealed class CpuStageExecutor : IStageExecutor
             int contextLength = _batch.Positions[t] + 1; // causal: a token sees itself and everything before
             int first = _window > 0 ? Math.Max(0, contextLength - _window) : 0; // sliding: only the last _window positions
             var scores = t_scores;
-            if (scores == null || scores.Length < contextLength) t_scores = scores = new float[Math.Max(contextLength, 256)];
-            int hd = c.HeadDim;
-            for (int h = h0; h < h0 + _headsPerChunk; h++)
+            if (scores == null || scores.Length < 2 * contextLength) t_scores = scores = new float[Math.Max(2 * contextLength, 512)];
+            int hd = c.HeadDim, h = h0, h1 = h0 + _headsPerChunk, n = contextLength - first;
+            var table = _batch.BlockTable(s);
+            // Heads of one KV head in pairs: each K/V row is read from L2 once for two queries (same bits as one at a time).
+            for (; h + 2 <= h1; h += 2)
+                PagedAttention.AttendHeadPair(
+                    owner._q.AsSpan(t * c.QueryDim + h * hd, hd), owner._q.AsSpan(t * c.QueryDim + (h + 1) * hd, hd), _kc, _vc, c.KvDim, h / c.GroupSize * hd,
+                    table, owner.Kv.BlockSize, first, contextLength, owner._attentionScale, c.AttentionSoftcap, scores.AsSpan(0, n), scores.AsSpan(n, n),
+                    owner._att.AsSpan(t * c.QueryDim + h * hd, hd), owner._att.AsSpan(t * c.QueryDim + (h + 1) * hd, hd));
+            for (; h < h1; h++)
                 PagedAttention.AttendHead(
                     owner._q.AsSpan(t * c.QueryDim + h * hd, hd), _kc, _vc, c.KvDim, h / c.GroupSize * hd,
-                    _batch.BlockTable(s), owner.Kv.BlockSize, first, contextLength, owner._attentionScale, owner._c.AttentionSoftcap, scores,
+                    table, owner.Kv.BlockSize, first, contextLength, owner._attentionScale, c.AttentionSoftcap, scores,
                     owner._att.AsSpan(t * c.QueryDim + h * hd, hd));
         }
     }

@@ -89,6 +89,32 @@ public class PagedAttentionTests
         Assert.Equal(a, b);
     }
 
+    [Theory]
+    [InlineData(64, 70, 0, 0f)]   // the paired path: whole groups of four and a short group per run
+    [InlineData(64, 90, 41, 0f)]  // sliding window starting inside a block
+    [InlineData(64, 50, 0, 30f)]  // softcap: one head at a time
+    [InlineData(128, 37, 0, 0f)]  // wider heads: one head at a time
+    public void Two_heads_together_give_the_bits_of_each_head_alone(int headDim, int context, int first, float softcap)
+    {
+        var rng = new Random(headDim + context);
+        int kvDim = 2 * headDim;
+        var k = Enumerable.Range(0, context).Select(_ => Enumerable.Range(0, kvDim).Select(_ => (float)rng.NextDouble() * 2 - 1).ToArray()).ToArray();
+        var v = Enumerable.Range(0, context).Select(_ => Enumerable.Range(0, kvDim).Select(_ => (float)rng.NextDouble() * 2 - 1).ToArray()).ToArray();
+        var table = ShuffledTable(context, rng);
+        float[] kPool = Scatter(k, kvDim, table), vPool = Scatter(v, kvDim, table);
+        var qa = Enumerable.Range(0, headDim).Select(_ => (float)rng.NextDouble() * 2 - 1).ToArray();
+        var qb = Enumerable.Range(0, headDim).Select(_ => (float)rng.NextDouble() * 2 - 1).ToArray();
+        float scale = 1f / MathF.Sqrt(headDim);
+        var alone = new[] { new float[headDim], new float[headDim] };
+        PagedAttention.AttendHead(qa, kPool, vPool, kvDim, headDim, table, BlockSize, first, context, scale, softcap, new float[context], alone[0]);
+        PagedAttention.AttendHead(qb, kPool, vPool, kvDim, headDim, table, BlockSize, first, context, scale, softcap, new float[context], alone[1]);
+        var together = new[] { new float[headDim], new float[headDim] };
+        PagedAttention.AttendHeadPair(qa, qb, kPool, vPool, kvDim, headDim, table, BlockSize, first, context, scale, softcap,
+            new float[context], new float[context], together[0], together[1]);
+        Assert.Equal(alone[0], together[0]);
+        Assert.Equal(alone[1], together[1]);
+    }
+
     [Fact]
     public void A_block_table_too_short_for_the_context_is_rejected_with_the_position()
     {

@@ -32,7 +32,123 @@ public static class PagedAttention
         ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
         Span<float> scores, Span<float> output)
     {
-        int headDim = q.Length;
+        int headDim = q.Length, n = contextLength - firstPosition;
+        Validate(headDim, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scores, output);
+        if (Avx512F.IsSupported && Vector512.IsHardwareAccelerated && headDim % 16 == 0 && headDim <= 256)
+            AttendVectorized(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scores[..n], output);
+        else
+            AttendScalar(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scores[..n], output);
+    }
+
+    /// <summary>
+    /// <see cref="AttendHead"/> for two query heads that share a KV head: with 64-wide heads and 512-bit
+    /// vectors each K and V row comes from L2 once for both (the second read hits L1). Each query goes
+    /// through exactly the operations of <see cref="AttendHead"/>, so the results are the same bits.
+    /// </summary>
+    public static void AttendHeadPair(ReadOnlySpan<float> qa, ReadOnlySpan<float> qb, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+        ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
+        Span<float> scoresA, Span<float> scoresB, Span<float> outputA, Span<float> outputB)
+    {
+        if (!(Avx512F.IsSupported && Vector512.IsHardwareAccelerated && qa.Length == 64 && qb.Length == 64 && softcap == 0))
+        {
+            AttendHead(qa, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scoresA, outputA);
+            AttendHead(qb, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scoresB, outputB);
+            return;
+        }
+        int n = contextLength - firstPosition;
+        Validate(64, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scoresA, outputA);
+        Validate(64, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scoresB, outputB);
+        ref float k0 = ref MemoryMarshal.GetReference(kCache);
+        ref float v0 = ref MemoryMarshal.GetReference(vCache);
+        ref float sa = ref MemoryMarshal.GetReference(scoresA);
+        ref float sb = ref MemoryMarshal.GetReference(scoresB);
+        float maxA = float.NegativeInfinity, maxB = float.NegativeInfinity;
+        var qa0 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(qa));
+        var qa1 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(qa), 16);
+        var qa2 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(qa), 32);
+        var qa3 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(qa), 48);
+        var qb0 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(qb));
+        var qb1 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(qb), 16);
+        var qb2 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(qb), 32);
+        var qb3 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(qb), 48);
+        Span<nint> rows = stackalloc nint[4];
+        int j = 0;
+        for (int p = firstPosition; p < contextLength;)
+        {
+            int inBlock = p % blockSize, run = Math.Min(blockSize - inBlock, contextLength - p);
+            nint row = ((nint)blockTable[p / blockSize] * blockSize + inBlock) * kvDim + kvOffset;
+            int i = 0;
+            var vmaxA = Vector128.Create(maxA);
+            var vmaxB = Vector128.Create(maxB);
+            for (; i + 4 <= run; i += 4, j += 4, row += 4 * (nint)kvDim)
+            {
+                ref float kr = ref Unsafe.Add(ref k0, row);
+                ref float kr1 = ref Unsafe.Add(ref kr, kvDim);
+                ref float kr2 = ref Unsafe.Add(ref kr, 2 * kvDim);
+                ref float kr3 = ref Unsafe.Add(ref kr, 3 * kvDim);
+                var s4 = Sum4(Dot64(qa0, qa1, qa2, qa3, ref kr), Dot64(qa0, qa1, qa2, qa3, ref kr1), Dot64(qa0, qa1, qa2, qa3, ref kr2), Dot64(qa0, qa1, qa2, qa3, ref kr3)) * scale;
+                var t4 = Sum4(Dot64(qb0, qb1, qb2, qb3, ref kr), Dot64(qb0, qb1, qb2, qb3, ref kr1), Dot64(qb0, qb1, qb2, qb3, ref kr2), Dot64(qb0, qb1, qb2, qb3, ref kr3)) * scale;
+                s4.StoreUnsafe(ref Unsafe.Add(ref sa, j));
+                t4.StoreUnsafe(ref Unsafe.Add(ref sb, j));
+                vmaxA = Vector128.MaxNative(vmaxA, s4);
+                vmaxB = Vector128.MaxNative(vmaxB, t4);
+            }
+            maxA = MathF.Max(MathF.Max(vmaxA[0], vmaxA[1]), MathF.Max(vmaxA[2], vmaxA[3]));
+            maxB = MathF.Max(MathF.Max(vmaxB[0], vmaxB[1]), MathF.Max(vmaxB[2], vmaxB[3]));
+            while (i < run)
+            {
+                int count = Math.Min(4, run - i);
+                for (int r = 0; r < count; r++, row += kvDim) rows[r] = row;
+                Scores4(ref MemoryMarshal.GetReference(qa), ref k0, rows, count, 4, scale, 0, ref Unsafe.Add(ref sa, j), ref maxA);
+                Scores4(ref MemoryMarshal.GetReference(qb), ref k0, rows, count, 4, scale, 0, ref Unsafe.Add(ref sb, j), ref maxB);
+                i += count;
+                j += count;
+            }
+            p += run;
+        }
+
+        TensorPrimitives.Multiply(scoresA[..n], Softmax(scoresA[..n], maxA), scoresA[..n]);
+        TensorPrimitives.Multiply(scoresB[..n], Softmax(scoresB[..n], maxB), scoresB[..n]);
+
+        var evenA = new Acc4();
+        var oddA = new Acc4();
+        var evenB = new Acc4();
+        var oddB = new Acc4();
+        j = 0;
+        for (int p = firstPosition; p < contextLength;)
+        {
+            int inBlock = p % blockSize, run = Math.Min(blockSize - inBlock, contextLength - p);
+            ref float vr = ref Unsafe.Add(ref v0, ((nint)blockTable[p / blockSize] * blockSize + inBlock) * kvDim + kvOffset);
+            int end = j + run;
+            if ((j & 1) != 0)
+            {
+                oddA.Add(ref vr, Unsafe.Add(ref sa, j), 4);
+                oddB.Add(ref vr, Unsafe.Add(ref sb, j), 4);
+                j++;
+                vr = ref Unsafe.Add(ref vr, kvDim);
+            }
+            for (; j + 2 <= end; j += 2, vr = ref Unsafe.Add(ref vr, 2 * kvDim))
+            {
+                evenA.Add(ref vr, Unsafe.Add(ref sa, j), 4);
+                evenB.Add(ref vr, Unsafe.Add(ref sb, j), 4);
+                oddA.Add(ref Unsafe.Add(ref vr, kvDim), Unsafe.Add(ref sa, j + 1), 4);
+                oddB.Add(ref Unsafe.Add(ref vr, kvDim), Unsafe.Add(ref sb, j + 1), 4);
+            }
+            if (j < end)
+            {
+                evenA.Add(ref vr, Unsafe.Add(ref sa, j), 4);
+                evenB.Add(ref vr, Unsafe.Add(ref sb, j), 4);
+                j++;
+            }
+            p += run;
+        }
+        evenA.StoreSum(oddA, ref MemoryMarshal.GetReference(outputA));
+        evenB.StoreSum(oddB, ref MemoryMarshal.GetReference(outputB));
+    }
+
+    private static void Validate(int headDim, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+        ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, Span<float> scores, Span<float> output)
+    {
         int n = contextLength - firstPosition;
         if (n <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), $"no position to attend to in [{firstPosition}, {contextLength})");
         if (scores.Length < n) throw new ArgumentException($"scores holds {scores.Length} values, need {n}", nameof(scores));
@@ -43,11 +159,6 @@ public static class PagedAttention
         foreach (int b in blockTable[(firstPosition / blockSize)..(int)(lastBlock + 1)])
             if (b < 0 || ((long)b + 1) * blockSize * kvDim > Math.Min(kCache.Length, vCache.Length))
                 throw new ArgumentException($"block {b} lies outside the K/V pools", nameof(blockTable));
-
-        if (Avx512F.IsSupported && Vector512.IsHardwareAccelerated && headDim % 16 == 0 && headDim <= 256)
-            AttendVectorized(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scores[..n], output);
-        else
-            AttendScalar(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scores[..n], output);
     }
 
     /// <summary>Softmax of the scores in place (max subtracted, ggml's exp, sum in double in position order); returns 1/sum.</summary>
@@ -188,6 +299,15 @@ public static class PagedAttention
             if (w > 1) A1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 16), p, A1);
             if (w > 2) A2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 32), p, A2);
             if (w > 3) A3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 48), p, A3);
+        }
+
+        /// <summary>Stores this + other for all four vectors (a 64-wide head).</summary>
+        public readonly void StoreSum(in Acc4 other, ref float o)
+        {
+            (A0 + other.A0).StoreUnsafe(ref o);
+            (A1 + other.A1).StoreUnsafe(ref o, 16);
+            (A2 + other.A2).StoreUnsafe(ref o, 32);
+            (A3 + other.A3).StoreUnsafe(ref o, 48);
         }
     }
 
