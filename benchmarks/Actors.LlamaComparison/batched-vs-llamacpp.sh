@@ -3,6 +3,7 @@
 # llama.cpp (LLamaSharp's llama_decode with N sequences), same GGUF files, 2 threads, back to back in one
 # run (this machine is shared: compare ratios from one run, not figures across runs).
 #   bash benchmarks/Actors.LlamaComparison/batched-vs-llamacpp.sh ["1 8 32"]   (env: MODELS_DIR, REPEATS, DECODE_MODELS, PP_MODELS; an empty list skips that part)
+#   BASELINE_ACTORS=/path/to/other/build/actors also runs that build right after ours in every case (before/after in one run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STREAMS=${1:-"1 8 32"}
@@ -21,6 +22,10 @@ done
 PP_MODELS=${PP_MODELS-"f16-21m q8-118 q4_k_m-118 q5_k_m-118 iq4_xs-118"}
 DECODE_MODELS=${DECODE_MODELS-"f16-21m q8-118"}
 ours() { # model streams prompt new [requests]
+  ours_with "$A" "$@"
+}
+ours_with() { # binary model streams prompt new [requests]
+  local A="$1"; shift
   $A bench --model "$1" --mode continuous --requests "${5:-$2}" --concurrency "$2" --prompt-tokens "$3" --max-tokens "$4" --fixed-lengths --threads 2 --json \
     | python3 -c 'import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); print("%.1f generated tok/s, %.1f prompt tok/s over the run, ttft p50 %.0f ms" % (r["tokens_per_second"], r["prompt_tokens"] / r["seconds"], r["ttft_ms_p50"]))' 
 }
@@ -29,11 +34,13 @@ for m in $DECODE_MODELS; do
   for n in $STREAMS; do
     $L batched --model "$DIR/$m.gguf" --streams "$n" --prompt 64 --new 128 --threads 2 --repeats "${REPEATS:-2}"
     echo "ours      $m.gguf streams $n prompt 64 new 128: $(ours "$DIR/$m.gguf" "$n" 64 128)"
+    [ -z "${BASELINE_ACTORS:-}" ] || echo "baseline  $m.gguf streams $n prompt 64 new 128: $(ours_with "$BASELINE_ACTORS" "$DIR/$m.gguf" "$n" 64 128)"
   done
 done
 for m in $PP_MODELS; do
   # Prompt processing: one 512-token prompt, one new token (the first token comes from the prompt's logits).
   $L batched --model "$DIR/$m.gguf" --streams 1 --prompt 512 --new 1 --threads 2 --repeats "${REPEATS:-3}"
-  echo "ours      $m.gguf prompt 512 new 1 (3 requests, one at a time): $(ours "$DIR/$m.gguf" 1 512 1 3 | cut -d, -f2)"
+  echo "ours      $m.gguf prompt 512 new 1 (3 requests, one at a time): $(ours "$DIR/$m.gguf" 1 512 1 3 | cut -d, -f2-)"
+  [ -z "${BASELINE_ACTORS:-}" ] || echo "baseline  $m.gguf prompt 512 new 1 (3 requests, one at a time): $(ours_with "$BASELINE_ACTORS" "$DIR/$m.gguf" 1 512 1 3 | cut -d, -f2-)"
 done
 echo "load: $(uptime)"

@@ -25,6 +25,7 @@ public sealed class CpuStageExecutor : IStageExecutor
     private readonly ParallelMatMul _matmul = new();
     private readonly AttentionWork _attention;
     private readonly TokenRowsWork _rows;
+    private readonly ParallelPrepare _prepare = new();
     private readonly float _attentionScale;
     private readonly LayerAttention[] _layerAttention; // per layer of the stage
     private readonly bool _slidingRope;                // some layer of the stage uses Config.SlidingRope
@@ -243,7 +244,7 @@ public sealed class CpuStageExecutor : IStageExecutor
             act ??= new PreparedActivations();
             if (prepared[..preparedCount].IndexOf(type) < 0)
             {
-                MatMul.Prepare(wm.Type, input.AsSpan(0, tokens * cols), tokens, cols, act);
+                _prepare.Run(_pool, wm.Type, input, tokens, cols, act);
                 prepared[preparedCount++] = type;
             }
             _matmul.Add(wm, act, y);
@@ -299,14 +300,14 @@ public sealed class CpuStageExecutor : IStageExecutor
         if (_ownsPool) _pool.Dispose();
     }
 
-    /// <summary>Attention over (token, head) pairs in parallel.</summary>
+    /// <summary>Attention over (token, head) pairs in parallel, each query head on its own.</summary>
     private sealed class AttentionWork(CpuStageExecutor owner) : IParallelWork
     {
         [ThreadStatic] private static float[]? t_scores;
         private StepBatch _batch = null!;
         private float[] _kc = null!, _vc = null!;
         private int[] _tokenSequence = [];
-        private int _window;
+        private int _window, _headsPerChunk, _chunksPerToken;
 
         public void Run(StepBatch batch, float[] kc, float[] vc, int window)
         {
@@ -317,23 +318,36 @@ public sealed class CpuStageExecutor : IStageExecutor
             if (_tokenSequence.Length < batch.TokenCount) _tokenSequence = new int[owner._capacity];
             for (int s = 0; s < batch.SequenceCount; s++)
                 for (int t = batch.QueryStart[s]; t < batch.QueryStart[s + 1]; t++) _tokenSequence[t] = s;
-            owner._pool.Run(batch.TokenCount * owner._c.HeadCount, this);
+            // Prefill: one chunk per (token, KV head), so the query heads that share a KV head read the same rows
+            // back to back and the pool hands out fewer, longer chunks. Few tokens: one chunk per head, to balance.
+            var c = owner._c;
+            _headsPerChunk = batch.TokenCount * c.HeadCountKv >= 8 * owner._pool.ThreadCount ? c.GroupSize : 1;
+            _chunksPerToken = c.HeadCount / _headsPerChunk;
+            owner._pool.Run(batch.TokenCount * _chunksPerToken, this);
         }
 
         public void Execute(int index)
         {
             var c = owner._c;
-            int t = index / c.HeadCount, h = index % c.HeadCount;
+            int t = index / _chunksPerToken, h0 = index % _chunksPerToken * _headsPerChunk;
             int s = _tokenSequence[t];
             int contextLength = _batch.Positions[t] + 1; // causal: a token sees itself and everything before
             int first = _window > 0 ? Math.Max(0, contextLength - _window) : 0; // sliding: only the last _window positions
             var scores = t_scores;
-            if (scores == null || scores.Length < contextLength) t_scores = scores = new float[Math.Max(contextLength, 256)];
-            int hd = c.HeadDim;
-            PagedAttention.AttendHead(
-                owner._q.AsSpan(t * c.QueryDim + h * hd, hd), _kc, _vc, c.KvDim, (h / c.GroupSize) * hd,
-                _batch.BlockTable(s), owner.Kv.BlockSize, first, contextLength, owner._attentionScale, owner._c.AttentionSoftcap, scores,
-                owner._att.AsSpan(t * c.QueryDim + h * hd, hd));
+            if (scores == null || scores.Length < 2 * contextLength) t_scores = scores = new float[Math.Max(2 * contextLength, 512)];
+            int hd = c.HeadDim, h = h0, h1 = h0 + _headsPerChunk, n = contextLength - first;
+            var table = _batch.BlockTable(s);
+            // Heads of one KV head in pairs: each K/V row is read from L2 once for two queries (same bits as one at a time).
+            for (; h + 2 <= h1; h += 2)
+                PagedAttention.AttendHeadPair(
+                    owner._q.AsSpan(t * c.QueryDim + h * hd, hd), owner._q.AsSpan(t * c.QueryDim + (h + 1) * hd, hd), _kc, _vc, c.KvDim, h / c.GroupSize * hd,
+                    table, owner.Kv.BlockSize, first, contextLength, owner._attentionScale, c.AttentionSoftcap, scores.AsSpan(0, n), scores.AsSpan(n, n),
+                    owner._att.AsSpan(t * c.QueryDim + h * hd, hd), owner._att.AsSpan(t * c.QueryDim + (h + 1) * hd, hd));
+            for (; h < h1; h++)
+                PagedAttention.AttendHead(
+                    owner._q.AsSpan(t * c.QueryDim + h * hd, hd), _kc, _vc, c.KvDim, h / c.GroupSize * hd,
+                    table, owner.Kv.BlockSize, first, contextLength, owner._attentionScale, c.AttentionSoftcap, scores,
+                    owner._att.AsSpan(t * c.QueryDim + h * hd, hd));
         }
     }
 }

@@ -29,6 +29,20 @@ public static class MatMul
 
     internal static void Prepare(GgmlType weightType, ReadOnlySpan<float> x, int tokens, int cols, PreparedActivations act, KernelPath path)
     {
+        PrepareShape(weightType, x, tokens, cols, act, path);
+        PrepareTokens(x, act, 0, tokens);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="Prepare(GgmlType, ReadOnlySpan{float}, int, int, PreparedActivations)"/>: checks
+    /// the shapes, sizes the buffers and fixes the form; <see cref="PrepareTokens"/> then converts token ranges,
+    /// which may run on several threads (each token's values depend on that token alone).
+    /// </summary>
+    public static void PrepareShape(GgmlType weightType, ReadOnlySpan<float> x, int tokens, int cols, PreparedActivations act) =>
+        PrepareShape(weightType, x, tokens, cols, act, KernelPath.Auto);
+
+    internal static void PrepareShape(GgmlType weightType, ReadOnlySpan<float> x, int tokens, int cols, PreparedActivations act, KernelPath path)
+    {
         ArgumentNullException.ThrowIfNull(act);
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
@@ -41,11 +55,21 @@ public static class MatMul
         path = KernelDispatch.Resolve(path); // quantized values do not depend on the path; Q4_0's storage order does
         act.QuadInterleaved = weightType == GgmlType.Q4_0 && path == KernelPath.Avx512;
         act.HasRepackSums = path == KernelPath.Avx512 && (kind is ActivationKind.Q8_0 or ActivationKind.Q8_K);
+    }
+
+    /// <summary>Converts tokens [t0, t1) of x [tokens, cols] into the form <see cref="PrepareShape(GgmlType, ReadOnlySpan{float}, int, int, PreparedActivations)"/> fixed.</summary>
+    public static void PrepareTokens(ReadOnlySpan<float> x, PreparedActivations act, int t0, int t1)
+    {
+        ArgumentNullException.ThrowIfNull(act);
+        if (t0 < 0 || t1 > act.Tokens || t0 > t1) throw new ArgumentOutOfRangeException(nameof(t0), $"tokens [{t0}, {t1}) of {act.Tokens} prepared");
+        int cols = act.Cols;
+        if (x.Length < (long)t1 * cols) throw new ArgumentException($"x holds {x.Length} values, need {t1} x {cols}", nameof(x));
         int nb = act.Blocks, ss = act.ScaleStride;
-        for (int t = 0; t < tokens; t++)
+        var weightType = act.WeightType;
+        for (int t = t0; t < t1; t++)
         {
             var xt = x.Slice(t * cols, cols);
-            switch (kind)
+            switch (act.Kind)
             {
                 case ActivationKind.Float:
                     xt.CopyTo(act.Floats.Slice(t * cols, cols));
@@ -55,7 +79,8 @@ public static class MatMul
                     break;
                 case ActivationKind.Q8_0:
                     ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
-                    if (path == KernelPath.Avx512) OffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * ss, nb));
+                    // The AVX-512 path (the only one with repacked tiles) also wants the offset sums.
+                    if (act.HasRepackSums) OffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * ss, nb));
                     if (act.QuadInterleaved) InterleaveQuads(act.Quants.Slice(t * cols, cols));
                     // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
@@ -68,7 +93,7 @@ public static class MatMul
                     break;
                 case ActivationKind.Q8_K:
                     ActivationQuantizer.QuantizeQ8_K(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.Sums16.Slice(t * nb * 16, nb * 16));
-                    if (path == KernelPath.Avx512) PairSums(act.Sums16.Slice(t * nb * 16, nb * 16), act.PairSums.Slice(t * nb * 4, nb * 4));
+                    if (act.HasRepackSums) PairSums(act.Sums16.Slice(t * nb * 16, nb * 16), act.PairSums.Slice(t * nb * 4, nb * 4));
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
                     break;
             }

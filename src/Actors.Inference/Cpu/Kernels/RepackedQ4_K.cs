@@ -21,8 +21,9 @@ namespace Actors.Inference.Cpu.Kernels;
 /// <item>512..: nibbles, chunk c (64 columns) step s at 512 + 512c + 64s: bytes 4s..4s+3 of the chunk's
 /// 32 source bytes for rows 0..15 (low nibbles: columns 64c+4s.., sub-block 2c; high: 64c+32+4s.., 2c+1).</item>
 /// </list>
-/// Per (row, token) the float work is ggml's: acc = fma(d·d_x, Σ_j sc_j·Σq·x, acc), then
-/// acc = fma(−(dmin·d_x), Σ_j m_j·Σx, acc), block after block, in both tiles.
+/// Per (row, token) the float work is that of ggml's repacked q4_K GEMM/GEMV (which llama.cpp runs for
+/// Q4_K on AVX2 and up): acc = fma(Σ_j sc_j·Σq·x, d·d_x, acc) and mins = fma(Σ_j m_j·Σx, dmin·d_x, mins),
+/// block after block, then acc − mins, in both tiles.
 /// </remarks>
 internal sealed class RepackedQ4_K : RepackedWeights
 {
@@ -97,12 +98,13 @@ internal sealed class RepackedQ4_K : RepackedWeights
         + (Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 2)).AsInt16())
         + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 3)).AsInt16()));
 
+    /// <summary>One block into the two accumulators, as ggml's repacked q4_K GEMM: acc += isum·(d·d_x), mins += msum·(dmin·d_x).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fold(Vector256<float> acc, Vector256<int> isum, Vector256<int> msum, Vector256<float> d, Vector256<float> dmin, float dx)
+    private static void Fold(ref Vector256<float> acc, ref Vector256<float> mins, Vector256<int> isum, Vector256<int> msum, Vector256<float> d, Vector256<float> dmin, float dx)
     {
         var vdx = Vector256.Create(dx);
-        acc = Vector256.FusedMultiplyAdd(d * vdx, Vector256.ConvertToSingle(isum), acc);
-        return Vector256.FusedMultiplyAdd(-(dmin * vdx), Vector256.ConvertToSingle(msum), acc);
+        acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), d * vdx, acc);
+        mins = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(msum), dmin * vdx, mins);
     }
 
     protected override void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile)
@@ -122,6 +124,7 @@ internal sealed class RepackedQ4_K : RepackedWeights
         ref int p0 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t0 * nb * 4);
         var mask = Vector256.Create((byte)0x0F);
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
         for (int b = 0; b < nb; b++)
         {
             ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
@@ -149,15 +152,15 @@ internal sealed class RepackedQ4_K : RepackedWeights
             }
             var d = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32 * half)));
             var dmin = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64 + 32 * half)));
-            f0 = Fold(f0, s0, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * b)), d, dmin, Unsafe.Add(ref d0, b));
-            f1 = Fold(f1, s1, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (nb + b))), d, dmin, Unsafe.Add(ref d0, ss + b));
-            f2 = Fold(f2, s2, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (2 * nb + b))), d, dmin, Unsafe.Add(ref d0, 2 * ss + b));
-            f3 = Fold(f3, s3, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (3 * nb + b))), d, dmin, Unsafe.Add(ref d0, 3 * ss + b));
+            Fold(ref f0, ref m0, s0, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * b)), d, dmin, Unsafe.Add(ref d0, b));
+            Fold(ref f1, ref m1, s1, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (nb + b))), d, dmin, Unsafe.Add(ref d0, ss + b));
+            Fold(ref f2, ref m2, s2, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (2 * nb + b))), d, dmin, Unsafe.Add(ref d0, 2 * ss + b));
+            Fold(ref f3, ref m3, s3, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (3 * nb + b))), d, dmin, Unsafe.Add(ref d0, 3 * ss + b));
         }
-        f0.StoreUnsafe(ref tile, 0);
-        f1.StoreUnsafe(ref tile, 16);
-        f2.StoreUnsafe(ref tile, 32);
-        f3.StoreUnsafe(ref tile, 48);
+        (f0 - m0).StoreUnsafe(ref tile, 0);
+        (f1 - m1).StoreUnsafe(ref tile, 16);
+        (f2 - m2).StoreUnsafe(ref tile, 32);
+        (f3 - m3).StoreUnsafe(ref tile, 48);
     }
 
     protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile)
@@ -167,7 +170,7 @@ internal sealed class RepackedQ4_K : RepackedWeights
         ref float d0 = ref QuantMath.Scales(a, t);
         ref int p0 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t * nb * 4);
         var mask = Vector256.Create((byte)0x0F);
-        Vector256<float> fl = default, fh = default;
+        Vector256<float> fl = default, fh = default, ml = default, mh = default;
         for (int b = 0; b < nb; b++)
         {
             ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
@@ -191,12 +194,12 @@ internal sealed class RepackedQ4_K : RepackedWeights
             }
             float dxb = Unsafe.Add(ref d0, b);
             ref int pairs = ref Unsafe.Add(ref p0, 4 * b);
-            fl = Fold(fl, sl, Mins(ref blk, 0, ref pairs), Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)),
+            Fold(ref fl, ref ml, sl, Mins(ref blk, 0, ref pairs), Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)),
                 Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64))), dxb);
-            fh = Fold(fh, sh, Mins(ref blk, 1, ref pairs), Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32))),
+            Fold(ref fh, ref mh, sh, Mins(ref blk, 1, ref pairs), Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32))),
                 Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 96))), dxb);
         }
-        fl.StoreUnsafe(ref tile, 0);
-        fh.StoreUnsafe(ref tile, 8);
+        (fl - ml).StoreUnsafe(ref tile, 0);
+        (fh - mh).StoreUnsafe(ref tile, 8);
     }
 }
