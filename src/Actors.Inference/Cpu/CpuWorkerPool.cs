@@ -13,8 +13,8 @@ public interface IParallelWork
 /// the .NET thread pool (where Akka's dispatchers live). The calling thread takes part in every
 /// run and claims chunks like any worker; a run ends when every chunk is done, not when every
 /// worker has checked in, so a worker that is asleep or descheduled when a run starts costs
-/// nothing: the others take its share. Workers spin for <see cref="SpinTime"/> after their last
-/// chunk (the ops of one forward pass follow each other within microseconds) and then sleep, so
+/// nothing: the others take its share. Workers spin for <see cref="SpinTime"/> of their own time
+/// after their last chunk (the ops of one forward pass follow each other within microseconds) and then sleep, so
 /// between steps, and on an idle device, they leave the cores to the threads that drive the steps.
 /// Chunks are claimed dynamically; callers must make each chunk's result independent of which
 /// thread runs it (batch invariance depends on it).
@@ -25,6 +25,8 @@ public sealed class CpuWorkerPool : IDisposable
     /// <summary>How long an idle worker spins for the next run before it sleeps.</summary>
     public static readonly TimeSpan SpinTime = TimeSpan.FromMicroseconds(100);
     private static readonly long SpinTicks = (long)(SpinTime.TotalSeconds * Stopwatch.Frequency);
+    /// <summary>The most one spin step counts for (a step takes about a microsecond; longer means the thread lost its core).</summary>
+    private static readonly long MaxSpinStepTicks = Math.Max(1, Stopwatch.Frequency / 100_000);
 
     private readonly Thread[] _threads;
     private readonly object _gate = new();
@@ -107,7 +109,7 @@ public sealed class CpuWorkerPool : IDisposable
     private void WorkerLoop()
     {
         uint seen = 0;
-        long idleSince = Stopwatch.GetTimestamp();
+        long spun = 0, last = Stopwatch.GetTimestamp();
         while (!_disposed)
         {
             uint generation = (uint)(Volatile.Read(ref _claim) >> 32);
@@ -118,16 +120,24 @@ public sealed class CpuWorkerPool : IDisposable
                 var work = Volatile.Read(ref _work[slot]);
                 int count = Volatile.Read(ref _count[slot]);
                 if (work != null) Drain(generation, work, count);
-                idleSince = Stopwatch.GetTimestamp();
+                spun = 0;
+                last = Stopwatch.GetTimestamp();
                 continue;
             }
-            if (Stopwatch.GetTimestamp() - idleSince < SpinTicks)
+            // Count only time spent spinning: a long gap between two checks is the OS running something
+            // else on this core, and a worker that just got its core back should not sleep at once (on a
+            // loaded machine it would then sleep at nearly every op and wait to be woken for the next).
+            long now = Stopwatch.GetTimestamp();
+            spun += Math.Min(now - last, MaxSpinStepTicks);
+            last = now;
+            if (spun < SpinTicks)
             {
                 Thread.SpinWait(16);
                 continue;
             }
             Sleep(seen);
-            idleSince = Stopwatch.GetTimestamp();
+            spun = 0;
+            last = Stopwatch.GetTimestamp();
         }
     }
 
