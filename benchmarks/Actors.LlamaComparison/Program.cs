@@ -15,9 +15,11 @@ using LLama.Native;
 //
 //   dotnet run -c Release --project benchmarks/Actors.LlamaComparison -- [--threads 2] [--types F16,Q8_0,Q4_K] [--decode 64] [--prefill 512]
 // `batched` and `quantize` (LlamaCppBatched.cs): llama.cpp's batched decode on a given file, next to our `bench`.
+// `decode` (DecodeSideBySide.cs): single-stream decode of one file, bare forward and llama.cpp, for decode-vs-llamacpp.sh.
 
 if (args.Length > 0 && args[0] == "batched") return LlamaCppBatched.Run(args[1..]);
 if (args.Length > 0 && args[0] == "load") return LoadCost.Run(args[1..]);
+if (args.Length > 0 && args[0] == "decode") return DecodeSideBySide.Run(args[1..]);
 if (args.Length > 0 && args[0] == "quantize") return LlamaCppBatched.Quantize(args[1..]);
 var opts = Options.Parse(args);
 NativeLibraryConfig.All.WithCuda(false).WithVulkan(false).WithLogCallback((_, _) => { });

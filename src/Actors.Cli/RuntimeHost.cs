@@ -78,7 +78,7 @@ public sealed class RuntimeHost : IAsyncDisposable
         var overrides = ConfigurationFactory.ParseString(string.Join("\n", lines));
         string? file = a.String("config");
         if (file is null && File.Exists("config/default.conf") && !a.Has("config")) file = "config/default.conf";
-        if (file is null) return overrides;
+        if (file is null) return overrides.WithFallback(AkkaDefaults);
         if (!File.Exists(file)) throw new CliException($"config file not found: {file}");
         Config fromFile;
         try
@@ -89,8 +89,17 @@ public sealed class RuntimeHost : IAsyncDisposable
         {
             throw new CliException($"{file}: {ex.Message}");
         }
-        return overrides.WithFallback(fromFile);
+        return overrides.WithFallback(fromFile).WithFallback(AkkaDefaults);
     }
+
+    /// <summary>
+    /// Akka settings of the command line that a config file may override. Akka's scheduler ticks every
+    /// 10 ms whether or not a timer is due, and each tick wakes two threads (the .NET timer thread and a
+    /// thread-pool worker): ~200 wake-ups a second that preempt the device's compute threads on a small
+    /// machine. The runtime's timers (admission, deadlines, the step watchdog) are seconds long, so 50 ms
+    /// of resolution costs nothing (docs/benchmarks.md, "Wake-ups per step").
+    /// </summary>
+    internal static readonly Config AkkaDefaults = ConfigurationFactory.ParseString("akka.scheduler.tick-duration = 50ms");
 
     private static string DeviceEntry(string id, int index, int threads)
     {

@@ -321,7 +321,7 @@ public sealed partial class LlmRuntime : IExtension
     /// <summary>Generates to the end and returns the text, the token ids and the final message; cancelling the token cancels the request.</summary>
     public Task<GenerationResult> GenerateAsync(Generate request, CancellationToken cancel = default)
     {
-        var (reader, outcome) = Start(request);
+        var (reader, outcome) = Start(request, collect: true);
         return Collect(reader, outcome, request.RequestId, cancel);
     }
 
@@ -331,7 +331,7 @@ public sealed partial class LlmRuntime : IExtension
     /// </summary>
     public Task<GenerationResult> GenerateAtAsync(Generate request, double arrivalAt, CancellationToken cancel = default)
     {
-        var (reader, outcome) = Start(request, arrivalAt);
+        var (reader, outcome) = Start(request, arrivalAt, collect: true);
         return Collect(reader, outcome, request.RequestId, cancel);
     }
 
@@ -347,7 +347,7 @@ public sealed partial class LlmRuntime : IExtension
         var tasks = new List<Task<GenerationResult>>(batch.Count);
         foreach (var (request, arrivalAt) in batch)
         {
-            var (reader, outcome, message) = Prepare(request, arrivalAt);
+            var (reader, outcome, message) = Prepare(request, arrivalAt, collect: true);
             started.Add(message);
             tasks.Add(Collect(reader, outcome, request.RequestId, cancel));
         }
@@ -356,11 +356,11 @@ public sealed partial class LlmRuntime : IExtension
     }
 
     private Task<GenerationResult> Collect(ChannelReader<TokenChunk> reader, TaskCompletionSource<object> outcome, string requestId, CancellationToken cancel) =>
-        GenerationChannel.Collect(reader, outcome, () => CancelRequest(requestId), cancel);
+        GenerationChannel.CollectWhenDone(reader, outcome, () => CancelRequest(requestId), cancel);
 
-    private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request, double arrivalAt = double.NaN)
+    private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome) Start(Generate request, double arrivalAt = double.NaN, bool collect = false)
     {
-        var (reader, outcome, message) = Prepare(request, arrivalAt);
+        var (reader, outcome, message) = Prepare(request, arrivalAt, collect);
         if (_frontDoor is { } door) door.Start(request, message.Writer, outcome);
         else Router.Tell(message);
         return (reader, outcome);
@@ -395,14 +395,21 @@ public sealed partial class LlmRuntime : IExtension
         else Router.Tell(new Cancel(requestId));
     }
 
-    private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome, StartChannelRequest Message) Prepare(Generate request, double arrivalAt)
+    /// <param name="collect">
+    /// For a caller that wants only the whole result: an unbounded channel, read once the request has ended,
+    /// so no thread wakes per token (a streaming reader wakes for every chunk, beside the compute threads).
+    /// Its size is bounded by the request's max tokens, which the result holds anyway.
+    /// </param>
+    private (ChannelReader<TokenChunk> Reader, TaskCompletionSource<object> Outcome, StartChannelRequest Message) Prepare(Generate request, double arrivalAt, bool collect = false)
     {
-        var channel = Channel.CreateBounded<TokenChunk>(new BoundedChannelOptions(Settings.Request.StreamBuffer)
-        {
-            SingleReader = true,
-            SingleWriter = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        var channel = collect
+            ? Channel.CreateUnbounded<TokenChunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true })
+            : Channel.CreateBounded<TokenChunk>(new BoundedChannelOptions(Settings.Request.StreamBuffer)
+            {
+                SingleReader = true,
+                SingleWriter = true,
+                FullMode = BoundedChannelFullMode.Wait,
+            });
         var outcome = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
         return (channel.Reader, outcome, new StartChannelRequest(request, channel.Writer, outcome, arrivalAt));
     }

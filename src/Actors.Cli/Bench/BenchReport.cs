@@ -32,6 +32,8 @@ public sealed record BenchReport
     [JsonPropertyName("device_busy_fraction")] public double DeviceBusyFraction { get; init; }
     /// <summary>Time inside forward passes over wall time: 1 − this is the runtime's overhead (scheduling, messaging, sampling, waiting).</summary>
     [JsonPropertyName("forward_fraction")] public double ForwardFraction { get; init; }
+    /// <summary>Per generated token: preemptions of the device compute threads, and switches of the process's other threads (Linux; <see cref="ThreadSwitches"/>).</summary>
+    [JsonPropertyName("context_switches_per_token")] public SwitchesPerToken? ContextSwitchesPerToken { get; init; }
     [JsonPropertyName("stage_busy_fractions")] public double[] StageBusyFractions { get; init; } = [];
     [JsonPropertyName("transfer_seconds")] public double TransferSeconds { get; init; }
     [JsonPropertyName("layout")] public string Layout { get; init; } = "";
@@ -52,6 +54,8 @@ public sealed record BenchReport
         yield return $"devices busy         {DeviceBusyFraction:P1} of wall time" + (StageBusyFractions.Length > 1 ? $" (stages: {string.Join(", ", StageBusyFractions.Select(f => f.ToString("P1")))})" : "");
         yield return $"runtime CPU          {RuntimeMicrosecondsPerToken:F1} µs per token outside forward passes";
         yield return $"forward passes       {ForwardFraction:P1} of wall time (runtime overhead {1 - ForwardFraction:P1}: scheduling, messaging, sampling, waiting)";
+        if (ContextSwitchesPerToken is { } c)
+            yield return $"context switches     per token: compute threads preempted {c.ComputePreempted:F2}, compute threads waiting {c.ComputeWaits:F2}, other threads {c.Other:F2}";
         if (TransferSeconds > 0) yield return $"transfers            {TransferSeconds * 1000:F1} ms in total";
     }
 
@@ -64,3 +68,8 @@ public sealed record BenchReport
         return values[lo] + (values[hi] - values[lo]) * (rank - lo);
     }
 }
+
+public sealed record SwitchesPerToken(
+    [property: JsonPropertyName("compute_preempted")] double ComputePreempted,
+    [property: JsonPropertyName("compute_waits")] double ComputeWaits,
+    [property: JsonPropertyName("other_threads")] double Other);

@@ -27,14 +27,16 @@ public sealed class BenchRunner(LlmRuntime runtime)
     public async Task<BenchReport> RunAsync(List<BenchRequest> workload, BenchMode mode, int concurrency, double rate, CancellationToken cancel)
     {
         var results = new Result[workload.Count];
-        int peakBlocks = 0;
-        using var sampler = new Timer(_ => peakBlocks = Math.Max(peakBlocks, runtime.Metrics.Replicas().Sum(g => g.BlocksUsed)), null, 0, 20);
+        // The schedulers keep their own peak: a sampling timer here would wake two threads 50 times a
+        // second beside the compute threads and slow the very decode it measures.
+        foreach (var g in runtime.Metrics.Replicas()) g.BlocksPeak = g.BlocksUsed;
         var busyBefore = await DeviceBusy();
         var forwardBefore = _forward.ToDictionary(k => k.Key, k => k.Value);
         double transferBefore = runtime.Transfers.TotalSeconds;
         long preemptionsBefore = runtime.Metrics.PreemptionsTotal;
         var clock = Stopwatch.StartNew();
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var switchesBefore = ThreadSwitches.Read();
 
         switch (mode)
         {
@@ -76,6 +78,7 @@ public sealed class BenchRunner(LlmRuntime runtime)
         }
         double seconds = clock.Elapsed.TotalSeconds;
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        var switches = ThreadSwitches.Read() - switchesBefore;
         var busyAfter = await DeviceBusy();
         var forwardAfter = _forward;
         var completed = results.Where(r => r.Completed != null).Select(r => r.Completed!).ToList();
@@ -101,13 +104,15 @@ public sealed class BenchRunner(LlmRuntime runtime)
             ItlP50 = BenchReport.Percentile(itl, 50),
             ItlP99 = BenchReport.Percentile(itl, 99),
             Preemptions = runtime.Metrics.PreemptionsTotal - preemptionsBefore,
-            KvBlocksPeak = peakBlocks,
+            KvBlocksPeak = runtime.Metrics.Replicas().Sum(g => g.BlocksPeak),
             KvBlocksTotal = runtime.KvCache.NumBlocks * runtime.Layout.ReplicaCount,
             PrefixHitRate = queries == 0 ? 0 : (double)hits / queries,
             DeviceBusyFraction = busyAfter.Keys.Average(k => (busyAfter[k] - busyBefore[k]) / seconds),
             RuntimeMicrosecondsPerToken = generated == 0 ? 0 : Math.Max(0, cpuSeconds - forwardCpu) * 1e6 / generated,
             ForwardFraction = forwardAfter.Keys.Average(k => (forwardAfter[k] - forwardBefore[k]) / seconds),
             StageBusyFractions = stageBusy,
+            ContextSwitchesPerToken = generated == 0 ? null
+                : new SwitchesPerToken((double)switches.ComputePreemptions / generated, (double)switches.ComputeWaits / generated, (double)switches.OtherSwitches / generated),
             TransferSeconds = runtime.Transfers.TotalSeconds - transferBefore,
             Layout = runtime.Layout.ToString(),
         };

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Actors.Inference.Cpu;
 
 /// <summary>One unit of parallel work: <see cref="Execute"/> runs chunk <c>index</c> of <c>count</c>.</summary>
@@ -9,22 +11,34 @@ public interface IParallelWork
 /// <summary>
 /// A fork-join pool of dedicated threads owned by one CPU device, so device compute never runs on
 /// the .NET thread pool (where Akka's dispatchers live). The calling thread takes part in every
-/// run. Workers spin briefly between runs (a decode step issues hundreds of short parallel ops)
-/// and then block, so an idle device costs no CPU. Chunks are claimed dynamically; callers must
-/// make each chunk's result independent of which thread runs it (batch invariance depends on it).
+/// run and claims chunks like any worker; a run ends when every chunk is done, not when every
+/// worker has checked in, so a worker that is asleep or descheduled when a run starts costs
+/// nothing: the others take its share. Workers spin for <see cref="SpinTime"/> of their own time
+/// after their last chunk (the ops of one forward pass follow each other within microseconds) and then sleep, so
+/// between steps, and on an idle device, they leave the cores to the threads that drive the steps.
+/// Chunks are claimed dynamically; callers must make each chunk's result independent of which
+/// thread runs it (batch invariance depends on it).
 /// Not reentrant: one <see cref="Run"/> at a time, from the owning thread.
 /// </summary>
 public sealed class CpuWorkerPool : IDisposable
 {
-    private const int SpinIterations = 20_000;
+    /// <summary>How long an idle worker spins for the next run before it sleeps.</summary>
+    public static readonly TimeSpan SpinTime = TimeSpan.FromMicroseconds(100);
+    private static readonly long SpinTicks = (long)(SpinTime.TotalSeconds * Stopwatch.Frequency);
+    /// <summary>The most one spin step counts for (a step takes about a microsecond; longer means the thread lost its core).</summary>
+    private static readonly long MaxSpinStepTicks = Math.Max(1, Stopwatch.Frequency / 100_000);
 
     private readonly Thread[] _threads;
     private readonly object _gate = new();
-    private IParallelWork? _work;
-    private int _count;
-    private int _next;
-    private int _pending;     // workers that have not yet finished the current generation
-    private long _generation;
+    /// <summary>The run in progress: its generation in the high 32 bits, the next unclaimed chunk in the low 32.</summary>
+    private long _claim;
+    /// <summary>The work and chunk count of a generation, in the slot of its parity: a late worker that read an old
+    /// generation can only claim (and so run) a chunk while that generation is still the current one.</summary>
+    private readonly IParallelWork?[] _work = new IParallelWork?[2];
+    private readonly int[] _count = new int[2];
+    private uint _generation;
+    private int _done;        // chunks of the current generation finished
+    private int _sleeping;    // workers asleep on _gate (the caller signals only when there are some)
     private volatile bool _disposed;
     private Exception? _failure;
 
@@ -52,28 +66,34 @@ public sealed class CpuWorkerPool : IDisposable
             for (int i = 0; i < count; i++) work.Execute(i);
             return;
         }
-        _work = work;
-        _count = count;
-        _next = 0;
+        uint generation = ++_generation;
+        int slot = (int)(generation & 1);
+        _work[slot] = work;
+        _count[slot] = count;
         _failure = null;
-        Volatile.Write(ref _pending, _threads.Length);
-        lock (_gate)
+        _done = 0;
+        Interlocked.Exchange(ref _claim, (long)generation << 32); // publishes the slot (a full fence)
+        if (Volatile.Read(ref _sleeping) > 0)
         {
-            Interlocked.Increment(ref _generation);
-            Monitor.PulseAll(_gate);
+            lock (_gate) Monitor.PulseAll(_gate);
         }
-        Drain(work, count);
+        Drain(generation, work, count);
+        // Only chunks other threads claimed and are still running remain.
         var spin = new SpinWait();
-        while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(-1);
-        _work = null;
+        while (Volatile.Read(ref _done) < count) spin.SpinOnce(-1);
+        _work[slot] = null;
         if (_failure is { } failure) throw new AggregateException("a CPU kernel failed", failure);
     }
 
-    private void Drain(IParallelWork work, int count)
+    private void Drain(uint generation, IParallelWork work, int count)
     {
-        int i;
-        while ((i = Interlocked.Increment(ref _next) - 1) < count)
+        while (true)
         {
+            long claim = Volatile.Read(ref _claim);
+            if ((uint)(claim >> 32) != generation) return;
+            int i = (int)(uint)claim;
+            if (i >= count) return;
+            if (Interlocked.CompareExchange(ref _claim, claim + 1, claim) != claim) continue;
             try
             {
                 work.Execute(i);
@@ -82,34 +102,55 @@ public sealed class CpuWorkerPool : IDisposable
             {
                 Interlocked.CompareExchange(ref _failure, ex, null);
             }
+            Interlocked.Increment(ref _done);
         }
     }
 
     private void WorkerLoop()
     {
-        long seen = 0;
-        while (true)
+        uint seen = 0;
+        long spun = 0, last = Stopwatch.GetTimestamp();
+        while (!_disposed)
         {
-            // Spin a little for the next generation before sleeping: consecutive ops arrive within µs.
-            int spins = 0;
-            while (Volatile.Read(ref _generation) == seen && spins < SpinIterations && !_disposed)
+            uint generation = (uint)(Volatile.Read(ref _claim) >> 32);
+            if (generation != seen)
             {
-                Thread.SpinWait(8);
-                spins++;
+                seen = generation;
+                int slot = (int)(generation & 1);
+                var work = Volatile.Read(ref _work[slot]);
+                int count = Volatile.Read(ref _count[slot]);
+                if (work != null) Drain(generation, work, count);
+                spun = 0;
+                last = Stopwatch.GetTimestamp();
+                continue;
             }
-            if (Volatile.Read(ref _generation) == seen)
+            // Count only time spent spinning: a long gap between two checks is the OS running something
+            // else on this core, and a worker that just got its core back should not sleep at once (on a
+            // loaded machine it would then sleep at nearly every op and wait to be woken for the next).
+            long now = Stopwatch.GetTimestamp();
+            spun += Math.Min(now - last, MaxSpinStepTicks);
+            last = now;
+            if (spun < SpinTicks)
             {
-                lock (_gate)
-                {
-                    while (Volatile.Read(ref _generation) == seen && !_disposed) Monitor.Wait(_gate);
-                }
+                Thread.SpinWait(16);
+                continue;
             }
-            if (_disposed) return;
-            // Each generation is taken exactly once: Run waits for every worker before starting the next.
-            seen = Volatile.Read(ref _generation);
-            var work = _work;
-            if (work != null) Drain(work, _count);
-            Interlocked.Decrement(ref _pending);
+            Sleep(seen);
+            spun = 0;
+            last = Stopwatch.GetTimestamp();
+        }
+    }
+
+    /// <summary>Blocks until a generation after <paramref name="seen"/> starts (or the pool is disposed).</summary>
+    private void Sleep(uint seen)
+    {
+        lock (_gate)
+        {
+            // Counted before the check: Run publishes its generation, then reads the count (both fenced),
+            // so either this check sees the new generation or Run sees a sleeper and pulses.
+            Interlocked.Increment(ref _sleeping);
+            while ((uint)(Volatile.Read(ref _claim) >> 32) == seen && !_disposed) Monitor.Wait(_gate);
+            Interlocked.Decrement(ref _sleeping);
         }
     }
 

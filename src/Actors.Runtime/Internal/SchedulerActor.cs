@@ -366,6 +366,7 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
         _gauges.Running = _policy.RunningCount;
         var pool = _policy.BlockPool;
         _gauges.BlocksUsed = pool.UsedCount;
+        if (pool.UsedCount > _gauges.BlocksPeak) _gauges.BlocksPeak = pool.UsedCount;
         _gauges.BlocksFree = pool.FreeCount;
         _gauges.BlocksCachedFree = pool.CachedFreeCount;
         Interlocked.Exchange(ref _gauges.PrefixQueries, pool.Queries);

@@ -11,6 +11,8 @@ public sealed class ReplicaGauges
     public volatile int Waiting;
     public volatile int Running;
     public volatile int BlocksUsed;
+    /// <summary>The most blocks in use at once since a reader last set it (to <see cref="BlocksUsed"/>): a peak without a sampling timer.</summary>
+    public volatile int BlocksPeak;
     public volatile int BlocksFree;
     public volatile int BlocksCachedFree;
     public long PrefixQueries;

@@ -47,4 +47,33 @@ public static class GenerationChannel
         return final is GenerationCompleted done ? new GenerationResult(text.ToString(), tokens, done)
             : throw new GenerationRejectedException((GenerationRejected)final);
     }
+
+    /// <summary>
+    /// As <see cref="Collect"/>, for an unbounded channel: nothing is read until the request has ended and
+    /// its writer is complete, then the chunks are drained at once, so no thread wakes for each token.
+    /// </summary>
+    public static async Task<GenerationResult> CollectWhenDone(ChannelReader<TokenChunk> reader, TaskCompletionSource<object> outcome, Action cancelRequest, CancellationToken cancel)
+    {
+        var text = new System.Text.StringBuilder();
+        var tokens = new List<int>();
+        object final;
+        try
+        {
+            final = await outcome.Task.WaitAsync(cancel);
+            if (final is GenerationRejected rejected) throw new GenerationRejectedException(rejected);
+            // The outcome is set just before the writer completes: read until it has (usually no wait at all).
+            while (await reader.WaitToReadAsync(cancel))
+                while (reader.TryRead(out var chunk))
+                {
+                    text.Append(chunk.Text);
+                    tokens.AddRange(chunk.TokenIds);
+                }
+        }
+        catch (OperationCanceledException)
+        {
+            cancelRequest();
+            throw;
+        }
+        return new GenerationResult(text.ToString(), tokens, (GenerationCompleted)final);
+    }
 }

@@ -43,6 +43,26 @@ public sealed class StreamingTests(ITestOutputHelper output) : TestKit(output: o
     }
 
     [Fact]
+    public async Task GenerateAsync_reads_nothing_until_the_end_yet_gets_every_token_past_the_stream_buffer()
+    {
+        // GenerateAsync collects from an unbounded channel once the request has ended (no wake-up per token):
+        // far more tokens than the stream buffer must neither pause the sequence nor be lost, text included.
+        using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime.request.stream-buffer = 2"));
+        var whole = await h.Runtime.GenerateAsync(Request("collect", 60));
+        Assert.Equal(60, whole.TokenIds.Count);
+        Assert.Equal(60, whole.Completed.Usage.CompletionTokens);
+        var streamed = new List<int>();
+        var text = new System.Text.StringBuilder();
+        await foreach (var chunk in h.Runtime.StreamAsync(Request("stream", 60)))
+        {
+            streamed.AddRange(chunk.TokenIds);
+            text.Append(chunk.Text);
+        }
+        Assert.Equal(streamed, whole.TokenIds);
+        Assert.Equal(text.ToString(), whole.Text);
+    }
+
+    [Fact]
     public async Task Cancelling_a_stream_cancels_the_request_and_frees_its_blocks()
     {
         using var h = new RuntimeHarness(RuntimeFixture.Config());
