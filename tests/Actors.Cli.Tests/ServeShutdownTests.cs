@@ -70,7 +70,11 @@ public sealed class ServeShutdownTests
     public async Task Sigterm_finishes_the_in_flight_request_refuses_new_ones_and_exits_zero()
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return; // POSIX signals
-        using var serve = new ServeProcess();
+        // A long drain time: on a loaded 2-core machine 1900 tokens can outlast the default 30 s, and the test is
+        // about the drain finishing the request, not about its time limit.
+        string config = Path.Combine(Path.GetTempPath(), $"serve-drain-{Guid.NewGuid():N}.conf");
+        File.WriteAllText(config, "actors-server.drain-time = 10m\n");
+        using var serve = new ServeProcess("--config", config);
         Assert.StartsWith("no --model given: serving the embedded default model", serve.Lines[0]);
         using var http = new HttpClient { BaseAddress = serve.Api, Timeout = TimeSpan.FromSeconds(60) };
         var request = new HttpRequestMessage(HttpMethod.Post, "completions")
@@ -100,6 +104,7 @@ public sealed class ServeShutdownTests
         Assert.Contains("\"finish_reason\":\"length\"", rest);
         Assert.EndsWith("data: [DONE]", rest.TrimEnd());
         Assert.Equal(0, serve.WaitForExit(TimeSpan.FromSeconds(60)));
+        File.Delete(config);
         // The signal is handled asynchronously in the child: on a loaded machine the first late request can get in
         // before admission closes (it then finishes during the drain too), so one or two are in flight.
         Assert.Contains(serve.Lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, "^stopping: admission closed, draining [12] in-flight"));
