@@ -25,7 +25,8 @@ public sealed class CpuStageExecutor : IStageExecutor
     private readonly ParallelMatMul _matmul = new();
     private readonly AttentionWork _attention;
     private readonly TokenRowsWork _rows;
-    private readonly float _attentionScale;
+    private readonly float _softmaxScale;   // soft_max_ext's scale: 1 where the architecture scales Q instead
+    private readonly float _queryScale;     // Q's multiplier before QKᵀ (gemma2/3, phi3); 1 = none
     private readonly LayerAttention[] _layerAttention; // per layer of the stage
     private readonly bool _slidingRope;                // some layer of the stage uses Config.SlidingRope
 
@@ -83,7 +84,8 @@ public sealed class CpuStageExecutor : IStageExecutor
             _vCache[l] = new float[slots];
         }
         KvBlockBytes = checked((int)(kv.BlockBytesPerLayer * layers.Count));
-        _attentionScale = _c.EffectiveAttentionScale;
+        _softmaxScale = _c.Traits.ScalesQuery ? 1f : _c.EffectiveAttentionScale;
+        _queryScale = _c.Traits.ScalesQuery ? _c.EffectiveAttentionScale : 1f;
         _layerAttention = new LayerAttention[layers.Count];
         for (int l = 0; l < layers.Count; l++) _layerAttention[l] = _c.LayerAttention(layers.Start + l);
         _slidingRope = _c.SlidingRope != null && _layerAttention.Any(a => a.IsSliding);
@@ -171,6 +173,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         bool slidingRope = _slidingRope && attention.IsSliding;
         _rows.Rope(_pool, _q, _k, slidingRope ? _cosSliding : _cos, slidingRope ? _sinSliding : _sin, T,
             _c.HeadCount, _c.HeadCountKv, _c.HeadDim, _c.Rope.Dimensions / 2, attention.Rope.Style);
+        if (_queryScale != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(_q.AsSpan(0, T * _c.QueryDim), _queryScale, _q.AsSpan(0, T * _c.QueryDim));
         var kc = _kCache[local];
         var vc = _vCache[local];
         for (int t = 0; t < T; t++)
@@ -222,12 +225,11 @@ public sealed class CpuStageExecutor : IStageExecutor
             System.Numerics.Tensors.TensorPrimitives.Add(x.AsSpan(t * n, n), bias, x.AsSpan(t * n, n));
     }
 
-    /// <summary>x ← tanh(x/cap)·cap, as ggml's scale, tanh, scale.</summary>
+    /// <summary>x ← tanh(x·(1/cap))·cap, as ggml's scale, tanh (libm's tanhf per value), scale.</summary>
     private static void SoftCap(Span<float> x, float cap)
     {
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x, 1f / cap, x);
-        System.Numerics.Tensors.TensorPrimitives.Tanh(x, x);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x, cap, x);
+        float inv = 1f / cap;
+        for (int i = 0; i < x.Length; i++) x[i] = MathF.Tanh(x[i] * inv) * cap;
     }
 
     private void MatMulShared(int tokens, int cols, float[] input, params ReadOnlySpan<(WeightMatrix W, float[] Y)> jobs)
@@ -327,12 +329,13 @@ public sealed class CpuStageExecutor : IStageExecutor
             int s = _tokenSequence[t];
             int contextLength = _batch.Positions[t] + 1; // causal: a token sees itself and everything before
             int first = _window > 0 ? Math.Max(0, contextLength - _window) : 0; // sliding: only the last _window positions
-            var scores = t_scores;
-            if (scores == null || scores.Length < contextLength) t_scores = scores = new float[Math.Max(contextLength, 256)];
             int hd = c.HeadDim;
+            int need = PagedAttention.ScratchLength(contextLength, hd);
+            var scores = t_scores;
+            if (scores == null || scores.Length < need) t_scores = scores = new float[Math.Max(need, PagedAttention.ScratchLength(256, hd))];
             PagedAttention.AttendHead(
                 owner._q.AsSpan(t * c.QueryDim + h * hd, hd), _kc, _vc, c.KvDim, (h / c.GroupSize) * hd,
-                _batch.BlockTable(s), owner.Kv.BlockSize, first, contextLength, owner._attentionScale, owner._c.AttentionSoftcap, scores,
+                _batch.BlockTable(s), owner.Kv.BlockSize, first, contextLength, owner._softmaxScale, owner._c.AttentionSoftcap, scores,
                 owner._att.AsSpan(t * c.QueryDim + h * hd, hd));
         }
     }

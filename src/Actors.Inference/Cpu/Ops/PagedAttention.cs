@@ -1,52 +1,122 @@
-using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Actors.Inference.Cpu.Ops;
 
 /// <summary>
-/// Causal attention of one query head over a sequence's cached K/V, read through its block table.
-/// Each (token, head) is computed on its own in a fixed order, so the result does not depend on the
-/// batch around it (batch invariance) nor on which thread runs it.
+/// Causal attention of one query head over a sequence's cached K/V, read through its block table,
+/// computed with the float operations of llama.cpp's CPU graph for a prompt batch (flash attention off,
+/// F32 KV cache, a fresh sequence whose cache cell i holds position i):
+/// <list type="number">
+/// <item>s[p] = ggml_vec_dot_f32(K[p], q) (<see cref="GgmlSums.DotF32"/>; the KQ matmul's q is a permuted,
+/// non-contiguous view, so ggml runs vec_dot, not tinyBLAS);</item>
+/// <item>soft-cap (gemma2): s·(1/cap), tanhf, ·cap, as three ggml ops;</item>
+/// <item>soft_max_ext: w = s·scale, masked positions −∞, the row's max, e = ggml's exp(w − max) and
+/// Σ over each 16 cells of the row (cells 16c..16c+15) with _mm512_reduce_add_ps, added up in
+/// double; p = e · (float)(1/Σ);</item>
+/// <item>softmax·V by tinyBLAS (llamafile_sgemm, F32, 16 lanes): out[d] = reduce16 of 16 FMA chains,
+/// chain L over the positions ≡ L (mod 16) in ascending order.</item>
+/// </list>
+/// Masked cells contribute exact zeros there, so only the window's positions are visited here. llama.cpp
+/// itself sums softmax·V differently for a batch of one token (ggml_vec_dot_f32 over the cells); this
+/// uses the batch order for every token, so a token's result does not depend on the batch around it
+/// (batch invariance) nor on which thread runs it.
 /// </summary>
 public static class PagedAttention
 {
-    /// <param name="q">Query of one head [headDim], already rotated.</param>
+    /// <summary>Scratch floats <see cref="AttendHead"/> needs for a context of <paramref name="contextLength"/> and heads of <paramref name="headDim"/>.</summary>
+    public static int ScratchLength(int contextLength, int headDim) => ((contextLength + 15) & ~15) + 16 * headDim;
+
+    /// <param name="q">Query of one head [headDim], already rotated (and scaled, where the architecture scales Q).</param>
     /// <param name="kCache">One layer's K pool [slots × kvDim].</param>
     /// <param name="vCache">One layer's V pool [slots × kvDim].</param>
     /// <param name="kvOffset">Offset of this head's KV head within a slot (kvHead × headDim).</param>
     /// <param name="firstPosition">First position attended to (a sliding window's start; 0 for full attention).</param>
     /// <param name="contextLength">Attend to positions firstPosition..contextLength−1.</param>
+    /// <param name="scale">soft_max_ext's scale of the scores (1 where Q was scaled instead).</param>
     /// <param name="softcap">Scores become tanh(s/softcap)·softcap before the softmax (gemma2); 0 = none.</param>
-    /// <param name="scores">Scratch of at least contextLength floats.</param>
+    /// <param name="scratch">At least <see cref="ScratchLength"/> floats.</param>
     /// <param name="output">[headDim] result.</param>
     public static void AttendHead(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
         ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
-        Span<float> scores, Span<float> output)
+        Span<float> scratch, Span<float> output)
     {
         int headDim = q.Length;
+        int start = firstPosition & ~15;              // first cell of the first 16-cell group
+        int end = (contextLength + 15) & ~15;
+        var e = scratch[..(end - start)];             // scores, then exps, then probabilities, by cell − start
+        var lanes = scratch.Slice(end - start, 16 * headDim); // [16 × headDim] tinyBLAS lane accumulators
+
         float max = float.NegativeInfinity;
-        int n = contextLength - firstPosition;
-        float invCap = softcap > 0 ? 1f / softcap : 0f; // ggml scales by 1/cap, tanh, scales by cap
-        for (int j = 0; j < n; j++)
+        float invCap = softcap > 0 ? 1f / softcap : 0f;
+        for (int p = firstPosition; p < contextLength; p++)
         {
-            int p = firstPosition + j;
-            int slot = blockTable[p / blockSize] * blockSize + p % blockSize;
-            float s = TensorPrimitives.Dot(q, kCache.Slice(slot * kvDim + kvOffset, headDim)) * scale;
+            float s = GgmlSums.DotF32(KRow(kCache, kvDim, kvOffset, headDim, blockTable, blockSize, p), q);
             if (softcap > 0) s = MathF.Tanh(s * invCap) * softcap;
-            scores[j] = s;
+            s *= scale;
+            e[p - start] = s;
             if (s > max) max = s;
         }
-        var sc = scores[..n];
-        TensorPrimitives.Subtract(sc, max, sc);
-        TensorPrimitives.Exp(sc, sc);
+
         double sum = 0;
-        for (int j = 0; j < n; j++) sum += sc[j];
-        float inv = (float)(1.0 / sum);
-        output.Clear();
-        for (int j = 0; j < n; j++)
+        bool vector = GgmlSums.UseVector512 && Avx512F.IsSupported;
+        for (int c = start; c < end; c += 16)
         {
-            int p = firstPosition + j;
-            int slot = blockTable[p / blockSize] * blockSize + p % blockSize;
-            TensorPrimitives.MultiplyAdd(vCache.Slice(slot * kvDim + kvOffset, headDim), sc[j] * inv, output, output);
+            var group = e.Slice(c - start, 16);
+            for (int k = 0; k < 16; k++)
+            {
+                int p = c + k;
+                if (p < firstPosition || p >= contextLength) group[k] = float.NegativeInfinity;
+                else group[k] -= max;
+            }
+            if (vector)
+            {
+                var x = GgmlExp.Exp(Vector512.Create<float>(group));
+                x.CopyTo(group);
+                sum += GgmlSums.Reduce16(x);
+            }
+            else
+            {
+                for (int k = 0; k < 16; k++) group[k] = GgmlExp.Exp(group[k]);
+                sum += GgmlSums.Reduce16(group);
+            }
         }
+        float inv = (float)(1.0 / sum);
+
+        lanes.Clear();
+        for (int p = firstPosition; p < contextLength; p++)
+        {
+            float prob = e[p - start] * inv;
+            var v = KRow(vCache, kvDim, kvOffset, headDim, blockTable, blockSize, p);
+            var acc = lanes.Slice((p & 15) * headDim, headDim);
+            Fma(v, prob, acc, vector);
+        }
+        for (int d = 0; d < headDim; d++)
+        {
+            float b0 = (lanes[d] + lanes[8 * headDim + d]) + (lanes[4 * headDim + d] + lanes[12 * headDim + d]);
+            float b1 = (lanes[headDim + d] + lanes[9 * headDim + d]) + (lanes[5 * headDim + d] + lanes[13 * headDim + d]);
+            float b2 = (lanes[2 * headDim + d] + lanes[10 * headDim + d]) + (lanes[6 * headDim + d] + lanes[14 * headDim + d]);
+            float b3 = (lanes[3 * headDim + d] + lanes[11 * headDim + d]) + (lanes[7 * headDim + d] + lanes[15 * headDim + d]);
+            output[d] = (b0 + b2) + (b1 + b3);
+        }
+    }
+
+    private static ReadOnlySpan<float> KRow(ReadOnlySpan<float> cache, int kvDim, int kvOffset, int headDim, ReadOnlySpan<int> blockTable, int blockSize, int p)
+    {
+        int slot = blockTable[p / blockSize] * blockSize + p % blockSize;
+        return cache.Slice(slot * kvDim + kvOffset, headDim);
+    }
+
+    /// <summary>acc ← fma(v, prob, acc) element-wise.</summary>
+    private static void Fma(ReadOnlySpan<float> v, float prob, Span<float> acc, bool vector)
+    {
+        int i = 0;
+        if (vector)
+        {
+            var pv = Vector512.Create(prob);
+            for (; i + 16 <= v.Length; i += 16)
+                Vector512.FusedMultiplyAdd(Vector512.Create(v.Slice(i, 16)), pv, Vector512.Create<float>(acc.Slice(i, 16))).CopyTo(acc.Slice(i, 16));
+        }
+        for (; i < v.Length; i++) acc[i] = MathF.FusedMultiplyAdd(v[i], prob, acc[i]);
     }
 }
