@@ -57,6 +57,7 @@ public sealed class GgmlGraph : IDisposable
     public IntPtr Permute(IntPtr a, int a0, int a1, int a2, int a3) => _api.Permute(_ctx, a, a0, a1, a2, a3);
     public IntPtr Scale(IntPtr a, float s) => _api.Scale(_ctx, a, s);
     public IntPtr Tanh(IntPtr a) => _api.Tanh(_ctx, a);
+    public IntPtr Gelu(IntPtr a) => _api.Gelu(_ctx, a);
     public IntPtr SoftMaxExt(IntPtr a, IntPtr mask, float scale) => _api.SoftMaxExt(_ctx, a, mask, scale, 0f);
 
     /// <summary>Computes <paramref name="result"/> and returns its first <paramref name="count"/> floats.</summary>
@@ -81,6 +82,7 @@ public sealed class GgmlGraph : IDisposable
         public required DataFn Data;
         public required BinaryFn MulMat;
         public required UnaryFn Tanh;
+        public required UnaryFn Gelu;
         public required ScaleFn Scale;
         public required PermuteFn Permute;
         public required SoftMaxExtFn SoftMaxExt;
@@ -105,6 +107,7 @@ public sealed class GgmlGraph : IDisposable
                 Data = F<DataFn>(b, "ggml_get_data"),
                 MulMat = F<BinaryFn>(b, "ggml_mul_mat"),
                 Tanh = F<UnaryFn>(b, "ggml_tanh"),
+                Gelu = F<UnaryFn>(b, "ggml_gelu"),
                 Scale = F<ScaleFn>(b, "ggml_scale"),
                 Permute = F<PermuteFn>(b, "ggml_permute"),
                 SoftMaxExt = F<SoftMaxExtFn>(b, "ggml_soft_max_ext"),
