@@ -91,7 +91,20 @@ public static class PagedAttention
             var acc = lanes.Slice((p & 15) * headDim, headDim);
             Fma(v, prob, acc, vector);
         }
-        for (int d = 0; d < headDim; d++)
+        int d = 0;
+        if (vector)
+        {
+            // The same tree as below, 16 outputs at a time.
+            for (; d + 16 <= headDim; d += 16)
+            {
+                var b0 = (Lane(lanes, 0, headDim, d) + Lane(lanes, 8, headDim, d)) + (Lane(lanes, 4, headDim, d) + Lane(lanes, 12, headDim, d));
+                var b1 = (Lane(lanes, 1, headDim, d) + Lane(lanes, 9, headDim, d)) + (Lane(lanes, 5, headDim, d) + Lane(lanes, 13, headDim, d));
+                var b2 = (Lane(lanes, 2, headDim, d) + Lane(lanes, 10, headDim, d)) + (Lane(lanes, 6, headDim, d) + Lane(lanes, 14, headDim, d));
+                var b3 = (Lane(lanes, 3, headDim, d) + Lane(lanes, 11, headDim, d)) + (Lane(lanes, 7, headDim, d) + Lane(lanes, 15, headDim, d));
+                ((b0 + b2) + (b1 + b3)).CopyTo(output.Slice(d, 16));
+            }
+        }
+        for (; d < headDim; d++)
         {
             float b0 = (lanes[d] + lanes[8 * headDim + d]) + (lanes[4 * headDim + d] + lanes[12 * headDim + d]);
             float b1 = (lanes[headDim + d] + lanes[9 * headDim + d]) + (lanes[5 * headDim + d] + lanes[13 * headDim + d]);
@@ -100,6 +113,8 @@ public static class PagedAttention
             output[d] = (b0 + b2) + (b1 + b3);
         }
     }
+
+    private static Vector512<float> Lane(Span<float> lanes, int lane, int headDim, int d) => Vector512.Create<float>(lanes.Slice(lane * headDim + d, 16));
 
     private static ReadOnlySpan<float> KRow(ReadOnlySpan<float> cache, int kvDim, int kvOffset, int headDim, ReadOnlySpan<int> blockTable, int blockSize, int p)
     {
