@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Actors.Inference.Cpu.Ops;
@@ -65,12 +66,14 @@ public static class GgmlSums
         var a1 = Vector512<float>.Zero;
         var a2 = Vector512<float>.Zero;
         var a3 = Vector512<float>.Zero;
-        for (int i = 0; i < blocks; i += 64)
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        for (nuint i = 0; i < (nuint)blocks; i += 64) // blocks ≤ both lengths (checked by the caller)
         {
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(x.Slice(i, 16)), Vector512.Create(y.Slice(i, 16)), a0);
-            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(x.Slice(i + 16, 16)), Vector512.Create(y.Slice(i + 16, 16)), a1);
-            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(x.Slice(i + 32, 16)), Vector512.Create(y.Slice(i + 32, 16)), a2);
-            a3 = Vector512.FusedMultiplyAdd(Vector512.Create(x.Slice(i + 48, 16)), Vector512.Create(y.Slice(i + 48, 16)), a3);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, i), Vector512.LoadUnsafe(ref yr, i), a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, i + 16), Vector512.LoadUnsafe(ref yr, i + 16), a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, i + 32), Vector512.LoadUnsafe(ref yr, i + 32), a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref xr, i + 48), Vector512.LoadUnsafe(ref yr, i + 48), a3);
         }
         return Reduce16((a0 + a2) + (a1 + a3));
     }

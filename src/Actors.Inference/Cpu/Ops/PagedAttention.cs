@@ -63,6 +63,14 @@ public static class PagedAttention
         for (int c = start; c < end; c += 16)
         {
             var group = e.Slice(c - start, 16);
+            if (vector && c >= firstPosition && c + 16 <= contextLength)
+            {
+                // A group inside the window: no masked cell.
+                var x = GgmlExp.Exp(Vector512.Create<float>(group) - Vector512.Create(max));
+                x.CopyTo(group);
+                sum += GgmlSums.Reduce16(x);
+                continue;
+            }
             for (int k = 0; k < 16; k++)
             {
                 int p = c + k;
