@@ -12,6 +12,9 @@ public sealed class GgmlGraph : IDisposable
 {
     public const int F32 = 0;
 
+    /// <summary>Whether the build loaded is ggml's AVX-512 one, whose float orders the engine reproduces (else its AVX2 build).</summary>
+    public static bool IsAvx512Build => Avx512BW.IsSupported;
+
     [StructLayout(LayoutKind.Sequential)]
     private struct InitParams
     {
@@ -94,7 +97,7 @@ public sealed class GgmlGraph : IDisposable
         public static Api Load()
         {
             LlamaCpp.EnsureLoaded();
-            string flavour = Avx512BW.IsSupported ? "avx512" : "avx2";
+            string flavour = IsAvx512Build ? "avx512" : "avx2";
             string dir = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", flavour);
             var b = NativeLibrary.Load(Path.Combine(dir, "libggml-base.so"));
             var c = NativeLibrary.Load(Path.Combine(dir, "libggml-cpu.so"));
