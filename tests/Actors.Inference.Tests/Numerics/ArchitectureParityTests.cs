@@ -34,7 +34,8 @@ public sealed class ArchitectureParityTests
     /// <summary>
     /// F32 tolerance: 1e-5, except gemma. llama.cpp multiplies F32 weights in a prompt batch with tinyBLAS
     /// (one 16-lane FMA chain per output), we in one batch-invariant order (four chains), so F32 logits
-    /// differ in the last bits (llama, qwen, phi3: 1.3e-7 to 2.1e-7 at every position). Gemma's GeGLU
+    /// differ in the last bits (llama, qwen2, qwen3, phi3: worst 2.1e-7 to 3.1e-7), held to 1e-6 against
+    /// llama.cpp and 1e-5 against the float64 reference (float32 rounding of our own). Gemma's GeGLU
     /// rounds its input to f16 for ggml's GELU table (whose every entry we reproduce,
     /// <c>GeluParityTests</c>): an activation within an ulp of an f16 rounding boundary lands on the
     /// neighbouring f16 value (one step is 2⁻¹¹ ≈ 4.9e-4 of itself) and the logits move by up to
@@ -42,6 +43,8 @@ public sealed class ArchitectureParityTests
     /// reference, llama.cpp was as far from it as we are. So gemma is held to 5e-4.
     /// </summary>
     private static double F32Tolerance(string arch) => arch.StartsWith("gemma") ? 5e-4 : 1e-5;
+
+    private static double F32LlamaCppTolerance(string arch) => arch.StartsWith("gemma") ? 5e-4 : 1e-6;
 
     /// <summary>
     /// Quantized tolerance 1e-4. Attention, RoPE, RMSNorm, SiLU, GELU and every kernel now compute
@@ -82,7 +85,7 @@ public sealed class ArchitectureParityTests
     [Theory]
     [MemberData(nameof(LlamaCppCases))]
     public void Cpu_logits_match_llama_cpp_for_F32(string arch, string shape) =>
-        AssertMatchesLlamaCpp(ArchitectureModels.F32Path(arch, shape), $"{arch} {shape} F32", F32Tolerance(arch));
+        AssertMatchesLlamaCpp(ArchitectureModels.F32Path(arch, shape), $"{arch} {shape} F32", F32LlamaCppTolerance(arch));
 
     [Theory]
     [MemberData(nameof(LlamaCppCases))]
