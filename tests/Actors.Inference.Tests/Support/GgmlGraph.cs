@@ -10,7 +10,7 @@ namespace Actors.Inference.Tests.Support;
 /// </summary>
 public sealed class GgmlGraph : IDisposable
 {
-    public const int F32 = 0;
+    public const int F32 = 0, I32 = 26;
 
     /// <summary>Whether the build loaded is ggml's AVX-512 one, whose float orders the engine reproduces (else its AVX2 build).</summary>
     public static bool IsAvx512Build => Avx512BW.IsSupported;
@@ -26,6 +26,9 @@ public sealed class GgmlGraph : IDisposable
     private delegate IntPtr InitFn(InitParams p);
     private delegate void FreeFn(IntPtr ctx);
     private delegate IntPtr NewTensor3Fn(IntPtr ctx, int type, long ne0, long ne1, long ne2);
+    private delegate IntPtr NewTensor1Fn(IntPtr ctx, int type, long ne0);
+    private delegate IntPtr RopeExtFn(IntPtr ctx, IntPtr a, IntPtr positions, IntPtr freqFactors, int nDims, int mode, int nCtxOrig,
+        float freqBase, float freqScale, float extFactor, float attnFactor, float betaFast, float betaSlow);
     private delegate IntPtr DataFn(IntPtr t);
     private delegate IntPtr BinaryFn(IntPtr ctx, IntPtr a, IntPtr b);
     private delegate IntPtr UnaryFn(IntPtr ctx, IntPtr a);
@@ -56,6 +59,26 @@ public sealed class GgmlGraph : IDisposable
         return t;
     }
 
+    /// <summary>A 1-D F32 tensor holding <paramref name="values"/>.</summary>
+    public IntPtr Tensor1(float[] values)
+    {
+        var t = _api.NewTensor1(_ctx, F32, values.Length);
+        Marshal.Copy(values, 0, _api.Data(t), values.Length);
+        return t;
+    }
+
+    /// <summary>A 1-D I32 tensor holding <paramref name="values"/> (positions).</summary>
+    public IntPtr Int32Tensor(int[] values)
+    {
+        var t = _api.NewTensor1(_ctx, I32, values.Length);
+        Marshal.Copy(values, 0, _api.Data(t), values.Length);
+        return t;
+    }
+
+    public IntPtr RopeExt(IntPtr a, IntPtr positions, IntPtr freqFactors, int nDims, int mode, int nCtxOrig,
+        float freqBase, float freqScale, float extFactor, float attnFactor, float betaFast, float betaSlow) =>
+        _api.RopeExt(_ctx, a, positions, freqFactors, nDims, mode, nCtxOrig, freqBase, freqScale, extFactor, attnFactor, betaFast, betaSlow);
+
     public IntPtr MulMat(IntPtr a, IntPtr b) => _api.MulMat(_ctx, a, b);
     public IntPtr Permute(IntPtr a, int a0, int a1, int a2, int a3) => _api.Permute(_ctx, a, a0, a1, a2, a3);
     public IntPtr Scale(IntPtr a, float s) => _api.Scale(_ctx, a, s);
@@ -82,6 +105,8 @@ public sealed class GgmlGraph : IDisposable
         public required InitFn Init;
         public required FreeFn Free;
         public required NewTensor3Fn NewTensor3;
+        public required NewTensor1Fn NewTensor1;
+        public required RopeExtFn RopeExt;
         public required DataFn Data;
         public required BinaryFn MulMat;
         public required UnaryFn Tanh;
@@ -107,6 +132,8 @@ public sealed class GgmlGraph : IDisposable
                 Init = F<InitFn>(b, "ggml_init"),
                 Free = F<FreeFn>(b, "ggml_free"),
                 NewTensor3 = F<NewTensor3Fn>(b, "ggml_new_tensor_3d"),
+                NewTensor1 = F<NewTensor1Fn>(b, "ggml_new_tensor_1d"),
+                RopeExt = F<RopeExtFn>(b, "ggml_rope_ext"),
                 Data = F<DataFn>(b, "ggml_get_data"),
                 MulMat = F<BinaryFn>(b, "ggml_mul_mat"),
                 Tanh = F<UnaryFn>(b, "ggml_tanh"),

@@ -46,7 +46,7 @@ public static class Rope
         else Apply(x, heads, headDim, cos, sin);
     }
 
-    /// <summary>Adjacent pairs (x[2i], x[2i+1]) rotate by angle i ("normal" mode): x0·c − x1·s and x1·c + x0·s, each one FMA over the other product.</summary>
+    /// <summary>Adjacent pairs (x[2i], x[2i+1]) rotate by angle i ("normal" mode): fma(x0, c, −x1·s) and fma(x0, s, x1·c), as ggml's vector loop.</summary>
     public static void Apply(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         int pairs = cos.Length;
@@ -57,12 +57,12 @@ public static class Rope
             {
                 float x0 = v[2 * i], x1 = v[2 * i + 1];
                 v[2 * i] = MathF.FusedMultiplyAdd(x0, cos[i], -(x1 * sin[i]));
-                v[2 * i + 1] = MathF.FusedMultiplyAdd(x1, cos[i], x0 * sin[i]);
+                v[2 * i + 1] = MathF.FusedMultiplyAdd(x0, sin[i], x1 * cos[i]);
             }
         }
     }
 
-    /// <summary>NeoX mode: x[i] and x[i + n_rot/2] rotate by angle i: x0·c − x1·s and x0·s + x1·c (ggml's scalar loop fuses the other product here).</summary>
+    /// <summary>NeoX mode: x[i] and x[i + n_rot/2] rotate by angle i: fma(x0, c, −x1·s) and fma(x0, s, x1·c), as ggml's scalar loop.</summary>
     public static void ApplyNeox(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         int pairs = cos.Length;
