@@ -19,14 +19,14 @@ namespace Actors.Inference.Tests.Numerics;
 /// <remarks>
 /// Prefill (16 tokens at once): attention runs llama.cpp's float order for a prompt batch
 /// (<see cref="Actors.Inference.Cpu.Ops.PagedAttention"/>) and RoPE its fused multiply-adds, so mixes
-/// whose kernels sum a batch as llama.cpp does are exact at every position: Q3_K_S, Q4_0, Q4_1, Q5_0,
-/// Q5_1, IQ4_NL (measured 0 at all 16 positions on both shapes; IQ4_XS and Q6_K on one),
-/// held to 1e-6. The others stay at 2e-2: llama.cpp multiplies a batch of Q4_K, Q5_K and Q6_K rows with
-/// its repacked 8×8 gemm, four tokens at a time, in another order than one token's gemv, which we match
-/// to stay batch-invariant (measured 0 at most positions, 1.7e-7 to 3.8e-7 at scattered ones, position 0
-/// included, so not attention), and our repacked Q8_0 tile (on by default) sums in another order than
-/// llama.cpp (singles 9.8e-8; with ACTORS_CPU_REPACK=0 prefill and singles are 0). A last-bit difference
-/// there can move an activation across an int8
+/// whose kernels sum a batch as llama.cpp does are exact at every position: Q3_K_S, Q3_K_L, Q5_K_S,
+/// Q5_K_M, Q6_K, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS (measured 0 at all 16 positions on both shapes),
+/// held to 1e-6. The others (Q2_K, Q3_K_M, Q4_K_S, Q4_K_M, Q8_0) stay at 2e-2: llama.cpp multiplies a
+/// batch of Q4_K rows with its repacked 8×8 gemm, four tokens at a time, in another order than one
+/// token's gemv, which we match to stay batch-invariant (measured 0 at most positions, 2e-7 to 4e-7 at
+/// scattered ones, position 0 included, so not attention), and our repacked Q8_0 tile (on by default)
+/// sums in another order than llama.cpp (singles 9.8e-8; with ACTORS_CPU_REPACK=0 prefill and singles
+/// are 0). A last-bit difference there can move an activation across an int8
 /// rounding midpoint; one such step in a 256-wide block moves that matmul's output by about
 /// (amax/127)/‖x‖ ≈ 1e-3 relative and the logits by up to 1.1e-2 (measured before this work: 8 of 32
 /// pairs). A wrong kernel, scale or rounding rule shows at every single token instead. On the AVX2 and
@@ -50,7 +50,7 @@ public sealed class QuantizedMixParityTests(ITestOutputHelper output)
     private const double Exact = 1e-6, OneStep = 2e-2;
 
     /// <summary>Mixes whose every kernel sums a batch in llama.cpp's batch order (the rest: see the remarks).</summary>
-    private static readonly string[] ExactPrefillMixes = ["Q3_K_S", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL"];
+    private static readonly string[] ExactPrefillMixes = ["Q3_K_S", "Q3_K_L", "Q5_K_S", "Q5_K_M", "Q6_K", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "IQ4_XS"];
 
     [Theory]
     [MemberData(nameof(Cases))]
