@@ -50,8 +50,8 @@ public sealed class ArchitectureParityTests
     /// Quantized tolerance 1e-4. Attention, RoPE, RMSNorm, SiLU, GELU and every kernel now compute
     /// llama.cpp's bits, and the mixes measure 1.3e-7 to 3.4e-7 (the F32 output head's tinyBLAS order)
     /// except these, held to the values below (measured, 40 tokens): at one position an activation
-    /// rounds to a neighbouring int8 (Q8_K) value, because llama.cpp sums a batch of K-quant rows (its
-    /// repacked Q4_K/Q6_K gemm) in another order than one token, which we match (single tokens are
+    /// rounds to a neighbouring int8 (Q8_K) value, because llama.cpp sums a batch of Q4_K rows (its
+    /// repacked 8×8 gemm) in another order than one token, which we match (single tokens are
     /// exact, <see cref="QuantizedMixParityTests"/>); in gemma the f16 GELU rounding amplifies it.
     /// - qwen2 gqa: 3.7e-3 at position 10 only.
     /// - gemma2 gqa: 0 to 2e-7 up to position 7, then 1.0e-2 to 1.4e-2 (the flipped K/V stays in view).
