@@ -39,7 +39,7 @@ public static class OpProbe
         var work = new Work(sequences * Heads, index =>
         {
             int s = index / Heads, h = index % Heads;
-            var scores = t_scores ??= new float[Math.Max(context, 256)];
+            var scores = t_scores ??= new float[PagedAttention.ScratchLength(context, HeadDim)];
             PagedAttention.AttendHead(q.AsSpan(s * qDim + h * HeadDim, HeadDim), kc, vc, kvDim, h / (Heads / KvHeads) * HeadDim,
                 blocks.AsSpan(s * perSeq, perSeq), BlockSize, 0, context, scale, 0f, scores, output.AsSpan(s * qDim + h * HeadDim, HeadDim));
         });

@@ -26,7 +26,8 @@ public sealed class CpuStageExecutor : IStageExecutor
     private readonly AttentionWork _attention;
     private readonly TokenRowsWork _rows;
     private readonly ParallelPrepare _prepare = new();
-    private readonly float _attentionScale;
+    private readonly float _softmaxScale;   // soft_max_ext's scale: 1 where the architecture scales Q instead
+    private readonly float _queryScale;     // Q's multiplier before QKᵀ (gemma2/3, phi3); 1 = none
     private readonly LayerAttention[] _layerAttention; // per layer of the stage
     private readonly bool _slidingRope;                // some layer of the stage uses Config.SlidingRope
 
@@ -84,7 +85,8 @@ public sealed class CpuStageExecutor : IStageExecutor
             _vCache[l] = new float[slots];
         }
         KvBlockBytes = checked((int)(kv.BlockBytesPerLayer * layers.Count));
-        _attentionScale = _c.EffectiveAttentionScale;
+        _softmaxScale = _c.Traits.ScalesQuery ? 1f : _c.EffectiveAttentionScale;
+        _queryScale = _c.Traits.ScalesQuery ? _c.EffectiveAttentionScale : 1f;
         _layerAttention = new LayerAttention[layers.Count];
         for (int l = 0; l < layers.Count; l++) _layerAttention[l] = _c.LayerAttention(layers.Start + l);
         _slidingRope = _c.SlidingRope != null && _layerAttention.Any(a => a.IsSliding);
@@ -172,6 +174,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         bool slidingRope = _slidingRope && attention.IsSliding;
         _rows.Rope(_pool, _q, _k, slidingRope ? _cosSliding : _cos, slidingRope ? _sinSliding : _sin, T,
             _c.HeadCount, _c.HeadCountKv, _c.HeadDim, _c.Rope.Dimensions / 2, attention.Rope.Style);
+        if (_queryScale != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(_q.AsSpan(0, T * _c.QueryDim), _queryScale, _q.AsSpan(0, T * _c.QueryDim));
         var kc = _kCache[local];
         var vc = _vCache[local];
         for (int t = 0; t < T; t++)
@@ -223,12 +226,11 @@ public sealed class CpuStageExecutor : IStageExecutor
             System.Numerics.Tensors.TensorPrimitives.Add(x.AsSpan(t * n, n), bias, x.AsSpan(t * n, n));
     }
 
-    /// <summary>x ← tanh(x/cap)·cap, as ggml's scale, tanh, scale.</summary>
+    /// <summary>x ← tanh(x·(1/cap))·cap, as ggml's scale, tanh (libm's tanhf per value), scale.</summary>
     private static void SoftCap(Span<float> x, float cap)
     {
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x, 1f / cap, x);
-        System.Numerics.Tensors.TensorPrimitives.Tanh(x, x);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x, cap, x);
+        float inv = 1f / cap;
+        for (int i = 0; i < x.Length; i++) x[i] = MathF.Tanh(x[i] * inv) * cap;
     }
 
     private void MatMulShared(int tokens, int cols, float[] input, params ReadOnlySpan<(WeightMatrix W, float[] Y)> jobs)
@@ -333,20 +335,15 @@ public sealed class CpuStageExecutor : IStageExecutor
             int s = _tokenSequence[t];
             int contextLength = _batch.Positions[t] + 1; // causal: a token sees itself and everything before
             int first = _window > 0 ? Math.Max(0, contextLength - _window) : 0; // sliding: only the last _window positions
+            int hd = c.HeadDim, h1 = h0 + _headsPerChunk;
+            int need = PagedAttention.ScratchLength(contextLength, hd);
             var scores = t_scores;
-            if (scores == null || scores.Length < 2 * contextLength) t_scores = scores = new float[Math.Max(2 * contextLength, 512)];
-            int hd = c.HeadDim, h = h0, h1 = h0 + _headsPerChunk, n = contextLength - first;
+            if (scores == null || scores.Length < need) t_scores = scores = new float[Math.Max(need, PagedAttention.ScratchLength(256, hd))];
             var table = _batch.BlockTable(s);
-            // Heads of one KV head in pairs: each K/V row is read from L2 once for two queries (same bits as one at a time).
-            for (; h + 2 <= h1; h += 2)
-                PagedAttention.AttendHeadPair(
-                    owner._q.AsSpan(t * c.QueryDim + h * hd, hd), owner._q.AsSpan(t * c.QueryDim + (h + 1) * hd, hd), _kc, _vc, c.KvDim, h / c.GroupSize * hd,
-                    table, owner.Kv.BlockSize, first, contextLength, owner._attentionScale, c.AttentionSoftcap, scores.AsSpan(0, n), scores.AsSpan(n, n),
-                    owner._att.AsSpan(t * c.QueryDim + h * hd, hd), owner._att.AsSpan(t * c.QueryDim + (h + 1) * hd, hd));
-            for (; h < h1; h++)
+            for (int h = h0; h < h1; h++)
                 PagedAttention.AttendHead(
-                    owner._q.AsSpan(t * c.QueryDim + h * hd, hd), _kc, _vc, c.KvDim, h / c.GroupSize * hd,
-                    table, owner.Kv.BlockSize, first, contextLength, owner._attentionScale, c.AttentionSoftcap, scores,
+                    owner._q.AsSpan(t * c.QueryDim + h * hd, hd), _kc, _vc, c.KvDim, (h / c.GroupSize) * hd,
+                    table, owner.Kv.BlockSize, first, contextLength, owner._softmaxScale, owner._c.AttentionSoftcap, scores,
                     owner._att.AsSpan(t * c.QueryDim + h * hd, hd));
         }
     }

@@ -33,18 +33,19 @@ public sealed record ArchitectureTraits(
     GatedActivation Activation,
     bool PostNorms,          // post_attention_norm / post_ffw_norm on each sub-layer's output (gemma2/3)
     bool ScaleEmbedding,     // token embeddings multiplied by sqrt(embedding_length) (gemma)
+    bool ScalesQuery,        // Q multiplied by the attention scale before QKᵀ, softmax scale 1 (gemma2/3, phi3); else the softmax scales QKᵀ
     int SlidingPattern)      // n: layer l slides when l % n < n − 1 (llama.cpp's set_swa_pattern); 0 = no sliding layers
 {
-    public static readonly ArchitectureTraits Llama = new("llama", RopeStyle.Normal, false, false, false, false, GatedActivation.Silu, false, false, 0);
+    public static readonly ArchitectureTraits Llama = new("llama", RopeStyle.Normal, false, false, false, false, GatedActivation.Silu, false, false, false, 0);
     public static readonly ArchitectureTraits Mistral = Llama with { Name = "mistral" };
     public static readonly ArchitectureTraits Qwen2 = Llama with { Name = "qwen2", RopeStyle = RopeStyle.Neox, QkvBias = true };
     public static readonly ArchitectureTraits Qwen3 = Llama with { Name = "qwen3", RopeStyle = RopeStyle.Neox, QkNorm = true };
     public static readonly ArchitectureTraits Gemma2 = Llama with
     {
-        Name = "gemma2", RopeStyle = RopeStyle.Neox, Activation = GatedActivation.GeluTanh, PostNorms = true, ScaleEmbedding = true, SlidingPattern = 2,
+        Name = "gemma2", RopeStyle = RopeStyle.Neox, Activation = GatedActivation.GeluTanh, PostNorms = true, ScaleEmbedding = true, ScalesQuery = true, SlidingPattern = 2,
     };
     public static readonly ArchitectureTraits Gemma3 = Gemma2 with { Name = "gemma3", QkNorm = true, SlidingPattern = 6 };
-    public static readonly ArchitectureTraits Phi3 = Llama with { Name = "phi3", RopeStyle = RopeStyle.Neox, FusedQkv = true, FusedGateUp = true };
+    public static readonly ArchitectureTraits Phi3 = Llama with { Name = "phi3", RopeStyle = RopeStyle.Neox, FusedQkv = true, FusedGateUp = true, ScalesQuery = true };
 
     public static readonly IReadOnlyList<ArchitectureTraits> All = [Llama, Mistral, Qwen2, Qwen3, Gemma2, Gemma3, Phi3];
 

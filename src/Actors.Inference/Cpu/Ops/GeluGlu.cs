@@ -30,11 +30,14 @@ public static class GeluGlu
         }
     }
 
-    /// <summary>The formula in float, as ggml_gelu_f32 evaluates it when building its table.</summary>
+    /// <summary>
+    /// The formula in float, as llama.cpp's CPU build evaluates ggml_gelu_f32 when building its table:
+    /// GCC fused 1 + a·x·x into fma(a·x, x, 1) (without it one entry, x = −1.999, differs).
+    /// </summary>
     public static float GeluTanh(float x)
     {
         const float sqrt2OverPi = 0.79788456080286535587989211986876f, coefA = 0.044715f;
-        return 0.5f * x * (1.0f + MathF.Tanh(sqrt2OverPi * x * (1.0f + coefA * x * x)));
+        return 0.5f * x * (1.0f + MathF.Tanh(sqrt2OverPi * x * MathF.FusedMultiplyAdd(coefA * x, x, 1.0f)));
     }
 
     private static float[] BuildTable()

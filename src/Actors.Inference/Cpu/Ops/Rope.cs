@@ -6,7 +6,9 @@ namespace Actors.Inference.Cpu.Ops;
 /// Rotary position embedding exactly as ggml's rope cache builds it for the llama architecture
 /// ("normal" mode: adjacent pairs (x[2i], x[2i+1]) rotate; the converter permuted Q/K to match).
 /// θ starts at the position and is multiplied by base^(−2/n_rot) per pair in float, as ggml does,
-/// so angles agree with llama.cpp to the last bit of that recurrence.
+/// so angles agree with llama.cpp to the last bit of that recurrence. The rotations, the YaRN mix and
+/// its magnitude correction use the fused multiply-adds GCC made of ggml's expressions in llama.cpp's
+/// CPU build (read from its machine code), so rotated values have llama.cpp's bits too.
 /// </summary>
 public static class Rope
 {
@@ -28,8 +30,8 @@ public static class Rope
             {
                 float y = (i0 / 2 - low) / MathF.Max(0.001f, high - low);
                 float rampMix = (1 - MathF.Min(1, MathF.Max(0, y))) * p.ExtFactor;
-                th = thetaInterp * (1 - rampMix) + thetaExtrap * rampMix;
-                mscale *= 1.0f + 0.1f * MathF.Log(1.0f / p.FreqScale);
+                th = MathF.FusedMultiplyAdd(thetaInterp, 1 - rampMix, thetaExtrap * rampMix);
+                mscale *= MathF.FusedMultiplyAdd(MathF.Log(1.0f / p.FreqScale), 0.1f, 1.0f);
             }
             cos[i0 / 2] = MathF.Cos(th) * mscale;
             sin[i0 / 2] = MathF.Sin(th) * mscale;
@@ -44,7 +46,7 @@ public static class Rope
         else Apply(x, heads, headDim, cos, sin);
     }
 
-    /// <summary>Adjacent pairs (x[2i], x[2i+1]) rotate by angle i ("normal" mode).</summary>
+    /// <summary>Adjacent pairs (x[2i], x[2i+1]) rotate by angle i ("normal" mode): fma(x0, c, −x1·s) and fma(x0, s, x1·c), as ggml's vector loop.</summary>
     public static void Apply(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         int pairs = cos.Length;
@@ -54,13 +56,13 @@ public static class Rope
             for (int i = 0; i < pairs; i++)
             {
                 float x0 = v[2 * i], x1 = v[2 * i + 1];
-                v[2 * i] = x0 * cos[i] - x1 * sin[i];
-                v[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+                v[2 * i] = MathF.FusedMultiplyAdd(x0, cos[i], -(x1 * sin[i]));
+                v[2 * i + 1] = MathF.FusedMultiplyAdd(x0, sin[i], x1 * cos[i]);
             }
         }
     }
 
-    /// <summary>NeoX mode: x[i] and x[i + n_rot/2] rotate by angle i.</summary>
+    /// <summary>NeoX mode: x[i] and x[i + n_rot/2] rotate by angle i: fma(x0, c, −x1·s) and fma(x0, s, x1·c), as ggml's scalar loop.</summary>
     public static void ApplyNeox(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         int pairs = cos.Length;
@@ -70,8 +72,8 @@ public static class Rope
             for (int i = 0; i < pairs; i++)
             {
                 float x0 = v[i], x1 = v[i + pairs];
-                v[i] = x0 * cos[i] - x1 * sin[i];
-                v[i + pairs] = x0 * sin[i] + x1 * cos[i];
+                v[i] = MathF.FusedMultiplyAdd(x0, cos[i], -(x1 * sin[i]));
+                v[i + pairs] = MathF.FusedMultiplyAdd(x0, sin[i], x1 * cos[i]);
             }
         }
     }
