@@ -59,15 +59,6 @@ public sealed class ClusterServeTests
         }
     }
 
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     private static async Task<(string Text, string? Finish, int Chunks)> Stream(HttpClient http, string prompt, Action<int> progress)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "completions")
@@ -96,7 +87,7 @@ public sealed class ClusterServeTests
     public async Task A_worker_killed_with_sigkill_mid_stream_loses_no_request_and_changes_no_text()
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
-        int clusterPort = FreePort();
+        int clusterPort = FreePorts.Next();
         using var gateway = new Node("serving ", "--role", "gateway", "--cluster-port", clusterPort.ToString(), "--port", "0");
         string seed = $"127.0.0.1:{clusterPort}";
         using var doomed = new Node("worker:", "--role", "worker", "--cluster-port", "0", "--seed", seed);

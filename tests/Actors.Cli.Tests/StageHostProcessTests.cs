@@ -16,15 +16,6 @@ namespace Actors.Cli.Tests;
 /// </summary>
 public sealed class StageHostProcessTests
 {
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     private static Process StartStageHost(int port, List<string> lines)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -84,7 +75,7 @@ public sealed class StageHostProcessTests
             await single.Terminate();
         }
 
-        int port = FreePort();
+        int port = FreePorts.Next();
         var lines = new List<string>();
         using var host = StartStageHost(port, lines);
         var a = ActorSystem.Create("two-nodes", Runtime(
