@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -25,7 +27,7 @@ namespace Actors.Inference.Cpu.Ops;
 public static class PagedAttention
 {
     /// <summary>Scratch floats <see cref="AttendHead"/> needs for a context of <paramref name="contextLength"/> and heads of <paramref name="headDim"/>.</summary>
-    public static int ScratchLength(int contextLength, int headDim) => ((contextLength + 15) & ~15) + 16 * headDim;
+    public static int ScratchLength(int contextLength, int headDim) => 2 * ((contextLength + 15) & ~15) + 16 * headDim;
 
     /// <param name="q">Query of one head [headDim], already rotated (and scaled, where the architecture scales Q).</param>
     /// <param name="kCache">One layer's K pool [slots × kvDim].</param>
@@ -38,6 +40,20 @@ public static class PagedAttention
     /// <param name="scratch">At least <see cref="ScratchLength"/> floats.</param>
     /// <param name="output">[headDim] result.</param>
     public static void AttendHead(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+        ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
+        Span<float> scratch, Span<float> output)
+    {
+        if (GgmlSums.UseVector512 && Avx512F.IsSupported && q.Length % 16 == 0)
+            PagedAttentionFast.AttendHead(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scratch, output);
+        else
+            AttendHeadReference(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scratch, output);
+    }
+
+    /// <summary>
+    /// The plain form of the float order above, one position at a time (the register-tiled
+    /// <see cref="PagedAttentionFast"/> must give its bits; tests compare the two).
+    /// </summary>
+    internal static void AttendHeadReference(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
         ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
         Span<float> scratch, Span<float> output)
     {
@@ -59,8 +75,55 @@ public static class PagedAttention
             if (s > max) max = s;
         }
 
-        double sum = 0;
         bool vector = GgmlSums.UseVector512 && Avx512F.IsSupported;
+        float inv = ExpAndInverseSum(e, start, end, firstPosition, contextLength, max, vector);
+
+        lanes.Clear();
+        for (int p = firstPosition; p < contextLength; p++)
+        {
+            float prob = e[p - start] * inv;
+            var v = KRow(vCache, kvDim, kvOffset, headDim, blockTable, blockSize, p);
+            var acc = lanes.Slice((p & 15) * headDim, headDim);
+            Fma(v, prob, acc, vector);
+        }
+        ReduceLanes(lanes, headDim, output, vector);
+    }
+
+    /// <summary>out[d] = tinyBLAS's final tree over the 16 lane accumulators lanes[L·headDim + d].</summary>
+    internal static void ReduceLanes(Span<float> lanes, int headDim, Span<float> output, bool vector)
+    {
+        int d = 0;
+        if (vector)
+        {
+            // The same tree as below, 16 outputs at a time.
+            for (; d + 16 <= headDim; d += 16)
+            {
+                var b0 = (Lane(lanes, 0, headDim, d) + Lane(lanes, 8, headDim, d)) + (Lane(lanes, 4, headDim, d) + Lane(lanes, 12, headDim, d));
+                var b1 = (Lane(lanes, 1, headDim, d) + Lane(lanes, 9, headDim, d)) + (Lane(lanes, 5, headDim, d) + Lane(lanes, 13, headDim, d));
+                var b2 = (Lane(lanes, 2, headDim, d) + Lane(lanes, 10, headDim, d)) + (Lane(lanes, 6, headDim, d) + Lane(lanes, 14, headDim, d));
+                var b3 = (Lane(lanes, 3, headDim, d) + Lane(lanes, 11, headDim, d)) + (Lane(lanes, 7, headDim, d) + Lane(lanes, 15, headDim, d));
+                ((b0 + b2) + (b1 + b3)).CopyTo(output.Slice(d, 16));
+            }
+        }
+        for (; d < headDim; d++)
+        {
+            float b0 = (lanes[d] + lanes[8 * headDim + d]) + (lanes[4 * headDim + d] + lanes[12 * headDim + d]);
+            float b1 = (lanes[headDim + d] + lanes[9 * headDim + d]) + (lanes[5 * headDim + d] + lanes[13 * headDim + d]);
+            float b2 = (lanes[2 * headDim + d] + lanes[10 * headDim + d]) + (lanes[6 * headDim + d] + lanes[14 * headDim + d]);
+            float b3 = (lanes[3 * headDim + d] + lanes[11 * headDim + d]) + (lanes[7 * headDim + d] + lanes[15 * headDim + d]);
+            output[d] = (b0 + b2) + (b1 + b3);
+        }
+    }
+
+
+    /// <summary>
+    /// soft_max_ext's exps in place over the cells start..end−1 of <paramref name="e"/> (indexed by cell − start;
+    /// cells outside [first, contextLength) become exp(−∞) = 0), each 16 cells summed with the 16-lane tree,
+    /// the groups in double; returns (float)(1/Σ).
+    /// </summary>
+    internal static float ExpAndInverseSum(Span<float> e, int start, int end, int firstPosition, int contextLength, float max, bool vector)
+    {
+        double sum = 0;
         for (int c = start; c < end; c += 16)
         {
             var group = e.Slice(c - start, 16);
@@ -90,40 +153,10 @@ public static class PagedAttention
                 sum += GgmlSums.Reduce16(group);
             }
         }
-        float inv = (float)(1.0 / sum);
-
-        lanes.Clear();
-        for (int p = firstPosition; p < contextLength; p++)
-        {
-            float prob = e[p - start] * inv;
-            var v = KRow(vCache, kvDim, kvOffset, headDim, blockTable, blockSize, p);
-            var acc = lanes.Slice((p & 15) * headDim, headDim);
-            Fma(v, prob, acc, vector);
-        }
-        int d = 0;
-        if (vector)
-        {
-            // The same tree as below, 16 outputs at a time.
-            for (; d + 16 <= headDim; d += 16)
-            {
-                var b0 = (Lane(lanes, 0, headDim, d) + Lane(lanes, 8, headDim, d)) + (Lane(lanes, 4, headDim, d) + Lane(lanes, 12, headDim, d));
-                var b1 = (Lane(lanes, 1, headDim, d) + Lane(lanes, 9, headDim, d)) + (Lane(lanes, 5, headDim, d) + Lane(lanes, 13, headDim, d));
-                var b2 = (Lane(lanes, 2, headDim, d) + Lane(lanes, 10, headDim, d)) + (Lane(lanes, 6, headDim, d) + Lane(lanes, 14, headDim, d));
-                var b3 = (Lane(lanes, 3, headDim, d) + Lane(lanes, 11, headDim, d)) + (Lane(lanes, 7, headDim, d) + Lane(lanes, 15, headDim, d));
-                ((b0 + b2) + (b1 + b3)).CopyTo(output.Slice(d, 16));
-            }
-        }
-        for (; d < headDim; d++)
-        {
-            float b0 = (lanes[d] + lanes[8 * headDim + d]) + (lanes[4 * headDim + d] + lanes[12 * headDim + d]);
-            float b1 = (lanes[headDim + d] + lanes[9 * headDim + d]) + (lanes[5 * headDim + d] + lanes[13 * headDim + d]);
-            float b2 = (lanes[2 * headDim + d] + lanes[10 * headDim + d]) + (lanes[6 * headDim + d] + lanes[14 * headDim + d]);
-            float b3 = (lanes[3 * headDim + d] + lanes[11 * headDim + d]) + (lanes[7 * headDim + d] + lanes[15 * headDim + d]);
-            output[d] = (b0 + b2) + (b1 + b3);
-        }
+        return (float)(1.0 / sum);
     }
 
-    private static void Validate(int headDim, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+    internal static void Validate(int headDim, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
         ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, Span<float> scratch, Span<float> output)
     {
         if (contextLength - firstPosition <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), $"no position to attend to in [{firstPosition}, {contextLength})");
@@ -138,7 +171,7 @@ public static class PagedAttention
                 throw new ArgumentException($"block {b} lies outside the K/V pools", nameof(blockTable));
     }
 
-    private static Vector512<float> Lane(Span<float> lanes, int lane, int headDim, int d) => Vector512.Create<float>(lanes.Slice(lane * headDim + d, 16));
+    internal static Vector512<float> Lane(Span<float> lanes, int lane, int headDim, int d) => Vector512.Create<float>(lanes.Slice(lane * headDim + d, 16));
 
     private static ReadOnlySpan<float> KRow(ReadOnlySpan<float> cache, int kvDim, int kvOffset, int headDim, ReadOnlySpan<int> blockTable, int blockSize, int p)
     {
