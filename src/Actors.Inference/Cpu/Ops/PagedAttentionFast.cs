@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Actors.Inference.Cpu.Ops;
 
@@ -66,7 +67,24 @@ internal static class PagedAttentionFast
 
         float max = float.NegativeInfinity;
         float invCap = softcap > 0 ? 1f / softcap : 0f;
-        for (i = 0; i < n; i++)
+        i = 0;
+        if (softcap <= 0 && n >= 16)
+        {
+            // The same products; vmaxps(s, m) is `s > m ? s : m`, the reference's update, per lane. The lanes'
+            // maxima may differ from the reference's only in the sign of a zero, which exp(w − max) cannot see.
+            ref float sr = ref MemoryMarshal.GetReference(s);
+            var vs = Vector512.Create(scale);
+            var m = Vector512.Create(float.NegativeInfinity);
+            for (; i + 16 <= n; i += 16)
+            {
+                var x = Vector512.LoadUnsafe(ref sr, (nuint)i) * vs;
+                x.StoreUnsafe(ref sr, (nuint)i);
+                m = Avx512F.Max(x, m);
+            }
+            for (int k = 0; k < 16; k++)
+                if (m.GetElement(k) > max) max = m.GetElement(k);
+        }
+        for (; i < n; i++)
         {
             float x = s[i];
             if (softcap > 0) x = MathF.Tanh(x * invCap) * softcap;
@@ -113,10 +131,8 @@ internal static class PagedAttentionFast
                 a23 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref k2, j + 48), q3, a23);
                 a33 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref k3, j + 48), q3, a33);
             }
-            s0 = GgmlSums.Reduce16((a00 + a02) + (a01 + a03));
-            s1 = GgmlSums.Reduce16((a10 + a12) + (a11 + a13));
-            s2 = GgmlSums.Reduce16((a20 + a22) + (a21 + a23));
-            s3 = GgmlSums.Reduce16((a30 + a32) + (a31 + a33));
+            Sum4((a00 + a02) + (a01 + a03), (a10 + a12) + (a11 + a13), (a20 + a22) + (a21 + a23), (a30 + a32) + (a31 + a33),
+                out s0, out s1, out s2, out s3);
         }
         // DotF32's tail for head dims that are a multiple of 16: rounded products added in element order.
         for (nuint j = (nuint)blocks; j < (nuint)n; j += 16)
@@ -137,54 +153,87 @@ internal static class PagedAttentionFast
     }
 
     /// <summary>
+    /// <see cref="GgmlSums.Reduce16"/> of four vectors at once: each step adds the same two values for
+    /// every key as the one-vector tree (l[i] + l[i+8], + [i+4], then ([0]+[2]) + ([1]+[3])), with the
+    /// keys' halves and quarters shuffled side by side so one add serves two or four keys.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sum4(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3,
+        out float s0, out float s1, out float s2, out float s3)
+    {
+        // [v0 lanes 0,1 | v1 lanes 0,1] + [v0 lanes 2,3 | v1 lanes 2,3]: each key's l[i] + l[i+8].
+        var x01 = Avx512F.Shuffle4x128(v0, v1, 0x44) + Avx512F.Shuffle4x128(v0, v1, 0xEE);
+        var x23 = Avx512F.Shuffle4x128(v2, v3, 0x44) + Avx512F.Shuffle4x128(v2, v3, 0xEE);
+        // [k0 | k1 | k2 | k3] 128-bit lanes, each that key's (l[i] + l[i+8]) + (l[i+4] + l[i+12]).
+        var y = Avx512F.Shuffle4x128(x01, x23, 0x88) + Avx512F.Shuffle4x128(x01, x23, 0xDD);
+        var t = y + Avx512F.Permute4x32(y, 0x4E);   // [b0+b2, b1+b3, ·, ·] per lane
+        var u = t + Avx512F.Permute4x32(t, 0xB1);   // [(b0+b2)+(b1+b3), ·, ·, ·]
+        s0 = u.GetElement(0);
+        s1 = u.GetElement(4);
+        s2 = u.GetElement(8);
+        s3 = u.GetElement(12);
+    }
+
+    /// <summary>
     /// lanes[L·headDim + d] = the tinyBLAS chain of lane L: fma(V[p][d], e[p]·inv, ·) over the window's
-    /// positions p ≡ L (mod 16), ascending, from +0.
+    /// positions p ≡ L (mod 16), ascending, from +0. Lanes are independent chains, so four run at once, each
+    /// over 64 (or, for the rest of the head, 16) outputs held in registers.
     /// </summary>
     private static void WeightedValues(ReadOnlySpan<float> vCache, ReadOnlySpan<int> rows, ReadOnlySpan<float> e, float inv,
         int start, int first, int contextLength, int headDim, Span<float> lanes)
     {
         ref float vr = ref MemoryMarshal.GetReference(vCache);
         ref float er = ref MemoryMarshal.GetReference(e);
+        ref int rr = ref MemoryMarshal.GetReference(rows);
         ref float lr = ref MemoryMarshal.GetReference(lanes);
-        var pinv = Vector512.Create(inv);
-        for (int d0 = 0; d0 < headDim; d0 += 64)
-        {
-            int width = Math.Min(64, headDim - d0); // 16, 32, 48 or 64
-            for (int lane = 0; lane < 16; lane += 2)
+        // Whole 16-cell groups inside the window: gFull..gEnd−1; the (at most two) groups around them are partial.
+        int gFull = (first + 15) & ~15, gEnd = contextLength & ~15;
+        if (gFull > gEnd) gFull = gEnd = start; // the window lies inside one group: every group partial
+        int d0 = 0;
+        for (; d0 + 64 <= headDim; d0 += 64)
+            for (int lane = 0; lane < 16; lane++)
             {
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-                for (int g = start; g < contextLength; g += 16)
+                for (int g = start; g < gFull; g += 16) Partial64(ref vr, ref er, ref rr, inv, start, first, contextLength, d0, g + lane, ref a0, ref a1, ref a2, ref a3);
+                for (int p = gFull + lane; p < gEnd; p += 16)
                 {
-                    bool full = g >= first && g + 16 <= contextLength;
-                    int pa = g + lane, pb = pa + 1;
-                    if (full || (pa >= first && pa < contextLength))
-                    {
-                        var w = Vector512.Create(Unsafe.Add(ref er, pa - start)) * pinv; // e·inv rounded, as prob
-                        ref float v = ref Unsafe.Add(ref vr, rows[pa - first] + d0);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v), w, a0);
-                        if (width > 16) a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 16), w, a1);
-                        if (width > 32) a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 32), w, a2);
-                        if (width > 48) a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 48), w, a3);
-                    }
-                    if (full || (pb >= first && pb < contextLength))
-                    {
-                        var w = Vector512.Create(Unsafe.Add(ref er, pb - start)) * pinv;
-                        ref float v = ref Unsafe.Add(ref vr, rows[pb - first] + d0);
-                        b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v), w, b0);
-                        if (width > 16) b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 16), w, b1);
-                        if (width > 32) b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 32), w, b2);
-                        if (width > 48) b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 48), w, b3);
-                    }
+                    var w = Vector512.Create(Unsafe.Add(ref er, p - start) * inv); // the reference's prob, rounded once
+                    ref float v = ref Unsafe.Add(ref vr, Unsafe.Add(ref rr, p - first) + d0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v), w, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 16), w, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 32), w, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 48), w, a3);
                 }
-                ref float la = ref Unsafe.Add(ref lr, lane * headDim + d0);
-                ref float lb = ref Unsafe.Add(ref lr, (lane + 1) * headDim + d0);
-                a0.StoreUnsafe(ref la);
-                b0.StoreUnsafe(ref lb);
-                if (width > 16) { a1.StoreUnsafe(ref la, 16); b1.StoreUnsafe(ref lb, 16); }
-                if (width > 32) { a2.StoreUnsafe(ref la, 32); b2.StoreUnsafe(ref lb, 32); }
-                if (width > 48) { a3.StoreUnsafe(ref la, 48); b3.StoreUnsafe(ref lb, 48); }
+                for (int g = gEnd; g < contextLength; g += 16) Partial64(ref vr, ref er, ref rr, inv, start, first, contextLength, d0, g + lane, ref a0, ref a1, ref a2, ref a3);
+                ref float l = ref Unsafe.Add(ref lr, lane * headDim + d0);
+                a0.StoreUnsafe(ref l);
+                a1.StoreUnsafe(ref l, 16);
+                a2.StoreUnsafe(ref l, 32);
+                a3.StoreUnsafe(ref l, 48);
             }
-        }
+        for (; d0 < headDim; d0 += 16)
+            for (int lane = 0; lane < 16; lane++)
+            {
+                Vector512<float> a = default;
+                for (int p = start + lane; p < contextLength; p += 16)
+                    if (p >= first)
+                        a = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref vr, (nuint)(Unsafe.Add(ref rr, p - first) + d0)),
+                            Vector512.Create(Unsafe.Add(ref er, p - start) * inv), a);
+                a.StoreUnsafe(ref lr, (nuint)(lane * headDim + d0));
+            }
+    }
+
+    /// <summary>One position of a partial group, if it is inside the window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Partial64(ref float vr, ref float er, ref int rr, float inv, int start, int first, int contextLength, int d0, int p,
+        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+    {
+        if (p < first || p >= contextLength) return;
+        var w = Vector512.Create(Unsafe.Add(ref er, p - start) * inv);
+        ref float v = ref Unsafe.Add(ref vr, Unsafe.Add(ref rr, p - first) + d0);
+        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v), w, a0);
+        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 16), w, a1);
+        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 32), w, a2);
+        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref v, 48), w, a3);
     }
 }
