@@ -22,7 +22,9 @@ namespace Actors.Inference.Cpu.Ops;
 /// Masked cells contribute exact zeros there, so only the window's positions are visited here. llama.cpp
 /// itself sums softmax·V differently for a batch of one token (ggml_vec_dot_f32 over the cells); this
 /// uses the batch order for every token, so a token's result does not depend on the batch around it
-/// (batch invariance) nor on which thread runs it.
+/// (batch invariance) nor on which thread runs it. With AVX-512 and a head dimension a multiple of 16,
+/// <see cref="AttendHead"/> runs the register-tiled <see cref="PagedAttentionFast"/>, which does the same
+/// float operations in another order of independent work; <see cref="AttendHeadReference"/> is the plain form.
 /// </summary>
 public static class PagedAttention
 {
