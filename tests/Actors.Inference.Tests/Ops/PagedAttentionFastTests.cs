@@ -32,8 +32,44 @@ public class PagedAttentionFastTests
     [MemberData(nameof(Cases))]
     public void Tiled_kernel_gives_the_bits_of_the_reference_order(int headDim, int context, int first, float softcap, int blockSize)
     {
+        var (q, k, v, table, kvDim, kvOffset, scale) = Inputs(headDim, context, first, blockSize, queryHeads: 1);
+        int scratch = PagedAttention.ScratchLength(context, headDim);
+        var fast = new float[headDim];
+        var reference = new float[headDim];
+        PagedAttention.AttendHead(q, k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap, new float[scratch], fast);
+        PagedAttention.AttendHeadReference(q, k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap, new float[scratch], reference);
+        AssertSameBits(reference, fast);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Query_heads_of_one_kv_head_together_give_each_head_its_bits_alone(int headDim, int context, int first, float softcap, int blockSize)
+    {
+        foreach (int heads in new[] { 2, 3, 4 })
+        {
+            var (q, k, v, table, kvDim, kvOffset, scale) = Inputs(headDim, context, first, blockSize, heads);
+            int one = PagedAttention.ScratchLength(context, headDim);
+            var together = new float[heads * headDim];
+            PagedAttention.AttendHeads(heads, q, k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap, new float[heads * one], together);
+            var alone = new float[heads * headDim];
+            for (int h = 0; h < heads; h++)
+                PagedAttention.AttendHeadReference(q.AsSpan(h * headDim, headDim), k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap,
+                    new float[one], alone.AsSpan(h * headDim, headDim));
+            AssertSameBits(alone, together);
+        }
+    }
+
+    private static void AssertSameBits(float[] expected, float[] actual)
+    {
         Assert.True(Avx512F.IsSupported, "this machine has no AVX-512: the tiled kernel does not run here");
-        var rng = new Random(headDim * 7919 + context * 31 + first + blockSize);
+        for (int d = 0; d < expected.Length; d++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[d]) == BitConverter.SingleToInt32Bits(actual[d]),
+                $"[{d}]: reference {expected[d]:R} vs tiled {actual[d]:R}");
+    }
+
+    private static (float[] Q, float[] K, float[] V, int[] Table, int KvDim, int KvOffset, float Scale) Inputs(int headDim, int context, int first, int blockSize, int queryHeads)
+    {
+        var rng = new Random(headDim * 7919 + context * 31 + first + blockSize + 1000 * queryHeads);
         int kvHeads = 3, kvDim = kvHeads * headDim, kvHead = 2;
         int blocks = (context + blockSize - 1) / blockSize + 4;
         var table = Enumerable.Range(0, blocks).OrderBy(_ => rng.Next()).ToArray();
@@ -50,17 +86,7 @@ public class PagedAttentionFastTests
                 v[slot * kvDim + i] = (float)(rng.NextDouble() * 2 - 1);
             }
         }
-        var q = Enumerable.Range(0, headDim).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
-        float scale = 1f / MathF.Sqrt(headDim);
-        int scratch = PagedAttention.ScratchLength(context, headDim);
-
-        var fast = new float[headDim];
-        var reference = new float[headDim];
-        PagedAttention.AttendHead(q, k, v, kvDim, kvHead * headDim, table, blockSize, first, context, scale, softcap, new float[scratch], fast);
-        PagedAttention.AttendHeadReference(q, k, v, kvDim, kvHead * headDim, table, blockSize, first, context, scale, softcap, new float[scratch], reference);
-
-        for (int d = 0; d < headDim; d++)
-            Assert.True(BitConverter.SingleToInt32Bits(fast[d]) == BitConverter.SingleToInt32Bits(reference[d]),
-                $"d={d}: tiled {fast[d]:R} vs reference {reference[d]:R}");
+        var q = Enumerable.Range(0, queryHeads * headDim).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        return (q, k, v, table, kvDim, kvHead * headDim, 1f / MathF.Sqrt(headDim));
     }
 }

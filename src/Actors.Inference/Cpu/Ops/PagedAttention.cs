@@ -52,6 +52,27 @@ public static class PagedAttention
     }
 
     /// <summary>
+    /// <see cref="AttendHead"/> for <paramref name="heads"/> query heads that share one KV head (q and output
+    /// hold them head after head), each head's result bit for bit what it gets alone; scratch of
+    /// heads × <see cref="ScratchLength"/> floats. The tiled form reads each V row once for two heads.
+    /// </summary>
+    public static void AttendHeads(int heads, ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+        ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
+        Span<float> scratch, Span<float> output)
+    {
+        if (heads < 1 || q.Length % heads != 0) throw new ArgumentException($"q of {q.Length} values is not {heads} equal heads", nameof(q));
+        int headDim = q.Length / heads;
+        if (GgmlSums.UseVector512 && Avx512F.IsSupported && headDim % 16 == 0)
+        {
+            PagedAttentionFast.AttendHeads(heads, q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scratch, output);
+            return;
+        }
+        for (int h = 0; h < heads; h++)
+            AttendHeadReference(q.Slice(h * headDim, headDim), kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength,
+                scale, softcap, scratch, output.Slice(h * headDim, headDim));
+    }
+
+    /// <summary>
     /// The plain form of the float order above, one position at a time (the register-tiled
     /// <see cref="PagedAttentionFast"/> must give its bits; tests compare the two).
     /// </summary>

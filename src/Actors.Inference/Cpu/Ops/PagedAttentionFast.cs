@@ -39,6 +39,94 @@ internal static class PagedAttentionFast
         PagedAttention.ReduceLanes(lanes, headDim, output, vector: true);
     }
 
+    /// <summary>
+    /// <paramref name="heads"/> query heads of one KV head (q and output [heads × headDim], head after head),
+    /// each with the bits <see cref="AttendHead"/> gives it alone: the row offsets found once, and softmax·V
+    /// for two heads at a time, each V row loaded once for both (each head's lane chains are its own).
+    /// </summary>
+    public static void AttendHeads(int heads, ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+        ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
+        Span<float> scratch, Span<float> output)
+    {
+        int headDim = q.Length / heads;
+        int one = PagedAttention.ScratchLength(contextLength, headDim);
+        if (heads < 1 || headDim * heads != q.Length || headDim % 16 != 0) throw new ArgumentException($"q of {q.Length} values is not {heads} heads of a multiple of 16", nameof(q));
+        if (scratch.Length < heads * one) throw new ArgumentException($"scratch holds {scratch.Length} floats, need {heads * one}", nameof(scratch));
+        if (output.Length < q.Length) throw new ArgumentException($"output holds {output.Length} values, need {q.Length}", nameof(output));
+        PagedAttention.Validate(headDim, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scratch, output);
+        int start = firstPosition & ~15, end = (contextLength + 15) & ~15, n = contextLength - firstPosition;
+        int cells = end - start;
+        var rows = MemoryMarshal.Cast<float, int>(scratch.Slice(cells + 16 * headDim, n)); // in head 0's region
+        FillRows(rows, blockTable, blockSize, kvDim, kvOffset, firstPosition, contextLength);
+        Span<float> inv = stackalloc float[heads];
+        for (int h = 0; h < heads; h++)
+        {
+            var e = scratch.Slice(h * one, cells);
+            float max = Scores(q.Slice(h * headDim, headDim), kCache, rows, softcap, scale, e.Slice(firstPosition - start, n));
+            inv[h] = PagedAttention.ExpAndInverseSum(e, start, end, firstPosition, contextLength, max, vector: true);
+        }
+        int hh = 0;
+        for (; hh + 2 <= heads; hh += 2)
+            WeightedValuesPair(vCache, rows, scratch.Slice(hh * one, cells), scratch.Slice((hh + 1) * one, cells), inv[hh], inv[hh + 1],
+                start, firstPosition, contextLength, headDim, scratch.Slice(hh * one + cells, 16 * headDim), scratch.Slice((hh + 1) * one + cells, 16 * headDim));
+        if (hh < heads)
+            WeightedValues(vCache, rows, scratch.Slice(hh * one, cells), inv[hh], start, firstPosition, contextLength, headDim, scratch.Slice(hh * one + cells, 16 * headDim));
+        for (int h = 0; h < heads; h++)
+            PagedAttention.ReduceLanes(scratch.Slice(h * one + cells, 16 * headDim), headDim, output.Slice(h * headDim, headDim), vector: true);
+    }
+
+    /// <summary><see cref="WeightedValues"/> for two heads over the same positions, each V row loaded once.</summary>
+    private static void WeightedValuesPair(ReadOnlySpan<float> vCache, ReadOnlySpan<int> rows, ReadOnlySpan<float> eA, ReadOnlySpan<float> eB,
+        float invA, float invB, int start, int first, int contextLength, int headDim, Span<float> lanesA, Span<float> lanesB)
+    {
+        ref float vr = ref MemoryMarshal.GetReference(vCache);
+        ref float ea = ref MemoryMarshal.GetReference(eA);
+        ref float eb = ref MemoryMarshal.GetReference(eB);
+        ref int rr = ref MemoryMarshal.GetReference(rows);
+        for (int d0 = 0; d0 < headDim; d0 += 16)
+        {
+            int width = Math.Min(4, (headDim - d0) / 16); // vectors in this pass: 4, or the head's last 1..3
+            for (int lane = 0; lane < 16; lane++)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                for (int p = start + lane; p < contextLength; p += 16)
+                {
+                    if (p < first) continue;
+                    var wa = Vector512.Create(Unsafe.Add(ref ea, p - start) * invA);
+                    var wb = Vector512.Create(Unsafe.Add(ref eb, p - start) * invB);
+                    ref float v = ref Unsafe.Add(ref vr, Unsafe.Add(ref rr, p - first) + d0);
+                    var v0 = Vector512.LoadUnsafe(ref v);
+                    a0 = Vector512.FusedMultiplyAdd(v0, wa, a0);
+                    b0 = Vector512.FusedMultiplyAdd(v0, wb, b0);
+                    if (width == 4)
+                    {
+                        var v1 = Vector512.LoadUnsafe(ref v, 16);
+                        var v2 = Vector512.LoadUnsafe(ref v, 32);
+                        var v3 = Vector512.LoadUnsafe(ref v, 48);
+                        a1 = Vector512.FusedMultiplyAdd(v1, wa, a1);
+                        b1 = Vector512.FusedMultiplyAdd(v1, wb, b1);
+                        a2 = Vector512.FusedMultiplyAdd(v2, wa, a2);
+                        b2 = Vector512.FusedMultiplyAdd(v2, wb, b2);
+                        a3 = Vector512.FusedMultiplyAdd(v3, wa, a3);
+                        b3 = Vector512.FusedMultiplyAdd(v3, wb, b3);
+                    }
+                }
+                a0.StoreUnsafe(ref lanesA[lane * headDim + d0]);
+                b0.StoreUnsafe(ref lanesB[lane * headDim + d0]);
+                if (width == 4)
+                {
+                    ref float la = ref lanesA[lane * headDim + d0];
+                    ref float lb = ref lanesB[lane * headDim + d0];
+                    a1.StoreUnsafe(ref la, 16); b1.StoreUnsafe(ref lb, 16);
+                    a2.StoreUnsafe(ref la, 32); b2.StoreUnsafe(ref lb, 32);
+                    a3.StoreUnsafe(ref la, 48); b3.StoreUnsafe(ref lb, 48);
+                }
+            }
+            if (width == 4) d0 += 48;
+        }
+    }
+
     /// <summary>rows[p − first] = the element offset of position p's head within the pools.</summary>
     private static void FillRows(Span<int> rows, ReadOnlySpan<int> blockTable, int blockSize, int kvDim, int kvOffset, int first, int contextLength)
     {
