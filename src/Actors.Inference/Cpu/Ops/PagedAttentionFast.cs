@@ -223,20 +223,14 @@ internal static class PagedAttentionFast
                 out s0, out s1, out s2, out s3);
         }
         // DotF32's tail for head dims that are a multiple of 16: rounded products added in element order.
-        for (nuint j = (nuint)blocks; j < (nuint)n; j += 16)
+        // (scalar loads: a vector's elements picked by a variable index would go through memory)
+        for (int j = blocks; j < n; j++)
         {
-            var qv = Vector512.LoadUnsafe(ref q, j);
-            var p0 = Vector512.LoadUnsafe(ref k0, j) * qv;
-            var p1 = Vector512.LoadUnsafe(ref k1, j) * qv;
-            var p2 = Vector512.LoadUnsafe(ref k2, j) * qv;
-            var p3 = Vector512.LoadUnsafe(ref k3, j) * qv;
-            for (int k = 0; k < 16; k++)
-            {
-                s0 += p0.GetElement(k);
-                s1 += p1.GetElement(k);
-                s2 += p2.GetElement(k);
-                s3 += p3.GetElement(k);
-            }
+            float qj = Unsafe.Add(ref q, j);
+            s0 += Unsafe.Add(ref k0, j) * qj;
+            s1 += Unsafe.Add(ref k1, j) * qj;
+            s2 += Unsafe.Add(ref k2, j) * qj;
+            s3 += Unsafe.Add(ref k3, j) * qj;
         }
     }
 
