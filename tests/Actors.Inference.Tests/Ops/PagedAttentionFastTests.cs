@@ -5,8 +5,8 @@ using Xunit;
 namespace Actors.Inference.Tests.Ops;
 
 /// <summary>
-/// The register-tiled <see cref="PagedAttentionFast"/> (what <see cref="PagedAttention.AttendHead"/> runs on
-/// AVX-512) must give every bit of <see cref="PagedAttention.AttendHeadReference"/>, the plain form of
+/// The register-tiled <see cref="PagedAttentionFast"/> (what <see cref="PagedAttention.AttendHead"/> and
+/// <see cref="PagedAttention.AttendHeads"/> run on AVX-512 for head dims ≥ 64; called directly here, so 32 and 48 too) must give every bit of <see cref="PagedAttention.AttendHeadReference"/>, the plain form of
 /// llama.cpp's order: random data, K/V over a shuffled block table whose unused slots hold NaN.
 /// </summary>
 public class PagedAttentionFastTests
@@ -36,7 +36,7 @@ public class PagedAttentionFastTests
         int scratch = PagedAttention.ScratchLength(context, headDim);
         var fast = new float[headDim];
         var reference = new float[headDim];
-        PagedAttention.AttendHead(q, k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap, new float[scratch], fast);
+        PagedAttentionFast.AttendHead(q, k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap, new float[scratch], fast);
         PagedAttention.AttendHeadReference(q, k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap, new float[scratch], reference);
         AssertSameBits(reference, fast);
     }
@@ -50,11 +50,27 @@ public class PagedAttentionFastTests
             var (q, k, v, table, kvDim, kvOffset, scale) = Inputs(headDim, context, first, blockSize, heads);
             int one = PagedAttention.ScratchLength(context, headDim);
             var together = new float[heads * headDim];
-            PagedAttention.AttendHeads(heads, q, k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap, new float[heads * one], together);
+            PagedAttentionFast.AttendHeads(heads, q, k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap, new float[heads * one], together);
             var alone = new float[heads * headDim];
             for (int h = 0; h < heads; h++)
                 PagedAttention.AttendHeadReference(q.AsSpan(h * headDim, headDim), k, v, kvDim, kvOffset, table, blockSize, first, context, scale, softcap,
                     new float[one], alone.AsSpan(h * headDim, headDim));
+            AssertSameBits(alone, together);
+        }
+    }
+
+    [Fact]
+    public void The_public_group_entry_gives_each_head_its_bits_alone_on_either_path()
+    {
+        foreach (int headDim in new[] { 32, 64 })
+        {
+            var (q, k, v, table, kvDim, kvOffset, scale) = Inputs(headDim, 41, 0, 16, 2);
+            int one = PagedAttention.ScratchLength(41, headDim);
+            var together = new float[2 * headDim];
+            PagedAttention.AttendHeads(2, q, k, v, kvDim, kvOffset, table, 16, 0, 41, scale, 0f, new float[2 * one], together);
+            var alone = new float[2 * headDim];
+            for (int h = 0; h < 2; h++)
+                PagedAttention.AttendHead(q.AsSpan(h * headDim, headDim), k, v, kvDim, kvOffset, table, 16, 0, 41, scale, 0f, new float[one], alone.AsSpan(h * headDim, headDim));
             AssertSameBits(alone, together);
         }
     }

@@ -22,7 +22,7 @@ namespace Actors.Inference.Cpu.Ops;
 /// Masked cells contribute exact zeros there, so only the window's positions are visited here. llama.cpp
 /// itself sums softmax·V differently for a batch of one token (ggml_vec_dot_f32 over the cells); this
 /// uses the batch order for every token, so a token's result does not depend on the batch around it
-/// (batch invariance) nor on which thread runs it. With AVX-512 and a head dimension a multiple of 16,
+/// (batch invariance) nor on which thread runs it. With AVX-512 and a head dimension a multiple of 16 (≥ 64),
 /// <see cref="AttendHead"/> runs the register-tiled <see cref="PagedAttentionFast"/>, which does the same
 /// float operations in another order of independent work; <see cref="AttendHeadReference"/> is the plain form.
 /// </summary>
@@ -45,11 +45,17 @@ public static class PagedAttention
         ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
         Span<float> scratch, Span<float> output)
     {
-        if (GgmlSums.UseVector512 && Avx512F.IsSupported && q.Length % 16 == 0)
+        if (TiledFits(q.Length))
             PagedAttentionFast.AttendHead(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scratch, output);
         else
             AttendHeadReference(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scratch, output);
     }
+
+    /// <summary>
+    /// Whether the tiled kernel runs: AVX-512, a head dimension a multiple of 16, and at least 64 (below, ggml's dot is
+    /// all scalar tail and V has one chain per lane, and the plain form measured as fast).
+    /// </summary>
+    private static bool TiledFits(int headDim) => GgmlSums.UseVector512 && Avx512F.IsSupported && headDim % 16 == 0 && headDim >= 64;
 
     /// <summary>
     /// <see cref="AttendHead"/> for <paramref name="heads"/> query heads that share one KV head (q and output
@@ -62,7 +68,7 @@ public static class PagedAttention
     {
         if (heads < 1 || q.Length % heads != 0) throw new ArgumentException($"q of {q.Length} values is not {heads} equal heads", nameof(q));
         int headDim = q.Length / heads;
-        if (GgmlSums.UseVector512 && Avx512F.IsSupported && headDim % 16 == 0)
+        if (TiledFits(headDim))
         {
             PagedAttentionFast.AttendHeads(heads, q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scratch, output);
             return;
