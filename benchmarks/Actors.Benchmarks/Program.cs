@@ -6,5 +6,8 @@ using BenchmarkDotNet.Running;
 // see docs/benchmarks.md for the exact commands.
 if (args.Length > 0 && args[0] == "kernels")
     return KernelBenchmark.Run(args[1..]);
+// `attention [context] [headDim]`: the attention kernel, reference order vs tiled (AttentionBenchmark).
+if (args.Length > 0 && args[0] == "attention")
+    return AttentionBenchmark.Run(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmark).Assembly).Run(args);
 return 0;

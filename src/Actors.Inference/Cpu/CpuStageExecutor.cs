@@ -336,15 +336,16 @@ public sealed class CpuStageExecutor : IStageExecutor
             int contextLength = _batch.Positions[t] + 1; // causal: a token sees itself and everything before
             int first = _window > 0 ? Math.Max(0, contextLength - _window) : 0; // sliding: only the last _window positions
             int hd = c.HeadDim, h1 = h0 + _headsPerChunk;
-            int need = PagedAttention.ScratchLength(contextLength, hd);
+            int heads = h1 - h0;
+            int need = heads * PagedAttention.ScratchLength(contextLength, hd);
             var scores = t_scores;
-            if (scores == null || scores.Length < need) t_scores = scores = new float[Math.Max(need, PagedAttention.ScratchLength(256, hd))];
-            var table = _batch.BlockTable(s);
-            for (int h = h0; h < h1; h++)
-                PagedAttention.AttendHead(
-                    owner._q.AsSpan(t * c.QueryDim + h * hd, hd), _kc, _vc, c.KvDim, (h / c.GroupSize) * hd,
-                    table, owner.Kv.BlockSize, first, contextLength, owner._softmaxScale, owner._c.AttentionSoftcap, scores,
-                    owner._att.AsSpan(t * c.QueryDim + h * hd, hd));
+            if (scores == null || scores.Length < need) t_scores = scores = new float[Math.Max(need, heads * PagedAttention.ScratchLength(256, hd))];
+            // A chunk's heads share one KV head (h0 is a multiple of the chunk size, which divides GroupSize):
+            // together they read each V row once per pair; each head's bits are what it gets alone.
+            PagedAttention.AttendHeads(heads,
+                owner._q.AsSpan(t * c.QueryDim + h0 * hd, heads * hd), _kc, _vc, c.KvDim, (h0 / c.GroupSize) * hd,
+                _batch.BlockTable(s), owner.Kv.BlockSize, first, contextLength, owner._softmaxScale, owner._c.AttentionSoftcap, scores,
+                owner._att.AsSpan(t * c.QueryDim + h0 * hd, heads * hd));
         }
     }
 }

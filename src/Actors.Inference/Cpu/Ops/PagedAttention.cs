@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -20,12 +22,14 @@ namespace Actors.Inference.Cpu.Ops;
 /// Masked cells contribute exact zeros there, so only the window's positions are visited here. llama.cpp
 /// itself sums softmax·V differently for a batch of one token (ggml_vec_dot_f32 over the cells); this
 /// uses the batch order for every token, so a token's result does not depend on the batch around it
-/// (batch invariance) nor on which thread runs it.
+/// (batch invariance) nor on which thread runs it. With AVX-512 and a head dimension a multiple of 16 (≥ 64),
+/// <see cref="AttendHead"/> runs the register-tiled <see cref="PagedAttentionFast"/>, which does the same
+/// float operations in another order of independent work; <see cref="AttendHeadReference"/> is the plain form.
 /// </summary>
 public static class PagedAttention
 {
     /// <summary>Scratch floats <see cref="AttendHead"/> needs for a context of <paramref name="contextLength"/> and heads of <paramref name="headDim"/>.</summary>
-    public static int ScratchLength(int contextLength, int headDim) => ((contextLength + 15) & ~15) + 16 * headDim;
+    public static int ScratchLength(int contextLength, int headDim) => 2 * ((contextLength + 15) & ~15) + 16 * headDim;
 
     /// <param name="q">Query of one head [headDim], already rotated (and scaled, where the architecture scales Q).</param>
     /// <param name="kCache">One layer's K pool [slots × kvDim].</param>
@@ -38,6 +42,47 @@ public static class PagedAttention
     /// <param name="scratch">At least <see cref="ScratchLength"/> floats.</param>
     /// <param name="output">[headDim] result.</param>
     public static void AttendHead(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+        ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
+        Span<float> scratch, Span<float> output)
+    {
+        if (TiledFits(q.Length))
+            PagedAttentionFast.AttendHead(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scratch, output);
+        else
+            AttendHeadReference(q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scratch, output);
+    }
+
+    /// <summary>
+    /// Whether the tiled kernel runs: AVX-512, a head dimension a multiple of 16, and at least 64 (below, ggml's dot is
+    /// all scalar tail and V has one chain per lane, and the plain form measured as fast).
+    /// </summary>
+    private static bool TiledFits(int headDim) => GgmlSums.UseVector512 && Avx512F.IsSupported && headDim % 16 == 0 && headDim >= 64;
+
+    /// <summary>
+    /// <see cref="AttendHead"/> for <paramref name="heads"/> query heads that share one KV head (q and output
+    /// hold them head after head), each head's result bit for bit what it gets alone; scratch of
+    /// heads × <see cref="ScratchLength"/> floats. The tiled form reads each V row once for two heads.
+    /// </summary>
+    public static void AttendHeads(int heads, ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+        ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
+        Span<float> scratch, Span<float> output)
+    {
+        if (heads < 1 || q.Length % heads != 0) throw new ArgumentException($"q of {q.Length} values is not {heads} equal heads", nameof(q));
+        int headDim = q.Length / heads;
+        if (TiledFits(headDim))
+        {
+            PagedAttentionFast.AttendHeads(heads, q, kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength, scale, softcap, scratch, output);
+            return;
+        }
+        for (int h = 0; h < heads; h++)
+            AttendHeadReference(q.Slice(h * headDim, headDim), kCache, vCache, kvDim, kvOffset, blockTable, blockSize, firstPosition, contextLength,
+                scale, softcap, scratch, output.Slice(h * headDim, headDim));
+    }
+
+    /// <summary>
+    /// The plain form of the float order above, one position at a time (the register-tiled
+    /// <see cref="PagedAttentionFast"/> must give its bits; tests compare the two).
+    /// </summary>
+    internal static void AttendHeadReference(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
         ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, float scale, float softcap,
         Span<float> scratch, Span<float> output)
     {
@@ -59,8 +104,55 @@ public static class PagedAttention
             if (s > max) max = s;
         }
 
-        double sum = 0;
         bool vector = GgmlSums.UseVector512 && Avx512F.IsSupported;
+        float inv = ExpAndInverseSum(e, start, end, firstPosition, contextLength, max, vector);
+
+        lanes.Clear();
+        for (int p = firstPosition; p < contextLength; p++)
+        {
+            float prob = e[p - start] * inv;
+            var v = KRow(vCache, kvDim, kvOffset, headDim, blockTable, blockSize, p);
+            var acc = lanes.Slice((p & 15) * headDim, headDim);
+            Fma(v, prob, acc, vector);
+        }
+        ReduceLanes(lanes, headDim, output, vector);
+    }
+
+    /// <summary>out[d] = tinyBLAS's final tree over the 16 lane accumulators lanes[L·headDim + d].</summary>
+    internal static void ReduceLanes(Span<float> lanes, int headDim, Span<float> output, bool vector)
+    {
+        int d = 0;
+        if (vector)
+        {
+            // The same tree as below, 16 outputs at a time.
+            for (; d + 16 <= headDim; d += 16)
+            {
+                var b0 = (Lane(lanes, 0, headDim, d) + Lane(lanes, 8, headDim, d)) + (Lane(lanes, 4, headDim, d) + Lane(lanes, 12, headDim, d));
+                var b1 = (Lane(lanes, 1, headDim, d) + Lane(lanes, 9, headDim, d)) + (Lane(lanes, 5, headDim, d) + Lane(lanes, 13, headDim, d));
+                var b2 = (Lane(lanes, 2, headDim, d) + Lane(lanes, 10, headDim, d)) + (Lane(lanes, 6, headDim, d) + Lane(lanes, 14, headDim, d));
+                var b3 = (Lane(lanes, 3, headDim, d) + Lane(lanes, 11, headDim, d)) + (Lane(lanes, 7, headDim, d) + Lane(lanes, 15, headDim, d));
+                ((b0 + b2) + (b1 + b3)).CopyTo(output.Slice(d, 16));
+            }
+        }
+        for (; d < headDim; d++)
+        {
+            float b0 = (lanes[d] + lanes[8 * headDim + d]) + (lanes[4 * headDim + d] + lanes[12 * headDim + d]);
+            float b1 = (lanes[headDim + d] + lanes[9 * headDim + d]) + (lanes[5 * headDim + d] + lanes[13 * headDim + d]);
+            float b2 = (lanes[2 * headDim + d] + lanes[10 * headDim + d]) + (lanes[6 * headDim + d] + lanes[14 * headDim + d]);
+            float b3 = (lanes[3 * headDim + d] + lanes[11 * headDim + d]) + (lanes[7 * headDim + d] + lanes[15 * headDim + d]);
+            output[d] = (b0 + b2) + (b1 + b3);
+        }
+    }
+
+
+    /// <summary>
+    /// soft_max_ext's exps in place over the cells start..end−1 of <paramref name="e"/> (indexed by cell − start;
+    /// cells outside [first, contextLength) become exp(−∞) = 0), each 16 cells summed with the 16-lane tree,
+    /// the groups in double; returns (float)(1/Σ).
+    /// </summary>
+    internal static float ExpAndInverseSum(Span<float> e, int start, int end, int firstPosition, int contextLength, float max, bool vector)
+    {
+        double sum = 0;
         for (int c = start; c < end; c += 16)
         {
             var group = e.Slice(c - start, 16);
@@ -90,40 +182,10 @@ public static class PagedAttention
                 sum += GgmlSums.Reduce16(group);
             }
         }
-        float inv = (float)(1.0 / sum);
-
-        lanes.Clear();
-        for (int p = firstPosition; p < contextLength; p++)
-        {
-            float prob = e[p - start] * inv;
-            var v = KRow(vCache, kvDim, kvOffset, headDim, blockTable, blockSize, p);
-            var acc = lanes.Slice((p & 15) * headDim, headDim);
-            Fma(v, prob, acc, vector);
-        }
-        int d = 0;
-        if (vector)
-        {
-            // The same tree as below, 16 outputs at a time.
-            for (; d + 16 <= headDim; d += 16)
-            {
-                var b0 = (Lane(lanes, 0, headDim, d) + Lane(lanes, 8, headDim, d)) + (Lane(lanes, 4, headDim, d) + Lane(lanes, 12, headDim, d));
-                var b1 = (Lane(lanes, 1, headDim, d) + Lane(lanes, 9, headDim, d)) + (Lane(lanes, 5, headDim, d) + Lane(lanes, 13, headDim, d));
-                var b2 = (Lane(lanes, 2, headDim, d) + Lane(lanes, 10, headDim, d)) + (Lane(lanes, 6, headDim, d) + Lane(lanes, 14, headDim, d));
-                var b3 = (Lane(lanes, 3, headDim, d) + Lane(lanes, 11, headDim, d)) + (Lane(lanes, 7, headDim, d) + Lane(lanes, 15, headDim, d));
-                ((b0 + b2) + (b1 + b3)).CopyTo(output.Slice(d, 16));
-            }
-        }
-        for (; d < headDim; d++)
-        {
-            float b0 = (lanes[d] + lanes[8 * headDim + d]) + (lanes[4 * headDim + d] + lanes[12 * headDim + d]);
-            float b1 = (lanes[headDim + d] + lanes[9 * headDim + d]) + (lanes[5 * headDim + d] + lanes[13 * headDim + d]);
-            float b2 = (lanes[2 * headDim + d] + lanes[10 * headDim + d]) + (lanes[6 * headDim + d] + lanes[14 * headDim + d]);
-            float b3 = (lanes[3 * headDim + d] + lanes[11 * headDim + d]) + (lanes[7 * headDim + d] + lanes[15 * headDim + d]);
-            output[d] = (b0 + b2) + (b1 + b3);
-        }
+        return (float)(1.0 / sum);
     }
 
-    private static void Validate(int headDim, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
+    internal static void Validate(int headDim, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int kvDim, int kvOffset,
         ReadOnlySpan<int> blockTable, int blockSize, int firstPosition, int contextLength, Span<float> scratch, Span<float> output)
     {
         if (contextLength - firstPosition <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), $"no position to attend to in [{firstPosition}, {contextLength})");
@@ -138,7 +200,7 @@ public static class PagedAttention
                 throw new ArgumentException($"block {b} lies outside the K/V pools", nameof(blockTable));
     }
 
-    private static Vector512<float> Lane(Span<float> lanes, int lane, int headDim, int d) => Vector512.Create<float>(lanes.Slice(lane * headDim + d, 16));
+    internal static Vector512<float> Lane(Span<float> lanes, int lane, int headDim, int d) => Vector512.Create<float>(lanes.Slice(lane * headDim + d, 16));
 
     private static ReadOnlySpan<float> KRow(ReadOnlySpan<float> cache, int kvDim, int kvOffset, int headDim, ReadOnlySpan<int> blockTable, int blockSize, int p)
     {
