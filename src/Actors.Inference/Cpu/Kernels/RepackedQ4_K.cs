@@ -177,18 +177,28 @@ internal sealed class RepackedQ4_K : RepackedWeights
             Vector256<int> sl = default, sh = default;
             for (int c = 0; c < 4; c++)
             {
+                // Even and odd steps in separate accumulators: eight independent vpdpbusd chains instead of four
+                // (the integer sums are exact, so splitting them changes no bit of the result).
                 Vector256<int> ll = default, lh = default, hl = default, hh = default;
+                Vector256<int> ll2 = default, lh2 = default, hl2 = default, hh2 = default;
                 int xo = 256 * b + 64 * c;
-                for (int s = 0; s < 8; s++, xo += 4)
+                for (int s = 0; s < 8; s += 2, xo += 8)
                 {
                     ref byte q = ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s);
                     var v0 = Vector256.LoadUnsafe(ref q);
                     var v1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref q, 32));
+                    var v2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref q, 64));
+                    var v3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref q, 96));
                     var xl = X4(ref x0, xo);
                     var xh = X4(ref x0, xo + 32);
+                    var xl2 = X4(ref x0, xo + 4);
+                    var xh2 = X4(ref x0, xo + 36);
                     ll = Dp(ll, v0 & mask, xl); lh = Dp(lh, v1 & mask, xl);
                     hl = Dp(hl, (v0.AsUInt16() >> 4).AsByte() & mask, xh); hh = Dp(hh, (v1.AsUInt16() >> 4).AsByte() & mask, xh);
+                    ll2 = Dp(ll2, v2 & mask, xl2); lh2 = Dp(lh2, v3 & mask, xl2);
+                    hl2 = Dp(hl2, (v2.AsUInt16() >> 4).AsByte() & mask, xh2); hh2 = Dp(hh2, (v3.AsUInt16() >> 4).AsByte() & mask, xh2);
                 }
+                ll += ll2; lh += lh2; hl += hl2; hh += hh2;
                 sl += ll * Scales8(ref blk, 2 * c, 0) + hl * Scales8(ref blk, 2 * c + 1, 0);
                 sh += lh * Scales8(ref blk, 2 * c, 1) + hh * Scales8(ref blk, 2 * c + 1, 1);
             }
