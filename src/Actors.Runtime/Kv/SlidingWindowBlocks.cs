@@ -1,0 +1,96 @@
+namespace Actors.Runtime.Kv;
+
+/// <summary>
+/// Block tables of the sliding-window layers, over a <see cref="KvBlockPool"/> of their own. A table
+/// keeps the logical indexing of the main one (entry i holds positions [i × BlockSize, (i+1) × BlockSize)),
+/// but before each write the blocks that no query from the write on can see any more
+/// (every position &lt; first visible position of the write's first token) go back to the pool and their
+/// entries become -1. So a decoding sequence holds at most ceil(window / BlockSize) + 1 blocks here,
+/// and a prefill chunk of n tokens at most ceil((window − 1 + n) / BlockSize) + 1 while it is written.
+/// </summary>
+/// <remarks>
+/// Blocks are never shared here (no prefix caching, no forks, no swap: the scheduler turns those off
+/// for a model with a sliding pool), so every block has one reference and freeing is always final.
+/// Freeing while the sequence's previous step is in flight cannot happen: a sequence is in at most one
+/// step at a time, and its next write is scheduled only after that step's result is applied.
+/// </remarks>
+public sealed class SlidingWindowBlocks
+{
+    public const int Released = -1;
+
+    private readonly KvBlockPool _pool;
+    private readonly int _blockSize;
+
+    public SlidingWindowBlocks(KvBlockPool pool, int window)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
+        _pool = pool;
+        _blockSize = pool.BlockSize;
+        Window = window;
+    }
+
+    public KvBlockPool Pool => _pool;
+    /// <summary>Positions a query sees: itself and the Window − 1 before it.</summary>
+    public int Window { get; }
+
+    /// <summary>First logical block a write starting at <paramref name="writeStart"/> still reads.</summary>
+    public int FirstVisibleBlock(int writeStart) => Math.Max(0, writeStart - Window + 1) / _blockSize;
+
+    /// <summary>Most blocks a sequence ever holds here while its total length grows to <paramref name="tokens"/>, writing at most <paramref name="chunk"/> tokens a step.</summary>
+    public int PeakBlocks(int tokens, int chunk)
+    {
+        int all = (tokens + _blockSize - 1) / _blockSize;
+        int span = Window - 1 + Math.Max(1, Math.Min(chunk, tokens));
+        return Math.Min(all, (span + _blockSize - 1) / _blockSize + 1);
+    }
+
+    /// <summary>Blocks the table holds in the pool (entries not released).</summary>
+    public int LiveBlocks(KvBlockTable table) => table.Count - table.ReleasedCount;
+
+    /// <summary>Returns every block the write from <paramref name="writeStart"/> on can no longer see to the pool.</summary>
+    public void ReleaseOutOfWindow(KvBlockTable table, int writeStart)
+    {
+        int end = Math.Min(FirstVisibleBlock(writeStart), table.Count);
+        for (int i = table.ReleasedCount; i < end; i++)
+        {
+            _pool.Free(table[i]);
+            table.Replace(i, Released);
+        }
+        if (end > table.ReleasedCount) table.ReleasedCount = end;
+    }
+
+    /// <summary>Fresh blocks a write of <paramref name="newTokens"/> tokens from <paramref name="writeStart"/> needs (after <see cref="ReleaseOutOfWindow"/>).</summary>
+    public int BlocksToAdd(KvBlockTable table, int writeStart, int newTokens)
+    {
+        int needed = (writeStart + newTokens + _blockSize - 1) / _blockSize;
+        return Math.Max(0, needed - Math.Max(table.Count, FirstVisibleBlock(writeStart)));
+    }
+
+    /// <summary>
+    /// Releases what slid out of the window, then appends blocks for the write. All or nothing for the
+    /// new blocks: false, with only the release done (it is final anyway), when the pool is short.
+    /// </summary>
+    public bool TryAllocate(KvBlockTable table, int writeStart, int newTokens)
+    {
+        ReleaseOutOfWindow(table, writeStart);
+        int fresh = BlocksToAdd(table, writeStart, newTokens);
+        if (fresh > _pool.FreeCount) return false;
+        // A table that starts past the window (a write after a gap) gets released entries up to it.
+        int first = FirstVisibleBlock(writeStart);
+        while (table.Count < first)
+        {
+            table.Append(Released);
+            table.ReleasedCount = table.Count;
+        }
+        for (int i = 0; i < fresh; i++) table.Append(_pool.TryAllocate());
+        return true;
+    }
+
+    /// <summary>Releases every block the table still holds and empties it.</summary>
+    public void Free(KvBlockTable table)
+    {
+        for (int i = table.Count - 1; i >= table.ReleasedCount; i--) _pool.Free(table[i]);
+        table.Clear();
+    }
+}
