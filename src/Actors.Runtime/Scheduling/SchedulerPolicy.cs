@@ -255,6 +255,9 @@ public sealed partial class SchedulerPolicy
             sequence.InFlightTokens = 0;
             sequence.ComputedTokens += entry.TokenCount;
             _kv.CacheFullBlocks(sequence.Table, sequence.Tokens, sequence.ComputedTokens);
+            // Blocks the next write can no longer see go back now, not at its next step: a long prompt's
+            // chunk then holds the pool only while it is computed.
+            _sliding?.ReleaseOutOfWindow(sequence.SlidingTable!, sequence.ComputedTokens);
             if (sequence.PendingForks != null && sequence.ComputedTokens == sequence.ForkPoint) StartForks(sequence, result);
             if (!entry.NeedsLogits) continue;
 
