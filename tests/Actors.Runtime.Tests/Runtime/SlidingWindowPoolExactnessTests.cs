@@ -1,0 +1,152 @@
+using Akka.TestKit.Xunit2;
+using Actors.Inference.Compute;
+using Actors.Inference.Cpu;
+using Actors.Inference.Model;
+using Actors.Inference.Synthetic;
+using Actors.Runtime.Protocol;
+using Actors.Runtime.Scheduling;
+using Xunit.Abstractions;
+
+namespace Actors.Runtime.Tests.Runtime;
+
+/// <summary>
+/// A gemma3 model (five sliding layers of window 8, one global, one sliding) whose sliding layers keep
+/// their KV in a small pool of their own, recycled as blocks slide out of the window: every logit is
+/// bit for bit what the same sequence gets alone with every layer in one full-context pool.
+/// </summary>
+public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : TestKit(output: output)
+{
+    private static readonly SyntheticModelSpec Gemma3 = RuntimeFixture.Small with
+    {
+        Architecture = "gemma3", Layers = 7, SlidingWindow = 8, SeparateOutput = false, Context = 512, Seed = 91,
+    };
+
+    private const int BlockSize = 4;
+
+    [Fact]
+    public void Logits_of_concurrent_long_generations_with_a_recycled_sliding_pool_equal_the_full_KV_path()
+    {
+        using var model = LlamaModel.Open(RuntimeFixture.ModelPath(Gemma3));
+        var c = model.Config;
+        Assert.True(c.IsSlidingLayer(0) && !c.IsSlidingLayer(5));
+        using var device = new CpuDevice(threads: 2);
+        const int sequences = 4, promptLength = 13, newTokens = 90;
+        // Main pool for every sequence's whole context; 5 sliding blocks (what one 8-token chunk after a window of 8
+        // needs): decoding sequences hold 2-3 each, so they push each other out (recompute) while every sliding
+        // block is recycled again and again.
+        var settings = new SchedulerSettings
+        {
+            MaxBatchedTokens = 8, MaxRunningSequences = sequences, MaxWaiting = 8, BlockSize = BlockSize, NumBlocks = 4 * 27,
+            MaxModelLength = 128, EnableChunkedPrefill = true, EnablePrefixCaching = false, PreemptionMode = PreemptionMode.Recompute,
+            MaxInFlightSteps = 1, NumSlidingBlocks = 5, SlidingWindow = c.SlidingWindow,
+        };
+        var kv = new KvCacheSpec(BlockSize, settings.NumBlocks, c.HeadCountKv, c.HeadDim) { SlidingNumBlocks = settings.NumSlidingBlocks };
+        using var stage = device.LoadStage(model, new LayerRange(0, c.BlockCount), kv, settings.MaxBatchedTokens);
+        var policy = new SchedulerPolicy(settings);
+        var rng = new DeterministicRandom(5);
+        var prompts = Enumerable.Range(0, sequences).Select(_ => Enumerable.Range(0, promptLength).Select(_ => 3 + rng.NextInt(300)).ToArray()).ToArray();
+        for (int s = 0; s < sequences; s++)
+            Assert.True(policy.TryAdd(new SequenceRequest(s, prompts[s], newTokens, 0, TimeSpan.FromSeconds(s)) { IgnoreEos = true }).IsAccepted);
+
+        // The scheduled path: greedy tokens, and the logits each was sampled from, per sequence.
+        var logits = Enumerable.Range(0, sequences).Select(_ => new List<float[]>()).ToArray();
+        var batch = new StepBatch();
+        var outputRows = new float[settings.MaxRunningSequences * c.VocabSize];
+        int steps = 0, maxSlidingUsed = 0;
+        while (policy.LiveCount > 0 && steps++ < 2000)
+        {
+            var step = policy.Schedule();
+            StepBatchFiller.Fill(step, batch);
+            var sampled = new int[step.LogitCount];
+            if (batch.TokenCount > 0)
+            {
+                stage.Forward(batch, ReadOnlySpan<float>.Empty, outputRows);
+                int row = 0;
+                foreach (var scheduled in step.Sequences)
+                {
+                    if (!scheduled.NeedsLogits) continue;
+                    var rowLogits = outputRows.AsSpan(row * c.VocabSize, c.VocabSize).ToArray();
+                    logits[scheduled.Id].Add(rowLogits);
+                    sampled[row++] = ArgMax(rowLogits);
+                }
+            }
+            policy.Update(step, sampled);
+            policy.CheckInvariants();
+            maxSlidingUsed = Math.Max(maxSlidingUsed, policy.SlidingBlockPool!.UsedCount);
+        }
+        Assert.Equal(0, policy.LiveCount);
+        output.WriteLine($"{steps} steps, {policy.TotalPreemptions} preemptions, at most {maxSlidingUsed} of {settings.NumSlidingBlocks} sliding blocks in use");
+
+        // The full-KV path: each sequence alone, every layer in one pool of consecutive blocks, its prompt
+        // and then the same tokens one at a time.
+        var fullKv = new KvCacheSpec(BlockSize, 32, c.HeadCountKv, c.HeadDim);
+        using var reference = device.LoadStage(model, new LayerRange(0, c.BlockCount), fullKv, 128);
+        var refBatch = new StepBatch();
+        var refOut = new float[128 * c.VocabSize];
+        for (int s = 0; s < sequences; s++)
+        {
+            var tokens = new List<int>(prompts[s]);
+            SequenceBatch.Create(prompts[s], 0, fullKv, allLogits: false, refBatch);
+            reference.Forward(refBatch, ReadOnlySpan<float>.Empty, refOut);
+            var expected = new List<float[]> { refOut.AsSpan(0, c.VocabSize).ToArray() };
+            for (int i = 1; i < newTokens; i++)
+            {
+                tokens.Add(ArgMax(expected[^1]));
+                SequenceBatch.Create(tokens.ToArray().AsSpan(tokens.Count - 1, 1), tokens.Count - 1, fullKv, allLogits: false, refBatch);
+                reference.Forward(refBatch, ReadOnlySpan<float>.Empty, refOut);
+                expected.Add(refOut.AsSpan(0, c.VocabSize).ToArray());
+            }
+            var got = logits[s];
+            Assert.Equal(newTokens, got.Count);
+            for (int i = 0; i < newTokens; i++)
+                Assert.True(expected[i].AsSpan().SequenceEqual(got[i]), $"sequence {s}: the logits of generated token {i} differ from the full-KV path");
+        }
+        Assert.True(policy.TotalPreemptions > 0, "5 sliding blocks never ran short");
+    }
+
+    /// <summary>The whole runtime (actors, stage, scheduler) on the gemma3 model: the same greedy tokens with the sliding pool as with one pool, under preemption.</summary>
+    [Fact]
+    public void Greedy_gemma3_generations_are_the_same_with_and_without_the_sliding_pool()
+    {
+        var rng = new DeterministicRandom(23);
+        var requests = Enumerable.Range(0, 6).Select(i => new Generate
+        {
+            RequestId = $"g-{i}",
+            PromptTokens = Enumerable.Range(0, 5 + rng.NextInt(30)).Select(_ => 3 + rng.NextInt(300)).ToArray(),
+            MaxTokens = 40 + rng.NextInt(40),
+            Sampling = SamplingOptions.Greedy with { IgnoreEos = true },
+        }).ToList();
+        const string Small = """
+            actors-runtime.kv-cache.block-size = 4
+            actors-runtime.kv-cache.num-blocks = 60
+            actors-runtime.scheduler.max-batched-tokens = 32
+            actors-runtime.scheduler.max-running-sequences = 8
+            actors-runtime.scheduler.max-model-length = 128
+            """;
+        List<Outcome> onePool, slidingPool;
+        using (var h = new RuntimeHarness(RuntimeFixture.Config(Small + "\nactors-runtime.kv-cache.sliding-window-pool = off", Gemma3), name: "one-pool"))
+        {
+            Assert.False(h.Runtime.KvCache.HasSlidingPool);
+            onePool = h.RunConcurrently(requests, this);
+        }
+        using (var h = new RuntimeHarness(RuntimeFixture.Config(Small, Gemma3), name: "sliding-pool"))
+        {
+            Assert.True(h.Runtime.KvCache.HasSlidingPool);
+            output.WriteLine($"sliding pool: {h.Runtime.KvCache.NumBlocks} main + {h.Runtime.KvCache.SlidingNumBlocks} sliding blocks of {h.Runtime.KvCache.BlockSize}");
+            slidingPool = h.RunConcurrently(requests, this);
+            h.AwaitAllBlocksFree(this);
+        }
+        for (int i = 0; i < requests.Count; i++)
+        {
+            Assert.True(slidingPool[i].Completed is not null, $"request {i} was rejected: {slidingPool[i].Rejected}");
+            Assert.Equal(onePool[i].Tokens, slidingPool[i].Tokens);
+        }
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}
