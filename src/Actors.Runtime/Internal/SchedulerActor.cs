@@ -369,6 +369,11 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
         if (pool.UsedCount > _gauges.BlocksPeak) _gauges.BlocksPeak = pool.UsedCount;
         _gauges.BlocksFree = pool.FreeCount;
         _gauges.BlocksCachedFree = pool.CachedFreeCount;
+        if (_policy.SlidingBlockPool is { } sliding)
+        {
+            _gauges.SlidingBlocksUsed = sliding.UsedCount;
+            _gauges.SlidingBlocksFree = sliding.FreeCount;
+        }
         Interlocked.Exchange(ref _gauges.PrefixQueries, pool.Queries);
         Interlocked.Exchange(ref _gauges.PrefixHits, pool.Hits);
     }

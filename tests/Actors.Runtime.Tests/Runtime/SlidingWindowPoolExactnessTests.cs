@@ -135,6 +135,9 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
             output.WriteLine($"sliding pool: {h.Runtime.KvCache.NumBlocks} main + {h.Runtime.KvCache.SlidingNumBlocks} sliding blocks of {h.Runtime.KvCache.BlockSize}");
             slidingPool = h.RunConcurrently(requests, this);
             h.AwaitAllBlocksFree(this);
+            var gauges = h.Runtime.Metrics.Replica(0);
+            AwaitCondition(() => gauges.SlidingBlocksUsed == 0 && gauges.SlidingBlocksFree == h.Runtime.KvCache.SlidingNumBlocks, TimeSpan.FromSeconds(10));
+            Assert.True(h.Runtime.Metrics.PreemptionsTotal > 0, "60 main blocks for six sequences of up to 114 tokens never ran short");
         }
         for (int i = 0; i < requests.Count; i++)
         {
