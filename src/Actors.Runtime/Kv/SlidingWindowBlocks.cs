@@ -9,8 +9,12 @@ namespace Actors.Runtime.Kv;
 /// and a prefill chunk of n tokens at most ceil((window − 1 + n) / BlockSize) + 1 while it is written.
 /// </summary>
 /// <remarks>
-/// Blocks are never shared here (no prefix caching, no forks, no swap: the scheduler turns those off
-/// for a model with a sliding pool), so every block has one reference and freeing is always final.
+/// Prefix caching: a full, computed block is registered in this pool under the main table's content
+/// hash for the same index (the hash stands for the whole prefix up to it), so a released block stays
+/// in the free list as a cached block and a later prompt with the same prefix can take it back. A hit
+/// needs only the blocks its first write can see (<see cref="UsableHit"/>); earlier entries start
+/// released. Shared blocks are full and before every write, so they are never written again.
+/// Forks and swap stay off with a sliding pool (the scheduler turns them off).
 /// Freeing while the sequence's previous step is in flight cannot happen: a sequence is in at most one
 /// step at a time, and its next write is scheduled only after that step's result is applied.
 /// </remarks>
@@ -85,6 +89,71 @@ public sealed class SlidingWindowBlocks
         }
         for (int i = 0; i < fresh; i++) table.Append(_pool.TryAllocate());
         return true;
+    }
+
+    /// <summary>
+    /// Registers the live blocks of <paramref name="table"/> that the main table has hashed since the last call
+    /// (full and computed) under the main table's hashes. The table's <see cref="KvBlockTable.HashedCount"/>
+    /// says how far this went (its own hash array stays unused).
+    /// </summary>
+    public void CacheComputed(KvBlockTable table, KvBlockTable main)
+    {
+        var hashes = main.Hashes;
+        for (int i = Math.Max(table.HashedCount, table.ReleasedCount); i < hashes.Length && i < table.Count; i++)
+            _pool.TryCache(table[i], hashes[i]); // false: the same prefix is cached in another block already; fine
+        if (hashes.Length > table.HashedCount) table.HashedCount = hashes.Length;
+    }
+
+    /// <summary>
+    /// The longest prefix of a main-pool hit of <paramref name="hashes"/>.Length blocks whose first write can see
+    /// only blocks cached here: for h blocks, those of positions [h × BlockSize − window + 1, h × BlockSize).
+    /// </summary>
+    public int UsableHit(ReadOnlySpan<long> hashes)
+    {
+        for (int h = hashes.Length; h > 0; h--)
+        {
+            bool all = true;
+            for (int i = FirstVisibleBlock(h * _blockSize); i < h && all; i++) all = _pool.TryGetCached(hashes[i], out _);
+            if (all) return h;
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// Whether an empty table can start with the cached blocks of a hit of <paramref name="hashes"/>.Length blocks
+    /// (<see cref="UsableHit"/>) and fresh blocks for <paramref name="newTokens"/> tokens after it.
+    /// </summary>
+    public bool HasRoomToStart(ReadOnlySpan<long> hashes, int newTokens)
+    {
+        int hits = hashes.Length, first = FirstVisibleBlock(hits * _blockSize);
+        int fresh = (hits * _blockSize + newTokens + _blockSize - 1) / _blockSize - hits;
+        int freeHits = 0;
+        for (int i = first; i < hits; i++)
+        {
+            if (!_pool.TryGetCached(hashes[i], out int block)) return false;
+            if (_pool.RefCount(block) == 0) freeHits++; // taken out of the free list, so not there for fresh blocks
+        }
+        return fresh <= _pool.FreeCount - freeHits;
+    }
+
+    /// <summary>Starts an empty table as <see cref="HasRoomToStart"/> found room for: released entries, the hit blocks it sees, fresh blocks.</summary>
+    public void Start(KvBlockTable table, ReadOnlySpan<long> hashes, int newTokens)
+    {
+        if (table.Count != 0) throw new InvalidOperationException("a sliding-window table can only start empty");
+        if (!HasRoomToStart(hashes, newTokens)) throw new InvalidOperationException("the sliding-window pool has no room to start this sequence");
+        int hits = hashes.Length, first = FirstVisibleBlock(hits * _blockSize);
+        for (int i = 0; i < first; i++) table.Append(Released);
+        table.ReleasedCount = first;
+        // Hits before fresh blocks: a fresh allocation could otherwise evict one of them.
+        for (int i = first; i < hits; i++)
+        {
+            _pool.TryGetCached(hashes[i], out int block);
+            _pool.AddRef(block);
+            table.Append(block);
+        }
+        table.HashedCount = hits;
+        int fresh = (hits * _blockSize + newTokens + _blockSize - 1) / _blockSize - hits;
+        for (int i = 0; i < fresh; i++) table.Append(_pool.TryAllocate());
     }
 
     /// <summary>Releases every block the table still holds and empties it.</summary>

@@ -156,14 +156,16 @@ public sealed partial class SchedulerPolicy
     {
         var tokens = sequence.Tokens;
         int cached = CachedPrefix(sequence);
+        // With a sliding pool a hit also needs the sliding blocks its first write sees: maybe a shorter one.
+        if (_sliding != null && cached > 0) cached = _sliding.UsableHit(_kv.FoundPrefixHashes(cached / _settings.BlockSize)) * _settings.BlockSize;
         // With forks pending the prompt is computed up to the fork point; at least one token of it
         // here, so the forks start from the step's result.
         if (sequence.PendingForks != null && cached >= sequence.ForkPoint) cached -= _settings.BlockSize;
         int count = PrefillChunk((sequence.PendingForks != null ? sequence.ForkPoint : tokens.Length) - cached);
         if (count == 0) return false;
-        if (_sliding != null && !SlidingRoomFor(sequence, cached, count)) return false;
+        if (_sliding != null && !_sliding.HasRoomToStart(_kv.FoundPrefixHashes(cached / _settings.BlockSize), count)) return false;
         if (!_kv.TryAllocateWithCachedPrefix(sequence.Table, tokens, cached, count)) return false;
-        AllocateSliding(sequence, cached, count);
+        _sliding?.Start(sequence.SlidingTable!, _kv.FoundPrefixHashes(cached / _settings.BlockSize), count);
         _waiting.Remove(sequence);
         sequence.AtFrontOfClass = false;
         sequence.Status = SequenceStatus.Running;

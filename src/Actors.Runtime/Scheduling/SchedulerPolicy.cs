@@ -42,13 +42,13 @@ public sealed partial class SchedulerPolicy
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings.Validate();
         _pool = new KvBlockPool(settings.NumBlocks, settings.BlockSize);
-        // A main-pool block misses the sliding layers' KV, so what moves or shares whole blocks (swap,
-        // prefix caching, forks) is off with a sliding pool: see SchedulerSettings.NumSlidingBlocks.
+        // A main-pool block misses the sliding layers' KV, so what moves or shares main blocks on their own
+        // (swap, forks, KV import) is off with a sliding pool; prefix caching caches both (SlidingWindowBlocks).
         if (settings.NumSlidingBlocks > 0)
             _sliding = new SlidingWindowBlocks(new KvBlockPool(settings.NumSlidingBlocks, settings.BlockSize), settings.SlidingWindow);
         if (settings.PreemptionMode is PreemptionMode.Swap or PreemptionMode.Auto && settings.NumSwapBlocks > 0 && _sliding == null)
             _hostPool = new KvBlockPool(settings.NumSwapBlocks, settings.BlockSize);
-        _kv = new KvCacheManager(_pool, settings.MaxBlocksPerSequence, settings.EnablePrefixCaching && _sliding == null);
+        _kv = new KvCacheManager(_pool, settings.MaxBlocksPerSequence, settings.EnablePrefixCaching);
         int liveCapacity = settings.MaxWaiting + 2 * settings.MaxRunningSequences;
         _live = new Dictionary<long, SequenceState>(liveCapacity);
         _spareSequences = new Stack<SequenceState>(liveCapacity);
@@ -255,6 +255,7 @@ public sealed partial class SchedulerPolicy
             sequence.InFlightTokens = 0;
             sequence.ComputedTokens += entry.TokenCount;
             _kv.CacheFullBlocks(sequence.Table, sequence.Tokens, sequence.ComputedTokens);
+            _sliding?.CacheComputed(sequence.SlidingTable!, sequence.Table);
             // Blocks the next write can no longer see go back now, not at its next step: a long prompt's
             // chunk then holds the pool only while it is computed.
             _sliding?.ReleaseOutOfWindow(sequence.SlidingTable!, sequence.ComputedTokens);

@@ -55,9 +55,9 @@ public sealed record SchedulerSettings
     public int MaxPriorityPreemptionsPerStep { get; init; } = 1;
     /// <summary>
     /// KV blocks of the sliding-window layers' own pool (<see cref="Kv.SlidingWindowBlocks"/>); 0: those
-    /// layers share the main pool and every block holds all layers. With a pool of their own, prefix
-    /// caching, forks sharing blocks and swapping are off (a block would miss the sliding layers' KV):
-    /// prompts are computed, forks run on their own and preemption recomputes.
+    /// layers share the main pool and every block holds all layers. With a pool of their own, forks
+    /// sharing blocks, swapping and KV import are off (a main block would miss the sliding layers' KV):
+    /// forks run on their own and preemption recomputes. Prefix caching caches blocks of both pools.
     /// </summary>
     public int NumSlidingBlocks { get; init; }
     /// <summary>Positions a sliding-window layer attends to (the query and the window − 1 before it); required with <see cref="NumSlidingBlocks"/>.</summary>

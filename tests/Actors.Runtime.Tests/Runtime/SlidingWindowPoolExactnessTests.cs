@@ -37,14 +37,17 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
         var settings = new SchedulerSettings
         {
             MaxBatchedTokens = 8, MaxRunningSequences = sequences, MaxWaiting = 8, BlockSize = BlockSize, NumBlocks = 4 * 27,
-            MaxModelLength = 128, EnableChunkedPrefill = true, EnablePrefixCaching = false, PreemptionMode = PreemptionMode.Recompute,
+            MaxModelLength = 128, EnableChunkedPrefill = true, EnablePrefixCaching = true, PreemptionMode = PreemptionMode.Recompute,
             MaxInFlightSteps = 1, NumSlidingBlocks = 5, SlidingWindow = c.SlidingWindow,
         };
         var kv = new KvCacheSpec(BlockSize, settings.NumBlocks, c.HeadCountKv, c.HeadDim) { SlidingNumBlocks = settings.NumSlidingBlocks };
         using var stage = device.LoadStage(model, new LayerRange(0, c.BlockCount), kv, settings.MaxBatchedTokens);
         var policy = new SchedulerPolicy(settings);
         var rng = new DeterministicRandom(5);
-        var prompts = Enumerable.Range(0, sequences).Select(_ => Enumerable.Range(0, promptLength).Select(_ => 3 + rng.NextInt(300)).ToArray()).ToArray();
+        // A shared 9-token start (two full blocks to hit in the prefix cache), then each its own tokens; a
+        // sequence recomputed after preemption hits its own earlier blocks too.
+        var shared = Enumerable.Range(0, 9).Select(_ => 3 + rng.NextInt(300)).ToArray();
+        var prompts = Enumerable.Range(0, sequences).Select(_ => shared.Concat(Enumerable.Range(0, promptLength - 9).Select(_ => 3 + rng.NextInt(300))).ToArray()).ToArray();
         for (int s = 0; s < sequences; s++)
             Assert.True(policy.TryAdd(new SequenceRequest(s, prompts[s], newTokens, 0, TimeSpan.FromSeconds(s)) { IgnoreEos = true }).IsAccepted);
 
@@ -75,7 +78,9 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
             maxSlidingUsed = Math.Max(maxSlidingUsed, policy.SlidingBlockPool!.UsedCount);
         }
         Assert.Equal(0, policy.LiveCount);
-        output.WriteLine($"{steps} steps, {policy.TotalPreemptions} preemptions, at most {maxSlidingUsed} of {settings.NumSlidingBlocks} sliding blocks in use");
+        output.WriteLine($"{steps} steps, {policy.TotalPreemptions} preemptions, at most {maxSlidingUsed} of {settings.NumSlidingBlocks} sliding blocks in use, " +
+            $"{policy.BlockPool.Hits} of {policy.BlockPool.Queries} prefix blocks hit");
+        Assert.True(policy.BlockPool.Hits > 0, "no prefix-cache hit");
 
         // The full-KV path: each sequence alone, every layer in one pool of consecutive blocks, its prompt
         // and then the same tokens one at a time.
@@ -104,15 +109,16 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
         Assert.True(policy.TotalPreemptions > 0, "5 sliding blocks never ran short");
     }
 
-    /// <summary>The whole runtime (actors, stage, scheduler) on the gemma3 model: the same greedy tokens with the sliding pool as with one pool, under preemption.</summary>
+    /// <summary>The whole runtime (actors, stage, scheduler) on the gemma3 model: the same greedy tokens with the sliding pool as with one pool, under preemption and prefix-cache hits.</summary>
     [Fact]
     public void Greedy_gemma3_generations_are_the_same_with_and_without_the_sliding_pool()
     {
         var rng = new DeterministicRandom(23);
+        var shared = Enumerable.Range(0, 12).Select(_ => 3 + rng.NextInt(300)).ToArray(); // three blocks for the prefix cache
         var requests = Enumerable.Range(0, 6).Select(i => new Generate
         {
             RequestId = $"g-{i}",
-            PromptTokens = Enumerable.Range(0, 5 + rng.NextInt(30)).Select(_ => 3 + rng.NextInt(300)).ToArray(),
+            PromptTokens = shared.Concat(Enumerable.Range(0, 1 + rng.NextInt(24)).Select(_ => 3 + rng.NextInt(300))).ToArray(),
             MaxTokens = 40 + rng.NextInt(40),
             Sampling = SamplingOptions.Greedy with { IgnoreEos = true },
         }).ToList();
@@ -137,7 +143,8 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
             h.AwaitAllBlocksFree(this);
             var gauges = h.Runtime.Metrics.Replica(0);
             AwaitCondition(() => gauges.SlidingBlocksUsed == 0 && gauges.SlidingBlocksFree == h.Runtime.KvCache.SlidingNumBlocks, TimeSpan.FromSeconds(10));
-            Assert.True(h.Runtime.Metrics.PreemptionsTotal > 0, "60 main blocks for six sequences of up to 114 tokens never ran short");
+            Assert.True(h.Runtime.Metrics.PreemptionsTotal > 0, "60 main blocks for six sequences of up to 115 tokens never ran short");
+            Assert.True(Interlocked.Read(ref gauges.PrefixHits) > 0, "the shared 12-token start never hit the prefix cache");
         }
         for (int i = 0; i < requests.Count; i++)
         {

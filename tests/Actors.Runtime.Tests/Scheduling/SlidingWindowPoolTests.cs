@@ -79,10 +79,10 @@ public sealed class SlidingWindowPoolTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Prefix_caching_swap_KV_import_and_shared_forks_are_off_with_a_sliding_pool()
+    public void Swap_KV_import_and_shared_forks_are_off_with_a_sliding_pool()
     {
         var policy = new SchedulerPolicy(Sliding(slidingBlocks: 32, prefixCaching: true, mode: PreemptionMode.Swap, swapBlocks: 32));
-        Assert.False(policy.KvCache.PrefixCachingEnabled);
+        Assert.True(policy.KvCache.PrefixCachingEnabled);
         Assert.Null(policy.HostBlockPool);
         var parent = SchedulerTestKit.Request(1, promptLength: 9, maxNewTokens: 8) with
         {
@@ -93,6 +93,33 @@ public sealed class SlidingWindowPoolTests(ITestOutputHelper output)
         var import = policy.TryImport(SchedulerTestKit.Request(3, 5), [1, 2, 3, 4, 5], 5, computedTokens: 4, out _);
         Assert.False(import.IsAccepted);
         Assert.Contains("sliding-window", import.Message);
+        while (policy.LiveCount > 0) policy.Step();
+    }
+
+    [Fact]
+    public void A_prefix_hit_takes_the_cached_sliding_blocks_its_window_sees_and_starts_the_rest_released()
+    {
+        var policy = new SchedulerPolicy(Sliding(slidingBlocks: 32, prefixCaching: true));
+        var prefix = Enumerable.Range(100, 30).ToArray();
+        policy.Add(new SequenceRequest(1, prefix.Append(1).ToArray(), 4, 0, TimeSpan.FromSeconds(1)));
+        while (policy.LiveCount > 0) policy.Step();
+        // Sequence 1's sliding blocks went back to the pool, still cached (evictable, most recent last).
+        Assert.Equal(0, policy.SlidingBlockPool!.UsedCount);
+        Assert.True(policy.SlidingBlockPool.CachedCount > 0);
+
+        policy.Add(new SequenceRequest(2, prefix.Append(2).ToArray(), 4, 0, TimeSpan.FromSeconds(2)));
+        var step = policy.Schedule();
+        policy.CheckInvariants();
+        // 31 prompt tokens: 7 full blocks of the shared 30 are cached in the main pool; the first write at 28
+        // sees positions 21-27, so the sliding blocks 5 and 6 come from the cache and 0-4 start released.
+        Assert.Equal(28, step.Of(2).StartPosition);
+        var sliding = step.SlidingBlockTableOf(0).ToArray();
+        Assert.Equal(Enumerable.Repeat(-1, 5), sliding[..5]);
+        Assert.All(sliding[5..], b => Assert.True(b >= 0));
+        Assert.True(policy.TryGetHeldBlocks(2, out int main, out int held));
+        Assert.Equal(8, main);
+        Assert.Equal(3, held); // blocks 5, 6 (hits) and 7 (fresh, for positions 28-30)
+        policy.Complete(step);
         while (policy.LiveCount > 0) policy.Step();
     }
 
