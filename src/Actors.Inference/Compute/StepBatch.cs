@@ -44,19 +44,12 @@ public sealed class StepBatch
     /// <summary>Grows the arrays (never shrinks) so the batch can hold the given sizes.</summary>
     public void EnsureCapacity(int tokens, int sequences, int blockTableWidth, bool slidingPool = false)
     {
-        if (slidingPool)
-        {
-            if (SlidingSlots.Length < Math.Max(tokens, Tokens.Length)) Array.Resize(ref SlidingSlots, Math.Max(tokens, Tokens.Length));
-            int tables = Math.Max(sequences, ContextLength.Length) * blockTableWidth;
-            if (SlidingBlockTables.Length < tables || BlockTableWidth != blockTableWidth) SlidingBlockTables = new int[tables];
-        }
         if (Tokens.Length < tokens)
         {
             Array.Resize(ref Tokens, tokens);
             Array.Resize(ref Positions, tokens);
             Array.Resize(ref Slots, tokens);
             Array.Resize(ref LogitTokens, tokens);
-            if (SlidingSlots.Length > 0) Array.Resize(ref SlidingSlots, tokens);
         }
         if (ContextLength.Length < sequences)
         {
@@ -66,9 +59,14 @@ public sealed class StepBatch
         if (BlockTables.Length < sequences * blockTableWidth || BlockTableWidth != blockTableWidth)
         {
             BlockTables = new int[Math.Max(sequences, ContextLength.Length) * blockTableWidth];
-            if (SlidingBlockTables.Length > 0) SlidingBlockTables = new int[BlockTables.Length];
         }
         BlockTableWidth = blockTableWidth;
+        // The sliding pool's slots and tables mirror the main ones (their contents are rewritten every step).
+        if (slidingPool || SlidingSlots.Length > 0)
+        {
+            if (SlidingSlots.Length != Slots.Length) SlidingSlots = new int[Slots.Length];
+            if (SlidingBlockTables.Length != BlockTables.Length) SlidingBlockTables = new int[BlockTables.Length];
+        }
     }
 
     /// <summary>Checks the batch against a KV cache shape; throws naming the first inconsistency.</summary>
