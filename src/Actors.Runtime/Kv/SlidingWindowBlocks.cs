@@ -64,12 +64,12 @@ public sealed class SlidingWindowBlocks
         if (end > table.ReleasedCount) table.ReleasedCount = end;
     }
 
-    /// <summary>Fresh blocks a write of <paramref name="newTokens"/> tokens from <paramref name="writeStart"/> needs (after <see cref="ReleaseOutOfWindow"/>).</summary>
-    public int BlocksToAdd(KvBlockTable table, int writeStart, int newTokens)
-    {
-        int needed = (writeStart + newTokens + _blockSize - 1) / _blockSize;
-        return Math.Max(0, needed - Math.Max(table.Count, FirstVisibleBlock(writeStart)));
-    }
+    /// <summary>
+    /// Fresh blocks a running sequence's write of <paramref name="newTokens"/> tokens from <paramref name="writeStart"/>
+    /// needs (its table covers every position before the write; an empty one starts with <see cref="Start"/>).
+    /// </summary>
+    public int BlocksToAdd(KvBlockTable table, int writeStart, int newTokens) =>
+        Math.Max(0, (writeStart + newTokens + _blockSize - 1) / _blockSize - table.Count);
 
     /// <summary>
     /// Releases what slid out of the window, then appends blocks for the write. All or nothing for the
@@ -80,13 +80,6 @@ public sealed class SlidingWindowBlocks
         ReleaseOutOfWindow(table, writeStart);
         int fresh = BlocksToAdd(table, writeStart, newTokens);
         if (fresh > _pool.FreeCount) return false;
-        // A table that starts past the window (a write after a gap) gets released entries up to it.
-        int first = FirstVisibleBlock(writeStart);
-        while (table.Count < first)
-        {
-            table.Append(Released);
-            table.ReleasedCount = table.Count;
-        }
         for (int i = 0; i < fresh; i++) table.Append(_pool.TryAllocate());
         return true;
     }
