@@ -285,13 +285,25 @@ public sealed class CpuStageExecutor : IStageExecutor
         }
     }
 
-    public void CopyKvBlock(int source, int destination)
+    /// <summary>Copy-on-write in the main pool: with a sliding-window pool, only the layers that keep their KV there.</summary>
+    public void CopyKvBlock(int source, int destination) => CopyBlock(source, destination, sliding: false);
+
+    /// <summary>Copy-on-write in the sliding-window layers' own pool.</summary>
+    public void CopySlidingKvBlock(int source, int destination)
     {
-        CheckBlock(source);
-        CheckBlock(destination);
+        if (!Kv.HasSlidingPool) throw new NotSupportedException("this stage's KV cache has no sliding-window pool");
+        CopyBlock(source, destination, sliding: true);
+    }
+
+    private void CopyBlock(int source, int destination, bool sliding)
+    {
+        int blocks = sliding ? Kv.SlidingNumBlocks : Kv.NumBlocks;
+        if ((uint)source >= (uint)blocks || (uint)destination >= (uint)blocks)
+            throw new ArgumentOutOfRangeException(nameof(source), $"copy {source} -> {destination} is outside the pool of {blocks}");
         int floats = Kv.BlockSize * Kv.KvDim;
         for (int l = 0; l < Layers.Count; l++)
         {
+            if ((Kv.HasSlidingPool && _layerAttention[l].IsSliding) != sliding) continue; // the layer lives in the other pool
             _kCache[l].AsSpan(source * floats, floats).CopyTo(_kCache[l].AsSpan(destination * floats, floats));
             _vCache[l].AsSpan(source * floats, floats).CopyTo(_vCache[l].AsSpan(destination * floats, floats));
         }
@@ -299,10 +311,10 @@ public sealed class CpuStageExecutor : IStageExecutor
 
     private void CheckBlock(int block)
     {
-        // Swap, migration and copy-on-write move main-pool blocks; with a separate sliding-window pool the
-        // scheduler recomputes instead (its blocks would miss the sliding layers' KV), so a call here is a bug.
+        // Swap and migration move main-pool blocks; with a separate sliding-window pool the scheduler
+        // recomputes instead (a main block misses the sliding layers' KV), so a call here is a bug.
         if (_hasSlidingPoolLayers)
-            throw new NotSupportedException("KV blocks cannot be copied, swapped or migrated while the sliding-window layers keep their KV in a pool of their own");
+            throw new NotSupportedException("KV blocks cannot be swapped or migrated while the sliding-window layers keep their KV in a pool of their own");
         if ((uint)block >= (uint)Kv.NumBlocks) throw new ArgumentOutOfRangeException(nameof(block), $"block {block} is outside the pool of {Kv.NumBlocks}");
     }
 

@@ -1,3 +1,5 @@
+using Actors.Runtime.Collections;
+
 namespace Actors.Runtime.Kv;
 
 /// <summary>
@@ -14,7 +16,8 @@ namespace Actors.Runtime.Kv;
 /// in the free list as a cached block and a later prompt with the same prefix can take it back. A hit
 /// needs only the blocks its first write can see (<see cref="UsableHit"/>); earlier entries start
 /// released. Shared blocks are full and before every write, so they are never written again.
-/// Forks and swap stay off with a sliding pool (the scheduler turns them off).
+/// Forks share blocks by reference count with copy-on-write, as in the main pool; swap stays off (the
+/// scheduler turns it off).
 /// Freeing while the sequence's previous step is in flight cannot happen: a sequence is in at most one
 /// step at a time, and its next write is scheduled only after that step's result is applied.
 /// </remarks>
@@ -65,23 +68,63 @@ public sealed class SlidingWindowBlocks
     }
 
     /// <summary>
-    /// Fresh blocks a running sequence's write of <paramref name="newTokens"/> tokens from <paramref name="writeStart"/>
-    /// needs (its table covers every position before the write; an empty one starts with <see cref="Start"/>).
+    /// Blocks a running sequence's write of <paramref name="newTokens"/> tokens from <paramref name="writeStart"/>
+    /// takes from the pool: fresh ones past its table, and a private copy of each block it writes that a fork
+    /// shares (its table covers every position before the write; an empty one starts with <see cref="Start"/>).
     /// </summary>
-    public int BlocksToAdd(KvBlockTable table, int writeStart, int newTokens) =>
-        Math.Max(0, (writeStart + newTokens + _blockSize - 1) / _blockSize - table.Count);
+    public int BlocksNeeded(KvBlockTable table, int writeStart, int newTokens) =>
+        Math.Max(0, (writeStart + newTokens + _blockSize - 1) / _blockSize - table.Count) + SharedWritten(table, writeStart);
 
     /// <summary>
-    /// Releases what slid out of the window, then appends blocks for the write. All or nothing for the
-    /// new blocks: false, with only the release done (it is final anyway), when the pool is short.
+    /// Releases what slid out of the window, then makes room for the write: a private copy of every written
+    /// block still shared with a fork (recorded as (shared → copy) in <paramref name="copies"/> for the device),
+    /// then fresh blocks. All or nothing for the new blocks: false, with only the release done (it is final
+    /// anyway), when the pool is short.
     /// </summary>
-    public bool TryAllocate(KvBlockTable table, int writeStart, int newTokens)
+    public bool TryAllocate(KvBlockTable table, int writeStart, int newTokens, ReusableList<BlockCopy> copies)
     {
         ReleaseOutOfWindow(table, writeStart);
-        int fresh = BlocksToAdd(table, writeStart, newTokens);
-        if (fresh > _pool.FreeCount) return false;
+        int shared = SharedWritten(table, writeStart);
+        int fresh = BlocksNeeded(table, writeStart, newTokens) - shared;
+        if (fresh + shared > _pool.FreeCount) return false;
+        for (int i = writeStart / _blockSize; i < table.Count && shared > 0; i++)
+        {
+            int source = table[i];
+            if (_pool.RefCount(source) <= 1) continue;
+            int copy = _pool.TryAllocate();
+            copies.Add(new BlockCopy(source, copy));
+            _pool.Free(source); // only this sequence's reference; the fork keeps the block
+            table.Replace(i, copy);
+            shared--;
+        }
         for (int i = 0; i < fresh; i++) table.Append(_pool.TryAllocate());
         return true;
+    }
+
+    /// <summary>
+    /// Gives <paramref name="child"/> (empty) the same table as <paramref name="parent"/>: live blocks shared by
+    /// reference count, released entries released. The first of the two to write into the shared, partly
+    /// filled last block gets a private copy (<see cref="TryAllocate"/>).
+    /// </summary>
+    public void Fork(KvBlockTable parent, KvBlockTable child)
+    {
+        if (child.Count != 0) throw new InvalidOperationException("a fork needs an empty child table");
+        for (int i = 0; i < parent.Count; i++)
+        {
+            if (i >= parent.ReleasedCount) _pool.AddRef(parent[i]);
+            child.Append(parent[i]);
+        }
+        child.ReleasedCount = parent.ReleasedCount;
+        child.HashedCount = parent.HashedCount;
+    }
+
+    /// <summary>Blocks of the table from the one holding <paramref name="writeStart"/> on that another table shares (only a fork's partly filled last block).</summary>
+    private int SharedWritten(KvBlockTable table, int writeStart)
+    {
+        int shared = 0;
+        for (int i = Math.Max(writeStart / _blockSize, table.ReleasedCount); i < table.Count; i++)
+            if (_pool.RefCount(table[i]) > 1) shared++;
+        return shared;
     }
 
     /// <summary>

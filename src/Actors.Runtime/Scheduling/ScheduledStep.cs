@@ -90,6 +90,9 @@ public sealed class ScheduledStep
     /// <summary>Copy-on-write copies (device block → device block).</summary>
     public ReadOnlySpan<BlockCopy> BlockCopies => CopiesList.Span;
 
+    /// <summary>Copy-on-write copies in the sliding-window layers' own pool (a block two forks share, written by one).</summary>
+    public ReadOnlySpan<BlockCopy> SlidingBlockCopies => SlidingCopiesList.Span;
+
     /// <summary>Swap-out copies (device block → host block) of sequences preempted in <see cref="PreemptionMode.Swap"/>.</summary>
     public ReadOnlySpan<BlockCopy> SwapOut => SwapOutList.Span;
 
@@ -127,6 +130,7 @@ public sealed class ScheduledStep
     internal SchedulerPolicy Owner { get; }
     internal bool InFlight { get; set; }
     internal ReusableList<BlockCopy> CopiesList { get; } = new(8);
+    internal ReusableList<BlockCopy> SlidingCopiesList { get; } = new(8);
     internal ReusableList<BlockCopy> SwapOutList { get; } = new(8);
     internal ReusableList<BlockCopy> SwapInList { get; } = new(8);
 
@@ -147,6 +151,7 @@ public sealed class ScheduledStep
         _slidingBlockTables.Clear();
         _preempted.Clear();
         CopiesList.Clear();
+        SlidingCopiesList.Clear();
         SwapOutList.Clear();
         SwapInList.Clear();
     }

@@ -217,7 +217,7 @@ public sealed partial class SchedulerPolicy
     /// <summary>
     /// Room for a running sequence's next <paramref name="count"/> tokens in both pools, all or nothing
     /// for new blocks (sliding blocks that fell out of the window are released either way: they are
-    /// never read again). Copy-on-write copies go to the step.
+    /// never read again). Copy-on-write copies (both pools) go to the step.
     /// </summary>
     private bool TryAllocateSlots(SequenceState sequence, int count)
     {
@@ -232,13 +232,13 @@ public sealed partial class SchedulerPolicy
     private bool SlidingRoomFor(SequenceState sequence, int start, int count)
     {
         _sliding!.ReleaseOutOfWindow(sequence.SlidingTable!, start);
-        return _sliding.BlocksToAdd(sequence.SlidingTable!, start, count) <= _sliding.Pool.FreeCount;
+        return _sliding.BlocksNeeded(sequence.SlidingTable!, start, count) <= _sliding.Pool.FreeCount;
     }
 
     /// <summary>Takes the sliding blocks <see cref="SlidingRoomFor"/> found room for (nothing without a sliding pool).</summary>
     private void AllocateSliding(SequenceState sequence, int start, int count)
     {
-        if (_sliding != null && !_sliding.TryAllocate(sequence.SlidingTable!, start, count))
+        if (_sliding != null && !_sliding.TryAllocate(sequence.SlidingTable!, start, count, _step.SlidingCopiesList))
             throw new InvalidOperationException($"the sliding-window pool lost the room found for sequence {sequence.Id}");
     }
 

@@ -42,8 +42,8 @@ public sealed partial class SchedulerPolicy
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings.Validate();
         _pool = new KvBlockPool(settings.NumBlocks, settings.BlockSize);
-        // A main-pool block misses the sliding layers' KV, so what moves or shares main blocks on their own
-        // (swap, forks, KV import) is off with a sliding pool; prefix caching caches both (SlidingWindowBlocks).
+        // A main-pool block misses the sliding layers' KV, so what moves main blocks on their own (swap, KV
+        // import) is off with a sliding pool; prefix caching and forks share blocks of both (SlidingWindowBlocks).
         if (settings.NumSlidingBlocks > 0)
             _sliding = new SlidingWindowBlocks(new KvBlockPool(settings.NumSlidingBlocks, settings.BlockSize), settings.SlidingWindow);
         if (settings.PreemptionMode is PreemptionMode.Swap or PreemptionMode.Auto && settings.NumSwapBlocks > 0 && _sliding == null)
@@ -161,7 +161,6 @@ public sealed partial class SchedulerPolicy
 
         var sequence = RentSequence();
         sequence.Start(request, request.Id, ++_admissions);
-        if (_sliding != null) sequence.PendingForks = null; // forks cannot share blocks here: each runs on its own (below)
         _live.Add(request.Id, sequence);
         _waiting.InsertByArrival(sequence);
         if (sequence.PendingForks != null)
@@ -179,7 +178,7 @@ public sealed partial class SchedulerPolicy
         if (forks.Length + 1 > _settings.MaxRunningSequences)
             return AdmissionResult.Reject(AdmissionStatus.InvalidMaxNewTokens,
                 $"{forks.Length + 1} parallel sequences are more than the {_settings.MaxRunningSequences} that may run at once");
-        if (request.Forks.Length > 0 && (request.PromptTokens.Length == 1 || _sliding != null) && _waiting.Count + forks.Length >= _settings.MaxWaiting)
+        if (request.Forks.Length > 0 && request.PromptTokens.Length == 1 && _waiting.Count + forks.Length >= _settings.MaxWaiting)
             return AdmissionResult.Reject(AdmissionStatus.QueueFull, $"the waiting queue has no room for {forks.Length + 1} sequences");
         for (int i = 0; i < forks.Length; i++)
         {
@@ -219,6 +218,7 @@ public sealed partial class SchedulerPolicy
             if (run)
             {
                 _kv.Fork(parent.Table, child.Table);
+                _sliding?.Fork(parent.SlidingTable!, child.SlidingTable!);
                 _running.Insert(child);
             }
             else _waiting.InsertByArrival(child);

@@ -55,9 +55,9 @@ public sealed record SchedulerSettings
     public int MaxPriorityPreemptionsPerStep { get; init; } = 1;
     /// <summary>
     /// KV blocks of the sliding-window layers' own pool (<see cref="Kv.SlidingWindowBlocks"/>); 0: those
-    /// layers share the main pool and every block holds all layers. With a pool of their own, forks
-    /// sharing blocks, swapping and KV import are off (a main block would miss the sliding layers' KV):
-    /// forks run on their own and preemption recomputes. Prefix caching caches blocks of both pools.
+    /// layers share the main pool and every block holds all layers. With a pool of their own, swapping
+    /// and KV import are off (a main block would miss the sliding layers' KV): preemption recomputes.
+    /// Prefix caching and forks share blocks of both pools.
     /// </summary>
     public int NumSlidingBlocks { get; init; }
     /// <summary>Positions a sliding-window layer attends to (the query and the window − 1 before it); required with <see cref="NumSlidingBlocks"/>.</summary>

@@ -30,13 +30,13 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
         var c = model.Config;
         Assert.True(c.IsSlidingLayer(0) && !c.IsSlidingLayer(5));
         using var device = new CpuDevice(threads: 2);
-        const int sequences = 4, promptLength = 13, newTokens = 90;
+        const int sequences = 4, promptLength = 14, newTokens = 90; // forks start at 13: inside a block, so it is copied on write
         // Main pool for every sequence's whole context; 5 sliding blocks (what one 8-token chunk after a window of 8
         // needs): decoding sequences hold 2-3 each, so they push each other out (recompute) while every sliding
         // block is recycled again and again.
         var settings = new SchedulerSettings
         {
-            MaxBatchedTokens = 8, MaxRunningSequences = sequences, MaxWaiting = 8, BlockSize = BlockSize, NumBlocks = 4 * 27,
+            MaxBatchedTokens = 8, MaxRunningSequences = sequences + 2, MaxWaiting = 8, BlockSize = BlockSize, NumBlocks = 4 * 27,
             MaxModelLength = 128, EnableChunkedPrefill = true, EnablePrefixCaching = true, PreemptionMode = PreemptionMode.Recompute,
             MaxInFlightSteps = 1, NumSlidingBlocks = 5, SlidingWindow = c.SlidingWindow,
         };
@@ -48,11 +48,19 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
         // sequence recomputed after preemption hits its own earlier blocks too.
         var shared = Enumerable.Range(0, 9).Select(_ => 3 + rng.NextInt(300)).ToArray();
         var prompts = Enumerable.Range(0, sequences).Select(_ => shared.Concat(Enumerable.Range(0, promptLength - 9).Select(_ => 3 + rng.NextInt(300))).ToArray()).ToArray();
+        // Sequence 0 comes with two forks (ids 10, 11: parallel sampling) that share its prompt's blocks in both pools.
         for (int s = 0; s < sequences; s++)
-            Assert.True(policy.TryAdd(new SequenceRequest(s, prompts[s], newTokens, 0, TimeSpan.FromSeconds(s)) { IgnoreEos = true }).IsAccepted);
+        {
+            var request = new SequenceRequest(s, prompts[s], newTokens, 0, TimeSpan.FromSeconds(s)) { IgnoreEos = true };
+            if (s == 0) request = request with { Forks = [request with { Id = 10, Forks = [] }, request with { Id = 11, Forks = [] }] };
+            Assert.True(policy.TryAdd(request).IsAccepted);
+        }
+        long[] ids = [0, 1, 2, 3, 10, 11];
+        long PromptOf(long id) => id >= 10 ? 0 : id;
 
         // The scheduled path: greedy tokens, and the logits each was sampled from, per sequence.
-        var logits = Enumerable.Range(0, sequences).Select(_ => new List<float[]>()).ToArray();
+        var logits = ids.ToDictionary(id => id, _ => new List<float[]>());
+        int slidingCopies = 0;
         var batch = new StepBatch();
         var outputRows = new float[settings.MaxRunningSequences * c.VocabSize];
         int steps = 0, maxSlidingUsed = 0;
@@ -60,6 +68,9 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
         {
             var step = policy.Schedule();
             StepBatchFiller.Fill(step, batch);
+            slidingCopies += step.SlidingBlockCopies.Length;
+            foreach (var copy in step.SlidingBlockCopies) stage.CopySlidingKvBlock(copy.Source, copy.Destination);
+            foreach (var copy in step.BlockCopies) stage.CopyKvBlock(copy.Source, copy.Destination);
             var sampled = new int[step.LogitCount];
             if (batch.TokenCount > 0)
             {
@@ -79,8 +90,9 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
         }
         Assert.Equal(0, policy.LiveCount);
         output.WriteLine($"{steps} steps, {policy.TotalPreemptions} preemptions, at most {maxSlidingUsed} of {settings.NumSlidingBlocks} sliding blocks in use, " +
-            $"{policy.BlockPool.Hits} of {policy.BlockPool.Queries} prefix blocks hit");
+            $"{policy.BlockPool.Hits} of {policy.BlockPool.Queries} prefix blocks hit, {slidingCopies} sliding copy-on-write copies");
         Assert.True(policy.BlockPool.Hits > 0, "no prefix-cache hit");
+        Assert.True(slidingCopies > 0, "the forks never wrote into a sliding block they shared");
 
         // The full-KV path: each sequence alone, every layer in one pool of consecutive blocks, its prompt
         // and then the same tokens one at a time.
@@ -88,8 +100,9 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
         using var reference = device.LoadStage(model, new LayerRange(0, c.BlockCount), fullKv, 128);
         var refBatch = new StepBatch();
         var refOut = new float[128 * c.VocabSize];
-        for (int s = 0; s < sequences; s++)
+        foreach (long id in ids)
         {
+            int s = (int)PromptOf(id);
             var tokens = new List<int>(prompts[s]);
             SequenceBatch.Create(prompts[s], 0, fullKv, allLogits: false, refBatch);
             reference.Forward(refBatch, ReadOnlySpan<float>.Empty, refOut);
@@ -101,10 +114,10 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
                 reference.Forward(refBatch, ReadOnlySpan<float>.Empty, refOut);
                 expected.Add(refOut.AsSpan(0, c.VocabSize).ToArray());
             }
-            var got = logits[s];
+            var got = logits[id];
             Assert.Equal(newTokens, got.Count);
             for (int i = 0; i < newTokens; i++)
-                Assert.True(expected[i].AsSpan().SequenceEqual(got[i]), $"sequence {s}: the logits of generated token {i} differ from the full-KV path");
+                Assert.True(expected[i].AsSpan().SequenceEqual(got[i]), $"sequence {id}: the logits of generated token {i} differ from the full-KV path");
         }
         Assert.True(policy.TotalPreemptions > 0, "5 sliding blocks never ran short");
     }
@@ -151,6 +164,39 @@ public sealed class SlidingWindowPoolExactnessTests(ITestOutputHelper output) : 
             Assert.True(slidingPool[i].Completed is not null, $"request {i} was rejected: {slidingPool[i].Rejected}");
             Assert.Equal(onePool[i].Tokens, slidingPool[i].Tokens);
         }
+    }
+
+    /// <summary>
+    /// n = 3 seeded choices on the gemma3 model share the prompt's blocks in both pools (the first write
+    /// into the shared partial block is copied on the device) and each equals the request alone.
+    /// </summary>
+    [Fact]
+    public async Task Parallel_choices_share_sliding_blocks_and_each_equals_the_request_alone()
+    {
+        using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime.kv-cache.block-size = 4", Gemma3), name: "choices");
+        Assert.True(h.Runtime.KvCache.HasSlidingPool);
+        var prompt = Enumerable.Range(0, 30).Select(i => 3 + (i * 37) % 300).ToArray(); // forks start at 29, inside a block
+        var requests = Enumerable.Range(0, 3).Select(i => new Generate
+        {
+            RequestId = $"c-{i}", PromptTokens = prompt, MaxTokens = 24,
+            Sampling = new SamplingOptions { Temperature = 1.5f, Seed = 500 + (ulong)i, IgnoreEos = true },
+        }).ToList();
+        var choices = h.Runtime.StreamChoicesWithCompletion(requests);
+        var results = new List<int[]>();
+        foreach (var (chunks, completion) in choices)
+        {
+            var tokens = new List<int>();
+            await foreach (var chunk in chunks) tokens.AddRange(chunk.TokenIds);
+            await completion.WaitAsync(TimeSpan.FromSeconds(60));
+            results.Add(tokens.ToArray());
+        }
+        Assert.True(results.Select(r => string.Join(",", r)).Distinct().Count() > 1, "seeded choices should differ");
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var alone = await h.Runtime.GenerateAsync(requests[i] with { RequestId = $"alone-{i}" }).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(alone.TokenIds.ToArray(), results[i]);
+        }
+        h.AwaitAllBlocksFree(this);
     }
 
     private static int ArgMax(ReadOnlySpan<float> x)

@@ -79,21 +79,40 @@ public sealed class SlidingWindowPoolTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Swap_KV_import_and_shared_forks_are_off_with_a_sliding_pool()
+    public void Swap_and_KV_import_are_off_with_a_sliding_pool()
     {
         var policy = new SchedulerPolicy(Sliding(slidingBlocks: 32, prefixCaching: true, mode: PreemptionMode.Swap, swapBlocks: 32));
         Assert.True(policy.KvCache.PrefixCachingEnabled);
         Assert.Null(policy.HostBlockPool);
-        var parent = SchedulerTestKit.Request(1, promptLength: 9, maxNewTokens: 8) with
-        {
-            Forks = [SchedulerTestKit.Request(2, 9, 8) with { PromptTokens = SchedulerTestKit.Request(1, 9).PromptTokens }],
-        };
-        policy.Add(parent);
-        Assert.Equal(2, policy.WaitingCount); // the fork runs on its own instead of sharing the parent's blocks
         var import = policy.TryImport(SchedulerTestKit.Request(3, 5), [1, 2, 3, 4, 5], 5, computedTokens: 4, out _);
         Assert.False(import.IsAccepted);
         Assert.Contains("sliding-window", import.Message);
+    }
+
+    [Fact]
+    public void A_fork_shares_the_sliding_blocks_and_the_first_write_into_the_shared_partial_block_copies_it_in_both_pools()
+    {
+        var policy = new SchedulerPolicy(Sliding(slidingBlocks: 32));
+        var prompt = SchedulerTestKit.Request(1, 10).PromptTokens;
+        policy.Add(SchedulerTestKit.Request(1, 10, maxNewTokens: 30) with { Forks = [SchedulerTestKit.Request(2, 10, 30) with { PromptTokens = prompt }] });
+        Assert.Equal(1, policy.WaitingCount);
+        var first = policy.Schedule();
+        Assert.Equal(9, first.Of(1).TokenCount); // up to the fork point: all of the prompt but its last token
+        Assert.Single(policy.Complete(first).Forked.ToArray());
+        Assert.True(policy.TryGetHeldBlocks(2, out _, out int forkSliding));
+        Assert.Equal(3, forkSliding);
+        Assert.Equal(3, policy.SlidingBlockPool!.UsedCount); // shared, not copied
+
+        // Both write position 9 into block 2 (position 8 is in it): the first of them gets a private copy, in both pools.
+        var second = policy.Schedule();
+        Assert.Equal(2, second.Sequences.Length);
+        Assert.Single(second.BlockCopies.ToArray());
+        var copy = Assert.Single(second.SlidingBlockCopies.ToArray());
+        Assert.Equal(second.SlidingBlockTableOf(1)[2], copy.Source);
+        Assert.Equal(second.SlidingBlockTableOf(0)[2], copy.Destination);
+        policy.Complete(second);
         while (policy.LiveCount > 0) policy.Step();
+        Assert.Equal(0, policy.SlidingBlockPool.UsedCount);
     }
 
     [Fact]
