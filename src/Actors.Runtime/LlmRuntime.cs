@@ -96,7 +96,7 @@ public sealed partial class LlmRuntime : IExtension
         Layout = LayoutPlanner.Plan(Settings.Layout, devices.Select(d => new DeviceCapacity(d.Descriptor.Id, d.Descriptor.MemoryBytes)).ToList(), costs);
         int maxModelLength = Settings.Scheduler.MaxModelLength > 0 ? Math.Min(Settings.Scheduler.MaxModelLength, c.ContextLength) : c.ContextLength;
         MaxModelLength = maxModelLength;
-        KvCache = KvSizing.Size(Settings.KvCache, Layout, devices, c, maxModelLength);
+        KvCache = KvSizing.Size(Settings.KvCache, Layout, devices, c, maxModelLength, maxChunkTokens: Settings.Scheduler.MaxBatchedTokens);
         KvSizing.CheckFit(Model, Layout, devices, KvCache, Settings.Scheduler.MaxBatchedTokens);
 
         Topology = Topology.FromSettings(Settings, devices.Select(d => new TopologyDevice(d.Descriptor.Id, d.Descriptor.Kind, NodeOf(Settings, d.Descriptor.Id))));
@@ -120,6 +120,8 @@ public sealed partial class LlmRuntime : IExtension
                 MaxWaiting = Settings.Scheduler.MaxWaiting,
                 BlockSize = KvCache.BlockSize,
                 NumBlocks = KvCache.NumBlocks,
+                NumSlidingBlocks = KvCache.SlidingNumBlocks,
+                SlidingWindow = KvCache.HasSlidingPool ? c.SlidingWindow : 0,
                 MaxModelLength = maxModelLength,
                 EnableChunkedPrefill = Settings.Scheduler.ChunkedPrefill,
                 EnablePrefixCaching = Settings.Scheduler.PrefixCaching,

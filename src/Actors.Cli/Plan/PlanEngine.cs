@@ -80,14 +80,14 @@ public sealed class PlanEngine(PlanSettings settings, ModelCatalog models, Hardw
     }
 
     /// <summary>
-    /// One sequence's KV (F16, every layer) at the workload's mean final context, copied between two
+    /// One sequence's KV (F16, every layer: a sliding-window layer's window only) at the workload's mean final context, copied between two
     /// cards over each interconnect: between the cards of a bridged pair where there are bridges.
     /// </summary>
     private IReadOnlyList<KvMove> KvMoves(PlanRequest request)
     {
         var w = request.Workload;
         long tokens = (long)Math.Min(request.Model.Config.ContextLength, w.Prompt.Mean + w.Output.Mean);
-        long bytes = request.Model.KvBytesPerToken(request.Options.Roofline.KvElementBytes) * tokens;
+        long bytes = request.Model.KvBytesPerSequence(tokens, request.Options.Roofline.KvElementBytes);
         return LinkVariants.For(hardware, settings.Topology)
             .Where(v => v.Topology.GpuCount > 1)
             .Select(v =>

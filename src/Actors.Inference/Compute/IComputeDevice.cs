@@ -27,4 +27,10 @@ public interface IComputeDevice : IDisposable
 
     /// <summary>Whether its last stages return final hidden states (<see cref="IStageExecutor.ReadNormedHidden"/>), which embeddings need.</summary>
     bool ReturnsHiddenStates => false;
+
+    /// <summary>
+    /// Whether its stages keep sliding-window layers' KV in a pool of their own (<see cref="KvCacheSpec.SlidingNumBlocks"/>,
+    /// <see cref="StepBatch.SlidingSlots"/>); a runtime with any device that does not gives every layer the main pool.
+    /// </summary>
+    bool SupportsSlidingWindowPool => false;
 }

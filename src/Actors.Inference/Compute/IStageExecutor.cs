@@ -44,4 +44,11 @@ public interface IStageExecutor : IDisposable
 
     /// <summary>Copies block <paramref name="source"/> onto <paramref name="destination"/> (copy-on-write).</summary>
     void CopyKvBlock(int source, int destination);
+
+    /// <summary>
+    /// Copies block <paramref name="source"/> of the sliding-window layers' own pool (<see cref="KvCacheSpec.SlidingNumBlocks"/>)
+    /// onto <paramref name="destination"/> (copy-on-write of a block two forks share); only stages with such a pool.
+    /// </summary>
+    void CopySlidingKvBlock(int source, int destination) =>
+        throw new NotSupportedException($"{GetType().Name} keeps no separate sliding-window KV pool");
 }

@@ -21,6 +21,14 @@ public sealed class StepBatch
     /// <summary>Block table of sequence s at [s × BlockTableWidth, (s+1) × BlockTableWidth).</summary>
     public int[] BlockTables = [];
     public int BlockTableWidth;
+    /// <summary>
+    /// With a separate sliding-window pool (<see cref="KvCacheSpec.HasSlidingPool"/>): each token's slot in
+    /// that pool [TokenCount], and each sequence's table into it, same width and logical indexing as
+    /// <see cref="BlockTables"/>; entries of blocks that slid out of the window are -1 and never read.
+    /// Empty otherwise.
+    /// </summary>
+    public int[] SlidingSlots = [];
+    public int[] SlidingBlockTables = [];
     /// <summary>Indices of the tokens whose logits the last stage computes [LogitCount].</summary>
     public int[] LogitTokens = [];
 
@@ -30,8 +38,11 @@ public sealed class StepBatch
 
     public ReadOnlySpan<int> BlockTable(int sequence) => BlockTables.AsSpan(sequence * BlockTableWidth, BlockTableWidth);
 
+    /// <summary>Sequence <paramref name="sequence"/>'s table into the sliding-window pool (only with one).</summary>
+    public ReadOnlySpan<int> SlidingBlockTable(int sequence) => SlidingBlockTables.AsSpan(sequence * BlockTableWidth, BlockTableWidth);
+
     /// <summary>Grows the arrays (never shrinks) so the batch can hold the given sizes.</summary>
-    public void EnsureCapacity(int tokens, int sequences, int blockTableWidth)
+    public void EnsureCapacity(int tokens, int sequences, int blockTableWidth, bool slidingPool = false)
     {
         if (Tokens.Length < tokens)
         {
@@ -50,12 +61,20 @@ public sealed class StepBatch
             BlockTables = new int[Math.Max(sequences, ContextLength.Length) * blockTableWidth];
         }
         BlockTableWidth = blockTableWidth;
+        // The sliding pool's slots and tables mirror the main ones (their contents are rewritten every step).
+        if (slidingPool || SlidingSlots.Length > 0)
+        {
+            if (SlidingSlots.Length != Slots.Length) SlidingSlots = new int[Slots.Length];
+            if (SlidingBlockTables.Length != BlockTables.Length) SlidingBlockTables = new int[BlockTables.Length];
+        }
     }
 
     /// <summary>Checks the batch against a KV cache shape; throws naming the first inconsistency.</summary>
     public void Validate(KvCacheSpec kv, int vocabSize)
     {
         if (TokenCount <= 0) throw new ArgumentException("a step batch needs at least one token");
+        if (kv.HasSlidingPool && (SlidingSlots.Length < TokenCount || SlidingBlockTables.Length < SequenceCount * BlockTableWidth))
+            throw new ArgumentException("the KV cache has a sliding-window pool but the batch carries no sliding slots and block tables");
         if (QueryStart[0] != 0 || QueryStart[SequenceCount] != TokenCount)
             throw new ArgumentException($"sequence token ranges cover [{QueryStart[0]}, {QueryStart[SequenceCount]}), expected [0, {TokenCount})");
         for (int s = 0; s < SequenceCount; s++)
@@ -75,6 +94,12 @@ public sealed class StepBatch
                 int block = table[Positions[t] / kv.BlockSize];
                 if (Slots[t] != block * kv.BlockSize + Positions[t] % kv.BlockSize)
                     throw new ArgumentException($"token {t} of sequence {s} writes slot {Slots[t]}, but its block table says {block * kv.BlockSize + Positions[t] % kv.BlockSize}");
+                if (!kv.HasSlidingPool) continue;
+                int sliding = SlidingBlockTable(s)[Positions[t] / kv.BlockSize];
+                if ((uint)sliding >= (uint)kv.SlidingNumBlocks)
+                    throw new ArgumentException($"token {t} of sequence {s} writes sliding-window block {sliding}, outside that pool of {kv.SlidingNumBlocks}");
+                if (SlidingSlots[t] != sliding * kv.BlockSize + Positions[t] % kv.BlockSize)
+                    throw new ArgumentException($"token {t} of sequence {s} writes sliding-window slot {SlidingSlots[t]}, but its sliding block table says {sliding * kv.BlockSize + Positions[t] % kv.BlockSize}");
             }
         }
         for (int i = 0; i < TokenCount; i++)

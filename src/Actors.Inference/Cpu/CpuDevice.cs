@@ -14,6 +14,7 @@ public sealed class CpuDevice : IComputeDevice
     public DeviceDescriptor Descriptor { get; }
 
     public bool ReturnsHiddenStates => true;
+    public bool SupportsSlidingWindowPool => true;
 
     public CpuDevice(string id = "cpu:0", int threads = 0, long memoryBytes = 0)
     {
@@ -29,7 +30,7 @@ public sealed class CpuDevice : IComputeDevice
     {
         var c = model.Config;
         long scratch = 4L * maxBatchTokens * (5L * c.EmbeddingLength + 3L * c.QueryDim + 3L * c.FeedForwardLength);
-        return kv.TotalBytes(layers.Count) + scratch + model.WeightBytes(layers.Start, layers.End, layers.Start == 0, layers.End == c.BlockCount);
+        return kv.TotalBytes(c, layers) + scratch + model.WeightBytes(layers.Start, layers.End, layers.Start == 0, layers.End == c.BlockCount);
     }
 
     public IStageExecutor LoadStage(LlamaModel model, LayerRange layers, KvCacheSpec kv, int maxBatchTokens) =>

@@ -30,6 +30,7 @@ public sealed class CpuStageExecutor : IStageExecutor
     private readonly float _queryScale;     // Q's multiplier before QKᵀ (gemma2/3, phi3); 1 = none
     private readonly LayerAttention[] _layerAttention; // per layer of the stage
     private readonly bool _slidingRope;                // some layer of the stage uses Config.SlidingRope
+    private readonly bool _hasSlidingPoolLayers;       // some layer keeps its KV in the separate sliding-window pool
 
     // Scratch, sized for _capacity tokens.
     private int _capacity;
@@ -74,13 +75,14 @@ public sealed class CpuStageExecutor : IStageExecutor
         _ownsPool = ownsPool;
         Layers = layers;
         Kv = kv;
-        long slots = kv.SlotCount * kv.KvDim;
-        if (slots > Array.MaxLength)
-            throw new ArgumentException($"a KV pool of {kv.NumBlocks} blocks x {kv.BlockSize} tokens x {kv.KvDim} values exceeds one array; use fewer blocks");
         _kCache = new float[layers.Count][];
         _vCache = new float[layers.Count][];
         for (int l = 0; l < layers.Count; l++)
         {
+            // A sliding-window layer lives in the sliding pool when there is one (its own, smaller block count).
+            long slots = (long)kv.BlocksOf(_c, layers.Start + l) * kv.BlockSize * kv.KvDim;
+            if (slots > Array.MaxLength)
+                throw new ArgumentException($"a KV pool of {kv.BlocksOf(_c, layers.Start + l)} blocks x {kv.BlockSize} tokens x {kv.KvDim} values exceeds one array; use fewer blocks");
             _kCache[l] = new float[slots];
             _vCache[l] = new float[slots];
         }
@@ -89,6 +91,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         _queryScale = _c.Traits.ScalesQuery ? _c.EffectiveAttentionScale : 1f;
         _layerAttention = new LayerAttention[layers.Count];
         for (int l = 0; l < layers.Count; l++) _layerAttention[l] = _c.LayerAttention(layers.Start + l);
+        _hasSlidingPoolLayers = kv.HasSlidingPool && _layerAttention.Any(a => a.IsSliding);
         _slidingRope = _c.SlidingRope != null && _layerAttention.Any(a => a.IsSliding);
         _attention = new AttentionWork(this);
         _rows = new TokenRowsWork();
@@ -177,13 +180,15 @@ public sealed class CpuStageExecutor : IStageExecutor
         if (_queryScale != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(_q.AsSpan(0, T * _c.QueryDim), _queryScale, _q.AsSpan(0, T * _c.QueryDim));
         var kc = _kCache[local];
         var vc = _vCache[local];
+        bool slidingPool = Kv.HasSlidingPool && attention.IsSliding;
+        var slots = slidingPool ? batch.SlidingSlots : batch.Slots;
         for (int t = 0; t < T; t++)
         {
-            int slot = batch.Slots[t];
+            int slot = slots[t];
             _k.AsSpan(t * kvd, kvd).CopyTo(kc.AsSpan(slot * kvd, kvd));
             _v.AsSpan(t * kvd, kvd).CopyTo(vc.AsSpan(slot * kvd, kvd));
         }
-        _attention.Run(batch, kc, vc, attention.SlidingWindow);
+        _attention.Run(batch, kc, vc, attention.SlidingWindow, slidingPool);
         MatMulShared(T, _c.QueryDim, _att, (w.Output, _proj));
         if (w.PostAttentionNorm != null) _rows.Norm(_pool, _proj, _proj, w.PostAttentionNorm, _c.RmsNormEps, T, dim);
         _rows.Add(_pool, _x, _proj, T * dim);
@@ -280,13 +285,25 @@ public sealed class CpuStageExecutor : IStageExecutor
         }
     }
 
-    public void CopyKvBlock(int source, int destination)
+    /// <summary>Copy-on-write in the main pool: with a sliding-window pool, only the layers that keep their KV there.</summary>
+    public void CopyKvBlock(int source, int destination) => CopyBlock(source, destination, sliding: false);
+
+    /// <summary>Copy-on-write in the sliding-window layers' own pool.</summary>
+    public void CopySlidingKvBlock(int source, int destination)
     {
-        CheckBlock(source);
-        CheckBlock(destination);
+        if (!Kv.HasSlidingPool) throw new NotSupportedException("this stage's KV cache has no sliding-window pool");
+        CopyBlock(source, destination, sliding: true);
+    }
+
+    private void CopyBlock(int source, int destination, bool sliding)
+    {
+        int blocks = sliding ? Kv.SlidingNumBlocks : Kv.NumBlocks;
+        if ((uint)source >= (uint)blocks || (uint)destination >= (uint)blocks)
+            throw new ArgumentOutOfRangeException(nameof(source), $"copy {source} -> {destination} is outside the pool of {blocks}");
         int floats = Kv.BlockSize * Kv.KvDim;
         for (int l = 0; l < Layers.Count; l++)
         {
+            if ((Kv.HasSlidingPool && _layerAttention[l].IsSliding) != sliding) continue; // the layer lives in the other pool
             _kCache[l].AsSpan(source * floats, floats).CopyTo(_kCache[l].AsSpan(destination * floats, floats));
             _vCache[l].AsSpan(source * floats, floats).CopyTo(_vCache[l].AsSpan(destination * floats, floats));
         }
@@ -294,6 +311,10 @@ public sealed class CpuStageExecutor : IStageExecutor
 
     private void CheckBlock(int block)
     {
+        // Swap and migration move main-pool blocks; with a separate sliding-window pool the scheduler
+        // recomputes instead (a main block misses the sliding layers' KV), so a call here is a bug.
+        if (_hasSlidingPoolLayers)
+            throw new NotSupportedException("KV blocks cannot be swapped or migrated while the sliding-window layers keep their KV in a pool of their own");
         if ((uint)block >= (uint)Kv.NumBlocks) throw new ArgumentOutOfRangeException(nameof(block), $"block {block} is outside the pool of {Kv.NumBlocks}");
     }
 
@@ -310,10 +331,12 @@ public sealed class CpuStageExecutor : IStageExecutor
         private float[] _kc = null!, _vc = null!;
         private int[] _tokenSequence = [];
         private int _window, _headsPerChunk, _chunksPerToken;
+        private bool _slidingPool;
 
-        public void Run(StepBatch batch, float[] kc, float[] vc, int window)
+        public void Run(StepBatch batch, float[] kc, float[] vc, int window, bool slidingPool)
         {
             _window = window;
+            _slidingPool = slidingPool;
             _batch = batch;
             _kc = kc;
             _vc = vc;
@@ -344,7 +367,7 @@ public sealed class CpuStageExecutor : IStageExecutor
             // together they read each V row once per pair; each head's bits are what it gets alone.
             PagedAttention.AttendHeads(heads,
                 owner._q.AsSpan(t * c.QueryDim + h0 * hd, heads * hd), _kc, _vc, c.KvDim, (h0 / c.GroupSize) * hd,
-                _batch.BlockTable(s), owner.Kv.BlockSize, first, contextLength, owner._softmaxScale, owner._c.AttentionSoftcap, scores,
+                _slidingPool ? _batch.SlidingBlockTable(s) : _batch.BlockTable(s), owner.Kv.BlockSize, first, contextLength, owner._softmaxScale, owner._c.AttentionSoftcap, scores,
                 owner._att.AsSpan(t * c.QueryDim + h0 * hd, heads * hd));
         }
     }

@@ -16,7 +16,7 @@ public sealed record SchedulingOptions(
     int MaxInFlightSteps,
     TimeSpan StepTimeout = default);
 
-public sealed record KvCacheOptions(int BlockSize, int NumBlocks, double MemoryFraction, int MaxBlocks, KvCacheType Type, int SwapBlocks);
+public sealed record KvCacheOptions(int BlockSize, int NumBlocks, double MemoryFraction, int MaxBlocks, KvCacheType Type, int SwapBlocks, bool SlidingWindowPool = true);
 
 /// <param name="Node">Empty for a device of this process; else the Akka address of the node whose stage host runs it (akka.tcp://system@host:port).</param>
 public sealed record DeviceOptions(string Id, DeviceKind Kind, int Threads, string Spec, string Node = "");
@@ -122,7 +122,8 @@ public sealed record RuntimeSettings(
             k.Double("memory-fraction", 0.0001, 0.99),
             k.Int("max-blocks", 1),
             k.OneOf("type", "f32", "f16") == "f16" ? KvCacheType.F16 : KvCacheType.F32,
-            k.Int("swap-blocks", 0));
+            k.Int("swap-blocks", 0),
+            k.Bool("sliding-window-pool"));
 
         var devices = new List<DeviceOptions>();
         foreach (var d in r.ObjectList("devices"))

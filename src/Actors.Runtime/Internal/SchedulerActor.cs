@@ -246,6 +246,7 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
         foreach (var c in step.SwapOut) work.SwapOut.Add((c.Source, c.Destination));
         foreach (var c in step.SwapIn) work.SwapIn.Add((c.Destination, c.Source));
         foreach (var c in step.BlockCopies) work.BlockCopies.Add((c.Source, c.Destination));
+        foreach (var c in step.SlidingBlockCopies) work.SlidingBlockCopies.Add((c.Source, c.Destination));
         work.ForgetSequences.AddRange(_forget);
         _forget.Clear();
         work.DispatchedAt = work.ReadyAt = _clock.Now;
@@ -369,6 +370,11 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
         if (pool.UsedCount > _gauges.BlocksPeak) _gauges.BlocksPeak = pool.UsedCount;
         _gauges.BlocksFree = pool.FreeCount;
         _gauges.BlocksCachedFree = pool.CachedFreeCount;
+        if (_policy.SlidingBlockPool is { } sliding)
+        {
+            _gauges.SlidingBlocksUsed = sliding.UsedCount;
+            _gauges.SlidingBlocksFree = sliding.FreeCount;
+        }
         Interlocked.Exchange(ref _gauges.PrefixQueries, pool.Queries);
         Interlocked.Exchange(ref _gauges.PrefixHits, pool.Hits);
     }

@@ -174,6 +174,7 @@ internal sealed class StageActor : UntypedActor
     {
         if (work.SwapOut.Count > 0 || work.SwapIn.Count > 0) Swap(work);
         foreach (var (src, dst) in work.BlockCopies) _stage.CopyKvBlock(src, dst);
+        foreach (var (src, dst) in work.SlidingBlockCopies) _stage.CopySlidingKvBlock(src, dst);
         foreach (var write in work.KvWrites)
         {
             if (write.Stage != _index) continue;

@@ -22,17 +22,19 @@ internal static class StageWarmUp
         {
             int start = tokens == 1 ? Math.Min(8, stage.Kv.BlockSize) : 0;
             if (start + tokens > stage.Kv.BlockSize) start = stage.Kv.BlockSize - tokens;
-            batch.EnsureCapacity(tokens, 1, 1);
+            batch.EnsureCapacity(tokens, 1, 1, stage.Kv.HasSlidingPool);
             for (int t = 0; t < tokens; t++)
             {
                 batch.Tokens[t] = (t + 1) % vocab;
                 batch.Positions[t] = start + t;
                 batch.Slots[t] = start + t; // block 0
+                if (stage.Kv.HasSlidingPool) batch.SlidingSlots[t] = start + t; // block 0 of the sliding pool
             }
             batch.QueryStart[0] = 0;
             batch.QueryStart[1] = tokens;
             batch.ContextLength[0] = start + tokens;
             batch.BlockTables[0] = 0;
+            if (stage.Kv.HasSlidingPool) batch.SlidingBlockTables[0] = 0;
             batch.BlockTableWidth = 1;
             batch.LogitTokens[0] = tokens - 1;
             batch.TokenCount = tokens;

@@ -25,6 +25,8 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
     public readonly List<SequenceSetup> NewSequences = new();
     public readonly List<long> ForgetSequences = new();
     public readonly List<(int Source, int Destination)> BlockCopies = new();
+    /// <summary>Copy-on-write copies in the sliding-window layers' own pool.</summary>
+    public readonly List<(int Source, int Destination)> SlidingBlockCopies = new();
     /// <summary>Blocks to copy to host swap slots before the forward pass (preemption by swap).</summary>
     public readonly List<(int Block, int HostSlot)> SwapOut = new();
     /// <summary>Host swap slots to copy back into blocks before the forward pass.</summary>
@@ -86,6 +88,7 @@ internal sealed class StepWork : INoSerializationVerificationNeeded
         NewSequences.Clear();
         ForgetSequences.Clear();
         BlockCopies.Clear();
+        SlidingBlockCopies.Clear();
         SwapOut.Clear();
         SwapIn.Clear();
         KvWrites.Clear();

@@ -32,6 +32,12 @@ public sealed class KvBlockTable
     /// </summary>
     public int HashedCount { get; internal set; }
 
+    /// <summary>
+    /// Leading entries whose blocks went back to the pool because they slid out of the attention
+    /// window (see <see cref="SlidingWindowBlocks"/>); they hold <see cref="SlidingWindowBlocks.Released"/>. 0 in a main table.
+    /// </summary>
+    public int ReleasedCount { get; internal set; }
+
     public ReadOnlySpan<int> Blocks => _blocks.AsSpan(0, Count);
 
     /// <summary>Content hashes of the first <see cref="HashedCount"/> blocks (each chains its parent's).</summary>
@@ -59,6 +65,7 @@ public sealed class KvBlockTable
     {
         Count = 0;
         HashedCount = 0;
+        ReleasedCount = 0;
     }
 
     private void Grow()

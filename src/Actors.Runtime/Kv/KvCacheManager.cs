@@ -52,6 +52,12 @@ public sealed class KvCacheManager
     public int FindCachedPrefix(ReadOnlySpan<int> tokens) => LookUpPrefix(tokens, int.MaxValue) * _blockSize;
 
     /// <summary>
+    /// Content hashes of the first <paramref name="blocks"/> blocks the last <see cref="FindCachedPrefix"/> found
+    /// (valid until the next lookup or allocation): what another pool caches the same prefix under.
+    /// </summary>
+    public ReadOnlySpan<long> FoundPrefixHashes(int blocks) => _hitHashes.AsSpan(0, blocks);
+
+    /// <summary>
     /// Makes room for <paramref name="newTokens"/> tokens written from position <paramref name="writeStart"/>
     /// on: appends fresh blocks and, where a block to be written is shared with another sequence,
     /// replaces it with a private copy and records (shared → copy) in <paramref name="copies"/> for the

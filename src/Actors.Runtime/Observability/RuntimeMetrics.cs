@@ -15,6 +15,9 @@ public sealed class ReplicaGauges
     public volatile int BlocksPeak;
     public volatile int BlocksFree;
     public volatile int BlocksCachedFree;
+    /// <summary>Blocks of the sliding-window layers' own pool (both 0 without one).</summary>
+    public volatile int SlidingBlocksUsed;
+    public volatile int SlidingBlocksFree;
     public long PrefixQueries;
     public long PrefixHits;
 }
@@ -69,6 +72,8 @@ public sealed class RuntimeMetrics : IDisposable
         _meter.CreateObservableGauge("actors.scheduler.running", () => Each(g => g.Running), "{sequence}", "Running sequences");
         _meter.CreateObservableGauge("actors.kv.blocks_used", () => Each(g => g.BlocksUsed), "{block}", "KV blocks in use");
         _meter.CreateObservableGauge("actors.kv.blocks_free", () => Each(g => g.BlocksFree), "{block}", "KV blocks free");
+        _meter.CreateObservableGauge("actors.kv.sliding_blocks_used", () => Each(g => g.SlidingBlocksUsed), "{block}", "Blocks of the sliding-window layers' KV pool in use (0 without one)");
+        _meter.CreateObservableGauge("actors.kv.sliding_blocks_free", () => Each(g => g.SlidingBlocksFree), "{block}", "Blocks of the sliding-window layers' KV pool free (0 without one)");
         _meter.CreateObservableGauge("actors.kv.blocks_cached", () => Each(g => g.BlocksCachedFree), "{block}", "Free KV blocks still holding cached prefixes");
         _meter.CreateObservableGauge("actors.kv.prefix_hit_rate", () => EachRate(), "1", "Prefix-cache hits per query");
         _meter.CreateObservableGauge("actors.tokens.per_second", ObserveRate, "{token}/s", "Generated tokens per second since the last observation");

@@ -17,6 +17,7 @@ public readonly record struct ScheduledSequence(
 {
     internal int TokenOffset { get; init; }
     internal int BlockTableOffset { get; init; }
+    internal int SlidingBlockTableOffset { get; init; }
 }
 
 /// <summary>A sequence preempted while scheduling a step, and how.</summary>
@@ -36,6 +37,7 @@ public sealed class ScheduledStep
     private readonly ReusableList<ScheduledSequence> _sequences;
     private readonly ReusableList<int> _tokens;
     private readonly ReusableList<int> _blockTables;
+    private readonly ReusableList<int> _slidingBlockTables;
     private readonly ReusableList<Preemption> _preempted = new(8);
     private readonly SequenceState?[] _states;
     private readonly int[] _incarnations;
@@ -50,6 +52,8 @@ public sealed class ScheduledStep
         _sequences = new(settings.MaxRunningSequences);
         _tokens = new(settings.MaxBatchedTokens);
         _blockTables = new(Math.Max(16, settings.MaxRunningSequences * 4));
+        HasSlidingPool = settings.NumSlidingBlocks > 0;
+        _slidingBlockTables = new(HasSlidingPool ? Math.Max(16, settings.MaxRunningSequences * 4) : 0);
         _states = new SequenceState?[settings.MaxRunningSequences];
         _incarnations = new int[settings.MaxRunningSequences];
     }
@@ -66,6 +70,8 @@ public sealed class ScheduledStep
     /// <summary>Upper bounds on <see cref="TotalTokens"/> and the number of sequences, for sizing device buffers once.</summary>
     public int MaxTokens { get; }
     public int MaxSequences { get; }
+    /// <summary>The sliding-window layers have a pool of their own: every sequence also has a <see cref="SlidingBlockTableOf"/>.</summary>
+    public bool HasSlidingPool { get; }
 
     /// <summary>
     /// Nothing for the devices or workers to do (no sequence, swap-out or preemption): apply it with
@@ -83,6 +89,9 @@ public sealed class ScheduledStep
 
     /// <summary>Copy-on-write copies (device block → device block).</summary>
     public ReadOnlySpan<BlockCopy> BlockCopies => CopiesList.Span;
+
+    /// <summary>Copy-on-write copies in the sliding-window layers' own pool (a block two forks share, written by one).</summary>
+    public ReadOnlySpan<BlockCopy> SlidingBlockCopies => SlidingCopiesList.Span;
 
     /// <summary>Swap-out copies (device block → host block) of sequences preempted in <see cref="PreemptionMode.Swap"/>.</summary>
     public ReadOnlySpan<BlockCopy> SwapOut => SwapOutList.Span;
@@ -104,12 +113,24 @@ public sealed class ScheduledStep
         return _blockTables.Span.Slice(s.BlockTableOffset, s.BlockCount);
     }
 
+    /// <summary>
+    /// The sequence's table into the sliding-window pool as of this step (same logical indexing and
+    /// length as <see cref="BlockTableOf"/>; blocks out of the window are <see cref="SlidingWindowBlocks.Released"/>).
+    /// </summary>
+    public ReadOnlySpan<int> SlidingBlockTableOf(int index)
+    {
+        if (!HasSlidingPool) throw new InvalidOperationException("this scheduler has no sliding-window pool");
+        ref readonly var s = ref _sequences.Span[index];
+        return _slidingBlockTables.Span.Slice(s.SlidingBlockTableOffset, s.BlockCount);
+    }
+
     /// <summary>Flattened token ids of all sequences in order (what the first stage embeds).</summary>
     public ReadOnlySpan<int> AllTokens => _tokens.Span;
 
     internal SchedulerPolicy Owner { get; }
     internal bool InFlight { get; set; }
     internal ReusableList<BlockCopy> CopiesList { get; } = new(8);
+    internal ReusableList<BlockCopy> SlidingCopiesList { get; } = new(8);
     internal ReusableList<BlockCopy> SwapOutList { get; } = new(8);
     internal ReusableList<BlockCopy> SwapInList { get; } = new(8);
 
@@ -127,8 +148,10 @@ public sealed class ScheduledStep
         _sequences.Clear();
         _tokens.Clear();
         _blockTables.Clear();
+        _slidingBlockTables.Clear();
         _preempted.Clear();
         CopiesList.Clear();
+        SlidingCopiesList.Clear();
         SwapOutList.Clear();
         SwapInList.Clear();
     }
@@ -141,6 +164,7 @@ public sealed class ScheduledStep
         {
             TokenOffset = _tokens.AddRange(state.Tokens.Slice(start, count)),
             BlockTableOffset = _blockTables.AddRange(table),
+            SlidingBlockTableOffset = state.SlidingTable is { } sliding ? _slidingBlockTables.AddRange(sliding.Blocks) : 0,
         });
         _states[index] = state;
         _incarnations[index] = state.Incarnation;

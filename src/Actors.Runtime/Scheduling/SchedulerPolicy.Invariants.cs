@@ -1,3 +1,5 @@
+using Actors.Runtime.Kv;
+
 namespace Actors.Runtime.Scheduling;
 
 public sealed partial class SchedulerPolicy
@@ -20,12 +22,15 @@ public sealed partial class SchedulerPolicy
     {
         _pool.CheckInvariants();
         _hostPool?.CheckInvariants();
+        _sliding?.Pool.CheckInvariants();
+        var slidingRefs = new int[_sliding?.Pool.NumBlocks ?? 0];
         var deviceRefs = new int[_pool.NumBlocks];
         var hostRefs = new int[_hostPool?.NumBlocks ?? 0];
         int waiting = 0, running = 0, swapped = 0;
         foreach (var sequence in _live.Values)
         {
             foreach (int block in sequence.Table.Blocks) deviceRefs[block]++;
+            if (_sliding != null) CheckSlidingTable(sequence, slidingRefs);
             if (sequence.HostTable != null) foreach (int block in sequence.HostTable.Blocks) hostRefs[block]++;
             int hostBlocks = sequence.HostTable?.Count ?? 0;
             switch (sequence.Status)
@@ -59,6 +64,9 @@ public sealed partial class SchedulerPolicy
         for (int b = 0; b < deviceRefs.Length; b++)
             if (deviceRefs[b] != _pool.RefCount(b))
                 throw Broken($"device block {b} has ref count {_pool.RefCount(b)} but {deviceRefs[b]} block tables hold it");
+        for (int b = 0; b < slidingRefs.Length; b++)
+            if (slidingRefs[b] != _sliding!.Pool.RefCount(b))
+                throw Broken($"sliding-window block {b} has ref count {_sliding.Pool.RefCount(b)} but {slidingRefs[b]} block tables hold it");
         for (int b = 0; b < hostRefs.Length; b++)
             if (hostRefs[b] != _hostPool!.RefCount(b))
                 throw Broken($"host block {b} has ref count {_hostPool.RefCount(b)} but {hostRefs[b]} swapped sequences hold it");
@@ -80,6 +88,30 @@ public sealed partial class SchedulerPolicy
         int inFlight = 0;
         foreach (var step in _steps) if (step.InFlight) inFlight++;
         if (inFlight != _inFlightSteps) throw Broken($"{inFlight} step objects are in flight but the count says {_inFlightSteps}");
+    }
+
+    /// <summary>
+    /// A sliding table has the main table's logical length, released entries only below the window of
+    /// the sequence's next write, and never more live blocks than its peak (window plus one chunk).
+    /// </summary>
+    private void CheckSlidingTable(SequenceState sequence, int[] slidingRefs)
+    {
+        var table = sequence.SlidingTable!;
+        if (table.Count != sequence.Table.Count)
+            throw Broken($"sequence {sequence.Id} has {table.Count} sliding-window table entries but {sequence.Table.Count} main ones");
+        for (int i = 0; i < table.Count; i++)
+        {
+            bool released = table[i] == SlidingWindowBlocks.Released;
+            if (released != (i < table.ReleasedCount))
+                throw Broken($"sequence {sequence.Id} sliding-window entry {i} is {table[i]} with {table.ReleasedCount} released");
+            if (!released) slidingRefs[table[i]]++;
+        }
+        int held = sequence.ComputedTokens + sequence.InFlightTokens;
+        if (held > 0 && table.ReleasedCount > _sliding!.FirstVisibleBlock(sequence.ComputedTokens))
+            throw Broken($"sequence {sequence.Id} released sliding-window blocks its next write still reads");
+        int peak = _sliding!.PeakBlocks(Math.Max(1, held), MaxChunk);
+        if (_sliding.LiveBlocks(table) > peak)
+            throw Broken($"sequence {sequence.Id} holds {_sliding.LiveBlocks(table)} sliding-window blocks, more than the window needs ({peak})");
     }
 
     private static InvalidOperationException Broken(string what) => new($"scheduler invariant broken: {what}");

@@ -25,7 +25,8 @@ public sealed partial class SchedulerPolicy
         if (!_live.TryGetValue(id, out var sequence) || sequence.InFlightStep != 0) return false;
         if (sequence.Status is not (SequenceStatus.Running or SequenceStatus.Waiting)) return false;
         if (sequence.PendingForks != null) return false; // its forks start from its KV here
-        int computed = sequence.Status == SequenceStatus.Running ? sequence.ComputedTokens : 0;
+        // With a sliding-window pool a main block misses the sliding layers' KV: the sequence moves without KV and is recomputed there.
+        int computed = sequence.Status == SequenceStatus.Running && _sliding == null ? sequence.ComputedTokens : 0;
         int blockCount = _kv.BlocksFor(computed);
         var blocks = sequence.Table.Blocks[..blockCount].ToArray();
         foreach (int b in blocks) _pool.AddRef(b);
@@ -54,6 +55,9 @@ public sealed partial class SchedulerPolicy
             return AdmissionResult.Reject(AdmissionStatus.DuplicateId, $"sequence {request.Id} is already live on this replica");
         if (tokens.Length > _settings.MaxModelLength)
             return AdmissionResult.Reject(AdmissionStatus.PromptTooLong, $"{tokens.Length} tokens exceed the model length {_settings.MaxModelLength}");
+        if (computedTokens > 0 && _sliding != null)
+            return AdmissionResult.Reject(AdmissionStatus.PromptExceedsKvPool,
+                "this replica keeps sliding-window layers' KV in a pool of their own, so KV blocks cannot be imported: send the sequence without KV to recompute it");
         if (computedTokens > 0 && _running.Count >= _settings.MaxRunningSequences)
             return AdmissionResult.Reject(AdmissionStatus.QueueFull, $"the running set is full ({_settings.MaxRunningSequences} sequences)");
         if (computedTokens == 0 && _waiting.Count >= _settings.MaxWaiting)

@@ -99,7 +99,7 @@ public sealed partial class SchedulerPolicy
             if (count == 0) continue;
 
             bool preemptedItself = false;
-            while (!_kv.TryAllocateSlots(sequence.Table, sequence.ComputedTokens, count, _step.CopiesList))
+            while (!TryAllocateSlots(sequence, count))
             {
                 int victim = FindVictimAfter(i);
                 if (victim < 0)
@@ -156,12 +156,16 @@ public sealed partial class SchedulerPolicy
     {
         var tokens = sequence.Tokens;
         int cached = CachedPrefix(sequence);
+        // With a sliding pool a hit also needs the sliding blocks its first write sees: maybe a shorter one.
+        if (_sliding != null && cached > 0) cached = _sliding.UsableHit(_kv.FoundPrefixHashes(cached / _settings.BlockSize)) * _settings.BlockSize;
         // With forks pending the prompt is computed up to the fork point; at least one token of it
         // here, so the forks start from the step's result.
         if (sequence.PendingForks != null && cached >= sequence.ForkPoint) cached -= _settings.BlockSize;
         int count = PrefillChunk((sequence.PendingForks != null ? sequence.ForkPoint : tokens.Length) - cached);
         if (count == 0) return false;
+        if (_sliding != null && !_sliding.HasRoomToStart(_kv.FoundPrefixHashes(cached / _settings.BlockSize), count)) return false;
         if (!_kv.TryAllocateWithCachedPrefix(sequence.Table, tokens, cached, count)) return false;
+        _sliding?.Start(sequence.SlidingTable!, _kv.FoundPrefixHashes(cached / _settings.BlockSize), count);
         _waiting.Remove(sequence);
         sequence.AtFrontOfClass = false;
         sequence.Status = SequenceStatus.Running;
@@ -184,7 +188,8 @@ public sealed partial class SchedulerPolicy
         for (int preempted = 0; preempted < _settings.MaxPriorityPreemptionsPerStep; preempted++)
         {
             bool slotShort = _running.Count >= _settings.MaxRunningSequences;
-            bool blocksShort = !slotShort && _pool.FreeCount < BlocksToStart(candidate);
+            bool blocksShort = !slotShort && (_pool.FreeCount < BlocksToStart(candidate, out int chunk)
+                || (_sliding != null && _sliding.Pool.FreeCount < _kv.BlocksFor(chunk)));
             if (!slotShort && !blocksShort) return;
             int victim = -1;
             for (int j = _running.Count - 1; j >= 0 && _running[j].Priority > candidate.Priority; j--)
@@ -201,12 +206,40 @@ public sealed partial class SchedulerPolicy
     private int CachedPrefix(SequenceState sequence) => sequence.Request.SkipPrefixCache ? 0 : _kv.FindCachedPrefix(sequence.Tokens);
 
     /// <summary>Blocks the first step of a waiting sequence needs beyond its cached prefix.</summary>
-    private int BlocksToStart(SequenceState sequence)
+    private int BlocksToStart(SequenceState sequence, out int chunk)
     {
         var tokens = sequence.Tokens;
         int cached = CachedPrefix(sequence);
-        int chunk = _settings.EnableChunkedPrefill ? Math.Min(tokens.Length - cached, ChunkCap()) : tokens.Length - cached;
+        chunk = _settings.EnableChunkedPrefill ? Math.Min(tokens.Length - cached, ChunkCap()) : tokens.Length - cached;
         return _kv.BlocksFor(cached + chunk) - cached / _settings.BlockSize;
+    }
+
+    /// <summary>
+    /// Room for a running sequence's next <paramref name="count"/> tokens in both pools, all or nothing
+    /// for new blocks (sliding blocks that fell out of the window are released either way: they are
+    /// never read again). Copy-on-write copies (both pools) go to the step.
+    /// </summary>
+    private bool TryAllocateSlots(SequenceState sequence, int count)
+    {
+        int start = sequence.ComputedTokens;
+        if (_sliding != null && !SlidingRoomFor(sequence, start, count)) return false;
+        if (!_kv.TryAllocateSlots(sequence.Table, start, count, _step.CopiesList)) return false;
+        AllocateSliding(sequence, start, count);
+        return true;
+    }
+
+    /// <summary>Releases the sliding blocks a write from <paramref name="start"/> no longer sees; true when the sliding pool then has room for the write.</summary>
+    private bool SlidingRoomFor(SequenceState sequence, int start, int count)
+    {
+        _sliding!.ReleaseOutOfWindow(sequence.SlidingTable!, start);
+        return _sliding.BlocksNeeded(sequence.SlidingTable!, start, count) <= _sliding.Pool.FreeCount;
+    }
+
+    /// <summary>Takes the sliding blocks <see cref="SlidingRoomFor"/> found room for (nothing without a sliding pool).</summary>
+    private void AllocateSliding(SequenceState sequence, int start, int count)
+    {
+        if (_sliding != null && !_sliding.TryAllocate(sequence.SlidingTable!, start, count, _step.SlidingCopiesList))
+            throw new InvalidOperationException($"the sliding-window pool lost the room found for sequence {sequence.Id}");
     }
 
     /// <summary>
@@ -220,6 +253,9 @@ public sealed partial class SchedulerPolicy
     }
 
     private int ChunkCap() => _settings.LongPrefillThreshold ?? int.MaxValue;
+
+    /// <summary>Most tokens one sequence computes in one step.</summary>
+    private int MaxChunk => _settings.EnableChunkedPrefill ? Math.Min(ChunkCap(), _settings.MaxBatchedTokens) : _settings.MaxBatchedTokens;
 
     /// <summary>
     /// The least important, latest-arriving running sequence after index <paramref name="requester"/>
@@ -264,6 +300,7 @@ public sealed partial class SchedulerPolicy
             }
         }
         _kv.Free(sequence.Table);
+        _sliding?.Free(sequence.SlidingTable!);
         sequence.ComputedTokens = 0;
         sequence.FirstStepPending = true;
         sequence.Status = SequenceStatus.Waiting;

@@ -22,6 +22,8 @@ public sealed partial class SchedulerPolicy
     private readonly KvBlockPool _pool;
     private readonly KvBlockPool? _hostPool;
     private readonly KvCacheManager _kv;
+    /// <summary>The sliding-window layers' own pool and tables; null when every layer uses the main pool.</summary>
+    private readonly SlidingWindowBlocks? _sliding;
     private readonly Dictionary<long, SequenceState> _live;
     /// <summary>Forks not started yet, by id, with the sequence that will start them.</summary>
     private readonly Dictionary<long, SequenceState> _pendingForks = new();
@@ -40,7 +42,11 @@ public sealed partial class SchedulerPolicy
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings.Validate();
         _pool = new KvBlockPool(settings.NumBlocks, settings.BlockSize);
-        if (settings.PreemptionMode is PreemptionMode.Swap or PreemptionMode.Auto && settings.NumSwapBlocks > 0)
+        // A main-pool block misses the sliding layers' KV, so what moves main blocks on their own (swap, KV
+        // import) is off with a sliding pool; prefix caching and forks share blocks of both (SlidingWindowBlocks).
+        if (settings.NumSlidingBlocks > 0)
+            _sliding = new SlidingWindowBlocks(new KvBlockPool(settings.NumSlidingBlocks, settings.BlockSize), settings.SlidingWindow);
+        if (settings.PreemptionMode is PreemptionMode.Swap or PreemptionMode.Auto && settings.NumSwapBlocks > 0 && _sliding == null)
             _hostPool = new KvBlockPool(settings.NumSwapBlocks, settings.BlockSize);
         _kv = new KvCacheManager(_pool, settings.MaxBlocksPerSequence, settings.EnablePrefixCaching);
         int liveCapacity = settings.MaxWaiting + 2 * settings.MaxRunningSequences;
@@ -55,6 +61,18 @@ public sealed partial class SchedulerPolicy
     public SchedulerSettings Settings => _settings;
     /// <summary>The device KV block pool (counters: used, free, cached-free, hits, queries, evictions).</summary>
     public KvBlockPool BlockPool => _pool;
+    /// <summary>The sliding-window layers' own pool; null when they share <see cref="BlockPool"/>.</summary>
+    public KvBlockPool? SlidingBlockPool => _sliding?.Pool;
+
+    /// <summary>Blocks sequence <paramref name="id"/> holds now in the main pool and in the sliding-window pool (0 without one); false if not live.</summary>
+    public bool TryGetHeldBlocks(long id, out int mainBlocks, out int slidingBlocks)
+    {
+        mainBlocks = slidingBlocks = 0;
+        if (!_live.TryGetValue(id, out var sequence)) return false;
+        mainBlocks = sequence.Table.Count;
+        if (_sliding != null) slidingBlocks = _sliding.LiveBlocks(sequence.SlidingTable!);
+        return true;
+    }
     /// <summary>
     /// Prefill seconds per token on this replica, measured by the caller from recent steps; what
     /// <see cref="PreemptionMode.Auto"/> weighs a recompute with (0: not measured yet, recompute).
@@ -134,6 +152,10 @@ public sealed partial class SchedulerPolicy
             return AdmissionResult.Reject(AdmissionStatus.SequenceExceedsKvPool,
                 $"the prompt plus max new tokens need {sequenceBlocks} KV blocks of {_settings.BlockSize} tokens, but the whole pool has {_settings.NumBlocks}: " +
                 "the sequence could not finish even alone");
+        if (_sliding != null && _sliding.PeakBlocks(prompt + request.MaxNewTokens, MaxChunk) is var peak && peak > _settings.NumSlidingBlocks)
+            return AdmissionResult.Reject(AdmissionStatus.SequenceExceedsKvPool,
+                $"the sequence needs up to {peak} sliding-window KV blocks of {_settings.BlockSize} tokens at once, but that pool has {_settings.NumSlidingBlocks}: " +
+                "the sequence could not finish even alone");
         if (_waiting.Count >= _settings.MaxWaiting)
             return AdmissionResult.Reject(AdmissionStatus.QueueFull, $"the waiting queue is full ({_settings.MaxWaiting} sequences)");
 
@@ -196,6 +218,7 @@ public sealed partial class SchedulerPolicy
             if (run)
             {
                 _kv.Fork(parent.Table, child.Table);
+                _sliding?.Fork(parent.SlidingTable!, child.SlidingTable!);
                 _running.Insert(child);
             }
             else _waiting.InsertByArrival(child);
@@ -232,6 +255,10 @@ public sealed partial class SchedulerPolicy
             sequence.InFlightTokens = 0;
             sequence.ComputedTokens += entry.TokenCount;
             _kv.CacheFullBlocks(sequence.Table, sequence.Tokens, sequence.ComputedTokens);
+            _sliding?.CacheComputed(sequence.SlidingTable!, sequence.Table);
+            // Blocks the next write can no longer see go back now, not at its next step: a long prompt's
+            // chunk then holds the pool only while it is computed.
+            _sliding?.ReleaseOutOfWindow(sequence.SlidingTable!, sequence.ComputedTokens);
             if (sequence.PendingForks != null && sequence.ComputedTokens == sequence.ForkPoint) StartForks(sequence, result);
             if (!entry.NeedsLogits) continue;
 
@@ -300,6 +327,7 @@ public sealed partial class SchedulerPolicy
         if (sequence.PendingForks != null)
             foreach (var fork in sequence.PendingForks) _pendingForks.Remove(fork.Id);
         _kv.Free(sequence.Table);
+        _sliding?.Free(sequence.SlidingTable!);
         if (sequence.HostTable is { Count: > 0 } host)
         {
             for (int i = host.Count - 1; i >= 0; i--) _hostPool!.Free(host[i]);
@@ -311,5 +339,6 @@ public sealed partial class SchedulerPolicy
     }
 
     private SequenceState RentSequence() =>
-        _spareSequences.TryPop(out var sequence) ? sequence : new SequenceState(_kv.CreateTable());
+        _spareSequences.TryPop(out var sequence) ? sequence
+            : new SequenceState(_kv.CreateTable()) { SlidingTable = _sliding != null ? _kv.CreateTable() : null };
 }

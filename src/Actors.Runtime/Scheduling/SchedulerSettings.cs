@@ -53,6 +53,15 @@ public sealed record SchedulerSettings
     /// Bounded so a burst of urgent arrivals cannot thrash the running set in a single step.
     /// </summary>
     public int MaxPriorityPreemptionsPerStep { get; init; } = 1;
+    /// <summary>
+    /// KV blocks of the sliding-window layers' own pool (<see cref="Kv.SlidingWindowBlocks"/>); 0: those
+    /// layers share the main pool and every block holds all layers. With a pool of their own, swapping
+    /// and KV import are off (a main block would miss the sliding layers' KV): preemption recomputes.
+    /// Prefix caching and forks share blocks of both pools.
+    /// </summary>
+    public int NumSlidingBlocks { get; init; }
+    /// <summary>Positions a sliding-window layer attends to (the query and the window − 1 before it); required with <see cref="NumSlidingBlocks"/>.</summary>
+    public int SlidingWindow { get; init; }
 
     /// <summary>Blocks a sequence of <see cref="MaxModelLength"/> tokens needs: the width of every block table.</summary>
     public int MaxBlocksPerSequence => (MaxModelLength + BlockSize - 1) / BlockSize;
@@ -70,6 +79,9 @@ public sealed record SchedulerSettings
         if (LongPrefillThreshold is { } threshold) Positive(threshold, nameof(LongPrefillThreshold));
         if (!(SwapSecondsPerBlock >= 0)) throw new ArgumentException($"{nameof(SwapSecondsPerBlock)} must not be negative, got {SwapSecondsPerBlock}");
         if (NumSwapBlocks < 0) throw new ArgumentException($"{nameof(NumSwapBlocks)} must not be negative, got {NumSwapBlocks}");
+        if (NumSlidingBlocks < 0) throw new ArgumentException($"{nameof(NumSlidingBlocks)} must not be negative, got {NumSlidingBlocks}");
+        if (NumSlidingBlocks > 0 && SlidingWindow <= 0)
+            throw new ArgumentException($"{nameof(NumSlidingBlocks)} is {NumSlidingBlocks} but {nameof(SlidingWindow)} is {SlidingWindow}: a sliding-window pool needs the window");
         if (MaxPriorityPreemptionsPerStep < 0)
             throw new ArgumentException($"{nameof(MaxPriorityPreemptionsPerStep)} must not be negative, got {MaxPriorityPreemptionsPerStep}");
         if (!Enum.IsDefined(PreemptionMode)) throw new ArgumentException($"{nameof(PreemptionMode)} {(int)PreemptionMode} is not a known mode");

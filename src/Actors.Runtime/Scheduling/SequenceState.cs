@@ -48,6 +48,8 @@ internal sealed class SequenceState
 
     /// <summary>Device blocks.</summary>
     public KvBlockTable Table { get; }
+    /// <summary>Blocks of the sliding-window layers' own pool (logical indexing as <see cref="Table"/>); null without one.</summary>
+    public KvBlockTable? SlidingTable { get; init; }
     /// <summary>Host blocks while swapped out (created on first swap).</summary>
     public KvBlockTable? HostTable { get; set; }
 

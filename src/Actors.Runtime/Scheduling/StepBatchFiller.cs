@@ -15,7 +15,8 @@ public static class StepBatchFiller
         ArgumentNullException.ThrowIfNull(step);
         ArgumentNullException.ThrowIfNull(batch);
         // Size for the maxima (not this step's counts) so the arrays never have to grow again.
-        batch.EnsureCapacity(Math.Max(step.MaxTokens, step.TotalTokens), Math.Max(step.MaxSequences, step.Sequences.Length), step.BlockTableWidth);
+        bool sliding = step.HasSlidingPool;
+        batch.EnsureCapacity(Math.Max(step.MaxTokens, step.TotalTokens), Math.Max(step.MaxSequences, step.Sequences.Length), step.BlockTableWidth, sliding);
 
         int blockSize = step.BlockSize;
         int width = step.BlockTableWidth;
@@ -26,15 +27,18 @@ public static class StepBatchFiller
         {
             ref readonly var sequence = ref sequences[s];
             var table = step.BlockTableOf(s);
+            var slidingTable = sliding ? step.SlidingBlockTableOf(s) : default;
             batch.QueryStart[s] = token;
             for (int i = 0; i < sequence.TokenCount; i++, token++)
             {
                 int position = sequence.StartPosition + i;
                 batch.Positions[token] = position;
                 batch.Slots[token] = table[position / blockSize] * blockSize + position % blockSize;
+                if (sliding) batch.SlidingSlots[token] = slidingTable[position / blockSize] * blockSize + position % blockSize;
             }
             batch.ContextLength[s] = sequence.StartPosition + sequence.TokenCount;
             table.CopyTo(batch.BlockTables.AsSpan(s * width, width));
+            if (sliding) slidingTable.CopyTo(batch.SlidingBlockTables.AsSpan(s * width, width));
             if (sequence.NeedsLogits) batch.LogitTokens[logits++] = token - 1;
         }
         batch.QueryStart[sequences.Length] = token;

@@ -92,9 +92,12 @@ internal sealed class DerivedRuntimeGauges : IDisposable
     {
         _meter.CreateObservableGauge("actors.kv_cache_usage_perc", () => runtime.Replicas().Select(g =>
         {
-            int used = g.BlocksUsed, total = used + g.BlocksFree;
-            return new Measurement<double>(total == 0 ? 0 : (double)used / total, Replica(g));
-        }), null, "Fraction of KV-cache blocks in use (1 = full)");
+            // With a sliding-window pool the fuller of the two pools is what admission runs into.
+            int used = g.BlocksUsed, total = used + g.BlocksFree, slidingUsed = g.SlidingBlocksUsed, slidingTotal = slidingUsed + g.SlidingBlocksFree;
+            double usage = total == 0 ? 0 : (double)used / total;
+            if (slidingTotal > 0) usage = Math.Max(usage, (double)slidingUsed / slidingTotal);
+            return new Measurement<double>(usage, Replica(g));
+        }), null, "Fraction of KV-cache blocks in use (1 = full; the fuller pool with a sliding-window pool)");
         _meter.CreateObservableCounter("actors.prefix_cache_queries", () => runtime.Replicas().Select(g =>
             new Measurement<long>(Interlocked.Read(ref g.PrefixQueries), Replica(g))), "{block}", "Prefix-cache lookups");
         _meter.CreateObservableCounter("actors.prefix_cache_hits", () => runtime.Replicas().Select(g =>

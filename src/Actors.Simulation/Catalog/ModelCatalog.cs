@@ -54,9 +54,18 @@ public sealed class ModelCatalog
         if (heads % kvHeads != 0)
             throw new CatalogException($"{f.Path}.heads = {heads} is not a multiple of kv-heads = {kvHeads}");
         int context = f.RequiredInt("context");
+        // Only what KV sizing needs of other architectures: which layers slide, and over how many positions.
+        string arch = f.OptionalString("architecture") ?? "llama";
+        var traits = ArchitectureTraits.Find(arch)
+            ?? throw new CatalogException($"{f.Path}.architecture = {arch} is not one of {ArchitectureTraits.SupportedList}");
+        int window = f.Has("sliding-window") ? f.RequiredInt("sliding-window") : 0;
+        if (window > 0 && traits.SlidingPattern == 0)
+            throw new CatalogException($"{f.Path}.sliding-window = {window}, but {arch} has no sliding-window layers");
         var config = new LlamaConfig
         {
-            Architecture = "llama",
+            Architecture = arch,
+            Traits = traits,
+            SlidingWindow = window,
             EmbeddingLength = dim,
             BlockCount = f.RequiredInt("layers"),
             HeadCount = heads,

@@ -37,5 +37,19 @@ public sealed record ModelShape(string Name, LlamaConfig Config)
     /// <summary>KV bytes per token for all layers at the given element size (2 = F16).</summary>
     public long KvBytesPerToken(int elementBytes = 2) => Config.KvBytesPerToken(elementBytes);
 
+    /// <summary>
+    /// KV bytes one sequence of <paramref name="context"/> tokens keeps in <paramref name="layers"/>: a
+    /// sliding-window layer only its window (<see cref="LayerAttention.KvTokensNeeded"/>), every other layer the
+    /// whole context. All layers when <paramref name="layers"/> is null.
+    /// </summary>
+    public long KvBytesPerSequence(long context, int elementBytes = 2, Inference.Compute.LayerRange? layers = null)
+    {
+        var range = layers ?? new Inference.Compute.LayerRange(0, Layers);
+        long tokens = 0;
+        for (int l = range.Start; l < range.End; l++)
+            tokens += Config.IsSlidingLayer(l) ? Math.Min(context, Config.SlidingWindow) : context;
+        return tokens * 2L * Config.KvDim * elementBytes;
+    }
+
     public override string ToString() => Name;
 }

@@ -24,7 +24,10 @@ public static class StageMemory
         return work + FixedBytes;
     }
 
-    /// <summary>KV bytes for <paramref name="tokens"/> cached tokens over <paramref name="layers"/> layers on one TP rank.</summary>
-    public static long KvBytes(ModelShape model, RooflineOptions options, int layers, long tokens, int tensorParallel = 1)
-        => tokens * 2L * layers * model.Config.KvDim / tensorParallel * options.KvElementBytes;
+    /// <summary>
+    /// KV bytes of <paramref name="sequences"/> sequences of <paramref name="context"/> tokens in
+    /// <paramref name="layers"/> on one TP rank, per layer: a sliding-window layer keeps only its window.
+    /// </summary>
+    public static long KvBytes(ModelShape model, RooflineOptions options, Inference.Compute.LayerRange layers, long sequences, long context, int tensorParallel = 1)
+        => sequences * model.KvBytesPerSequence(context, options.KvElementBytes, layers) / tensorParallel;
 }

@@ -40,8 +40,11 @@ public sealed class SimulatedDevice : IComputeDevice
     {
         bool first = layers.Start == 0, last = layers.End == model.Layers;
         long w = RooflineCostModel.StageWeightBytes(model, weights, layers, first, last, tensorParallel);
-        return w + kv.TotalBytes(layers.Count) + StageMemory.WorkspaceBytes(model, CostModel.Options, maxBatchTokens, last, tensorParallel);
+        return w + kv.TotalBytes(model.Config, layers) + StageMemory.WorkspaceBytes(model, CostModel.Options, maxBatchTokens, last, tensorParallel);
     }
+
+    /// <summary>The scheduler's sliding-window pool needs nothing of a simulated stage beyond its memory (its KV is not kept).</summary>
+    public bool SupportsSlidingWindowPool => true;
 
     /// <summary>The weight format to cost a <see cref="LlamaModel"/> with instead of its tensors' types (shape-only models).</summary>
     public WeightFormat? WeightFormatOverride { get; init; }

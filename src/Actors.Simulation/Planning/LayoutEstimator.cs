@@ -64,7 +64,7 @@ internal sealed class LayoutEstimator(PlanRequest request)
         {
             bool first = s == 0, last = s == stages.Length - 1;
             long need = RooflineCostModel.StageWeightBytes(Model, request.Weights, stages[s], first, last, layout.TensorParallel)
-                + StageMemory.KvBytes(Model, request.Options.Roofline, stages[s].Count, (long)perReplica * residentContext, layout.TensorParallel)
+                + StageMemory.KvBytes(Model, request.Options.Roofline, stages[s], perReplica, residentContext, layout.TensorParallel)
                 + StageMemory.WorkspaceBytes(Model, request.Options.Roofline, Work.PrefillChunkTokens + perReplica, last, layout.TensorParallel);
             if (need > worst) (worst, worstStage) = (need, s);
         }

@@ -18,11 +18,19 @@ public sealed class ArchitectureStepAllocationTests
     [InlineData("gemma2")]
     [InlineData("gemma3")]
     [InlineData("phi3")]
-    public void A_decode_step_allocates_nothing_after_warm_up(string arch)
+    public void A_decode_step_allocates_nothing_after_warm_up(string arch) => DecodeAllocatesNothing(arch, slidingPool: false);
+
+    /// <summary>The sliding-window layers in a pool of their own (<see cref="KvCacheSpec.SlidingNumBlocks"/>) add no allocation either.</summary>
+    [Theory]
+    [InlineData("gemma2")]
+    [InlineData("gemma3")]
+    public void A_decode_step_with_a_sliding_window_pool_allocates_nothing_after_warm_up(string arch) => DecodeAllocatesNothing(arch, slidingPool: true);
+
+    private static void DecodeAllocatesNothing(string arch, bool slidingPool)
     {
         using var model = LlamaModel.Open(ArchitectureModels.F32Path(arch, "gqa"));
         var c = model.Config;
-        var kv = new KvCacheSpec(16, 4, c.HeadCountKv, c.HeadDim);
+        var kv = new KvCacheSpec(16, 4, c.HeadCountKv, c.HeadDim) { SlidingNumBlocks = slidingPool ? 4 : 0 };
         using var device = new CpuDevice(threads: 1);
         using var stage = device.LoadStage(model, new LayerRange(0, c.BlockCount), kv, maxBatchTokens: 16);
         var batch = new StepBatch();

@@ -22,16 +22,21 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
     [InlineData(4, PreemptionMode.Swap, true, true, 3)]
     [InlineData(5, PreemptionMode.Swap, false, true, 1)]
     [InlineData(6, PreemptionMode.Swap, true, false, 2)]
-    public void Random_traffic_keeps_block_accounting_exact_and_returns_every_block(int seed, PreemptionMode mode, bool prefixCaching, bool chunked, int inFlight)
+    // A sliding-window pool of 14 blocks (window 6: an odd share of a block) beside the main one; swap asked for, recompute used.
+    [InlineData(7, PreemptionMode.Recompute, true, true, 1, 14)]
+    [InlineData(8, PreemptionMode.Swap, true, true, 3, 14)]
+    public void Random_traffic_keeps_block_accounting_exact_and_returns_every_block(int seed, PreemptionMode mode, bool prefixCaching, bool chunked, int inFlight,
+        int slidingBlocks = 0)
     {
         const int requests = 2500, blockSize = 4, maxModelLength = 64;
         var random = new Random(seed);
         var settings = Settings(
             budget: chunked ? 40 : 64, maxRunning: 12, maxWaiting: 30, blockSize: blockSize, blocks: 48, maxModelLength: maxModelLength,
             chunked: chunked, prefixCaching: prefixCaching, mode: mode, inFlight: inFlight, longPrefill: chunked ? 24 : null,
-            swapBlocks: mode == PreemptionMode.Swap ? 20 : 0, priorityPreemptions: 1);
+            swapBlocks: mode == PreemptionMode.Swap ? 20 : 0, priorityPreemptions: 1) with
+        { NumSlidingBlocks = slidingBlocks, SlidingWindow = slidingBlocks > 0 ? 6 : 0 };
         var policy = new SchedulerPolicy(settings);
-        var spec = new KvCacheSpec(blockSize, settings.NumBlocks, KvHeads: 1, HeadDim: 1);
+        var spec = new KvCacheSpec(blockSize, settings.NumBlocks, KvHeads: 1, HeadDim: 1) { SlidingNumBlocks = slidingBlocks };
         var batch = new StepBatch();
         int[][] prefixes = Enumerable.Range(0, 4).Select(_ => RandomTokens(random, random.Next(0, 20))).ToArray();
 
@@ -115,6 +120,7 @@ public class RandomizedAccountingTests(Xunit.Abstractions.ITestOutputHelper outp
         Assert.Equal(settings.NumBlocks, policy.BlockPool.FreeCount);
         Assert.Equal(0, policy.BlockPool.UsedCount);
         if (policy.HostBlockPool != null) Assert.Equal(settings.NumSwapBlocks, policy.HostBlockPool.FreeCount);
+        if (policy.SlidingBlockPool != null) Assert.Equal(slidingBlocks, policy.SlidingBlockPool.FreeCount);
         policy.CheckInvariants();
         output.WriteLine($"finished {finished}, rejected {rejected}, aborted {aborted}, forked {forked}, " +
                          $"preemptions {policy.TotalPreemptions}, prefix hits {policy.BlockPool.Hits}/{policy.BlockPool.Queries}, evictions {policy.BlockPool.Evictions}");
