@@ -8,12 +8,13 @@ using Actors.Inference.Model;
 namespace Actors.Inference.Cpu.Kernels;
 
 /// <summary>
-/// Q6_K weights repacked at load for a register tile of 16 rows × 4 tokens (and 16 rows × 1), one row per
-/// 32-bit lane of a 512-bit vector: the 6-bit values are rebuilt per step from their nibble and 2-bit planes
-/// (GFNI moves the bits), multiplied unsigned (0..63) with vpmaddubsw (two products of at most 63·128 each:
-/// no int16 saturation, two such sums still fit), and vpmaddwd applies each 16-value sub-block's scale
-/// (int16, duplicated in both halves of the row's lane). The −32 offset is removed exactly per block with
-/// vpmaddwd of the scale pairs and the activation's 16-value sums: 32·Σ_j sc_j·Σx_j.
+/// Q6_K weights repacked at load for a tile of 16 rows × 4 tokens (and 16 rows × 1), one row per 32-bit lane
+/// of a 512-bit vector: the 6-bit values are rebuilt per step from their nibble and 2-bit planes (GFNI moves
+/// the bits), multiplied unsigned (0..63) with vpmaddubsw (pairs of products of at most 63·128: no int16
+/// saturation), and vpmaddwd applies each 16-value sub-block's scale (int16, duplicated in both halves of
+/// the row's lane). The result is the row kernel's (<see cref="Q6_KKernel"/>, llama.cpp's AVX2 vec_dot) bit
+/// for bit: per row and token its 8 int32 lanes, lane s = step s of every 32 columns, each folded into its
+/// own f32 accumulator block after block, then its horizontal sum.
 /// </summary>
 /// <remarks>
 /// Per group of 16 rows and super-block b (256 columns), <see cref="BlockBytes"/> bytes:
@@ -24,9 +25,9 @@ namespace Actors.Inference.Cpu.Kernels;
 /// ql[64n + 32 + 4s..], 64 of qh[32n + 4s..] (ggml's planes, 4 bytes per row): columns 128n + 32k + 4s..
 /// for k = 0..3, sub-block 8n + 2k + s/4.</item>
 /// </list>
-/// Per (row, token) the float work is unchanged from the first (8-row) version of this tile, and the same in
-/// both tiles: acc = fma(d·d_x, f32(Σ_j sc_j·(Σq·x − 32·Σx_j)), acc), block after block; only the exact
-/// integer sum inside a block is reordered.
+/// Per (row, token) the float work is llama.cpp's, the same in both tiles: lane_s = fma(f32(L_s), d·d_x, lane_s)
+/// block after block, L_s the exact integer lane including −32·(sc_2s·Σx_2s + sc_2s+1·Σx_2s+1), then
+/// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
 /// </remarks>
 internal sealed class RepackedQ6_K : RepackedWeights
 {
@@ -107,19 +108,6 @@ internal sealed class RepackedQ6_K : RepackedWeights
         return odd ? Vector512.ConditionalSelect(low, (p >> 16).AsInt16(), pair) : Vector512.ConditionalSelect(low, pair, (p << 16).AsInt16());
     }
 
-    /// <summary>Σ_j sc_j·Σx_j of one token and block for the 16 rows (the −32 offset's integer factor).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> OffsetSum(ref byte blk, ref short sums16)
-    {
-        Vector512<int> a = default, c = default;
-        for (int p = 0; p < 8; p += 2)
-        {
-            a += Avx512BW.MultiplyAddAdjacent(ScalePair(ref blk, p), Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<short, byte>(ref Unsafe.Add(ref sums16, 2 * p)))).AsInt16());
-            c += Avx512BW.MultiplyAddAdjacent(ScalePair(ref blk, p + 1), Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<short, byte>(ref Unsafe.Add(ref sums16, 2 * p + 2)))).AsInt16());
-        }
-        return a + c;
-    }
-
     /// <summary>The four 6-bit value vectors (k = 0..3) of one step for the 16 rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Unpack(ref byte step, out Vector512<byte> e0, out Vector512<byte> e1, out Vector512<byte> e2, out Vector512<byte> e3)
@@ -134,100 +122,139 @@ internal sealed class RepackedQ6_K : RepackedWeights
         e3 = Gf(qb, QuantMath.HighNibbleMatrix) | Gf(h, HighBits67);
     }
 
-    /// <summary>acc = fma(d·d_x, f32(isum), acc) for the 16 rows: the block's one float step per (row, token).</summary>
+    /// <summary>The 16 sub-blocks' scales of a block, each duplicated into both int16 halves of every row's lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Fold(Vector512<float> acc, ref byte blk, float dx, Vector512<int> isum) =>
-        Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)) * Vector512.Create(dx), Vector512.ConvertToSingle(isum), acc);
+    private static void DuplicatedScales(ref byte blk, ref Vector512<short> scales)
+    {
+        for (int p = 0; p < 8; p++)
+        {
+            var pair = ScalePair(ref blk, p);
+            Unsafe.Add(ref scales, 2 * p) = Duplicate(pair, false);
+            Unsafe.Add(ref scales, 2 * p + 1) = Duplicate(pair, true);
+        }
+    }
 
+    /// <summary>
+    /// Lane s of llama.cpp's Q6_K dot (its 8 int32 lanes) for the 16 rows and one token, from step s of both
+    /// halves unpacked (e, g): the products of columns 32k + 4s..32k + 4s + 3 (k = 0..3) of both halves, each
+    /// times its sub-block's scale, minus 32·(sc_2s·Σx_2s + sc_2s+1·Σx_2s+1).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Lane(ref byte blk, ref Vector512<short> scales, int s, ref sbyte x, ref short sums16,
+        Vector512<byte> e0, Vector512<byte> e1, Vector512<byte> e2, Vector512<byte> e3,
+        Vector512<byte> g0, Vector512<byte> g1, Vector512<byte> g2, Vector512<byte> g3)
+    {
+        int j = s >> 2, xo = 4 * s;
+        var offset = Avx512BW.MultiplyAddAdjacent(ScalePair(ref blk, s), Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<short, byte>(ref Unsafe.Add(ref sums16, 2 * s)))).AsInt16());
+        var h0 = (Scaled(Pairs(e0, X4(ref x, xo)), Unsafe.Add(ref scales, j)) + Scaled(Pairs(e1, X4(ref x, xo + 32)), Unsafe.Add(ref scales, j + 2)))
+               + (Scaled(Pairs(e2, X4(ref x, xo + 64)), Unsafe.Add(ref scales, j + 4)) + Scaled(Pairs(e3, X4(ref x, xo + 96)), Unsafe.Add(ref scales, j + 6)));
+        var h1 = (Scaled(Pairs(g0, X4(ref x, xo + 128)), Unsafe.Add(ref scales, j + 8)) + Scaled(Pairs(g1, X4(ref x, xo + 160)), Unsafe.Add(ref scales, j + 10)))
+               + (Scaled(Pairs(g2, X4(ref x, xo + 192)), Unsafe.Add(ref scales, j + 12)) + Scaled(Pairs(g3, X4(ref x, xo + 224)), Unsafe.Add(ref scales, j + 14)));
+        return (h0 + h1) - (offset << 5);
+    }
+
+    /// <summary><see cref="Lane(ref byte, ref Vector512{short}, int, ref sbyte, int, ref short, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte})"/> with step s unpacked here.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Lane(ref byte blk, ref Vector512<short> scales, int s, ref sbyte x, ref short sums16)
+    {
+        Unpack(ref Unsafe.Add(ref blk, Quants + StepBytes * s), out var e0, out var e1, out var e2, out var e3);
+        Unpack(ref Unsafe.Add(ref blk, Quants + StepBytes * (8 + s)), out var g0, out var g1, out var g2, out var g3);
+        return Lane(ref blk, ref scales, s, ref x, ref sums16, e0, e1, e2, e3, g0, g1, g2, g3);
+    }
+
+    /// <summary>acc = fma(f32(lane), d·d_x, acc): one lane's float step per block, as llama.cpp's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fold(Vector512<float> acc, Vector512<float> ddx, Vector512<int> lane) =>
+        Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(lane), ddx, acc);
+
+    /// <summary>llama.cpp's horizontal sum of its 8 lanes (<see cref="VectorMath.HSum(Vector256{float})"/>), per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Sum8(Vector512<float> l0, Vector512<float> l1, Vector512<float> l2, Vector512<float> l3,
+        Vector512<float> l4, Vector512<float> l5, Vector512<float> l6, Vector512<float> l7) =>
+        ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7));
+
+    [SkipLocalsInit]
     protected override void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile)
     {
-        int nb = a.Blocks, cols = a.Cols, ss = a.ScaleStride, n16 = nb * 16;
+        int nb = a.Blocks, ss = a.ScaleStride;
+        nint cols = a.Cols, n16 = nb * 16;
         ref sbyte x0 = ref QuantMath.Quants(a, t0);
-        ref sbyte x1 = ref Unsafe.Add(ref x0, cols);
-        ref sbyte x2 = ref Unsafe.Add(ref x1, cols);
-        ref sbyte x3 = ref Unsafe.Add(ref x2, cols);
         ref float d0 = ref QuantMath.Scales(a, t0);
         ref short bs0 = ref QuantMath.Sums16(a, t0);
-        Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        Unsafe.SkipInit(out ScaleArray scaleArray);
+        Unsafe.SkipInit(out LaneArray laneArray);
+        ref Vector512<short> scales = ref scaleArray[0];
+        ref Vector512<float> acc = ref laneArray[0];
+        for (int i = 0; i < 32; i++) Unsafe.Add(ref acc, i) = default;
         for (int b = 0; b < nb; b++)
         {
             ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
-            Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
-            for (int n = 0; n < 2; n++)
+            DuplicatedScales(ref blk, ref scales);
+            var d = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk));
+            var ddx0 = d * Vector512.Create(Unsafe.Add(ref d0, b));
+            var ddx1 = d * Vector512.Create(Unsafe.Add(ref d0, ss + b));
+            var ddx2 = d * Vector512.Create(Unsafe.Add(ref d0, 2 * ss + b));
+            var ddx3 = d * Vector512.Create(Unsafe.Add(ref d0, 3 * ss + b));
+            ref short sums = ref Unsafe.Add(ref bs0, 16 * b);
+            ref sbyte x = ref Unsafe.Add(ref x0, 256 * b);
+            ref Vector512<float> l = ref acc;
+            // A loop, not unrolled: the JIT inlines one lane's body, not eight.
+            for (int s = 0; s < 8; s++, l = ref Unsafe.Add(ref l, 1))
             {
-                var p0 = ScalePair(ref blk, 4 * n);
-                var p1 = ScalePair(ref blk, 4 * n + 1);
-                var p2 = ScalePair(ref blk, 4 * n + 2);
-                var p3 = ScalePair(ref blk, 4 * n + 3);
-                for (int sh = 0; sh < 2; sh++)
-                {
-                    bool odd = sh == 1;
-                    var c0 = Duplicate(p0, odd);
-                    var c1 = Duplicate(p1, odd);
-                    var c2 = Duplicate(p2, odd);
-                    var c3 = Duplicate(p3, odd);
-                    for (int s = 4 * sh; s < 4 * sh + 4; s++)
-                    {
-                        Unpack(ref Unsafe.Add(ref blk, Quants + StepBytes * (8 * n + s)), out var e0, out var e1, out var e2, out var e3);
-                        int xo = 256 * b + 128 * n + 4 * s;
-                        s0 += (Scaled(Pairs(e0, X4(ref x0, xo)), c0) + Scaled(Pairs(e1, X4(ref x0, xo + 32)), c1)) + (Scaled(Pairs(e2, X4(ref x0, xo + 64)), c2) + Scaled(Pairs(e3, X4(ref x0, xo + 96)), c3));
-                        s1 += (Scaled(Pairs(e0, X4(ref x1, xo)), c0) + Scaled(Pairs(e1, X4(ref x1, xo + 32)), c1)) + (Scaled(Pairs(e2, X4(ref x1, xo + 64)), c2) + Scaled(Pairs(e3, X4(ref x1, xo + 96)), c3));
-                        s2 += (Scaled(Pairs(e0, X4(ref x2, xo)), c0) + Scaled(Pairs(e1, X4(ref x2, xo + 32)), c1)) + (Scaled(Pairs(e2, X4(ref x2, xo + 64)), c2) + Scaled(Pairs(e3, X4(ref x2, xo + 96)), c3));
-                        s3 += (Scaled(Pairs(e0, X4(ref x3, xo)), c0) + Scaled(Pairs(e1, X4(ref x3, xo + 32)), c1)) + (Scaled(Pairs(e2, X4(ref x3, xo + 64)), c2) + Scaled(Pairs(e3, X4(ref x3, xo + 96)), c3));
-                    }
-                }
+                // One unpack of step s feeds the four tokens.
+                Unpack(ref Unsafe.Add(ref blk, Quants + StepBytes * s), out var e0, out var e1, out var e2, out var e3);
+                Unpack(ref Unsafe.Add(ref blk, Quants + StepBytes * (8 + s)), out var g0, out var g1, out var g2, out var g3);
+                l = Fold(l, ddx0, Lane(ref blk, ref scales, s, ref x, ref sums, e0, e1, e2, e3, g0, g1, g2, g3));
+                Unsafe.Add(ref l, 8) = Fold(Unsafe.Add(ref l, 8), ddx1,
+                    Lane(ref blk, ref scales, s, ref Unsafe.Add(ref x, cols), ref Unsafe.Add(ref sums, n16), e0, e1, e2, e3, g0, g1, g2, g3));
+                Unsafe.Add(ref l, 16) = Fold(Unsafe.Add(ref l, 16), ddx2,
+                    Lane(ref blk, ref scales, s, ref Unsafe.Add(ref x, 2 * cols), ref Unsafe.Add(ref sums, 2 * n16), e0, e1, e2, e3, g0, g1, g2, g3));
+                Unsafe.Add(ref l, 24) = Fold(Unsafe.Add(ref l, 24), ddx3,
+                    Lane(ref blk, ref scales, s, ref Unsafe.Add(ref x, 3 * cols), ref Unsafe.Add(ref sums, 3 * n16), e0, e1, e2, e3, g0, g1, g2, g3));
             }
-            f0 = Fold(f0, ref blk, Unsafe.Add(ref d0, b), s0 - (OffsetSum(ref blk, ref Unsafe.Add(ref bs0, 16 * b)) << 5));
-            f1 = Fold(f1, ref blk, Unsafe.Add(ref d0, ss + b), s1 - (OffsetSum(ref blk, ref Unsafe.Add(ref bs0, n16 + 16 * b)) << 5));
-            f2 = Fold(f2, ref blk, Unsafe.Add(ref d0, 2 * ss + b), s2 - (OffsetSum(ref blk, ref Unsafe.Add(ref bs0, 2 * n16 + 16 * b)) << 5));
-            f3 = Fold(f3, ref blk, Unsafe.Add(ref d0, 3 * ss + b), s3 - (OffsetSum(ref blk, ref Unsafe.Add(ref bs0, 3 * n16 + 16 * b)) << 5));
         }
-        f0.StoreUnsafe(ref tile, 0);
-        f1.StoreUnsafe(ref tile, 16);
-        f2.StoreUnsafe(ref tile, 32);
-        f3.StoreUnsafe(ref tile, 48);
+        for (int t = 0; t < 4; t++)
+        {
+            ref Vector512<float> l = ref Unsafe.Add(ref acc, 8 * t);
+            Sum8(l, Unsafe.Add(ref l, 1), Unsafe.Add(ref l, 2), Unsafe.Add(ref l, 3), Unsafe.Add(ref l, 4), Unsafe.Add(ref l, 5), Unsafe.Add(ref l, 6), Unsafe.Add(ref l, 7))
+                .StoreUnsafe(ref tile, (nuint)(16 * t));
+        }
     }
 
-    /// <summary>One token: <see cref="Tile4"/>'s sums with two steps' pair sums added in int16 before each scale (exact, see <see cref="Pairs"/>).</summary>
+    [SkipLocalsInit]
     protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile)
     {
         int nb = a.Blocks;
         ref sbyte x = ref QuantMath.Quants(a, t);
         ref float dx = ref QuantMath.Scales(a, t);
         ref short bs = ref QuantMath.Sums16(a, t);
-        Vector512<float> f = default;
+        Unsafe.SkipInit(out ScaleArray scaleArray);
+        ref Vector512<short> scales = ref scaleArray[0];
+        Vector512<float> l0 = default, l1 = default, l2 = default, l3 = default, l4 = default, l5 = default, l6 = default, l7 = default;
         for (int b = 0; b < nb; b++)
         {
             ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
-            Vector512<int> s0 = default, s1 = default;
-            for (int n = 0; n < 2; n++)
-            {
-                var p0 = ScalePair(ref blk, 4 * n);
-                var p1 = ScalePair(ref blk, 4 * n + 1);
-                var p2 = ScalePair(ref blk, 4 * n + 2);
-                var p3 = ScalePair(ref blk, 4 * n + 3);
-                for (int sh = 0; sh < 2; sh++)
-                {
-                    bool odd = sh == 1;
-                    var c0 = Duplicate(p0, odd);
-                    var c1 = Duplicate(p1, odd);
-                    var c2 = Duplicate(p2, odd);
-                    var c3 = Duplicate(p3, odd);
-                    for (int s = 4 * sh; s < 4 * sh + 4; s += 2)
-                    {
-                        ref byte step = ref Unsafe.Add(ref blk, Quants + StepBytes * (8 * n + s));
-                        Unpack(ref step, out var e0, out var e1, out var e2, out var e3);
-                        Unpack(ref Unsafe.Add(ref step, StepBytes), out var g0, out var g1, out var g2, out var g3);
-                        int xo = 256 * b + 128 * n + 4 * s;
-                        s0 += Scaled(Pairs(e0, X4(ref x, xo)) + Pairs(g0, X4(ref x, xo + 4)), c0)
-                            + Scaled(Pairs(e1, X4(ref x, xo + 32)) + Pairs(g1, X4(ref x, xo + 36)), c1);
-                        s1 += Scaled(Pairs(e2, X4(ref x, xo + 64)) + Pairs(g2, X4(ref x, xo + 68)), c2)
-                            + Scaled(Pairs(e3, X4(ref x, xo + 96)) + Pairs(g3, X4(ref x, xo + 100)), c3);
-                    }
-                }
-            }
-            f = Fold(f, ref blk, Unsafe.Add(ref dx, b), (s0 + s1) - (OffsetSum(ref blk, ref Unsafe.Add(ref bs, 16 * b)) << 5));
+            DuplicatedScales(ref blk, ref scales);
+            var ddx = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)) * Vector512.Create(Unsafe.Add(ref dx, b));
+            ref short sums = ref Unsafe.Add(ref bs, 16 * b);
+            ref sbyte xb = ref Unsafe.Add(ref x, 256 * b);
+            l0 = Fold(l0, ddx, Lane(ref blk, ref scales, 0, ref xb, ref sums));
+            l1 = Fold(l1, ddx, Lane(ref blk, ref scales, 1, ref xb, ref sums));
+            l2 = Fold(l2, ddx, Lane(ref blk, ref scales, 2, ref xb, ref sums));
+            l3 = Fold(l3, ddx, Lane(ref blk, ref scales, 3, ref xb, ref sums));
+            l4 = Fold(l4, ddx, Lane(ref blk, ref scales, 4, ref xb, ref sums));
+            l5 = Fold(l5, ddx, Lane(ref blk, ref scales, 5, ref xb, ref sums));
+            l6 = Fold(l6, ddx, Lane(ref blk, ref scales, 6, ref xb, ref sums));
+            l7 = Fold(l7, ddx, Lane(ref blk, ref scales, 7, ref xb, ref sums));
         }
-        f.StoreUnsafe(ref tile, 0);
+        Sum8(l0, l1, l2, l3, l4, l5, l6, l7).StoreUnsafe(ref tile);
     }
+
+    /// <summary>A block's 16 duplicated scales (stack scratch).</summary>
+    [InlineArray(16)]
+    private struct ScaleArray { private Vector512<short> _e; }
+
+    /// <summary>The 4-token tile's 8 float lanes per token (stack scratch).</summary>
+    [InlineArray(32)]
+    private struct LaneArray { private Vector512<float> _e; }
 }
