@@ -53,33 +53,77 @@ internal sealed class RepackedQ6_K : RepackedWeights
         if (!Fits(w.Rows, (long)blocks * BlockBytes)) return null;
         var r = new RepackedQ6_K(w.Rows, blocks);
         int rb = w.RowBytes;
+        Unsafe.SkipInit(out Rows16 m);
         for (int g = 0; g < r.Groups; g++)
         {
             int rows = Math.Min(GroupRows, w.Rows - g * GroupRows);
-            var src = w.RowSpan(g * GroupRows, rows);
+            ref byte src = ref MemoryMarshal.GetReference(w.RowSpan(g * GroupRows, rows));
             ref byte dst = ref r.Group(g);
             for (int b = 0; b < blocks; b++)
             {
                 ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
+                ref byte sb0 = ref Unsafe.Add(ref src, b * SourceBlockBytes);
                 for (int row = 0; row < GroupRows; row++)
                 {
-                    bool pad = row >= rows; // padding rows: d = 0 and every value 0: they add exactly zero
-                    var sb = pad ? default : src.Slice(row * rb + b * SourceBlockBytes, SourceBlockBytes);
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), pad ? 0f : (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb.Slice(208))));
-                    for (int j = 0; j < 16; j++) Unsafe.Add(ref blk, 64 + 32 * (j >> 1) + 2 * row + (j & 1)) = pad ? (byte)0 : sb[192 + j];
-                    for (int n = 0; n < 2; n++)
-                        for (int s = 0; s < 8; s++)
-                        {
-                            ref byte step = ref Unsafe.Add(ref blk, Quants + StepBytes * (8 * n + s) + 4 * row);
-                            Unsafe.WriteUnaligned(ref step, pad ? 0u : MemoryMarshal.Read<uint>(sb.Slice(64 * n + 4 * s)));
-                            Unsafe.WriteUnaligned(ref Unsafe.Add(ref step, 64), pad ? 0u : MemoryMarshal.Read<uint>(sb.Slice(64 * n + 32 + 4 * s)));
-                            Unsafe.WriteUnaligned(ref Unsafe.Add(ref step, 128), pad ? 0u : MemoryMarshal.Read<uint>(sb.Slice(128 + 32 * n + 4 * s)));
-                        }
+                    // Padding rows: d = 0 and every value and scale 0, so they add exactly zero.
+                    bool pad = row >= rows;
+                    ref byte sb = ref Unsafe.Add(ref sb0, (nint)row * rb);
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), pad ? 0f : (float)BitConverter.UInt16BitsToHalf(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref sb, 208))));
+                    for (int p = 0; p < 8; p++)
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 32 * p + 2 * row), pad ? (ushort)0 : Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref sb, 192 + 2 * p)));
+                }
+                // The 4-byte columns of 16 rows' planes become steps by a 16 × 16 dword transpose: ql of half n
+                // (columns 0..7: ql[64n + 4s..], 8..15: ql[64n + 32 + 4s..]), then qh (columns 8n + s).
+                for (int plane = 0; plane < 3; plane++)
+                {
+                    for (int row = 0; row < GroupRows; row++)
+                        m[row] = row < rows ? Vector512.LoadUnsafe(ref Unsafe.Add(ref sb0, (nint)row * rb + 64 * plane)).AsInt32() : default;
+                    Transpose(ref m);
+                    for (int c = 0; c < 16; c++)
+                    {
+                        int at = plane < 2 ? StepBytes * (8 * plane + (c & 7)) + 64 * (c >> 3) : StepBytes * c + 128;
+                        m[c].AsByte().StoreUnsafe(ref Unsafe.Add(ref blk, Quants + at));
+                    }
                 }
             }
         }
         return r;
     }
+
+    /// <summary>16 rows of 16 dwords in place into 16 columns (m[c] lane r = old m[r] lane c).</summary>
+    private static void Transpose(ref Rows16 m)
+    {
+        Unsafe.SkipInit(out Rows16 t);
+        for (int i = 0; i < 16; i += 2)
+        {
+            t[i] = Avx512F.UnpackLow(m[i], m[i + 1]);
+            t[i + 1] = Avx512F.UnpackHigh(m[i], m[i + 1]);
+        }
+        // Now per 128-bit lane L: m[4i + k] holds column 4L + k of rows 4i..4i+3.
+        for (int i = 0; i < 16; i += 4)
+        {
+            m[i] = Avx512F.UnpackLow(t[i].AsInt64(), t[i + 2].AsInt64()).AsInt32();
+            m[i + 1] = Avx512F.UnpackHigh(t[i].AsInt64(), t[i + 2].AsInt64()).AsInt32();
+            m[i + 2] = Avx512F.UnpackLow(t[i + 1].AsInt64(), t[i + 3].AsInt64()).AsInt32();
+            m[i + 3] = Avx512F.UnpackHigh(t[i + 1].AsInt64(), t[i + 3].AsInt64()).AsInt32();
+        }
+        // A 4 × 4 transpose of 128-bit lanes among m[k], m[4 + k], m[8 + k], m[12 + k].
+        for (int k = 0; k < 4; k++)
+        {
+            var abLow = Avx512F.Shuffle4x128(m[k], m[4 + k], 0x44);
+            var abHigh = Avx512F.Shuffle4x128(m[k], m[4 + k], 0xEE);
+            var cdLow = Avx512F.Shuffle4x128(m[8 + k], m[12 + k], 0x44);
+            var cdHigh = Avx512F.Shuffle4x128(m[8 + k], m[12 + k], 0xEE);
+            t[k] = Avx512F.Shuffle4x128(abLow, cdLow, 0x88);
+            t[4 + k] = Avx512F.Shuffle4x128(abLow, cdLow, 0xDD);
+            t[8 + k] = Avx512F.Shuffle4x128(abHigh, cdHigh, 0x88);
+            t[12 + k] = Avx512F.Shuffle4x128(abHigh, cdHigh, 0xDD);
+        }
+        m = t;
+    }
+
+    [InlineArray(16)]
+    private struct Rows16 { private Vector512<int> _e; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<sbyte> X4(ref sbyte x, int offset) => Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
