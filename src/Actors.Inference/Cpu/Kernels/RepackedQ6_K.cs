@@ -46,6 +46,9 @@ internal sealed class RepackedQ6_K : RepackedWeights
 
     private RepackedQ6_K(int rows, int blocks) : base(rows, blocks * BlockBytes) => Blocks = blocks;
 
+    // Fully optimized from the first call: a model's load runs this once per matrix, too few calls for tiering
+    // to promote it, and tier-0 vector code is ten times slower.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static RepackedQ6_K? Create(WeightMatrix w)
     {
         if (w.Type != GgmlType.Q6_K) throw new ArgumentException($"{w} is not Q6_K", nameof(w));
@@ -91,6 +94,7 @@ internal sealed class RepackedQ6_K : RepackedWeights
     }
 
     /// <summary>16 rows of 16 dwords in place into 16 columns (m[c] lane r = old m[r] lane c).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose(ref Rows16 m)
     {
         Unsafe.SkipInit(out Rows16 t);
