@@ -185,29 +185,32 @@ internal sealed class RepackedQ6_K : RepackedWeights
     /// <summary>
     /// Lane s of llama.cpp's Q6_K dot (its 8 int32 lanes) for the 16 rows and one token, from step s of both
     /// halves unpacked (e, g): the products of columns 32k + 4s..32k + 4s + 3 (k = 0..3) of both halves, each
-    /// times its sub-block's scale, minus 32·(sc_2s·Σx_2s + sc_2s+1·Σx_2s+1).
+    /// times its sub-block's scale, minus 32·(sc_2s·Σx_2s + sc_2s+1·Σx_2s+1). Every reference comes in already
+    /// at step s (scales at sub-block s/4, x at column 4s, the sums and scale pair at pair s), so every
+    /// offset below is a constant.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Lane(ref byte blk, ref Vector512<short> scales, int s, ref sbyte x, ref short sums16,
+    private static Vector512<int> Lane(ref byte scalePair, ref Vector512<short> sc, ref sbyte x, ref short sumPair,
         Vector512<byte> e0, Vector512<byte> e1, Vector512<byte> e2, Vector512<byte> e3,
         Vector512<byte> g0, Vector512<byte> g1, Vector512<byte> g2, Vector512<byte> g3)
     {
-        int j = s >> 2, xo = 4 * s;
-        var offset = Avx512BW.MultiplyAddAdjacent(ScalePair(ref blk, s), Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<short, byte>(ref Unsafe.Add(ref sums16, 2 * s)))).AsInt16());
-        var h0 = (Scaled(Pairs(e0, X4(ref x, xo)), Unsafe.Add(ref scales, j)) + Scaled(Pairs(e1, X4(ref x, xo + 32)), Unsafe.Add(ref scales, j + 2)))
-               + (Scaled(Pairs(e2, X4(ref x, xo + 64)), Unsafe.Add(ref scales, j + 4)) + Scaled(Pairs(e3, X4(ref x, xo + 96)), Unsafe.Add(ref scales, j + 6)));
-        var h1 = (Scaled(Pairs(g0, X4(ref x, xo + 128)), Unsafe.Add(ref scales, j + 8)) + Scaled(Pairs(g1, X4(ref x, xo + 160)), Unsafe.Add(ref scales, j + 10)))
-               + (Scaled(Pairs(g2, X4(ref x, xo + 192)), Unsafe.Add(ref scales, j + 12)) + Scaled(Pairs(g3, X4(ref x, xo + 224)), Unsafe.Add(ref scales, j + 14)));
+        var offset = Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref scalePair).AsSByte()),
+            Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<short, byte>(ref sumPair))).AsInt16());
+        var h0 = (Scaled(Pairs(e0, X4(ref x, 0)), sc) + Scaled(Pairs(e1, X4(ref x, 32)), Unsafe.Add(ref sc, 2)))
+               + (Scaled(Pairs(e2, X4(ref x, 64)), Unsafe.Add(ref sc, 4)) + Scaled(Pairs(e3, X4(ref x, 96)), Unsafe.Add(ref sc, 6)));
+        var h1 = (Scaled(Pairs(g0, X4(ref x, 128)), Unsafe.Add(ref sc, 8)) + Scaled(Pairs(g1, X4(ref x, 160)), Unsafe.Add(ref sc, 10)))
+               + (Scaled(Pairs(g2, X4(ref x, 192)), Unsafe.Add(ref sc, 12)) + Scaled(Pairs(g3, X4(ref x, 224)), Unsafe.Add(ref sc, 14)));
         return (h0 + h1) - (offset << 5);
     }
 
-    /// <summary><see cref="Lane(ref byte, ref Vector512{short}, int, ref sbyte, int, ref short, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte})"/> with step s unpacked here.</summary>
+    /// <summary>Lane s with its step unpacked here (one token).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> Lane(ref byte blk, ref Vector512<short> scales, int s, ref sbyte x, ref short sums16)
     {
         Unpack(ref Unsafe.Add(ref blk, Quants + StepBytes * s), out var e0, out var e1, out var e2, out var e3);
         Unpack(ref Unsafe.Add(ref blk, Quants + StepBytes * (8 + s)), out var g0, out var g1, out var g2, out var g3);
-        return Lane(ref blk, ref scales, s, ref x, ref sums16, e0, e1, e2, e3, g0, g1, g2, g3);
+        return Lane(ref Unsafe.Add(ref blk, 64 + 32 * s), ref Unsafe.Add(ref scales, s >> 2), ref Unsafe.Add(ref x, 4 * s), ref Unsafe.Add(ref sums16, 2 * s),
+            e0, e1, e2, e3, g0, g1, g2, g3);
     }
 
     /// <summary>acc = fma(f32(lane), d·d_x, acc): one lane's float step per block, as llama.cpp's.</summary>
@@ -229,10 +232,9 @@ internal sealed class RepackedQ6_K : RepackedWeights
         ref sbyte x0 = ref QuantMath.Quants(a, t0);
         ref float d0 = ref QuantMath.Scales(a, t0);
         ref short bs0 = ref QuantMath.Sums16(a, t0);
-        Unsafe.SkipInit(out ScaleArray scaleArray);
-        Unsafe.SkipInit(out LaneArray laneArray);
-        ref Vector512<short> scales = ref scaleArray[0];
-        ref Vector512<float> acc = ref laneArray[0];
+        // Stack scratch through stackalloc (plain references; a struct local's address would be re-taken per use).
+        ref Vector512<short> scales = ref MemoryMarshal.GetReference(stackalloc Vector512<short>[16]);
+        ref Vector512<float> acc = ref MemoryMarshal.GetReference(stackalloc Vector512<float>[32]);
         for (int i = 0; i < 32; i++) Unsafe.Add(ref acc, i) = default;
         for (int b = 0; b < nb; b++)
         {
@@ -246,19 +248,28 @@ internal sealed class RepackedQ6_K : RepackedWeights
             ref short sums = ref Unsafe.Add(ref bs0, 16 * b);
             ref sbyte x = ref Unsafe.Add(ref x0, 256 * b);
             ref Vector512<float> l = ref acc;
-            // A loop, not unrolled: the JIT inlines one lane's body, not eight.
-            for (int s = 0; s < 8; s++, l = ref Unsafe.Add(ref l, 1))
+            ref byte step = ref Unsafe.Add(ref blk, Quants);
+            ref byte pair = ref Unsafe.Add(ref blk, 64);
+            // A loop, not unrolled (the JIT inlines one lane's body, not eight), walking references so that
+            // the lane's addresses are constant offsets.
+            for (int s = 0; s < 8; s++)
             {
                 // One unpack of step s feeds the four tokens.
-                Unpack(ref Unsafe.Add(ref blk, Quants + StepBytes * s), out var e0, out var e1, out var e2, out var e3);
-                Unpack(ref Unsafe.Add(ref blk, Quants + StepBytes * (8 + s)), out var g0, out var g1, out var g2, out var g3);
-                l = Fold(l, ddx0, Lane(ref blk, ref scales, s, ref x, ref sums, e0, e1, e2, e3, g0, g1, g2, g3));
+                Unpack(ref step, out var e0, out var e1, out var e2, out var e3);
+                Unpack(ref Unsafe.Add(ref step, 8 * StepBytes), out var g0, out var g1, out var g2, out var g3);
+                ref Vector512<short> sc = ref Unsafe.Add(ref scales, s >> 2);
+                l = Fold(l, ddx0, Lane(ref pair, ref sc, ref x, ref sums, e0, e1, e2, e3, g0, g1, g2, g3));
                 Unsafe.Add(ref l, 8) = Fold(Unsafe.Add(ref l, 8), ddx1,
-                    Lane(ref blk, ref scales, s, ref Unsafe.Add(ref x, cols), ref Unsafe.Add(ref sums, n16), e0, e1, e2, e3, g0, g1, g2, g3));
+                    Lane(ref pair, ref sc, ref Unsafe.Add(ref x, cols), ref Unsafe.Add(ref sums, n16), e0, e1, e2, e3, g0, g1, g2, g3));
                 Unsafe.Add(ref l, 16) = Fold(Unsafe.Add(ref l, 16), ddx2,
-                    Lane(ref blk, ref scales, s, ref Unsafe.Add(ref x, 2 * cols), ref Unsafe.Add(ref sums, 2 * n16), e0, e1, e2, e3, g0, g1, g2, g3));
+                    Lane(ref pair, ref sc, ref Unsafe.Add(ref x, 2 * cols), ref Unsafe.Add(ref sums, 2 * n16), e0, e1, e2, e3, g0, g1, g2, g3));
                 Unsafe.Add(ref l, 24) = Fold(Unsafe.Add(ref l, 24), ddx3,
-                    Lane(ref blk, ref scales, s, ref Unsafe.Add(ref x, 3 * cols), ref Unsafe.Add(ref sums, 3 * n16), e0, e1, e2, e3, g0, g1, g2, g3));
+                    Lane(ref pair, ref sc, ref Unsafe.Add(ref x, 3 * cols), ref Unsafe.Add(ref sums, 3 * n16), e0, e1, e2, e3, g0, g1, g2, g3));
+                l = ref Unsafe.Add(ref l, 1);
+                step = ref Unsafe.Add(ref step, StepBytes);
+                pair = ref Unsafe.Add(ref pair, 32);
+                x = ref Unsafe.Add(ref x, 4);
+                sums = ref Unsafe.Add(ref sums, 2);
             }
         }
         for (int t = 0; t < 4; t++)
@@ -276,8 +287,7 @@ internal sealed class RepackedQ6_K : RepackedWeights
         ref sbyte x = ref QuantMath.Quants(a, t);
         ref float dx = ref QuantMath.Scales(a, t);
         ref short bs = ref QuantMath.Sums16(a, t);
-        Unsafe.SkipInit(out ScaleArray scaleArray);
-        ref Vector512<short> scales = ref scaleArray[0];
+        ref Vector512<short> scales = ref MemoryMarshal.GetReference(stackalloc Vector512<short>[16]);
         Vector512<float> l0 = default, l1 = default, l2 = default, l3 = default, l4 = default, l5 = default, l6 = default, l7 = default;
         for (int b = 0; b < nb; b++)
         {
@@ -297,12 +307,4 @@ internal sealed class RepackedQ6_K : RepackedWeights
         }
         Sum8(l0, l1, l2, l3, l4, l5, l6, l7).StoreUnsafe(ref tile);
     }
-
-    /// <summary>A block's 16 duplicated scales (stack scratch).</summary>
-    [InlineArray(16)]
-    private struct ScaleArray { private Vector512<short> _e; }
-
-    /// <summary>The 4-token tile's 8 float lanes per token (stack scratch).</summary>
-    [InlineArray(32)]
-    private struct LaneArray { private Vector512<float> _e; }
 }
