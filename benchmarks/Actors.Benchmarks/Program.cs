@@ -12,5 +12,8 @@ if (args.Length > 0 && args[0] == "attention")
 // `repacked [TYPE] [SHAPES] [TOKENS]`: a repacked tile against its row kernel, alternated (RepackedVsRowBenchmark).
 if (args.Length > 0 && args[0] == "repacked")
     return RepackedVsRowBenchmark.Run(args[1..]);
+// `repack-ab MODEL [ROUNDS] [TYPES]`: one model repacking TYPES against the default set, alternated (RepackAbBenchmark).
+if (args.Length > 0 && args[0] == "repack-ab")
+    return RepackAbBenchmark.Run(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmark).Assembly).Run(args);
 return 0;
