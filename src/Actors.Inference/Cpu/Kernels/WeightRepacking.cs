@@ -16,7 +16,7 @@ public static class WeightRepacking
 
     /// <summary>
     /// Q8_0, Q4_K and Q6_K (docs/benchmarks.md, "Repacked int8 tiles"): Q8_0's tile is 2.2-4x its row kernel,
-    /// Q4_K's ~1.3x, Q6_K's 1.1-1.4x at one token and ~1.45x for many, bit-identical to its row kernel (llama.cpp's
+    /// Q4_K's ~1.3x, Q6_K's 1.06-1.4x at one token and ~1.45x for many, bit-identical to its row kernel (llama.cpp's
     /// order). Q4_K folds each block's integer sums into f32 as ggml's repacked q4_K GEMM does (a separate
     /// accumulator for the mins, subtracted at the end), which llama.cpp itself runs for Q4_K on AVX2 and up; the
     /// earlier single-accumulator fold moved llama.cpp-quantized Q4_K_M test files past the parity tolerance.
