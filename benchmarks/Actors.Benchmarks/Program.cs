@@ -9,5 +9,11 @@ if (args.Length > 0 && args[0] == "kernels")
 // `attention [context] [headDim]`: the attention kernel, reference order vs tiled (AttentionBenchmark).
 if (args.Length > 0 && args[0] == "attention")
     return AttentionBenchmark.Run(args[1..]);
+// `repacked [TYPE] [SHAPES] [TOKENS]`: a repacked tile against its row kernel, alternated (RepackedVsRowBenchmark).
+if (args.Length > 0 && args[0] == "repacked")
+    return RepackedVsRowBenchmark.Run(args[1..]);
+// `repack-ab MODEL [ROUNDS] [TYPES]`: one model repacking TYPES against the default set, alternated (RepackAbBenchmark).
+if (args.Length > 0 && args[0] == "repack-ab")
+    return RepackAbBenchmark.Run(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmark).Assembly).Run(args);
 return 0;
