@@ -18,6 +18,12 @@ public sealed class StepBatch
     public int[] QueryStart = [0];
     /// <summary>Tokens in the cache for sequence s once this step's are written [SequenceCount].</summary>
     public int[] ContextLength = [];
+    /// <summary>
+    /// Tokens of sequence s at positions below this are multiplied in llama.cpp's batch order (its repacked
+    /// gemm, which takes a prompt four tokens at a time), the others in its one-token order (gemv) [SequenceCount].
+    /// A function of the sequence alone (its prompt length), never of the step, so results stay batch-invariant; 0 = one-token order.
+    /// </summary>
+    public int[] BatchOrderEnd = [];
     /// <summary>Block table of sequence s at [s × BlockTableWidth, (s+1) × BlockTableWidth).</summary>
     public int[] BlockTables = [];
     public int BlockTableWidth;
@@ -43,6 +49,7 @@ public sealed class StepBatch
         if (ContextLength.Length < sequences)
         {
             Array.Resize(ref ContextLength, sequences);
+            Array.Resize(ref BatchOrderEnd, sequences);
             Array.Resize(ref QueryStart, sequences + 1);
         }
         if (BlockTables.Length < sequences * blockTableWidth || BlockTableWidth != blockTableWidth)

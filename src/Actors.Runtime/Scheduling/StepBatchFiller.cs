@@ -34,6 +34,8 @@ public static class StepBatchFiller
                 batch.Slots[token] = table[position / blockSize] * blockSize + position % blockSize;
             }
             batch.ContextLength[s] = sequence.StartPosition + sequence.TokenCount;
+            // The prompt's (not this chunk's) batch-order span: the same however the prompt is chunked or recomputed.
+            batch.BatchOrderEnd[s] = BatchOrder.PromptEnd(sequence.PromptLength);
             table.CopyTo(batch.BlockTables.AsSpan(s * width, width));
             if (sequence.NeedsLogits) batch.LogitTokens[logits++] = token - 1;
         }

@@ -59,6 +59,20 @@ public sealed class PreparedActivations
     internal ActivationKind Kind;
 
     /// <summary>
+    /// Whether <see cref="SetTokenOrder"/> named the tokens to multiply in llama.cpp's batch order; false = every
+    /// token in its one-token order. Kernels whose batch and one-token orders agree ignore it.
+    /// </summary>
+    internal bool HasTokenOrder;
+
+    /// <summary>Ascending indices of the tokens in the batch order [<see cref="BatchTokenCount"/>] (when <see cref="HasTokenOrder"/>).</summary>
+    internal int[] BatchTokens = [];
+    internal int BatchTokenCount;
+
+    /// <summary>Ascending indices of the tokens in the one-token order [<see cref="SingleTokenCount"/>] (when <see cref="HasTokenOrder"/>).</summary>
+    internal int[] SingleTokens = [];
+    internal int SingleTokenCount;
+
+    /// <summary>
     /// Q8_0 values stored four blocks at a time as [elements 0..15 of blocks 0..3, elements 16..31 of
     /// blocks 0..3] (whole quads only; a row's last nb mod 4 blocks stay in order). The AVX-512 Q4_0
     /// kernel unpacks four blocks' nibbles in exactly that order, saving a shuffle per pair.
@@ -93,6 +107,28 @@ public sealed class PreparedActivations
 
     internal static int RoundUp16(int n) => (n + 15) & ~15;
 
+    /// <summary>
+    /// Names, per prepared token, whether it is multiplied in llama.cpp's batch order (its repacked gemm) or
+    /// its one-token order (gemv); call after preparing. Each token's result depends on its own flag only.
+    /// Allocates only when the token count grows.
+    /// </summary>
+    public void SetTokenOrder(ReadOnlySpan<bool> batchOrder)
+    {
+        if (batchOrder.Length != Tokens) throw new ArgumentException($"{batchOrder.Length} order flags for {Tokens} prepared tokens", nameof(batchOrder));
+        if (BatchTokens.Length < Tokens)
+        {
+            BatchTokens = new int[Tokens];
+            SingleTokens = new int[Tokens];
+        }
+        BatchTokenCount = SingleTokenCount = 0;
+        for (int t = 0; t < Tokens; t++)
+        {
+            if (batchOrder[t]) BatchTokens[BatchTokenCount++] = t;
+            else SingleTokens[SingleTokenCount++] = t;
+        }
+        HasTokenOrder = true;
+    }
+
     /// <summary>Quantized value i of token t in element order, whatever the storage order (for tests).</summary>
     internal sbyte QuantAt(int t, int i)
     {
@@ -111,6 +147,7 @@ public sealed class PreparedActivations
         Kind = kind;
         QuadInterleaved = false;
         HasRepackSums = false;
+        HasTokenOrder = false;
         WeightType = weightType;
         Tokens = tokens;
         Cols = cols;
