@@ -32,7 +32,7 @@ internal enum ActivationKind
 /// count up to 16 and the padding is zero, so kernels may load 16 scales at a time past the last block.</item>
 /// <item><see cref="ScaledSums"/>[t·ScaleStride + b] (Q8_0 and Q8_1): d·Σq of block b, for weight types whose
 /// integers carry an offset (Q4_0 stores q+8) or a min (Q4_1, Q5_1: ggml's f16 s).</item>
-/// <item><see cref="OffsetSums"/>[t·ScaleStride + b] (Q8_0 on the AVX-512 path): −128·Σq of block b.</item>
+/// <item><see cref="OffsetSums"/>[t·Cols/4 + j] (Q8_0 weights on the AVX-512 path): −128·Σq of values 4j..4j+3.</item>
 /// <item><see cref="Sums16"/>[(t·Blocks + b)·16 + j] (Q8_K only): Σ of q over elements 16j..16j+15 of block b.</item>
 /// </list>
 /// </remarks>
@@ -45,8 +45,8 @@ public sealed class PreparedActivations
     internal readonly AlignedBuffer<short> Sums16 = new();
 
     /// <summary>
-    /// Q8_0 on the AVX-512 path: −128·Σq of block b of token t at [t·ScaleStride + b], the start of the
-    /// integer accumulator of <see cref="RepackedQ8_0"/>, whose weights carry +128.
+    /// Q8_0 weights on the AVX-512 path: −128·Σq of values 4j..4j+3 of token t at [t·Cols/4 + j], the start of
+    /// each four-value integer lane of <see cref="RepackedQ8_0"/>, whose weights carry +128.
     /// </summary>
     internal readonly AlignedBuffer<int> OffsetSums = new();
 
@@ -100,7 +100,7 @@ public sealed class PreparedActivations
         Quants.EnsureLength(n);
         Scales.EnsureLength(scales);
         ScaledSums.EnsureLength(scales);
-        OffsetSums.EnsureLength(scales);
+        OffsetSums.EnsureLength(n / 4 + 16);
         Sums16.EnsureLength(sums16);
         PairSums.EnsureLength(sums16 / 4);
     }

@@ -20,11 +20,12 @@ namespace Actors.Inference.Cpu.Kernels;
 /// w + 128 (w xor 0x80) so they are vpdpbusd's unsigned operand.</item>
 /// </list>
 /// One 32-byte load is then the same four columns of eight rows, and one broadcast of four activation
-/// bytes feeds both halves of the group. Σ(w+128)·x = Σw·x + 128·Σx: the integer accumulator starts at
-/// −128·Σx (<see cref="PreparedActivations.OffsetSums"/>), so the block's integer sum is exact.
-/// Per (row, token) the float work is one fixed chain over blocks: acc = fma(float(Σ_b), d_w·d_x, acc),
-/// lane by lane, whatever the tile, the token count or the row split: results are batch-invariant.
-/// The integer sums may be formed in any order (they are exact).
+/// bytes feeds the group. Σ(w+128)·x = Σw·x + 128·Σx: each four-value integer lane starts at −128·Σx
+/// (<see cref="PreparedActivations.OffsetSums"/>), so it is exact.
+/// Per (row, token) the float work is llama.cpp's for Q8_0 on this CPU (tinyBLAS, batch or single token
+/// alike): eight f32 lanes, lane s = values 4s..4s+3 of each block, lane = fma(f32(lane integer), d_w·d_x, lane)
+/// block after block, then tinyBLAS's horizontal sum; the same whatever the tile, the token count or the
+/// row split, so results are batch-invariant.
 /// </remarks>
 internal sealed class RepackedQ8_0 : RepackedWeights
 {
@@ -105,85 +106,66 @@ internal sealed class RepackedQ8_0 : RepackedWeights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fold(Vector256<float> acc, Vector256<int> isum, Vector256<float> dw, float dx) =>
-        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), dw * Vector256.Create(dx), acc);
-
     protected override void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile)
     {
-        int nb = a.Blocks, cols = a.Cols, ss = a.ScaleStride;
-        ref sbyte x0 = ref QuantMath.Quants(a, t0);
-        ref sbyte x1 = ref Unsafe.Add(ref x0, cols);
-        ref sbyte x2 = ref Unsafe.Add(ref x1, cols);
-        ref sbyte x3 = ref Unsafe.Add(ref x2, cols);
-        ref float d0 = ref QuantMath.Scales(a, t0);
-        ref int o0 = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)t0 * ss);
-        Vector256<float> f0l = default, f0h = default, f1l = default, f1h = default, f2l = default, f2h = default, f3l = default, f3h = default;
-        for (int b = 0; b < nb; b++)
+        // Eight lanes per (row, token) leave room for two tokens × eight rows at a time: four passes.
+        for (int half = 0; half < 2; half++)
         {
-            ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
-            var i0l = Vector256.Create(Unsafe.Add(ref o0, b));
-            var i1l = Vector256.Create(Unsafe.Add(ref o0, ss + b));
-            var i2l = Vector256.Create(Unsafe.Add(ref o0, 2 * ss + b));
-            var i3l = Vector256.Create(Unsafe.Add(ref o0, 3 * ss + b));
-            Vector256<int> i0h = i0l, i1h = i1l, i2h = i2l, i3h = i3l;
-            int xo = 32 * b;
-            for (int s = 0; s < 8; s++, xo += 4)
-            {
-                var wl = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64 + 64 * s));
-                var wh = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96 + 64 * s));
-                var x = X4(ref x0, xo);
-                i0l = Dp(i0l, wl, x); i0h = Dp(i0h, wh, x);
-                x = X4(ref x1, xo);
-                i1l = Dp(i1l, wl, x); i1h = Dp(i1h, wh, x);
-                x = X4(ref x2, xo);
-                i2l = Dp(i2l, wl, x); i2h = Dp(i2h, wh, x);
-                x = X4(ref x3, xo);
-                i3l = Dp(i3l, wl, x); i3h = Dp(i3h, wh, x);
-            }
-            var dl = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk));
-            var dh = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32)));
-            float s0 = Unsafe.Add(ref d0, b), s1 = Unsafe.Add(ref d0, ss + b), s2 = Unsafe.Add(ref d0, 2 * ss + b), s3 = Unsafe.Add(ref d0, 3 * ss + b);
-            f0l = Fold(f0l, i0l, dl, s0); f0h = Fold(f0h, i0h, dh, s0);
-            f1l = Fold(f1l, i1l, dl, s1); f1h = Fold(f1h, i1h, dh, s1);
-            f2l = Fold(f2l, i2l, dl, s2); f2h = Fold(f2h, i2h, dh, s2);
-            f3l = Fold(f3l, i3l, dl, s3); f3h = Fold(f3h, i3h, dh, s3);
+            Pass(ref grp, a, t0, half, t0 + 1, half, ref Unsafe.Add(ref tile, 8 * half), ref Unsafe.Add(ref tile, 16 + 8 * half));
+            Pass(ref grp, a, t0 + 2, half, t0 + 3, half, ref Unsafe.Add(ref tile, 32 + 8 * half), ref Unsafe.Add(ref tile, 48 + 8 * half));
         }
-        f0l.StoreUnsafe(ref tile, 0); f0h.StoreUnsafe(ref tile, 8);
-        f1l.StoreUnsafe(ref tile, 16); f1h.StoreUnsafe(ref tile, 24);
-        f2l.StoreUnsafe(ref tile, 32); f2h.StoreUnsafe(ref tile, 40);
-        f3l.StoreUnsafe(ref tile, 48); f3h.StoreUnsafe(ref tile, 56);
     }
 
-    // Even and odd steps in separate integer chains (exact, so the bits match Tile4).
-    protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile)
+    protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile) =>
+        Pass(ref grp, a, t, 0, t, 1, ref tile, ref Unsafe.Add(ref tile, 8));
+
+    /// <summary>
+    /// Rows 8·hA.. of the group × token tA into tileA[0..7] and rows 8·hB.. × token tB into tileB[0..7], each
+    /// in tinyBLAS's order: eight f32 lanes per (row, token), lane s = step s (values 4s..4s+3 of every block),
+    /// lane_s = fma(f32(Σ of its four products), d_w·d_x, lane_s) block after block, then
+    /// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+    /// </summary>
+    private static void Pass(ref byte grp, PreparedActivations a, int tA, int hA, int tB, int hB, ref float tileA, ref float tileB)
     {
-        int nb = a.Blocks;
-        ref sbyte x0 = ref QuantMath.Quants(a, t);
-        ref float d0 = ref QuantMath.Scales(a, t);
-        ref int o0 = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)t * a.ScaleStride);
-        Vector256<float> fl = default, fh = default;
+        int nb = a.Blocks, q4 = a.Cols / 4;
+        ref sbyte xA = ref QuantMath.Quants(a, tA);
+        ref sbyte xB = ref QuantMath.Quants(a, tB);
+        ref float dxA = ref QuantMath.Scales(a, tA);
+        ref float dxB = ref QuantMath.Scales(a, tB);
+        ref int oA = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)tA * q4);
+        ref int oB = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)tB * q4);
+        int wA = 64 + 32 * hA, wB = 64 + 32 * hB;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
         for (int b = 0; b < nb; b++)
         {
             ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
-            var il = Vector256.Create(Unsafe.Add(ref o0, b));
-            var ih = il;
-            Vector256<int> jl = default, jh = default;
-            int xo = 32 * b;
-            for (int s = 0; s < 8; s += 2, xo += 8)
-            {
-                var x = X4(ref x0, xo);
-                il = Dp(il, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64 + 64 * s)), x);
-                ih = Dp(ih, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96 + 64 * s)), x);
-                var y = X4(ref x0, xo + 4);
-                jl = Dp(jl, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 128 + 64 * s)), y);
-                jh = Dp(jh, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 160 + 64 * s)), y);
-            }
-            float s0 = Unsafe.Add(ref d0, b);
-            fl = Fold(fl, il + jl, Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)), s0);
-            fh = Fold(fh, ih + jh, Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32))), s0);
+            var dA = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32 * hA))) * Vector256.Create(Unsafe.Add(ref dxA, b));
+            var dB = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32 * hB))) * Vector256.Create(Unsafe.Add(ref dxB, b));
+            int xo = 32 * b, oo = 8 * b;
+            a0 = Lane(a0, ref blk, wA + 0, ref xA, xo + 0, Unsafe.Add(ref oA, oo + 0), dA);
+            b0 = Lane(b0, ref blk, wB + 0, ref xB, xo + 0, Unsafe.Add(ref oB, oo + 0), dB);
+            a1 = Lane(a1, ref blk, wA + 64, ref xA, xo + 4, Unsafe.Add(ref oA, oo + 1), dA);
+            b1 = Lane(b1, ref blk, wB + 64, ref xB, xo + 4, Unsafe.Add(ref oB, oo + 1), dB);
+            a2 = Lane(a2, ref blk, wA + 128, ref xA, xo + 8, Unsafe.Add(ref oA, oo + 2), dA);
+            b2 = Lane(b2, ref blk, wB + 128, ref xB, xo + 8, Unsafe.Add(ref oB, oo + 2), dB);
+            a3 = Lane(a3, ref blk, wA + 192, ref xA, xo + 12, Unsafe.Add(ref oA, oo + 3), dA);
+            b3 = Lane(b3, ref blk, wB + 192, ref xB, xo + 12, Unsafe.Add(ref oB, oo + 3), dB);
+            a4 = Lane(a4, ref blk, wA + 256, ref xA, xo + 16, Unsafe.Add(ref oA, oo + 4), dA);
+            b4 = Lane(b4, ref blk, wB + 256, ref xB, xo + 16, Unsafe.Add(ref oB, oo + 4), dB);
+            a5 = Lane(a5, ref blk, wA + 320, ref xA, xo + 20, Unsafe.Add(ref oA, oo + 5), dA);
+            b5 = Lane(b5, ref blk, wB + 320, ref xB, xo + 20, Unsafe.Add(ref oB, oo + 5), dB);
+            a6 = Lane(a6, ref blk, wA + 384, ref xA, xo + 24, Unsafe.Add(ref oA, oo + 6), dA);
+            b6 = Lane(b6, ref blk, wB + 384, ref xB, xo + 24, Unsafe.Add(ref oB, oo + 6), dB);
+            a7 = Lane(a7, ref blk, wA + 448, ref xA, xo + 28, Unsafe.Add(ref oA, oo + 7), dA);
+            b7 = Lane(b7, ref blk, wB + 448, ref xB, xo + 28, Unsafe.Add(ref oB, oo + 7), dB);
         }
-        fl.StoreUnsafe(ref tile, 0);
-        fh.StoreUnsafe(ref tile, 8);
+        (((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))).StoreUnsafe(ref tileA);
+        (((b0 + b4) + (b2 + b6)) + ((b1 + b5) + (b3 + b7))).StoreUnsafe(ref tileB);
     }
+
+    /// <summary>One step of one block: lane += f32(offset + Σ(w+128)·x over four values)·(d_w·d_x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Lane(Vector256<float> lane, ref byte blk, int w, ref sbyte x, int xo, int offset, Vector256<float> d) =>
+        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dp(Vector256.Create(offset), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, w)), X4(ref x, xo))), d, lane);
 }
