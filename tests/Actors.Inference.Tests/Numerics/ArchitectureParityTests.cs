@@ -11,7 +11,7 @@ namespace Actors.Inference.Tests.Numerics;
 /// the CPU backend against the float64 reference and against llama.cpp on the same file, F32 and a
 /// mix quantized by llama.cpp's own quantizer; greedy continuations compared token for token.
 /// </summary>
-public sealed class ArchitectureParityTests
+public sealed class ArchitectureParityTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     public static TheoryData<string, string> Cases() => Combine(ArchitectureModels.Architectures);
 
@@ -47,23 +47,15 @@ public sealed class ArchitectureParityTests
     private static double F32LlamaCppTolerance(string arch) => arch.StartsWith("gemma") ? 5e-4 : 1e-6;
 
     /// <summary>
-    /// Quantized tolerance 1e-4. Attention, RoPE, RMSNorm, SiLU, GELU and every kernel now compute
-    /// llama.cpp's bits, and the mixes measure 1.3e-7 to 3.4e-7 (the F32 output head's tinyBLAS order)
-    /// except these, held to the values below (measured, 40 tokens): at one position an activation
-    /// rounds to a neighbouring int8 (Q8_K) value, because llama.cpp sums a batch of Q4_K rows (its
-    /// repacked 8×8 gemm) in another order than one token, which we match (single tokens are
-    /// exact, <see cref="QuantizedMixParityTests"/>); in gemma the f16 GELU rounding amplifies it.
-    /// - qwen2 gqa: 3.7e-3 at position 10 only.
-    /// - gemma2 gqa: 0 to 2e-7 up to position 7, then 1.0e-2 to 1.4e-2 (the flipped K/V stays in view).
-    /// - gemma3 gqa: up to 3.8e-7 until position 9, then 1.2e-2 to 2.6e-2; wide-head: up to 3.4e-7
-    ///   until position 10, then 1.0e-2 to 2.8e-2.
+    /// Quantized tolerance 1e-6 (the issue asks 1e-4). Attention, RoPE, RMSNorm, SiLU, GELU and every
+    /// kernel compute llama.cpp's bits, a prompt's Q4_K and Q2_K rows in its repacked gemm's order and its
+    /// last P mod 4 tokens in its gemv's (<see cref="BatchOrder"/>). Measured over 40 positions: gemma2 and
+    /// gemma3 Q4_K_M 0 (identical logits) on both shapes; llama, qwen2, qwen3 Q4_K_M and phi3 Q4_0 1.27e-7
+    /// to 1.35e-7, from the F32 output head, which llama.cpp multiplies for a batch with tinyBLAS (one
+    /// 16-lane FMA chain per output) and we in its one-token vec_dot order. (Before the batch orders:
+    /// qwen2 gqa 3.7e-3, gemma2 gqa 1.4e-2, gemma3 2.8e-2 — one int8 step in a Q4_K matmul's input.)
     /// </summary>
-    private static double QuantizedTolerance(string arch, string shape) => (arch, shape) switch
-    {
-        ("gemma3", _) => 5e-2,
-        ("qwen2", "gqa") or ("gemma2", "gqa") => 2e-2,
-        _ => 1e-4,
-    };
+    private const double QuantizedTolerance = 1e-6;
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -92,7 +84,7 @@ public sealed class ArchitectureParityTests
     public void Cpu_logits_match_llama_cpp_for_a_llama_cpp_quantized_mix(string arch, string shape)
     {
         var mix = ArchitectureModels.QuantizedMix(arch);
-        AssertMatchesLlamaCpp(ArchitectureModels.QuantizedPath(arch, shape, mix), $"{arch} {shape} {mix}", QuantizedTolerance(arch, shape));
+        AssertMatchesLlamaCpp(ArchitectureModels.QuantizedPath(arch, shape, mix), $"{arch} {shape} {mix}", QuantizedTolerance);
     }
 
     [Theory]
@@ -147,7 +139,7 @@ public sealed class ArchitectureParityTests
         return runner.Feed(tokens, allLogits: true);
     }
 
-    private static void AssertMatchesLlamaCpp(string path, string what, double tolerance)
+    private void AssertMatchesLlamaCpp(string path, string what, double tolerance)
     {
         using var model = LlamaModel.Open(path);
         var tokens = TestModels.RandomTokens(40, model.Config.VocabSize, 99);
@@ -162,6 +154,7 @@ public sealed class ArchitectureParityTests
             double e = TestModels.RelativeL2(logits.AsSpan(i * v, v), expected[i]);
             if (e > worst) { worst = e; worstAt = i; }
         }
+        output.WriteLine($"{what}: worst relative L2 {worst:E2} at position {worstAt} of {tokens.Length} (bound {tolerance:E0})");
         Assert.True(worst <= tolerance, $"{what}: relative L2 {worst:E2} at position {worstAt} > {tolerance:E0}");
     }
 }
