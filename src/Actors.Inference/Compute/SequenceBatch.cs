@@ -19,8 +19,9 @@ public static class SequenceBatch
         b.QueryStart[0] = 0;
         b.QueryStart[1] = n;
         b.ContextLength[0] = context;
-        // As one llama_decode of these tokens: all but the last n mod 4 in the batch order.
-        b.BatchOrderEnd[0] = start + BatchOrder.PromptEnd(n);
+        // As one llama_decode of these tokens.
+        b.BatchStart[0] = start;
+        b.BatchEnd[0] = context;
         for (int i = 0; i < blocks; i++) b.BlockTables[i] = i;
         for (int i = 0; i < n; i++)
         {

@@ -32,7 +32,8 @@ internal static class StageWarmUp
             batch.QueryStart[0] = 0;
             batch.QueryStart[1] = tokens;
             batch.ContextLength[0] = start + tokens;
-            batch.BatchOrderEnd[0] = start + BatchOrder.PromptEnd(tokens); // both multiplication orders get compiled
+            batch.BatchStart[0] = start; // both multiplication orders get compiled
+            batch.BatchEnd[0] = start + tokens;
             batch.BlockTables[0] = 0;
             batch.BlockTableWidth = 1;
             batch.LogitTokens[0] = tokens - 1;

@@ -34,8 +34,9 @@ public static class StepBatchFiller
                 batch.Slots[token] = table[position / blockSize] * blockSize + position % blockSize;
             }
             batch.ContextLength[s] = sequence.StartPosition + sequence.TokenCount;
-            // The prompt's (not this chunk's) batch-order span: the same however the prompt is chunked or recomputed.
-            batch.BatchOrderEnd[s] = BatchOrder.PromptEnd(sequence.PromptLength);
+            // The prompt is the batch (not this chunk): the same however it is chunked, preempted or recomputed.
+            batch.BatchStart[s] = 0;
+            batch.BatchEnd[s] = sequence.PromptLength;
             table.CopyTo(batch.BlockTables.AsSpan(s * width, width));
             if (sequence.NeedsLogits) batch.LogitTokens[logits++] = token - 1;
         }

@@ -11,18 +11,19 @@ namespace Actors.Inference.Tests.Kernels;
 /// token, against scalar models of its code written from the block formats (ggml's get_scale_min_k4, the
 /// 2-bit layout, Q8_K's 16-value sums): bit for bit, per token in the order its flag names. Q4_K: its repacked
 /// q4_K 8×8 gemm folds per 64 values, its gemv per block; Q2_K: gemm per 128 values, gemv per block; Q8_0:
-/// tinyBLAS's eight lanes for both. And a token's result depends on its own flag only (batch invariance).
+/// tinyBLAS's eight lanes for both; F32: tinyBLAS's one 16-lane chain for a batch (its vec_dot order, checked
+/// elsewhere, for one token). And a token's result depends on its own flag only (batch invariance).
 /// </summary>
 public class LlamaCppOrderTests
 {
     private const int Rows = 37, Tokens = 9;
 
-    public static IEnumerable<object[]> Types() => [[GgmlType.Q4_K], [GgmlType.Q2_K], [GgmlType.Q8_0]];
+    public static IEnumerable<object[]> Types() => [[GgmlType.Q4_K], [GgmlType.Q2_K], [GgmlType.Q8_0], [GgmlType.F32]];
 
     private static bool Skip(GgmlType type) =>
-        !KernelDispatch.IsSupported(KernelPath.Avx512) || (type != GgmlType.Q2_K && !WeightRepacking.Supports(type));
+        !KernelDispatch.IsSupported(KernelPath.Avx512) || (type is GgmlType.Q4_K or GgmlType.Q8_0 && !WeightRepacking.Supports(type));
 
-    private static int ColsFor(GgmlType type) => type == GgmlType.Q8_0 ? 32 * 37 : 256 * 5;
+    private static int ColsFor(GgmlType type) => type switch { GgmlType.Q8_0 => 32 * 37, GgmlType.F32 => 16 * 37, _ => 256 * 5 };
 
     /// <summary>Token t in the batch order unless t mod 3 == 2: batch-order tokens that are not consecutive.</summary>
     private static bool[] Flags(int tokens) => Enumerable.Range(0, tokens).Select(t => t % 3 != 2).ToArray();
@@ -31,7 +32,7 @@ public class LlamaCppOrderTests
     {
         var (w, _) = KernelTestData.Weight(type, Rows, cols, seed);
         var bytes = w.RowSpan(0, Rows).ToArray();
-        if (type != GgmlType.Q2_K) Assert.True(WeightRepacking.TryRepack(w), $"{type} was not repacked");
+        if (type is GgmlType.Q4_K or GgmlType.Q8_0) Assert.True(WeightRepacking.TryRepack(w), $"{type} was not repacked");
         return (w, bytes);
     }
 
@@ -59,6 +60,8 @@ public class LlamaCppOrderTests
 
         var act = new PreparedActivations();
         MatMul.Prepare(type, x, Tokens, cols, act, KernelPath.Avx512);
+        var plain = new float[Tokens * Rows]; // no flags: every token in the one-token order
+        MatMul.Compute(w, act, Tokens, plain, Rows, 0, Rows, KernelPath.Avx512);
         int rb = bytes.Length / Rows, differ = 0;
         for (int t = 0; t < Tokens; t++)
             for (int r = 0; r < Rows; r++)
@@ -68,13 +71,15 @@ public class LlamaCppOrderTests
                 {
                     GgmlType.Q4_K => Q4_K(row, act, t, foldsPerBlock: flags[t] ? 4 : 1),
                     GgmlType.Q2_K => Q2_K(row, act, t, foldsPerBlock: flags[t] ? 2 : 1),
-                    _ => Q8_0(row, act, t),
+                    GgmlType.Q8_0 => Q8_0(row, act, t),
+                    _ => flags[t] ? F32(row, x.AsSpan(t * cols, cols)) : plain[t * Rows + r],
                 };
                 float other = type switch
                 {
                     GgmlType.Q4_K => Q4_K(row, act, t, foldsPerBlock: flags[t] ? 1 : 4),
                     GgmlType.Q2_K => Q2_K(row, act, t, foldsPerBlock: flags[t] ? 1 : 2),
-                    _ => expected,
+                    GgmlType.Q8_0 => expected,
+                    _ => plain[t * Rows + r],
                 };
                 if (expected != other) differ++;
                 Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[t * Rows + r]),
@@ -198,6 +203,19 @@ public class LlamaCppOrderTests
             }
         }
         return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    }
+
+    /// <summary>F32 as tinyBLAS: one 16-lane FMA chain from zero over the row, then _mm512_reduce_add_ps's tree.</summary>
+    private static float F32(ReadOnlySpan<byte> row, ReadOnlySpan<float> x)
+    {
+        var w = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(row);
+        Span<float> l = stackalloc float[16];
+        for (int i = 0; i < w.Length; i++) l[i % 16] = MathF.FusedMultiplyAdd(w[i], x[i], l[i % 16]);
+        Span<float> h = stackalloc float[8];
+        for (int k = 0; k < 8; k++) h[k] = l[k + 8] + l[k];
+        Span<float> q = stackalloc float[4];
+        for (int k = 0; k < 4; k++) q[k] = h[k + 4] + h[k];
+        return (q[0] + q[2]) + (q[1] + q[3]);
     }
 
     private static void AssertBitwise(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)

@@ -159,6 +159,9 @@ public static class MatMul
         }
         switch (w.Type)
         {
+            case GgmlType.F32 when path == KernelPath.Avx512 && act.HasTokenOrder && F32BatchOrder.Applies(w.Cols):
+                F32BatchOrder.Run(w, act, tokens, y, yStride, rowStart, rowEnd);
+                break;
             case GgmlType.F32: Run<FloatKernel<F32Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.F16 when HalfRowsPrefill.Applies(path, tokens):
                 HalfRowsPrefill.Run(path, w, act, tokens, ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart), yStride, rowStart, rowEnd - rowStart);
