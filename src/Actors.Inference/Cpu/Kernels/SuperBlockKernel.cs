@@ -203,17 +203,23 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
     private static void TokenRepackedBatch(ref float acc, ref float accM, in SuperBlock512 k, ref sbyte x, ref float dx, ref short bs, int b)
     {
         int o = 256 * b;
-        int lo = Vector512.Sum(Chunk512(k.W0, k.S0, ref x, o) + Chunk512(k.W1, k.S1, ref x, o + 64));
-        int hi = Vector512.Sum(Chunk512(k.W2, k.S2, ref x, o + 128) + Chunk512(k.W3, k.S3, ref x, o + 192));
+        var lo = Chunk512(k.W0, k.S0, ref x, o) + Chunk512(k.W1, k.S1, ref x, o + 64);
+        var hi = Chunk512(k.W2, k.S2, ref x, o + 128) + Chunk512(k.W3, k.S3, ref x, o + 192);
+        var mi = T.HasMin ? Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref bs, (nuint)(16 * b)), k.Mins) : default;
+        // One reduction for the four integers (exact, so any order): [Σlo, Σhi, Σ mins of 0..127, Σ mins of 128..255].
+        // mi's lanes 0-3 are the first half's mins, 4-7 the second's; [m0 m1 m4 m5 m2 m3 m6 m7] puts them where
+        // the horizontal adds and the final fold of the 128-bit halves keep the two groups apart.
+        var mq = Avx2.Permute4x64(mi.AsInt64(), 0b11_01_10_00).AsInt32();
+        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(lo.GetLower() + lo.GetUpper(), hi.GetLower() + hi.GetUpper()), mq);
+        var sums = h.GetLower() + h.GetUpper();
         float dxb = Unsafe.Add(ref dx, b), e = k.D * dxb;
-        acc = MathF.FusedMultiplyAdd(lo, e, acc);
-        acc = MathF.FusedMultiplyAdd(hi, e, acc);
+        acc = MathF.FusedMultiplyAdd(sums.GetElement(0), e, acc);
+        acc = MathF.FusedMultiplyAdd(sums.GetElement(1), e, acc);
         if (T.HasMin)
         {
-            var mi = Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref bs, (nuint)(16 * b)), k.Mins);
             float f = k.DMin * dxb;
-            accM = MathF.FusedMultiplyAdd(Vector128.Sum(mi.GetLower()), f, accM);
-            accM = MathF.FusedMultiplyAdd(Vector128.Sum(mi.GetUpper()), f, accM);
+            accM = MathF.FusedMultiplyAdd(sums.GetElement(2), f, accM);
+            accM = MathF.FusedMultiplyAdd(sums.GetElement(3), f, accM);
         }
     }
 
