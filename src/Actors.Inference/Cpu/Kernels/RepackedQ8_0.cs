@@ -108,21 +108,19 @@ internal sealed class RepackedQ8_0 : RepackedWeights
 
     protected override void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile)
     {
-        // Eight lanes per (row, token) leave room for eight rows × two tokens at a time: four passes.
-        for (int half = 0; half < 2; half++)
-        {
-            TwoTokens(ref grp, a, t0, half, ref Unsafe.Add(ref tile, 8 * half));
-            TwoTokens(ref grp, a, t0 + 2, half, ref Unsafe.Add(ref tile, 32 + 8 * half));
-        }
+        // Eight lanes per (row, token): 16 rows × two tokens fill the registers, so two passes.
+        TwoTokens(ref grp, a, t0, ref tile);
+        TwoTokens(ref grp, a, t0 + 2, ref Unsafe.Add(ref tile, 32));
     }
 
     /// <summary>
-    /// Rows 8·half..8·half+7 of the group × tokens t, t+1 into tile[0..7] and tile[16..23], in tinyBLAS's order:
-    /// eight f32 lanes per (row, token), lane s = step s (values 4s..4s+3 of every block),
+    /// Rows 0..15 of the group × tokens t, t+1 into tile[0..15] and tile[16..31], in tinyBLAS's order: eight
+    /// f32 lanes per (row, token), lane s = step s (values 4s..4s+3 of every block),
     /// lane_s = fma(f32(Σ of its four products), d_w·d_x, lane_s) block after block, then
-    /// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+    /// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). The integer lanes come from 256-bit vpdpbusd (rows
+    /// 0..7 and 8..15); converting and folding 16 rows per 512-bit op halves the float work.
     /// </summary>
-    private static void TwoTokens(ref byte grp, PreparedActivations a, int t, int half, ref float tile)
+    private static void TwoTokens(ref byte grp, PreparedActivations a, int t, ref float tile)
     {
         int nb = a.Blocks, cols = a.Cols, q4 = cols / 4, ss = a.ScaleStride;
         ref sbyte xA = ref QuantMath.Quants(a, t);
@@ -130,38 +128,46 @@ internal sealed class RepackedQ8_0 : RepackedWeights
         ref float dxA = ref QuantMath.Scales(a, t);
         ref int oA = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)t * q4);
         ref int oB = ref Unsafe.Add(ref oA, q4);
-        ref byte blk = ref Unsafe.Add(ref grp, 32 * half);
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
+        ref byte blk = ref grp;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
         for (int b = 0; b < nb; b++)
         {
-            var dw = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk));
-            var dA = dw * Vector256.Create(Unsafe.Add(ref dxA, b));
-            var dB = dw * Vector256.Create(Unsafe.Add(ref dxA, ss + b));
-            var w0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64));
-            a0 = Lane(a0, w0, X4(ref xA, 0), Unsafe.Add(ref oA, 0), dA);
-            b0 = Lane(b0, w0, X4(ref xB, 0), Unsafe.Add(ref oB, 0), dB);
-            var w1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 128));
-            a1 = Lane(a1, w1, X4(ref xA, 4), Unsafe.Add(ref oA, 1), dA);
-            b1 = Lane(b1, w1, X4(ref xB, 4), Unsafe.Add(ref oB, 1), dB);
-            var w2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 192));
-            a2 = Lane(a2, w2, X4(ref xA, 8), Unsafe.Add(ref oA, 2), dA);
-            b2 = Lane(b2, w2, X4(ref xB, 8), Unsafe.Add(ref oB, 2), dB);
-            var w3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256));
-            a3 = Lane(a3, w3, X4(ref xA, 12), Unsafe.Add(ref oA, 3), dA);
-            b3 = Lane(b3, w3, X4(ref xB, 12), Unsafe.Add(ref oB, 3), dB);
-            var w4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320));
-            a4 = Lane(a4, w4, X4(ref xA, 16), Unsafe.Add(ref oA, 4), dA);
-            b4 = Lane(b4, w4, X4(ref xB, 16), Unsafe.Add(ref oB, 4), dB);
-            var w5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384));
-            a5 = Lane(a5, w5, X4(ref xA, 20), Unsafe.Add(ref oA, 5), dA);
-            b5 = Lane(b5, w5, X4(ref xB, 20), Unsafe.Add(ref oB, 5), dB);
-            var w6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448));
-            a6 = Lane(a6, w6, X4(ref xA, 24), Unsafe.Add(ref oA, 6), dA);
-            b6 = Lane(b6, w6, X4(ref xB, 24), Unsafe.Add(ref oB, 6), dB);
-            var w7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 512));
-            a7 = Lane(a7, w7, X4(ref xA, 28), Unsafe.Add(ref oA, 7), dA);
-            b7 = Lane(b7, w7, X4(ref xB, 28), Unsafe.Add(ref oB, 7), dB);
+            var dw = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk));
+            var dA = dw * Vector512.Create(Unsafe.Add(ref dxA, b));
+            var dB = dw * Vector512.Create(Unsafe.Add(ref dxA, ss + b));
+            var l0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64));
+            var h0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96));
+            a0 = Lane(a0, l0, h0, X4(ref xA, 0), Unsafe.Add(ref oA, 0), dA);
+            b0 = Lane(b0, l0, h0, X4(ref xB, 0), Unsafe.Add(ref oB, 0), dB);
+            var l1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 128));
+            var h1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 160));
+            a1 = Lane(a1, l1, h1, X4(ref xA, 4), Unsafe.Add(ref oA, 1), dA);
+            b1 = Lane(b1, l1, h1, X4(ref xB, 4), Unsafe.Add(ref oB, 1), dB);
+            var l2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 192));
+            var h2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 224));
+            a2 = Lane(a2, l2, h2, X4(ref xA, 8), Unsafe.Add(ref oA, 2), dA);
+            b2 = Lane(b2, l2, h2, X4(ref xB, 8), Unsafe.Add(ref oB, 2), dB);
+            var l3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256));
+            var h3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 288));
+            a3 = Lane(a3, l3, h3, X4(ref xA, 12), Unsafe.Add(ref oA, 3), dA);
+            b3 = Lane(b3, l3, h3, X4(ref xB, 12), Unsafe.Add(ref oB, 3), dB);
+            var l4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320));
+            var h4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 352));
+            a4 = Lane(a4, l4, h4, X4(ref xA, 16), Unsafe.Add(ref oA, 4), dA);
+            b4 = Lane(b4, l4, h4, X4(ref xB, 16), Unsafe.Add(ref oB, 4), dB);
+            var l5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384));
+            var h5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 416));
+            a5 = Lane(a5, l5, h5, X4(ref xA, 20), Unsafe.Add(ref oA, 5), dA);
+            b5 = Lane(b5, l5, h5, X4(ref xB, 20), Unsafe.Add(ref oB, 5), dB);
+            var l6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448));
+            var h6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 480));
+            a6 = Lane(a6, l6, h6, X4(ref xA, 24), Unsafe.Add(ref oA, 6), dA);
+            b6 = Lane(b6, l6, h6, X4(ref xB, 24), Unsafe.Add(ref oB, 6), dB);
+            var l7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 512));
+            var h7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 544));
+            a7 = Lane(a7, l7, h7, X4(ref xA, 28), Unsafe.Add(ref oA, 7), dA);
+            b7 = Lane(b7, l7, h7, X4(ref xB, 28), Unsafe.Add(ref oB, 7), dB);
             blk = ref Unsafe.Add(ref blk, BlockBytes);
             xA = ref Unsafe.Add(ref xA, 32);
             xB = ref Unsafe.Add(ref xB, 32);
@@ -172,7 +178,7 @@ internal sealed class RepackedQ8_0 : RepackedWeights
         Tree(b0, b1, b2, b3, b4, b5, b6, b7).StoreUnsafe(ref tile, 16);
     }
 
-    /// <summary>Rows 0..15 × token t, in the order of <see cref="TwoTokens"/> (the two halves share the activation loads).</summary>
+    /// <summary>Rows 0..15 × token t, in the order of <see cref="TwoTokens"/>.</summary>
     protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile)
     {
         int nb = a.Blocks;
@@ -180,65 +186,37 @@ internal sealed class RepackedQ8_0 : RepackedWeights
         ref float dx = ref QuantMath.Scales(a, t);
         ref int o = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)t * (a.Cols / 4));
         ref byte blk = ref grp;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         for (int b = 0; b < nb; b++)
         {
-            var vdx = Vector256.Create(Unsafe.Add(ref dx, b));
-            var dA = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)) * vdx;
-            var dB = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32))) * vdx;
-            var x0 = X4(ref x, 0);
-            var o0 = Vector256.Create(Unsafe.Add(ref o, 0));
-            a0 = Lane(a0, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64)), x0, o0, dA);
-            b0 = Lane(b0, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96)), x0, o0, dB);
-            var x1 = X4(ref x, 4);
-            var o1 = Vector256.Create(Unsafe.Add(ref o, 1));
-            a1 = Lane(a1, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 128)), x1, o1, dA);
-            b1 = Lane(b1, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 160)), x1, o1, dB);
-            var x2 = X4(ref x, 8);
-            var o2 = Vector256.Create(Unsafe.Add(ref o, 2));
-            a2 = Lane(a2, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 192)), x2, o2, dA);
-            b2 = Lane(b2, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 224)), x2, o2, dB);
-            var x3 = X4(ref x, 12);
-            var o3 = Vector256.Create(Unsafe.Add(ref o, 3));
-            a3 = Lane(a3, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256)), x3, o3, dA);
-            b3 = Lane(b3, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 288)), x3, o3, dB);
-            var x4 = X4(ref x, 16);
-            var o4 = Vector256.Create(Unsafe.Add(ref o, 4));
-            a4 = Lane(a4, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320)), x4, o4, dA);
-            b4 = Lane(b4, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 352)), x4, o4, dB);
-            var x5 = X4(ref x, 20);
-            var o5 = Vector256.Create(Unsafe.Add(ref o, 5));
-            a5 = Lane(a5, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384)), x5, o5, dA);
-            b5 = Lane(b5, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 416)), x5, o5, dB);
-            var x6 = X4(ref x, 24);
-            var o6 = Vector256.Create(Unsafe.Add(ref o, 6));
-            a6 = Lane(a6, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448)), x6, o6, dA);
-            b6 = Lane(b6, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 480)), x6, o6, dB);
-            var x7 = X4(ref x, 28);
-            var o7 = Vector256.Create(Unsafe.Add(ref o, 7));
-            a7 = Lane(a7, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 512)), x7, o7, dA);
-            b7 = Lane(b7, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 544)), x7, o7, dB);
+            var d = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)) * Vector512.Create(Unsafe.Add(ref dx, b));
+            a0 = Lane(a0, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96)), X4(ref x, 0), Unsafe.Add(ref o, 0), d);
+            a1 = Lane(a1, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 128)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 160)), X4(ref x, 4), Unsafe.Add(ref o, 1), d);
+            a2 = Lane(a2, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 192)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 224)), X4(ref x, 8), Unsafe.Add(ref o, 2), d);
+            a3 = Lane(a3, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 288)), X4(ref x, 12), Unsafe.Add(ref o, 3), d);
+            a4 = Lane(a4, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 352)), X4(ref x, 16), Unsafe.Add(ref o, 4), d);
+            a5 = Lane(a5, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 416)), X4(ref x, 20), Unsafe.Add(ref o, 5), d);
+            a6 = Lane(a6, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 480)), X4(ref x, 24), Unsafe.Add(ref o, 6), d);
+            a7 = Lane(a7, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 512)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 544)), X4(ref x, 28), Unsafe.Add(ref o, 7), d);
             blk = ref Unsafe.Add(ref blk, BlockBytes);
             x = ref Unsafe.Add(ref x, 32);
             o = ref Unsafe.Add(ref o, 8);
         }
         Tree(a0, a1, a2, a3, a4, a5, a6, a7).StoreUnsafe(ref tile);
-        Tree(b0, b1, b2, b3, b4, b5, b6, b7).StoreUnsafe(ref tile, 8);
     }
 
-    /// <summary>tinyBLAS's horizontal sum of eight lanes, lane by lane over eight rows.</summary>
+    /// <summary>tinyBLAS's horizontal sum of eight lanes, lane by lane over sixteen rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Tree(Vector256<float> l0, Vector256<float> l1, Vector256<float> l2, Vector256<float> l3,
-        Vector256<float> l4, Vector256<float> l5, Vector256<float> l6, Vector256<float> l7) =>
+    private static Vector512<float> Tree(Vector512<float> l0, Vector512<float> l1, Vector512<float> l2, Vector512<float> l3,
+        Vector512<float> l4, Vector512<float> l5, Vector512<float> l6, Vector512<float> l7) =>
         ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7));
 
-    /// <summary>One step of one block: lane += f32(offset + Σ(w+128)·x over four values)·(d_w·d_x).</summary>
+    /// <summary>One step of one block for rows 0..15: lane += f32(offset + Σ(w+128)·x over four values)·(d_w·d_x).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Lane(Vector256<float> lane, Vector256<byte> w, Vector256<sbyte> x, int offset, Vector256<float> d) =>
-        Lane(lane, w, x, Vector256.Create(offset), d);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Lane(Vector256<float> lane, Vector256<byte> w, Vector256<sbyte> x, Vector256<int> offset, Vector256<float> d) =>
-        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(Dp(offset, w, x)), d, lane);
+    private static Vector512<float> Lane(Vector512<float> lane, Vector256<byte> lo, Vector256<byte> hi, Vector256<sbyte> x, int offset, Vector512<float> d)
+    {
+        var o = Vector256.Create(offset);
+        var i = Vector512.Create(Dp(o, lo, x), Dp(o, hi, x));
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i), d, lane);
+    }
 }
