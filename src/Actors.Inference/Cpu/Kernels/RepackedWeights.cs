@@ -12,6 +12,9 @@ namespace Actors.Inference.Cpu.Kernels;
 /// <remarks>
 /// Batch invariance: a subclass's 4-token and 1-token tiles must perform, for every (row, token), the
 /// same floating-point operations in the same order (integer sums are exact, so their order is free).
+/// A type whose llama.cpp batch order differs (<see cref="HasBatchOrder"/>: Q4_K) adds <see cref="TileBatch"/>,
+/// used for the tokens <see cref="PreparedActivations.SetTokenOrder"/> flags; each token's order then follows
+/// its own flag, never its neighbours.
 /// </remarks>
 internal abstract class RepackedWeights
 {
