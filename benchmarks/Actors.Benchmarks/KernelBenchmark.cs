@@ -18,11 +18,14 @@ internal static class KernelBenchmark
 
     private sealed class Options
     {
-        public bool Quick, NoGgml, Ceiling, PrefillOnly;
+        public bool Quick, NoGgml, Ceiling, PrefillOnly, BatchOrder;
         public GgmlType[] Types = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
         public KernelPath Path = KernelPath.Auto;
         public (int Rows, int Cols)[]? Shapes;
     }
+
+    /// <summary>--batch-order: prefill tokens multiplied in llama.cpp's batch order, as the engine does for a prompt.</summary>
+    private static bool BatchOrder;
 
     public static int Run(string[] args)
     {
@@ -35,6 +38,7 @@ internal static class KernelBenchmark
                 case "--no-ggml": o.NoGgml = true; break;
                 case "--ceiling": o.Ceiling = true; break;
                 case "--prefill-only": o.PrefillOnly = true; break;
+                case "--batch-order": o.BatchOrder = true; break;
                 case "--types": o.Types = Array.ConvertAll(args[++i].Split(','), s => Enum.Parse<GgmlType>(s, true)); break;
                 case "--path": o.Path = Enum.Parse<KernelPath>(args[++i], true); break;
                 case "--shapes":
@@ -49,6 +53,7 @@ internal static class KernelBenchmark
             }
         }
         KernelDispatch.Default = o.Path;
+        BatchOrder = o.BatchOrder;
         string? ggmlError = "disabled by --no-ggml";
         bool ggml = !o.NoGgml && Ggml.TryLoad(out ggmlError);
         Console.WriteLine($"# CPU matmul kernels — {Environment.ProcessorCount} cores, .NET {Environment.Version}, kernel path {(o.Path == KernelPath.Auto ? KernelDispatch.Best : o.Path)}, " +
@@ -89,6 +94,7 @@ internal static class KernelBenchmark
         Console.WriteLine("## Prefill: GFLOP/s (2·rows·cols·tokens / time; best 512-row chunk × chunks, plus our activation preparation)");
         Console.WriteLine();
         Console.WriteLine("'repacked': weights in the tiled int8 layout (WeightRepacking), where the type has one; '% peak': repacked 1T over the one-thread peak of its instruction.");
+        Console.WriteLine(o.BatchOrder ? "Tokens in llama.cpp's batch order (--batch-order: a prompt's tokens)." : "Tokens in llama.cpp's one-token order (add --batch-order for a prompt's).");
         Console.WriteLine();
         Console.WriteLine("| type | rows x cols | tokens | ours 1T | repacked 1T | % peak | ggml 1T | ours 2T | repacked 2T | ggml 2T |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -270,6 +276,8 @@ internal static class KernelBenchmark
         {
             var sw = Stopwatch.StartNew();
             MatMul.Prepare(type, x, tokens, cols, act);
+            // Every token as a prompt token (llama.cpp's batch order), as the engine multiplies a prompt.
+            if (BatchOrder) act.SetTokenOrder(Enumerable.Repeat(true, tokens).ToArray());
             prep = Math.Min(prep, sw.Elapsed.TotalSeconds);
         }
 

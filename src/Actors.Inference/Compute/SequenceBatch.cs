@@ -21,6 +21,9 @@ public static class SequenceBatch
         b.QueryStart[0] = 0;
         b.QueryStart[1] = n;
         b.ContextLength[0] = context;
+        // As one llama_decode of these tokens.
+        b.BatchStart[0] = start;
+        b.BatchEnd[0] = context;
         for (int i = 0; i < blocks; i++) b.BlockTables[i] = i;
         if (kv.HasSlidingPool) for (int i = 0; i < blocks; i++) b.SlidingBlockTables[i] = i;
         for (int i = 0; i < n; i++)

@@ -18,6 +18,15 @@ public sealed class StepBatch
     public int[] QueryStart = [0];
     /// <summary>Tokens in the cache for sequence s once this step's are written [SequenceCount].</summary>
     public int[] ContextLength = [];
+    /// <summary>
+    /// Positions [BatchStart[s], BatchEnd[s]) of sequence s are one llama.cpp batch (its prompt), whose tokens the
+    /// matmuls take in llama.cpp's batch orders (<see cref="BatchOrder"/>); other tokens, such as generated ones,
+    /// in its one-token orders [SequenceCount]. A function of the sequence alone, never of the step, so results
+    /// stay batch-invariant. Empty (0, 0) = every token in the one-token orders.
+    /// </summary>
+    public int[] BatchStart = [];
+    /// <summary>See <see cref="BatchStart"/> [SequenceCount].</summary>
+    public int[] BatchEnd = [];
     /// <summary>Block table of sequence s at [s × BlockTableWidth, (s+1) × BlockTableWidth).</summary>
     public int[] BlockTables = [];
     public int BlockTableWidth;
@@ -54,6 +63,8 @@ public sealed class StepBatch
         if (ContextLength.Length < sequences)
         {
             Array.Resize(ref ContextLength, sequences);
+            Array.Resize(ref BatchStart, sequences);
+            Array.Resize(ref BatchEnd, sequences);
             Array.Resize(ref QueryStart, sequences + 1);
         }
         if (BlockTables.Length < sequences * blockTableWidth || BlockTableWidth != blockTableWidth)

@@ -47,6 +47,10 @@ public sealed class CpuStageExecutor : IStageExecutor
     private float[] _sin = [];    // [T, n_rot/2]
     private float[] _cosSliding = []; // [T, n_rot/2] angles of the sliding layers' RoPE, when it differs
     private float[] _sinSliding = []; // [T, n_rot/2]
+    private bool[] _gemmOrder = [];      // [T] token t in the order of llama.cpp's repacked gemm (BatchOrder.Gemm)
+    private bool[] _sgemmOrder = [];     // [T] token t in the order of its tinyBLAS (BatchOrder.Sgemm)
+    private bool[] _headGemmOrder = [];  // [LogitCount] the same for the output head's rows
+    private bool[] _headSgemmOrder = [];
     private float[] _logits = []; // [LogitCount, vocab]
     private float[] _headIn = []; // [LogitCount, dim]
 
@@ -115,6 +119,10 @@ public sealed class CpuStageExecutor : IStageExecutor
         _up = new float[tokens * ffn];
         _cos = new float[tokens * half];
         _sin = new float[tokens * half];
+        _gemmOrder = new bool[tokens];
+        _sgemmOrder = new bool[tokens];
+        _headGemmOrder = new bool[tokens];
+        _headSgemmOrder = new bool[tokens];
         if (_slidingRope)
         {
             _cosSliding = new float[tokens * half];
@@ -149,10 +157,51 @@ public sealed class CpuStageExecutor : IStageExecutor
             if (_slidingRope) Rope.Angles(_c.SlidingRope!, batch.Positions[t], _cosSliding.AsSpan(t * half, half), _sinSliding.AsSpan(t * half, half));
         }
 
+        SetOrders(batch);
         for (int l = Layers.Start; l < Layers.End; l++) Layer(batch, l);
 
         if (IsLast) Head(batch, output);
         else _x.AsSpan(0, T * dim).CopyTo(output);
+    }
+
+    /// <summary>
+    /// Which tokens the matmuls take in llama.cpp's batch orders (<see cref="BatchOrder"/>, from the sequence's
+    /// <see cref="StepBatch.BatchStart"/>..<see cref="StepBatch.BatchEnd"/>). The head multiplies only the logit
+    /// rows, a batch of their own in llama.cpp: a sequence with one logit row in the step (every generation
+    /// step) takes the one-token orders there.
+    /// </summary>
+    private void SetOrders(StepBatch batch)
+    {
+        for (int s = 0; s < batch.SequenceCount; s++)
+        {
+            int start = batch.BatchStart[s], end = batch.BatchEnd[s];
+            for (int t = batch.QueryStart[s]; t < batch.QueryStart[s + 1]; t++)
+            {
+                _gemmOrder[t] = BatchOrder.Gemm(batch.Positions[t], start, end);
+                _sgemmOrder[t] = BatchOrder.Sgemm(batch.Positions[t], start, end);
+            }
+        }
+        // A sequence's logit rows are adjacent (its tokens are): it has more than one when a neighbour row is its own.
+        for (int i = 0; i < batch.LogitCount; i++)
+        {
+            int t = batch.LogitTokens[i], s = SequenceOf(batch, t);
+            bool several = (i > 0 && SequenceOf(batch, batch.LogitTokens[i - 1]) == s)
+                || (i + 1 < batch.LogitCount && SequenceOf(batch, batch.LogitTokens[i + 1]) == s);
+            _headGemmOrder[i] = several && _gemmOrder[t];
+            _headSgemmOrder[i] = several && _sgemmOrder[t];
+        }
+    }
+
+    private static int SequenceOf(StepBatch batch, int token)
+    {
+        int lo = 0, hi = batch.SequenceCount - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) / 2;
+            if (batch.QueryStart[mid] <= token) lo = mid;
+            else hi = mid - 1;
+        }
+        return lo;
     }
 
     private void Layer(StepBatch batch, int layer)
@@ -165,7 +214,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         // Attention block: xb = norm(x); q,k,v = W·xb (+ bias); per-head norm; rope; cache; attend;
         // x += post_norm(Wo·att).
         _rows.Norm(_pool, _x, _xb, w.AttentionNorm, _c.RmsNormEps, T, dim);
-        MatMulShared(T, dim, _xb, (w.Query, _q), (w.Key, _k), (w.Value, _v));
+        MatMulShared(T, dim, _xb, false, (w.Query, _q), (w.Key, _k), (w.Value, _v));
         if (w.QueryBias != null)
         {
             AddBias(_q, w.QueryBias, T);
@@ -189,16 +238,16 @@ public sealed class CpuStageExecutor : IStageExecutor
             _v.AsSpan(t * kvd, kvd).CopyTo(vc.AsSpan(slot * kvd, kvd));
         }
         _attention.Run(batch, kc, vc, attention.SlidingWindow, slidingPool);
-        MatMulShared(T, _c.QueryDim, _att, (w.Output, _proj));
+        MatMulShared(T, _c.QueryDim, _att, false, (w.Output, _proj));
         if (w.PostAttentionNorm != null) _rows.Norm(_pool, _proj, _proj, w.PostAttentionNorm, _c.RmsNormEps, T, dim);
         _rows.Add(_pool, _x, _proj, T * dim);
 
         // Feed-forward block: xb = norm(x); h = act(Wg·xb) ⊙ (Wu·xb); x += post_norm(Wd·h).
         _rows.Norm(_pool, _x, _xb, w.FfnNorm, _c.RmsNormEps, T, dim);
-        MatMulShared(T, dim, _xb, (w.Gate, _gate), (w.Up, _up));
+        MatMulShared(T, dim, _xb, false, (w.Gate, _gate), (w.Up, _up));
         if (_c.Traits.Activation == GatedActivation.GeluTanh) _rows.GeGlu(_pool, _gate, _up, T, ffn);
         else _rows.SwiGlu(_pool, _gate, _up, T, ffn);
-        MatMulShared(T, ffn, _gate, (w.Down, _proj));
+        MatMulShared(T, ffn, _gate, false, (w.Down, _proj));
         if (w.PostFfnNorm != null) _rows.Norm(_pool, _proj, _proj, w.PostFfnNorm, _c.RmsNormEps, T, dim);
         _rows.Add(_pool, _x, _proj, T * dim);
     }
@@ -211,7 +260,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         if (_logits.Length < n * vocab) _logits = new float[n * vocab];
         for (int i = 0; i < n; i++)
             RmsNorm.Apply(_x.AsSpan(batch.LogitTokens[i] * dim, dim), _model.OutputNorm, _c.RmsNormEps, _headIn.AsSpan(i * dim, dim));
-        MatMulShared(n, dim, _headIn, (_model.Output, _logits));
+        MatMulShared(n, dim, _headIn, true, (_model.Output, _logits));
         if (_c.FinalLogitSoftcap > 0) SoftCap(_logits.AsSpan(0, n * vocab), _c.FinalLogitSoftcap);
         _logits.AsSpan(0, n * vocab).CopyTo(output);
     }
@@ -238,7 +287,7 @@ public sealed class CpuStageExecutor : IStageExecutor
         for (int i = 0; i < x.Length; i++) x[i] = MathF.Tanh(x[i] * inv) * cap;
     }
 
-    private void MatMulShared(int tokens, int cols, float[] input, params ReadOnlySpan<(WeightMatrix W, float[] Y)> jobs)
+    private void MatMulShared(int tokens, int cols, float[] input, bool head, params ReadOnlySpan<(WeightMatrix W, float[] Y)> jobs)
     {
         // Weights of the same type share one preparation (quantisation) of the input.
         Span<int> prepared = stackalloc int[3];
@@ -252,6 +301,9 @@ public sealed class CpuStageExecutor : IStageExecutor
             if (prepared[..preparedCount].IndexOf(type) < 0)
             {
                 _prepare.Run(_pool, wm.Type, input, tokens, cols, act);
+                // Float weights follow tinyBLAS's batch rule, quantized ones the repacked gemm's.
+                bool sgemm = wm.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16;
+                act.SetTokenOrder((head ? sgemm ? _headSgemmOrder : _headGemmOrder : sgemm ? _sgemmOrder : _gemmOrder).AsSpan(0, tokens));
                 prepared[preparedCount++] = type;
             }
             _matmul.Add(wm, act, y);

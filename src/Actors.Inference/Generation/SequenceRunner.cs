@@ -44,13 +44,19 @@ public sealed class SequenceRunner : IDisposable
 
     public int ContextLength => Kv.BlockSize * Kv.NumBlocks;
 
-    /// <summary>Feeds tokens at the next positions; returns logits [n or 1, vocab] for every token or only the last.</summary>
-    public float[] Feed(ReadOnlySpan<int> tokens, bool allLogits)
+    /// <summary>
+    /// Feeds tokens at the next positions; returns logits [n or 1, vocab] for every token or only the last.
+    /// <paramref name="batch"/>: the positions [Start, End) of the llama.cpp batch these tokens belong to, which
+    /// fixes their multiplication orders (<see cref="BatchOrder"/>); by default the tokens fed now, as one
+    /// llama_decode call of them would.
+    /// </summary>
+    public float[] Feed(ReadOnlySpan<int> tokens, bool allLogits, (int Start, int End)? batch = null)
     {
         if (tokens.IsEmpty) throw new ArgumentException("no tokens to feed");
         if (Position + tokens.Length > ContextLength)
             throw new ArgumentException($"{Position + tokens.Length} tokens exceed the context of {ContextLength}");
         SequenceBatch.Create(tokens, Position, Kv, allLogits, _batch);
+        if (batch is { } b) (_batch.BatchStart[0], _batch.BatchEnd[0]) = b;
         var logits = new float[_batch.LogitCount * _vocab];
         int hidden = tokens.Length * Model.Config.EmbeddingLength;
         if (_a.Length < hidden) { _a = new float[hidden]; _b = new float[hidden]; }

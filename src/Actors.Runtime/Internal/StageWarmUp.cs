@@ -33,6 +33,8 @@ internal static class StageWarmUp
             batch.QueryStart[0] = 0;
             batch.QueryStart[1] = tokens;
             batch.ContextLength[0] = start + tokens;
+            batch.BatchStart[0] = start; // both multiplication orders get compiled
+            batch.BatchEnd[0] = start + tokens;
             batch.BlockTables[0] = 0;
             if (stage.Kv.HasSlidingPool) batch.SlidingBlockTables[0] = 0;
             batch.BlockTableWidth = 1;

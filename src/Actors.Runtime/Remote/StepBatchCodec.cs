@@ -16,6 +16,8 @@ public static class StepBatchCodec
         f.PutArray(b.Slots.AsSpan(0, b.TokenCount));
         f.PutArray(b.QueryStart.AsSpan(0, b.SequenceCount + 1));
         f.PutArray(b.ContextLength.AsSpan(0, b.SequenceCount));
+        f.PutArray(b.BatchStart.AsSpan(0, b.SequenceCount));
+        f.PutArray(b.BatchEnd.AsSpan(0, b.SequenceCount));
         f.PutArray(b.BlockTables.AsSpan(0, b.SequenceCount * b.BlockTableWidth));
         f.PutArray(b.LogitTokens.AsSpan(0, b.LogitCount));
     }
@@ -36,6 +38,8 @@ public static class StepBatchCodec
         Array(f, b.Slots.AsSpan(0, tokens), "KV slots");
         Array(f, b.QueryStart.AsSpan(0, sequences + 1), "sequence starts");
         Array(f, b.ContextLength.AsSpan(0, sequences), "context lengths");
+        Array(f, b.BatchStart.AsSpan(0, sequences), "batch starts");
+        Array(f, b.BatchEnd.AsSpan(0, sequences), "batch ends");
         Array(f, b.BlockTables.AsSpan(0, sequences * width), "block tables");
         Array(f, b.LogitTokens.AsSpan(0, logits), "logit rows");
     }

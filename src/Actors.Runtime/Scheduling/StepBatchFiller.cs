@@ -37,6 +37,9 @@ public static class StepBatchFiller
                 if (sliding) batch.SlidingSlots[token] = slidingTable[position / blockSize] * blockSize + position % blockSize;
             }
             batch.ContextLength[s] = sequence.StartPosition + sequence.TokenCount;
+            // The prompt is the batch (not this chunk): the same however it is chunked, preempted or recomputed.
+            batch.BatchStart[s] = 0;
+            batch.BatchEnd[s] = sequence.PromptLength;
             table.CopyTo(batch.BlockTables.AsSpan(s * width, width));
             if (sliding) slidingTable.CopyTo(batch.SlidingBlockTables.AsSpan(s * width, width));
             if (sequence.NeedsLogits) batch.LogitTokens[logits++] = token - 1;

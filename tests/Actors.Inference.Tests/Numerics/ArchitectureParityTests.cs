@@ -11,7 +11,7 @@ namespace Actors.Inference.Tests.Numerics;
 /// the CPU backend against the float64 reference and against llama.cpp on the same file, F32 and a
 /// mix quantized by llama.cpp's own quantizer; greedy continuations compared token for token.
 /// </summary>
-public sealed class ArchitectureParityTests
+public sealed class ArchitectureParityTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     public static TheoryData<string, string> Cases() => Combine(ArchitectureModels.Architectures);
 
@@ -32,38 +32,29 @@ public sealed class ArchitectureParityTests
     }
 
     /// <summary>
-    /// F32 tolerance: 1e-5, except gemma. llama.cpp multiplies F32 weights in a prompt batch with tinyBLAS
-    /// (one 16-lane FMA chain per output), we in one batch-invariant order (four chains), so F32 logits
-    /// differ in the last bits (llama, qwen2, qwen3, phi3: worst 2.1e-7 to 3.1e-7), held to 1e-6 against
-    /// llama.cpp and 1e-5 against the float64 reference (float32 rounding of our own). Gemma's GeGLU
-    /// rounds its input to f16 for ggml's GELU table (whose every entry we reproduce,
-    /// <c>GeluParityTests</c>): an activation within an ulp of an f16 rounding boundary lands on the
-    /// neighbouring f16 value (one step is 2⁻¹¹ ≈ 4.9e-4 of itself) and the logits move by up to
-    /// 5.5e-5 (gemma2) and 2.7e-4 (gemma3, 7 layers) measured; earlier, against the float64
-    /// reference, llama.cpp was as far from it as we are. So gemma is held to 5e-4.
+    /// F32 against llama.cpp: 1e-6, measured 0 (identical logits at all 40 positions, every architecture and
+    /// shape): a prompt's F32 rows take tinyBLAS's order as llama.cpp's batch does (<see cref="BatchOrder"/>).
+    /// Against the float64 reference: 1e-5 (our float32 rounding), gemma 5e-4: its GeGLU rounds the input to
+    /// f16 for ggml's GELU table (whose every entry we reproduce, <c>GeluParityTests</c>), and an activation
+    /// within an ulp of an f16 rounding boundary lands on the neighbouring f16 value (one step is
+    /// 2⁻¹¹ ≈ 4.9e-4 of itself), moving the logits by up to 2.7e-4 (gemma3, 7 layers); llama.cpp is as far
+    /// from the reference as we are. The same bound holds a token fed as its own batch (one-token orders)
+    /// against the prompt batch.
     /// </summary>
     private static double F32Tolerance(string arch) => arch.StartsWith("gemma") ? 5e-4 : 1e-5;
 
-    private static double F32LlamaCppTolerance(string arch) => arch.StartsWith("gemma") ? 5e-4 : 1e-6;
+    private static double F32LlamaCppTolerance(string arch) => 1e-6;
 
     /// <summary>
-    /// Quantized tolerance 1e-4. Attention, RoPE, RMSNorm, SiLU, GELU and every kernel now compute
-    /// llama.cpp's bits, and the mixes measure 1.3e-7 to 3.4e-7 (the F32 output head's tinyBLAS order)
-    /// except these, held to the values below (measured, 40 tokens): at one position an activation
-    /// rounds to a neighbouring int8 (Q8_K) value, because llama.cpp sums a batch of Q4_K rows (its
-    /// repacked 8×8 gemm) in another order than one token, which we match (single tokens are
-    /// exact, <see cref="QuantizedMixParityTests"/>); in gemma the f16 GELU rounding amplifies it.
-    /// - qwen2 gqa: 3.7e-3 at position 10 only.
-    /// - gemma2 gqa: 0 to 2e-7 up to position 7, then 1.0e-2 to 1.4e-2 (the flipped K/V stays in view).
-    /// - gemma3 gqa: up to 3.8e-7 until position 9, then 1.2e-2 to 2.6e-2; wide-head: up to 3.4e-7
-    ///   until position 10, then 1.0e-2 to 2.8e-2.
+    /// Quantized tolerance 1e-6 (the issue asks 1e-4). Attention, RoPE, RMSNorm, SiLU, GELU and every
+    /// kernel compute llama.cpp's bits, a prompt's Q4_K and Q2_K rows in its repacked gemm's order and its
+    /// last P mod 4 tokens in its gemv's (<see cref="BatchOrder"/>). Measured over 40 positions: gemma2 and
+    /// gemma3 Q4_K_M 0 (identical logits) on both shapes; llama, qwen2, qwen3 Q4_K_M and phi3 Q4_0 1.27e-7
+    /// to 1.35e-7, from the F32 output head, which llama.cpp multiplies for a batch with tinyBLAS (one
+    /// 16-lane FMA chain per output) and we in its one-token vec_dot order. (Before the batch orders:
+    /// qwen2 gqa 3.7e-3, gemma2 gqa 1.4e-2, gemma3 2.8e-2 — one int8 step in a Q4_K matmul's input.)
     /// </summary>
-    private static double QuantizedTolerance(string arch, string shape) => (arch, shape) switch
-    {
-        ("gemma3", _) => 5e-2,
-        ("qwen2", "gqa") or ("gemma2", "gqa") => 2e-2,
-        _ => 1e-4,
-    };
+    private const double QuantizedTolerance = 1e-6;
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -92,7 +83,7 @@ public sealed class ArchitectureParityTests
     public void Cpu_logits_match_llama_cpp_for_a_llama_cpp_quantized_mix(string arch, string shape)
     {
         var mix = ArchitectureModels.QuantizedMix(arch);
-        AssertMatchesLlamaCpp(ArchitectureModels.QuantizedPath(arch, shape, mix), $"{arch} {shape} {mix}", QuantizedTolerance(arch, shape));
+        AssertMatchesLlamaCpp(ArchitectureModels.QuantizedPath(arch, shape, mix), $"{arch} {shape} {mix}", QuantizedTolerance);
     }
 
     [Theory]
@@ -109,20 +100,29 @@ public sealed class ArchitectureParityTests
     [InlineData("gemma2")]
     [InlineData("gemma3")]
     [InlineData("qwen2")]
-    public void Prefill_in_one_batch_equals_token_by_token_decode_bit_for_bit(string arch)
+    public void A_prompt_fed_in_one_batch_in_chunks_or_token_by_token_gives_the_same_bits(string arch)
     {
+        // Each piece names the whole prompt as its llama.cpp batch, as the runtime does for a chunked prefill.
+        // Only the last token's logits are asked for, as in generation: one head row in every case.
         using var model = LlamaModel.Open(ArchitectureModels.F32Path(arch, "gqa"));
         var tokens = TestModels.RandomTokens(21, model.Config.VocabSize, 3);
+        var prompt = (0, tokens.Length);
         using var device = new CpuDevice(threads: 2);
-        using var batched = new SequenceRunner(device, model, contextLength: 64);
-        var all = batched.Feed(tokens, allLogits: true);
-        using var single = new SequenceRunner(device, model, contextLength: 64);
-        int v = model.Config.VocabSize;
-        for (int i = 0; i < tokens.Length; i++)
+        float[] Run(params (int Start, int Count)[] pieces)
         {
-            var one = single.Feed(tokens.AsSpan(i, 1), allLogits: false);
-            Assert.True(one.AsSpan().SequenceEqual(all.AsSpan(i * v, v)), $"{arch} position {i} differs between batched and one-at-a-time");
+            using var runner = new SequenceRunner(device, model, contextLength: 64);
+            float[] last = [];
+            foreach (var (start, n) in pieces) last = runner.Feed(tokens.AsSpan(start, n), allLogits: false, prompt);
+            return last;
         }
+        var whole = Run((0, tokens.Length));
+        Assert.True(whole.AsSpan().SequenceEqual(Run((0, 5), (5, 1), (6, 10), (16, 5))), $"{arch}: chunked prefill differs from one batch");
+        Assert.True(whole.AsSpan().SequenceEqual(Run(Enumerable.Range(0, tokens.Length).Select(i => (i, 1)).ToArray())), $"{arch}: token by token differs from one batch");
+        // Fed as their own batches, tokens take llama.cpp's one-token orders: last bits may differ, never more.
+        using var alone = new SequenceRunner(device, model, contextLength: 64);
+        float[] own = [];
+        for (int i = 0; i < tokens.Length; i++) own = alone.Feed(tokens.AsSpan(i, 1), allLogits: false);
+        Assert.True(TestModels.RelativeL2(own, whole) <= F32Tolerance(arch), $"{arch}: one-token orders far from the batch's");
     }
 
     [Theory]
@@ -147,7 +147,7 @@ public sealed class ArchitectureParityTests
         return runner.Feed(tokens, allLogits: true);
     }
 
-    private static void AssertMatchesLlamaCpp(string path, string what, double tolerance)
+    private void AssertMatchesLlamaCpp(string path, string what, double tolerance)
     {
         using var model = LlamaModel.Open(path);
         var tokens = TestModels.RandomTokens(40, model.Config.VocabSize, 99);
@@ -162,6 +162,7 @@ public sealed class ArchitectureParityTests
             double e = TestModels.RelativeL2(logits.AsSpan(i * v, v), expected[i]);
             if (e > worst) { worst = e; worstAt = i; }
         }
+        output.WriteLine($"{what}: worst relative L2 {worst:E2} at position {worstAt} of {tokens.Length} (bound {tolerance:E0})");
         Assert.True(worst <= tolerance, $"{what}: relative L2 {worst:E2} at position {worstAt} > {tolerance:E0}");
     }
 }

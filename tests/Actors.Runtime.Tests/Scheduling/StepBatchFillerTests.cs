@@ -23,6 +23,9 @@ public class StepBatchFillerTests
         Assert.Equal((12, 2, 1), (batch.TokenCount, batch.SequenceCount, batch.LogitCount));
         Assert.Equal(new[] { 0, 1, 12 }, batch.QueryStart[..3]);
         Assert.Equal(new[] { 6, 11 }, batch.ContextLength[..2]);
+        // llama.cpp's batch is each whole prompt, whatever this step's chunk.
+        Assert.Equal(new[] { 0, 0 }, batch.BatchStart[..2]);
+        Assert.Equal(new[] { 5, 30 }, batch.BatchEnd[..2]);
         Assert.Equal(5, batch.Positions[0]);
         var table = step.BlockTableOf(0);
         Assert.Equal(table[1] * 4 + 1, batch.Slots[0]);

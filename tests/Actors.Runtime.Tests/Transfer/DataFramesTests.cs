@@ -25,6 +25,8 @@ public sealed class DataFramesTests
                 b.Slots[t] = rng.Next(1000);
             }
             b.QueryStart[s + 1] = t;
+            b.BatchStart[s] = rng.Next(3);
+            b.BatchEnd[s] = 3 + rng.Next(12);
             b.ContextLength[s] = n;
             for (int k = 0; k < width; k++) b.BlockTables[s * width + k] = rng.Next(60);
         }
@@ -64,6 +66,8 @@ public sealed class DataFramesTests
         Assert.Equal(batch.Slots[..batch.TokenCount], got.Slots[..got.TokenCount]);
         Assert.Equal(batch.BlockTables[..(3 * 4)], got.BlockTables[..(3 * 4)]);
         Assert.Equal(batch.Positions[..batch.TokenCount], got.Positions[..got.TokenCount]);
+        Assert.Equal(batch.BatchStart[..batch.SequenceCount], got.BatchStart[..got.SequenceCount]);
+        Assert.Equal(batch.BatchEnd[..batch.SequenceCount], got.BatchEnd[..got.SequenceCount]);
         Assert.Equal(sent, reader.BytesRead);
     }
 

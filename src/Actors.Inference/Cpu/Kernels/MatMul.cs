@@ -80,7 +80,7 @@ public static class MatMul
                 case ActivationKind.Q8_0:
                     ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
                     // The AVX-512 path (the only one with repacked tiles) also wants the offset sums.
-                    if (act.HasRepackSums) OffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * ss, nb));
+                    if (act.HasRepackSums && weightType == GgmlType.Q8_0) OffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * (cols / 4), cols / 4));
                     if (act.QuadInterleaved) InterleaveQuads(act.Quants.Slice(t * cols, cols));
                     // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
@@ -100,15 +100,10 @@ public static class MatMul
         }
     }
 
-    /// <summary>−128·Σq per block of 32 (in element order, before any interleaving): the repacked kernels' offset correction.</summary>
+    /// <summary>−128·Σq per four values (in element order): the repacked Q8_0 tile's offset correction, one per int lane.</summary>
     private static void OffsetSums(ReadOnlySpan<sbyte> q, Span<int> sums)
     {
-        for (int b = 0; b < sums.Length; b++)
-        {
-            int s = 0;
-            foreach (sbyte v in q.Slice(32 * b, 32)) s += v;
-            sums[b] = -128 * s;
-        }
+        for (int j = 0; j < sums.Length; j++) sums[j] = -128 * (q[4 * j] + q[4 * j + 1] + q[4 * j + 2] + q[4 * j + 3]);
     }
 
     /// <summary>Sums of 32 values (two 16-value sums) paired as int16 halves of an int32: sub-blocks 2k (low) and 2k+1 (high).</summary>
@@ -164,6 +159,9 @@ public static class MatMul
         }
         switch (w.Type)
         {
+            case GgmlType.F32 when path == KernelPath.Avx512 && act.HasTokenOrder && F32BatchOrder.Applies(w.Cols):
+                F32BatchOrder.Run(w, act, tokens, y, yStride, rowStart, rowEnd);
+                break;
             case GgmlType.F32: Run<FloatKernel<F32Weights>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.F16 when HalfRowsPrefill.Applies(path, tokens):
                 HalfRowsPrefill.Run(path, w, act, tokens, ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart), yStride, rowStart, rowEnd - rowStart);
@@ -178,6 +176,9 @@ public static class MatMul
             case GgmlType.Q5_0: Run<Block32Kernel<Q5_0Decoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.Q5_1: Run<Block32Kernel<Q5_1Decoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.IQ4_NL: Run<Block32Kernel<IQ4_NLDecoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
+            case GgmlType.Q2_K when path == KernelPath.Avx512 && act.HasTokenOrder:
+                RunQ2_KOrdered(w, act, tokens, y, yStride, rowStart, rowEnd);
+                break;
             case GgmlType.Q2_K: Run<SuperBlockKernel<Q2_KDecoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.Q3_K: Run<SuperBlockKernel<Q3_KDecoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
             case GgmlType.Q5_K: Run<SuperBlockKernel<Q5_KDecoder>>(path, w, act, tokens, y, yStride, rowStart, rowEnd); break;
@@ -208,14 +209,52 @@ public static class MatMul
             ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart), yStride);
     }
 
-    /// <summary><see cref="Run{K}"/> on <paramref name="rows"/> rows of <paramref name="rb"/> bytes from <paramref name="w0"/>, outputs from <paramref name="y0"/>.</summary>
-    internal static void RunRows<K>(KernelPath path, ref byte w0, int rb, int rows, PreparedActivations act, int tokens, ref float y0, int yStride)
+    /// <summary>
+    /// Q2_K with each token in the order <see cref="PreparedActivations.SetTokenOrder"/> named (llama.cpp's
+    /// repacked gemm for batch-order tokens, four at a time; its gemv, as <see cref="Run{K}"/>, for the rest).
+    /// </summary>
+    private static void RunQ2_KOrdered(WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd)
+    {
+        int rows = rowEnd - rowStart, rb = w.RowBytes;
+        ref byte w0 = ref MemoryMarshal.GetReference(w.RowSpan(rowStart, rows));
+        ref float y0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(y), rowStart);
+        int nBatch = act.BatchTokenCount;
+        while (nBatch > 0 && act.BatchTokens[nBatch - 1] >= tokens) nBatch--;
+        Span<int> four = stackalloc int[4];
+        Span<float> out4 = stackalloc float[4];
+        int chunk = Math.Max(1, RowChunkBytes / rb);
+        for (int r0 = 0; r0 < rows; r0 += chunk)
+        {
+            int r1 = Math.Min(rows, r0 + chunk);
+            for (int i = 0; i < nBatch; i += 4)
+            {
+                int n = Math.Min(4, nBatch - i);
+                for (int k = 0; k < 4; k++) four[k] = act.BatchTokens[i + Math.Min(k, n - 1)];
+                for (int r = r0; r < r1; r++)
+                {
+                    SuperBlockKernel<Q2_KDecoder>.BatchTile(ref Unsafe.Add(ref w0, (nint)r * rb), act, ref MemoryMarshal.GetReference(four), ref MemoryMarshal.GetReference(out4));
+                    for (int k = 0; k < n; k++) Unsafe.Add(ref y0, (nint)four[k] * yStride + r) = out4[k];
+                }
+            }
+        }
+        // The one-token order, run by run of consecutive tokens.
+        for (int i = 0; i < act.SingleTokenCount && act.SingleTokens[i] < tokens;)
+        {
+            int t = act.SingleTokens[i], j = i + 1;
+            while (j < act.SingleTokenCount && act.SingleTokens[j] == t + (j - i) && act.SingleTokens[j] < tokens) j++;
+            RunRows<SuperBlockKernel<Q2_KDecoder>>(KernelPath.Avx512, ref w0, rb, rows, act, t + (j - i), ref y0, yStride, firstToken: t);
+            i = j;
+        }
+    }
+
+    /// <summary><see cref="Run{K}"/> on <paramref name="rows"/> rows of <paramref name="rb"/> bytes from <paramref name="w0"/>, outputs from <paramref name="y0"/>, tokens [firstToken, tokens).</summary>
+    internal static void RunRows<K>(KernelPath path, ref byte w0, int rb, int rows, PreparedActivations act, int tokens, ref float y0, int yStride, int firstToken = 0)
         where K : struct, IRowKernel
     {
         int tile = K.Tile(path);
-        if (tokens < tile) tile = 1;
-        int done = tokens > 1 ? K.Prefill(path, ref w0, rb, rows, act, tokens, ref y0, yStride) : 0;
-        int chunk = tokens == 1 ? rows : Math.Max(1, RowChunkBytes / rb);
+        if (tokens - firstToken < tile) tile = 1;
+        int done = firstToken > 0 ? firstToken : tokens > 1 ? K.Prefill(path, ref w0, rb, rows, act, tokens, ref y0, yStride) : 0;
+        int chunk = tokens - firstToken == 1 ? rows : Math.Max(1, RowChunkBytes / rb);
         for (int r0 = 0; r0 < rows; r0 += chunk)
         {
             int r1 = Math.Min(rows, r0 + chunk);

@@ -32,7 +32,7 @@ internal enum ActivationKind
 /// count up to 16 and the padding is zero, so kernels may load 16 scales at a time past the last block.</item>
 /// <item><see cref="ScaledSums"/>[t·ScaleStride + b] (Q8_0 and Q8_1): d·Σq of block b, for weight types whose
 /// integers carry an offset (Q4_0 stores q+8) or a min (Q4_1, Q5_1: ggml's f16 s).</item>
-/// <item><see cref="OffsetSums"/>[t·ScaleStride + b] (Q8_0 on the AVX-512 path): −128·Σq of block b.</item>
+/// <item><see cref="OffsetSums"/>[t·Cols/4 + j] (Q8_0 weights on the AVX-512 path): −128·Σq of values 4j..4j+3.</item>
 /// <item><see cref="Sums16"/>[(t·Blocks + b)·16 + j] (Q8_K only): Σ of q over elements 16j..16j+15 of block b.</item>
 /// </list>
 /// </remarks>
@@ -45,8 +45,8 @@ public sealed class PreparedActivations
     internal readonly AlignedBuffer<short> Sums16 = new();
 
     /// <summary>
-    /// Q8_0 on the AVX-512 path: −128·Σq of block b of token t at [t·ScaleStride + b], the start of the
-    /// integer accumulator of <see cref="RepackedQ8_0"/>, whose weights carry +128.
+    /// Q8_0 weights on the AVX-512 path: −128·Σq of values 4j..4j+3 of token t at [t·Cols/4 + j], the start of
+    /// each four-value integer lane of <see cref="RepackedQ8_0"/>, whose weights carry +128.
     /// </summary>
     internal readonly AlignedBuffer<int> OffsetSums = new();
 
@@ -57,6 +57,20 @@ public sealed class PreparedActivations
     internal readonly AlignedBuffer<int> PairSums = new();
 
     internal ActivationKind Kind;
+
+    /// <summary>
+    /// Whether <see cref="SetTokenOrder"/> named the tokens to multiply in llama.cpp's batch order; false = every
+    /// token in its one-token order. Kernels whose batch and one-token orders agree ignore it.
+    /// </summary>
+    internal bool HasTokenOrder;
+
+    /// <summary>Ascending indices of the tokens in the batch order [<see cref="BatchTokenCount"/>] (when <see cref="HasTokenOrder"/>).</summary>
+    internal int[] BatchTokens = [];
+    internal int BatchTokenCount;
+
+    /// <summary>Ascending indices of the tokens in the one-token order [<see cref="SingleTokenCount"/>] (when <see cref="HasTokenOrder"/>).</summary>
+    internal int[] SingleTokens = [];
+    internal int SingleTokenCount;
 
     /// <summary>
     /// Q8_0 values stored four blocks at a time as [elements 0..15 of blocks 0..3, elements 16..31 of
@@ -86,12 +100,34 @@ public sealed class PreparedActivations
         Quants.EnsureLength(n);
         Scales.EnsureLength(scales);
         ScaledSums.EnsureLength(scales);
-        OffsetSums.EnsureLength(scales);
+        OffsetSums.EnsureLength(n / 4 + 16);
         Sums16.EnsureLength(sums16);
         PairSums.EnsureLength(sums16 / 4);
     }
 
     internal static int RoundUp16(int n) => (n + 15) & ~15;
+
+    /// <summary>
+    /// Names, per prepared token, whether it is multiplied in llama.cpp's batch order (its repacked gemm) or
+    /// its one-token order (gemv); call after preparing. Each token's result depends on its own flag only.
+    /// Allocates only when the token count grows.
+    /// </summary>
+    public void SetTokenOrder(ReadOnlySpan<bool> batchOrder)
+    {
+        if (batchOrder.Length != Tokens) throw new ArgumentException($"{batchOrder.Length} order flags for {Tokens} prepared tokens", nameof(batchOrder));
+        if (BatchTokens.Length < Tokens)
+        {
+            BatchTokens = new int[Tokens];
+            SingleTokens = new int[Tokens];
+        }
+        BatchTokenCount = SingleTokenCount = 0;
+        for (int t = 0; t < Tokens; t++)
+        {
+            if (batchOrder[t]) BatchTokens[BatchTokenCount++] = t;
+            else SingleTokens[SingleTokenCount++] = t;
+        }
+        HasTokenOrder = true;
+    }
 
     /// <summary>Quantized value i of token t in element order, whatever the storage order (for tests).</summary>
     internal sbyte QuantAt(int t, int i)
@@ -111,6 +147,7 @@ public sealed class PreparedActivations
         Kind = kind;
         QuadInterleaved = false;
         HasRepackSums = false;
+        HasTokenOrder = false;
         WeightType = weightType;
         Tokens = tokens;
         Cols = cols;

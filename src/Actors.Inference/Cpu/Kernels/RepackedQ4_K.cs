@@ -25,7 +25,7 @@ namespace Actors.Inference.Cpu.Kernels;
 /// Q4_K on AVX2 and up): acc = fma(Σ_j sc_j·Σq·x, d·d_x, acc) and mins = fma(Σ_j m_j·Σx, dmin·d_x, mins),
 /// block after block, then acc − mins, in both tiles.
 /// </remarks>
-internal sealed class RepackedQ4_K : RepackedWeights
+internal sealed partial class RepackedQ4_K : RepackedWeights
 {
     public const int BlockBytes = 512 + GroupRows * 128;
     private const int SourceBlockBytes = 144;

@@ -20,11 +20,12 @@ namespace Actors.Inference.Cpu.Kernels;
 /// w + 128 (w xor 0x80) so they are vpdpbusd's unsigned operand.</item>
 /// </list>
 /// One 32-byte load is then the same four columns of eight rows, and one broadcast of four activation
-/// bytes feeds both halves of the group. Σ(w+128)·x = Σw·x + 128·Σx: the integer accumulator starts at
-/// −128·Σx (<see cref="PreparedActivations.OffsetSums"/>), so the block's integer sum is exact.
-/// Per (row, token) the float work is one fixed chain over blocks: acc = fma(float(Σ_b), d_w·d_x, acc),
-/// lane by lane, whatever the tile, the token count or the row split: results are batch-invariant.
-/// The integer sums may be formed in any order (they are exact).
+/// bytes feeds the group. Σ(w+128)·x = Σw·x + 128·Σx: each four-value integer lane starts at −128·Σx
+/// (<see cref="PreparedActivations.OffsetSums"/>), so it is exact.
+/// Per (row, token) the float work is llama.cpp's for Q8_0 on this CPU (tinyBLAS, batch or single token
+/// alike): eight f32 lanes, lane s = values 4s..4s+3 of each block, lane = fma(f32(lane integer), d_w·d_x, lane)
+/// block after block, then tinyBLAS's horizontal sum; the same whatever the tile, the token count or the
+/// row split, so results are batch-invariant.
 /// </remarks>
 internal sealed class RepackedQ8_0 : RepackedWeights
 {
@@ -105,85 +106,117 @@ internal sealed class RepackedQ8_0 : RepackedWeights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fold(Vector256<float> acc, Vector256<int> isum, Vector256<float> dw, float dx) =>
-        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(isum), dw * Vector256.Create(dx), acc);
-
     protected override void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile)
     {
-        int nb = a.Blocks, cols = a.Cols, ss = a.ScaleStride;
-        ref sbyte x0 = ref QuantMath.Quants(a, t0);
-        ref sbyte x1 = ref Unsafe.Add(ref x0, cols);
-        ref sbyte x2 = ref Unsafe.Add(ref x1, cols);
-        ref sbyte x3 = ref Unsafe.Add(ref x2, cols);
-        ref float d0 = ref QuantMath.Scales(a, t0);
-        ref int o0 = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)t0 * ss);
-        Vector256<float> f0l = default, f0h = default, f1l = default, f1h = default, f2l = default, f2h = default, f3l = default, f3h = default;
-        for (int b = 0; b < nb; b++)
-        {
-            ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
-            var i0l = Vector256.Create(Unsafe.Add(ref o0, b));
-            var i1l = Vector256.Create(Unsafe.Add(ref o0, ss + b));
-            var i2l = Vector256.Create(Unsafe.Add(ref o0, 2 * ss + b));
-            var i3l = Vector256.Create(Unsafe.Add(ref o0, 3 * ss + b));
-            Vector256<int> i0h = i0l, i1h = i1l, i2h = i2l, i3h = i3l;
-            int xo = 32 * b;
-            for (int s = 0; s < 8; s++, xo += 4)
-            {
-                var wl = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64 + 64 * s));
-                var wh = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96 + 64 * s));
-                var x = X4(ref x0, xo);
-                i0l = Dp(i0l, wl, x); i0h = Dp(i0h, wh, x);
-                x = X4(ref x1, xo);
-                i1l = Dp(i1l, wl, x); i1h = Dp(i1h, wh, x);
-                x = X4(ref x2, xo);
-                i2l = Dp(i2l, wl, x); i2h = Dp(i2h, wh, x);
-                x = X4(ref x3, xo);
-                i3l = Dp(i3l, wl, x); i3h = Dp(i3h, wh, x);
-            }
-            var dl = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk));
-            var dh = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32)));
-            float s0 = Unsafe.Add(ref d0, b), s1 = Unsafe.Add(ref d0, ss + b), s2 = Unsafe.Add(ref d0, 2 * ss + b), s3 = Unsafe.Add(ref d0, 3 * ss + b);
-            f0l = Fold(f0l, i0l, dl, s0); f0h = Fold(f0h, i0h, dh, s0);
-            f1l = Fold(f1l, i1l, dl, s1); f1h = Fold(f1h, i1h, dh, s1);
-            f2l = Fold(f2l, i2l, dl, s2); f2h = Fold(f2h, i2h, dh, s2);
-            f3l = Fold(f3l, i3l, dl, s3); f3h = Fold(f3h, i3h, dh, s3);
-        }
-        f0l.StoreUnsafe(ref tile, 0); f0h.StoreUnsafe(ref tile, 8);
-        f1l.StoreUnsafe(ref tile, 16); f1h.StoreUnsafe(ref tile, 24);
-        f2l.StoreUnsafe(ref tile, 32); f2h.StoreUnsafe(ref tile, 40);
-        f3l.StoreUnsafe(ref tile, 48); f3h.StoreUnsafe(ref tile, 56);
+        // Eight lanes per (row, token): 16 rows × two tokens fill the registers, so two passes.
+        TwoTokens(ref grp, a, t0, ref tile);
+        TwoTokens(ref grp, a, t0 + 2, ref Unsafe.Add(ref tile, 32));
     }
 
-    // Even and odd steps in separate integer chains (exact, so the bits match Tile4).
+    /// <summary>
+    /// Rows 0..15 of the group × tokens t, t+1 into tile[0..15] and tile[16..31], in tinyBLAS's order: eight
+    /// f32 lanes per (row, token), lane s = step s (values 4s..4s+3 of every block),
+    /// lane_s = fma(f32(Σ of its four products), d_w·d_x, lane_s) block after block, then
+    /// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). The integer lanes come from 256-bit vpdpbusd (rows
+    /// 0..7 and 8..15); converting and folding 16 rows per 512-bit op halves the float work.
+    /// </summary>
+    private static void TwoTokens(ref byte grp, PreparedActivations a, int t, ref float tile)
+    {
+        int nb = a.Blocks, cols = a.Cols, q4 = cols / 4, ss = a.ScaleStride;
+        ref sbyte xA = ref QuantMath.Quants(a, t);
+        ref sbyte xB = ref Unsafe.Add(ref xA, cols);
+        ref float dxA = ref QuantMath.Scales(a, t);
+        ref int oA = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)t * q4);
+        ref int oB = ref Unsafe.Add(ref oA, q4);
+        ref byte blk = ref grp;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
+        for (int b = 0; b < nb; b++)
+        {
+            var dw = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk));
+            var dA = dw * Vector512.Create(Unsafe.Add(ref dxA, b));
+            var dB = dw * Vector512.Create(Unsafe.Add(ref dxA, ss + b));
+            var l0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64));
+            var h0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96));
+            a0 = Lane(a0, l0, h0, X4(ref xA, 0), Unsafe.Add(ref oA, 0), dA);
+            b0 = Lane(b0, l0, h0, X4(ref xB, 0), Unsafe.Add(ref oB, 0), dB);
+            var l1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 128));
+            var h1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 160));
+            a1 = Lane(a1, l1, h1, X4(ref xA, 4), Unsafe.Add(ref oA, 1), dA);
+            b1 = Lane(b1, l1, h1, X4(ref xB, 4), Unsafe.Add(ref oB, 1), dB);
+            var l2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 192));
+            var h2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 224));
+            a2 = Lane(a2, l2, h2, X4(ref xA, 8), Unsafe.Add(ref oA, 2), dA);
+            b2 = Lane(b2, l2, h2, X4(ref xB, 8), Unsafe.Add(ref oB, 2), dB);
+            var l3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256));
+            var h3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 288));
+            a3 = Lane(a3, l3, h3, X4(ref xA, 12), Unsafe.Add(ref oA, 3), dA);
+            b3 = Lane(b3, l3, h3, X4(ref xB, 12), Unsafe.Add(ref oB, 3), dB);
+            var l4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320));
+            var h4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 352));
+            a4 = Lane(a4, l4, h4, X4(ref xA, 16), Unsafe.Add(ref oA, 4), dA);
+            b4 = Lane(b4, l4, h4, X4(ref xB, 16), Unsafe.Add(ref oB, 4), dB);
+            var l5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384));
+            var h5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 416));
+            a5 = Lane(a5, l5, h5, X4(ref xA, 20), Unsafe.Add(ref oA, 5), dA);
+            b5 = Lane(b5, l5, h5, X4(ref xB, 20), Unsafe.Add(ref oB, 5), dB);
+            var l6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448));
+            var h6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 480));
+            a6 = Lane(a6, l6, h6, X4(ref xA, 24), Unsafe.Add(ref oA, 6), dA);
+            b6 = Lane(b6, l6, h6, X4(ref xB, 24), Unsafe.Add(ref oB, 6), dB);
+            var l7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 512));
+            var h7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 544));
+            a7 = Lane(a7, l7, h7, X4(ref xA, 28), Unsafe.Add(ref oA, 7), dA);
+            b7 = Lane(b7, l7, h7, X4(ref xB, 28), Unsafe.Add(ref oB, 7), dB);
+            blk = ref Unsafe.Add(ref blk, BlockBytes);
+            xA = ref Unsafe.Add(ref xA, 32);
+            xB = ref Unsafe.Add(ref xB, 32);
+            oA = ref Unsafe.Add(ref oA, 8);
+            oB = ref Unsafe.Add(ref oB, 8);
+        }
+        Tree(a0, a1, a2, a3, a4, a5, a6, a7).StoreUnsafe(ref tile);
+        Tree(b0, b1, b2, b3, b4, b5, b6, b7).StoreUnsafe(ref tile, 16);
+    }
+
+    /// <summary>Rows 0..15 × token t, in the order of <see cref="TwoTokens"/>.</summary>
     protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile)
     {
         int nb = a.Blocks;
-        ref sbyte x0 = ref QuantMath.Quants(a, t);
-        ref float d0 = ref QuantMath.Scales(a, t);
-        ref int o0 = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)t * a.ScaleStride);
-        Vector256<float> fl = default, fh = default;
+        ref sbyte x = ref QuantMath.Quants(a, t);
+        ref float dx = ref QuantMath.Scales(a, t);
+        ref int o = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)t * (a.Cols / 4));
+        ref byte blk = ref grp;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         for (int b = 0; b < nb; b++)
         {
-            ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
-            var il = Vector256.Create(Unsafe.Add(ref o0, b));
-            var ih = il;
-            Vector256<int> jl = default, jh = default;
-            int xo = 32 * b;
-            for (int s = 0; s < 8; s += 2, xo += 8)
-            {
-                var x = X4(ref x0, xo);
-                il = Dp(il, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64 + 64 * s)), x);
-                ih = Dp(ih, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96 + 64 * s)), x);
-                var y = X4(ref x0, xo + 4);
-                jl = Dp(jl, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 128 + 64 * s)), y);
-                jh = Dp(jh, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 160 + 64 * s)), y);
-            }
-            float s0 = Unsafe.Add(ref d0, b);
-            fl = Fold(fl, il + jl, Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)), s0);
-            fh = Fold(fh, ih + jh, Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32))), s0);
+            var d = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)) * Vector512.Create(Unsafe.Add(ref dx, b));
+            a0 = Lane(a0, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96)), X4(ref x, 0), Unsafe.Add(ref o, 0), d);
+            a1 = Lane(a1, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 128)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 160)), X4(ref x, 4), Unsafe.Add(ref o, 1), d);
+            a2 = Lane(a2, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 192)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 224)), X4(ref x, 8), Unsafe.Add(ref o, 2), d);
+            a3 = Lane(a3, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 288)), X4(ref x, 12), Unsafe.Add(ref o, 3), d);
+            a4 = Lane(a4, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 352)), X4(ref x, 16), Unsafe.Add(ref o, 4), d);
+            a5 = Lane(a5, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 416)), X4(ref x, 20), Unsafe.Add(ref o, 5), d);
+            a6 = Lane(a6, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 480)), X4(ref x, 24), Unsafe.Add(ref o, 6), d);
+            a7 = Lane(a7, Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 512)), Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 544)), X4(ref x, 28), Unsafe.Add(ref o, 7), d);
+            blk = ref Unsafe.Add(ref blk, BlockBytes);
+            x = ref Unsafe.Add(ref x, 32);
+            o = ref Unsafe.Add(ref o, 8);
         }
-        fl.StoreUnsafe(ref tile, 0);
-        fh.StoreUnsafe(ref tile, 8);
+        Tree(a0, a1, a2, a3, a4, a5, a6, a7).StoreUnsafe(ref tile);
+    }
+
+    /// <summary>tinyBLAS's horizontal sum of eight lanes, lane by lane over sixteen rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Tree(Vector512<float> l0, Vector512<float> l1, Vector512<float> l2, Vector512<float> l3,
+        Vector512<float> l4, Vector512<float> l5, Vector512<float> l6, Vector512<float> l7) =>
+        ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7));
+
+    /// <summary>One step of one block for rows 0..15: lane += f32(offset + Σ(w+128)·x over four values)·(d_w·d_x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Lane(Vector512<float> lane, Vector256<byte> lo, Vector256<byte> hi, Vector256<sbyte> x, int offset, Vector512<float> d)
+    {
+        var o = Vector256.Create(offset);
+        var i = Vector512.Create(Dp(o, lo, x), Dp(o, hi, x));
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i), d, lane);
     }
 }

@@ -12,6 +12,9 @@ namespace Actors.Inference.Cpu.Kernels;
 /// <remarks>
 /// Batch invariance: a subclass's 4-token and 1-token tiles must perform, for every (row, token), the
 /// same floating-point operations in the same order (integer sums are exact, so their order is free).
+/// A type whose llama.cpp batch order differs (<see cref="HasBatchOrder"/>: Q4_K) adds <see cref="TileBatch"/>,
+/// used for the tokens <see cref="PreparedActivations.SetTokenOrder"/> flags; each token's order then follows
+/// its own flag, never its neighbours.
 /// </remarks>
 internal abstract class RepackedWeights
 {
@@ -50,9 +53,20 @@ internal abstract class RepackedWeights
     /// <summary>Rows 0..15 of a group × token t into tile[r].</summary>
     protected abstract void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile);
 
+    /// <summary>Whether this type's batch order (<see cref="TileBatch"/>) differs from its one-token order.</summary>
+    protected virtual bool HasBatchOrder => false;
+
+    /// <summary>Rows 0..15 of a group × tokens t[0..3] (any four, repeats allowed) into tile[k·16 + r], in the batch order.</summary>
+    protected virtual void TileBatch(ref byte grp, PreparedActivations a, ref int t, ref float tile) => throw new NotSupportedException();
+
     /// <summary>y[t·yStride + r] for r in [rowStart, rowEnd), t in [0, tokens).</summary>
     public void Compute(PreparedActivations a, int tokens, ref float y, nint yStride, int rowStart, int rowEnd)
     {
+        if (HasBatchOrder && a.HasTokenOrder)
+        {
+            ComputeOrdered(a, tokens, ref y, yStride, rowStart, rowEnd);
+            return;
+        }
         Span<float> tile = stackalloc float[GroupRows * 4];
         int g0 = rowStart / GroupRows, g1 = (rowEnd + GroupRows - 1) / GroupRows;
         int chunk = tokens == 1 ? g1 - g0 : Math.Max(1, ChunkBytes / GroupBytes);
@@ -74,5 +88,60 @@ internal abstract class RepackedWeights
                 t += n;
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="Compute"/> with each token in the order <see cref="PreparedActivations.SetTokenOrder"/> named:
+    /// batch-order tokens four at a time wherever they sit (a short last tile repeats its last token), the
+    /// others as <see cref="Compute"/> takes them (consecutive fours, then singles).
+    /// </summary>
+    private void ComputeOrdered(PreparedActivations a, int tokens, ref float y, nint yStride, int rowStart, int rowEnd)
+    {
+        Span<float> tile = stackalloc float[GroupRows * 4];
+        Span<int> four = stackalloc int[4];
+        int nBatch = Count(a.BatchTokens, a.BatchTokenCount, tokens), nSingle = Count(a.SingleTokens, a.SingleTokenCount, tokens);
+        int g0 = rowStart / GroupRows, g1 = (rowEnd + GroupRows - 1) / GroupRows;
+        int chunk = tokens == 1 ? g1 - g0 : Math.Max(1, ChunkBytes / GroupBytes);
+        for (int c0 = g0; c0 < g1; c0 += chunk)
+        {
+            int c1 = Math.Min(g1, c0 + chunk);
+            for (int i = 0; i < nBatch; i += 4)
+            {
+                int n = Math.Min(4, nBatch - i);
+                for (int k = 0; k < 4; k++) four[k] = a.BatchTokens[i + Math.Min(k, n - 1)];
+                for (int g = c0; g < c1; g++)
+                {
+                    TileBatch(ref Group(g), a, ref MemoryMarshal.GetReference(four), ref MemoryMarshal.GetReference(tile));
+                    Store(tile, n, four, g, ref y, yStride, rowStart, rowEnd);
+                }
+            }
+            for (int i = 0; i < nSingle;)
+            {
+                int t = a.SingleTokens[i];
+                int n = i + 4 <= nSingle && a.SingleTokens[i + 3] == t + 3 ? 4 : 1;
+                for (int k = 0; k < 4; k++) four[k] = t + k;
+                for (int g = c0; g < c1; g++)
+                {
+                    if (n == 4) Tile4(ref Group(g), a, t, ref MemoryMarshal.GetReference(tile));
+                    else Tile1(ref Group(g), a, t, ref MemoryMarshal.GetReference(tile));
+                    Store(tile, n, four, g, ref y, yStride, rowStart, rowEnd);
+                }
+                i += n;
+            }
+        }
+    }
+
+    private static int Count(int[] ascending, int count, int below)
+    {
+        while (count > 0 && ascending[count - 1] >= below) count--;
+        return count;
+    }
+
+    /// <summary>tile[k·16 + r] → y[t[k]·yStride + row] for the group's rows inside [rowStart, rowEnd), k &lt; n.</summary>
+    private static void Store(ReadOnlySpan<float> tile, int n, ReadOnlySpan<int> t, int g, ref float y, nint yStride, int rowStart, int rowEnd)
+    {
+        int lo = Math.Max(rowStart, g * GroupRows), hi = Math.Min(rowEnd, (g + 1) * GroupRows);
+        for (int k = 0; k < n; k++)
+            tile.Slice(k * GroupRows + lo - g * GroupRows, hi - lo).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref y, t[k] * yStride + lo), hi - lo));
     }
 }

@@ -1,0 +1,99 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Actors.Inference.Cpu.Kernels;
+
+/// <summary>
+/// Q4_K's batch order: what llama.cpp's repacked q4_K 8×8 gemm (ggml_gemm_q4_K_8x8_q8_K, AVX-512 build)
+/// computes for the tokens it takes four at a time. It folds into f32 once per pair of sub-blocks (64
+/// columns) instead of once per block as its gemv does: per (row, token), for block b and pair p = 0..3,
+/// acc = fma(f32(sc_2p·Σq·x + sc_2p+1·Σq·x), d·d_x, acc) and mins = fma(f32(m_2p·Σx + m_2p+1·Σx), dmin·d_x, mins),
+/// then acc − mins. Each (row, token) depends on that token alone, so any four tokens can share a tile.
+/// </summary>
+internal sealed partial class RepackedQ4_K
+{
+    protected override bool HasBatchOrder => true;
+
+    protected override void TileBatch(ref byte grp, PreparedActivations a, ref int t, ref float tile)
+    {
+        HalfBatch(ref grp, a, ref t, 0, ref tile);
+        HalfBatch(ref grp, a, ref t, 1, ref Unsafe.Add(ref tile, 8));
+    }
+
+    // Own small helpers (not the one-token tile's), so that tile can change freely.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> BatchX4(ref sbyte x, int offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> BatchDp(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
+
+    /// <summary>The 6-bit scales of sub-block <paramref name="j"/> for rows 8·half..8·half+7, widened to int32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> BatchScales(ref byte blk, int j, int half) =>
+        Avx2.ConvertToVector256Int32(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref blk, 128 + 16 * j + 8 * half))).AsByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MinPair(ref byte blk, int half, int p, int pairs) =>
+        Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256 + 64 * p + 32 * half)).AsInt16(), Vector256.Create(pairs).AsInt16());
+
+    private static void HalfBatch(ref byte grp, PreparedActivations a, ref int t, int half, ref float tile)
+    {
+        int nb = a.Blocks;
+        int t0 = t, t1 = Unsafe.Add(ref t, 1), t2 = Unsafe.Add(ref t, 2), t3 = Unsafe.Add(ref t, 3);
+        ref sbyte x0 = ref QuantMath.Quants(a, t0);
+        ref sbyte x1 = ref QuantMath.Quants(a, t1);
+        ref sbyte x2 = ref QuantMath.Quants(a, t2);
+        ref sbyte x3 = ref QuantMath.Quants(a, t3);
+        ref float d0 = ref QuantMath.Scales(a, t0);
+        ref float d1 = ref QuantMath.Scales(a, t1);
+        ref float d2 = ref QuantMath.Scales(a, t2);
+        ref float d3 = ref QuantMath.Scales(a, t3);
+        ref int p0 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t0 * nb * 4);
+        ref int p1 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t1 * nb * 4);
+        ref int p2 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t2 * nb * 4);
+        ref int p3 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t3 * nb * 4);
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
+        for (int b = 0; b < nb; b++)
+        {
+            ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
+            var d = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32 * half)));
+            var dmin = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64 + 32 * half)));
+            float s0 = Unsafe.Add(ref d0, b), s1 = Unsafe.Add(ref d1, b), s2 = Unsafe.Add(ref d2, b), s3 = Unsafe.Add(ref d3, b);
+            Vector256<float> e0 = d * Vector256.Create(s0), e1 = d * Vector256.Create(s1), e2 = d * Vector256.Create(s2), e3 = d * Vector256.Create(s3);
+            Vector256<float> n0 = dmin * Vector256.Create(s0), n1 = dmin * Vector256.Create(s1), n2 = dmin * Vector256.Create(s2), n3 = dmin * Vector256.Create(s3);
+            for (int c = 0; c < 4; c++)
+            {
+                Vector256<int> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
+                int xo = 256 * b + 64 * c;
+                for (int s = 0; s < 8; s++, xo += 4)
+                {
+                    var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 32 * half));
+                    var lo = v & mask;
+                    var hi = (v.AsUInt16() >> 4).AsByte() & mask;
+                    l0 = BatchDp(l0, lo, BatchX4(ref x0, xo)); h0 = BatchDp(h0, hi, BatchX4(ref x0, xo + 32));
+                    l1 = BatchDp(l1, lo, BatchX4(ref x1, xo)); h1 = BatchDp(h1, hi, BatchX4(ref x1, xo + 32));
+                    l2 = BatchDp(l2, lo, BatchX4(ref x2, xo)); h2 = BatchDp(h2, hi, BatchX4(ref x2, xo + 32));
+                    l3 = BatchDp(l3, lo, BatchX4(ref x3, xo)); h3 = BatchDp(h3, hi, BatchX4(ref x3, xo + 32));
+                }
+                var scl = BatchScales(ref blk, 2 * c, half);
+                var sch = BatchScales(ref blk, 2 * c + 1, half);
+                f0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l0 * scl + h0 * sch), e0, f0);
+                f1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l1 * scl + h1 * sch), e1, f1);
+                f2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l2 * scl + h2 * sch), e2, f2);
+                f3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l3 * scl + h3 * sch), e3, f3);
+                int pc = 4 * b + c;
+                m0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p0, pc))), n0, m0);
+                m1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p1, pc))), n1, m1);
+                m2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p2, pc))), n2, m2);
+                m3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p3, pc))), n3, m3);
+            }
+        }
+        (f0 - m0).StoreUnsafe(ref tile, 0);
+        (f1 - m1).StoreUnsafe(ref tile, 16);
+        (f2 - m2).StoreUnsafe(ref tile, 32);
+        (f3 - m3).StoreUnsafe(ref tile, 48);
+    }
+}
