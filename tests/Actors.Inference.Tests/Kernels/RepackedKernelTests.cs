@@ -133,6 +133,27 @@ public class RepackedKernelTests
     }
 
     [Fact]
+    public void Q4_K_whole_groups_repack_to_the_same_bytes_as_the_value_by_value_copy()
+    {
+        if (Skip(GgmlType.Q4_K)) return;
+        var rng = new Random(31);
+        foreach (int blocks in new[] { 1, 4, 11 })
+        {
+            // Arbitrary bytes: every scale/min bit pattern and every half, NaN and subnormals included.
+            int rb = blocks * 144;
+            var src = new byte[16 * rb];
+            rng.NextBytes(src);
+            var expected = new byte[blocks * RepackedQ4_K.BlockBytes];
+            var actual = new byte[blocks * RepackedQ4_K.BlockBytes];
+            rng.NextBytes(actual); // stale bytes must all be overwritten
+            RepackedQ4_K.PartialGroup(src, rb, 16, blocks, ref expected[0]);
+            RepackedQ4_K.FullGroup(src, rb, blocks, ref actual[0]);
+            for (int i = 0; i < expected.Length; i++)
+                if (expected[i] != actual[i]) Assert.Fail($"{blocks} blocks: byte {i} (block {i / RepackedQ4_K.BlockBytes}, offset {i % RepackedQ4_K.BlockBytes}) is {actual[i]}, expected {expected[i]}");
+        }
+    }
+
+    [Fact]
     public void Activations_prepared_on_another_kernel_path_are_refused_by_repacked_weights()
     {
         if (Skip(GgmlType.Q8_0) || !KernelDispatch.IsSupported(KernelPath.Avx2)) return;

@@ -55,38 +55,97 @@ internal sealed class RepackedQ4_K : RepackedWeights
         {
             int rows = Math.Min(GroupRows, w.Rows - g * GroupRows);
             var src = w.RowSpan(g * GroupRows, rows);
-            ref byte dst = ref r.Group(g);
-            for (int b = 0; b < blocks; b++)
-            {
-                ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
-                for (int row = 0; row < GroupRows; row++)
-                {
-                    if (row >= rows)
-                    {
-                        // Padding rows: every scale, min and nibble 0, so they add exactly zero.
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), 0f);
-                        for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = 0;
-                        for (int k = 0; k < 4; k++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), 0);
-                        for (int c = 0; c < 4; c++)
-                            for (int s = 0; s < 8; s++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), 0);
-                        continue;
-                    }
-                    var sb = src.Slice(row * rb + b * SourceBlockBytes, SourceBlockBytes);
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb)));
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb.Slice(2))));
-                    QuantMath.UnpackQ4KScales(ref MemoryMarshal.GetReference(sb.Slice(4)), out ulong sc, out ulong mn);
-                    for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = (byte)(sc >> (8 * j));
-                    for (int k = 0; k < 4; k++)
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), (uint)((mn >> (16 * k)) & 0xFF) | (uint)((mn >> (16 * k + 8)) & 0xFF) << 16);
-                    for (int c = 0; c < 4; c++)
-                        for (int s = 0; s < 8; s++)
-                            Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(16 + 32 * c + 4 * s)));
-                }
-            }
+            if (rows == GroupRows && Avx512Vbmi.IsSupported) FullGroup(src, rb, blocks, ref r.Group(g));
+            else PartialGroup(src, rb, rows, blocks, ref r.Group(g));
         }
         return r;
     }
+
+    /// <summary>A group of <paramref name="rows"/> ≤ 16 rows, one value at a time; rows past the end are zero padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PartialGroup(ReadOnlySpan<byte> src, int rb, int rows, int blocks, ref byte dst)
+    {
+        for (int b = 0; b < blocks; b++)
+        {
+            ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
+            for (int row = 0; row < GroupRows; row++)
+            {
+                if (row >= rows)
+                {
+                    // Padding rows: every scale, min and nibble 0, so they add exactly zero.
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), 0f);
+                    for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = 0;
+                    for (int k = 0; k < 4; k++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), 0);
+                    for (int c = 0; c < 4; c++)
+                        for (int s = 0; s < 8; s++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), 0);
+                    continue;
+                }
+                var sb = src.Slice(row * rb + b * SourceBlockBytes, SourceBlockBytes);
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), HalfConversion.ToSingle(MemoryMarshal.Read<ushort>(sb)));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), HalfConversion.ToSingle(MemoryMarshal.Read<ushort>(sb.Slice(2))));
+                QuantMath.UnpackQ4KScales(ref MemoryMarshal.GetReference(sb.Slice(4)), out ulong sc, out ulong mn);
+                for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = (byte)(sc >> (8 * j));
+                for (int k = 0; k < 4; k++)
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), (uint)((mn >> (16 * k)) & 0xFF) | (uint)((mn >> (16 * k + 8)) & 0xFF) << 16);
+                for (int c = 0; c < 4; c++)
+                    for (int s = 0; s < 8; s++)
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(16 + 32 * c + 4 * s)));
+            }
+        }
+    }
+
+    /// <summary>Byte 16j + r of the scales (or mins) of 16 rows from byte 4r + j of their 32-bit words.</summary>
+    private static readonly Vector512<byte> TransposeBytes = Vector512.Create<byte>(Enumerable.Range(0, 64).Select(i => (byte)(4 * (i % 16) + i / 16)).ToArray());
+
+    /// <summary>
+    /// A whole group of 16 rows, as <see cref="PartialGroup"/> writes it (tested byte for byte): each 4-byte step of
+    /// the nibbles is two 8-row gathers, the 12 scale bytes are unpacked for all 16 rows at once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once at load: tier-0 code would be many times slower
+    internal static unsafe void FullGroup(ReadOnlySpan<byte> src, int rb, int blocks, ref byte dst)
+    {
+        var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * rb;
+        var low6 = Vector512.Create(0x3F3F3F3Fu);
+        var low4 = Vector512.Create(0x0F0F0F0Fu);
+        var top2 = Vector512.Create(0x30303030u);
+        var byte0 = Vector512.Create(0xFFu);
+        fixed (byte* p = src)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
+                byte* q = p + b * SourceBlockBytes;
+                for (int row = 0; row < GroupRows; row++)
+                {
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb)));
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb + 2)));
+                }
+                // QuantMath.UnpackQ4KScales on 16 rows: lane r holds row r's word.
+                var u0 = Gather16(q + 4, rowOffsets, rb);
+                var u1 = Gather16(q + 8, rowOffsets, rb);
+                var u2 = Gather16(q + 12, rowOffsets, rb);
+                var scLo = u0 & low6;
+                var scHi = (u2 & low4) | ((u0 >> 2) & top2);
+                var mnLo = u1 & low6;
+                var mnHi = ((u2 >> 4) & low4) | ((u1 >> 2) & top2);
+                Avx512Vbmi.PermuteVar64x8(scLo.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 128));
+                Avx512Vbmi.PermuteVar64x8(scHi.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 192));
+                // Mins pair k as two int16 (m_2k, m_2k+1).
+                ((mnLo & byte0) | ((mnLo << 8) & Vector512.Create(0xFF0000u))).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, 256)));
+                (((mnLo >> 16) & byte0) | ((mnLo >> 24) << 16)).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, 320)));
+                ((mnHi & byte0) | ((mnHi << 8) & Vector512.Create(0xFF0000u))).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, 384)));
+                (((mnHi >> 16) & byte0) | ((mnHi >> 24) << 16)).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, 448)));
+                // Step k = 8c + s of the nibbles: bytes 16 + 4k.. of each row's block.
+                for (int k = 0; k < 32; k++)
+                    Gather16(q + 16 + 4 * k, rowOffsets, rb).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, Nibbles + 64 * k)));
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<uint> Gather16(byte* at, Vector256<int> rowOffsets, int rb) => Vector512.Create(
+        Avx2.GatherVector256((int*)at, rowOffsets, 1), Avx2.GatherVector256((int*)(at + 8 * rb), rowOffsets, 1)).AsUInt32();
 
     /// <summary>The ten cache lines of a quarter block (the loop over them stays unrolled); a prefetch never faults past the end.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
