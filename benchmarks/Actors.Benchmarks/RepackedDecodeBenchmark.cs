@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Actors.Inference.Cpu;
 using Actors.Inference.Cpu.Kernels;
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
@@ -15,6 +16,7 @@ namespace Actors.Benchmarks;
 internal static class RepackedDecodeBenchmark
 {
     private const long WorkingSet = 256L << 20; // ≫ L3 (32 MiB): every copy comes from DRAM
+    private static readonly CpuWorkerPool Pool = new(2, "bench");
 
     public static int Run(string[] args)
     {
@@ -70,12 +72,15 @@ internal static class RepackedDecodeBenchmark
         for (int r = 0; r < rows; r++) if (BitConverter.SingleToInt32Bits(y[r]) != BitConverter.SingleToInt32Bits(y2[r])) diff++;
         if (diff > 0) Console.WriteLine($"  ({diff} of {rows} outputs differ in bits between the layouts)");
 
-        int half = rows / 2 / RepackedWeights.GroupRows * RepackedWeights.GroupRows;
-        void One(WeightMatrix w, int threads) => Parallel2.Run(threads, t =>
+        // Two threads as a forward pass runs them: the device's worker pool, rows in chunks claimed dynamically.
+        var mm = new ParallelMatMul();
+        void One(WeightMatrix w, int threads)
         {
-            int r0 = threads == 1 ? 0 : t == 0 ? 0 : half, r1 = threads == 1 ? rows : t == 0 ? half : rows;
-            MatMul.Compute(w, act, 1, y, rows, r0, r1);
-        });
+            if (threads == 1) { MatMul.Compute(w, act, 1, y, rows, 0, rows); return; }
+            mm.Clear();
+            mm.Add(w, act, y);
+            mm.Run(Pool, 1);
+        }
         double Dram(WeightMatrix[] ws, int threads)
         {
             double best = double.MaxValue;

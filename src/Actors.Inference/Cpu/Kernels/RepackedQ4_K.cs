@@ -40,6 +40,8 @@ internal sealed class RepackedQ4_K : RepackedWeights
     /// </summary>
     private const int PrefetchBytes = 3 * BlockBytes;
 
+    protected override int Tile1PrefetchBytes => PrefetchBytes;
+
     public static bool IsSupported => RepackedQ8_0.IsSupported;
 
     private RepackedQ4_K(int rows, int blocks) : base(rows, blocks * BlockBytes) => Blocks = blocks;
