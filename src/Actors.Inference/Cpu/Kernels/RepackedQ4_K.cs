@@ -13,13 +13,12 @@ namespace Actors.Inference.Cpu.Kernels;
 /// applied to the exact integer sums, mins through vpmaddwd on the activations' 32-value sums.
 /// </summary>
 /// <remarks>
-/// Per group of 16 rows and super-block b (256 columns), <see cref="BlockBytes"/> = 16 × 144 bytes, the
-/// source blocks of the 16 rows transposed by 32-bit words: word k (bytes 4k..4k+3 of a row's 144-byte
-/// block) of row r at 64k + 4r. So the copy is exactly as large as the rows it replaces:
+/// Per group of 16 rows and super-block b (256 columns), <see cref="BlockBytes"/> bytes:
 /// <list type="bullet">
-/// <item>word 0 (0..63): f16 d and dmin of each row;</item>
-/// <item>words 1..3 (64..255): the 12 bytes of 6-bit scales and mins, unpacked in the kernels for 8 rows at once;</item>
-/// <item>words 4.. (256..): nibbles, chunk c (64 columns) step s at 256 + 512c + 64s: bytes 4s..4s+3 of the chunk's
+/// <item>0..63: d of the 16 rows (f32); 64..127: dmin (f32);</item>
+/// <item>128..255: the 6-bit scales, sub-block j at 128 + 16j + row (bytes);</item>
+/// <item>256..511: the mins in pairs, pair k at 256 + 64k + 4·row as int16 (m_2k, m_2k+1);</item>
+/// <item>512..: nibbles, chunk c (64 columns) step s at 512 + 512c + 64s: bytes 4s..4s+3 of the chunk's
 /// 32 source bytes for rows 0..15 (low nibbles: columns 64c+4s.., sub-block 2c; high: 64c+32+4s.., 2c+1).</item>
 /// </list>
 /// Per (row, token) the float work is that of ggml's repacked q4_K GEMM/GEMV (which llama.cpp runs for
@@ -28,16 +27,15 @@ namespace Actors.Inference.Cpu.Kernels;
 /// </remarks>
 internal sealed class RepackedQ4_K : RepackedWeights
 {
+    public const int BlockBytes = 512 + GroupRows * 128;
     private const int SourceBlockBytes = 144;
-    public const int BlockBytes = GroupRows * SourceBlockBytes;
-    private const int Nibbles = 256;
+    private const int Nibbles = 512;
 
     public int Blocks { get; }
 
     /// <summary>
     /// How far ahead <see cref="Tile1"/> prefetches: three blocks. Its loads within a block are not in address
-    /// order (scales, nibbles, then d and mins), and the hardware prefetcher did not keep up with them: without this
-    /// (and with the earlier 2560-byte blocks),
+    /// order (scales, nibbles, then d and mins), and the hardware prefetcher did not keep up with them: without this,
     /// one token streamed 11 GB/s of weights from DRAM against the row kernel's 26 (docs/benchmarks.md).
     /// </summary>
     private const int PrefetchBytes = 3 * BlockBytes;
@@ -59,13 +57,13 @@ internal sealed class RepackedQ4_K : RepackedWeights
         {
             int rows = Math.Min(GroupRows, w.Rows - g * GroupRows);
             var src = w.RowSpan(g * GroupRows, rows);
-            if (rows == GroupRows) FullGroup(src, rb, blocks, ref r.Group(g));
+            if (rows == GroupRows && Avx512Vbmi.IsSupported) FullGroup(src, rb, blocks, ref r.Group(g));
             else PartialGroup(src, rb, rows, blocks, ref r.Group(g));
         }
         return r;
     }
 
-    /// <summary>A group of <paramref name="rows"/> ≤ 16 rows, one word at a time; rows past the end are zero (they add exactly zero).</summary>
+    /// <summary>A group of <paramref name="rows"/> ≤ 16 rows, one value at a time; rows past the end are zero padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PartialGroup(ReadOnlySpan<byte> src, int rb, int rows, int blocks, ref byte dst)
     {
@@ -73,24 +71,76 @@ internal sealed class RepackedQ4_K : RepackedWeights
         {
             ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
             for (int row = 0; row < GroupRows; row++)
-                for (int k = 0; k < SourceBlockBytes / 4; k++)
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 * k + 4 * row),
-                        row < rows ? MemoryMarshal.Read<uint>(src.Slice(row * rb + b * SourceBlockBytes + 4 * k)) : 0u);
+            {
+                if (row >= rows)
+                {
+                    // Padding rows: every scale, min and nibble 0, so they add exactly zero.
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), 0f);
+                    for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = 0;
+                    for (int k = 0; k < 4; k++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), 0);
+                    for (int c = 0; c < 4; c++)
+                        for (int s = 0; s < 8; s++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), 0);
+                    continue;
+                }
+                var sb = src.Slice(row * rb + b * SourceBlockBytes, SourceBlockBytes);
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), HalfConversion.ToSingle(MemoryMarshal.Read<ushort>(sb)));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), HalfConversion.ToSingle(MemoryMarshal.Read<ushort>(sb.Slice(2))));
+                QuantMath.UnpackQ4KScales(ref MemoryMarshal.GetReference(sb.Slice(4)), out ulong sc, out ulong mn);
+                for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = (byte)(sc >> (8 * j));
+                for (int k = 0; k < 4; k++)
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), (uint)((mn >> (16 * k)) & 0xFF) | (uint)((mn >> (16 * k + 8)) & 0xFF) << 16);
+                for (int c = 0; c < 4; c++)
+                    for (int s = 0; s < 8; s++)
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(16 + 32 * c + 4 * s)));
+            }
         }
     }
 
-    /// <summary>A whole group of 16 rows, as <see cref="PartialGroup"/> writes it (tested byte for byte): each word is two 8-row gathers.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once, at load: tier-0 code would be many times slower
+    /// <summary>Byte 16j + r of the scales (or mins) of 16 rows from byte 4r + j of their 32-bit words.</summary>
+    private static readonly Vector512<byte> TransposeBytes = Vector512.Create<byte>(Enumerable.Range(0, 64).Select(i => (byte)(4 * (i % 16) + i / 16)).ToArray());
+
+    /// <summary>
+    /// A whole group of 16 rows, as <see cref="PartialGroup"/> writes it (tested byte for byte): each 4-byte step of
+    /// the nibbles is two 8-row gathers, the 12 scale bytes are unpacked for all 16 rows at once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once at load: tier-0 code would be many times slower
     internal static unsafe void FullGroup(ReadOnlySpan<byte> src, int rb, int blocks, ref byte dst)
     {
         var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * rb;
+        var low6 = Vector512.Create(0x3F3F3F3Fu);
+        var low4 = Vector512.Create(0x0F0F0F0Fu);
+        var top2 = Vector512.Create(0x30303030u);
+        var byte0 = Vector512.Create(0xFFu);
         fixed (byte* p = src)
         {
             for (int b = 0; b < blocks; b++)
             {
-                ref uint blk = ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref dst, (nint)b * BlockBytes));
+                ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
                 byte* q = p + b * SourceBlockBytes;
-                for (int k = 0; k < SourceBlockBytes / 4; k++) Gather16(q + 4 * k, rowOffsets, rb).StoreUnsafe(ref blk, (nuint)(16 * k));
+                for (int row = 0; row < GroupRows; row++)
+                {
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb)));
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb + 2)));
+                }
+                // QuantMath.UnpackQ4KScales on 16 rows: lane r holds row r's word.
+                var u0 = Gather16(q + 4, rowOffsets, rb);
+                var u1 = Gather16(q + 8, rowOffsets, rb);
+                var u2 = Gather16(q + 12, rowOffsets, rb);
+                var scLo = u0 & low6;
+                var scHi = (u2 & low4) | ((u0 >> 2) & top2);
+                var mnLo = u1 & low6;
+                var mnHi = ((u2 >> 4) & low4) | ((u1 >> 2) & top2);
+                Avx512Vbmi.PermuteVar64x8(scLo.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 128));
+                Avx512Vbmi.PermuteVar64x8(scHi.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 192));
+                // Mins pair k as two int16 (m_2k, m_2k+1).
+                ((mnLo & byte0) | ((mnLo << 8) & Vector512.Create(0xFF0000u))).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, 256)));
+                (((mnLo >> 16) & byte0) | ((mnLo >> 24) << 16)).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, 320)));
+                ((mnHi & byte0) | ((mnHi << 8) & Vector512.Create(0xFF0000u))).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, 384)));
+                (((mnHi >> 16) & byte0) | ((mnHi >> 24) << 16)).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, 448)));
+                // Step k = 8c + s of the nibbles: bytes 16 + 4k.. of each row's block.
+                for (int k = 0; k < 32; k++)
+                    Gather16(q + 16 + 4 * k, rowOffsets, rb).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, Nibbles + 64 * k)));
             }
         }
     }
@@ -99,13 +149,13 @@ internal sealed class RepackedQ4_K : RepackedWeights
     private static unsafe Vector512<uint> Gather16(byte* at, Vector256<int> rowOffsets, int rb) => Vector512.Create(
         Avx2.GatherVector256((int*)at, rowOffsets, 1), Avx2.GatherVector256((int*)(at + 8 * rb), rowOffsets, 1)).AsUInt32();
 
-    /// <summary>The nine cache lines of a quarter block (unrolled by hand); a prefetch never faults past the end.</summary>
+    /// <summary>The ten cache lines of a quarter block (the loop over them stays unrolled); a prefetch never faults past the end.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void PrefetchQuarter(ref byte at)
     {
         byte* p = (byte*)Unsafe.AsPointer(ref at);
         Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192); Sse.Prefetch0(p + 256);
-        Sse.Prefetch0(p + 320); Sse.Prefetch0(p + 384); Sse.Prefetch0(p + 448); Sse.Prefetch0(p + 512);
+        Sse.Prefetch0(p + 320); Sse.Prefetch0(p + 384); Sse.Prefetch0(p + 448); Sse.Prefetch0(p + 512); Sse.Prefetch0(p + 576);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -114,61 +164,16 @@ internal sealed class RepackedQ4_K : RepackedWeights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
 
-    /// <summary>Word <paramref name="k"/> of rows 8·half..8·half+7.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> Words(ref byte blk, int k, int half) =>
-        Vector256.LoadUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, 64 * k + 32 * half)));
-
-    /// <summary>d of 8 rows (the low f16 of word 0), converted exactly.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> D(ref byte blk, int half) => HalfConversion.ToSingle(Words(ref blk, 0, half) & Vector256.Create(0xFFFFu));
-
-    /// <summary>dmin of 8 rows (the high f16 of word 0), converted exactly.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> DMin(ref byte blk, int half) => HalfConversion.ToSingle(Words(ref blk, 0, half) >> 16);
-
-    /// <summary>
-    /// The 6-bit scale of sub-block <paramref name="j"/> for 8 rows, from the scale words as ggml's get_scale_min_k4
-    /// reads them (<see cref="QuantMath.UnpackQ4KScales"/>): j &lt; 4 in word 1, j ≥ 4 from word 3's low nibbles and
-    /// word 1's top bits.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Scales8(ref byte blk, int j, int half)
-    {
-        var u0 = Words(ref blk, 1, half);
-        if (j < 4) return ((u0 >> (8 * j)) & Vector256.Create(0x3Fu)).AsInt32();
-        int i = 8 * (j - 4);
-        return (((Words(ref blk, 3, half) >> i) & Vector256.Create(0x0Fu)) | ((u0 >> (i + 2)) & Vector256.Create(0x30u))).AsInt32();
-    }
-
-    /// <summary>The mins of 8 rows in pairs, pair k as two int16 (m_2k, m_2k+1), for vpmaddwd with the activations' pair sums.</summary>
-    private struct MinPairs
-    {
-        public Vector256<short> P0, P1, P2, P3;
-    }
+    private static Vector256<int> Scales8(ref byte blk, int j, int half) =>
+        Avx2.ConvertToVector256Int32(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref blk, 128 + 16 * j + 8 * half))).AsByte());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static MinPairs MinsOf(ref byte blk, int half)
-    {
-        var u1 = Words(ref blk, 2, half);
-        var lo = u1 & Vector256.Create(0x3F3F3F3Fu); // m0..m3, a byte each
-        var hi = ((Words(ref blk, 3, half) >> 4) & Vector256.Create(0x0F0F0F0Fu)) | ((u1 >> 2) & Vector256.Create(0x30303030u)); // m4..m7
-        var b0 = Vector256.Create(0xFFu);
-        var b2 = Vector256.Create(0xFF0000u);
-        MinPairs m;
-        m.P0 = ((lo & b0) | ((lo << 8) & b2)).AsInt16();
-        m.P1 = (((lo >> 16) & b0) | ((lo >> 8) & b2)).AsInt16();
-        m.P2 = ((hi & b0) | ((hi << 8) & b2)).AsInt16();
-        m.P3 = (((hi >> 16) & b0) | ((hi >> 8) & b2)).AsInt16();
-        return m;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Mins(in MinPairs m, ref int pairs) =>
-        Avx2.MultiplyAddAdjacent(m.P0, Vector256.Create(pairs).AsInt16())
-        + Avx2.MultiplyAddAdjacent(m.P1, Vector256.Create(Unsafe.Add(ref pairs, 1)).AsInt16())
-        + (Avx2.MultiplyAddAdjacent(m.P2, Vector256.Create(Unsafe.Add(ref pairs, 2)).AsInt16())
-        + Avx2.MultiplyAddAdjacent(m.P3, Vector256.Create(Unsafe.Add(ref pairs, 3)).AsInt16()));
+    private static Vector256<int> Mins(ref byte blk, int half, ref int pairs) =>
+        Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256 + 32 * half)).AsInt16(), Vector256.Create(pairs).AsInt16())
+        + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 1)).AsInt16())
+        + (Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 2)).AsInt16())
+        + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 3)).AsInt16()));
 
     /// <summary>One block into the two accumulators, as ggml's repacked q4_K GEMM: acc += isum·(d·d_x), mins += msum·(dmin·d_x).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -222,13 +227,12 @@ internal sealed class RepackedQ4_K : RepackedWeights
                 s2 += l2 * scl + h2 * sch;
                 s3 += l3 * scl + h3 * sch;
             }
-            var d = D(ref blk, half);
-            var dmin = DMin(ref blk, half);
-            var mp = MinsOf(ref blk, half);
-            Fold(ref f0, ref m0, s0, Mins(mp, ref Unsafe.Add(ref p0, 4 * b)), d, dmin, Unsafe.Add(ref d0, b));
-            Fold(ref f1, ref m1, s1, Mins(mp, ref Unsafe.Add(ref p0, 4 * (nb + b))), d, dmin, Unsafe.Add(ref d0, ss + b));
-            Fold(ref f2, ref m2, s2, Mins(mp, ref Unsafe.Add(ref p0, 4 * (2 * nb + b))), d, dmin, Unsafe.Add(ref d0, 2 * ss + b));
-            Fold(ref f3, ref m3, s3, Mins(mp, ref Unsafe.Add(ref p0, 4 * (3 * nb + b))), d, dmin, Unsafe.Add(ref d0, 3 * ss + b));
+            var d = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32 * half)));
+            var dmin = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64 + 32 * half)));
+            Fold(ref f0, ref m0, s0, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * b)), d, dmin, Unsafe.Add(ref d0, b));
+            Fold(ref f1, ref m1, s1, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (nb + b))), d, dmin, Unsafe.Add(ref d0, ss + b));
+            Fold(ref f2, ref m2, s2, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (2 * nb + b))), d, dmin, Unsafe.Add(ref d0, 2 * ss + b));
+            Fold(ref f3, ref m3, s3, Mins(ref blk, half, ref Unsafe.Add(ref p0, 4 * (3 * nb + b))), d, dmin, Unsafe.Add(ref d0, 3 * ss + b));
         }
         (f0 - m0).StoreUnsafe(ref tile, 0);
         (f1 - m1).StoreUnsafe(ref tile, 16);
@@ -278,8 +282,10 @@ internal sealed class RepackedQ4_K : RepackedWeights
             }
             float dxb = Unsafe.Add(ref d0, b);
             ref int pairs = ref Unsafe.Add(ref p0, 4 * b);
-            Fold(ref fl, ref ml, sl, Mins(MinsOf(ref blk, 0), ref pairs), D(ref blk, 0), DMin(ref blk, 0), dxb);
-            Fold(ref fh, ref mh, sh, Mins(MinsOf(ref blk, 1), ref pairs), D(ref blk, 1), DMin(ref blk, 1), dxb);
+            Fold(ref fl, ref ml, sl, Mins(ref blk, 0, ref pairs), Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)),
+                Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64))), dxb);
+            Fold(ref fh, ref mh, sh, Mins(ref blk, 1, ref pairs), Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32))),
+                Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 96))), dxb);
         }
         (fl - ml).StoreUnsafe(ref tile, 0);
         (fh - mh).StoreUnsafe(ref tile, 8);
