@@ -36,6 +36,8 @@ internal static class RepackedDecodeBenchmark
             }
         }
         Console.WriteLine($"# one token: row kernel vs repacked tile, {Environment.ProcessorCount} cores, .NET {Environment.Version}; GB/s of source bytes, best interval per round");
+        Console.WriteLine($"# VNNI as .NET sees it: AvxVnni {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, AvxVnniInt8.V512 {System.Runtime.Intrinsics.X86.AvxVnniInt8.V512.IsSupported}, " +
+                          $"Avx10v1 {System.Runtime.Intrinsics.X86.Avx10v1.IsSupported}, Avx10v1.V512 {System.Runtime.Intrinsics.X86.Avx10v1.V512.IsSupported} (no Avx512Vnni class in .NET 10)");
         Console.WriteLine("| type | rows x cols | round | row L2 1T | repacked L2 1T | row DRAM 1T | repacked DRAM 1T | row DRAM 2T | repacked DRAM 2T | repack GB/s 1T | copy alone GB/s 1T |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var type in types)
