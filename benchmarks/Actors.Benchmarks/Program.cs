@@ -9,6 +9,7 @@ if (args.Length > 0 && args[0] == "kernels")
 // `repacked-decode`: one token through the row kernel and the repacked tile, interleaved (RepackedDecodeBenchmark).
 if (args.Length > 0 && args[0] == "repacked-decode")
     return RepackedDecodeBenchmark.Run(args[1..]);
+// `load-phases FILE.gguf [touch]`: what repacking a file's Q4_K weights costs, wall and CPU time (LoadPhases).
 if (args.Length > 0 && args[0] == "load-phases")
     return LoadPhases.Run(args[1..]);
 // `attention [context] [headDim]`: the attention kernel, reference order vs tiled (AttentionBenchmark).
