@@ -44,6 +44,7 @@ internal abstract class RepackedWeights
     /// <summary>Bytes the repacked copy holds.</summary>
     public long ByteSize => (long)Groups * GroupBytes;
 
+    /// <summary>Prefetches <paramref name="bytes"/> from <paramref name="first"/>, a line at a time.</summary>
     private static unsafe void PrefetchHead(ref byte first, int bytes)
     {
         byte* p = (byte*)Unsafe.AsPointer(ref first);
