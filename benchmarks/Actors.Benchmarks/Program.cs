@@ -6,6 +6,12 @@ using BenchmarkDotNet.Running;
 // see docs/benchmarks.md for the exact commands.
 if (args.Length > 0 && args[0] == "kernels")
     return KernelBenchmark.Run(args[1..]);
+// `repacked-decode`: one token through the row kernel and the repacked tile, interleaved (RepackedDecodeBenchmark).
+if (args.Length > 0 && args[0] == "repacked-decode")
+    return RepackedDecodeBenchmark.Run(args[1..]);
+// `load-phases FILE.gguf [touch]`: what repacking a file's Q4_K weights costs, wall and CPU time (LoadPhases).
+if (args.Length > 0 && args[0] == "load-phases")
+    return LoadPhases.Run(args[1..]);
 // `attention [context] [headDim]`: the attention kernel, reference order vs tiled (AttentionBenchmark).
 if (args.Length > 0 && args[0] == "attention")
     return AttentionBenchmark.Run(args[1..]);

@@ -104,6 +104,56 @@ public class RepackedKernelTests
     }
 
     [Fact]
+    public void Repacked_Q4_K_single_tokens_equal_the_row_kernel_bit_for_bit()
+    {
+        // Both fold each block as ggml's repacked q4_K gemv does (exact integer sums, one FMA per block for
+        // the scales and one for the mins, subtracted at the end), so at one token the bits must agree.
+        if (Skip(GgmlType.Q4_K)) return;
+        foreach (int cols in new[] { 256, 256 * 3, 256 * 11 })
+            foreach (int rows in new[] { 5, 16, 83 })
+            {
+                ulong seed = (ulong)cols * 13 + (ulong)rows;
+                var (rowWise, _) = KernelTestData.Weight(GgmlType.Q4_K, rows, cols, seed);
+                var w = Repacked(GgmlType.Q4_K, rows, cols, seed, out _);
+                var x = KernelTestData.Gaussian(3 * cols, seed + 5);
+                for (int t = 0; t < 3; t++)
+                {
+                    var act = new PreparedActivations();
+                    MatMul.Prepare(GgmlType.Q4_K, x.AsSpan(t * cols, cols), 1, cols, act, KernelPath.Avx512);
+                    var expected = new float[rows];
+                    var actual = new float[rows];
+                    MatMul.Compute(rowWise, act, 1, expected, rows, 0, rows, KernelPath.Avx512);
+                    // Row ranges that start and end inside groups, as the thread split may cut them.
+                    int cut = Math.Min(rows, 7);
+                    MatMul.Compute(w, act, 1, actual, rows, 0, cut, KernelPath.Avx512);
+                    MatMul.Compute(w, act, 1, actual, rows, cut, rows, KernelPath.Avx512);
+                    AssertBitwise(expected, actual, $"cols {cols} rows {rows} token {t}");
+                }
+            }
+    }
+
+    [Fact]
+    public void Q4_K_whole_groups_repack_to_the_same_bytes_as_the_value_by_value_copy()
+    {
+        if (Skip(GgmlType.Q4_K)) return;
+        var rng = new Random(31);
+        foreach (int blocks in new[] { 1, 4, 11 })
+        {
+            // Arbitrary bytes: every scale/min bit pattern and every half, NaN and subnormals included.
+            int rb = blocks * 144;
+            var src = new byte[16 * rb];
+            rng.NextBytes(src);
+            var expected = new byte[blocks * RepackedQ4_K.BlockBytes];
+            var actual = new byte[blocks * RepackedQ4_K.BlockBytes];
+            rng.NextBytes(actual); // stale bytes must all be overwritten
+            RepackedQ4_K.PartialGroup(src, rb, 16, blocks, ref expected[0]);
+            RepackedQ4_K.FullGroup(src, rb, blocks, ref actual[0]);
+            for (int i = 0; i < expected.Length; i++)
+                if (expected[i] != actual[i]) Assert.Fail($"{blocks} blocks: byte {i} (block {i / RepackedQ4_K.BlockBytes}, offset {i % RepackedQ4_K.BlockBytes}) is {actual[i]}, expected {expected[i]}");
+        }
+    }
+
+    [Fact]
     public void Activations_prepared_on_another_kernel_path_are_refused_by_repacked_weights()
     {
         if (Skip(GgmlType.Q8_0) || !KernelDispatch.IsSupported(KernelPath.Avx2)) return;

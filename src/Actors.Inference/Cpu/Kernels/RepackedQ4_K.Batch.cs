@@ -35,7 +35,7 @@ internal sealed partial class RepackedQ4_K
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> MinPair(ref byte blk, int half, int p, int pairs) =>
-        Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256 + 64 * p + 32 * half)).AsInt16(), Vector256.Create(pairs).AsInt16());
+        Avx2.MultiplyAddAdjacent(MinPair(ref blk, p, half), Vector256.Create(pairs).AsInt16());
 
     private static void HalfBatch(ref byte grp, PreparedActivations a, ref int t, int half, ref float tile)
     {

@@ -17,8 +17,8 @@ namespace Actors.Inference.Cpu.Kernels;
 /// <list type="bullet">
 /// <item>0..63: d of the 16 rows (f32); 64..127: dmin (f32);</item>
 /// <item>128..255: the 6-bit scales, sub-block j at 128 + 16j + row (bytes);</item>
-/// <item>256..511: the mins in pairs, pair k at 256 + 64k + 4·row as int16 (m_2k, m_2k+1);</item>
-/// <item>512..: nibbles, chunk c (64 columns) step s at 512 + 512c + 64s: bytes 4s..4s+3 of the chunk's
+/// <item>256..383: the 6-bit mins in pairs, pair k at 256 + 32k + 2·row (bytes m_2k, m_2k+1; widened to int16 for vpmaddwd);</item>
+/// <item>384..: nibbles, chunk c (64 columns) step s at 384 + 512c + 64s: bytes 4s..4s+3 of the chunk's
 /// 32 source bytes for rows 0..15 (low nibbles: columns 64c+4s.., sub-block 2c; high: 64c+32+4s.., 2c+1).</item>
 /// </list>
 /// Per (row, token) the float work is that of ggml's repacked q4_K GEMM/GEMV (which llama.cpp runs for
@@ -27,11 +27,20 @@ namespace Actors.Inference.Cpu.Kernels;
 /// </remarks>
 internal sealed partial class RepackedQ4_K : RepackedWeights
 {
-    public const int BlockBytes = 512 + GroupRows * 128;
+    public const int BlockBytes = Nibbles + GroupRows * 128;
     private const int SourceBlockBytes = 144;
-    private const int Nibbles = 512;
+    private const int Nibbles = 384;
 
     public int Blocks { get; }
+
+    /// <summary>
+    /// How far ahead <see cref="Tile1"/> prefetches: three blocks. Its loads within a block are not in address
+    /// order (scales, nibbles, then d and mins), and the hardware prefetcher did not keep up with them: without this,
+    /// one token streamed 11 GB/s of weights from DRAM against the row kernel's 26 (docs/benchmarks.md).
+    /// </summary>
+    private const int PrefetchBytes = 3 * BlockBytes;
+
+    protected override int Tile1PrefetchBytes => PrefetchBytes;
 
     public static bool IsSupported => RepackedQ8_0.IsSupported;
 
@@ -48,37 +57,103 @@ internal sealed partial class RepackedQ4_K : RepackedWeights
         {
             int rows = Math.Min(GroupRows, w.Rows - g * GroupRows);
             var src = w.RowSpan(g * GroupRows, rows);
-            ref byte dst = ref r.Group(g);
+            if (rows == GroupRows && Avx512Vbmi.IsSupported) FullGroup(src, rb, blocks, ref r.Group(g));
+            else PartialGroup(src, rb, rows, blocks, ref r.Group(g));
+        }
+        return r;
+    }
+
+    /// <summary>A group of <paramref name="rows"/> ≤ 16 rows, one value at a time; rows past the end are zero padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PartialGroup(ReadOnlySpan<byte> src, int rb, int rows, int blocks, ref byte dst)
+    {
+        for (int b = 0; b < blocks; b++)
+        {
+            ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
+            for (int row = 0; row < GroupRows; row++)
+            {
+                if (row >= rows)
+                {
+                    // Padding rows: every scale, min and nibble 0, so they add exactly zero.
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), 0f);
+                    for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = 0;
+                    for (int k = 0; k < 4; k++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 32 * k + 2 * row), (ushort)0);
+                    for (int c = 0; c < 4; c++)
+                        for (int s = 0; s < 8; s++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), 0);
+                    continue;
+                }
+                var sb = src.Slice(row * rb + b * SourceBlockBytes, SourceBlockBytes);
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), HalfConversion.ToSingle(MemoryMarshal.Read<ushort>(sb)));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), HalfConversion.ToSingle(MemoryMarshal.Read<ushort>(sb.Slice(2))));
+                QuantMath.UnpackQ4KScales(ref MemoryMarshal.GetReference(sb.Slice(4)), out ulong sc, out ulong mn);
+                for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = (byte)(sc >> (8 * j));
+                for (int k = 0; k < 4; k++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 32 * k + 2 * row), (ushort)(mn >> (16 * k)));
+                for (int c = 0; c < 4; c++)
+                    for (int s = 0; s < 8; s++)
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(16 + 32 * c + 4 * s)));
+            }
+        }
+    }
+
+    /// <summary>Byte 16j + r of the scales (or mins) of 16 rows from byte 4r + j of their 32-bit words.</summary>
+    private static readonly Vector512<byte> TransposeBytes = Vector512.Create<byte>(Enumerable.Range(0, 64).Select(i => (byte)(4 * (i % 16) + i / 16)).ToArray());
+
+    /// <summary>Byte 32k + 2r + e (pair k of row r, e = 0, 1) of the mins of 16 rows from byte 4r + 2k + e of their 32-bit words.</summary>
+    private static readonly Vector512<byte> TransposePairs = Vector512.Create<byte>(Enumerable.Range(0, 64).Select(i => (byte)(4 * (i % 32 / 2) + 2 * (i / 32) + i % 2)).ToArray());
+
+    /// <summary>
+    /// A whole group of 16 rows, as <see cref="PartialGroup"/> writes it (tested byte for byte): each 4-byte step of
+    /// the nibbles is two 8-row gathers, the 12 scale bytes are unpacked for all 16 rows at once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once at load: tier-0 code would be many times slower
+    internal static unsafe void FullGroup(ReadOnlySpan<byte> src, int rb, int blocks, ref byte dst)
+    {
+        var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * rb;
+        var low6 = Vector512.Create(0x3F3F3F3Fu);
+        var low4 = Vector512.Create(0x0F0F0F0Fu);
+        var top2 = Vector512.Create(0x30303030u);
+        fixed (byte* p = src)
+        {
             for (int b = 0; b < blocks; b++)
             {
                 ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
+                byte* q = p + b * SourceBlockBytes;
                 for (int row = 0; row < GroupRows; row++)
                 {
-                    if (row >= rows)
-                    {
-                        // Padding rows: every scale, min and nibble 0, so they add exactly zero.
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), 0f);
-                        for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = 0;
-                        for (int k = 0; k < 4; k++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), 0);
-                        for (int c = 0; c < 4; c++)
-                            for (int s = 0; s < 8; s++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), 0);
-                        continue;
-                    }
-                    var sb = src.Slice(row * rb + b * SourceBlockBytes, SourceBlockBytes);
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb)));
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb.Slice(2))));
-                    QuantMath.UnpackQ4KScales(ref MemoryMarshal.GetReference(sb.Slice(4)), out ulong sc, out ulong mn);
-                    for (int j = 0; j < 8; j++) Unsafe.Add(ref blk, 128 + 16 * j + row) = (byte)(sc >> (8 * j));
-                    for (int k = 0; k < 4; k++)
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 256 + 64 * k + 4 * row), (uint)((mn >> (16 * k)) & 0xFF) | (uint)((mn >> (16 * k + 8)) & 0xFF) << 16);
-                    for (int c = 0; c < 4; c++)
-                        for (int s = 0; s < 8; s++)
-                            Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(16 + 32 * c + 4 * s)));
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb)));
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb + 2)));
                 }
+                // QuantMath.UnpackQ4KScales on 16 rows: lane r holds row r's word.
+                var u0 = Gather16(q + 4, rowOffsets, rb);
+                var u1 = Gather16(q + 8, rowOffsets, rb);
+                var u2 = Gather16(q + 12, rowOffsets, rb);
+                var scLo = u0 & low6;
+                var scHi = (u2 & low4) | ((u0 >> 2) & top2);
+                var mnLo = u1 & low6;
+                var mnHi = ((u2 >> 4) & low4) | ((u1 >> 2) & top2);
+                Avx512Vbmi.PermuteVar64x8(scLo.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 128));
+                Avx512Vbmi.PermuteVar64x8(scHi.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 192));
+                Avx512Vbmi.PermuteVar64x8(mnLo.AsByte(), TransposePairs).StoreUnsafe(ref Unsafe.Add(ref blk, 256));
+                Avx512Vbmi.PermuteVar64x8(mnHi.AsByte(), TransposePairs).StoreUnsafe(ref Unsafe.Add(ref blk, 320));
+                // Step k = 8c + s of the nibbles: bytes 16 + 4k.. of each row's block.
+                for (int k = 0; k < 32; k++)
+                    Gather16(q + 16 + 4 * k, rowOffsets, rb).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, Nibbles + 64 * k)));
             }
         }
-        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<uint> Gather16(byte* at, Vector256<int> rowOffsets, int rb) => Vector512.Create(
+        Avx2.GatherVector256((int*)at, rowOffsets, 1), Avx2.GatherVector256((int*)(at + 8 * rb), rowOffsets, 1)).AsUInt32();
+
+    /// <summary>Ten cache lines from a quarter-block boundary (a quarter is 9.5 lines), unrolled by hand; a prefetch never faults past the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchQuarter(ref byte at)
+    {
+        byte* p = (byte*)Unsafe.AsPointer(ref at);
+        Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192); Sse.Prefetch0(p + 256);
+        Sse.Prefetch0(p + 320); Sse.Prefetch0(p + 384); Sse.Prefetch0(p + 448); Sse.Prefetch0(p + 512); Sse.Prefetch0(p + 576);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -91,12 +166,17 @@ internal sealed partial class RepackedQ4_K : RepackedWeights
     private static Vector256<int> Scales8(ref byte blk, int j, int half) =>
         Avx2.ConvertToVector256Int32(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref blk, 128 + 16 * j + 8 * half))).AsByte());
 
+    /// <summary>Mins pair k of 8 rows widened to int16 (m_2k, m_2k+1), vpmaddwd's partner for the activations' pair sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> MinPair(ref byte blk, int k, int half) =>
+        Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.Add(ref blk, 256 + 32 * k + 16 * half))).AsInt16();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Mins(ref byte blk, int half, ref int pairs) =>
-        Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256 + 32 * half)).AsInt16(), Vector256.Create(pairs).AsInt16())
-        + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 1)).AsInt16())
-        + (Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 2)).AsInt16())
-        + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448 + 32 * half)).AsInt16(), Vector256.Create(Unsafe.Add(ref pairs, 3)).AsInt16()));
+        Avx2.MultiplyAddAdjacent(MinPair(ref blk, 0, half), Vector256.Create(pairs).AsInt16())
+        + Avx2.MultiplyAddAdjacent(MinPair(ref blk, 1, half), Vector256.Create(Unsafe.Add(ref pairs, 1)).AsInt16())
+        + (Avx2.MultiplyAddAdjacent(MinPair(ref blk, 2, half), Vector256.Create(Unsafe.Add(ref pairs, 2)).AsInt16())
+        + Avx2.MultiplyAddAdjacent(MinPair(ref blk, 3, half), Vector256.Create(Unsafe.Add(ref pairs, 3)).AsInt16()));
 
     /// <summary>One block into the two accumulators, as ggml's repacked q4_K GEMM: acc += isum·(d·d_x), mins += msum·(dmin·d_x).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -182,6 +262,7 @@ internal sealed partial class RepackedQ4_K : RepackedWeights
                 Vector256<int> ll = default, lh = default, hl = default, hh = default;
                 Vector256<int> ll2 = default, lh2 = default, hl2 = default, hh2 = default;
                 int xo = 256 * b + 64 * c;
+                PrefetchQuarter(ref Unsafe.Add(ref blk, PrefetchBytes + BlockBytes / 4 * c));
                 for (int s = 0; s < 8; s += 2, xo += 8)
                 {
                     ref byte q = ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s);

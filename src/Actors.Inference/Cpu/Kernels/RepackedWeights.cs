@@ -47,6 +47,13 @@ internal abstract class RepackedWeights
     /// <summary>Bytes the repacked copy holds.</summary>
     public long ByteSize => (long)Groups * GroupBytes;
 
+    /// <summary>Prefetches <paramref name="bytes"/> from <paramref name="first"/>, a line at a time.</summary>
+    private static unsafe void PrefetchHead(ref byte first, int bytes)
+    {
+        byte* p = (byte*)Unsafe.AsPointer(ref first);
+        for (int o = 0; o < bytes; o += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + o);
+    }
+
     /// <summary>Rows 0..15 of a group × tokens t0..t0+3 into tile[k·16 + r].</summary>
     protected abstract void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile);
 
@@ -59,6 +66,13 @@ internal abstract class RepackedWeights
     /// <summary>Rows 0..15 of a group × tokens t[0..3] (any four, repeats allowed) into tile[k·16 + r], in the batch order.</summary>
     protected virtual void TileBatch(ref byte grp, PreparedActivations a, ref int t, ref float tile) => throw new NotSupportedException();
 
+    /// <summary>
+    /// How far ahead a subclass's <see cref="Tile1"/> prefetches its own stream (0: not at all). A one-token range
+    /// then starts by prefetching that much of its head, which the tile's prefetches never cover: the worker pool
+    /// hands out row chunks of a few groups, so without it every chunk began with demand misses.
+    /// </summary>
+    protected virtual int Tile1PrefetchBytes => 0;
+
     /// <summary>y[t·yStride + r] for r in [rowStart, rowEnd), t in [0, tokens).</summary>
     public void Compute(PreparedActivations a, int tokens, ref float y, nint yStride, int rowStart, int rowEnd)
     {
@@ -69,6 +83,7 @@ internal abstract class RepackedWeights
         }
         Span<float> tile = stackalloc float[GroupRows * 4];
         int g0 = rowStart / GroupRows, g1 = (rowEnd + GroupRows - 1) / GroupRows;
+        if (tokens == 1) PrefetchHead(ref Group(g0), (int)Math.Min(Tile1PrefetchBytes, (long)(g1 - g0) * GroupBytes));
         int chunk = tokens == 1 ? g1 - g0 : Math.Max(1, ChunkBytes / GroupBytes);
         for (int c0 = g0; c0 < g1; c0 += chunk)
         {
