@@ -141,7 +141,9 @@ public sealed partial class LlmRuntime : IExtension
             IRuntimeClock clock = virtualClock ? new VirtualClock() : RealClock.Instance; // simulated replicas keep their own time
             var health = new ReplicaHealth(r);
             var faults = Settings.Faults.Enabled && Settings.Faults.KillSchedulerRate > 0 ? new FaultInjector(Settings.Faults, 1_000_000 + r) : null;
-            var scheduler = Child(SchedulerActor.Props(r, policy, stages.Count, Metrics, clock, inTransit, health, Settings.Scheduler.StepTimeout, faults), $"llm-scheduler-{r}");
+            var schedulerProps = SchedulerActor.Props(r, policy, stages.Count, Metrics, clock, inTransit, health, Settings.Scheduler.StepTimeout, faults);
+            if (Environment.GetEnvironmentVariable("ACTORS_SCHEDULER_ON_DEVICE") == "1" && stages.Count == 1) schedulerProps = schedulerProps.WithDispatcher(DeviceDispatcher(system, stages[0].DeviceId));
+            var scheduler = Child(schedulerProps, $"llm-scheduler-{r}");
             var stageActors = LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
             var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList(), migrations);
             scheduler.Tell(new UseRoute(route));
@@ -185,15 +187,18 @@ public sealed partial class LlmRuntime : IExtension
     private IActorRef Child(Props props, string name) =>
         _guardian.Ask<IActorRef>(new CreateRuntimeChild(props, name), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
 
+    /// <summary>The executor of every device dispatcher, as HOCON names a type.</summary>
+    private static readonly string ExecutorType = $"{typeof(DeviceThreadExecutorConfigurator).FullName}, {typeof(DeviceThreadExecutorConfigurator).Assembly.GetName().Name}";
+
     /// <summary>
-    /// A dispatcher of one dedicated thread per device, shared by the device actor and its stage actors,
-    /// added under actors-runtime.device-dispatchers (one thread per device, not per actor).
+    /// A dispatcher of one dedicated thread per device (<see cref="DeviceThreadExecutor"/>), shared by the
+    /// device actor and its stage actors, added under actors-runtime.device-dispatchers (one thread per device, not per actor).
     /// </summary>
     private static string DeviceDispatcher(ExtendedActorSystem system, string deviceId)
     {
         string id = "actors-runtime.device-dispatchers." + Sanitize(deviceId);
         system.Settings.InjectTopLevelFallback(Akka.Configuration.ConfigurationFactory.ParseString(
-            $"{id} {{ type = ForkJoinDispatcher, throughput = 1, dedicated-thread-pool {{ thread-count = 1, threadtype = background }} }}"));
+            $"{id} {{ type = Dispatcher, throughput = 1, executor = \"{ExecutorType}\" }}"));
         return id;
     }
 
