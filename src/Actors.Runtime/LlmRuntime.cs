@@ -142,7 +142,8 @@ public sealed partial class LlmRuntime : IExtension
             var health = new ReplicaHealth(r);
             var faults = Settings.Faults.Enabled && Settings.Faults.KillSchedulerRate > 0 ? new FaultInjector(Settings.Faults, 1_000_000 + r) : null;
             var schedulerProps = SchedulerActor.Props(r, policy, stages.Count, Metrics, clock, inTransit, health, Settings.Scheduler.StepTimeout, faults);
-            if (Environment.GetEnvironmentVariable("ACTORS_SCHEDULER_ON_DEVICE") == "1" && stages.Count == 1) schedulerProps = schedulerProps.WithDispatcher(DeviceDispatcher(system, stages[0].DeviceId));
+            // A replica on one device alone: its scheduler is a guest of that device's thread (see DeviceThread).
+            if (stages.Count == 1) schedulerProps = schedulerProps.WithDispatcher(SchedulerDispatcher(stages[0].DeviceId));
             var scheduler = Child(schedulerProps, $"llm-scheduler-{r}");
             var stageActors = LoadStages(stages, deviceActors, schedulerSettings, setup.StartTimeout);
             var route = new PipelineRoute(r, stageActors, scheduler, transfer, stages.Select(s => s.DeviceId).ToList(), migrations);
@@ -191,16 +192,24 @@ public sealed partial class LlmRuntime : IExtension
     private static readonly string ExecutorType = $"{typeof(DeviceThreadExecutorConfigurator).FullName}, {typeof(DeviceThreadExecutorConfigurator).Assembly.GetName().Name}";
 
     /// <summary>
-    /// A dispatcher of one dedicated thread per device (<see cref="DeviceThreadExecutor"/>), shared by the
-    /// device actor and its stage actors, added under actors-runtime.device-dispatchers (one thread per device, not per actor).
+    /// A dispatcher of one dedicated thread per device (<see cref="DeviceThread"/>), shared by the device
+    /// actor and its stage actors, added under actors-runtime.device-dispatchers (one thread per device,
+    /// not per actor), and one for the schedulers that are guests of that thread (the same id + "-schedulers").
+    /// The thread ends once the actor system has terminated (no actor is left to post to it).
     /// </summary>
     private static string DeviceDispatcher(ExtendedActorSystem system, string deviceId)
     {
         string id = "actors-runtime.device-dispatchers." + Sanitize(deviceId);
-        system.Settings.InjectTopLevelFallback(Akka.Configuration.ConfigurationFactory.ParseString(
-            $"{id} {{ type = Dispatcher, throughput = 1, executor = \"{ExecutorType}\" }}"));
+        var thread = new DeviceThread(id, ex => system.EventStream.Publish(new Error(ex, id, typeof(DeviceThread), $"{id}: a task failed on the device thread: {ex.Message}")));
+        system.RegisterOnTermination(thread.Dispose);
+        system.Settings.InjectTopLevelFallback(Akka.Configuration.ConfigurationFactory.ParseString($$"""
+            {{id}} { type = Dispatcher, throughput = 1, executor = "{{ExecutorType}}", device-thread = "{{thread.Key}}" }
+            {{id}}-schedulers { type = Dispatcher, throughput = 30, executor = "{{ExecutorType}}", device-thread = "{{thread.Key}}", guest = on }
+            """));
         return id;
     }
+
+    private static string SchedulerDispatcher(string deviceId) => "actors-runtime.device-dispatchers." + Sanitize(deviceId) + "-schedulers";
 
     private List<IActorRef> LoadStages(IReadOnlyList<StagePlacement> stages, Dictionary<string, IActorRef> devices, SchedulerSettings scheduler, TimeSpan timeout)
     {
