@@ -25,7 +25,7 @@ internal sealed class DeviceThread : IDisposable
     /// conversation this thread is in (a step's result to the scheduler, its next step back), far less
     /// than the gap to work that comes from elsewhere, so the thread leaves the core to whoever makes it.
     /// </summary>
-    public static readonly TimeSpan SpinTime = SpinFromEnvironment() ?? TimeSpan.FromMicroseconds(5);
+    public static readonly TimeSpan SpinTime = TimeSpan.FromMicroseconds(5);
     private static readonly long SpinTicks = (long)(SpinTime.TotalSeconds * Stopwatch.Frequency);
     private static readonly ConcurrentDictionary<string, DeviceThread> Registry = new();
 
@@ -139,7 +139,6 @@ internal sealed class DeviceThread : IDisposable
     /// <summary>True when work arrived within <see cref="SpinTime"/>.</summary>
     private bool Spin()
     {
-        if (SpinTicks <= 0) return false;
         long until = Stopwatch.GetTimestamp() + SpinTicks;
         do
         {
@@ -161,8 +160,4 @@ internal sealed class DeviceThread : IDisposable
         Registry.TryRemove(Key, out _);
         if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
     }
-
-    /// <summary>ACTORS_DEVICE_SPIN_US overrides the spin (measurements only).</summary>
-    private static TimeSpan? SpinFromEnvironment() =>
-        int.TryParse(Environment.GetEnvironmentVariable("ACTORS_DEVICE_SPIN_US"), out int us) && us >= 0 ? TimeSpan.FromMicroseconds(us) : null;
 }
