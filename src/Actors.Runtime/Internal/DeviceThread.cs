@@ -7,7 +7,7 @@ namespace Actors.Runtime.Internal;
 /// <summary>
 /// A device's own thread. It runs the device's mailboxes (its device and stage actors, through
 /// <see cref="DeviceThreadExecutor"/>) and, while it has nothing of the device's to do, its guests:
-/// the schedulers of the replicas placed on the device alone (<see cref="GuestExecutor"/>). A step's
+/// the schedulers of the replicas placed on the device alone, on CPU devices (<see cref="GuestExecutor"/>; LlmRuntime says why not others). A step's
 /// result then goes from the stage to its scheduler and the next step back to the stage on this one
 /// thread, waking no other; before, each step woke a thread-pool thread for the scheduler and this
 /// thread again for the stage (~45 µs at the median, 4 % of a 21M model's step on 2 cores).
