@@ -7,10 +7,11 @@ namespace Actors.Runtime.Internal;
 /// <summary>
 /// A device's own thread. It runs the device's mailboxes (its device and stage actors, through
 /// <see cref="DeviceThreadExecutor"/>) and, while it has nothing of the device's to do, its guests:
-/// the schedulers of the replicas placed on the device alone, on CPU devices (<see cref="GuestExecutor"/>; LlmRuntime says why not others). A step's
-/// result then goes from the stage to its scheduler and the next step back to the stage on this one
-/// thread, waking no other; before, each step woke a thread-pool thread for the scheduler and this
-/// thread again for the stage (~45 µs at the median, 4 % of a 21M model's step on 2 cores).
+/// the schedulers of the replicas placed on the device alone, on CPU devices (<see cref="GuestExecutor"/>;
+/// LlmRuntime says why not on others). A step's result then goes from the stage to its scheduler and
+/// the next step back to the stage on this one thread, waking no other; before, each step woke a
+/// thread-pool thread for the scheduler and this thread again for the stage (~45 µs at the median,
+/// 4 % of a 21M model's step on 2 cores).
 /// A guest is never held up by device work: a guest posted while the thread runs device work, and every
 /// guest waiting when device work starts, goes to the .NET thread pool (Akka's default dispatcher) as
 /// before, so a hung step cannot hold up its scheduler (whose watchdog must fail it).
