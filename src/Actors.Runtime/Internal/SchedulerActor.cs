@@ -143,6 +143,8 @@ internal sealed partial class SchedulerActor : UntypedActor, IWithTimers
             case AdmissionExpired x:
                 ExpireAdmission(x.SequenceId);
                 break;
+            case Terminated when CoordinatedShutdown.Get(Context.System).ShutdownReason is not null:
+                break; // the system is shutting down and its stages stop with it: no failure to report
             case Terminated t:
                 FailReplica($"replica {_replica}: stage {IndexOfStage(t.ActorRef)} stopped after a failure (its device actor's log names it)");
                 break;
