@@ -106,18 +106,10 @@ public sealed class ArchitectureParityTests(Xunit.Abstractions.ITestOutputHelper
         // Only the last token's logits are asked for, as in generation: one head row in every case.
         using var model = LlamaModel.Open(ArchitectureModels.F32Path(arch, "gqa"));
         var tokens = TestModels.RandomTokens(21, model.Config.VocabSize, 3);
-        var prompt = (0, tokens.Length);
         using var device = new CpuDevice(threads: 2);
-        float[] Run(params (int Start, int Count)[] pieces)
-        {
-            using var runner = new SequenceRunner(device, model, contextLength: 64);
-            float[] last = [];
-            foreach (var (start, n) in pieces) last = runner.Feed(tokens.AsSpan(start, n), allLogits: false, prompt);
-            return last;
-        }
-        var whole = Run((0, tokens.Length));
-        Assert.True(whole.AsSpan().SequenceEqual(Run((0, 5), (5, 1), (6, 10), (16, 5))), $"{arch}: chunked prefill differs from one batch");
-        Assert.True(whole.AsSpan().SequenceEqual(Run(Enumerable.Range(0, tokens.Length).Select(i => (i, 1)).ToArray())), $"{arch}: token by token differs from one batch");
+        var whole = PromptPieces.LastLogits(device, model, tokens, (0, tokens.Length));
+        Assert.True(whole.AsSpan().SequenceEqual(PromptPieces.LastLogits(device, model, tokens, (0, 5), (5, 1), (6, 10), (16, 5))), $"{arch}: chunked prefill differs from one batch");
+        Assert.True(whole.AsSpan().SequenceEqual(PromptPieces.LastLogits(device, model, tokens, PromptPieces.TokenByToken(tokens.Length))), $"{arch}: token by token differs from one batch");
         // Fed as their own batches, tokens take llama.cpp's one-token orders: last bits may differ, never more.
         using var alone = new SequenceRunner(device, model, contextLength: 64);
         float[] own = [];

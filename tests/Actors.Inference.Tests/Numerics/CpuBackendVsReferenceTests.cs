@@ -38,17 +38,9 @@ public sealed class CpuBackendVsReferenceTests
         // chunked prefill; the last token's logits (one head row, as in generation) carry every position's K/V.
         using var model = LlamaModel.Open(TestModels.Path_(TestModels.Shape(shape, type)));
         var tokens = TestModels.RandomTokens(21, model.Config.VocabSize, 3);
-        var prompt = (0, tokens.Length);
         using var device = new CpuDevice(threads: 2);
-        float[] Run(params (int Start, int Count)[] pieces)
-        {
-            using var runner = new SequenceRunner(device, model, contextLength: 64);
-            float[] last = [];
-            foreach (var (start, n) in pieces) last = runner.Feed(tokens.AsSpan(start, n), allLogits: false, prompt);
-            return last;
-        }
-        var whole = Run((0, tokens.Length));
-        Assert.True(whole.AsSpan().SequenceEqual(Run((0, 3), (3, 1), (4, 9), (13, 8))), "chunked prefill differs from one batch");
-        Assert.True(whole.AsSpan().SequenceEqual(Run(Enumerable.Range(0, tokens.Length).Select(i => (i, 1)).ToArray())), "token by token differs from one batch");
+        var whole = PromptPieces.LastLogits(device, model, tokens, (0, tokens.Length));
+        Assert.True(whole.AsSpan().SequenceEqual(PromptPieces.LastLogits(device, model, tokens, (0, 3), (3, 1), (4, 9), (13, 8))), "chunked prefill differs from one batch");
+        Assert.True(whole.AsSpan().SequenceEqual(PromptPieces.LastLogits(device, model, tokens, PromptPieces.TokenByToken(tokens.Length))), "token by token differs from one batch");
     }
 }
