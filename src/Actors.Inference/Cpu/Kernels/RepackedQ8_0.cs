@@ -101,84 +101,86 @@ internal sealed class RepackedQ8_0 : RepackedWeights
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> X4(ref sbyte x, int offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
+    private static Vector256<sbyte> X4(ref sbyte x, nint offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dp(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
 
+    /// <summary>
+    /// Rows 0..15 of the group × tokens t0..t0+3 into tile[k·16 + r]: for each token pair, two passes over the
+    /// blocks (lanes 0..3, then 4..7), so each weight load feeds two tokens. Each lane's operations, and so each
+    /// (row, token)'s bits, are those of <see cref="Tile1"/>.
+    /// </summary>
     protected override void Tile4(ref byte grp, PreparedActivations a, int t0, ref float tile)
     {
-        // Eight lanes per (row, token): 16 rows × two tokens fill the registers, so two passes.
-        TwoTokens(ref grp, a, t0, ref tile);
-        TwoTokens(ref grp, a, t0 + 2, ref Unsafe.Add(ref tile, 32));
+        Span<Vector512<float>> lanes = stackalloc Vector512<float>[4 * 8];
+        ref Vector512<float> l = ref MemoryMarshal.GetReference(lanes);
+        TwoTokensFourLanes(ref grp, a, t0, 0, ref l);
+        TwoTokensFourLanes(ref grp, a, t0, 4, ref l);
+        TwoTokensFourLanes(ref grp, a, t0 + 2, 0, ref Unsafe.Add(ref l, 16));
+        TwoTokensFourLanes(ref grp, a, t0 + 2, 4, ref Unsafe.Add(ref l, 16));
+        for (int k = 0; k < 4; k++)
+        {
+            ref Vector512<float> lk = ref Unsafe.Add(ref l, 8 * k);
+            Tree(lk, Unsafe.Add(ref lk, 1), Unsafe.Add(ref lk, 2), Unsafe.Add(ref lk, 3), Unsafe.Add(ref lk, 4),
+                Unsafe.Add(ref lk, 5), Unsafe.Add(ref lk, 6), Unsafe.Add(ref lk, 7)).StoreUnsafe(ref tile, (nuint)(16 * k));
+        }
     }
 
     /// <summary>
-    /// Rows 0..15 of the group × tokens t, t+1 into tile[0..15] and tile[16..31], in tinyBLAS's order: eight
-    /// f32 lanes per (row, token), lane s = step s (values 4s..4s+3 of every block),
-    /// lane_s = fma(f32(Σ of its four products), d_w·d_x, lane_s) block after block, then
-    /// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). The integer lanes come from 256-bit vpdpbusd (rows
-    /// 0..7 and 8..15); converting and folding 16 rows per 512-bit op halves the float work.
+    /// Lanes s0..s0+3 of rows 0..15 × tokens t0, t0+1 over every block, into lanes[s] and lanes[8 + s]: eight
+    /// accumulators, two block scales, the temporaries and the pointers all stay in registers (16 lanes
+    /// × two tokens, or four tokens × four lanes, made the JIT spill accumulators every step).
     /// </summary>
-    private static void TwoTokens(ref byte grp, PreparedActivations a, int t, ref float tile)
+    private static void TwoTokensFourLanes(ref byte grp, PreparedActivations a, int t0, int s0, ref Vector512<float> lanes)
     {
-        int nb = a.Blocks, cols = a.Cols, q4 = cols / 4, ss = a.ScaleStride;
-        ref sbyte xA = ref QuantMath.Quants(a, t);
-        ref sbyte xB = ref Unsafe.Add(ref xA, cols);
-        ref float dxA = ref QuantMath.Scales(a, t);
-        ref int oA = ref Unsafe.Add(ref a.OffsetSums.Ref, (nint)t * q4);
-        ref int oB = ref Unsafe.Add(ref oA, q4);
+        int nb = a.Blocks;
+        nint x1 = a.Cols, o1 = x1 / 4, s1 = a.ScaleStride;
+        ref sbyte x = ref Unsafe.Add(ref QuantMath.Quants(a, t0), 4 * s0);
+        ref float dx = ref QuantMath.Scales(a, t0);
+        ref int o = ref Unsafe.Add(ref a.OffsetSums.Ref, t0 * o1 + s0);
         ref byte blk = ref grp;
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
+        nint w0 = 64 + 64 * s0;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
         for (int b = 0; b < nb; b++)
         {
             var dw = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk));
-            var dA = dw * Vector512.Create(Unsafe.Add(ref dxA, b));
-            var dB = dw * Vector512.Create(Unsafe.Add(ref dxA, ss + b));
-            var l0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64));
-            var h0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96));
-            a0 = Lane(a0, l0, h0, X4(ref xA, 0), Unsafe.Add(ref oA, 0), dA);
-            b0 = Lane(b0, l0, h0, X4(ref xB, 0), Unsafe.Add(ref oB, 0), dB);
-            var l1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 128));
-            var h1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 160));
-            a1 = Lane(a1, l1, h1, X4(ref xA, 4), Unsafe.Add(ref oA, 1), dA);
-            b1 = Lane(b1, l1, h1, X4(ref xB, 4), Unsafe.Add(ref oB, 1), dB);
-            var l2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 192));
-            var h2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 224));
-            a2 = Lane(a2, l2, h2, X4(ref xA, 8), Unsafe.Add(ref oA, 2), dA);
-            b2 = Lane(b2, l2, h2, X4(ref xB, 8), Unsafe.Add(ref oB, 2), dB);
-            var l3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256));
-            var h3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 288));
-            a3 = Lane(a3, l3, h3, X4(ref xA, 12), Unsafe.Add(ref oA, 3), dA);
-            b3 = Lane(b3, l3, h3, X4(ref xB, 12), Unsafe.Add(ref oB, 3), dB);
-            var l4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 320));
-            var h4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 352));
-            a4 = Lane(a4, l4, h4, X4(ref xA, 16), Unsafe.Add(ref oA, 4), dA);
-            b4 = Lane(b4, l4, h4, X4(ref xB, 16), Unsafe.Add(ref oB, 4), dB);
-            var l5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 384));
-            var h5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 416));
-            a5 = Lane(a5, l5, h5, X4(ref xA, 20), Unsafe.Add(ref oA, 5), dA);
-            b5 = Lane(b5, l5, h5, X4(ref xB, 20), Unsafe.Add(ref oB, 5), dB);
-            var l6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 448));
-            var h6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 480));
-            a6 = Lane(a6, l6, h6, X4(ref xA, 24), Unsafe.Add(ref oA, 6), dA);
-            b6 = Lane(b6, l6, h6, X4(ref xB, 24), Unsafe.Add(ref oB, 6), dB);
-            var l7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 512));
-            var h7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 544));
-            a7 = Lane(a7, l7, h7, X4(ref xA, 28), Unsafe.Add(ref oA, 7), dA);
-            b7 = Lane(b7, l7, h7, X4(ref xB, 28), Unsafe.Add(ref oB, 7), dB);
+            var dA = dw * Vector512.Create(dx);
+            var dB = dw * Vector512.Create(Unsafe.Add(ref dx, s1));
+            ref byte w = ref Unsafe.Add(ref blk, w0);
+            var lo = Vector256.LoadUnsafe(ref w);
+            var hi = Vector256.LoadUnsafe(ref Unsafe.Add(ref w, 32));
+            a0 = Lane(a0, lo, hi, X4(ref x, 0), o, dA);
+            b0 = Lane(b0, lo, hi, X4(ref x, x1), Unsafe.Add(ref o, o1), dB);
+            lo = Vector256.LoadUnsafe(ref Unsafe.Add(ref w, 64));
+            hi = Vector256.LoadUnsafe(ref Unsafe.Add(ref w, 96));
+            a1 = Lane(a1, lo, hi, X4(ref x, 4), Unsafe.Add(ref o, 1), dA);
+            b1 = Lane(b1, lo, hi, X4(ref x, x1 + 4), Unsafe.Add(ref o, o1 + 1), dB);
+            lo = Vector256.LoadUnsafe(ref Unsafe.Add(ref w, 128));
+            hi = Vector256.LoadUnsafe(ref Unsafe.Add(ref w, 160));
+            a2 = Lane(a2, lo, hi, X4(ref x, 8), Unsafe.Add(ref o, 2), dA);
+            b2 = Lane(b2, lo, hi, X4(ref x, x1 + 8), Unsafe.Add(ref o, o1 + 2), dB);
+            lo = Vector256.LoadUnsafe(ref Unsafe.Add(ref w, 192));
+            hi = Vector256.LoadUnsafe(ref Unsafe.Add(ref w, 224));
+            a3 = Lane(a3, lo, hi, X4(ref x, 12), Unsafe.Add(ref o, 3), dA);
+            b3 = Lane(b3, lo, hi, X4(ref x, x1 + 12), Unsafe.Add(ref o, o1 + 3), dB);
             blk = ref Unsafe.Add(ref blk, BlockBytes);
-            xA = ref Unsafe.Add(ref xA, 32);
-            xB = ref Unsafe.Add(ref xB, 32);
-            oA = ref Unsafe.Add(ref oA, 8);
-            oB = ref Unsafe.Add(ref oB, 8);
+            x = ref Unsafe.Add(ref x, 32);
+            o = ref Unsafe.Add(ref o, 8);
+            dx = ref Unsafe.Add(ref dx, 1);
         }
-        Tree(a0, a1, a2, a3, a4, a5, a6, a7).StoreUnsafe(ref tile);
-        Tree(b0, b1, b2, b3, b4, b5, b6, b7).StoreUnsafe(ref tile, 16);
+        ref Vector512<float> l = ref Unsafe.Add(ref lanes, s0);
+        l = a0; Unsafe.Add(ref l, 1) = a1; Unsafe.Add(ref l, 2) = a2; Unsafe.Add(ref l, 3) = a3;
+        l = ref Unsafe.Add(ref l, 8);
+        l = b0; Unsafe.Add(ref l, 1) = b1; Unsafe.Add(ref l, 2) = b2; Unsafe.Add(ref l, 3) = b3;
     }
 
-    /// <summary>Rows 0..15 × token t, in the order of <see cref="TwoTokens"/>.</summary>
+    /// <summary>
+    /// Rows 0..15 × token t into tile[r], in tinyBLAS's order: eight f32 lanes per (row, token), lane s = step s
+    /// (values 4s..4s+3 of every block), lane_s = fma(f32(Σ of its four products), d_w·d_x, lane_s) block after
+    /// block, then ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). The integer lanes come from 256-bit vpdpbusd
+    /// (rows 0..7 and 8..15); converting and folding 16 rows per 512-bit op halves the float work.
+    /// </summary>
     protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile)
     {
         int nb = a.Blocks;
@@ -216,7 +218,9 @@ internal sealed class RepackedQ8_0 : RepackedWeights
     private static Vector512<float> Lane(Vector512<float> lane, Vector256<byte> lo, Vector256<byte> hi, Vector256<sbyte> x, int offset, Vector512<float> d)
     {
         var o = Vector256.Create(offset);
-        var i = Vector512.Create(Dp(o, lo, x), Dp(o, hi, x));
+        // One vinserti64x4 into the low half's register (Vector512.Create(lo, hi) compiles to two merging
+        // inserts into a register carried across iterations, a false dependency chain and spills).
+        var i = Avx512F.InsertVector256(Dp(o, lo, x).ToVector512Unsafe(), Dp(o, hi, x), 1);
         return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(i), d, lane);
     }
 }
