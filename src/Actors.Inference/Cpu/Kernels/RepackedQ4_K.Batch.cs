@@ -37,7 +37,13 @@ internal sealed partial class RepackedQ4_K
     private static Vector256<int> MinPair(ref byte blk, int half, int p, int pairs) =>
         Avx2.MultiplyAddAdjacent(MinPair(ref blk, p, half), Vector256.Create(pairs).AsInt16());
 
-    private static void HalfBatch(ref byte grp, PreparedActivations a, ref int t, int half, ref float tile)
+    /// <remarks>
+    /// The float accumulators and the per-block products d·d_x, dmin·d_x live in memory (the tile and a stack
+    /// scratch), read once per chunk by the FMA: held in registers they took ymm0-15 from the eight vpdpbusd
+    /// accumulators, and the JIT then copied each accumulator to a low register and back around every vpdpbusd
+    /// (two moves per product, plus spills). The operations and their order are unchanged.
+    /// </remarks>
+    private static unsafe void HalfBatch(ref byte grp, PreparedActivations a, ref int t, int half, ref float tile)
     {
         int nb = a.Blocks;
         int t0 = t, t1 = Unsafe.Add(ref t, 1), t2 = Unsafe.Add(ref t, 2), t3 = Unsafe.Add(ref t, 3);
@@ -53,17 +59,25 @@ internal sealed partial class RepackedQ4_K
         ref int p1 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t1 * nb * 4);
         ref int p2 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t2 * nb * 4);
         ref int p3 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t3 * nb * 4);
+        // Token k's values accumulate in the tile at 16k, its mins at m + 8k; e + 8k holds d·d_x, e + 32 + 8k dmin·d_x.
+        float* m = stackalloc float[32];
+        float* e = stackalloc float[64];
+        for (int k = 0; k < 4; k++)
+        {
+            Vector256<float>.Zero.StoreUnsafe(ref tile, (nuint)(16 * k));
+            Vector256<float>.Zero.Store(m + 8 * k);
+        }
         var mask = Vector256.Create((byte)0x0F);
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
-        Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
         for (int b = 0; b < nb; b++)
         {
             ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
             var d = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32 * half)));
             var dmin = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64 + 32 * half)));
             float s0 = Unsafe.Add(ref d0, b), s1 = Unsafe.Add(ref d1, b), s2 = Unsafe.Add(ref d2, b), s3 = Unsafe.Add(ref d3, b);
-            Vector256<float> e0 = d * Vector256.Create(s0), e1 = d * Vector256.Create(s1), e2 = d * Vector256.Create(s2), e3 = d * Vector256.Create(s3);
-            Vector256<float> n0 = dmin * Vector256.Create(s0), n1 = dmin * Vector256.Create(s1), n2 = dmin * Vector256.Create(s2), n3 = dmin * Vector256.Create(s3);
+            (d * Vector256.Create(s0)).Store(e); (d * Vector256.Create(s1)).Store(e + 8);
+            (d * Vector256.Create(s2)).Store(e + 16); (d * Vector256.Create(s3)).Store(e + 24);
+            (dmin * Vector256.Create(s0)).Store(e + 32); (dmin * Vector256.Create(s1)).Store(e + 40);
+            (dmin * Vector256.Create(s2)).Store(e + 48); (dmin * Vector256.Create(s3)).Store(e + 56);
             for (int c = 0; c < 4; c++)
             {
                 Vector256<int> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
@@ -80,20 +94,23 @@ internal sealed partial class RepackedQ4_K
                 }
                 var scl = BatchScales(ref blk, 2 * c, half);
                 var sch = BatchScales(ref blk, 2 * c + 1, half);
-                f0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l0 * scl + h0 * sch), e0, f0);
-                f1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l1 * scl + h1 * sch), e1, f1);
-                f2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l2 * scl + h2 * sch), e2, f2);
-                f3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l3 * scl + h3 * sch), e3, f3);
+                FoldAt(ref tile, 0, l0 * scl + h0 * sch, e);
+                FoldAt(ref tile, 16, l1 * scl + h1 * sch, e + 8);
+                FoldAt(ref tile, 32, l2 * scl + h2 * sch, e + 16);
+                FoldAt(ref tile, 48, l3 * scl + h3 * sch, e + 24);
                 int pc = 4 * b + c;
-                m0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p0, pc))), n0, m0);
-                m1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p1, pc))), n1, m1);
-                m2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p2, pc))), n2, m2);
-                m3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p3, pc))), n3, m3);
+                FoldAt(ref *m, 0, MinPair(ref blk, half, c, Unsafe.Add(ref p0, pc)), e + 32);
+                FoldAt(ref *m, 8, MinPair(ref blk, half, c, Unsafe.Add(ref p1, pc)), e + 40);
+                FoldAt(ref *m, 16, MinPair(ref blk, half, c, Unsafe.Add(ref p2, pc)), e + 48);
+                FoldAt(ref *m, 24, MinPair(ref blk, half, c, Unsafe.Add(ref p3, pc)), e + 56);
             }
         }
-        (f0 - m0).StoreUnsafe(ref tile, 0);
-        (f1 - m1).StoreUnsafe(ref tile, 16);
-        (f2 - m2).StoreUnsafe(ref tile, 32);
-        (f3 - m3).StoreUnsafe(ref tile, 48);
+        for (int k = 0; k < 4; k++)
+            (Vector256.LoadUnsafe(ref tile, (nuint)(16 * k)) - Vector256.Load(m + 8 * k)).StoreUnsafe(ref tile, (nuint)(16 * k));
     }
+
+    /// <summary>acc[at..at+8] = fma(f32(sum), scale, acc[at..at+8]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void FoldAt(ref float acc, nuint at, Vector256<int> sum, float* scale) =>
+        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sum), Vector256.Load(scale), Vector256.LoadUnsafe(ref acc, at)).StoreUnsafe(ref acc, at);
 }
