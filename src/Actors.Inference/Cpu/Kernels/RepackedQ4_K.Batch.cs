@@ -34,8 +34,7 @@ internal sealed partial class RepackedQ4_K
         Avx2.ConvertToVector256Int32(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref blk, 128 + 16 * j + 8 * half))).AsByte());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> MinPair(ref byte blk, int half, int p, int pairs) =>
-        Avx2.MultiplyAddAdjacent(MinPair(ref blk, p, half), Vector256.Create(pairs).AsInt16());
+    private static Vector256<int> MinSum(Vector256<short> mins, int pairs) => Avx2.MultiplyAddAdjacent(mins, Vector256.Create(pairs).AsInt16());
 
     /// <remarks>
     /// The float accumulators and the per-block products d·d_x, dmin·d_x live in memory (the tile and a stack
@@ -99,10 +98,11 @@ internal sealed partial class RepackedQ4_K
                 FoldAt(ref tile, 32, l2 * scl + h2 * sch, e + 16);
                 FoldAt(ref tile, 48, l3 * scl + h3 * sch, e + 24);
                 int pc = 4 * b + c;
-                FoldAt(ref *m, 0, MinPair(ref blk, half, c, Unsafe.Add(ref p0, pc)), e + 32);
-                FoldAt(ref *m, 8, MinPair(ref blk, half, c, Unsafe.Add(ref p1, pc)), e + 40);
-                FoldAt(ref *m, 16, MinPair(ref blk, half, c, Unsafe.Add(ref p2, pc)), e + 48);
-                FoldAt(ref *m, 24, MinPair(ref blk, half, c, Unsafe.Add(ref p3, pc)), e + 56);
+                var mp = MinPair(ref blk, c, half);
+                FoldAt(ref *m, 0, MinSum(mp, Unsafe.Add(ref p0, pc)), e + 32);
+                FoldAt(ref *m, 8, MinSum(mp, Unsafe.Add(ref p1, pc)), e + 40);
+                FoldAt(ref *m, 16, MinSum(mp, Unsafe.Add(ref p2, pc)), e + 48);
+                FoldAt(ref *m, 24, MinSum(mp, Unsafe.Add(ref p3, pc)), e + 56);
             }
         }
         for (int k = 0; k < 4; k++)
