@@ -15,29 +15,14 @@ internal sealed partial class RepackedQ4_K
 {
     protected override bool HasBatchOrder => true;
 
-    protected override void TileBatch(ref byte grp, PreparedActivations a, ref int t, ref float tile)
-    {
-        HalfBatch(ref grp, a, ref t, 0, ref tile);
-        HalfBatch(ref grp, a, ref t, 1, ref Unsafe.Add(ref tile, 8));
-    }
-
-    // Own small helpers (not the one-token tile's), so that tile can change freely.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> BatchX4(ref sbyte x, int offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BatchDp(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
-
-    /// <summary>The 6-bit scales of sub-block <paramref name="j"/> for rows 8·half..8·half+7, widened to int32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BatchScales(ref byte blk, int j, int half) =>
-        Avx2.ConvertToVector256Int32(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref blk, 128 + 16 * j + 8 * half))).AsByte());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> MinPair(ref byte blk, int half, int p, int pairs) =>
-        Avx2.MultiplyAddAdjacent(MinPair(ref blk, p, half), Vector256.Create(pairs).AsInt16());
-
-    private static void HalfBatch(ref byte grp, PreparedActivations a, ref int t, int half, ref float tile)
+    /// <remarks>
+    /// The float accumulators and the per-block products d·d_x, dmin·d_x live in memory (the tile and a stack
+    /// scratch), read once per chunk by the FMA: held in registers they took ymm0-15 from the eight vpdpbusd
+    /// accumulators, and the JIT then copied each accumulator to a low register and back around every vpdpbusd
+    /// (two moves per product, plus spills). Both 8-row halves run per chunk, back to back, and the mins of all
+    /// 16 rows in 512-bit vectors. The operations per (row, token) and their order are llama.cpp's, unchanged.
+    /// </remarks>
+    protected override unsafe void TileBatch(ref byte grp, PreparedActivations a, ref int t, ref float tile)
     {
         int nb = a.Blocks;
         int t0 = t, t1 = Unsafe.Add(ref t, 1), t2 = Unsafe.Add(ref t, 2), t3 = Unsafe.Add(ref t, 3);
@@ -53,47 +38,83 @@ internal sealed partial class RepackedQ4_K
         ref int p1 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t1 * nb * 4);
         ref int p2 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t2 * nb * 4);
         ref int p3 = ref Unsafe.Add(ref a.PairSums.Ref, (nint)t3 * nb * 4);
+        // Token k's values accumulate in the tile at 16k (rows 0..15), its mins at m + 16k; e + 16k holds d·d_x of
+        // the 16 rows, e + 64 + 16k dmin·d_x.
+        float* m = stackalloc float[64];
+        float* e = stackalloc float[128];
+        for (int k = 0; k < 4; k++)
+        {
+            Vector512<float>.Zero.StoreUnsafe(ref tile, (nuint)(16 * k));
+            Vector512<float>.Zero.Store(m + 16 * k);
+        }
         var mask = Vector256.Create((byte)0x0F);
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
-        Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
         for (int b = 0; b < nb; b++)
         {
             ref byte blk = ref Unsafe.Add(ref grp, (nint)b * BlockBytes);
-            var d = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 32 * half)));
-            var dmin = Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64 + 32 * half)));
+            var d = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk));
+            var dmin = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64)));
             float s0 = Unsafe.Add(ref d0, b), s1 = Unsafe.Add(ref d1, b), s2 = Unsafe.Add(ref d2, b), s3 = Unsafe.Add(ref d3, b);
-            Vector256<float> e0 = d * Vector256.Create(s0), e1 = d * Vector256.Create(s1), e2 = d * Vector256.Create(s2), e3 = d * Vector256.Create(s3);
-            Vector256<float> n0 = dmin * Vector256.Create(s0), n1 = dmin * Vector256.Create(s1), n2 = dmin * Vector256.Create(s2), n3 = dmin * Vector256.Create(s3);
+            (d * Vector512.Create(s0)).Store(e); (d * Vector512.Create(s1)).Store(e + 16);
+            (d * Vector512.Create(s2)).Store(e + 32); (d * Vector512.Create(s3)).Store(e + 48);
+            (dmin * Vector512.Create(s0)).Store(e + 64); (dmin * Vector512.Create(s1)).Store(e + 80);
+            (dmin * Vector512.Create(s2)).Store(e + 96); (dmin * Vector512.Create(s3)).Store(e + 112);
             for (int c = 0; c < 4; c++)
             {
-                Vector256<int> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
-                int xo = 256 * b + 64 * c;
-                for (int s = 0; s < 8; s++, xo += 4)
+                // Both halves of a chunk back to back: the second reads the cache lines the first just brought in.
+                for (int half = 0; half < 2; half++)
                 {
-                    var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 32 * half));
-                    var lo = v & mask;
-                    var hi = (v.AsUInt16() >> 4).AsByte() & mask;
-                    l0 = BatchDp(l0, lo, BatchX4(ref x0, xo)); h0 = BatchDp(h0, hi, BatchX4(ref x0, xo + 32));
-                    l1 = BatchDp(l1, lo, BatchX4(ref x1, xo)); h1 = BatchDp(h1, hi, BatchX4(ref x1, xo + 32));
-                    l2 = BatchDp(l2, lo, BatchX4(ref x2, xo)); h2 = BatchDp(h2, hi, BatchX4(ref x2, xo + 32));
-                    l3 = BatchDp(l3, lo, BatchX4(ref x3, xo)); h3 = BatchDp(h3, hi, BatchX4(ref x3, xo + 32));
+                    Vector256<int> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
+                    int xo = 256 * b + 64 * c;
+                    for (int s = 0; s < 8; s++, xo += 4)
+                    {
+                        var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 32 * half));
+                        var lo = v & mask;
+                        var hi = (v.AsUInt16() >> 4).AsByte() & mask;
+                        l0 = BatchDp(l0, lo, BatchX4(ref x0, xo)); h0 = BatchDp(h0, hi, BatchX4(ref x0, xo + 32));
+                        l1 = BatchDp(l1, lo, BatchX4(ref x1, xo)); h1 = BatchDp(h1, hi, BatchX4(ref x1, xo + 32));
+                        l2 = BatchDp(l2, lo, BatchX4(ref x2, xo)); h2 = BatchDp(h2, hi, BatchX4(ref x2, xo + 32));
+                        l3 = BatchDp(l3, lo, BatchX4(ref x3, xo)); h3 = BatchDp(h3, hi, BatchX4(ref x3, xo + 32));
+                    }
+                    var scl = BatchScales(ref blk, 2 * c, half);
+                    var sch = BatchScales(ref blk, 2 * c + 1, half);
+                    int o = 8 * half;
+                    FoldAt(ref tile, (nuint)o, l0 * scl + h0 * sch, e + o);
+                    FoldAt(ref tile, (nuint)(16 + o), l1 * scl + h1 * sch, e + 16 + o);
+                    FoldAt(ref tile, (nuint)(32 + o), l2 * scl + h2 * sch, e + 32 + o);
+                    FoldAt(ref tile, (nuint)(48 + o), l3 * scl + h3 * sch, e + 48 + o);
                 }
-                var scl = BatchScales(ref blk, 2 * c, half);
-                var sch = BatchScales(ref blk, 2 * c + 1, half);
-                f0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l0 * scl + h0 * sch), e0, f0);
-                f1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l1 * scl + h1 * sch), e1, f1);
-                f2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l2 * scl + h2 * sch), e2, f2);
-                f3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(l3 * scl + h3 * sch), e3, f3);
+                // The mins of all 16 rows at once: one 512-bit vpmaddwd, convert and FMA per token.
                 int pc = 4 * b + c;
-                m0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p0, pc))), n0, m0);
-                m1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p1, pc))), n1, m1);
-                m2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p2, pc))), n2, m2);
-                m3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(MinPair(ref blk, half, c, Unsafe.Add(ref p3, pc))), n3, m3);
+                var mp = Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 256 + 32 * c))).AsInt16();
+                MinsAt(m, mp, Unsafe.Add(ref p0, pc), e + 64);
+                MinsAt(m + 16, mp, Unsafe.Add(ref p1, pc), e + 80);
+                MinsAt(m + 32, mp, Unsafe.Add(ref p2, pc), e + 96);
+                MinsAt(m + 48, mp, Unsafe.Add(ref p3, pc), e + 112);
             }
         }
-        (f0 - m0).StoreUnsafe(ref tile, 0);
-        (f1 - m1).StoreUnsafe(ref tile, 16);
-        (f2 - m2).StoreUnsafe(ref tile, 32);
-        (f3 - m3).StoreUnsafe(ref tile, 48);
+        for (int k = 0; k < 4; k++)
+            (Vector512.LoadUnsafe(ref tile, (nuint)(16 * k)) - Vector512.Load(m + 16 * k)).StoreUnsafe(ref tile, (nuint)(16 * k));
     }
+
+    // Own small helpers (not the one-token tile's), so that tile can change freely.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> BatchX4(ref sbyte x, int offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> BatchDp(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
+
+    /// <summary>The 6-bit scales of sub-block <paramref name="j"/> for rows 8·half..8·half+7, widened to int32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> BatchScales(ref byte blk, int j, int half) =>
+        Avx2.ConvertToVector256Int32(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref blk, 128 + 16 * j + 8 * half))).AsByte());
+
+    /// <summary>acc[at..at+8] = fma(f32(sum), scale, acc[at..at+8]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void FoldAt(ref float acc, nuint at, Vector256<int> sum, float* scale) =>
+        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sum), Vector256.Load(scale), Vector256.LoadUnsafe(ref acc, at)).StoreUnsafe(ref acc, at);
+
+    /// <summary>acc[0..16] = fma(f32(m_2c·Σx + m_2c+1·Σx), scale, acc[0..16]) for 16 rows, <paramref name="pairs"/> the token's two 32-value sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void MinsAt(float* acc, Vector512<short> mins, int pairs, float* scale) =>
+        Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Avx512BW.MultiplyAddAdjacent(mins, Vector512.Create(pairs).AsInt16())), Vector512.Load(scale), Vector512.Load(acc)).Store(acc);
 }

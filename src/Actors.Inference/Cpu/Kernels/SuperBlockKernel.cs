@@ -197,53 +197,70 @@ internal readonly struct SuperBlockKernel<T> : IRowKernel where T : struct, ISup
 
     /// <summary>
     /// llama.cpp's batch order for repacked types (its q2_K 8×8 gemm, tokens taken four at a time): the
-    /// gemv's folds per half block (128 values) instead of per block, values and mins alike.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TokenRepackedBatch(ref float acc, ref float accM, in SuperBlock512 k, ref sbyte x, ref float dx, ref short bs, int b)
-    {
-        int o = 256 * b;
-        var lo = Chunk512(k.W0, k.S0, ref x, o) + Chunk512(k.W1, k.S1, ref x, o + 64);
-        var hi = Chunk512(k.W2, k.S2, ref x, o + 128) + Chunk512(k.W3, k.S3, ref x, o + 192);
-        var mi = T.HasMin ? Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref bs, (nuint)(16 * b)), k.Mins) : default;
-        // One reduction for the four integers (exact, so any order): [Σlo, Σhi, Σ mins of 0..127, Σ mins of 128..255].
-        // mi's lanes 0-3 are the first half's mins, 4-7 the second's; [m0 m1 m4 m5 m2 m3 m6 m7] puts them where
-        // the horizontal adds and the final fold of the 128-bit halves keep the two groups apart.
-        var mq = Avx2.Permute4x64(mi.AsInt64(), 0b11_01_10_00).AsInt32();
-        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(lo.GetLower() + lo.GetUpper(), hi.GetLower() + hi.GetUpper()), mq);
-        var sums = h.GetLower() + h.GetUpper();
-        float dxb = Unsafe.Add(ref dx, b), e = k.D * dxb;
-        acc = MathF.FusedMultiplyAdd(sums.GetElement(0), e, acc);
-        acc = MathF.FusedMultiplyAdd(sums.GetElement(1), e, acc);
-        if (T.HasMin)
-        {
-            float f = k.DMin * dxb;
-            accM = MathF.FusedMultiplyAdd(sums.GetElement(2), f, accM);
-            accM = MathF.FusedMultiplyAdd(sums.GetElement(3), f, accM);
-        }
-    }
-
-    /// <summary>
-    /// One row × tokens t[0..3] (any four, repeats allowed) in llama.cpp's batch order into y[0..3], AVX-512
-    /// path, repacked types only (<see cref="ISuperBlockDecoder.Repacked"/>).
+    /// gemv's folds per half block (128 values) instead of per block, values and mins alike, for one row ×
+    /// tokens t[0..3] (any four, repeats allowed) into y[0..3]; AVX-512 path, repacked types only
+    /// (<see cref="ISuperBlockDecoder.Repacked"/>).
     /// </summary>
     public static void BatchTile(ref byte row, PreparedActivations a, ref int t, ref float y)
     {
         if (!T.Repacked) throw new NotSupportedException("only repacked types have a batch order of their own");
         int t0 = t, t1 = Unsafe.Add(ref t, 1), t2 = Unsafe.Add(ref t, 2), t3 = Unsafe.Add(ref t, 3);
-        float r0 = 0, r1 = 0, r2 = 0, r3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+        ref sbyte x0 = ref Quants(a, t0), x1 = ref Quants(a, t1), x2 = ref Quants(a, t2), x3 = ref Quants(a, t3);
+        ref float d0 = ref Scales(a, t0), d1 = ref Scales(a, t1), d2 = ref Scales(a, t2), d3 = ref Scales(a, t3);
+        ref short b0 = ref Sums16(a, t0), b1 = ref Sums16(a, t1), b2 = ref Sums16(a, t2), b3 = ref Sums16(a, t3);
+        // Lane k holds token k, per block: acc = fma(f32(Σ values 0..127), d·d_x, acc), then the same for 128..255,
+        // and the mins alike into accM; the integer sums reduced for all four tokens at once.
+        Vector128<float> acc = default, accM = default;
         for (int b = 0; b < a.Blocks; b++)
         {
             T.Decode512(ref Unsafe.Add(ref row, b * T.BlockBytes), out var k);
-            TokenRepackedBatch(ref r0, ref q0, in k, ref Quants(a, t0), ref Scales(a, t0), ref Sums16(a, t0), b);
-            TokenRepackedBatch(ref r1, ref q1, in k, ref Quants(a, t1), ref Scales(a, t1), ref Sums16(a, t1), b);
-            TokenRepackedBatch(ref r2, ref q2, in k, ref Quants(a, t2), ref Scales(a, t2), ref Sums16(a, t2), b);
-            TokenRepackedBatch(ref r3, ref q3, in k, ref Quants(a, t3), ref Scales(a, t3), ref Sums16(a, t3), b);
+            int o = 256 * b;
+            var sums = QuadSums(
+                HalfSum(k.W0, k.S0, k.W1, k.S1, ref x0, o), HalfSum(k.W0, k.S0, k.W1, k.S1, ref x1, o),
+                HalfSum(k.W0, k.S0, k.W1, k.S1, ref x2, o), HalfSum(k.W0, k.S0, k.W1, k.S1, ref x3, o),
+                HalfSum(k.W2, k.S2, k.W3, k.S3, ref x0, o + 128), HalfSum(k.W2, k.S2, k.W3, k.S3, ref x1, o + 128),
+                HalfSum(k.W2, k.S2, k.W3, k.S3, ref x2, o + 128), HalfSum(k.W2, k.S2, k.W3, k.S3, ref x3, o + 128));
+            var dx = Vector128.Create(Unsafe.Add(ref d0, b), Unsafe.Add(ref d1, b), Unsafe.Add(ref d2, b), Unsafe.Add(ref d3, b));
+            var e = Vector128.Create(k.D) * dx;
+            var sf = Vector256.ConvertToSingle(sums);
+            acc = Vector128.FusedMultiplyAdd(sf.GetLower(), e, acc);
+            acc = Vector128.FusedMultiplyAdd(sf.GetUpper(), e, acc);
+            if (T.HasMin)
+            {
+                // mi's lanes 0-3 are the first half's mins, 4-7 the second's: two horizontal adds leave
+                // [first half of tokens 0..3 | second half of tokens 0..3].
+                var mins = Avx2.HorizontalAdd(
+                    Avx2.HorizontalAdd(MinSums(ref b0, b, k.Mins), MinSums(ref b1, b, k.Mins)),
+                    Avx2.HorizontalAdd(MinSums(ref b2, b, k.Mins), MinSums(ref b3, b, k.Mins)));
+                var f = Vector128.Create(k.DMin) * dx;
+                var mf = Vector256.ConvertToSingle(mins);
+                accM = Vector128.FusedMultiplyAdd(mf.GetLower(), f, accM);
+                accM = Vector128.FusedMultiplyAdd(mf.GetUpper(), f, accM);
+            }
         }
-        y = r0 - q0;
-        Unsafe.Add(ref y, 1) = r1 - q1;
-        Unsafe.Add(ref y, 2) = r2 - q2;
-        Unsafe.Add(ref y, 3) = r3 - q3;
+        (acc - accM).StoreUnsafe(ref y);
+    }
+
+    /// <summary>The integer products of half a block (two 64-value chunks) for one token, folded to 8 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> HalfSum(Vector512<sbyte> wa, Vector512<short> sa, Vector512<sbyte> wb, Vector512<short> sb, ref sbyte x, int o)
+    {
+        var s = Chunk512(wa, sa, ref x, o) + Chunk512(wb, sb, ref x, o + 64);
+        return s.GetLower() + s.GetUpper();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MinSums(ref short bs, int b, Vector256<short> mins) =>
+        Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref bs, (nuint)(16 * b)), mins);
+
+    /// <summary>[Σl0, Σl1, Σl2, Σl3 | Σh0, Σh1, Σh2, Σh3], each the sum of a vector's eight lanes (exact integers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> QuadSums(Vector256<int> l0, Vector256<int> l1, Vector256<int> l2, Vector256<int> l3,
+        Vector256<int> h0, Vector256<int> h1, Vector256<int> h2, Vector256<int> h3)
+    {
+        var l = Avx2.HorizontalAdd(Avx2.HorizontalAdd(l0, l1), Avx2.HorizontalAdd(l2, l3));
+        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(h0, h1), Avx2.HorizontalAdd(h2, h3));
+        return Avx2.Permute2x128(l, h, 0x20) + Avx2.Permute2x128(l, h, 0x31);
     }
 
     private static float Dot512(ref byte row, PreparedActivations a, int t)
