@@ -45,6 +45,7 @@ public static class WeightRepacking
         GgmlType.Q8_0 => RepackedQ8_0.IsSupported,
         GgmlType.Q4_K => RepackedQ4_K.IsSupported,
         GgmlType.Q6_K => RepackedQ6_K.IsSupported,
+        GgmlType.Q4_0 => RepackedQ4_0.IsSupported,
         _ => false,
     };
 
@@ -62,6 +63,7 @@ public static class WeightRepacking
                 GgmlType.Q8_0 => RepackedQ8_0.Create(w),
                 GgmlType.Q4_K => RepackedQ4_K.Create(w),
                 GgmlType.Q6_K => RepackedQ6_K.Create(w),
+                GgmlType.Q4_0 => RepackedQ4_0.Create(w),
                 _ => null,
             };
             w.Repacked = r;
