@@ -46,7 +46,8 @@ public static class WeightRepacking
         GgmlType.Q8_0 => RepackedQ8_0.IsSupported,
         GgmlType.Q4_K => RepackedQ4_K.IsSupported,
         GgmlType.Q6_K => RepackedQ6_K.IsSupported,
-        GgmlType.Q4_0 => RepackedQ4_0.IsSupported,
+        GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.IsSupported,
+        GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.IsSupported,
         _ => false,
     };
 
@@ -64,7 +65,8 @@ public static class WeightRepacking
                 GgmlType.Q8_0 => RepackedQ8_0.Create(w),
                 GgmlType.Q4_K => RepackedQ4_K.Create(w),
                 GgmlType.Q6_K => RepackedQ6_K.Create(w),
-                GgmlType.Q4_0 => RepackedQ4_0.Create(w),
+                GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.Create(w),
+                GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.Create(w),
                 _ => null,
             };
             w.Repacked = r;

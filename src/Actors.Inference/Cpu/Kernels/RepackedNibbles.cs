@@ -7,9 +7,45 @@ using Actors.Inference.Model;
 
 namespace Actors.Inference.Cpu.Kernels;
 
+/// <summary>How a 4-bit block type's nibbles map to the unsigned bytes the tile multiplies: value + offset.</summary>
+internal interface INibbleLevels
+{
+    static abstract GgmlType Type { get; }
+
+    /// <summary>The unsigned byte minus the signed level (Q4_0: 8, the nibble's own bias; IQ4_NL: 128).</summary>
+    static abstract int Offset { get; }
+
+    /// <summary>Nibbles (0..15 per byte) to level + <see cref="Offset"/>.</summary>
+    static abstract Vector256<byte> Map(Vector256<byte> nibbles);
+}
+
+/// <summary>Q4_0: the nibble n = q + 8 is already the unsigned operand.</summary>
+internal readonly struct Q4_0Levels : INibbleLevels
+{
+    public static GgmlType Type => GgmlType.Q4_0;
+    public static int Offset => 8;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Map(Vector256<byte> nibbles) => nibbles;
+}
+
+/// <summary>IQ4_NL: ggml's 16 non-linear levels + 128, one vpshufb per vector.</summary>
+internal readonly struct IQ4_NLLevels : INibbleLevels
+{
+    private static readonly Vector256<byte> Table = Vector256.Create(Vector128.Create(
+        (byte)1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241));
+
+    public static GgmlType Type => GgmlType.IQ4_NL;
+    public static int Offset => 128;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Map(Vector256<byte> nibbles) => Avx2.Shuffle(Table, nibbles);
+}
+
 /// <summary>
-/// Q4_0 weights repacked at load for a register tile of 16 rows × up to 4 tokens, nibbles unpacked in
-/// registers and multiplied with AVX-VNNI vpdpbusd (u8 nibble × s8 activation).
+/// 4-bit block weights (Q4_0, IQ4_NL: 18-byte blocks of an f16 scale and 16 nibble bytes) repacked at load for a
+/// register tile of 16 rows × up to 4 tokens, nibbles unpacked in registers (<typeparamref name="T"/> maps them)
+/// and multiplied with AVX-VNNI vpdpbusd (u8 weight × s8 activation).
 /// </summary>
 /// <remarks>
 /// Layout: groups of 16 rows (the last one padded with zero rows); inside a group, block after block
@@ -19,12 +55,13 @@ namespace Actors.Inference.Cpu.Kernels;
 /// <item>bytes 64 + 64·s .. (step s = 0..3): bytes 4s..4s+3 of the 16 nibble bytes of rows 0..15, four per row.
 /// Their low nibbles are elements 4s..4s+3 of the block, their high nibbles elements 16+4s..16+4s+3.</item>
 /// </list>
-/// The stored nibbles are n = q + 8; each row's integer lane starts at −8·Σx of the block
-/// (<see cref="PreparedActivations.OffsetSums"/>), so it ends exactly at Σ(n−8)·x.
-/// Per (row, token) the float work is <see cref="Q4_0Kernel"/>'s AVX-512 order, which is llama.cpp's:
-/// acc = fma(f32(Σ(n−8)·x), d_w·d_x, acc), one block after another, whatever the tile or token count.
+/// The multiplied bytes are level + offset (Q4_0: the nibble n = q + 8; IQ4_NL: the table's level + 128); each row's
+/// integer lane starts at −offset·Σx of the block (<see cref="PreparedActivations.OffsetSums"/>), so it ends exactly
+/// at Σ level·x. Per (row, token) the float work is the row kernels' AVX-512 order (<see cref="Q4_0Kernel"/>,
+/// <see cref="Block32Kernel{T}"/> for IQ4_NL), which is llama.cpp's: acc = fma(f32(Σ level·x), d_w·d_x, acc), one
+/// block after another, whatever the tile or token count.
 /// </remarks>
-internal sealed class RepackedQ4_0 : RepackedWeights
+internal sealed class RepackedNibbles<T> : RepackedWeights where T : INibbleLevels
 {
     public const int BlockBytes = 64 + GroupRows * 16;
     private const int SourceBlockBytes = 18;
@@ -34,15 +71,15 @@ internal sealed class RepackedQ4_0 : RepackedWeights
     /// <summary>Whether this machine runs the repacked kernel (AVX-512 path with AVX-VNNI).</summary>
     public static bool IsSupported => AvxVnni.IsSupported && KernelDispatch.Best == KernelPath.Avx512;
 
-    private RepackedQ4_0(int rows, int blocks) : base(rows, blocks * BlockBytes) => Blocks = blocks;
+    private RepackedNibbles(int rows, int blocks) : base(rows, blocks * BlockBytes) => Blocks = blocks;
 
     /// <summary>The repacked copy of <paramref name="w"/>, or null when it does not fit one array.</summary>
-    public static RepackedQ4_0? Create(WeightMatrix w)
+    public static RepackedNibbles<T>? Create(WeightMatrix w)
     {
-        if (w.Type != GgmlType.Q4_0) throw new ArgumentException($"{w} is not Q4_0", nameof(w));
+        if (w.Type != T.Type) throw new ArgumentException($"{w} is not {T.Type}", nameof(w));
         int blocks = w.Cols / 32;
         if (!Fits(w.Rows, (long)blocks * BlockBytes)) return null;
-        var r = new RepackedQ4_0(w.Rows, blocks);
+        var r = new RepackedNibbles<T>(w.Rows, blocks);
         int rb = w.RowBytes;
         for (int g = 0; g < r.Groups; g++)
         {
@@ -56,7 +93,7 @@ internal sealed class RepackedQ4_0 : RepackedWeights
                 {
                     if (row >= rows)
                     {
-                        // Padding rows: d = 0 and nibbles 0, so they add exactly zero.
+                        // Padding rows: d = 0, so they add exactly zero.
                         Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
                         for (int st = 0; st < 4; st++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 64 * st + 4 * row), 0u);
                         continue;
@@ -109,10 +146,10 @@ internal sealed class RepackedQ4_0 : RepackedWeights
                 var v1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96 + 64 * s));
                 var pl = X4(ref xl, 4 * s);
                 var ph = X4(ref xh, 4 * s);
-                lo0 = Dp(lo0, v0 & m, pl);
-                hi0 = Dp(hi0, v1 & m, pl);
-                lo1 = Dp(lo1, (v0.AsUInt16() >> 4).AsByte() & m, ph);
-                hi1 = Dp(hi1, (v1.AsUInt16() >> 4).AsByte() & m, ph);
+                lo0 = Dp(lo0, T.Map(v0 & m), pl);
+                hi0 = Dp(hi0, T.Map(v1 & m), pl);
+                lo1 = Dp(lo1, T.Map((v0.AsUInt16() >> 4).AsByte() & m), ph);
+                hi1 = Dp(hi1, T.Map((v1.AsUInt16() >> 4).AsByte() & m), ph);
             }
             var d = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)) * Vector512.Create(Unsafe.Add(ref dx, b));
             acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Join(lo0 + lo1, hi0 + hi1)), d, acc);
@@ -147,16 +184,16 @@ internal sealed class RepackedQ4_0 : RepackedWeights
             {
                 var v0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 64 + 64 * s));
                 var v1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, 96 + 64 * s));
-                var n0 = v0 & m;
-                var n1 = v1 & m;
+                var n0 = T.Map(v0 & m);
+                var n1 = T.Map(v1 & m);
                 nint p = 4 * s;
                 var x0 = X4(ref xl, p); var x1 = X4(ref xl, xs + p); var x2 = X4(ref xl, 2 * xs + p); var x3 = X4(ref xl, 3 * xs + p);
                 l0 = Dp(l0, n0, x0); u0 = Dp(u0, n1, x0);
                 l1 = Dp(l1, n0, x1); u1 = Dp(u1, n1, x1);
                 l2 = Dp(l2, n0, x2); u2 = Dp(u2, n1, x2);
                 l3 = Dp(l3, n0, x3); u3 = Dp(u3, n1, x3);
-                n0 = (v0.AsUInt16() >> 4).AsByte() & m;
-                n1 = (v1.AsUInt16() >> 4).AsByte() & m;
+                n0 = T.Map((v0.AsUInt16() >> 4).AsByte() & m);
+                n1 = T.Map((v1.AsUInt16() >> 4).AsByte() & m);
                 p += h;
                 x0 = X4(ref xl, p); x1 = X4(ref xl, xs + p); x2 = X4(ref xl, 2 * xs + p); x3 = X4(ref xl, 3 * xs + p);
                 l0 = Dp(l0, n0, x0); u0 = Dp(u0, n1, x0);
