@@ -106,7 +106,7 @@ internal static class KernelBenchmark
     }
 
     /// <summary>One quantized matrix from random Gaussian weights (scale 0.02, like trained weights).</summary>
-    private static byte[] RandomWeights(GgmlType type, int rows, int cols, int seed)
+    internal static byte[] RandomWeights(GgmlType type, int rows, int cols, int seed)
     {
         var rng = new Random(seed);
         int rb = (int)GgmlTypeInfo.RowBytes(type, cols);

@@ -59,15 +59,8 @@ internal static class RepackedVsRowBenchmark
 
     private static void Measure(GgmlType type, int rows, int cols, int tokens)
     {
-        var rng = new Random(rows * 31 + cols);
-        int rb = (int)GgmlTypeInfo.RowBytes(type, cols);
-        var bytes = new byte[(long)rows * rb];
-        var row = new float[cols];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int i = 0; i < cols; i++) row[i] = (float)(0.02 * (rng.NextDouble() + rng.NextDouble() + rng.NextDouble() - 1.5));
-            ReferenceQuantizer.Quantize(type, row, bytes.AsSpan(r * rb, rb));
-        }
+        // ggml's quantizer for the types ReferenceQuantizer lacks (IQ4_NL).
+        var bytes = KernelBenchmark.RandomWeights(type, rows, cols, rows * 31 + cols);
         var plain = new WeightMatrix("w", type, rows, cols, TensorSource.FromArray(bytes));
         WeightMatrix repacked = null!;
         double repackMs = double.MaxValue, firstMs = 0;
@@ -80,6 +73,7 @@ internal static class RepackedVsRowBenchmark
             if (i == 0) firstMs = repackMs;
         }
         var x = new float[tokens * cols];
+        var rng = new Random(rows * 31 + cols + 1);
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
         var act = new PreparedActivations();
         MatMul.Prepare(type, x, tokens, cols, act);

@@ -12,7 +12,7 @@ namespace Actors.Inference.Tests.Kernels;
 /// </summary>
 public class RepackedKernelTests
 {
-    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_K], [GgmlType.Q6_K]];
+    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.IQ4_NL], [GgmlType.Q4_K], [GgmlType.Q6_K]];
 
     private static int[] ColsFor(GgmlType type) => GgmlTypeInfo.BlockSize(type) == 32 ? [32, 96, 32 * 37, 4096] : [256, 256 * 5, 4096];
 
@@ -128,6 +128,37 @@ public class RepackedKernelTests
                     MatMul.Compute(w, act, 1, actual, rows, 0, cut, KernelPath.Avx512);
                     MatMul.Compute(w, act, 1, actual, rows, cut, rows, KernelPath.Avx512);
                     AssertBitwise(expected, actual, $"cols {cols} rows {rows} token {t}");
+                }
+            }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.IQ4_NL)]
+    public void Repacked_4_bit_blocks_equal_the_row_kernel_bit_for_bit_at_one_token_and_many(GgmlType type)
+    {
+        // Both run llama.cpp's order (one FMA per block per (row, token)), so every token's bits agree, in
+        // one-token calls and in batches (4-token tiles, the single-token tail), over any row range.
+        if (Skip(type)) return;
+        foreach (int cols in new[] { 32, 96, 32 * 5, 32 * 37, 4096 })
+            foreach (int rows in new[] { 5, 16, 83 })
+            {
+                ulong seed = (ulong)type * 7919 + (ulong)cols * 17 + (ulong)rows;
+                var (rowWise, _) = KernelTestData.Weight(type, rows, cols, seed);
+                var w = Repacked(type, rows, cols, seed, out _);
+                foreach (int tokens in new[] { 1, 4, 7 })
+                {
+                    var x = KernelTestData.Gaussian(tokens * cols, seed + (ulong)tokens);
+                    var act = new PreparedActivations();
+                    MatMul.Prepare(type, x, tokens, cols, act, KernelPath.Avx512);
+                    var expected = new float[tokens * rows];
+                    var actual = new float[tokens * rows];
+                    MatMul.Compute(rowWise, act, tokens, expected, rows, 0, rows, KernelPath.Avx512);
+                    // Row ranges that start and end inside groups, as the thread split may cut them.
+                    int cut = Math.Min(rows, 7);
+                    MatMul.Compute(w, act, tokens, actual, rows, 0, cut, KernelPath.Avx512);
+                    MatMul.Compute(w, act, tokens, actual, rows, cut, rows, KernelPath.Avx512);
+                    AssertBitwise(expected, actual, $"{type} cols {cols} rows {rows} tokens {tokens}");
                 }
             }
     }

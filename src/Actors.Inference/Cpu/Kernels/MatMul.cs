@@ -81,6 +81,8 @@ public static class MatMul
                     ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
                     // The AVX-512 path (the only one with repacked tiles) also wants the offset sums.
                     if (act.HasRepackSums && weightType == GgmlType.Q8_0) OffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * (cols / 4), cols / 4));
+                    if (act.HasRepackSums && weightType == GgmlType.Q4_0) BlockOffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * (cols / 4), nb), Q4_0Levels.Offset);
+                    if (act.HasRepackSums && weightType == GgmlType.IQ4_NL) BlockOffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * (cols / 4), nb), IQ4_NLLevels.Offset);
                     if (act.QuadInterleaved) InterleaveQuads(act.Quants.Slice(t * cols, cols));
                     // Zero the padding: kernels load scales 16 at a time and must see 0 past the last block.
                     act.Scales.Slice(t * ss + nb, ss - nb).Clear();
@@ -104,6 +106,17 @@ public static class MatMul
     private static void OffsetSums(ReadOnlySpan<sbyte> q, Span<int> sums)
     {
         for (int j = 0; j < sums.Length; j++) sums[j] = -128 * (q[4 * j] + q[4 * j + 1] + q[4 * j + 2] + q[4 * j + 3]);
+    }
+
+    /// <summary>−offset·Σq per 32-value block: the start of <see cref="RepackedNibbles{T}"/>'s lanes, whose weights carry +offset.</summary>
+    private static void BlockOffsetSums(ReadOnlySpan<sbyte> q, Span<int> sums, int offset)
+    {
+        for (int b = 0; b < sums.Length; b++)
+        {
+            int s = 0;
+            foreach (var v in q.Slice(32 * b, 32)) s += v;
+            sums[b] = -offset * s;
+        }
     }
 
     /// <summary>Sums of 32 values (two 16-value sums) paired as int16 halves of an int32: sub-blocks 2k (low) and 2k+1 (high).</summary>
