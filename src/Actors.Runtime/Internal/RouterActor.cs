@@ -201,7 +201,7 @@ internal sealed class RouterActor : UntypedActor
     private void Spawn(Generate g, IResponseSink sink, int index, long sequenceId, long arrival, double arrivalAt, ChoiceGroup? group = null)
     {
         var replica = _replicas[index];
-        var actor = Context.ActorOf(Akka.Actor.Props.Create(() => new RequestActor(g, sink, replica.Scheduler, _context, sequenceId, arrival, arrivalAt, replica.InTransit, group)),
+        var actor = Context.ActorOf(FactoryProducer<RequestActor>.Props(() => new RequestActor(g, sink, replica.Scheduler, _context, sequenceId, arrival, arrivalAt, replica.InTransit, group)),
             $"request-{sequenceId}");
         Context.Watch(actor);
         _active[g.RequestId] = actor;
