@@ -64,7 +64,6 @@ internal readonly struct IQ4_NLLevels : INibbleLevels
 internal sealed class RepackedNibbles<T> : RepackedWeights where T : INibbleLevels
 {
     public const int BlockBytes = 64 + GroupRows * 16;
-    private const int SourceBlockBytes = 18;
 
     public int Blocks { get; }
 
@@ -86,24 +85,7 @@ internal sealed class RepackedNibbles<T> : RepackedWeights where T : INibbleLeve
             int rows = Math.Min(GroupRows, w.Rows - g * GroupRows);
             var src = w.RowSpan(g * GroupRows, rows);
             ref byte dst = ref r.Group(g);
-            for (int b = 0; b < blocks; b++)
-            {
-                ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
-                for (int row = 0; row < GroupRows; row++)
-                {
-                    if (row >= rows)
-                    {
-                        // Padding rows: d = 0, so they add exactly zero.
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
-                        for (int st = 0; st < 4; st++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 64 * st + 4 * row), 0u);
-                        continue;
-                    }
-                    var sb = src.Slice(row * rb + b * SourceBlockBytes, SourceBlockBytes);
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb)));
-                    for (int st = 0; st < 4; st++)
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 64 * st + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(2 + 4 * st)));
-                }
-            }
+            CopyBlocks32(src, rb, rows, blocks, BlockBytes, steps: 4, flip: 0, padding: 0, ref dst);
         }
         return r;
     }

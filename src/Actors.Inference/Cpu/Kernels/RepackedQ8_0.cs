@@ -78,24 +78,8 @@ internal sealed class RepackedQ8_0 : RepackedWeights
                 }
                 continue;
             }
-            for (int b = 0; b < blocks; b++)
-            {
-                ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
-                for (int row = 0; row < GroupRows; row++)
-                {
-                    if (row >= rows)
-                    {
-                        // Padding rows: d = 0 and w = 0 (stored as 128), so they add exactly zero.
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
-                        for (int st = 0; st < 8; st++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 64 * st + 4 * row), 0x80808080u);
-                        continue;
-                    }
-                    var sb = src.Slice(row * rb + b * SourceBlockBytes, SourceBlockBytes);
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb)));
-                    for (int st = 0; st < 8; st++)
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 64 * st + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(2 + 4 * st)) ^ 0x80808080u);
-                }
-            }
+            // w + 128 (xor 0x80) for vpdpbusd's unsigned operand; padding rows hold w = 0, stored as 128.
+            CopyBlocks32(src, rb, rows, blocks, BlockBytes, steps: 8, flip: 0x80808080u, padding: 0x80808080u, ref dst);
         }
         return r;
     }

@@ -40,6 +40,34 @@ internal abstract class RepackedWeights
     }
 
     /// <summary>Whether a repacked copy of <paramref name="rows"/> groups of <paramref name="groupBytes"/> fits one array.</summary>
+    /// <summary>
+    /// Value-by-value copy of one 16-row group of 32-value blocks (an f16 scale, then <paramref name="steps"/> dwords
+    /// of quants) into the blocked layout Q8_0, Q4_0 and IQ4_NL share: each block's 16 scales as f32 at bytes 0..63,
+    /// then dword s of row r at 64 + 64·s + 4·r, xor'ed with <paramref name="flip"/>. Padding rows get d = 0 (they add
+    /// exactly zero) and <paramref name="padding"/> as quants.
+    /// </summary>
+    protected static void CopyBlocks32(ReadOnlySpan<byte> src, int rowBytes, int rows, int blocks, int blockBytes, int steps, uint flip, uint padding, ref byte dst)
+    {
+        int sourceBlockBytes = 2 + 4 * steps;
+        for (int b = 0; b < blocks; b++)
+        {
+            ref byte blk = ref Unsafe.Add(ref dst, (nint)b * blockBytes);
+            for (int row = 0; row < GroupRows; row++)
+            {
+                if (row >= rows)
+                {
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
+                    for (int st = 0; st < steps; st++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 64 * st + 4 * row), padding);
+                    continue;
+                }
+                var sb = src.Slice(row * rowBytes + b * sourceBlockBytes, sourceBlockBytes);
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(sb)));
+                for (int st = 0; st < steps; st++)
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 64 * st + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(2 + 4 * st)) ^ flip);
+            }
+        }
+    }
+
     protected static bool Fits(int rows, long groupBytes) => (long)((rows + GroupRows - 1) / GroupRows) * groupBytes + 64 <= Array.MaxLength;
 
     protected ref byte Group(int g) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data), _offset + (nint)g * GroupBytes);
