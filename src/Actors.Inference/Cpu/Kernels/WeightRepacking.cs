@@ -22,7 +22,7 @@ public static class WeightRepacking
     /// accumulator for the mins, subtracted at the end), which llama.cpp itself runs for Q4_K on AVX2 and up; the
     /// earlier single-accumulator fold moved llama.cpp-quantized Q4_K_M test files past the parity tolerance.
     /// </summary>
-    // Declared before Types, whose initialiser reads it.
+    // Every type that has a repacked layout. Declared before Types, whose initialiser reads it.
     public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K };
 
     /// <summary>
@@ -30,13 +30,19 @@ public static class WeightRepacking
     /// </summary>
     public static IReadOnlySet<GgmlType> Types { get; set; } = ParseTypes(Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK"));
 
-    private static IReadOnlySet<GgmlType> ParseTypes(string? v)
+    /// <summary>$ACTORS_CPU_REPACK's value as a set of types; a name that is no GGML type, or a type without a repacked layout, is refused.</summary>
+    internal static IReadOnlySet<GgmlType> ParseTypes(string? v)
     {
         if (string.IsNullOrWhiteSpace(v) || v is "0" or "off" or "1" or "on") return DefaultTypes;
         var set = new HashSet<GgmlType>();
         foreach (var name in v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            set.Add(Enum.TryParse<GgmlType>(name, ignoreCase: true, out var t) ? t
-                : throw new ArgumentException($"ACTORS_CPU_REPACK: '{name}' is not a GGML type (use e.g. Q8_0,Q4_K,Q6_K, or 0 to turn repacking off)"));
+        {
+            if (!Enum.TryParse<GgmlType>(name, ignoreCase: true, out var t) || !Enum.IsDefined(t))
+                throw new ArgumentException($"ACTORS_CPU_REPACK: '{name}' is not a GGML type (use e.g. Q8_0,Q4_K,Q6_K, or 0 to turn repacking off)");
+            if (!DefaultTypes.Contains(t))
+                throw new ArgumentException($"ACTORS_CPU_REPACK: {t} has no repacked layout (types with one: {string.Join(",", DefaultTypes)})");
+            set.Add(t);
+        }
         return set;
     }
 
