@@ -22,13 +22,19 @@ public static class WeightRepacking
     /// accumulator for the mins, subtracted at the end), which llama.cpp itself runs for Q4_K on AVX2 and up; the
     /// earlier single-accumulator fold moved llama.cpp-quantized Q4_K_M test files past the parity tolerance.
     /// </summary>
-    // Every type that has a repacked layout. Declared before Types, whose initialiser reads it.
+    // Every type that has a repacked layout.
     public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K };
 
     /// <summary>
     /// Types repacked when a stage loads: $ACTORS_CPU_REPACK as a comma list (e.g. "Q8_0,Q4_K,Q6_K"), else <see cref="DefaultTypes"/>.
+    /// Read on first use, not in the type's initialiser, so a bad value fails the stage load with its own message.
     /// </summary>
-    public static IReadOnlySet<GgmlType> Types { get; set; } = ParseTypes(Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK"));
+    public static IReadOnlySet<GgmlType> Types
+    {
+        get => _types ??= ParseTypes(Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK"));
+        set => _types = value;
+    }
+    private static IReadOnlySet<GgmlType>? _types;
 
     /// <summary>$ACTORS_CPU_REPACK's value as a set of types; a name that is no GGML type, or a type without a repacked layout, is refused.</summary>
     internal static IReadOnlySet<GgmlType> ParseTypes(string? v)
