@@ -9,7 +9,8 @@ namespace Actors.Cli.Bench;
 /// </summary>
 public readonly record struct ThreadSwitches(long ComputePreemptions, long ComputeWaits, long OtherSwitches)
 {
-    public static ThreadSwitches Read()
+    /// <summary>The counts over this process's threads, or over those whose name <paramref name="only"/> accepts.</summary>
+    public static ThreadSwitches Read(Func<string, bool>? only = null)
     {
         long preempted = 0, waits = 0, other = 0;
         try
@@ -26,8 +27,9 @@ public readonly record struct ThreadSwitches(long ComputePreemptions, long Compu
                 {
                     continue; // the thread ended meanwhile
                 }
+                if (only is not null && !only(name)) continue;
                 long voluntary = Field(status, "\nvoluntary_ctxt_switches:"), involuntary = Field(status, "\nnonvoluntary_ctxt_switches:");
-                if (name.StartsWith("actors-runtime", StringComparison.Ordinal) || name.Contains("-worker-", StringComparison.Ordinal))
+                if (IsComputeThread(name))
                 {
                     preempted += involuntary;
                     waits += voluntary;
@@ -41,6 +43,10 @@ public readonly record struct ThreadSwitches(long ComputePreemptions, long Compu
         }
         return new ThreadSwitches(preempted, waits, other);
     }
+
+    /// <summary>The device dispatcher's thread or a CPU pool worker (Linux truncates names to 15 characters).</summary>
+    public static bool IsComputeThread(string name) =>
+        name.StartsWith("actors-runtime", StringComparison.Ordinal) || name.Contains("-worker-", StringComparison.Ordinal);
 
     private static long Field(string status, string key)
     {
