@@ -64,11 +64,15 @@ internal sealed class RepackedQ3_K : RepackedWeights
         if (!Fits(w.Rows, (long)blocks * BlockBytes)) return null;
         var r = new RepackedQ3_K(w.Rows, blocks);
         int rb = w.RowBytes;
-        Span<sbyte> values = stackalloc sbyte[256];
-        Span<short> scales = stackalloc short[16];
-        ref sbyte v = ref MemoryMarshal.GetReference(values);
-        ref short sc = ref MemoryMarshal.GetReference(scales);
-        short unused = 0;
+        // Per row and block, the three code bytes of column l = 4s + i (ggml's planes are indexed by l too: qs[l]
+        // holds groups 0..3, qs[32 + l] groups 4..7, hmask[l] the 8 high bits) are bit moves of those three bytes.
+        var p0q0 = Matrix(Bits(0, 1, -1, 2, 3, -1, -1, -1)); var p0h = Matrix(Bits(-1, -1, 0, -1, -1, 1, -1, -1)); var p0q1 = Matrix(Bits(-1, -1, -1, -1, -1, -1, 4, 5));
+        var p1q0 = Matrix(Bits(-1, -1, 4, 5, -1, 6, 7, -1)); var p1h = Matrix(Bits(6, -1, -1, -1, 2, -1, -1, 3)); var p1q1 = Matrix(Bits(-1, 6, -1, -1, -1, -1, -1, -1));
+        var p2h = Matrix(Bits(-1, -1, 4, -1, -1, 5, -1, 7)); var p2q1 = Matrix(Bits(0, 1, -1, 2, 3, -1, 7, -1));
+        var ones = Vector512.Create((byte)1);
+        Span<uint> codes = stackalloc uint[24];
+        Span<int> sums = stackalloc int[8];
+        Span<ushort> pairs = stackalloc ushort[8];
         for (int g = 0; g < r.Groups; g++)
         {
             int rows = Math.Min(GroupRows, w.Rows - g * GroupRows);
@@ -79,46 +83,61 @@ internal sealed class RepackedQ3_K : RepackedWeights
                 ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
                 for (int row = 0; row < GroupRows; row++)
                 {
-                    float d = 0;
-                    if (row < rows) Q3_KDecoder.Decode(ref Unsafe.Add(ref src, (nint)row * rb + b * SourceBlockBytes), ref v, ref sc, ref unused, out d, out _);
-                    else
+                    if (row >= rows)
                     {
-                        // Padding rows: d = 0 and every value and scale 0, so they add exactly zero.
-                        values.Clear();
-                        scales.Clear();
+                        // Padding rows: d = 0, every scale and offset 0: they add exactly zero (their codes are never read).
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), 0f);
+                        for (int p = 0; p < 8; p++)
+                        {
+                            Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 32 * p + 2 * row), (ushort)0);
+                            Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Corrections + 32 * p + 2 * row), (short)0);
+                        }
+                        for (int c = 0; c < 24; c++) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Quants + 64 * c + 4 * row), 0u);
+                        continue;
                     }
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), d);
+                    ref byte sb = ref Unsafe.Add(ref src, (nint)row * rb + b * SourceBlockBytes);
+                    // The per-lane offsets Σ sc·w: the row kernel's lanes with every activation 1.
+                    Q3_KDecoder.Decode512(ref sb, out var k);
+                    var lanes = (Scaled(ones, k.W0, k.S0) + Scaled(ones, k.W1, k.S1)) + (Scaled(ones, k.W2, k.S2) + Scaled(ones, k.W3, k.S3));
+                    (lanes.GetLower() + lanes.GetUpper()).StoreUnsafe(ref MemoryMarshal.GetReference(sums));
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), k.D);
+                    Q3_KDecoder.Scales(ref Unsafe.Add(ref sb, 96)).AsUInt16().StoreUnsafe(ref MemoryMarshal.GetReference(pairs));
                     for (int p = 0; p < 8; p++)
                     {
-                        Unsafe.Add(ref blk, 64 + 32 * p + 2 * row) = (byte)Unsafe.Add(ref sc, 2 * p);
-                        Unsafe.Add(ref blk, 64 + 32 * p + 2 * row + 1) = (byte)Unsafe.Add(ref sc, 2 * p + 1);
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 32 * p + 2 * row), pairs[p]);
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Corrections + 32 * p + 2 * row), (short)sums[p]);
                     }
-                    for (int s = 0; s < 8; s++)
-                    {
-                        int c = 0;
-                        for (int cg = 0; cg < 8; cg++)
-                        {
-                            int col = 32 * cg + 4 * s;
-                            c += Unsafe.Add(ref sc, 2 * cg + (s >> 2)) * (Unsafe.Add(ref v, col) + Unsafe.Add(ref v, col + 1) + Unsafe.Add(ref v, col + 2) + Unsafe.Add(ref v, col + 3));
-                        }
-                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Corrections + 32 * s + 2 * row), (short)c);
-                        for (int i = 0; i < 4; i++)
-                        {
-                            int col = 4 * s + i;
-                            // c_g = w + 4 = q + 4h for the 8 groups of this column.
-                            int c0 = Unsafe.Add(ref v, col) + 4, c1 = Unsafe.Add(ref v, col + 32) + 4, c2 = Unsafe.Add(ref v, col + 64) + 4, c3 = Unsafe.Add(ref v, col + 96) + 4;
-                            int c4 = Unsafe.Add(ref v, col + 128) + 4, c5 = Unsafe.Add(ref v, col + 160) + 4, c6 = Unsafe.Add(ref v, col + 192) + 4, c7 = Unsafe.Add(ref v, col + 224) + 4;
-                            ref byte o = ref Unsafe.Add(ref blk, Quants + StepBytes * s + 4 * row + i);
-                            o = (byte)(c0 | c1 << 3 | (c6 & 3) << 6);
-                            Unsafe.Add(ref o, 64) = (byte)(c6 >> 2 | (c7 & 1) << 1 | c2 << 2 | c3 << 5);
-                            Unsafe.Add(ref o, 128) = (byte)(c4 | c5 << 3 | (c7 >> 1) << 6);
-                        }
-                    }
+                    var h = Vector256.LoadUnsafe(ref sb);
+                    var q0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref sb, 32));
+                    var q1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref sb, 64));
+                    ref byte cb = ref Unsafe.As<uint, byte>(ref MemoryMarshal.GetReference(codes));
+                    (Move(q0, p0q0) | Move(h, p0h) | Move(q1, p0q1)).StoreUnsafe(ref cb);
+                    (Move(q0, p1q0) | Move(h, p1h) | Move(q1, p1q1)).StoreUnsafe(ref cb, 32);
+                    (Move(h, p2h) | Move(q1, p2q1)).StoreUnsafe(ref cb, 64);
+                    // Dword s of code plane j (columns 4s..4s+3) to step s, plane j, this row.
+                    for (int j = 0; j < 3; j++)
+                        for (int s = 0; s < 8; s++)
+                            Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Quants + StepBytes * s + 64 * j + 4 * row), codes[8 * j + s]);
                 }
             }
         }
         return r;
     }
+
+    /// <summary>Input bit of each output bit 0..7 of a byte move (−1: none).</summary>
+    private static ReadOnlySpan<sbyte> Bits(sbyte b0, sbyte b1, sbyte b2, sbyte b3, sbyte b4, sbyte b5, sbyte b6, sbyte b7) => new[] { b0, b1, b2, b3, b4, b5, b6, b7 };
+
+    /// <summary>gf2p8affineqb's matrix for a byte move: output bit i takes the input bit named by byte 7 − i.</summary>
+    private static Vector256<byte> Matrix(ReadOnlySpan<sbyte> from)
+    {
+        ulong m = 0;
+        for (int i = 0; i < 8; i++)
+            if (from[i] >= 0) m |= (1UL << from[i]) << (8 * (7 - i));
+        return Vector256.Create(m).AsByte();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Move(Vector256<byte> v, Vector256<byte> matrix) => Gfni.V256.GaloisFieldAffineTransform(v, matrix, 0);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> Gf(Vector512<byte> v, ulong matrix) => Gfni.V512.GaloisFieldAffineTransform(v, Vector512.Create(matrix).AsByte(), NotH);
