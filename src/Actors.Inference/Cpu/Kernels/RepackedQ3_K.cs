@@ -66,9 +66,9 @@ internal sealed class RepackedQ3_K : RepackedWeights
         int rb = w.RowBytes;
         // Per row and block, the three code bytes of column l = 4s + i (ggml's planes are indexed by l too: qs[l]
         // holds groups 0..3, qs[32 + l] groups 4..7, hmask[l] the 8 high bits) are bit moves of those three bytes.
-        var p0q0 = Matrix(Bits(0, 1, -1, 2, 3, -1, -1, -1)); var p0h = Matrix(Bits(-1, -1, 0, -1, -1, 1, -1, -1)); var p0q1 = Matrix(Bits(-1, -1, -1, -1, -1, -1, 4, 5));
-        var p1q0 = Matrix(Bits(-1, -1, 4, 5, -1, 6, 7, -1)); var p1h = Matrix(Bits(6, -1, -1, -1, 2, -1, -1, 3)); var p1q1 = Matrix(Bits(-1, 6, -1, -1, -1, -1, -1, -1));
-        var p2h = Matrix(Bits(-1, -1, 4, -1, -1, 5, -1, 7)); var p2q1 = Matrix(Bits(0, 1, -1, 2, 3, -1, 7, -1));
+        var p0q0 = Matrix([0, 1, -1, 2, 3, -1, -1, -1]); var p0h = Matrix([-1, -1, 0, -1, -1, 1, -1, -1]); var p0q1 = Matrix([-1, -1, -1, -1, -1, -1, 4, 5]);
+        var p1q0 = Matrix([-1, -1, 4, 5, -1, 6, 7, -1]); var p1h = Matrix([6, -1, -1, -1, 2, -1, -1, 3]); var p1q1 = Matrix([-1, 6, -1, -1, -1, -1, -1, -1]);
+        var p2h = Matrix([-1, -1, 4, -1, -1, 5, -1, 7]); var p2q1 = Matrix([0, 1, -1, 2, 3, -1, 7, -1]);
         var ones = Vector512.Create((byte)1);
         Span<uint> codes = stackalloc uint[24];
         Span<int> sums = stackalloc int[8];
@@ -124,10 +124,10 @@ internal sealed class RepackedQ3_K : RepackedWeights
         return r;
     }
 
-    /// <summary>Input bit of each output bit 0..7 of a byte move (−1: none).</summary>
-    private static ReadOnlySpan<sbyte> Bits(sbyte b0, sbyte b1, sbyte b2, sbyte b3, sbyte b4, sbyte b5, sbyte b6, sbyte b7) => new[] { b0, b1, b2, b3, b4, b5, b6, b7 };
-
-    /// <summary>gf2p8affineqb's matrix for a byte move: output bit i takes the input bit named by byte 7 − i.</summary>
+    /// <summary>
+    /// gf2p8affineqb's matrix for a byte move: output bit i takes input bit <paramref name="from"/>[i] (−1: none),
+    /// i.e. byte 7 − i of the matrix names it.
+    /// </summary>
     private static Vector256<byte> Matrix(ReadOnlySpan<sbyte> from)
     {
         ulong m = 0;
