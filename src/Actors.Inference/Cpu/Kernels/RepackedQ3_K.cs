@@ -229,6 +229,9 @@ internal sealed class RepackedQ3_K : RepackedWeights
     /// <summary>Blocks ahead that the tiles prefetch (a block is 33 cache lines, read step by step).</summary>
     private const int PrefetchBlocks = 2;
 
+    /// <summary>A one-token range starts by prefetching the blocks its tile's own prefetches skip.</summary>
+    protected override int Tile1PrefetchBytes => PrefetchBlocks * BlockBytes;
+
     /// <summary>Prefetches 5 cache lines from line <paramref name="line"/> of <paramref name="block"/> (a hint: past the array's end is harmless).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Prefetch(ref byte block, int line)
