@@ -24,7 +24,7 @@ namespace Actors.Inference.Cpu.Kernels;
 /// a row at 64 + 32p + 2·row (as <see cref="RepackedQ6_K"/>);</item>
 /// <item>320 + 32s + 2·row: int16 Σ sc·w over lane s of the row (|·| ≤ 8·32·16);</item>
 /// <item>576 + 192s + 64j + 4·row + i, j = 0..2: three bytes per row and column 32g + 4s + i (i = 0..3) holding
-/// the 3-bit codes c_g = q + 4h of the 8 column groups g (<see cref="P0"/>..), each extracted and sign-adjusted
+/// the 3-bit codes c_g = q + 4h of the 8 column groups g (bit layout at <see cref="Code0"/>), each extracted and sign-adjusted
 /// by one gf2p8affineqb (two groups straddle two bytes: one vpternlogd picks their bits first).</item>
 /// </list>
 /// Per (row, token) the float work is llama.cpp's, the same in both tiles: lane_s = fma(f32(L_s), d·d_x, lane_s)
