@@ -12,7 +12,7 @@ namespace Actors.Cuda.Tests;
 /// </summary>
 public class HostDecodeTests
 {
-    private static readonly Lazy<string> Harness = new(() => HostCompiler.Build(
+    internal static readonly Lazy<string> Harness = new(() => HostCompiler.Build(
         Path.Combine("HostDecode", "decode_groups.cpp"),
         "-std=c++17", "-O2", "-ffp-contract=off", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas"));
 
@@ -49,7 +49,8 @@ public class HostDecodeTests
         Assert.Contains("not a group type", err);
     }
 
-    private static void AssertHostDecodesLikeReference(GgmlType type, byte[] bytes, string what)
+    /// <summary>The harness decodes <paramref name="bytes"/> (whole blocks of <paramref name="type"/>) to exactly the reference's floats, group by group and element by element.</summary>
+    internal static void AssertHostDecodesLikeReference(GgmlType type, byte[] bytes, string what)
     {
         int cols = bytes.Length / GgmlTypeInfo.BlockBytes(type) * GgmlTypeInfo.BlockSize(type);
         var expected = new float[cols];
