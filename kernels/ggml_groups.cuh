@@ -8,7 +8,9 @@
 // the float operations in ggml's dequantize_row_* order (scale products first, then y = dl*q - ml),
 // and never fused (grp_mul_add), so device and host both produce ggml's floats exactly.
 //
-// Block layouts (ggml-common.h; offsets in bytes, f16 fields little endian, every block 2-byte aligned):
+// Block layouts (ggml-common.h; offsets in bytes, f16 fields little endian). Rows start 16-byte aligned
+// (each weight is its own allocation), so a field is as aligned as its offset in the row allows; the
+// decoders load the quant bytes eight at a time with the widest load that alignment permits.
 //   Q4_1   20 B / 32:  d@0 m@2 qs[16]@4               y = d*q + m; q = nibble (low: 0..15, high: 16..31)
 //   Q5_0   22 B / 32:  d@0 qh[4]@2 qs[16]@6           y = d*(q - 16); q = nibble | bit e of qh << 4
 //   Q5_1   24 B / 32:  d@0 m@2 qh[4]@4 qs[16]@8       y = d*q + m;   q = nibble | bit e of qh << 4
@@ -109,65 +111,109 @@ __host__ __device__ __forceinline__ void grp_scale_min_k4(int j, const u8* q, in
     }
 }
 
+// ---- eight bytes at once ----------------------------------------------------------------------
+
+// Eight consecutive bytes of a block loaded as two words, with the widest load the address allows:
+// A = the alignment the caller guarantees (a row starts 16-byte aligned, so a field's alignment is
+// that of its offset within the row: block size and offset in block together; see each decoder).
+struct grp_bytes8 { u32 lo, hi; };
+
+template <int A>
+__host__ __device__ __forceinline__ grp_bytes8 grp_load8(const u8* p)
+{
+    grp_bytes8 b;
+    if constexpr (A >= 8)
+    {
+        const unsigned long long w = *(const unsigned long long*)p;
+        b.lo = (u32)w;
+        b.hi = (u32)(w >> 32);
+    }
+    else if constexpr (A >= 4)
+    {
+        b.lo = ((const u32*)p)[0];
+        b.hi = ((const u32*)p)[1];
+    }
+    else
+    {
+        static_assert(A == 2, "every ggml block field is at least 2-byte aligned");
+        b.lo = grp_u16(p) | (grp_u16(p + 2) << 16);
+        b.hi = grp_u16(p + 4) | (grp_u16(p + 6) << 16);
+    }
+    return b;
+}
+
+// Byte i (0..7; a constant after unrolling, so this is a shift and a mask).
+__host__ __device__ __forceinline__ int grp_at(const grp_bytes8& b, int i) { return (int)(((i < 4 ? b.lo : b.hi) >> (8 * (i & 3))) & 0xffu); }
+
 // ---- 32-value blocks: group g (0..3) is values 8g..8g+7, the nibbles of qs[8(g&1) ..], low for g < 2 --
 
-__host__ __device__ __forceinline__ int grp_nibble(const u8* qs, int g, int i)
+__host__ __device__ __forceinline__ int grp_nibble(const grp_bytes8& q, int g, int i)
 {
-    const int b = qs[8 * (g & 1) + i];
+    const int b = grp_at(q, i);
     return g < 2 ? (b & 0xF) : (b >> 4);
 }
 
+// Q4_1: 20-byte blocks (4-aligned), qs at 4 + 8(g&1): 4-aligned.
 __host__ __device__ __forceinline__ void decode8_q4_1(const u8* blk, int g, float v[8])
 {
     const float d = grp_half(blk), m = grp_half(blk + 2);
+    const grp_bytes8 q = grp_load8<4>(blk + 4 + 8 * (g & 1));
 #pragma unroll
-    for (int i = 0; i < 8; i++) v[i] = grp_mul_add((float)grp_nibble(blk + 4, g, i), d, m);
+    for (int i = 0; i < 8; i++) v[i] = grp_mul_add((float)grp_nibble(q, g, i), d, m);
 }
 
+// Q5_0: 22-byte blocks (2-aligned).
 __host__ __device__ __forceinline__ void decode8_q5_0(const u8* blk, int g, float v[8])
 {
     const float d = grp_half(blk);
     const u32 qh = grp_u16(blk + 2) | (grp_u16(blk + 4) << 16);
+    const grp_bytes8 q = grp_load8<2>(blk + 6 + 8 * (g & 1));
 #pragma unroll
     for (int i = 0; i < 8; i++)
     {
-        const int q = grp_nibble(blk + 6, g, i) | (int)(((qh >> (8 * g + i)) & 1u) << 4);
-        v[i] = (float)(q - 16) * d;
+        const int x = grp_nibble(q, g, i) | (int)(((qh >> (8 * g + i)) & 1u) << 4);
+        v[i] = (float)(x - 16) * d;
     }
 }
 
+// Q5_1: 24-byte blocks (8-aligned), qs at 8 + 8(g&1): 8-aligned.
 __host__ __device__ __forceinline__ void decode8_q5_1(const u8* blk, int g, float v[8])
 {
     const float d = grp_half(blk), m = grp_half(blk + 2);
     const u32 qh = grp_u16(blk + 4) | (grp_u16(blk + 6) << 16);
+    const grp_bytes8 q = grp_load8<8>(blk + 8 + 8 * (g & 1));
 #pragma unroll
     for (int i = 0; i < 8; i++)
     {
-        const int q = grp_nibble(blk + 8, g, i) | (int)(((qh >> (8 * g + i)) & 1u) << 4);
-        v[i] = grp_mul_add((float)q, d, m);
+        const int x = grp_nibble(q, g, i) | (int)(((qh >> (8 * g + i)) & 1u) << 4);
+        v[i] = grp_mul_add((float)x, d, m);
     }
 }
 
+// IQ4_NL: 18-byte blocks (2-aligned).
 __host__ __device__ __forceinline__ void decode8_iq4_nl(const u8* blk, int g, float v[8])
 {
     const float d = grp_half(blk);
+    const grp_bytes8 q = grp_load8<2>(blk + 2 + 8 * (g & 1));
 #pragma unroll
-    for (int i = 0; i < 8; i++) v[i] = d * (float)grp_iq4_level(grp_nibble(blk + 2, g, i));
+    for (int i = 0; i < 8; i++) v[i] = d * (float)grp_iq4_level(grp_nibble(q, g, i));
 }
 
 // ---- 256-value super-blocks: group g (0..31) is values 8g..8g+7 ------------------------------
 
 // Q2_K and Q3_K share the 2-bit layout: value e = 128n + 32k + l is bits 2k of qs[32n + l].
+// Q2_K: 84-byte blocks (4-aligned), qs at 16 + 32n + l0 (l0 a multiple of 8): 4-aligned.
 __host__ __device__ __forceinline__ void decode8_q2_k(const u8* blk, int g, float v[8])
 {
     const int e = 8 * g, n = e >> 7, k = (e >> 5) & 3, l0 = e & 31;
     const int s = blk[e >> 4];
     const float dl = grp_half(blk + 80) * (float)(s & 15), ml = grp_half(blk + 82) * (float)(s >> 4);
-    const u8* qs = blk + 16 + 32 * n + l0;
+    const grp_bytes8 q = grp_load8<4>(blk + 16 + 32 * n + l0);
 #pragma unroll
-    for (int i = 0; i < 8; i++) v[i] = grp_mul_sub(dl, (float)((qs[i] >> (2 * k)) & 3), ml);
+    for (int i = 0; i < 8; i++) v[i] = grp_mul_sub(dl, (float)((grp_at(q, i) >> (2 * k)) & 3), ml);
 }
 
+// Q3_K: 110-byte blocks (2-aligned).
 __host__ __device__ __forceinline__ void decode8_q3_k(const u8* blk, int g, float v[8])
 {
     const int e = 8 * g, n = e >> 7, k = (e >> 5) & 3, l0 = e & 31, j = e >> 4;
@@ -175,40 +221,45 @@ __host__ __device__ __forceinline__ void decode8_q3_k(const u8* blk, int g, floa
     const int low = j < 8 ? (s[j] & 15) : (s[j - 8] >> 4);
     const int high = (s[8 + (j & 3)] >> (2 * (j >> 2))) & 3;
     const float dl = grp_half(blk + 108) * (float)((low | (high << 4)) - 32);
-    const u8* qs = blk + 32 + 32 * n + l0;
-    const u8* hm = blk + l0;
+    const grp_bytes8 q = grp_load8<2>(blk + 32 + 32 * n + l0), hm = grp_load8<2>(blk + l0);
 #pragma unroll
     for (int i = 0; i < 8; i++)
     {
-        const int q = ((qs[i] >> (2 * k)) & 3) - (((hm[i] >> (4 * n + k)) & 1) ? 0 : 4);
-        v[i] = dl * (float)q;
+        const int x = ((grp_at(q, i) >> (2 * k)) & 3) - (((grp_at(hm, i) >> (4 * n + k)) & 1) ? 0 : 4);
+        v[i] = dl * (float)x;
     }
 }
 
+// Q5_K: 176-byte blocks (16-aligned), qs at 48 + 32c + l0 and qh at 16 + l0: 8-aligned.
 __host__ __device__ __forceinline__ void decode8_q5_k(const u8* blk, int g, float v[8])
 {
     const int e = 8 * g, c = e >> 6, h = (e >> 5) & 1, l0 = e & 31, sub = e >> 5;
     int sc, m;
     grp_scale_min_k4(sub, blk + 4, sc, m);
     const float dl = grp_half(blk) * (float)sc, ml = grp_half(blk + 2) * (float)m;
-    const u8* qs = blk + 48 + 32 * c + l0;
-    const u8* qh = blk + 16 + l0;
+    const grp_bytes8 q = grp_load8<8>(blk + 48 + 32 * c + l0), qh = grp_load8<8>(blk + 16 + l0);
 #pragma unroll
     for (int i = 0; i < 8; i++)
     {
-        const int q = (h ? (qs[i] >> 4) : (qs[i] & 15)) + (((qh[i] >> sub) & 1) << 4);
-        v[i] = grp_mul_sub(dl, (float)q, ml);
+        const int b = grp_at(q, i);
+        const int x = (h ? (b >> 4) : (b & 15)) + (((grp_at(qh, i) >> sub) & 1) << 4);
+        v[i] = grp_mul_sub(dl, (float)x, ml);
     }
 }
 
+// IQ4_XS: 136-byte blocks (8-aligned), qs at 8 + 16ib + j0 (j0 = 0 or 8): 8-aligned.
 __host__ __device__ __forceinline__ void decode8_iq4_xs(const u8* blk, int g, float v[8])
 {
     const int e = 8 * g, ib = e >> 5, hh = (e >> 4) & 1, j0 = e & 15;
     const int ls = ((blk[4 + (ib >> 1)] >> (4 * (ib & 1))) & 15) | (int)(((grp_u16(blk + 2) >> (2 * ib)) & 3u) << 4);
     const float dl = grp_half(blk) * (float)(ls - 32);
-    const u8* qs = blk + 8 + 16 * ib + j0;
+    const grp_bytes8 q = grp_load8<8>(blk + 8 + 16 * ib + j0);
 #pragma unroll
-    for (int i = 0; i < 8; i++) v[i] = dl * (float)grp_iq4_level(hh ? (qs[i] >> 4) : (qs[i] & 15));
+    for (int i = 0; i < 8; i++)
+    {
+        const int b = grp_at(q, i);
+        v[i] = dl * (float)grp_iq4_level(hh ? (b >> 4) : (b & 15));
+    }
 }
 
 // ---- dispatch by ggml type id ----------------------------------------------------------------
@@ -248,7 +299,9 @@ __host__ __device__ __forceinline__ void decode8_row(const u8* row, int g, float
     decode8<TYPE>(row + (g / per_block) * group_block_bytes(TYPE), g % per_block, v);
 }
 
-// Element e of a row: its group decoded, one value kept (an unrolled select, so v stays in registers).
+// Element e of a row: its group decoded, one value kept. Only the embedding gather (one row per token)
+// reads elements one by one, so the 8x redundant decoding and the select (NVRTC turns it into a
+// local-memory load) do not matter there; matvec and dequant use whole groups.
 template <int TYPE>
 __host__ __device__ __forceinline__ float group_element(const u8* row, int e)
 {

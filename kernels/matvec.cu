@@ -15,7 +15,7 @@
 //                 (8 blocks of 32 or one super-block).
 // Pointers:
 //   w   bytes [rows, row_bytes]   16-byte aligned (every allocation is; Q4_K rows are multiples of 144);
-//                                 the group types only need 2-byte alignment (every block size is even)
+//                                 the group types load 8 quant bytes at once as their block size allows
 //   x   float [n_tokens, cols]
 //   y   float [n_tokens, rows]
 #include "common.cuh"
