@@ -127,6 +127,23 @@ public class KernelRulesTests
         Assert.Contains("Q5_K", e.Message); // the supported list
     }
 
+    [Fact]
+    public void Group_type_ids_and_block_sizes_in_the_header_match_the_gguf_types()
+    {
+        string header = KernelSources.Embedded.Headers["ggml_groups.cuh"];
+        var groupTypes = KernelNames.WeightTypes.Where(KernelNames.DecodesInGroups).ToList();
+        Assert.Equal(8, groupTypes.Count);
+        foreach (var t in groupTypes)
+        {
+            string name = t.ToString();
+            var id = Regex.Match(header, $@"#define GGML_{name} (\d+)");
+            Assert.True(id.Success, $"ggml_groups.cuh has no GGML_{name}");
+            Assert.Equal((int)t, int.Parse(id.Groups[1].Value));
+            Assert.Contains($"decode8_{name.ToLowerInvariant()}(const u8* blk, int g, float v[8])", header);
+            Assert.Contains($"type == GGML_{name} ? {Actors.Inference.Gguf.GgmlTypeInfo.BlockBytes(t)}", header);
+        }
+    }
+
     // ---- params structs: C (kernels/*.cu) and C# (KernelParams.cs) agree ---------------------------
 
     private static readonly Regex StructPattern = new(@"struct\s+(\w+Params)\s*\{([^}]*)\};", RegexOptions.Compiled);
