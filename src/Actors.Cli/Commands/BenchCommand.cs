@@ -25,6 +25,7 @@ public sealed class BenchCommand : ICommand
         new("json", "print one JSON object instead of a table", IsFlag: true),
         new("cold", "measure from a fresh process: no warm-up request before the workload (the first request's TTFT includes what the runtime did not warm at load)", IsFlag: true),
         new("warm-up", "on or off: the runtime's dummy step at model load (default: from config)"),
+        new("top-k-sampling", "on or off: greedy steps take each row's best token from the last stage instead of its logits (default: from config)"),
         new("simulate", "run on simulated GPUs instead, e.g. rtx-3090 or 4x rtx-3090 (then --model is a catalog model such as llama-2-7b and --quant a format)"),
         new("quant", "weight format with --simulate", "F16"),
         .. RuntimeHost.Options,
@@ -124,6 +125,12 @@ public sealed class BenchCommand : ICommand
             null => extra,
             "on" or "off" => (extra is null ? "" : extra + "\n") + "actors-runtime.warm-up = " + a.String("warm-up"),
             var v => throw new CliException($"option '--warm-up' must be on or off, got '{v}'"),
+        };
+        extra = a.String("top-k-sampling") switch
+        {
+            null => extra,
+            "on" or "off" => (extra is null ? "" : extra + "\n") + "actors-runtime.top-k-sampling = " + a.String("top-k-sampling"),
+            var v => throw new CliException($"option '--top-k-sampling' must be on or off, got '{v}'"),
         };
         await using var host = RuntimeHost.Start(a, extra);
         var spec = new WorkloadSpec(requests, a.Int("prompt-tokens", 1), a.Int("max-tokens", 1), a.Flag("fixed-lengths"),

@@ -19,6 +19,22 @@ internal sealed class SequenceSampling
         _logProbs = options.LogProbs;
         _history = new List<int>(prompt.Length + 64);
         _history.AddRange(prompt);
+        TopKThatDecides = LogitNeeds.TopKThatDecides(_sampler.Parameters);
+    }
+
+    /// <summary>How many of a row's best logits decide this sequence's next token (0: it needs the whole row).</summary>
+    public int TopKThatDecides { get; }
+
+    /// <summary>
+    /// Takes the next token from its row's top-k (best first), for a sequence whose <see cref="TopKThatDecides"/>
+    /// is 1: the sampler's greedy pick without the row, recorded in the history as <see cref="Sample(ReadOnlySpan{float}, out float)"/> does.
+    /// </summary>
+    public int SampleFromTopK(ReadOnlySpan<int> topTokens)
+    {
+        if (TopKThatDecides != 1) throw new InvalidOperationException("this sequence's sampling needs its whole logit row");
+        int token = topTokens[0];
+        _history.Add(token);
+        return token;
     }
 
     /// <summary>Most likely alternatives the request asked for per position (0: none).</summary>
