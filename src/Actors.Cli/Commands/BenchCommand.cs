@@ -63,10 +63,17 @@ public sealed class BenchCommand : ICommand
         int replicas = a.Has("replicas") ? a.Int("replicas", 1, 64) : 1;
         var spec = new WorkloadSpec(requests, a.Int("prompt-tokens", 1), a.Int("max-tokens", 1), a.Flag("fixed-lengths"), 0, 0, a.ULong("seed") ?? 1, 100, Spread(a));
         var workload = spec.Generate().Select(r => (r.Prompt.Length, r.MaxTokens)).ToList();
+        bool topKSampling = a.String("top-k-sampling") switch
+        {
+            null or "on" => true,
+            "off" => false,
+            var v => throw new CliException($"option '--top-k-sampling' must be on or off, got '{v}'"),
+        };
         var results = new List<Actors.Simulation.Serving.SimulatedModeResult>();
         foreach (var mode in modes)
         {
-            var r = await Actors.Simulation.Serving.SimulatedBench.RunAsync(mode.ToString().ToLowerInvariant(), model, format, topology, pipeline, replicas, workload, concurrency, cancel);
+            var r = await Actors.Simulation.Serving.SimulatedBench.RunAsync(mode.ToString().ToLowerInvariant(), model, format, topology, pipeline, replicas, workload, concurrency, cancel,
+                topKSampling);
             results.Add(r);
             if (a.Flag("json")) continue;
             var ttft = r.TtftMs.ToList();
