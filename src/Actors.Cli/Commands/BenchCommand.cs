@@ -25,7 +25,7 @@ public sealed class BenchCommand : ICommand
         new("json", "print one JSON object instead of a table", IsFlag: true),
         new("cold", "measure from a fresh process: no warm-up request before the workload (the first request's TTFT includes what the runtime did not warm at load)", IsFlag: true),
         new("warm-up", "on or off: the runtime's dummy step at model load (default: from config)"),
-        new("top-k-sampling", "on or off: greedy steps take each row's best token from the last stage instead of its logits (default: from config)"),
+        new("top-k-sampling", "on or off: greedy (and top-k sampling) steps take each row's best tokens from the last stage instead of its logits (default: from config)"),
         new("simulate", "run on simulated GPUs instead, e.g. rtx-3090 or 4x rtx-3090 (then --model is a catalog model such as llama-2-7b and --quant a format)"),
         new("quant", "weight format with --simulate", "F16"),
         .. RuntimeHost.Options,

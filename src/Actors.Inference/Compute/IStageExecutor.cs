@@ -41,7 +41,7 @@ public interface IStageExecutor : IDisposable
     /// row's <paramref name="k"/> largest logits come back: <paramref name="indices"/> and <paramref name="values"/>
     /// are [LogitCount, k], best first, equal values to the smaller id. A row holding NaN reports NaN or an
     /// infinite value first (the caller rejects the row as it rejects such logits). 8·k bytes per row instead of
-    /// 4·VocabSize: what greedy decoding needs, computed where the logits are.
+    /// 4·VocabSize: what greedy decoding and top-k sampling need, computed where the logits are.
     /// </summary>
     void ForwardTopK(StepBatch batch, ReadOnlySpan<float> hiddenIn, int k, Span<int> indices, Span<float> values) =>
         throw new NotSupportedException($"{GetType().Name} does not return top-k logit rows (MaxLogitTopK is 0)");

@@ -8,22 +8,24 @@ namespace Actors.Inference.Sampling;
 public static class LogitNeeds
 {
     /// <summary>
-    /// How many of a row's best logits decide the next token: 1 for greedy sampling that reads nothing else of
-    /// the row, 0 when the whole row is needed. What reads the whole row: the log-probability (a log-sum-exp
-    /// over the vocabulary; top log-probs need it too), logit bias and the repetition, presence and frequency
-    /// penalties (they change logits anywhere in the row, so the argmax of the raw row is not the answer), and
-    /// temperature above 0 (a draw over the filtered distribution). Top-k, top-p and min-p do not matter when
-    /// greedy: the sampler takes the argmax without them.
+    /// How many of a row's best logits decide the next token, 0 when the whole row is needed: 1 for greedy
+    /// sampling (top-k, top-p and min-p do not matter then: the sampler takes the argmax), k for sampling with
+    /// top-k = k below the vocabulary (the sampler draws among the k best after top-p and min-p, which only
+    /// read those). What reads the whole row: the log-probability (a log-sum-exp over the vocabulary; top
+    /// log-probs need it too), logit bias and the repetition, presence and frequency penalties (they change
+    /// logits anywhere in the row, so the best of the raw row are not the candidates), and temperature above 0
+    /// without top-k (a draw over the whole distribution).
     /// </summary>
-    public static int TopKThatDecides(SamplingParameters p)
+    public static int TopKThatDecides(SamplingParameters p, int vocabSize)
     {
-        if (!p.IsGreedy || p.LogProbs || p.TopLogProbs > 0) return 0;
+        if (p.LogProbs || p.TopLogProbs > 0) return 0;
         if (p.RepetitionPenalty != 1f && p.RepeatLastN != 0) return 0;
         if (p.PresencePenalty != 0f || p.FrequencyPenalty != 0f) return 0;
         if (p.LogitBias is { } bias)
             foreach (var (_, value) in bias)
                 if (value != 0f) return 0;
-        return 1;
+        if (p.IsGreedy) return 1;
+        return p.TopK > 0 && p.TopK < vocabSize ? p.TopK : 0;
     }
 
     /// <summary>

@@ -19,20 +19,19 @@ internal sealed class SequenceSampling
         _logProbs = options.LogProbs;
         _history = new List<int>(prompt.Length + 64);
         _history.AddRange(prompt);
-        TopKThatDecides = LogitNeeds.TopKThatDecides(_sampler.Parameters);
     }
 
     /// <summary>How many of a row's best logits decide this sequence's next token (0: it needs the whole row).</summary>
-    public int TopKThatDecides { get; }
+    public int TopKThatDecides => _sampler.TopKThatDecides;
 
     /// <summary>
-    /// Takes the next token from its row's top-k (best first), for a sequence whose <see cref="TopKThatDecides"/>
-    /// is 1: the sampler's greedy pick without the row, recorded in the history as <see cref="Sample(ReadOnlySpan{float}, out float)"/> does.
+    /// Samples the next token from its row's best logits (best first, at least <see cref="TopKThatDecides"/> of them):
+    /// the token <see cref="Sample(ReadOnlySpan{float}, out float)"/> picks from the whole row, recorded in the history
+    /// the same way. Bad logits throw <see cref="ArgumentException"/> as there.
     /// </summary>
-    public int SampleFromTopK(ReadOnlySpan<int> topTokens)
+    public int SampleFromTopK(ReadOnlySpan<int> topTokens, ReadOnlySpan<float> topLogits)
     {
-        if (TopKThatDecides != 1) throw new InvalidOperationException("this sequence's sampling needs its whole logit row");
-        int token = topTokens[0];
+        int token = _sampler.SampleFromTop(topTokens, topLogits);
         _history.Add(token);
         return token;
     }

@@ -276,7 +276,7 @@ internal sealed class StageActor : UntypedActor
         return LogitNeeds.ForStep(_rowTopK.AsSpan(0, rows), _maxTopK);
     }
 
-    /// <summary>Every row decided by its top-k (greedy): its best token, nothing else of the row was computed here.</summary>
+    /// <summary>Every row decided by its top-k (greedy, or sampling among the k best): nothing else of the row was computed here.</summary>
     private void SampleFromTopK(StepWork work, int k)
     {
         for (int i = 0; i < work.Batch.LogitCount; i++)
@@ -284,16 +284,17 @@ internal sealed class StageActor : UntypedActor
             var sampler = SamplerOf(work, i);
             work.SampledLogProbs[i] = 0;
             work.TopCounts[i] = 0;
-            float best = _topValues[i * k];
-            // What the sampler rejects in a whole row: NaN or +inf anywhere (the selection reports it first), or only -inf.
-            if (float.IsNaN(best) || float.IsInfinity(best))
+            try
             {
-                work.Sampled[i] = -1;
-                work.RowErrors[i] = $"the model produced invalid logits on {_deviceId}: the best logit of the row is {best}";
-                work.FailedRows++;
-                continue;
+                work.Sampled[i] = sampler.SampleFromTopK(_topIndices.AsSpan(i * k, k), _topValues.AsSpan(i * k, k));
             }
-            work.Sampled[i] = sampler.SampleFromTopK(_topIndices.AsSpan(i * k, k));
+            catch (ArgumentException ex)
+            {
+                // As for whole rows: NaN or +inf (the selection reports it first) or nothing but -inf ends this sequence with an error.
+                work.Sampled[i] = -1;
+                work.RowErrors[i] = $"the model produced invalid logits on {_deviceId}: {ex.Message}";
+                work.FailedRows++;
+            }
         }
     }
 

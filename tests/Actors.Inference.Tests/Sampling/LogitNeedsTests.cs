@@ -15,7 +15,12 @@ public sealed class LogitNeedsTests
         { "greedy with a logit bias of zeros", SamplingParameters.Greedy with { LogitBias = new Dictionary<int, float> { [4] = 0f } }, 1 },
         { "greedy with a seed", SamplingParameters.Greedy with { Seed = 7 }, 1 },
         { "temperature above 0", new SamplingParameters { Temperature = 0.7f }, 0 },
-        { "temperature above 0 with top-k 1", new SamplingParameters { Temperature = 0.7f, TopK = 1 }, 0 },
+        { "temperature above 0 with top-p and min-p", new SamplingParameters { Temperature = 0.7f, TopP = 0.9f, MinP = 0.05f }, 0 },
+        { "temperature above 0 with top-k 1", new SamplingParameters { Temperature = 0.7f, TopK = 1 }, 1 },
+        { "temperature above 0 with top-k 40, top-p and min-p", new SamplingParameters { Temperature = 0.7f, TopK = 40, TopP = 0.9f, MinP = 0.05f, Seed = 3 }, 40 },
+        { "top-k of the whole vocabulary (the sampler does not select then)", new SamplingParameters { Temperature = 0.7f, TopK = 320 }, 0 },
+        { "top-k sampling with log-probabilities", new SamplingParameters { Temperature = 0.7f, TopK = 40, LogProbs = true }, 0 },
+        { "top-k sampling with a presence penalty", new SamplingParameters { Temperature = 0.7f, TopK = 40, PresencePenalty = 0.1f }, 0 },
         { "log-probabilities", SamplingParameters.Greedy with { LogProbs = true }, 0 },
         { "top log-probabilities", SamplingParameters.Greedy with { LogProbs = true, TopLogProbs = 3 }, 0 },
         { "repetition penalty", SamplingParameters.Greedy with { RepetitionPenalty = 1.1f }, 0 },
@@ -27,9 +32,9 @@ public sealed class LogitNeedsTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void A_sequence_is_decided_by_its_best_token_only_when_nothing_reads_the_rest_of_its_row(string name, SamplingParameters p, int expected)
+    public void A_sequence_is_decided_by_its_best_tokens_only_when_nothing_reads_the_rest_of_its_row(string name, SamplingParameters p, int expected)
     {
-        Assert.True(expected == LogitNeeds.TopKThatDecides(p), name);
+        Assert.True(expected == LogitNeeds.TopKThatDecides(p, vocabSize: 320), name);
     }
 
     [Theory]

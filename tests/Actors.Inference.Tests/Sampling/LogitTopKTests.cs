@@ -73,6 +73,48 @@ public sealed class LogitTopKTests
         }
     }
 
+    public static TheoryData<string, SamplingParameters> DecidedByTheirTop() => new()
+    {
+        { "greedy", SamplingParameters.Greedy },
+        { "top-k 40", new SamplingParameters { Temperature = 0.8f, TopK = 40, Seed = 11 } },
+        { "top-k 5, top-p 0.8", new SamplingParameters { Temperature = 1.3f, TopK = 5, TopP = 0.8f, Seed = 12 } },
+        { "top-k 64, min-p 0.1", new SamplingParameters { Temperature = 0.5f, TopK = 64, MinP = 0.1f, Seed = 13 } },
+        { "top-k 1", new SamplingParameters { Temperature = 2f, TopK = 1, Seed = 14 } },
+        { "top-k 20 resumed after 7 draws", new SamplingParameters { Temperature = 1f, TopK = 20, TopP = 0.95f, Seed = 15, RandomDraws = 7 } },
+    };
+
+    /// <summary>Two samplers of the same seed, one given whole rows, one their top-k: the same token at every step (the generators stay in step).</summary>
+    [Theory]
+    [MemberData(nameof(DecidedByTheirTop))]
+    public void Sampling_from_the_rows_top_k_picks_the_token_sampling_from_the_whole_row_picks(string name, SamplingParameters p)
+    {
+        const int vocab = 1000;
+        var whole = new Sampler(p, vocab);
+        var top = new Sampler(p, vocab);
+        int k = top.TopKThatDecides;
+        Assert.True(k > 0, name);
+        var indices = new int[k + 2];
+        var values = new float[k + 2];
+        var rng = new DeterministicRandom(77);
+        for (int step = 0; step < 300; step++)
+        {
+            var row = step % 3 == 0 ? TiedLogits(ref rng, vocab) : GaussianLogits(ref rng, vocab);
+            LogitTopK.Select(row, k + step % 3, indices, values); // a step may carry more than this row needs
+            Assert.Equal(whole.Sample(row, []), top.SampleFromTop(indices, values));
+        }
+    }
+
+    [Fact]
+    public void Sampling_from_the_top_k_is_refused_when_the_parameters_read_the_whole_row()
+    {
+        var sampler = new Sampler(new SamplingParameters { Temperature = 0.8f, TopP = 0.9f }, 100);
+        Assert.Equal(0, sampler.TopKThatDecides);
+        Assert.Throws<InvalidOperationException>(() => sampler.SampleFromTop([1, 2], [3f, 2f]));
+        var greedy = new Sampler(SamplingParameters.Greedy, 100);
+        Assert.Throws<ArgumentException>(() => greedy.SampleFromTop([4], [float.NaN]));
+        Assert.Throws<ArgumentException>(() => greedy.SampleFromTop([4], [float.NegativeInfinity]));
+    }
+
     [Fact]
     public void A_row_holding_NaN_reports_NaN_first_as_the_sampler_rejects_it()
     {

@@ -8,9 +8,10 @@ using Xunit.Abstractions;
 namespace Actors.Runtime.Tests.Runtime;
 
 /// <summary>
-/// actors-runtime.top-k-sampling: greedy steps take each row's best token from the last stage's top-k instead
-/// of its logits, and a user gets exactly the tokens and finish reasons of the whole-logits path — batched,
-/// stopped by stop tokens or max tokens, in a 2-stage pipeline, and in a batch where one sequence needs its logits.
+/// actors-runtime.top-k-sampling: greedy and top-k-sampling steps take each row's best tokens from the last stage's
+/// top-k instead of its logits, and a user gets exactly the tokens and finish reasons of the whole-logits path —
+/// batched, stopped by stop tokens or max tokens, in a 2-stage pipeline, seeded draws among the k best, and in a
+/// batch where one sequence needs its logits.
 /// </summary>
 public sealed class TopKSamplingTests(ITestOutputHelper output) : TestKit(output: output)
 {
@@ -95,6 +96,18 @@ public sealed class TopKSamplingTests(ITestOutputHelper output) : TestKit(output
         var requests = Requests(6, seed: 43);
         var logits = RunAll(requests, topK: false, pipeline: 2);
         var topK = RunAll(requests, topK: true, pipeline: 2);
+        AssertSameOutput(logits, topK);
+        Assert.Equal(0, topK.LogitSteps);
+        Assert.True(topK.TopKSteps > 0);
+    }
+
+    [Fact]
+    public void Seeded_top_k_sampling_beside_greedy_draws_the_tokens_of_whole_logits_from_the_rows_top_k()
+    {
+        var requests = Requests(8, seed: 71).Select((r, i) => i % 2 == 0 ? r
+            : r with { Sampling = new SamplingOptions { Temperature = 0.9f + 0.1f * i, TopK = 8 * i, TopP = i == 3 ? 0.8f : 1f, MinP = i == 5 ? 0.05f : 0f, Seed = (ulong)(100 + i) } }).ToList();
+        var logits = RunAll(requests, topK: false);
+        var topK = RunAll(requests, topK: true);
         AssertSameOutput(logits, topK);
         Assert.Equal(0, topK.LogitSteps);
         Assert.True(topK.TopKSteps > 0);
