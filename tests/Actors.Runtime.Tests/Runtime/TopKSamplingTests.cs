@@ -35,7 +35,7 @@ public sealed class TopKSamplingTests(ITestOutputHelper output) : TestKit(output
         public long TopKBytes => Devices.Sum(d => d.TopKBytes);
     }
 
-    private Run RunAll(IReadOnlyList<Generate> requests, bool topK, int pipeline = 1)
+    private Run RunAll(IReadOnlyList<Generate> requests, bool topK, int pipeline = 1, string extra = "")
     {
         var devices = new List<CountingDevice>();
         var setup = new RuntimeSetup
@@ -50,6 +50,7 @@ public sealed class TopKSamplingTests(ITestOutputHelper output) : TestKit(output
               devices = [ {{deviceList}} ]
               layout.pipeline = {{pipeline}}
             }
+            {{extra}}
             """), setup, name: topK ? "top-k" : "logits");
         var outcomes = h.RunConcurrently(requests, this);
         h.AwaitAllBlocksFree(this);
@@ -111,6 +112,18 @@ public sealed class TopKSamplingTests(ITestOutputHelper output) : TestKit(output
         AssertSameOutput(logits, topK);
         Assert.Equal(0, topK.LogitSteps);
         Assert.True(topK.TopKSteps > 0);
+    }
+
+    [Fact]
+    public void Non_finite_logits_end_a_greedy_sequence_with_an_error_on_the_top_k_path_too()
+    {
+        // Every step has one row of NaN logits (fault injection): each request ends with the sampler's error, none hangs.
+        var requests = Requests(4, seed: 5);
+        var run = RunAll(requests, topK: true, extra: "actors-runtime.fault-injection { enabled = on, nan-logits-rate = 1 }");
+        Assert.True(run.TopKSteps > 0);
+        Assert.Contains(run.Outcomes, o => o.Completed!.Reason == FinishReason.Error);
+        foreach (var o in run.Outcomes.Where(o => o.Completed!.Reason == FinishReason.Error))
+            Assert.Contains("invalid logits", o.Completed!.Error);
     }
 
     [Fact]
