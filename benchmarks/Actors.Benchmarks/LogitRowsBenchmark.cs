@@ -60,6 +60,45 @@ internal static class LogitRowsBenchmark
         return 0;
     }
 
+    /// <summary>
+    /// `logit-rows-tail VOCAB [SEQUENCES] [ROUNDS]`: only the part of a greedy step the two paths do differently,
+    /// on random logits (no model, so the forward pass's noise is out): whole rows copied out of the stage and a
+    /// greedy sampler per row, against the top-1 selection per row in place (one thread; the stage spreads it over
+    /// its pool). Minimum and median of ROUNDS alternated repetitions.
+    /// </summary>
+    public static int Tail(string[] args)
+    {
+        if (args.Length < 1) { Console.Error.WriteLine("usage: logit-rows-tail VOCAB [SEQUENCES=32] [ROUNDS=200]"); return 2; }
+        int vocab = int.Parse(args[0]), sequences = args.Length > 1 ? int.Parse(args[1]) : 32, rounds = args.Length > 2 ? int.Parse(args[2]) : 200;
+        var rng = new Random(1);
+        var stageLogits = new float[sequences * vocab];
+        for (int i = 0; i < stageLogits.Length; i++) stageLogits[i] = (float)(rng.NextDouble() * 6 - 3);
+        var output = new float[stageLogits.Length];
+        var samplers = Enumerable.Range(0, sequences).Select(_ => new Sampler(SamplingParameters.Greedy, vocab)).ToArray();
+        var indices = new int[sequences];
+        var values = new float[sequences];
+        var whole = new List<double>();
+        var top = new List<double>();
+        for (int r = -5; r < rounds; r++)
+        {
+            long t = Stopwatch.GetTimestamp();
+            stageLogits.AsSpan().CopyTo(output);
+            for (int i = 0; i < sequences; i++) indices[i] = samplers[i].Sample(output.AsSpan(i * vocab, vocab), []);
+            double a = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            t = Stopwatch.GetTimestamp();
+            for (int i = 0; i < sequences; i++) LogitTopK.Select(stageLogits.AsSpan(i * vocab, vocab), 1, indices.AsSpan(i, 1), values.AsSpan(i, 1));
+            double b = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            if (r < 0) continue;
+            whole.Add(a);
+            top.Add(b);
+        }
+        whole.Sort();
+        top.Sort();
+        Console.WriteLine($"vocab {vocab}, {sequences} rows, {rounds} alternated rounds, one thread: whole rows copied + greedy sampler min {whole[0]:F3} ms, median {whole[whole.Count / 2]:F3} ms; " +
+            $"top-1 in place min {top[0]:F3} ms, median {top[top.Count / 2]:F3} ms; saved {whole[0] - top[0]:F3} ms per step at the minimum");
+        return 0;
+    }
+
     /// <summary>Sequence s decodes its token at position context-1, its KV in blocks [s·width, (s+1)·width).</summary>
     private static StepBatch DecodeBatch(int sequences, int context, int blockSize, int width, int vocab)
     {
