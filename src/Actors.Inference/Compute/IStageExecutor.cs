@@ -39,9 +39,10 @@ public interface IStageExecutor : IDisposable
     /// <summary>
     /// As <see cref="Forward"/> on the last stage, but instead of the [LogitCount, VocabSize] logits only each
     /// row's <paramref name="k"/> largest logits come back: <paramref name="indices"/> and <paramref name="values"/>
-    /// are [LogitCount, k], best first, equal values to the smaller id. A row holding NaN reports NaN or an
-    /// infinite value first (the caller rejects the row as it rejects such logits). 8·k bytes per row instead of
-    /// 4·VocabSize: what greedy decoding and top-k sampling need, computed where the logits are.
+    /// are [LogitCount, k], best first, equal values to the smaller id. On the CPU a row holding NaN reports NaN
+    /// first (the caller rejects the row as it rejects such logits); the CUDA kernels count NaN as -inf, so there
+    /// only a row of nothing else reports -inf first. 8·k bytes per row instead of 4·VocabSize: what greedy
+    /// decoding and top-k sampling need, computed where the logits are.
     /// </summary>
     void ForwardTopK(StepBatch batch, ReadOnlySpan<float> hiddenIn, int k, Span<int> indices, Span<float> values) =>
         throw new NotSupportedException($"{GetType().Name} does not return top-k logit rows (MaxLogitTopK is 0)");
