@@ -21,5 +21,11 @@ if (args.Length > 0 && args[0] == "repacked")
 // `repack-ab MODEL [ROUNDS] [TYPES]`: one model repacking TYPES against the default set, alternated (RepackAbBenchmark).
 if (args.Length > 0 && args[0] == "repack-ab")
     return RepackAbBenchmark.Run(args[1..]);
+// `logit-rows MODEL [SEQUENCES] [THREADS] [ROUNDS]`: a greedy decode step with whole logit rows against top-1 per row (LogitRowsBenchmark).
+if (args.Length > 0 && args[0] == "logit-rows")
+    return LogitRowsBenchmark.Run(args[1..]);
+// `logit-rows-tail VOCAB [SEQUENCES] [ROUNDS]`: only the part the two differ in, on random logits (LogitRowsBenchmark.Tail).
+if (args.Length > 0 && args[0] == "logit-rows-tail")
+    return LogitRowsBenchmark.Tail(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmark).Assembly).Run(args);
 return 0;

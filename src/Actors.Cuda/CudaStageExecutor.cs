@@ -217,19 +217,22 @@ public sealed class CudaStageExecutor : IStageExecutor
     }
 
     /// <summary>
+    /// The topk kernel runs one pass over the row per k; beyond a few dozen a host sort of the logits is cheaper.
+    /// The results ([rows, k] ids then values) share the scratch _tmp, [MaxBatchTokens, HiddenSize] floats.
+    /// </summary>
+    public int MaxLogitTopK => IsLast ? Math.Min(Math.Min(64, VocabSize), HiddenSize / 2) : 0;
+
+    /// <summary>
     /// The last stage's top-k tokens per logit row chosen on the device (k = 1: argmax), best first,
     /// ties to the smaller id; only 8·k bytes per row come back instead of the vocabulary's logits.
-    /// <paramref name="indices"/> and <paramref name="values"/> are [LogitCount, k].
+    /// <paramref name="indices"/> and <paramref name="values"/> are [LogitCount, k]. The kernels count NaN as
+    /// -inf: a row of NaN reports -inf first, which the runtime rejects as it rejects such logits.
     /// </summary>
     public void ForwardTopK(StepBatch batch, ReadOnlySpan<float> hiddenIn, int k, Span<int> indices, Span<float> values)
     {
         if (!IsLast) throw new InvalidOperationException($"{Layers} is not the last stage; only the last stage has logits");
+        if (k < 1 || k > MaxLogitTopK) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in 1..{MaxLogitTopK}, got {k}");
         int rows = batch.LogitCount;
-        if (rows > _plan.LogitChunkRows)
-            throw new ArgumentException($"ForwardTopK handles at most {_plan.LogitChunkRows} logit rows per step, got {rows}");
-        if (k < 1 || k > VocabSize) throw new ArgumentOutOfRangeException(nameof(k), $"k must be in 1..{VocabSize}, got {k}");
-        if (2L * rows * k > (long)MaxBatchTokens * HiddenSize)
-            throw new ArgumentOutOfRangeException(nameof(k), $"k = {k} for {rows} rows does not fit the stage's scratch");
         if (indices.Length < rows * k || values.Length < rows * k)
             throw new ArgumentException($"indices and values need {rows * k} entries each");
         var meta = Run(batch, hiddenIn);
@@ -239,10 +242,17 @@ public sealed class CudaStageExecutor : IStageExecutor
             return;
         }
         NormalizedLogitRows(batch, meta);
-        Project(_xl!.Pointer, HiddenSize, rows, [_output!], [_logits!.Pointer]);
+        // rows ≤ MaxBatchTokens and k ≤ HiddenSize / 2, so 2·rows·k floats fit _tmp (free once the layers ran).
         ulong index = _tmp.Pointer, value = _tmp.Pointer + (ulong)(4L * rows * k);
-        if (k == 1) _k.Argmax(_stream, _logits.Pointer, rows, VocabSize, index, value);
-        else _k.TopK(_stream, _logits.Pointer, rows, VocabSize, k, index, value);
+        int chunk = _plan.LogitChunkRows;
+        for (int r0 = 0; r0 < rows; r0 += chunk)
+        {
+            int n = Math.Min(chunk, rows - r0);
+            Project(_xl!.Pointer + (ulong)(4L * r0 * HiddenSize), HiddenSize, n, [_output!], [_logits!.Pointer]);
+            ulong at = (ulong)(4L * r0 * k);
+            if (k == 1) _k.Argmax(_stream, _logits.Pointer, n, VocabSize, index + at, value + at);
+            else _k.TopK(_stream, _logits.Pointer, n, VocabSize, k, index + at, value + at);
+        }
         _hostOut.CopyFromDevice(index, 0, 8L * rows * k, _stream);
         _stream.Synchronize();
         _hostOut.AsSpan<int>(0, rows * k).CopyTo(indices);

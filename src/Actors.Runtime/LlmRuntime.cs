@@ -221,7 +221,7 @@ public sealed partial class LlmRuntime : IExtension
     {
         // Start-up runs on the caller's thread (not an actor's), so waiting here blocks no dispatcher.
         var loads = stages.Select(s => devices[s.DeviceId].Ask<object>(
-            new LoadStage(s.Replica, s.Stage, Model, s.Layers, KvCache, scheduler.MaxBatchedTokens, scheduler.NumSwapBlocks, Settings.WarmUp, Settings.Faults), timeout)).ToArray();
+            new LoadStage(s.Replica, s.Stage, Model, s.Layers, KvCache, scheduler.MaxBatchedTokens, scheduler.NumSwapBlocks, Settings.WarmUp, Settings.Faults, Settings.TopKSampling), timeout)).ToArray();
         var actors = new List<IActorRef>();
         foreach (var task in loads)
         {

@@ -113,6 +113,37 @@ public partial class GpuStageTests
         }
     }
 
+    /// <summary>
+    /// What the runtime asks of a last CUDA stage for a greedy step (k = 1, several sequences, prefill and decode
+    /// rows): the sampler's greedy pick over the stage's own logits; a middle stage offers no top-k.
+    /// </summary>
+    [GpuFact]
+    public void Device_argmax_is_the_greedy_samplers_pick_over_the_stages_logits()
+    {
+        using var model = Model("Q8_0");
+        var kv = new KvCacheSpec(16, 16, model.Config.HeadCountKv, model.Config.HeadDim);
+        var device = TestEnvironment.Device;
+        using var first = device.LoadCudaStage(model, new LayerRange(0, 1), kv, 32);
+        using var last = device.LoadCudaStage(model, new LayerRange(1, 2), kv, 32);
+        Assert.Equal(0, ((IStageExecutor)first).MaxLogitTopK);
+        Assert.True(((IStageExecutor)last).MaxLogitTopK >= 1);
+        int vocab = model.Config.VocabSize;
+        var batch = Reference.Batch(new Random(12), kv, [6, 1, 1, 3], [6, 9, 4, 3], vocab, allLogits: true);
+        var hidden = new float[batch.TokenCount * model.Config.EmbeddingLength];
+        first.Forward(batch, default, hidden);
+        var logits = new float[batch.LogitCount * vocab];
+        last.Forward(batch, hidden, logits);
+        var indices = new int[batch.LogitCount];
+        var values = new float[batch.LogitCount];
+        last.ForwardTopK(batch, hidden, 1, indices, values);
+        var greedy = new Actors.Inference.Sampling.Sampler(Actors.Inference.Sampling.SamplingParameters.Greedy, vocab);
+        for (int r = 0; r < batch.LogitCount; r++)
+        {
+            Assert.Equal(greedy.Sample(logits.AsSpan(r * vocab, vocab), []), indices[r]);
+            Assert.Equal(logits[r * vocab + indices[r]], values[r]);
+        }
+    }
+
     [GpuFact]
     public void Kv_blocks_round_trip_through_host_memory_and_copy_on_device()
     {

@@ -63,6 +63,55 @@ public class SimulatedExecutorTests
         Assert.InRange(a.LastStepSeconds, 0.010, 0.030);   // ~20 ms: a 7B F16 decode step on a 3090
     }
 
+    [Theory]
+    [InlineData(12, 1)]   // a vocabulary this small: runners-up land on the same ids and on the winner
+    [InlineData(12, 12)]
+    [InlineData(40, 9)]
+    [InlineData(32000, 1)]
+    [InlineData(32000, 20)]
+    public void The_top_k_of_synthetic_logits_is_the_top_k_of_the_row_they_write(int vocab, int k)
+    {
+        foreach (var output in new[]
+        {
+            new SyntheticOutput { Seed = 3 },
+            new SyntheticOutput { Seed = 4, EosProbability = 0.5 },
+            new SyntheticOutput { Seed = 5, WinnerLogit = -1f },  // the winner below the floor of zeros
+            new SyntheticOutput { Seed = 6, WinnerLogit = 0f, RunnersUp = 20 },
+        })
+            for (int token = 0; token < 30; token++)
+            {
+                var row = new float[vocab];
+                output.WriteLogits(token, 7 * token, row);
+                var expected = (new int[k], new float[k]);
+                Actors.Inference.Sampling.LogitTopK.Select(row, k, expected.Item1, expected.Item2);
+                var actual = (new int[k], new float[k]);
+                output.WriteTopK(token, 7 * token, vocab, k, actual.Item1, actual.Item2);
+                Assert.Equal(expected.Item1, actual.Item1);
+                Assert.Equal(expected.Item2, actual.Item2);
+            }
+    }
+
+    [Fact]
+    public void A_simulated_top_k_step_returns_the_top_k_of_its_logits_at_the_same_step_time()
+    {
+        using var stage = new SimulatedStageExecutor(Llama7b, F16, new LayerRange(0, 32), Kv(), Rtx3090);
+        var batch = DecodeBatch(5);
+        var logits = new float[5 * 32000];
+        stage.Forward(batch, default, logits);
+        double seconds = stage.LastStepSeconds;
+        const int k = 3;
+        var indices = new int[5 * k];
+        var values = new float[5 * k];
+        stage.ForwardTopK(batch, default, k, indices, values);
+        for (int r = 0; r < 5; r++)
+        {
+            Assert.Equal(ArgMax(logits.AsSpan(r * 32000, 32000)), indices[r * k]);
+            for (int i = 0; i < k; i++) Assert.Equal(logits[r * 32000 + indices[r * k + i]], values[r * k + i]);
+        }
+        Assert.Equal(seconds, stage.LastStepSeconds);
+        Assert.Equal(64, stage.MaxLogitTopK);
+    }
+
     [Fact]
     public void Different_tokens_give_different_samples()
     {

@@ -25,6 +25,7 @@ public sealed class BenchCommand : ICommand
         new("json", "print one JSON object instead of a table", IsFlag: true),
         new("cold", "measure from a fresh process: no warm-up request before the workload (the first request's TTFT includes what the runtime did not warm at load)", IsFlag: true),
         new("warm-up", "on or off: the runtime's dummy step at model load (default: from config)"),
+        new("top-k-sampling", "on or off: greedy (and top-k sampling) steps take each row's best tokens from the last stage instead of its logits (default: from config)"),
         new("simulate", "run on simulated GPUs instead, e.g. rtx-3090 or 4x rtx-3090 (then --model is a catalog model such as llama-2-7b and --quant a format)"),
         new("quant", "weight format with --simulate", "F16"),
         .. RuntimeHost.Options,
@@ -62,10 +63,17 @@ public sealed class BenchCommand : ICommand
         int replicas = a.Has("replicas") ? a.Int("replicas", 1, 64) : 1;
         var spec = new WorkloadSpec(requests, a.Int("prompt-tokens", 1), a.Int("max-tokens", 1), a.Flag("fixed-lengths"), 0, 0, a.ULong("seed") ?? 1, 100, Spread(a));
         var workload = spec.Generate().Select(r => (r.Prompt.Length, r.MaxTokens)).ToList();
+        bool topKSampling = a.String("top-k-sampling") switch
+        {
+            null or "on" => true,
+            "off" => false,
+            var v => throw new CliException($"option '--top-k-sampling' must be on or off, got '{v}'"),
+        };
         var results = new List<Actors.Simulation.Serving.SimulatedModeResult>();
         foreach (var mode in modes)
         {
-            var r = await Actors.Simulation.Serving.SimulatedBench.RunAsync(mode.ToString().ToLowerInvariant(), model, format, topology, pipeline, replicas, workload, concurrency, cancel);
+            var r = await Actors.Simulation.Serving.SimulatedBench.RunAsync(mode.ToString().ToLowerInvariant(), model, format, topology, pipeline, replicas, workload, concurrency, cancel,
+                topKSampling);
             results.Add(r);
             if (a.Flag("json")) continue;
             var ttft = r.TtftMs.ToList();
@@ -124,6 +132,12 @@ public sealed class BenchCommand : ICommand
             null => extra,
             "on" or "off" => (extra is null ? "" : extra + "\n") + "actors-runtime.warm-up = " + a.String("warm-up"),
             var v => throw new CliException($"option '--warm-up' must be on or off, got '{v}'"),
+        };
+        extra = a.String("top-k-sampling") switch
+        {
+            null => extra,
+            "on" or "off" => (extra is null ? "" : extra + "\n") + "actors-runtime.top-k-sampling = " + a.String("top-k-sampling"),
+            var v => throw new CliException($"option '--top-k-sampling' must be on or off, got '{v}'"),
         };
         await using var host = RuntimeHost.Start(a, extra);
         var spec = new WorkloadSpec(requests, a.Int("prompt-tokens", 1), a.Int("max-tokens", 1), a.Flag("fixed-lengths"),

@@ -26,6 +26,7 @@ public sealed class ClusterBenchCommand : ICommand
         new("seed", "seed of the random prompts", "1"),
         new("data-path", "instead: MiB moved between two nodes over Akka.Remote and over a dedicated TCP connection, with ping times"),
         new("cross-node-pipeline", "instead: one replica's two stages on two CPU devices of one node, then on two nodes (loopback): transfer time per step, network share, the link model's prediction", IsFlag: true),
+        new("top-k-sampling", "with --cross-node-pipeline: on or off, the last stage returns each row's best token (8 bytes) instead of its logits", "on"),
     ];
 
     public async Task<int> RunAsync(Arguments a, TextWriter output, CancellationToken cancel)
@@ -41,7 +42,12 @@ public sealed class ClusterBenchCommand : ICommand
         {
             string path = a.Has("model") ? ModelArguments.ResolvePath(a) : Actors.Inference.Synthetic.DefaultModel.EnsurePath();
             var runs = await CrossNodePipelineBench.RunAsync(new CrossNodePipelineOptions(path, a.Int("threads", 1, 1024), a.Int("requests", 1), a.Int("max-tokens", 1),
-                a.Int("prompt-tokens", 2), a.Int("seed")));
+                a.Int("prompt-tokens", 2), a.Int("seed"), a.RequireString("top-k-sampling") switch
+                {
+                    "on" => true,
+                    "off" => false,
+                    var v => throw new CliException($"option '--top-k-sampling' must be on or off, got '{v}'"),
+                }));
             output.WriteLine($"{"pipeline",-38}{"tokens/s",9}{"steps",7}{"step ms",9}{"bytes/step",12}{"xfer ms/step",14}{"predicted",11}{"share",8}{"same tokens",13}");
             foreach (var r in runs)
                 output.WriteLine($"{r.Name,-38}{r.TokensPerSecond,9:F1}{r.Steps,7}{r.StepMs,9:F3}{r.BoundaryBytes / Math.Max(1, r.Steps),12:N0}{r.TransferMsPerStep,14:F4}" +

@@ -12,7 +12,8 @@ using Actors.Runtime.Transfer;
 namespace Actors.Cluster.Bench;
 
 /// <summary>What one cross-node pipeline benchmark runs: a model, CPU threads per stage, and a greedy load.</summary>
-public sealed record CrossNodePipelineOptions(string ModelPath, int Threads, int Requests, int MaxTokens, int PromptTokens, int Seed);
+/// <param name="TopKSampling">actors-runtime.top-k-sampling: the last stage returns each row's best token instead of its logits.</param>
+public sealed record CrossNodePipelineOptions(string ModelPath, int Threads, int Requests, int MaxTokens, int PromptTokens, int Seed, bool TopKSampling = true);
 
 /// <summary>
 /// One pipeline run: tokens and wall time; the steps that crossed the stage boundary and what moved between
@@ -57,6 +58,7 @@ public static class CrossNodePipelineBench
           kv-cache.num-blocks = {{Math.Max(64, o.Requests * ((o.PromptTokens + o.MaxTokens) / 16 + 2))}}
           scheduler.max-running-sequences = 256
           warm-up = off
+          top-k-sampling = {{(o.TopKSampling ? "on" : "off")}}
         }
         """;
 

@@ -30,6 +30,23 @@ public interface IStageExecutor : IDisposable
     void ReadNormedHidden(int token, Span<float> destination) =>
         throw new NotSupportedException($"{GetType().Name} does not return hidden states, so it cannot compute embeddings");
 
+    /// <summary>
+    /// The largest k <see cref="ForwardTopK"/> takes on this stage; 0 when it cannot return top-k rows (a middle
+    /// stage, or a backend without the capability), and the runtime then always asks for whole logit rows.
+    /// </summary>
+    int MaxLogitTopK => 0;
+
+    /// <summary>
+    /// As <see cref="Forward"/> on the last stage, but instead of the [LogitCount, VocabSize] logits only each
+    /// row's <paramref name="k"/> largest logits come back: <paramref name="indices"/> and <paramref name="values"/>
+    /// are [LogitCount, k], best first, equal values to the smaller id. On the CPU a row holding NaN reports NaN
+    /// first (the caller rejects the row as it rejects such logits); the CUDA kernels count NaN as -inf, so there
+    /// only a row of nothing else reports -inf first. 8·k bytes per row instead of 4·VocabSize: what greedy
+    /// decoding and top-k sampling need, computed where the logits are.
+    /// </summary>
+    void ForwardTopK(StepBatch batch, ReadOnlySpan<float> hiddenIn, int k, Span<int> indices, Span<float> values) =>
+        throw new NotSupportedException($"{GetType().Name} does not return top-k logit rows (MaxLogitTopK is 0)");
+
     /// <summary>Floats <see cref="Forward"/> writes for this batch.</summary>
     int OutputLength(StepBatch batch) => IsLast ? batch.LogitCount * VocabSize : batch.TokenCount * HiddenSize;
 

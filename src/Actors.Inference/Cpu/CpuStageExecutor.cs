@@ -26,6 +26,7 @@ public sealed class CpuStageExecutor : IStageExecutor
     private readonly AttentionWork _attention;
     private readonly TokenRowsWork _rows;
     private readonly ParallelPrepare _prepare = new();
+    private readonly TopKRowsWork _topK = new();
     private readonly float _softmaxScale;   // soft_max_ext's scale: 1 where the architecture scales Q instead
     private readonly float _queryScale;     // Q's multiplier before QKᵀ (gemma2/3, phi3); 1 = none
     private readonly LayerAttention[] _layerAttention; // per layer of the stage
@@ -138,7 +139,38 @@ public sealed class CpuStageExecutor : IStageExecutor
         int expectedOut = IsLast ? batch.LogitCount * _c.VocabSize : T * dim;
         if (output.Length < expectedOut)
             throw new ArgumentException($"output holds {output.Length} floats, the stage writes {expectedOut}");
+        RunLayers(batch, hiddenIn);
+        if (IsLast)
+        {
+            Head(batch);
+            _logits.AsSpan(0, expectedOut).CopyTo(output);
+        }
+        else _x.AsSpan(0, T * dim).CopyTo(output);
+    }
 
+    /// <summary>The head's rows are selected in place, in parallel over rows: no copy of the logits leaves the stage.</summary>
+    public int MaxLogitTopK => IsLast ? Math.Min(MaxTopK, _c.VocabSize) : 0;
+
+    /// <summary>The largest k offered: the selection inserts into a sorted k, fine for the few tokens a decision needs.</summary>
+    private const int MaxTopK = 64;
+
+    public void ForwardTopK(StepBatch batch, ReadOnlySpan<float> hiddenIn, int k, Span<int> indices, Span<float> values)
+    {
+        if (!IsLast) throw new InvalidOperationException($"only the last stage has logits; this one runs layers {Layers.Start}..{Layers.End}");
+        if (k < 1 || k > MaxLogitTopK) throw new ArgumentOutOfRangeException(nameof(k), k, $"k must be in 1..{MaxLogitTopK}");
+        batch.Validate(Kv, _c.VocabSize);
+        int rows = batch.LogitCount;
+        if (indices.Length < rows * k || values.Length < rows * k)
+            throw new ArgumentException($"indices and values need {rows * k} entries each ({rows} rows x k = {k}); they hold {indices.Length} and {values.Length}");
+        EnsureCapacity(batch.TokenCount);
+        RunLayers(batch, hiddenIn);
+        Head(batch);
+        _topK.Run(_pool, _logits, _c.VocabSize, rows, k, indices, values);
+    }
+
+    private void RunLayers(StepBatch batch, ReadOnlySpan<float> hiddenIn)
+    {
+        int T = batch.TokenCount, dim = _c.EmbeddingLength;
         if (IsFirst)
         {
             for (int t = 0; t < T; t++) _model.TokenEmbedding.DequantizeRow(batch.Tokens[t], _x.AsSpan(t * dim, dim));
@@ -159,9 +191,6 @@ public sealed class CpuStageExecutor : IStageExecutor
 
         SetOrders(batch);
         for (int l = Layers.Start; l < Layers.End; l++) Layer(batch, l);
-
-        if (IsLast) Head(batch, output);
-        else _x.AsSpan(0, T * dim).CopyTo(output);
     }
 
     /// <summary>
@@ -252,7 +281,8 @@ public sealed class CpuStageExecutor : IStageExecutor
         _rows.Add(_pool, _x, _proj, T * dim);
     }
 
-    private void Head(StepBatch batch, Span<float> output)
+    /// <summary>_logits[LogitCount, vocab] = the head applied to the final-normed logit rows.</summary>
+    private void Head(StepBatch batch)
     {
         int n = batch.LogitCount, dim = _c.EmbeddingLength, vocab = _c.VocabSize;
         if (n == 0) return;
@@ -262,7 +292,6 @@ public sealed class CpuStageExecutor : IStageExecutor
             RmsNorm.Apply(_x.AsSpan(batch.LogitTokens[i] * dim, dim), _model.OutputNorm, _c.RmsNormEps, _headIn.AsSpan(i * dim, dim));
         MatMulShared(n, dim, _headIn, true, (_model.Output, _logits));
         if (_c.FinalLogitSoftcap > 0) SoftCap(_logits.AsSpan(0, n * vocab), _c.FinalLogitSoftcap);
-        _logits.AsSpan(0, n * vocab).CopyTo(output);
     }
 
     public void ReadNormedHidden(int token, Span<float> destination)

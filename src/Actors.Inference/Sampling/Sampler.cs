@@ -75,10 +75,13 @@ public sealed class Sampler
         _biasValues = bias.Select(b => b.Value).ToArray();
         Seed = parameters.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         _rng = new SamplerRandom(Seed);
+        TopKThatDecides = LogitNeeds.TopKThatDecides(parameters, vocabSize);
         for (long i = 0; i < parameters.RandomDraws; i++) _rng.NextUInt64(); // resume where an earlier run of this seed stopped
     }
 
     public SamplingParameters Parameters => _p;
+    /// <summary>How many of a row's best logits decide this sampler's next token (<see cref="LogitNeeds.TopKThatDecides"/>); 0: the whole row.</summary>
+    public int TopKThatDecides { get; }
     public int VocabSize => _vocab;
     /// <summary>The seed in use (drawn at random when the parameters gave none), to reproduce a run.</summary>
     public ulong Seed { get; }
@@ -194,7 +197,49 @@ public sealed class Sampler
             for (int i = 0; i < _vocab; i++) _candidates[i] = i;
             _count = _vocab;
         }
+        return Draw(sorted);
+    }
 
+    /// <summary>
+    /// Samples the next token from the row's best logits alone, for parameters that read nothing else of it
+    /// (<see cref="LogitNeeds.TopKThatDecides"/>): greedy takes the first; top-k sampling takes the first
+    /// <see cref="SamplingParameters.TopK"/>, which are exactly the candidates <see cref="Sample(ReadOnlySpan{float}, ReadOnlySpan{int})"/>
+    /// selects from the whole row, and draws as it does (same top-p, min-p, temperature and generator), so both
+    /// give the same token. <paramref name="ids"/> and <paramref name="values"/> are best first, equal values to
+    /// the smaller id. Keeps no row: <see cref="LogProbOf"/> and <see cref="GetTopLogProbs"/> then refuse.
+    /// </summary>
+    public int SampleFromTop(ReadOnlySpan<int> ids, ReadOnlySpan<float> values)
+    {
+        int need = TopKThatDecides;
+        if (need == 0) throw new InvalidOperationException("these sampling parameters read the whole logit row");
+        if (ids.Length < need || values.Length < need) throw new ArgumentException($"the {need} best logits are needed, got {Math.Min(ids.Length, values.Length)}");
+        float best = values[0];
+        if (float.IsNaN(best) || float.IsPositiveInfinity(best))
+            throw new ArgumentException($"logit of token {ids[0]} is {best}; logits must be finite or -infinity", nameof(values));
+        if (float.IsNegativeInfinity(best)) throw new ArgumentException("every logit is -infinity", nameof(values));
+        _hasSample = false;
+        _logSumExp = double.NaN;
+        if (_p.IsGreedy)
+        {
+            _candidates[0] = ids[0];
+            _probs[0] = 1;
+            _count = 1;
+            return ids[0];
+        }
+        _invTemperature = 1.0 / _p.Temperature;
+        for (int i = 0; i < need; i++)
+        {
+            if ((uint)ids[i] >= (uint)_vocab) throw new ArgumentOutOfRangeException(nameof(ids), ids[i], $"token id {ids[i]} is outside the vocabulary (size {_vocab})");
+            _candidates[i] = ids[i];
+            _logits[ids[i]] = values[i]; // only the candidates' logits are read from here on
+        }
+        _count = need;
+        return Draw(sorted: true);
+    }
+
+    /// <summary>Top-p and min-p over the candidates, then temperature, softmax over the survivors and one draw.</summary>
+    private int Draw(bool sorted)
+    {
         if (_p.TopP < 1) ApplyTopP(ref sorted);
         if (_p.MinP > 0) ApplyMinP(sorted);
 

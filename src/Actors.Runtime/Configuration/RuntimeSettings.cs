@@ -57,7 +57,8 @@ public sealed record RuntimeSettings(
     bool VirtualClock = false,
     bool CudaFallbackToCpu = false,
     bool WarmUp = true,
-    FaultInjectionOptions? FaultInjection = null)
+    FaultInjectionOptions? FaultInjection = null,
+    bool TopKSampling = true)
 {
     public FaultInjectionOptions Faults => FaultInjection ?? FaultInjectionOptions.Off;
 
@@ -180,7 +181,7 @@ public sealed record RuntimeSettings(
         var transfer = new TransferOptions(links, t.Double("host-copy-bandwidth", 1), t.Duration("network-timeout", TimeSpan.FromMilliseconds(1)));
 
         return new RuntimeSettings(model, scheduler, kv, devices, layout, request, transfer, r.OneOf("clock", "real", "virtual") == "virtual",
-            r.OneOf("cuda-fallback", "stop", "cpu") == "cpu", r.Bool("warm-up"), faults);
+            r.OneOf("cuda-fallback", "stop", "cpu") == "cpu", r.Bool("warm-up"), faults, r.Bool("top-k-sampling"));
     }
 
     /// <summary>"0-11" or "12" to a layer range [Start, End).</summary>

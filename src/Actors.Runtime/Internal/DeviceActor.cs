@@ -86,7 +86,7 @@ internal sealed class DeviceActor : UntypedActor
         }
         var faults = m.Faults is { AffectsSteps: true } f ? new FaultInjector(f, 64 * m.Replica + m.Stage) : null;
         var actor = Context.ActorOf(
-            Akka.Actor.Props.Create(() => new StageActor(stage, m.Replica, m.Stage, Id, m.SwapSlots, _busy, _timeline, faults)).WithDispatcher(_dispatcher),
+            Akka.Actor.Props.Create(() => new StageActor(stage, m.Replica, m.Stage, Id, m.SwapSlots, _busy, _timeline, faults, m.TopKSampling)).WithDispatcher(_dispatcher),
             $"replica-{m.Replica}-stage-{m.Stage}");
         _log.Info("{0}: loaded replica {1} stage {2} ({3}, {4} KV blocks of {5} tokens)", Id, m.Replica, m.Stage, m.Layers, m.Kv.NumBlocks, m.Kv.BlockSize);
         Sender.Tell(new StageLoaded(m.Replica, m.Stage, Id, stage.KvBlockBytes, actor));

@@ -21,6 +21,21 @@ internal sealed class SequenceSampling
         _history.AddRange(prompt);
     }
 
+    /// <summary>How many of a row's best logits decide this sequence's next token (0: it needs the whole row).</summary>
+    public int TopKThatDecides => _sampler.TopKThatDecides;
+
+    /// <summary>
+    /// Samples the next token from its row's best logits (best first, at least <see cref="TopKThatDecides"/> of them):
+    /// the token <see cref="Sample(ReadOnlySpan{float}, out float)"/> picks from the whole row, recorded in the history
+    /// the same way. Bad logits throw <see cref="ArgumentException"/> as there.
+    /// </summary>
+    public int SampleFromTopK(ReadOnlySpan<int> topTokens, ReadOnlySpan<float> topLogits)
+    {
+        int token = _sampler.SampleFromTop(topTokens, topLogits);
+        _history.Add(token);
+        return token;
+    }
+
     /// <summary>Most likely alternatives the request asked for per position (0: none).</summary>
     public int TopLogProbs => _sampler.Parameters.TopLogProbs;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Actors.Inference.Compute;
+using Actors.Inference.Sampling;
 
 namespace Actors.Runtime.Internal;
 
@@ -33,12 +34,19 @@ internal sealed class StageActor : UntypedActor
     private readonly EmbeddingPools _pools = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private float[] _logits = [];
+    /// <summary>Whether steps whose every row is decided by its top-k ask the stage for that instead of the logits (actors-runtime.top-k-sampling).</summary>
+    private readonly bool _topKSampling;
+    private readonly int _maxTopK;
+    private int[] _rowTopK = [], _topIndices = [];
+    private float[] _topValues = [];
     private IActorRef? _transfer;
     private readonly FaultInjector? _faults;
 
     public StageActor(IStageExecutor stage, int replica, int index, string deviceId, int swapSlots, DeviceBusy busy, Timing.DeviceTimeline timeline,
-        FaultInjector? faults = null)
+        FaultInjector? faults = null, bool topKSampling = true)
     {
+        _topKSampling = topKSampling;
+        _maxTopK = stage.MaxLogitTopK;
         _faults = faults;
         _stage = stage;
         _replica = replica;
@@ -96,14 +104,33 @@ internal sealed class StageActor : UntypedActor
             }
             else if (_stage.IsLast)
             {
-                int n = work.Batch.LogitCount * _stage.VocabSize;
-                if (_logits.Length < n) _logits = new float[n];
+                AdoptSamplers(work); // before the forward pass: the samplers say whether the rows' top-k is enough
+                int k = StepTopK(work);
+                var hidden = input is null ? ReadOnlySpan<float>.Empty : input.Span;
                 long f = Stopwatch.GetTimestamp();
-                _stage.Forward(work.Batch, input is null ? ReadOnlySpan<float>.Empty : input.Span, _logits.AsSpan(0, n));
+                if (k > 0)
+                {
+                    int n = work.Batch.LogitCount * k;
+                    if (_topIndices.Length < n) (_topIndices, _topValues) = (new int[n], new float[n]);
+                    _stage.ForwardTopK(work.Batch, hidden, k, _topIndices.AsSpan(0, n), _topValues.AsSpan(0, n));
+                }
+                else
+                {
+                    int n = work.Batch.LogitCount * _stage.VocabSize;
+                    if (_logits.Length < n) _logits = new float[n];
+                    _stage.Forward(work.Batch, hidden, _logits.AsSpan(0, n));
+                }
                 _busy.ForwardSeconds += Stopwatch.GetElapsedTime(f).TotalSeconds;
                 input?.Return();
-                if (fault == InjectedFault.NanLogits) _logits.AsSpan(_faults!.NextIndex(work.Batch.LogitCount) * _stage.VocabSize, _stage.VocabSize).Fill(float.NaN);
-                Sample(work);
+                if (fault == InjectedFault.NanLogits)
+                {
+                    int row = _faults!.NextIndex(work.Batch.LogitCount);
+                    if (k > 0) _topValues.AsSpan(row * k, k).Fill(float.NaN);
+                    else _logits.AsSpan(row * _stage.VocabSize, _stage.VocabSize).Fill(float.NaN);
+                }
+                if (_pools.Count > 0) _pools.Pool(_stage, work);
+                if (k > 0) SampleFromTopK(work, k);
+                else Sample(work);
             }
             else
             {
@@ -229,16 +256,54 @@ internal sealed class StageActor : UntypedActor
         }
     }
 
+    private SequenceSampling SamplerOf(StepWork work, int row)
+    {
+        long id = work.SequenceIds[work.LogitSequence[row]];
+        return _samplers.TryGetValue(id, out var sampler) ? sampler
+            : throw new InvalidOperationException($"no sampler for sequence {id}: its first step did not carry its sampling setup");
+    }
+
+    /// <summary>
+    /// The k of the rows' top-k this step asks the stage for (<see cref="LogitNeeds.ForStep"/>), or 0 for whole
+    /// logit rows: when the setting is off, the stage offers none, or some row needs its whole row.
+    /// </summary>
+    private int StepTopK(StepWork work)
+    {
+        int rows = work.Batch.LogitCount;
+        if (!_topKSampling || rows == 0) return 0;
+        if (_rowTopK.Length < rows) _rowTopK = new int[Math.Max(rows, 2 * _rowTopK.Length)];
+        for (int i = 0; i < rows; i++) _rowTopK[i] = SamplerOf(work, i).TopKThatDecides;
+        return LogitNeeds.ForStep(_rowTopK.AsSpan(0, rows), _maxTopK);
+    }
+
+    /// <summary>Every row decided by its top-k (greedy, or sampling among the k best): nothing else of the row was computed here.</summary>
+    private void SampleFromTopK(StepWork work, int k)
+    {
+        for (int i = 0; i < work.Batch.LogitCount; i++)
+        {
+            var sampler = SamplerOf(work, i);
+            work.SampledLogProbs[i] = 0;
+            work.TopCounts[i] = 0;
+            try
+            {
+                work.Sampled[i] = sampler.SampleFromTopK(_topIndices.AsSpan(i * k, k), _topValues.AsSpan(i * k, k));
+            }
+            catch (ArgumentException ex)
+            {
+                // As for whole rows: NaN or +inf (the selection reports it first) or nothing but -inf ends this sequence with an error.
+                work.Sampled[i] = -1;
+                work.RowErrors[i] = $"the model produced invalid logits on {_deviceId}: {ex.Message}";
+                work.FailedRows++;
+            }
+        }
+    }
+
     private void Sample(StepWork work)
     {
-        AdoptSamplers(work);
-        if (_pools.Count > 0) _pools.Pool(_stage, work);
         int vocab = _stage.VocabSize;
         for (int i = 0; i < work.Batch.LogitCount; i++)
         {
-            long id = work.SequenceIds[work.LogitSequence[i]];
-            if (!_samplers.TryGetValue(id, out var sampler))
-                throw new InvalidOperationException($"no sampler for sequence {id}: its first step did not carry its sampling setup");
+            var sampler = SamplerOf(work, i);
             const int top = Inference.Sampling.SamplingParameters.MaxTopLogProbs;
             try
             {

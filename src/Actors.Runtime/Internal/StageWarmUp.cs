@@ -5,7 +5,8 @@ namespace Actors.Runtime.Internal;
 
 /// <summary>
 /// One dummy step through a freshly loaded stage, on its device's thread: a prefill of a few tokens
-/// and a one-token decode, then greedy and random sampling on the last stage. It compiles the kernels
+/// and a one-token decode, then greedy and random sampling on the last stage (and the decode once more
+/// returning its top-1 token, the path greedy steps take). It compiles the kernels
 /// and the sampler (JIT) before the first request instead of inside its time to first token. The
 /// dummy KV lands in block 0, whose slots any later owner writes before it reads them.
 /// </summary>
@@ -48,6 +49,8 @@ internal static class StageWarmUp
         }
         if (!stage.IsLast) return;
         var logits = output.AsSpan(0, vocab);
+        // Greedy steps return each row's best token instead (actors-runtime.top-k-sampling): the decode again, that way.
+        if (stage.MaxLogitTopK > 0) stage.ForwardTopK(batch, stage.IsFirst ? ReadOnlySpan<float>.Empty : input.AsSpan(0, stage.HiddenSize), 1, new int[1], new float[1]);
         new Sampler(SamplingParameters.Greedy, vocab).Sample(logits, []);
         new Sampler(new SamplingParameters { Temperature = 0.8f, TopP = 0.9f, TopK = 40, Seed = 1, LogProbs = true }, vocab).Sample(logits, [1, 2], out _);
     }

@@ -8,7 +8,7 @@ public enum FrameKind : byte
 {
     /// <summary>Runtime → host, first frame: the 16-byte session key from <see cref="RemoteStageOpened"/>.</summary>
     Hello = 1,
-    /// <summary>Host → runtime: the stage is loaded (KV block bytes, hidden size, vocabulary size).</summary>
+    /// <summary>Host → runtime: the stage is loaded (KV block bytes, hidden size, vocabulary size, the largest top-k it returns).</summary>
     Ready = 2,
     /// <summary>Runtime → host: one step's batch and the hidden states coming in.</summary>
     Forward = 3,
@@ -26,6 +26,10 @@ public enum FrameKind : byte
     /// <summary>Host → runtime: the request failed; UTF-8 reason.</summary>
     Error = 12,
     Close = 13,
+    /// <summary>Runtime → host: one step's batch, the k and the hidden states coming in; the last stage answers with <see cref="TopK"/>.</summary>
+    ForwardTopK = 14,
+    /// <summary>Host → runtime: the remote compute seconds and each logit row's top-k ids then values ([rows, k] each): 8·k bytes a row instead of the row.</summary>
+    TopK = 15,
 }
 
 /// <summary>

@@ -33,7 +33,7 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
     private readonly TcpClient _client;
     private readonly DataFrames _frames;
     private readonly string _name;
-    private int _kvBlockBytes, _hidden, _vocab;
+    private int _kvBlockBytes, _hidden, _vocab, _maxTopK;
     private bool _broken;
     private readonly TimeSpan _ioTimeout;
 
@@ -44,6 +44,8 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
     public int VocabSize => _vocab;
     public KvCacheSpec Kv { get; }
     public int KvBlockBytes => _kvBlockBytes;
+    /// <summary>What the host's stage offers (0 for a middle stage): its top-k rows cross the network instead of the logits.</summary>
+    public int MaxLogitTopK => _maxTopK;
     public RemoteExchange LastExchange { get; private set; }
 
     internal RemoteStageExecutor(TcpClient client, string name, LayerRange layers, KvCacheSpec kv, int modelLayers, TimeSpan ioTimeout)
@@ -74,6 +76,7 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
             _kvBlockBytes = _frames.ReadInt();
             _hidden = _frames.ReadInt();
             _vocab = _frames.ReadInt();
+            _maxTopK = _frames.ReadInt();
         });
     }
 
@@ -130,6 +133,39 @@ public sealed class RemoteStageExecutor : IStageExecutor, IRemoteStage
             int n = _frames.ReadLength(output.Length, "stage output");
             if (n != output.Length) throw new InvalidDataException($"{_name} returned {n} floats, expected {output.Length}");
             _frames.ReadInto(output);
+        }
+        catch (Exception ex) when (IsConnectionFault(ex))
+        {
+            throw Broken(ex);
+        }
+        LastExchange = new RemoteExchange(_frames.BytesWritten - sent0, _frames.BytesRead - read0, Stopwatch.GetElapsedTime(started).TotalSeconds, remote);
+    }
+
+    public void ForwardTopK(StepBatch batch, ReadOnlySpan<float> hiddenIn, int k, Span<int> indices, Span<float> values)
+    {
+        if (k < 1 || k > _maxTopK) throw new ArgumentOutOfRangeException(nameof(k), k, $"{_name} returns top-k rows for k in 1..{_maxTopK}");
+        int rows = batch.LogitCount * k;
+        if (indices.Length < rows || values.Length < rows) throw new ArgumentException($"indices and values need {rows} entries each");
+        var input = IsFirst ? ReadOnlySpan<float>.Empty : hiddenIn;
+        long started = Stopwatch.GetTimestamp();
+        long sent0 = _frames.BytesWritten, read0 = _frames.BytesRead;
+        double remote = 0;
+        try
+        {
+            EnsureUsable();
+            _frames.Begin();
+            StepBatchCodec.Write(_frames, batch);
+            _frames.Put(k);
+            _frames.PutArray(input);
+            _frames.Send(FrameKind.ForwardTopK);
+            Expect(FrameKind.TopK);
+            remote = _frames.ReadDouble();
+            int n = _frames.ReadLength(rows, "top-k ids");
+            if (n != rows) throw new InvalidDataException($"{_name} returned {n} top-k ids, expected {rows}");
+            _frames.ReadInto(indices[..n]);
+            n = _frames.ReadLength(rows, "top-k values");
+            if (n != rows) throw new InvalidDataException($"{_name} returned {n} top-k values, expected {rows}");
+            _frames.ReadInto(values[..n]);
         }
         catch (Exception ex) when (IsConnectionFault(ex))
         {

@@ -15,7 +15,8 @@ namespace Actors.Runtime.Remote;
 internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
 {
     private readonly StepBatch _batch = new();
-    private float[] _in = [], _out = [];
+    private float[] _in = [], _out = [], _topValues = [];
+    private int[] _topIndices = [];
     private byte[] _kv = [];
     private IStageExecutor? _stage;
     private int _maxTokens;
@@ -70,6 +71,7 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
             f.Put(0);
             f.Put(0);
             f.Put(0);
+            f.Put(0);
             f.Send(FrameKind.Ready);
             while (true)
             {
@@ -94,6 +96,7 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
         f.Put(_stage.KvBlockBytes);
         f.Put(_stage.HiddenSize);
         f.Put(_stage.VocabSize);
+        f.Put(_stage.MaxLogitTopK);
         f.Send(FrameKind.Ready);
         while (true)
         {
@@ -141,6 +144,27 @@ internal sealed class StageSession(StageHost host, Socket socket) : IDisposable
                 f.Put(seconds);
                 f.PutArray(_out.AsSpan(0, outLength));
                 f.Send(FrameKind.Output);
+                break;
+            }
+            case FrameKind.ForwardTopK:
+            {
+                StepBatchCodec.Read(f, _batch, _maxTokens);
+                int k = f.ReadInt();
+                if (k < 1 || k > stage.MaxLogitTopK) throw new InvalidOperationException($"top-k of {k} asked; this stage returns 1..{stage.MaxLogitTopK}");
+                int n = f.ReadLength(_maxTokens * stage.HiddenSize, "hidden states");
+                if (_in.Length < n) _in = new float[n];
+                f.ReadInto(_in.AsSpan(0, n));
+                int rows = _batch.LogitCount * k;
+                if (_topIndices.Length < rows) (_topIndices, _topValues) = (new int[rows], new float[rows]);
+                long started = Stopwatch.GetTimestamp();
+                if (_batch.TokenCount > 0)
+                    lock (host.DeviceGate) stage.ForwardTopK(_batch, _in.AsSpan(0, n), k, _topIndices.AsSpan(0, rows), _topValues.AsSpan(0, rows));
+                double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+                f.Begin();
+                f.Put(seconds);
+                f.PutArray(_topIndices.AsSpan(0, rows));
+                f.PutArray(_topValues.AsSpan(0, rows));
+                f.Send(FrameKind.TopK);
                 break;
             }
             case FrameKind.ReadNormed:

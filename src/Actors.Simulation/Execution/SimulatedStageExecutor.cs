@@ -82,15 +82,7 @@ public sealed class SimulatedStageExecutor : IStageExecutor, ITimedStage
         batch.Validate(Kv, VocabSize);
         int need = ((IStageExecutor)this).OutputLength(batch);
         if (output.Length < need) throw new ArgumentException($"output holds {output.Length} floats; this step writes {need}", nameof(output));
-        if (!IsFirst && hiddenIn.Length < batch.TokenCount * HiddenSize)
-            throw new ArgumentException($"hidden input holds {hiddenIn.Length} floats; {batch.TokenCount} tokens need {batch.TokenCount * HiddenSize}", nameof(hiddenIn));
-
-        for (int t = 0; t < batch.TokenCount; t++)
-        {
-            var (token, position) = Identity(batch, hiddenIn, t);
-            int block = batch.Slots[t] / Kv.BlockSize;
-            _blockSignature[block] = DeterministicRandom.Mix(_blockSignature[block], DeterministicRandom.Mix((ulong)token, (ulong)position));
-        }
+        WriteKv(batch, hiddenIn);
 
         if (IsLast)
         {
@@ -110,7 +102,48 @@ public sealed class SimulatedStageExecutor : IStageExecutor, ITimedStage
                 output[t * HiddenSize + 1] = position;
             }
         }
+        Book(batch);
+    }
 
+    /// <summary>The last stage offers top-k rows (the argmax a GPU runs where the logits are).</summary>
+    public int MaxLogitTopK => IsLast ? Math.Min(64, VocabSize) : 0;
+
+    /// <summary>
+    /// As <see cref="Forward"/> on the last stage, but each row's top-k of the synthetic logits, computed from the
+    /// few ids they set instead of writing and scanning the row. Costed as <see cref="Forward"/>: the model's head
+    /// writes its logits on the device either way (the cost model does not book the copy of logits to the host).
+    /// </summary>
+    public void ForwardTopK(StepBatch batch, ReadOnlySpan<float> hiddenIn, int k, Span<int> indices, Span<float> values)
+    {
+        if (!IsLast) throw new InvalidOperationException($"{Layers} is not the last stage; only the last stage has logits");
+        if (k < 1 || k > MaxLogitTopK) throw new ArgumentOutOfRangeException(nameof(k), k, $"k must be in 1..{MaxLogitTopK}");
+        batch.Validate(Kv, VocabSize);
+        if (indices.Length < batch.LogitCount * k || values.Length < batch.LogitCount * k)
+            throw new ArgumentException($"indices and values need {batch.LogitCount * k} entries each");
+        WriteKv(batch, hiddenIn);
+        for (int i = 0; i < batch.LogitCount; i++)
+        {
+            var (token, position) = Identity(batch, hiddenIn, batch.LogitTokens[i]);
+            Output.WriteTopK(token, position, VocabSize, k, indices.Slice(i * k, k), values.Slice(i * k, k));
+        }
+        Book(batch);
+    }
+
+    /// <summary>Checks the incoming hidden rows and mixes every token into its KV block's signature.</summary>
+    private void WriteKv(StepBatch batch, ReadOnlySpan<float> hiddenIn)
+    {
+        if (!IsFirst && hiddenIn.Length < batch.TokenCount * HiddenSize)
+            throw new ArgumentException($"hidden input holds {hiddenIn.Length} floats; {batch.TokenCount} tokens need {batch.TokenCount * HiddenSize}", nameof(hiddenIn));
+        for (int t = 0; t < batch.TokenCount; t++)
+        {
+            var (token, position) = Identity(batch, hiddenIn, t);
+            int block = batch.Slots[t] / Kv.BlockSize;
+            _blockSignature[block] = DeterministicRandom.Mix(_blockSignature[block], DeterministicRandom.Mix((ulong)token, (ulong)position));
+        }
+    }
+
+    private void Book(StepBatch batch)
+    {
         LastStepCost = CostModel.StageStep(Model, Weights, Layers, IsFirst, IsLast, BatchShape.From(batch), Device, TensorParallel, TensorLink);
         LastStepSeconds = LastStepCost.TotalSeconds;
         TotalSeconds += LastStepSeconds;

@@ -17,14 +17,14 @@ public sealed record SimulatedModeResult(string Mode, double VirtualSeconds, lon
 public static class SimulatedBench
 {
     public static async Task<SimulatedModeResult> RunAsync(string mode, ModelShape model, WeightFormat format, Planning.Topology topology,
-        int pipeline, int replicas, IReadOnlyList<(int Prompt, int Output)> requests, int concurrency, CancellationToken cancel = default)
+        int pipeline, int replicas, IReadOnlyList<(int Prompt, int Output)> requests, int concurrency, CancellationToken cancel = default, bool topKSampling = true)
     {
         switch (mode)
         {
             case "continuous":
-                return From(mode, await SimulatedServing.RunAsync(model, format, topology, pipeline, replicas, AllAtZero(requests), maxRunningSequences: concurrency, cancel: cancel));
+                return From(mode, await SimulatedServing.RunAsync(model, format, topology, pipeline, replicas, AllAtZero(requests), maxRunningSequences: concurrency, cancel: cancel, topKSampling: topKSampling));
             case "sequential":
-                return From(mode, await SimulatedServing.RunAsync(model, format, topology, pipeline, replicas, AllAtZero(requests), maxRunningSequences: 1, cancel: cancel));
+                return From(mode, await SimulatedServing.RunAsync(model, format, topology, pipeline, replicas, AllAtZero(requests), maxRunningSequences: 1, cancel: cancel, topKSampling: topKSampling));
             case "static":
             {
                 double seconds = 0, wall = 0, runtimeCpu = 0;
@@ -34,7 +34,7 @@ public static class SimulatedBench
                 for (int i = 0; i < requests.Count; i += concurrency)
                 {
                     var batch = AllAtZero(requests.Skip(i).Take(concurrency).ToList());
-                    var r = await SimulatedServing.RunAsync(model, format, topology, pipeline, replicas, batch, maxRunningSequences: concurrency, cancel: cancel);
+                    var r = await SimulatedServing.RunAsync(model, format, topology, pipeline, replicas, batch, maxRunningSequences: concurrency, cancel: cancel, topKSampling: topKSampling);
                     seconds += r.VirtualSeconds; // the next batch starts when this one's slowest member is done
                     tokens += r.GeneratedTokens;
                     preemptions += r.Preemptions;

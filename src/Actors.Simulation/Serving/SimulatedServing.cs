@@ -54,7 +54,8 @@ public sealed record SimulationResult(
 public static class SimulatedServing
 {
     public static async Task<SimulationResult> RunAsync(ModelShape model, WeightFormat format, Planning.Topology topology, int pipeline, int replicas,
-        IReadOnlyList<SimulatedRequest> workload, int maxBatchedTokens = 2048, int maxRunningSequences = 256, CancellationToken cancel = default)
+        IReadOnlyList<SimulatedRequest> workload, int maxBatchedTokens = 2048, int maxRunningSequences = 256, CancellationToken cancel = default,
+        bool topKSampling = true)
     {
         int gpus = pipeline * replicas;
         if (gpus > topology.GpuCount)
@@ -65,7 +66,8 @@ public static class SimulatedServing
         {
             [DeviceKind.Simulated] = o => new SimulatedDevice(o.Id, topology.Gpu) { WeightFormatOverride = format },
         };
-        var config = ConfigurationFactory.ParseString(Hocon(model, format, topology, pipeline, replicas, maxBatchedTokens, maxRunningSequences));
+        var config = ConfigurationFactory.ParseString(Hocon(model, format, topology, pipeline, replicas, maxBatchedTokens, maxRunningSequences)
+            + $"\nactors-runtime.top-k-sampling = {(topKSampling ? "on" : "off")}");
         var setup = new RuntimeSetup { Model = shape, Tokenizer = tokenizer, DeviceFactories = factories };
         var system = ActorSystem.Create("simulation", BootstrapSetup.Create().WithConfig(config).And(setup));
         try

@@ -132,6 +132,26 @@ public sealed class CrossNodePipelineTests
     }
 
     [Fact]
+    public async Task A_remote_last_stage_sends_each_greedy_rows_best_token_back_instead_of_its_logits()
+    {
+        var requests = ClusterHarness.Requests(4, 12, seed: 1709);
+        var reference = await TwoNodePipeline.Reference(requests);
+        var back = new Dictionary<bool, TransferTotals>();
+        foreach (bool topK in new[] { false, true })
+        {
+            await using var nodes = new TwoNodePipeline();
+            var runtime = nodes.StartRuntime(remoteFirst: false, $"actors-runtime.top-k-sampling = {(topK ? "on" : "off")}");
+            var results = await Task.WhenAll(requests.Select(r => TwoNodePipeline.Run(runtime, r))).WaitAsync(TimeSpan.FromSeconds(60));
+            for (int i = 0; i < requests.Count; i++) Assert.Equal(reference[i].Tokens, results[i].Tokens);
+            back[topK] = runtime.Transfers.ByPair[("cpu:1", "local")];
+        }
+        long rows = requests.Sum(r => (long)r.MaxTokens!.Value), vocab = ClusterHarness.Model.Vocab;
+        Assert.True(back[false].Bytes >= 4 * vocab * rows, $"whole rows: {back[false].Bytes} bytes back for {rows} rows of {vocab} logits");
+        // A frame per step: 8 bytes of header, 8 of remote seconds, two array lengths, then 8 bytes per row (id and value).
+        Assert.True(back[true].Bytes <= 24 * back[true].Count + 8 * rows, $"top-k: {back[true].Bytes} bytes back in {back[true].Count} steps for {rows} rows");
+    }
+
+    [Fact]
     public async Task Logprobs_across_two_nodes_are_within_1e5_of_one_device()
     {
         var requests = Requests(3, 12, seed: 1702);

@@ -45,6 +45,17 @@ public sealed class SimulatedServingTests
     }
 
     [Fact]
+    public async Task Greedy_steps_from_the_last_stages_top_k_give_the_virtual_times_of_whole_logits()
+    {
+        var workload = Enumerable.Range(0, 8).Select(i => new SimulatedRequest(16 + 5 * i, 6 + i, 0)).ToList();
+        var logits = await SimulatedServing.RunAsync(Models.Model("llama-2-7b"), Models.Format("Q4_0"), Planning.Topology.Parse(Hw, "2x rtx-3090"), 2, 1, workload, topKSampling: false);
+        var topK = await SimulatedServing.RunAsync(Models.Model("llama-2-7b"), Models.Format("Q4_0"), Planning.Topology.Parse(Hw, "2x rtx-3090"), 2, 1, workload, topKSampling: true);
+        Assert.Equal(logits.GeneratedTokens, topK.GeneratedTokens);
+        Assert.Equal(logits.VirtualSeconds, topK.VirtualSeconds, 9);
+        Assert.Equal(logits.TtftMs, topK.TtftMs);
+    }
+
+    [Fact]
     public async Task The_same_workload_gives_the_same_result()
     {
         var workload = Enumerable.Range(0, 12).Select(i => new SimulatedRequest(16 + 7 * i, 10 + i, i * 0.05)).ToList();
