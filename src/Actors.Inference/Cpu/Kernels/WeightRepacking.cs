@@ -23,7 +23,7 @@ public static class WeightRepacking
     /// earlier single-accumulator fold moved llama.cpp-quantized Q4_K_M test files past the parity tolerance.
     /// </summary>
     // Every type that has a repacked layout.
-    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K };
+    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K };
 
     /// <summary>
     /// Types repacked when a stage loads: $ACTORS_CPU_REPACK as a comma list (e.g. "Q8_0,Q4_K,Q6_K"), else <see cref="DefaultTypes"/>.
@@ -58,6 +58,7 @@ public static class WeightRepacking
         GgmlType.Q8_0 => RepackedQ8_0.IsSupported,
         GgmlType.Q4_K => RepackedQ4_K.IsSupported,
         GgmlType.Q6_K => RepackedQ6_K.IsSupported,
+        GgmlType.Q5_K => RepackedQ5_K.IsSupported,
         GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.IsSupported,
         GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.IsSupported,
         _ => false,
@@ -77,6 +78,7 @@ public static class WeightRepacking
                 GgmlType.Q8_0 => RepackedQ8_0.Create(w),
                 GgmlType.Q4_K => RepackedQ4_K.Create(w),
                 GgmlType.Q6_K => RepackedQ6_K.Create(w),
+                GgmlType.Q5_K => RepackedQ5_K.Create(w),
                 GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.Create(w),
                 GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.Create(w),
                 _ => null,
