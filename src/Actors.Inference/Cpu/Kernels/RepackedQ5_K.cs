@@ -152,7 +152,7 @@ internal sealed class RepackedQ5_K : RepackedWeights
         (((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))) + summs;
 
     /// <summary>Blocks ahead that the tiles prefetch (a block is 46 cache lines).</summary>
-    private const int PrefetchBlocks = 2;
+    private const int PrefetchBlocks = 4;
 
     protected override int Tile1PrefetchBytes => PrefetchBlocks * BlockBytes;
 
