@@ -45,7 +45,7 @@ internal sealed class RepackedQ5_K : RepackedWeights
     // Fully optimized from the first call: a model's load runs this once per matrix, too few calls for tiering
     // to promote it, and tier-0 vector code is ten times slower.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static RepackedQ5_K? Create(WeightMatrix w)
+    public static unsafe RepackedQ5_K? Create(WeightMatrix w)
     {
         if (w.Type != GgmlType.Q5_K) throw new ArgumentException($"{w} is not Q5_K", nameof(w));
         int blocks = w.Cols / 256;
@@ -56,13 +56,17 @@ internal sealed class RepackedQ5_K : RepackedWeights
         for (int g = 0; g < r.Groups; g++)
         {
             int rows = Math.Min(GroupRows, w.Rows - g * GroupRows);
-            ref byte src = ref MemoryMarshal.GetReference(w.RowSpan(g * GroupRows, rows));
+            var span = w.RowSpan(g * GroupRows, rows);
+            ref byte src = ref MemoryMarshal.GetReference(span);
             ref byte dst = ref r.Group(g);
+            fixed (byte* pinned = span) // Header reads through a pointer
             for (int b = 0; b < blocks; b++)
             {
                 ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
                 ref byte sb0 = ref Unsafe.Add(ref src, b * SourceBlockBytes);
-                for (int row = 0; row < GroupRows; row++)
+                if (rows == GroupRows && Avx512Vbmi.IsSupported)
+                    RepackedQ4_K.Header(pinned + b * SourceBlockBytes, rb, ref blk);
+                else for (int row = 0; row < GroupRows; row++)
                 {
                     // Padding rows: d, dmin, every scale, min and value 0, so they add exactly zero.
                     bool pad = row >= rows;
