@@ -173,19 +173,34 @@ internal sealed class RepackedQ5_K : RepackedWeights
         Sse.Prefetch0(p + 320);
     }
 
-    /// <summary>Lane k of the 16 rows for one token: Σ_j sc_j·(columns 32j + 4k..32j + 4k + 3 of q·x).</summary>
+    /// <summary>The 8 value vectors of step k for the 16 rows: chunk c's low-nibble (sub-block 2c) and high-nibble (2c + 1) values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Unpack(ref byte step, out Vector512<byte> lo0, out Vector512<byte> hi0, out Vector512<byte> lo1, out Vector512<byte> hi1,
+        out Vector512<byte> lo2, out Vector512<byte> hi2, out Vector512<byte> lo3, out Vector512<byte> hi3)
+    {
+        var h = Vector512.LoadUnsafe(ref step);
+        Values(Vector512.LoadUnsafe(ref step, 64), h, 0, out lo0, out hi0);
+        Values(Vector512.LoadUnsafe(ref step, 128), h, 1, out lo1, out hi1);
+        Values(Vector512.LoadUnsafe(ref step, 192), h, 2, out lo2, out hi2);
+        Values(Vector512.LoadUnsafe(ref step, 256), h, 3, out lo3, out hi3);
+    }
+
+    /// <summary>Lane k of the 16 rows for one token from step k's values: Σ_j sc_j·(columns 32j + 4k..32j + 4k + 3 of q·x), x at column 4k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Lane(ref Vector512<short> sc, ref sbyte x,
+        Vector512<byte> lo0, Vector512<byte> hi0, Vector512<byte> lo1, Vector512<byte> hi1,
+        Vector512<byte> lo2, Vector512<byte> hi2, Vector512<byte> lo3, Vector512<byte> hi3) =>
+        ((Scaled(lo0, X4(ref x, 0), sc) + Scaled(hi0, X4(ref x, 32), Unsafe.Add(ref sc, 1)))
+         + (Scaled(lo1, X4(ref x, 64), Unsafe.Add(ref sc, 2)) + Scaled(hi1, X4(ref x, 96), Unsafe.Add(ref sc, 3))))
+        + ((Scaled(lo2, X4(ref x, 128), Unsafe.Add(ref sc, 4)) + Scaled(hi2, X4(ref x, 160), Unsafe.Add(ref sc, 5)))
+         + (Scaled(lo3, X4(ref x, 192), Unsafe.Add(ref sc, 6)) + Scaled(hi3, X4(ref x, 224), Unsafe.Add(ref sc, 7))));
+
+    /// <summary>Lane k with its step unpacked here (one token).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> Lane(ref byte step, ref Vector512<short> sc, ref sbyte x)
     {
-        var h = Vector512.LoadUnsafe(ref step);
-        Values(Vector512.LoadUnsafe(ref step, 64), h, 0, out var lo0, out var hi0);
-        Values(Vector512.LoadUnsafe(ref step, 128), h, 1, out var lo1, out var hi1);
-        Values(Vector512.LoadUnsafe(ref step, 192), h, 2, out var lo2, out var hi2);
-        Values(Vector512.LoadUnsafe(ref step, 256), h, 3, out var lo3, out var hi3);
-        return ((Scaled(lo0, X4(ref x, 0), sc) + Scaled(hi0, X4(ref x, 32), Unsafe.Add(ref sc, 1)))
-              + (Scaled(lo1, X4(ref x, 64), Unsafe.Add(ref sc, 2)) + Scaled(hi1, X4(ref x, 96), Unsafe.Add(ref sc, 3))))
-             + ((Scaled(lo2, X4(ref x, 128), Unsafe.Add(ref sc, 4)) + Scaled(hi2, X4(ref x, 160), Unsafe.Add(ref sc, 5)))
-              + (Scaled(lo3, X4(ref x, 192), Unsafe.Add(ref sc, 6)) + Scaled(hi3, X4(ref x, 224), Unsafe.Add(ref sc, 7))));
+        Unpack(ref step, out var lo0, out var hi0, out var lo1, out var hi1, out var lo2, out var hi2, out var lo3, out var hi3);
+        return Lane(ref sc, ref x, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -265,20 +280,12 @@ internal sealed class RepackedQ5_K : RepackedWeights
             for (int k = 0; k < 8; k++)
             {
                 Prefetch(ref ahead, 6 * k);
-                var h = Vector512.LoadUnsafe(ref step);
-                Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                for (int c = 0; c < 4; c++)
-                {
-                    // One unpack of the chunk feeds the four tokens.
-                    Values(Vector512.LoadUnsafe(ref step, (nuint)(64 + 64 * c)), h, c, out var lo, out var hi);
-                    var sl = Unsafe.Add(ref scales, 2 * c);
-                    var sh = Unsafe.Add(ref scales, 2 * c + 1);
-                    int o = 64 * c;
-                    s0 += Scaled(lo, X4(ref x, o), sl) + Scaled(hi, X4(ref x, o + 32), sh);
-                    s1 += Scaled(lo, X4(ref x, (int)cols + o), sl) + Scaled(hi, X4(ref x, (int)cols + o + 32), sh);
-                    s2 += Scaled(lo, X4(ref x, 2 * (int)cols + o), sl) + Scaled(hi, X4(ref x, 2 * (int)cols + o + 32), sh);
-                    s3 += Scaled(lo, X4(ref x, 3 * (int)cols + o), sl) + Scaled(hi, X4(ref x, 3 * (int)cols + o + 32), sh);
-                }
+                // One unpack of the step feeds the four tokens.
+                Unpack(ref step, out var lo0, out var hi0, out var lo1, out var hi1, out var lo2, out var hi2, out var lo3, out var hi3);
+                var s0 = Lane(ref scales, ref x, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
+                var s1 = Lane(ref scales, ref Unsafe.Add(ref x, cols), lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
+                var s2 = Lane(ref scales, ref Unsafe.Add(ref x, 2 * cols), lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
+                var s3 = Lane(ref scales, ref Unsafe.Add(ref x, 3 * cols), lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
                 l = Fold(l, ddx0, s0);
                 Unsafe.Add(ref l, 8) = Fold(Unsafe.Add(ref l, 8), ddx1, s1);
                 Unsafe.Add(ref l, 16) = Fold(Unsafe.Add(ref l, 16), ddx2, s2);
