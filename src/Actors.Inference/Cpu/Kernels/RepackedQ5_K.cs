@@ -98,7 +98,8 @@ internal sealed class RepackedQ5_K : RepackedWeights
         return r;
     }
 
-    // GF(2) affine matrices (gf2p8affineqb): output bit i takes the input bits named by byte 7 − i; these put qh bit b at bit 4, nothing else.
+    /// <summary>A GF(2) affine matrix (gf2p8affineqb: output bit i takes the input bits named by byte 7 − i) putting qh bit <paramref name="b"/> at bit 4, nothing else.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> HighBit(int b) => Vector512.Create((ulong)(1 << b) << 24).AsByte();
 
     /// <summary>(a &amp; c) | b, one vpternlogd.</summary>
