@@ -21,7 +21,7 @@ public static class WeightRepacking
     /// bit-identical to their row kernels (llama.cpp's order). Q4_K folds each block's integer sums into f32 as ggml's repacked q4_K GEMM does (a separate
     /// accumulator for the mins, subtracted at the end), which llama.cpp itself runs for Q4_K on AVX2 and up; the
     /// earlier single-accumulator fold moved llama.cpp-quantized Q4_K_M test files past the parity tolerance.
-    /// Q5_K's tile (<see cref="RepackedQ5_K"/>): ~3x its row kernel at one token in cache, ~1.6x from DRAM, ~3x for many,
+    /// Q5_K's tile (<see cref="RepackedQ5_K"/>): ~1.9x its row kernel at one token in cache, ~1.7x from DRAM, ~2.3x for many,
     /// bit-identical to it (llama.cpp's AVX2 vec_dot order).
     /// </summary>
     // Every type that has a repacked layout.
