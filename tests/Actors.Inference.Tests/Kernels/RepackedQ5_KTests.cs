@@ -98,4 +98,28 @@ public class RepackedQ5_KTests
         }
         AssertExact(bytes, rows, cols, KernelTestData.Gaussian(tokens * cols, 11), tokens, "single high bits");
     }
+
+    [Fact]
+    public void Repacked_Q5_K_sums_batch_order_tokens_as_its_row_kernel_does()
+    {
+        // A prompt's tokens come flagged for llama.cpp's batch order; Q5_K has one order (its vec_dot) for both,
+        // so the flagged tokens, consecutive or not, equal the row kernel's under the same flags bit for bit.
+        if (!WeightRepacking.Supports(GgmlType.Q5_K)) return;
+        const int rows = 41, cols = 256 * 3, tokens = 11;
+        var (w, _) = KernelTestData.Weight(GgmlType.Q5_K, rows, cols, 5);
+        var bytes = w.RowSpan(0, rows).ToArray();
+        var repacked = new WeightMatrix("w", GgmlType.Q5_K, rows, cols, TensorSource.FromArray(bytes.ToArray()));
+        var rowWise = new WeightMatrix("w", GgmlType.Q5_K, rows, cols, TensorSource.FromArray(bytes));
+        Assert.True(WeightRepacking.TryRepack(repacked), "Q5_K was not repacked");
+        var x = KernelTestData.Gaussian(tokens * cols, 6);
+        var act = new PreparedActivations();
+        MatMul.Prepare(GgmlType.Q5_K, x, tokens, cols, act, KernelPath.Avx512);
+        act.SetTokenOrder(Enumerable.Range(0, tokens).Select(t => t % 3 != 2).ToArray());
+        var y = new float[tokens * rows];
+        var yRow = new float[tokens * rows];
+        MatMul.Compute(repacked, act, tokens, y, rows, 0, rows, KernelPath.Avx512);
+        MatMul.Compute(rowWise, act, tokens, yRow, rows, 0, rows, KernelPath.Avx512);
+        for (int i = 0; i < y.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(yRow[i]), $"token {i / rows} row {i % rows}: {y[i]:R}, row kernel {yRow[i]:R}");
+    }
 }
