@@ -152,6 +152,7 @@ internal static class RepackedDecodeBenchmark
 
     private static byte[] Weights(GgmlType type, int rows, int cols, int rb)
     {
+        if (!ReferenceQuantizer.CanQuantize(type)) return KernelBenchmark.RandomWeights(type, rows, cols, 1); // ggml's quantizer
         var rng = new Random(1);
         var bytes = new byte[(long)rows * rb];
         var row = new float[cols];

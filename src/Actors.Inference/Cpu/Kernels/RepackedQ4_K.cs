@@ -110,37 +110,48 @@ internal sealed partial class RepackedQ4_K : RepackedWeights
     internal static unsafe void FullGroup(ReadOnlySpan<byte> src, int rb, int blocks, ref byte dst)
     {
         var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * rb;
-        var low6 = Vector512.Create(0x3F3F3F3Fu);
-        var low4 = Vector512.Create(0x0F0F0F0Fu);
-        var top2 = Vector512.Create(0x30303030u);
         fixed (byte* p = src)
         {
             for (int b = 0; b < blocks; b++)
             {
                 ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
                 byte* q = p + b * SourceBlockBytes;
-                for (int row = 0; row < GroupRows; row++)
-                {
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb)));
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb + 2)));
-                }
-                // QuantMath.UnpackQ4KScales on 16 rows: lane r holds row r's word.
-                var u0 = Gather16(q + 4, rowOffsets, rb);
-                var u1 = Gather16(q + 8, rowOffsets, rb);
-                var u2 = Gather16(q + 12, rowOffsets, rb);
-                var scLo = u0 & low6;
-                var scHi = (u2 & low4) | ((u0 >> 2) & top2);
-                var mnLo = u1 & low6;
-                var mnHi = ((u2 >> 4) & low4) | ((u1 >> 2) & top2);
-                Avx512Vbmi.PermuteVar64x8(scLo.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 128));
-                Avx512Vbmi.PermuteVar64x8(scHi.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 192));
-                Avx512Vbmi.PermuteVar64x8(mnLo.AsByte(), TransposePairs).StoreUnsafe(ref Unsafe.Add(ref blk, 256));
-                Avx512Vbmi.PermuteVar64x8(mnHi.AsByte(), TransposePairs).StoreUnsafe(ref Unsafe.Add(ref blk, 320));
+                Header(q, rb, ref blk);
                 // Step k = 8c + s of the nibbles: bytes 16 + 4k.. of each row's block.
                 for (int k = 0; k < 32; k++)
                     Gather16(q + 16 + 4 * k, rowOffsets, rb).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, Nibbles + 64 * k)));
             }
         }
+    }
+
+    /// <summary>
+    /// Bytes 0..383 of a block (d, dmin, scales, mins) for 16 whole rows, <paramref name="q"/> at the first row's
+    /// block; Q5_K's tile shares this header (its source blocks start as Q4_K's: d, dmin, 12 scale bytes).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void Header(byte* q, int rb, ref byte blk)
+    {
+        var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * rb;
+        var low6 = Vector512.Create(0x3F3F3F3Fu);
+        var low4 = Vector512.Create(0x0F0F0F0Fu);
+        var top2 = Vector512.Create(0x30303030u);
+        for (int row = 0; row < GroupRows; row++)
+        {
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb)));
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb + 2)));
+        }
+        // QuantMath.UnpackQ4KScales on 16 rows: lane r holds row r's word.
+        var u0 = Gather16(q + 4, rowOffsets, rb);
+        var u1 = Gather16(q + 8, rowOffsets, rb);
+        var u2 = Gather16(q + 12, rowOffsets, rb);
+        var scLo = u0 & low6;
+        var scHi = (u2 & low4) | ((u0 >> 2) & top2);
+        var mnLo = u1 & low6;
+        var mnHi = ((u2 >> 4) & low4) | ((u1 >> 2) & top2);
+        Avx512Vbmi.PermuteVar64x8(scLo.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 128));
+        Avx512Vbmi.PermuteVar64x8(scHi.AsByte(), TransposeBytes).StoreUnsafe(ref Unsafe.Add(ref blk, 192));
+        Avx512Vbmi.PermuteVar64x8(mnLo.AsByte(), TransposePairs).StoreUnsafe(ref Unsafe.Add(ref blk, 256));
+        Avx512Vbmi.PermuteVar64x8(mnHi.AsByte(), TransposePairs).StoreUnsafe(ref Unsafe.Add(ref blk, 320));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -95,7 +95,7 @@ internal sealed class RepackedQ6_K : RepackedWeights
 
     /// <summary>16 rows of 16 dwords in place into 16 columns (m[c] lane r = old m[r] lane c).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transpose(ref Rows16 m)
+    internal static void Transpose(ref Rows16 m)
     {
         Unsafe.SkipInit(out Rows16 t);
         for (int i = 0; i < 16; i += 2)
@@ -127,7 +127,7 @@ internal sealed class RepackedQ6_K : RepackedWeights
     }
 
     [InlineArray(16)]
-    private struct Rows16 { private Vector512<int> _e; }
+    internal struct Rows16 { private Vector512<int> _e; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<sbyte> X4(ref sbyte x, int offset) => Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();

@@ -23,9 +23,11 @@ public static class WeightRepacking
     /// earlier single-accumulator fold moved llama.cpp-quantized Q4_K_M test files past the parity tolerance.
     /// Q3_K (also repacked): its tile is 1.9-6x its row kernel (best of 31; medians 1.6-3.5x) at one token, from DRAM too, and
     /// many, bit-identical to it (llama.cpp's eight-lane order).
+    /// Q5_K's tile (<see cref="RepackedQ5_K"/>): ~1.9x its row kernel at one token in cache, ~1.7x from DRAM, ~2.3x for many,
+    /// bit-identical to it (llama.cpp's AVX2 vec_dot order).
     /// </summary>
     // Every type that has a repacked layout.
-    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q3_K };
+    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q5_K };
 
     /// <summary>
     /// Types repacked when a stage loads: $ACTORS_CPU_REPACK as a comma list (e.g. "Q8_0,Q4_K,Q6_K"), else <see cref="DefaultTypes"/>.
@@ -61,6 +63,7 @@ public static class WeightRepacking
         GgmlType.Q4_K => RepackedQ4_K.IsSupported,
         GgmlType.Q6_K => RepackedQ6_K.IsSupported,
         GgmlType.Q3_K => RepackedQ3_K.IsSupported,
+        GgmlType.Q5_K => RepackedQ5_K.IsSupported,
         GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.IsSupported,
         GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.IsSupported,
         _ => false,
@@ -81,6 +84,7 @@ public static class WeightRepacking
                 GgmlType.Q4_K => RepackedQ4_K.Create(w),
                 GgmlType.Q6_K => RepackedQ6_K.Create(w),
                 GgmlType.Q3_K => RepackedQ3_K.Create(w),
+                GgmlType.Q5_K => RepackedQ5_K.Create(w),
                 GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.Create(w),
                 GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.Create(w),
                 _ => null,
