@@ -60,6 +60,7 @@ public static class WeightRepacking
         GgmlType.Q6_K => RepackedQ6_K.IsSupported,
         GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.IsSupported,
         GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.IsSupported,
+        GgmlType.IQ4_XS => RepackedIQ4_XS.IsSupported,
         _ => false,
     };
 
@@ -79,6 +80,7 @@ public static class WeightRepacking
                 GgmlType.Q6_K => RepackedQ6_K.Create(w),
                 GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.Create(w),
                 GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.Create(w),
+                GgmlType.IQ4_XS => RepackedIQ4_XS.Create(w),
                 _ => null,
             };
             w.Repacked = r;
