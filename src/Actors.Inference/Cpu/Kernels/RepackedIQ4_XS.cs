@@ -89,6 +89,10 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
     private static readonly Vector256<sbyte> Levels = Vector256.Create(Vector128.Create(
         (sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113));
 
+    /// <summary>|level|, for vpshufb.</summary>
+    private static readonly Vector256<sbyte> Magnitudes = Vector256.Create(Vector128.Create(
+        (sbyte)127, 104, 83, 65, 49, 35, 22, 10, 1, 13, 25, 38, 53, 69, 89, 113));
+
     /// <summary>Byte s_i of a broadcast qword into the high byte of both words of dword i (low bytes zero): vpsraw 8 then gives (s_i, s_i) as int16.</summary>
     private static readonly Vector256<sbyte> ScaleSpread = Vector256.Create(
         -1, 0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3,
@@ -188,6 +192,7 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
         ref float d0 = ref QuantMath.Scales(a, t0);
         var sc = stackalloc Vector256<short>[16];
         float* acc = stackalloc float[4 * 128];
+        var magnitudes = Magnitudes;
         float* e = stackalloc float[64];
         new Span<float>(acc, 4 * 128).Clear();
         var mask = Vector256.Create((byte)0x0F);
@@ -213,10 +218,12 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
                     for (int ib = 0; ib < 8; ib++)
                     {
                         var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, Nibbles + 64 * (4 * ib + s) + 32 * half));
-                        var ql = Avx2.Shuffle(levels, (v & mask).AsSByte());
-                        var qh = Avx2.Shuffle(levels, ((v.AsUInt16() >> 4).AsByte() & mask).AsSByte());
-                        var ml = Avx2.Abs(ql);
-                        var mh = Avx2.Abs(qh);
+                        var il = (v & mask).AsSByte();
+                        var ih = ((v.AsUInt16() >> 4).AsByte() & mask).AsSByte();
+                        var ql = Avx2.Shuffle(levels, il);
+                        var qh = Avx2.Shuffle(levels, ih);
+                        var ml = Avx2.Shuffle(magnitudes, il).AsByte();
+                        var mh = Avx2.Shuffle(magnitudes, ih).AsByte();
                         var scale = sc[2 * ib + half];
                         int o = 32 * ib + 4 * s;
                         la = Madd(la, ml, ql, X4(ref xa, o), scale); ha = Madd(ha, mh, qh, X4(ref xa, o + 16), scale);
