@@ -17,8 +17,9 @@ namespace Actors.Inference.Cpu.Kernels;
 /// <list type="bullet">
 /// <item>0..63: d of the 16 rows (f32, widened from f16 here);</item>
 /// <item>64..191: the sub-block scales ls − 32 as int8, sub-block ib at 64 + 16·ib + row;</item>
-/// <item>192..: nibbles, step j = 4·ib + s at 192 + 64·j: bytes 4s..4s+3 of sub-block ib's 16 bytes for rows
-/// 0..15 (low nibbles: elements 4s..4s+3 of the sub-block, high nibbles: 16+4s..16+4s+3).</item>
+/// <item>192..: nibbles, step (s, ib) at 192 + 64·(8s + ib): bytes 4s..4s+3 of sub-block ib's 16 bytes for rows
+/// 0..15 (low nibbles: elements 4s..4s+3 of the sub-block, high nibbles: 16+4s..16+4s+3). The tiles read them
+/// in that order, s after s, so a block streams front to back.</item>
 /// </list>
 /// 2240 bytes per 16 × 256 block against the file's 2176. The float work per (row, token) is the row kernel's
 /// (<see cref="SuperBlockKernel{T}"/> with <see cref="IQ4_XSDecoder"/>, llama.cpp's AVX2 vec_dot, which its AVX-512
@@ -37,6 +38,11 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
     public int Blocks { get; }
 
     public static bool IsSupported => RepackedQ8_0.IsSupported;
+
+    /// <summary>How far ahead <see cref="Tile1"/> prefetches its own stream: three blocks, as <see cref="RepackedQ4_K"/> does.</summary>
+    private const int PrefetchBytes = 3 * BlockBytes;
+
+    protected override int Tile1PrefetchBytes => PrefetchBytes;
 
     private RepackedIQ4_XS(int rows, int blocks) : base(rows, blocks * BlockBytes) => Blocks = blocks;
 
@@ -79,8 +85,9 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
                     int ls = ((sb[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4);
                     Unsafe.Add(ref blk, ScaleBytes + 16 * ib + row) = (byte)(sbyte)(ls - 32);
                 }
-                for (int j = 0; j < 32; j++)
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 64 * j + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(8 + 4 * j)));
+                for (int ib = 0; ib < 8; ib++)
+                    for (int st = 0; st < 4; st++)
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, Nibbles + 64 * (8 * st + ib) + 4 * row), MemoryMarshal.Read<uint>(sb.Slice(8 + 16 * ib + 4 * st)));
             }
         }
     }
@@ -111,6 +118,15 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
             var q = Vector256.Create(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref blk, ScaleBytes + 8 * i))).AsSByte();
             sc[i] = Avx2.ShiftRightArithmetic(Avx2.Shuffle(q, spread).AsInt16(), 8);
         }
+    }
+
+    /// <summary>Nine cache lines from a quarter-block boundary (a quarter is 8.75 lines); a prefetch never faults past the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchQuarter(ref byte at)
+    {
+        byte* p = (byte*)Unsafe.AsPointer(ref at);
+        Sse.Prefetch0(p); Sse.Prefetch0(p + 64); Sse.Prefetch0(p + 128); Sse.Prefetch0(p + 192); Sse.Prefetch0(p + 256);
+        Sse.Prefetch0(p + 320); Sse.Prefetch0(p + 384); Sse.Prefetch0(p + 448); Sse.Prefetch0(p + 512);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -148,11 +164,12 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
             var e = Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)) * Vector512.Create(Unsafe.Add(ref d0, b));
             for (int s = 0; s < 4; s++)
             {
+                PrefetchQuarter(ref Unsafe.Add(ref blk, PrefetchBytes + BlockBytes / 4 * s));
                 // Lane s (low nibbles) and lane 4 + s (high nibbles) of rows 0..7 and 8..15.
                 Vector256<int> l0 = default, l1 = default, h0 = default, h1 = default;
                 for (int ib = 0; ib < 8; ib++)
                 {
-                    ref byte q = ref Unsafe.Add(ref blk, Nibbles + 64 * (4 * ib + s));
+                    ref byte q = ref Unsafe.Add(ref blk, Nibbles + 64 * (8 * s + ib));
                     var v0 = Vector256.LoadUnsafe(ref q);
                     var v1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref q, 32));
                     var xl = X4(ref x, 32 * ib + 4 * s);
@@ -217,7 +234,7 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
                     Vector256<int> la = default, lb = default, lc = default, ld = default, ha = default, hb = default, hc = default, hd = default;
                     for (int ib = 0; ib < 8; ib++)
                     {
-                        var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, Nibbles + 64 * (4 * ib + s) + 32 * half));
+                        var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, Nibbles + 64 * (8 * s + ib) + 32 * half));
                         var il = (v & mask).AsSByte();
                         var ih = ((v.AsUInt16() >> 4).AsByte() & mask).AsSByte();
                         var ql = Avx2.Shuffle(levels, il);
