@@ -88,4 +88,25 @@ public class RepackedIQ4_XSTests
         for (int i = 0; i < x.Length; i++) x[i] = i % 7 == 3 ? 2.5f : -2.5f;
         AssertExact(bytes, rows, cols, x, tokens, "extremes");
     }
+
+    [Fact]
+    public void Whole_groups_repack_to_the_same_bytes_as_the_value_by_value_copy()
+    {
+        if (Skip) return;
+        var rng = new Random(31);
+        foreach (int blocks in new[] { 1, 4, 11 })
+        {
+            // Arbitrary bytes: every scale bit pattern and every half, NaN and subnormals included.
+            int rb = blocks * BlockBytes;
+            var src = new byte[16 * rb];
+            rng.NextBytes(src);
+            var expected = new byte[blocks * RepackedIQ4_XS.BlockBytes];
+            var actual = new byte[blocks * RepackedIQ4_XS.BlockBytes];
+            rng.NextBytes(actual); // stale bytes must all be overwritten
+            RepackedIQ4_XS.CopyGroup(src, rb, 16, blocks, ref expected[0]);
+            RepackedIQ4_XS.FullGroup(src, rb, blocks, ref actual[0]);
+            for (int i = 0; i < expected.Length; i++)
+                if (expected[i] != actual[i]) Assert.Fail($"{blocks} blocks: byte {i} (block {i / RepackedIQ4_XS.BlockBytes}, offset {i % RepackedIQ4_XS.BlockBytes}) is {actual[i]}, expected {expected[i]}");
+        }
+    }
 }

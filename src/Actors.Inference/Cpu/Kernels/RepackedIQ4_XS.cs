@@ -56,14 +56,16 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
         for (int g = 0; g < r.Groups; g++)
         {
             int rows = Math.Min(GroupRows, w.Rows - g * GroupRows);
-            CopyGroup(w.RowSpan(g * GroupRows, rows), rb, rows, blocks, ref r.Group(g));
+            var src = w.RowSpan(g * GroupRows, rows);
+            if (rows == GroupRows) FullGroup(src, rb, blocks, ref r.Group(g));
+            else CopyGroup(src, rb, rows, blocks, ref r.Group(g));
         }
         return r;
     }
 
     /// <summary>A group of <paramref name="rows"/> ≤ 16 rows, value by value; rows past the end get d = 0, scale 0 and nibbles 0 (they add exactly zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once at load: tier-0 code would be many times slower
-    private static void CopyGroup(ReadOnlySpan<byte> src, int rb, int rows, int blocks, ref byte dst)
+    internal static void CopyGroup(ReadOnlySpan<byte> src, int rb, int rows, int blocks, ref byte dst)
     {
         for (int b = 0; b < blocks; b++)
         {
@@ -91,6 +93,42 @@ internal sealed class RepackedIQ4_XS : RepackedWeights
             }
         }
     }
+
+    /// <summary>
+    /// A whole group of 16 rows, as <see cref="CopyGroup"/> writes it (tested byte for byte): each 4-byte step of the
+    /// nibbles is two 8-row gathers, the scales of a sub-block are unpacked for all 16 rows at once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once at load: tier-0 code would be many times slower
+    internal static unsafe void FullGroup(ReadOnlySpan<byte> src, int rb, int blocks, ref byte dst)
+    {
+        if (src.Length < GroupRows * rb) throw new ArgumentException("a full group needs 16 rows", nameof(src));
+        var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * rb;
+        fixed (byte* p = src)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
+                byte* q = p + b * SourceBlockBytes;
+                for (int row = 0; row < GroupRows; row++)
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(q + row * rb)));
+                // Lane r: row r's scales_h (low 16 bits of the word at 2) and scales_l (the word at 4).
+                var sh = Gather16(q + 2, rowOffsets, rb);
+                var sl = Gather16(q + 4, rowOffsets, rb);
+                for (int ib = 0; ib < 8; ib++)
+                {
+                    var ls = ((sl >> (4 * ib)) & Vector512.Create(15u)) | (((sh >> (2 * ib)) & Vector512.Create(3u)) << 4);
+                    Avx512F.ConvertToVector128Byte(ls - Vector512.Create(32u)).StoreUnsafe(ref Unsafe.Add(ref blk, ScaleBytes + 16 * ib));
+                }
+                for (int ib = 0; ib < 8; ib++)
+                    for (int st = 0; st < 4; st++)
+                        Gather16(q + 8 + 16 * ib + 4 * st, rowOffsets, rb).StoreUnsafe(ref Unsafe.As<byte, uint>(ref Unsafe.Add(ref blk, Nibbles + 64 * (8 * st + ib))));
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<uint> Gather16(byte* at, Vector256<int> rowOffsets, int rb) => Vector512.Create(
+        Avx2.GatherVector256((int*)at, rowOffsets, 1), Avx2.GatherVector256((int*)(at + 8 * rb), rowOffsets, 1)).AsUInt32();
 
     /// <summary>ggml's kvalues_iq4nl in both 128-bit lanes, for vpshufb.</summary>
     private static readonly Vector256<sbyte> Levels = Vector256.Create(Vector128.Create(
