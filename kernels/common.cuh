@@ -22,7 +22,7 @@ typedef unsigned long long u64;
 #define NEG_INF (__uint_as_float(0xff800000u))
 #define FULL_MASK 0xffffffffu
 
-// ggml type ids (ggml.h)
+// ggml type ids (ggml.h); those of the group types are in ggml_groups.cuh
 #define GGML_F32 0
 #define GGML_F16 1
 #define GGML_Q4_0 2
@@ -99,6 +99,9 @@ static_assert(sizeof(block_q4_0) == 18, "block_q4_0 is 18 bytes");
 static_assert(sizeof(block_q4_K) == 144, "block_q4_K is 144 bytes");
 static_assert(sizeof(block_q6_K) == 210, "block_q6_K is 210 bytes");
 
+// Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K and IQ4_XS: decoded eight values at a time.
+#include "ggml_groups.cuh"
+
 // The six-bit scale and min of sub-block j (0..7) of a Q4_K block (ggml's get_scale_min_k4).
 __device__ __forceinline__ void scale_min_k4(int j, const u8* q, int& sc, int& m)
 {
@@ -119,6 +122,7 @@ __device__ __forceinline__ void scale_min_k4(int j, const u8* q, int& sc, int& m
 template <int TYPE>
 __device__ __forceinline__ float dequant_element(const u8* row, int e)
 {
+    if constexpr (group_block_elements(TYPE) != 0) return group_element<TYPE>(row, e);
     if (TYPE == GGML_F32) return ((const float*)row)[e];
     if (TYPE == GGML_F16) return f16_to_f32(((const u16*)row)[e]);
     if (TYPE == GGML_BF16) return bf16_to_f32(((const u16*)row)[e]);

@@ -1,7 +1,7 @@
 // embedding.cu: embedding gather. For every token t and element e:
 //     out[t, e] = dequant(table row tokens[t])[e]
-// The table is a ggml weight of n_rows rows, each row_bytes long (F32, F16, BF16, Q8_0, Q4_0,
-// Q4_K or Q6_K blocks, decoded exactly as ggml does). Ids outside [0, n_rows) give a row of NaN,
+// The table is a ggml weight of n_rows rows, each row_bytes long (F32, F16, BF16 or any quantized
+// type of common.cuh's dequant_element, decoded exactly as ggml does). Ids outside [0, n_rows) give a row of NaN,
 // so a bad id is loud rather than silently wrong (the host validates ids before launching).
 // The F32 entry doubles as a row gather of activations (e.g. the logit rows of the last stage).
 //
@@ -45,3 +45,11 @@ extern "C" __global__ void embedding_q8_0(const EmbeddingParams p) { embedding_r
 extern "C" __global__ void embedding_q4_0(const EmbeddingParams p) { embedding_rows<GGML_Q4_0>(p); }
 extern "C" __global__ void embedding_q4_k(const EmbeddingParams p) { embedding_rows<GGML_Q4_K>(p); }
 extern "C" __global__ void embedding_q6_k(const EmbeddingParams p) { embedding_rows<GGML_Q6_K>(p); }
+extern "C" __global__ void embedding_q4_1(const EmbeddingParams p) { embedding_rows<GGML_Q4_1>(p); }
+extern "C" __global__ void embedding_q5_0(const EmbeddingParams p) { embedding_rows<GGML_Q5_0>(p); }
+extern "C" __global__ void embedding_q5_1(const EmbeddingParams p) { embedding_rows<GGML_Q5_1>(p); }
+extern "C" __global__ void embedding_iq4_nl(const EmbeddingParams p) { embedding_rows<GGML_IQ4_NL>(p); }
+extern "C" __global__ void embedding_q2_k(const EmbeddingParams p) { embedding_rows<GGML_Q2_K>(p); }
+extern "C" __global__ void embedding_q3_k(const EmbeddingParams p) { embedding_rows<GGML_Q3_K>(p); }
+extern "C" __global__ void embedding_q5_k(const EmbeddingParams p) { embedding_rows<GGML_Q5_K>(p); }
+extern "C" __global__ void embedding_iq4_xs(const EmbeddingParams p) { embedding_rows<GGML_IQ4_XS>(p); }

@@ -1,7 +1,7 @@
 // matvec.cu: matrix-vector products for decode-sized batches, reading ggml weight blocks in place.
 //     y[t, r] = sum_k W[r, k] * x[t, k]      for t < n_tokens, r < rows
 // W is a GGUF 2-D weight (ne = [cols, rows]): rows of `cols` values stored as `row_bytes` bytes of
-// F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K blocks. x and y stay f32; each weight block is decoded
+// F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K or IQ4_XS blocks. x and y stay f32; each weight block is decoded
 // once per launch and applied to up to MV_TOKENS tokens, so a decode step of a few sequences reads
 // the weights once.
 //
@@ -11,8 +11,11 @@
 //                 vector loads, else one).
 //   Q8_0/Q4_0:    4 lanes per 32-value block (8 values each), 8 blocks per warp step.
 //   Q4_K/Q6_K:    8 lanes per 256-value super-block (32 values each), 4 blocks per warp step.
+//   the group types (ggml_groups.cuh): one lane per 8 consecutive values, 256 values per warp step
+//                 (8 blocks of 32 or one super-block).
 // Pointers:
-//   w   bytes [rows, row_bytes]   16-byte aligned (every allocation is; Q4_K rows are multiples of 144)
+//   w   bytes [rows, row_bytes]   16-byte aligned (every allocation is; Q4_K rows are multiples of 144);
+//                                 the group types load 8 quant bytes at once as their block size allows
 //   x   float [n_tokens, cols]
 //   y   float [n_tokens, rows]
 #include "common.cuh"
@@ -285,6 +288,32 @@ __device__ __forceinline__ void matvec_q6_k_impl(const MatvecParams& p)
     finish(p, sum, row, t0, nt);
 }
 
+// The group types: lane handles groups g = lane, lane + 32, ... (values 8g..8g+7 of the row), so the
+// warp reads 1 KiB of consecutive activations per step and each lane decodes its own block's scales.
+template <int TYPE>
+__device__ __forceinline__ void matvec_groups(const MatvecParams& p)
+{
+    const int lane = threadIdx.x & 31;
+    const int row = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    const int t0 = blockIdx.y * MV_TOKENS;
+    if (row >= p.rows || t0 >= p.n_tokens) return;
+    const int nt = min(MV_TOKENS, p.n_tokens - t0);
+    const float* x = p.x + (u64)t0 * p.cols;
+    const u8* w = p.w + (u64)row * p.row_bytes;
+    const int groups = p.cols / 8;
+    float sum[MV_TOKENS];
+#pragma unroll
+    for (int t = 0; t < MV_TOKENS; t++) sum[t] = 0.0f;
+
+    for (int g = lane; g < groups; g += 32)
+    {
+        float v[8];
+        decode8_row<TYPE>(w, g, v);
+        accumulate8(sum, v, x, p.cols, nt, 8 * g);
+    }
+    finish(p, sum, row, t0, nt);
+}
+
 extern "C" __global__ void matvec_f32(const MatvecParams p) { matvec_float<GGML_F32>(p); }
 extern "C" __global__ void matvec_f16(const MatvecParams p) { matvec_float<GGML_F16>(p); }
 extern "C" __global__ void matvec_bf16(const MatvecParams p) { matvec_float<GGML_BF16>(p); }
@@ -292,3 +321,11 @@ extern "C" __global__ void matvec_q8_0(const MatvecParams p) { matvec_q32<GGML_Q
 extern "C" __global__ void matvec_q4_0(const MatvecParams p) { matvec_q32<GGML_Q4_0>(p); }
 extern "C" __global__ void matvec_q4_k(const MatvecParams p) { matvec_q4_k_impl(p); }
 extern "C" __global__ void matvec_q6_k(const MatvecParams p) { matvec_q6_k_impl(p); }
+extern "C" __global__ void matvec_q4_1(const MatvecParams p) { matvec_groups<GGML_Q4_1>(p); }
+extern "C" __global__ void matvec_q5_0(const MatvecParams p) { matvec_groups<GGML_Q5_0>(p); }
+extern "C" __global__ void matvec_q5_1(const MatvecParams p) { matvec_groups<GGML_Q5_1>(p); }
+extern "C" __global__ void matvec_iq4_nl(const MatvecParams p) { matvec_groups<GGML_IQ4_NL>(p); }
+extern "C" __global__ void matvec_q2_k(const MatvecParams p) { matvec_groups<GGML_Q2_K>(p); }
+extern "C" __global__ void matvec_q3_k(const MatvecParams p) { matvec_groups<GGML_Q3_K>(p); }
+extern "C" __global__ void matvec_q5_k(const MatvecParams p) { matvec_groups<GGML_Q5_K>(p); }
+extern "C" __global__ void matvec_iq4_xs(const MatvecParams p) { matvec_groups<GGML_IQ4_XS>(p); }

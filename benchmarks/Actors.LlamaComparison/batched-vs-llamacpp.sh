@@ -19,6 +19,7 @@ L="dotnet benchmarks/Actors.LlamaComparison/bin/Release/net10.0/Actors.LlamaComp
 for t in Q4_K_M Q5_K_M IQ4_XS; do
   f="$DIR/$(echo $t | tr A-Z a-z)-118.gguf"; [ -f "$f" ] || $L quantize --from "$DIR/f16-118.gguf" --to "$f" --type $t
 done
+[ -f "$DIR/q3_k_m-118.gguf" ] || $L quantize --from "$DIR/f16-118.gguf" --to "$DIR/q3_k_m-118.gguf" --type Q3_K_M
 PP_MODELS=${PP_MODELS-"f16-21m q8-118 q4_k_m-118 q5_k_m-118 iq4_xs-118"}
 DECODE_MODELS=${DECODE_MODELS-"f16-21m q8-118"}
 ours() { # model streams prompt new [requests]

@@ -13,12 +13,7 @@ namespace Actors.Cuda.Tests;
 [Collection("gpu")]
 public class GpuOpTests
 {
-    private static int Cols(GgmlType type, int blocks) => type switch
-    {
-        GgmlType.Q4_K or GgmlType.Q6_K => 256 * blocks,
-        GgmlType.Q8_0 or GgmlType.Q4_0 => 32 * blocks,
-        _ => blocks,
-    };
+    private static int Cols(GgmlType type, int blocks) => GgmlTypeInfo.BlockSize(type) * blocks;
 
     public static TheoryData<GgmlType, int, int> EmbeddingCases()
     {

@@ -8,7 +8,7 @@ namespace Actors.Cuda.Tests;
 
 /// <summary>The CUDA stage executor against the plain reference forward pass, step after step.</summary>
 [Collection("gpu")]
-public class GpuStageTests
+public partial class GpuStageTests
 {
     private static LlamaModel Model(string type, int layers = 2) => LlamaModel.Open(SyntheticModelGenerator.EnsureCached(new SyntheticModelSpec
     {

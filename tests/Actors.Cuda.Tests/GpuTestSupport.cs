@@ -66,10 +66,12 @@ internal static class Reference
         int rowBytes = (int)GgmlTypeInfo.RowBytes(type, cols);
         var bytes = new byte[(long)rows * rowBytes];
         var values = new float[(long)rows * cols];
+        // Types without an encoder here (Q5_K, IQ4_XS, ...): every bit random except sane f16 scales.
+        bool encode = ReferenceQuantizer.CanQuantize(type);
+        if (!encode) RandomBlocks.Fill(type, bytes, (ulong)rng.NextInt64());
         for (int r = 0; r < rows; r++)
         {
-            var row = RandomFloats(rng, cols);
-            ReferenceQuantizer.Quantize(type, row, bytes.AsSpan(r * rowBytes, rowBytes));
+            if (encode) ReferenceQuantizer.Quantize(type, RandomFloats(rng, cols), bytes.AsSpan(r * rowBytes, rowBytes));
             ReferenceQuantizer.Dequantize(type, bytes.AsSpan(r * rowBytes, rowBytes), values.AsSpan(r * cols, cols));
         }
         return (bytes, values, rowBytes);

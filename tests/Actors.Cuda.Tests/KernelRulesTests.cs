@@ -22,6 +22,8 @@ public class KernelRulesTests
         Assert.Equal(new LaunchConfig(new Dim3(32, 4), new Dim3(128), 41088), LaunchShapes.AttentionPrefill(32, 4, 128));
         Assert.Equal(new LaunchConfig(new Dim3(1025, 2), new Dim3(128)), LaunchShapes.Matvec(4097, 9));
         Assert.Equal(new LaunchConfig(new Dim3(11008, 16), new Dim3(256)), LaunchShapes.Dequant(11008, 4096));
+        Assert.Equal(new LaunchConfig(new Dim3(11008, 2), new Dim3(256)), LaunchShapes.DequantGroups(11008, 4096));
+        Assert.Equal(new LaunchConfig(new Dim3(3, 1), new Dim3(256)), LaunchShapes.DequantGroups(3, 32));
         Assert.Equal(new LaunchConfig(new Dim3(2), new Dim3(1024)), LaunchShapes.Sample(2));
         Assert.Equal(new Dim3(4), LaunchShapes.Elementwise(1000).Grid);
         Assert.Equal(new Dim3(65535), LaunchShapes.Elementwise(100_000_000).Grid); // grid-stride beyond
@@ -120,8 +122,26 @@ public class KernelRulesTests
     [Fact]
     public void Unsupported_weight_types_are_named()
     {
-        var e = Assert.Throws<NotSupportedException>(() => KernelNames.Matvec(Actors.Inference.Gguf.GgmlType.Q5_K));
-        Assert.Contains("Q5_K", e.Message);
+        var e = Assert.Throws<NotSupportedException>(() => KernelNames.Matvec(Actors.Inference.Gguf.GgmlType.IQ2_XS));
+        Assert.Contains("IQ2_XS", e.Message);
+        Assert.Contains("Q5_K", e.Message); // the supported list
+    }
+
+    [Fact]
+    public void Group_type_ids_and_block_sizes_in_the_header_match_the_gguf_types()
+    {
+        string header = KernelSources.Embedded.Headers["ggml_groups.cuh"];
+        var groupTypes = KernelNames.WeightTypes.Where(KernelNames.DecodesInGroups).ToList();
+        Assert.Equal(8, groupTypes.Count);
+        foreach (var t in groupTypes)
+        {
+            string name = t.ToString();
+            var id = Regex.Match(header, $@"#define GGML_{name} (\d+)");
+            Assert.True(id.Success, $"ggml_groups.cuh has no GGML_{name}");
+            Assert.Equal((int)t, int.Parse(id.Groups[1].Value));
+            Assert.Contains($"decode8_{name.ToLowerInvariant()}(const u8* blk, int g, float v[8])", header);
+            Assert.Contains($"type == GGML_{name} ? {Actors.Inference.Gguf.GgmlTypeInfo.BlockBytes(t)}", header);
+        }
     }
 
     // ---- params structs: C (kernels/*.cu) and C# (KernelParams.cs) agree ---------------------------

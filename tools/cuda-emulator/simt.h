@@ -20,9 +20,11 @@ inline dim3 blockDim, gridDim;
 inline float* emu_dynamic_smem = nullptr;
 struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(16) uint4 { unsigned x, y, z, w; };
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
 #define __global__
 #define __launch_bounds__(...)
 #define __device__
+#define __host__
 #define __forceinline__ inline
 #define __shared__ static
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }

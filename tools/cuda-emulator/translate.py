@@ -18,6 +18,11 @@ for ptx, cpp in [('asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));', "f = emu_h2f
 if "asm(" in common:
     sys.exit("translate.py: common.cuh has inline PTX the emulator does not know")
 open(os.path.join(out, "common.cuh"), "w").write('#include "simt.h"\n' + common)
+# The other headers hold __host__ __device__ code whose device-only parts sit under #ifdef __CUDA_ARCH__,
+# which the emulator leaves undefined: they are used as they are.
+for name in sorted(os.listdir(src)):
+    if name.endswith(".cuh") and name != "common.cuh":
+        open(os.path.join(out, name), "w").write(open(os.path.join(src, name)).read())
 for name in sorted(os.listdir(src)):
     if not name.endswith(".cu"):
         continue

@@ -102,7 +102,8 @@ public sealed class CudaKernels : IDisposable
 
     /// <summary>Decodes [rows, cols] of <paramref name="type"/> to f16; with F32 it converts activations.</summary>
     public void DequantToF16(CudaStream stream, GgmlType type, ulong src, long rowBytes, int rows, int cols, ulong output) =>
-        Launch(KernelNames.DequantToF16(type), LaunchShapes.Dequant(rows, cols), stream, new DequantParams
+        Launch(KernelNames.DequantToF16(type),
+            KernelNames.DecodesInGroups(type) ? LaunchShapes.DequantGroups(rows, cols) : LaunchShapes.Dequant(rows, cols), stream, new DequantParams
         {
             Src = src, Out = output, RowBytes = rowBytes, Rows = rows, Cols = cols,
         });

@@ -12,6 +12,6 @@ public static class CudaWeightTypes
             if (Array.IndexOf(KernelNames.WeightTypes, m.Type) < 0)
                 throw new NotSupportedException(
                     $"{modelName}: tensor '{m.Name}' has type {m.Type}, which the CUDA backend has no kernels for " +
-                    $"(CUDA supports {string.Join(", ", KernelNames.WeightTypes)}; the CPU backend runs this file)");
+                    $"(CUDA supports {string.Join(", ", KernelNames.WeightTypes)})");
     }
 }

@@ -15,7 +15,15 @@ public static class KernelNames
         GgmlType.Q4_0 => "q4_0",
         GgmlType.Q4_K => "q4_k",
         GgmlType.Q6_K => "q6_k",
-        _ => throw new NotSupportedException($"the CUDA backend has no kernels for {type} (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)"),
+        GgmlType.Q4_1 => "q4_1",
+        GgmlType.Q5_0 => "q5_0",
+        GgmlType.Q5_1 => "q5_1",
+        GgmlType.IQ4_NL => "iq4_nl",
+        GgmlType.Q2_K => "q2_k",
+        GgmlType.Q3_K => "q3_k",
+        GgmlType.Q5_K => "q5_k",
+        GgmlType.IQ4_XS => "iq4_xs",
+        _ => throw new NotSupportedException($"the CUDA backend has no kernels for {type} (supported: {string.Join(", ", WeightTypes)})"),
     };
 
     public static string Embedding(GgmlType type) => "embedding_" + Suffix(type);
@@ -33,7 +41,18 @@ public static class KernelNames
     public const string RmsNorm = "rmsnorm_f32", Rope = "rope_norm_f32", SiluMul = "silu_mul_f32", ResidualAdd = "residual_add_f32",
         Argmax = "argmax_f32", TopK = "topk_f32";
 
-    public static readonly GgmlType[] WeightTypes = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+    public static readonly GgmlType[] WeightTypes =
+    [
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K,
+        GgmlType.Q5_K, GgmlType.Q3_K, GgmlType.Q2_K, GgmlType.IQ4_XS, GgmlType.IQ4_NL, GgmlType.Q5_0, GgmlType.Q4_1, GgmlType.Q5_1,
+    ];
+
+    /// <summary>
+    /// The types kernels/ggml_groups.cuh decodes eight values at a time: their matvec gives each lane 8
+    /// consecutive values and their dequantisation writes 8 values per thread (<see cref="LaunchShapes.DequantGroups"/>).
+    /// </summary>
+    public static bool DecodesInGroups(GgmlType type) => type is
+        GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.IQ4_NL or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q5_K or GgmlType.IQ4_XS;
 
     /// <summary>Every entry point the backend launches (a test checks each is defined in kernels/*.cu).</summary>
     public static IEnumerable<string> All()

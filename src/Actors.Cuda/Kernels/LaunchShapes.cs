@@ -69,6 +69,10 @@ public static class LaunchShapes
     public static LaunchConfig Dequant(int rows, int cols) =>
         new(new Dim3(X(rows, "rows"), Y(CeilDiv(cols, 256), "cols/256")), new Dim3(256));
 
+    /// <summary>dequant.cu for the group types: grid (rows, ceil(cols/2048)), block 256, 8 values per thread.</summary>
+    public static LaunchConfig DequantGroups(int rows, int cols) =>
+        new(new Dim3(X(rows, "rows"), Y(CeilDiv(cols, 8 * 256), "cols/2048")), new Dim3(256));
+
     /// <summary>sampling.cu: grid (rows), block 1024.</summary>
     public static LaunchConfig Sample(int rows) => new(new Dim3(X(rows, "rows")), new Dim3(SampleThreads));
 }

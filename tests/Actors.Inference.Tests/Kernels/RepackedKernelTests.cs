@@ -12,11 +12,11 @@ namespace Actors.Inference.Tests.Kernels;
 /// </summary>
 public class RepackedKernelTests
 {
-    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.IQ4_NL], [GgmlType.Q4_K], [GgmlType.Q6_K], [GgmlType.IQ4_XS]];
+    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.IQ4_NL], [GgmlType.Q4_K], [GgmlType.Q6_K], [GgmlType.Q3_K], [GgmlType.IQ4_XS]];
 
     private static int[] ColsFor(GgmlType type) => GgmlTypeInfo.BlockSize(type) == 32 ? [32, 96, 32 * 37, 4096] : [256, 256 * 5, 4096];
 
-    private static double Tolerance(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K ? 5e-5 : 2e-5;
+    private static double Tolerance(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q3_K ? 5e-5 : 2e-5;
 
     private static WeightMatrix Repacked(GgmlType type, int rows, int cols, ulong seed, out float[] deq)
     {
