@@ -23,7 +23,8 @@ internal static class RepackedVsRowBenchmark
         var shapes = (args.Length > 1 ? args[1] : "8192x1024,1024x2816,512x1024").Split(',')
             .Select(s => s.Split('x')).Select(p => (Rows: int.Parse(p[0]), Cols: int.Parse(p[1]))).ToArray();
         var tokenCounts = (args.Length > 2 ? args[2] : "1,4,64").Split(',').Select(int.Parse).ToArray();
-        Console.WriteLine($"# {type}: row kernel vs repacked, 1 thread, µs per product over 31 alternated rounds");
+        Console.WriteLine($"# {type}: row kernel vs repacked, 1 thread, µs per product over 31 alternated rounds" +
+                          (ThreadCpuClock.Requested ? " (the thread's CPU time: ACTORS_BENCH_CLOCK=thread)" : ""));
         Console.WriteLine("| rows x cols | tokens | row kernel µs (best / median) | repacked µs | row / repacked (best / median) | repacking: first call | best of 10 (1 thread) |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var (rows, cols) in shapes)
@@ -79,11 +80,13 @@ internal static class RepackedVsRowBenchmark
         MatMul.Prepare(type, x, tokens, cols, act);
         var y = new float[tokens * rows];
         int reps = (int)Math.Max(1, 2_000_000L / ((long)rows * cols / 256 * tokens));
+        bool cpuClock = ThreadCpuClock.Requested;
         double Time(WeightMatrix w)
         {
+            double t0 = cpuClock ? ThreadCpuClock.Now() : 0;
             var sw = Stopwatch.StartNew();
             for (int i = 0; i < reps; i++) MatMul.Compute(w, act, tokens, y, rows, 0, rows);
-            return sw.Elapsed.TotalSeconds * 1e6 / reps;
+            return (cpuClock ? ThreadCpuClock.Now() - t0 : sw.Elapsed.TotalSeconds) * 1e6 / reps;
         }
         var warm = Stopwatch.StartNew();
         while (warm.ElapsedMilliseconds < 400) { Time(plain); Time(repacked); }

@@ -12,7 +12,7 @@ namespace Actors.Inference.Tests.Kernels;
 /// </summary>
 public class RepackedKernelTests
 {
-    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.IQ4_NL], [GgmlType.Q4_K], [GgmlType.Q6_K], [GgmlType.Q3_K], [GgmlType.Q5_K]];
+    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.IQ4_NL], [GgmlType.Q4_K], [GgmlType.Q6_K], [GgmlType.Q3_K], [GgmlType.Q5_K], [GgmlType.IQ4_XS]];
 
     private static int[] ColsFor(GgmlType type) => GgmlTypeInfo.BlockSize(type) == 32 ? [32, 96, 32 * 37, 4096] : [256, 256 * 5, 4096];
 
