@@ -12,11 +12,12 @@ namespace Actors.Inference.Tests.Kernels;
 /// </summary>
 public class RepackedKernelTests
 {
-    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.IQ4_NL], [GgmlType.Q4_K], [GgmlType.Q6_K]];
+    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.IQ4_NL], [GgmlType.Q4_K], [GgmlType.Q6_K],
+        [GgmlType.Q4_1], [GgmlType.Q5_0], [GgmlType.Q5_1]];
 
     private static int[] ColsFor(GgmlType type) => GgmlTypeInfo.BlockSize(type) == 32 ? [32, 96, 32 * 37, 4096] : [256, 256 * 5, 4096];
 
-    private static double Tolerance(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K ? 5e-5 : 2e-5;
+    private static double Tolerance(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q4_1 or GgmlType.Q5_1 ? 5e-5 : 2e-5;
 
     private static WeightMatrix Repacked(GgmlType type, int rows, int cols, ulong seed, out float[] deq)
     {
@@ -47,6 +48,7 @@ public class RepackedKernelTests
                     var y = new float[tokens * stride];
                     MatMul.Compute(w, act, tokens, y, stride, 0, rows, KernelPath.Avx512);
                     var (yRef, mag) = KernelTestData.Reference(wd, KernelTestData.EffectiveActivations(act, x, tokens, cols), rows, cols, tokens);
+                    KernelTestData.AddMinRounding(type, w, act, yRef, rows, cols, tokens);
                     for (int t = 0; t < tokens; t++)
                         for (int r = 0; r < rows; r++)
                         {
@@ -135,6 +137,9 @@ public class RepackedKernelTests
     [Theory]
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.IQ4_NL)]
+    [InlineData(GgmlType.Q4_1)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
     public void Repacked_4_bit_blocks_equal_the_row_kernel_bit_for_bit_at_one_token_and_many(GgmlType type)
     {
         // Both run llama.cpp's order (one FMA per block per (row, token)), so every token's bits agree, in

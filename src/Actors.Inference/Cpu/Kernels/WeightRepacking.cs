@@ -23,7 +23,7 @@ public static class WeightRepacking
     /// earlier single-accumulator fold moved llama.cpp-quantized Q4_K_M test files past the parity tolerance.
     /// </summary>
     // Every type that has a repacked layout.
-    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K };
+    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1 };
 
     /// <summary>
     /// Types repacked when a stage loads: $ACTORS_CPU_REPACK as a comma list (e.g. "Q8_0,Q4_K,Q6_K"), else <see cref="DefaultTypes"/>.
@@ -60,6 +60,9 @@ public static class WeightRepacking
         GgmlType.Q6_K => RepackedQ6_K.IsSupported,
         GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.IsSupported,
         GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.IsSupported,
+        GgmlType.Q4_1 => RepackedBlock32<Q4_1Format>.IsSupported,
+        GgmlType.Q5_0 => RepackedBlock32<Q5_0Format>.IsSupported,
+        GgmlType.Q5_1 => RepackedBlock32<Q5_1Format>.IsSupported,
         _ => false,
     };
 
@@ -79,6 +82,9 @@ public static class WeightRepacking
                 GgmlType.Q6_K => RepackedQ6_K.Create(w),
                 GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.Create(w),
                 GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.Create(w),
+                GgmlType.Q4_1 => RepackedBlock32<Q4_1Format>.Create(w),
+                GgmlType.Q5_0 => RepackedBlock32<Q5_0Format>.Create(w),
+                GgmlType.Q5_1 => RepackedBlock32<Q5_1Format>.Create(w),
                 _ => null,
             };
             w.Repacked = r;
