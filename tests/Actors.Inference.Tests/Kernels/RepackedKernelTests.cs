@@ -190,6 +190,24 @@ public class RepackedKernelTests
     }
 
     [Fact]
+    public void Fifth_bits_spread_to_byte_c_with_elements_4s_plus_c_low_and_16_plus_4s_plus_c_high()
+    {
+        if (Skip(GgmlType.Q5_0)) return;
+        var rng = new Random(5);
+        for (int i = 0; i < 1000; i++)
+        {
+            uint qh = (uint)rng.NextInt64(0, 1L << 32);
+            uint spread = RepackedBlock32<Q5_0Format>.SpreadHighBits(qh);
+            for (int c = 0; c < 4; c++)
+                for (int s = 0; s < 4; s++)
+                {
+                    Assert.Equal((qh >> (4 * s + c)) & 1, (spread >> (8 * c + s)) & 1);
+                    Assert.Equal((qh >> (16 + 4 * s + c)) & 1, (spread >> (8 * c + 4 + s)) & 1);
+                }
+        }
+    }
+
+    [Fact]
     public void Activations_prepared_on_another_kernel_path_are_refused_by_repacked_weights()
     {
         if (Skip(GgmlType.Q8_0) || !KernelDispatch.IsSupported(KernelPath.Avx2)) return;

@@ -90,7 +90,7 @@ internal sealed class RepackedBlock32<T> : RepackedWeights where T : IBlock32For
     public int Blocks { get; }
 
     /// <summary>Whether this machine runs the repacked kernel (AVX-512 path with AVX-VNNI).</summary>
-    public static bool IsSupported => AvxVnni.IsSupported && KernelDispatch.Best == KernelPath.Avx512;
+    public static bool IsSupported => AvxVnni.IsSupported && Bmi2.IsSupported && KernelDispatch.Best == KernelPath.Avx512;
 
     private RepackedBlock32(int rows, int blocks) : base(rows, blocks * BlockBytes) => Blocks = blocks;
 
@@ -113,31 +113,34 @@ internal sealed class RepackedBlock32<T> : RepackedWeights where T : IBlock32For
     /// <summary>One group of <paramref name="rows"/> source rows into the layout; padding rows get d = m = 0 and zero quants.</summary>
     internal static void CopyGroup(ReadOnlySpan<byte> src, int rowBytes, int rows, int blocks, ref byte dst)
     {
+        ref byte s0 = ref MemoryMarshal.GetReference(src);
         for (int b = 0; b < blocks; b++)
         {
             ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
             for (int row = 0; row < GroupRows; row++)
             {
                 bool real = row < rows;
-                var sb = real ? src.Slice(row * rowBytes + b * T.SourceBlockBytes, T.SourceBlockBytes) : default;
-                Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), real ? F16(sb, 0) : 0f);
-                if (HasMin) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), real ? F16(sb, T.MinAt) : 0f);
+                ref byte sb = ref Unsafe.Add(ref s0, real ? (nint)row * rowBytes + (nint)b * T.SourceBlockBytes : 0);
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), real ? F16(ref sb) : 0f);
+                if (HasMin) Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), real ? F16(ref Unsafe.Add(ref sb, T.MinAt)) : 0f);
                 for (int s = 0; s < 4; s++)
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, QuantsOffset + 64 * s + 4 * row), real ? MemoryMarshal.Read<uint>(sb.Slice(T.QuantsAt + 4 * s)) : 0u);
-                if (!HasHighBits) continue;
-                uint qh = real ? MemoryMarshal.Read<uint>(sb.Slice(T.HighBitsAt)) : 0u;
-                for (int c = 0; c < 4; c++)
-                {
-                    int bits = 0;
-                    for (int s = 0; s < 4; s++)
-                        bits |= (int)((qh >> (4 * s + c)) & 1) << s | (int)((qh >> (16 + 4 * s + c)) & 1) << (4 + s);
-                    Unsafe.Add(ref blk, HighBitsOffset + 4 * row + c) = (byte)bits;
-                }
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, QuantsOffset + 64 * s + 4 * row), real ? Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref sb, T.QuantsAt + 4 * s)) : 0u);
+                if (HasHighBits)
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, HighBitsOffset + 4 * row), real ? SpreadHighBits(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref sb, T.HighBitsAt))) : 0u);
             }
         }
     }
 
-    private static float F16(ReadOnlySpan<byte> block, int at) => (float)BitConverter.UInt16BitsToHalf(MemoryMarshal.Read<ushort>(block.Slice(at)));
+    /// <summary>
+    /// A row's u32 of fifth bits (bit j: element j) as the four bytes of its step position c = 0..3: byte c holds
+    /// bits c, 4+c, 8+c, 12+c (elements 4s+c, s = 0..3) in bits 0..3 and 16+c, .., 28+c in bits 4..7.
+    /// </summary>
+    /// <remarks>Every AVX-512 machine (the only one that runs the tile) has BMI2.</remarks>
+    internal static uint SpreadHighBits(uint qh) =>
+        Bmi2.ParallelBitExtract(qh, 0x11111111u) | Bmi2.ParallelBitExtract(qh, 0x22222222u) << 8
+        | Bmi2.ParallelBitExtract(qh, 0x44444444u) << 16 | Bmi2.ParallelBitExtract(qh, 0x88888888u) << 24;
+
+    private static float F16(ref byte at) => HalfConversion.ToSingle(Unsafe.ReadUnaligned<ushort>(ref at));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> X4(ref sbyte x, nint offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
