@@ -142,8 +142,9 @@ public class RepackedKernelTests
     [InlineData(GgmlType.Q5_1)]
     public void Repacked_4_bit_blocks_equal_the_row_kernel_bit_for_bit_at_one_token_and_many(GgmlType type)
     {
-        // Both run llama.cpp's order (one FMA per block per (row, token)), so every token's bits agree, in
-        // one-token calls and in batches (4-token tiles, the single-token tail), over any row range.
+        // Both run llama.cpp's order (one FMA per block per (row, token); Q4_1, Q5_0, Q5_1: eight lanes of four
+        // values each, then the mins), so every token's bits agree, in one-token calls and in batches (4-token
+        // tiles, the single-token tail), over any row range.
         if (Skip(type)) return;
         foreach (int cols in new[] { 32, 96, 32 * 5, 32 * 37, 4096 })
             foreach (int rows in new[] { 5, 16, 83 })
