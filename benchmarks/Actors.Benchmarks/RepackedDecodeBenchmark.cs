@@ -150,16 +150,6 @@ internal static class RepackedDecodeBenchmark
         }
     }
 
-    private static byte[] Weights(GgmlType type, int rows, int cols, int rb)
-    {
-        var rng = new Random(1);
-        var bytes = new byte[(long)rows * rb];
-        var row = new float[cols];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int i = 0; i < cols; i++) row[i] = (float)(0.02 * (rng.NextDouble() + rng.NextDouble() + rng.NextDouble() - 1.5));
-            ReferenceQuantizer.Quantize(type, row, bytes.AsSpan(r * rb, rb));
-        }
-        return bytes;
-    }
+    // The same weights as before for the types ReferenceQuantizer encodes; ggml's quantizer for the others (Q5_0, IQ4_NL, ...).
+    private static byte[] Weights(GgmlType type, int rows, int cols, int rb) => KernelBenchmark.RandomWeights(type, rows, cols, 1);
 }
