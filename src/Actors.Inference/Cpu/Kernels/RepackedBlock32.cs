@@ -230,6 +230,16 @@ internal sealed class RepackedBlock32<T> : RepackedWeights where T : IBlock32For
         lane4 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(Join(Dp(oh, hi0, xh), Dp(oh, hi1, xh))), d, lane4);
     }
 
+    private const int PrefetchAhead = 8;
+
+    /// <summary>Prefetches the cache lines of one block (a hint: past the array's end is harmless).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchBlock(ref byte block)
+    {
+        byte* p = (byte*)Unsafe.AsPointer(ref block);
+        for (int o = 0; o < BlockBytes; o += 64) Sse.Prefetch0(p + o);
+    }
+
     /// <summary>
     /// Rows 0..15 × tokens t0..t0+3 into tile[k·16 + r], rows 0..7 then 8..15: each half's bytes are unpacked once for
     /// four tokens. Each (row, token)'s float operations are <see cref="Tile1"/>'s.
@@ -260,6 +270,9 @@ internal sealed class RepackedBlock32<T> : RepackedWeights where T : IBlock32For
         Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
         for (int b = 0; b < nb; b++)
         {
+            // The first half's pass brings the group in from DRAM: four tokens of work per line left the hardware
+            // prefetcher behind (a 4-token product from DRAM took 2-3x its time from L2).
+            if (half == 0) PrefetchBlock(ref Unsafe.Add(ref blk, PrefetchAhead * BlockBytes));
             var dw = Vector512.Create(Vector256.LoadUnsafe(ref Unsafe.As<byte, float>(ref blk)));
             var d0 = dw * Vector512.Create(dx);
             var d1 = dw * Vector512.Create(Unsafe.Add(ref dx, ds));
