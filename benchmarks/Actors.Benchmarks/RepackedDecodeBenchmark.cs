@@ -150,6 +150,6 @@ internal static class RepackedDecodeBenchmark
         }
     }
 
-    // The same bytes as before for the types ReferenceQuantizer encodes (same seed and values); ggml's quantizer for the others (IQ4_XS).
+    // The same weights as before for the types ReferenceQuantizer encodes; ggml's quantizer for the others (Q5_0, IQ4_NL, IQ4_XS, ...).
     private static byte[] Weights(GgmlType type, int rows, int cols, int rb) => KernelBenchmark.RandomWeights(type, rows, cols, 1);
 }

@@ -12,11 +12,12 @@ namespace Actors.Inference.Tests.Kernels;
 /// </summary>
 public class RepackedKernelTests
 {
-    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.IQ4_NL], [GgmlType.Q4_K], [GgmlType.Q6_K], [GgmlType.Q3_K], [GgmlType.Q5_K], [GgmlType.IQ4_XS]];
+    public static IEnumerable<object[]> Types() => [[GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.IQ4_NL], [GgmlType.Q4_K], [GgmlType.Q6_K], [GgmlType.Q3_K], [GgmlType.Q5_K], [GgmlType.IQ4_XS],
+        [GgmlType.Q4_1], [GgmlType.Q5_0], [GgmlType.Q5_1]];
 
     private static int[] ColsFor(GgmlType type) => GgmlTypeInfo.BlockSize(type) == 32 ? [32, 96, 32 * 37, 4096] : [256, 256 * 5, 4096];
 
-    private static double Tolerance(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q3_K or GgmlType.Q5_K ? 5e-5 : 2e-5;
+    private static double Tolerance(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q3_K or GgmlType.Q5_K or GgmlType.Q4_1 or GgmlType.Q5_1 ? 5e-5 : 2e-5;
 
     private static WeightMatrix Repacked(GgmlType type, int rows, int cols, ulong seed, out float[] deq)
     {
@@ -47,6 +48,7 @@ public class RepackedKernelTests
                     var y = new float[tokens * stride];
                     MatMul.Compute(w, act, tokens, y, stride, 0, rows, KernelPath.Avx512);
                     var (yRef, mag) = KernelTestData.Reference(wd, KernelTestData.EffectiveActivations(act, x, tokens, cols), rows, cols, tokens);
+                    KernelTestData.AddMinRounding(type, w, act, yRef, rows, cols, tokens);
                     for (int t = 0; t < tokens; t++)
                         for (int r = 0; r < rows; r++)
                         {
@@ -135,10 +137,14 @@ public class RepackedKernelTests
     [Theory]
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.IQ4_NL)]
+    [InlineData(GgmlType.Q4_1)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
     public void Repacked_4_bit_blocks_equal_the_row_kernel_bit_for_bit_at_one_token_and_many(GgmlType type)
     {
-        // Both run llama.cpp's order (one FMA per block per (row, token)), so every token's bits agree, in
-        // one-token calls and in batches (4-token tiles, the single-token tail), over any row range.
+        // Both run llama.cpp's order (one FMA per block per (row, token); Q4_1, Q5_0, Q5_1: eight lanes of four
+        // values each, then the mins), so every token's bits agree, in one-token calls and in batches (4-token
+        // tiles, the single-token tail), over any row range.
         if (Skip(type)) return;
         foreach (int cols in new[] { 32, 96, 32 * 5, 32 * 37, 4096 })
             foreach (int rows in new[] { 5, 16, 83 })
@@ -181,6 +187,24 @@ public class RepackedKernelTests
             RepackedQ4_K.FullGroup(src, rb, blocks, ref actual[0]);
             for (int i = 0; i < expected.Length; i++)
                 if (expected[i] != actual[i]) Assert.Fail($"{blocks} blocks: byte {i} (block {i / RepackedQ4_K.BlockBytes}, offset {i % RepackedQ4_K.BlockBytes}) is {actual[i]}, expected {expected[i]}");
+        }
+    }
+
+    [Fact]
+    public void Fifth_bits_spread_to_byte_c_with_elements_4s_plus_c_low_and_16_plus_4s_plus_c_high()
+    {
+        if (Skip(GgmlType.Q5_0)) return;
+        var rng = new Random(5);
+        for (int i = 0; i < 1000; i++)
+        {
+            uint qh = (uint)rng.NextInt64(0, 1L << 32);
+            uint spread = RepackedBlock32<Q5_0Format>.SpreadHighBits(qh);
+            for (int c = 0; c < 4; c++)
+                for (int s = 0; s < 4; s++)
+                {
+                    Assert.Equal((qh >> (4 * s + c)) & 1, (spread >> (8 * c + s)) & 1);
+                    Assert.Equal((qh >> (16 + 4 * s + c)) & 1, (spread >> (8 * c + 4 + s)) & 1);
+                }
         }
     }
 

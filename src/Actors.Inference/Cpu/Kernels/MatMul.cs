@@ -54,7 +54,7 @@ public static class MatMul
         act.SetShape(kind, weightType, tokens, cols, bs);
         path = KernelDispatch.Resolve(path); // quantized values do not depend on the path; Q4_0's storage order does
         act.QuadInterleaved = weightType == GgmlType.Q4_0 && path == KernelPath.Avx512;
-        act.HasRepackSums = path == KernelPath.Avx512 && (kind is ActivationKind.Q8_0 or ActivationKind.Q8_K);
+        act.HasRepackSums = path == KernelPath.Avx512 && (kind is ActivationKind.Q8_0 or ActivationKind.Q8_K or ActivationKind.Q8_1);
     }
 
     /// <summary>Converts tokens [t0, t1) of x [tokens, cols] into the form <see cref="PrepareShape(GgmlType, ReadOnlySpan{float}, int, int, PreparedActivations)"/> fixed.</summary>
@@ -81,6 +81,7 @@ public static class MatMul
                     ActivationQuantizer.QuantizeQ8_0(xt, act.Quants.Slice(t * cols, cols), act.Scales.Slice(t * ss, nb), act.ScaledSums.Slice(t * ss, nb));
                     // The AVX-512 path (the only one with repacked tiles) also wants the offset sums.
                     if (act.HasRepackSums && weightType == GgmlType.Q8_0) OffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * (cols / 4), cols / 4));
+                    if (act.HasRepackSums && weightType == GgmlType.Q5_0) OffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * (cols / 4), cols / 4), Q5_0Format.Offset);
                     if (act.HasRepackSums && weightType == GgmlType.Q4_0) BlockOffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * (cols / 4), nb), Q4_0Levels.Offset);
                     if (act.HasRepackSums && weightType == GgmlType.IQ4_NL) BlockOffsetSums(act.Quants.Slice(t * cols, cols), act.OffsetSums.Slice(t * (cols / 4), nb), IQ4_NLLevels.Offset);
                     if (act.QuadInterleaved) InterleaveQuads(act.Quants.Slice(t * cols, cols));
@@ -102,10 +103,10 @@ public static class MatMul
         }
     }
 
-    /// <summary>−128·Σq per four values (in element order): the repacked Q8_0 tile's offset correction, one per int lane.</summary>
-    private static void OffsetSums(ReadOnlySpan<sbyte> q, Span<int> sums)
+    /// <summary>−offset·Σq per four values (in element order): the repacked Q8_0 (128) and Q5_0 (16) tiles' offset correction, one per int lane.</summary>
+    private static void OffsetSums(ReadOnlySpan<sbyte> q, Span<int> sums, int offset = 128)
     {
-        for (int j = 0; j < sums.Length; j++) sums[j] = -128 * (q[4 * j] + q[4 * j + 1] + q[4 * j + 2] + q[4 * j + 3]);
+        for (int j = 0; j < sums.Length; j++) sums[j] = -offset * (q[4 * j] + q[4 * j + 1] + q[4 * j + 2] + q[4 * j + 3]);
     }
 
     /// <summary>−offset·Σq per 32-value block: the start of <see cref="RepackedNibbles{T}"/>'s lanes, whose weights carry +offset.</summary>

@@ -46,7 +46,8 @@ public sealed class PreparedActivations
 
     /// <summary>
     /// Q8_0 weights on the AVX-512 path: −128·Σq of values 4j..4j+3 of token t at [t·Cols/4 + j], the start of
-    /// each four-value integer lane of <see cref="RepackedQ8_0"/>, whose weights carry +128. Q4_0 / IQ4_NL weights:
+    /// each four-value integer lane of <see cref="RepackedQ8_0"/>, whose weights carry +128 (Q5_0 weights: −16·Σq, for
+    /// <see cref="RepackedBlock32{T}"/>, whose weights carry +16). Q4_0 / IQ4_NL weights:
     /// −8·Σq / −128·Σq of block b at [t·Cols/4 + b], the start of <see cref="RepackedNibbles{T}"/>'s lanes.
     /// </summary>
     internal readonly AlignedBuffer<int> OffsetSums = new();

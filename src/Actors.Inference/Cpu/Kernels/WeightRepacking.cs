@@ -15,20 +15,21 @@ public static class WeightRepacking
     public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK") is not ("0" or "off");
 
     /// <summary>
-    /// Q8_0, Q4_0, IQ4_NL, Q4_K, Q6_K and IQ4_XS (docs/benchmarks.md, "Repacked int8 tiles"): Q8_0's tile is 2.2-4x its row kernel,
-    /// Q4_K's ~1.3x, Q6_K's 1.06-1.4x at one token and ~1.45x for many, bit-identical to its row kernel (llama.cpp's
-    /// order); Q4_0's 3.2-3.6x at one token in cache, 1.7x from DRAM, ~5x for many, IQ4_NL's 3-6x and ~8x, both
-    /// bit-identical to their row kernels (llama.cpp's order); IQ4_XS's ~1.8x at one token (in cache and from DRAM), ~1.05x
-    /// for many, bit-identical to its row kernel (llama.cpp's AVX2 vec_dot order). Q4_K folds each block's integer sums into f32 as ggml's repacked q4_K GEMM does (a separate
-    /// accumulator for the mins, subtracted at the end), which llama.cpp itself runs for Q4_K on AVX2 and up; the
-    /// earlier single-accumulator fold moved llama.cpp-quantized Q4_K_M test files past the parity tolerance.
-    /// Q3_K (also repacked): its tile is 1.9-6x its row kernel (best of 31; medians 1.6-3.5x) at one token, from DRAM too, and
-    /// many, bit-identical to it (llama.cpp's eight-lane order).
-    /// Q5_K's tile (<see cref="RepackedQ5_K"/>): ~1.9x its row kernel at one token in cache, ~1.7x from DRAM, ~2.3x for many,
-    /// bit-identical to it (llama.cpp's AVX2 vec_dot order).
+    /// Every type with a repacked layout, each bit-identical to its row kernel (llama.cpp's order) in the one-token
+    /// and batch orders; figures are tile / row kernel (docs/benchmarks.md, "Repacked int8 tiles" and each type's section):
+    /// <list type="bullet">
+    /// <item>Q8_0 2.2-4x; Q4_0 3.2-3.6x at one token in cache, 1.7x from DRAM, ~5x for many; IQ4_NL 3-6x and ~8x.</item>
+    /// <item>Q4_1, Q5_0, Q5_1 (<see cref="RepackedBlock32{T}"/>): 3.7-4x at one token in cache, 1.7-2.1x from DRAM, 2.7-3.6x for many.</item>
+    /// <item>Q4_K ~1.3x: each block's integer sums fold into f32 as ggml's repacked q4_K GEMM does (a separate accumulator
+    /// for the mins, subtracted at the end), which llama.cpp itself runs for Q4_K on AVX2 and up.</item>
+    /// <item>Q5_K ~1.9x at one token in cache, ~1.7x from DRAM, ~2.3x for many; Q6_K 1.06-1.4x at one token, ~1.45x for many;
+    /// Q3_K 1.9-6x at one token (from DRAM too) and for many.</item>
+    /// <item>IQ4_XS ~1.8x at one token (in cache and from DRAM), ~1.1x for many.</item>
+    /// </list>
+    /// Q2_K, F16, BF16 and F32 stay on their row kernels.
     /// </summary>
     // Every type that has a repacked layout.
-    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q5_K, GgmlType.IQ4_XS };
+    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q5_K, GgmlType.IQ4_XS, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1 };
 
     /// <summary>
     /// Types repacked when a stage loads: $ACTORS_CPU_REPACK as a comma list (e.g. "Q8_0,Q4_K,Q6_K"), else <see cref="DefaultTypes"/>.
@@ -68,6 +69,9 @@ public static class WeightRepacking
         GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.IsSupported,
         GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.IsSupported,
         GgmlType.IQ4_XS => RepackedIQ4_XS.IsSupported,
+        GgmlType.Q4_1 => RepackedBlock32<Q4_1Format>.IsSupported,
+        GgmlType.Q5_0 => RepackedBlock32<Q5_0Format>.IsSupported,
+        GgmlType.Q5_1 => RepackedBlock32<Q5_1Format>.IsSupported,
         _ => false,
     };
 
@@ -90,6 +94,9 @@ public static class WeightRepacking
                 GgmlType.Q4_0 => RepackedNibbles<Q4_0Levels>.Create(w),
                 GgmlType.IQ4_NL => RepackedNibbles<IQ4_NLLevels>.Create(w),
                 GgmlType.IQ4_XS => RepackedIQ4_XS.Create(w),
+                GgmlType.Q4_1 => RepackedBlock32<Q4_1Format>.Create(w),
+                GgmlType.Q5_0 => RepackedBlock32<Q5_0Format>.Create(w),
+                GgmlType.Q5_1 => RepackedBlock32<Q5_1Format>.Create(w),
                 _ => null,
             };
             w.Repacked = r;
