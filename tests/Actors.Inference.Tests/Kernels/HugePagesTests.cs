@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Actors.Inference.Cpu.Kernels;
 using Actors.Inference.Gguf;
 using Actors.Inference.Model;
@@ -7,13 +8,25 @@ using Xunit;
 namespace Actors.Inference.Tests.Kernels;
 
 /// <summary>
-/// Repacked weights of at least one huge page start on a 2 MiB boundary and ask the kernel for transparent huge
-/// pages (a one-token decode streams them all every token; 4 KiB pages cost a TLB miss every 4 KiB).
+/// With ACTORS_CPU_HUGEPAGES=1, repacked weights of at least one huge page start on a 2 MiB boundary and ask the
+/// kernel for transparent huge pages (a one-token decode streams them all every token).
 /// </summary>
 public class HugePagesTests
 {
     [Fact]
-    public void A_large_repacked_copy_starts_on_a_huge_page_and_is_advised_for_huge_pages()
+    public void Advising_marks_the_whole_huge_pages_of_a_range_for_huge_pages()
+    {
+        if (!OperatingSystem.IsLinux() || !File.Exists("/sys/kernel/mm/transparent_hugepage/enabled")) return; // no THP here
+        var array = GC.AllocateUninitializedArray<byte>(3 * HugePages.Size, pinned: true);
+        HugePages.Advise(ref array[0], array.Length);
+        nint address = Marshal.UnsafeAddrOfPinnedArrayElement(array, 0);
+        nint inside = (address + HugePages.Size - 1) / HugePages.Size * HugePages.Size;
+        Assert.Contains("hg", VmFlags(inside));
+        GC.KeepAlive(array);
+    }
+
+    [Fact]
+    public void A_large_repacked_copy_starts_on_a_huge_page_when_huge_pages_are_on()
     {
         if (!RepackedQ8_0.IsSupported || !HugePages.Enabled) return;
         const int rows = 2048, cols = 2048; // 4.5 MiB repacked
@@ -24,12 +37,9 @@ public class HugePagesTests
             BitConverter.TryWriteBytes(bytes.AsSpan(b), BitConverter.HalfToUInt16Bits((Half)(random.NextSingle() * 0.01f + 0.001f)));
             random.NextBytes(bytes.AsSpan(b + 2, 32));
         }
-        var w = new WeightMatrix("w", GgmlType.Q8_0, rows, cols, TensorSource.FromArray(bytes));
-        var repacked = RepackedQ8_0.Create(w)!;
+        var repacked = RepackedQ8_0.Create(new WeightMatrix("w", GgmlType.Q8_0, rows, cols, TensorSource.FromArray(bytes)))!;
         Assert.Equal(0, repacked.Address % HugePages.Size);
-        if (!File.Exists("/sys/kernel/mm/transparent_hugepage/enabled")) return; // no THP in this kernel
-        var flags = VmFlags(repacked.Address);
-        Assert.Contains("hg", flags); // MADV_HUGEPAGE took effect on the mapping that holds the copy
+        Assert.Contains("hg", VmFlags(repacked.Address));
         GC.KeepAlive(repacked);
     }
 
