@@ -22,8 +22,8 @@ public static class LlmRuntimeHostingExtensions
         if (hocon.Length > 0) builder.AddHocon(hocon, HoconAddMode.Prepend);
         builder.AddHocon(RuntimeSettings.DefaultConfig(), HoconAddMode.Append);
         // Akka's scheduler ticks every 10 ms, timers due or not, waking two threads each time beside the
-        // device's compute threads; this one wakes only when a timer is due (the app's own HOCON still wins).
-        builder.AddHocon($"akka.scheduler.implementation = \"{typeof(Internal.DueTimeScheduler).AssemblyQualifiedName}\"", HoconAddMode.Append);
+        // device's compute threads; the runtime's timers are seconds long (the app's own HOCON still wins).
+        builder.AddHocon("akka.scheduler.tick-duration = 50ms", HoconAddMode.Append);
         if (setup != null) builder.AddSetup(setup);
         builder.WithActors((system, registry) => registry.Register<LlmRuntimeRouter>(LlmRuntime.Get(system).Router));
         return builder;

@@ -8,15 +8,15 @@ using Akka.Event;
 namespace Actors.Runtime.Internal;
 
 /// <summary>
-/// Akka's scheduler (timers, Ask timeouts, actor Timers), waking only when something is due. Akka's own
-/// <c>HashedWheelTimerScheduler</c> ticks every tick-duration whether or not a timer is due, and each tick
-/// wakes the .NET timer thread and a thread-pool worker (twice: its next <c>Task.Delay</c> re-arms the
-/// timer thread): about four context switches per tick, beside the device's compute threads, which on a
-/// two-core machine each preempt one of them mid-step and stall the other at the step's join
-/// (docs/benchmarks.md, "Akka's scheduler wakes only when a timer is due"). Here each scheduled item is a
-/// <see cref="Timer"/> of its own (the .NET timer queue keeps them in one native timer), so a decode whose
-/// only timer is the step watchdog wakes nothing between its ticks. Selected with
-/// <c>akka.scheduler.implementation = "Actors.Runtime.Internal.DueTimeScheduler, Actors.Runtime"</c>.
+/// Akka's scheduler (timers, Ask timeouts, actor Timers), waking only when something is due; opt-in with
+/// <c>akka.scheduler.implementation = "Actors.Runtime.Internal.DueTimeScheduler, Actors.Runtime"</c> in a config
+/// file. Akka's own <c>HashedWheelTimerScheduler</c> ticks every tick-duration whether or not a timer is due, and
+/// each tick wakes the .NET timer thread and a thread-pool worker (twice: its next <c>Task.Delay</c> re-arms the
+/// timer thread). Here each scheduled item is a <see cref="Timer"/> of its own (the .NET timer queue keeps them in
+/// one native timer), so a decode whose only timer is the step watchdog wakes nothing between its ticks: the bench
+/// process's other threads woke 20 times a second instead of 140. Not the default: on the loaded shared machine
+/// it was measured on, decode was slower with it in about half the runs, for reasons not found
+/// (docs/benchmarks.md, "Fresh-process decode").
 /// </summary>
 /// <remarks>
 /// Like Akka's scheduler, cancelled items never run, repeated items run until cancelled, and what is still

@@ -16,8 +16,6 @@ public static class RuntimeFixture
     public static Config Config(string extra = "", SyntheticModelSpec? spec = null) => ConfigurationFactory.ParseString($$"""
         akka.actor.serialize-messages = on
         akka.loglevel = WARNING
-        # as the CLI and the hosting extension configure it
-        akka.scheduler.implementation = "Actors.Runtime.Internal.DueTimeScheduler, Actors.Runtime"
         actors-runtime {
           model.path = "{{ModelPath(spec).Replace("\\", "/")}}"
           devices = [ { id = "cpu:0", kind = cpu, threads = 2 } ]
