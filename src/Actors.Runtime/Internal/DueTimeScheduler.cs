@@ -15,7 +15,7 @@ namespace Actors.Runtime.Internal;
 /// timer thread). Here each scheduled item is a <see cref="Timer"/> of its own (the .NET timer queue keeps them in
 /// one native timer), so a decode whose only timer is the step watchdog wakes nothing between its ticks: the bench
 /// process's other threads woke 20 times a second instead of 140. Not the default: on the loaded shared machine
-/// it was measured on, decode was slower with it in about half the runs, for reasons not found
+/// it was measured on, decode was slower with it in most runs (14 of 17 against 3 of 14), for reasons not found
 /// (docs/benchmarks.md, "Fresh-process decode").
 /// </summary>
 /// <remarks>
