@@ -35,11 +35,19 @@ internal abstract class RepackedWeights
         Rows = rows;
         Groups = (rows + GroupRows - 1) / GroupRows;
         GroupBytes = groupBytes;
-        _data = GC.AllocateUninitializedArray<byte>(checked((int)((long)Groups * groupBytes + 64)), pinned: true);
-        _offset = (int)((64 - Marshal.UnsafeAddrOfPinnedArrayElement(_data, 0) % 64) % 64);
+        long bytes = (long)Groups * groupBytes;
+        int align = Alignment(bytes);
+        _data = GC.AllocateUninitializedArray<byte>(checked((int)(bytes + align)), pinned: true);
+        _offset = (int)((align - Marshal.UnsafeAddrOfPinnedArrayElement(_data, 0) % align) % align);
+        if (align == HugePages.Size) HugePages.Advise(ref Group(0), bytes);
     }
 
-    /// <summary>Whether a repacked copy of <paramref name="rows"/> groups of <paramref name="groupBytes"/> fits one array.</summary>
+    /// <summary>
+    /// Where group 0 starts: on a 2 MiB boundary for a copy of at least one huge page (so all of it can sit on
+    /// huge pages; the slack is address space, never touched), else on a 64-byte one.
+    /// </summary>
+    private static int Alignment(long bytes) => HugePages.Enabled && bytes >= HugePages.Size ? HugePages.Size : 64;
+
     /// <summary>
     /// Value-by-value copy of one 16-row group of 32-value blocks (an f16 scale, then <paramref name="steps"/> dwords
     /// of quants) into the blocked layout Q8_0, Q4_0 and IQ4_NL share: each block's 16 scales as f32 at bytes 0..63,
@@ -68,9 +76,17 @@ internal abstract class RepackedWeights
         }
     }
 
-    protected static bool Fits(int rows, long groupBytes) => (long)((rows + GroupRows - 1) / GroupRows) * groupBytes + 64 <= Array.MaxLength;
+    /// <summary>Whether a repacked copy of <paramref name="rows"/> groups of <paramref name="groupBytes"/> fits one array.</summary>
+    protected static bool Fits(int rows, long groupBytes)
+    {
+        long bytes = (long)((rows + GroupRows - 1) / GroupRows) * groupBytes;
+        return bytes + Alignment(bytes) <= Array.MaxLength;
+    }
 
     protected ref byte Group(int g) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data), _offset + (nint)g * GroupBytes);
+
+    /// <summary>Where group 0 starts (the array is pinned).</summary>
+    internal unsafe nint Address => (nint)Unsafe.AsPointer(ref Group(0));
 
     /// <summary>Bytes the repacked copy holds.</summary>
     public long ByteSize => (long)Groups * GroupBytes;
