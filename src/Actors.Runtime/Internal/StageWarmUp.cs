@@ -50,7 +50,15 @@ internal static class StageWarmUp
         if (!stage.IsLast) return;
         var logits = output.AsSpan(0, vocab);
         // Greedy steps return each row's best token instead (actors-runtime.top-k-sampling): the decode again, that way.
-        if (stage.MaxLogitTopK > 0) stage.ForwardTopK(batch, stage.IsFirst ? ReadOnlySpan<float>.Empty : input.AsSpan(0, stage.HiddenSize), 1, new int[1], new float[1]);
+        if (stage.MaxLogitTopK > 0)
+        {
+            var greedy = new SequenceSampling(Protocol.SamplingOptions.Greedy, [1], vocab);
+            int k = LogitNeeds.ForStep([greedy.TopKThatDecides], stage.MaxLogitTopK);
+            int[] top = new int[k];
+            float[] topLogits = new float[k];
+            stage.ForwardTopK(batch, stage.IsFirst ? ReadOnlySpan<float>.Empty : input.AsSpan(0, stage.HiddenSize), k, top, topLogits);
+            greedy.SampleFromTopK(top, topLogits); // the stage actor's side of that path, compiled too
+        }
         new Sampler(SamplingParameters.Greedy, vocab).Sample(logits, []);
         new Sampler(new SamplingParameters { Temperature = 0.8f, TopP = 0.9f, TopK = 40, Seed = 1, LogProbs = true }, vocab).Sample(logits, [1, 2], out _);
     }
