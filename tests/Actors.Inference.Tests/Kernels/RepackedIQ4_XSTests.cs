@@ -17,40 +17,6 @@ public class RepackedIQ4_XSTests
 
     private static bool Skip => !WeightRepacking.Supports(GgmlType.IQ4_XS);
 
-    private static void AssertExact(byte[] bytes, int rows, int cols, float[] x, int tokens, string what)
-    {
-        var w = new WeightMatrix("w", GgmlType.IQ4_XS, rows, cols, TensorSource.FromArray(bytes.ToArray()));
-        var rowWise = new WeightMatrix("w", GgmlType.IQ4_XS, rows, cols, TensorSource.FromArray(bytes.ToArray()));
-        Assert.True(WeightRepacking.TryRepack(w), "IQ4_XS was not repacked");
-        Assert.IsType<RepackedIQ4_XS>(w.Repacked);
-        var act = new PreparedActivations();
-        MatMul.Prepare(GgmlType.IQ4_XS, x, tokens, cols, act, KernelPath.Avx512);
-        var yRow = new float[tokens * rows];
-        MatMul.Compute(rowWise, act, tokens, yRow, rows, 0, rows, KernelPath.Avx512);
-        // Row ranges that start and end inside groups, as the thread split may cut them.
-        int cut = Math.Min(rows, 7);
-        var y = new float[tokens * rows];
-        MatMul.Compute(w, act, tokens, y, rows, 0, cut, KernelPath.Avx512);
-        MatMul.Compute(w, act, tokens, y, rows, cut, rows, KernelPath.Avx512);
-        Compare(yRow, y, rows, tokens, $"{what}, one-token order");
-        // Batch-order flags (as the runtime sets for a prompt): IQ4_XS has one order, so nothing may change.
-        act.SetTokenOrder(Enumerable.Range(0, tokens).Select(t => t % 3 != 2).ToArray());
-        var yFlagged = new float[tokens * rows];
-        MatMul.Compute(w, act, tokens, yFlagged, rows, 0, rows, KernelPath.Avx512);
-        Compare(yRow, yFlagged, rows, tokens, $"{what}, batch-order flags");
-    }
-
-    private static void Compare(float[] expected, float[] actual, int rows, int tokens, string what)
-    {
-        for (int t = 0; t < tokens; t++)
-            for (int r = 0; r < rows; r++)
-            {
-                float e = expected[t * rows + r], a = actual[t * rows + r];
-                if (BitConverter.SingleToInt32Bits(e) != BitConverter.SingleToInt32Bits(a))
-                    Assert.Fail($"{what}: tokens {tokens} row {r} token {t}: {a:R}, row kernel {e:R}");
-            }
-    }
-
     [Theory]
     [InlineData(37, 256, 1)]
     [InlineData(5, 256 * 3, 1)]
@@ -63,7 +29,7 @@ public class RepackedIQ4_XSTests
         if (Skip) return;
         ulong seed = (ulong)(rows * 1000 + cols + tokens);
         var (w, _) = KernelTestData.Weight(GgmlType.IQ4_XS, rows, cols, seed);
-        AssertExact(w.RowSpan(0, rows).ToArray(), rows, cols, KernelTestData.Gaussian(tokens * cols, seed + 1), tokens, "random");
+        RowKernelExactness.AssertEqual(GgmlType.IQ4_XS, w.RowSpan(0, rows).ToArray(), rows, cols, KernelTestData.Gaussian(tokens * cols, seed + 1), tokens, "random");
     }
 
     [Fact]
@@ -86,7 +52,7 @@ public class RepackedIQ4_XSTests
         // Equal magnitudes quantize to ±127 everywhere: the int16 pair sums of vpmaddubsw sit at their largest.
         var x = new float[tokens * cols];
         for (int i = 0; i < x.Length; i++) x[i] = i % 7 == 3 ? 2.5f : -2.5f;
-        AssertExact(bytes, rows, cols, x, tokens, "extremes");
+        RowKernelExactness.AssertEqual(GgmlType.IQ4_XS, bytes, rows, cols, x, tokens, "extremes");
     }
 
     [Fact]

@@ -15,33 +15,6 @@ public class RepackedQ3_KTests
 {
     private const int BlockBytes = 110;
 
-    private static void AssertExact(byte[] bytes, int rows, int cols, float[] x, int tokens, string what)
-    {
-        var w = new WeightMatrix("w", GgmlType.Q3_K, rows, cols, TensorSource.FromArray(bytes.ToArray()));
-        var rowWise = new WeightMatrix("w", GgmlType.Q3_K, rows, cols, TensorSource.FromArray(bytes.ToArray()));
-        Assert.True(WeightRepacking.TryRepack(w), "Q3_K was not repacked");
-        foreach (bool flagged in new[] { false, true })
-        {
-            var act = new PreparedActivations();
-            MatMul.Prepare(GgmlType.Q3_K, x, tokens, cols, act, KernelPath.Avx512);
-            // llama.cpp runs the same vec_dot for a batch: tokens flagged for the batch order get the same bits.
-            if (flagged) act.SetTokenOrder(Enumerable.Range(0, tokens).Select(t => t % 3 != 2).ToArray());
-            var y = new float[tokens * rows];
-            var yRow = new float[tokens * rows];
-            int cut = Math.Min(rows, 7);
-            MatMul.Compute(w, act, tokens, y, rows, 0, cut, KernelPath.Avx512);
-            MatMul.Compute(w, act, tokens, y, rows, cut, rows, KernelPath.Avx512);
-            MatMul.Compute(rowWise, act, tokens, yRow, rows, 0, rows, KernelPath.Avx512);
-            for (int t = 0; t < tokens; t++)
-                for (int r = 0; r < rows; r++)
-                {
-                    float expected = yRow[t * rows + r];
-                    if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(y[t * rows + r]))
-                        Assert.Fail($"{what} (flags {flagged}): cols {cols} tokens {tokens} row {r} token {t}: {y[t * rows + r]:R}, row kernel {expected:R}");
-                }
-        }
-    }
-
     [Theory]
     [InlineData(37, 256, 1)]
     [InlineData(37, 256 * 4, 7)]
@@ -54,7 +27,7 @@ public class RepackedQ3_KTests
         if (!WeightRepacking.Supports(GgmlType.Q3_K)) return;
         ulong seed = (ulong)(rows * 1000 + cols + tokens);
         var (w, _) = KernelTestData.Weight(GgmlType.Q3_K, rows, cols, seed);
-        AssertExact(w.RowSpan(0, rows).ToArray(), rows, cols, KernelTestData.Gaussian(tokens * cols, seed + 1), tokens, "random");
+        RowKernelExactness.AssertEqual(GgmlType.Q3_K, w.RowSpan(0, rows).ToArray(), rows, cols, KernelTestData.Gaussian(tokens * cols, seed + 1), tokens, "random");
     }
 
     [Fact]
@@ -77,6 +50,6 @@ public class RepackedQ3_KTests
         // Equal magnitudes quantize to ±127 or −128 everywhere.
         var x = new float[tokens * cols];
         for (int i = 0; i < x.Length; i++) x[i] = i % 7 == 3 ? 2.5f : -2.5f;
-        AssertExact(bytes, rows, cols, x, tokens, "extremes");
+        RowKernelExactness.AssertEqual(GgmlType.Q3_K, bytes, rows, cols, x, tokens, "extremes");
     }
 }

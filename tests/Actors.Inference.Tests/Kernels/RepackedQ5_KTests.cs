@@ -15,36 +15,6 @@ public class RepackedQ5_KTests
 {
     private const int BlockBytes = 176;
 
-    private static void AssertExact(byte[] bytes, int rows, int cols, float[] x, int tokens, string what)
-    {
-        var w = new WeightMatrix("w", GgmlType.Q5_K, rows, cols, TensorSource.FromArray(bytes.ToArray()));
-        var rowWise = new WeightMatrix("w", GgmlType.Q5_K, rows, cols, TensorSource.FromArray(bytes.ToArray()));
-        Assert.True(WeightRepacking.TryRepack(w), "Q5_K was not repacked");
-        Assert.IsType<RepackedQ5_K>(w.Repacked);
-        var act = new PreparedActivations();
-        MatMul.Prepare(GgmlType.Q5_K, x, tokens, cols, act, KernelPath.Avx512);
-        var y = new float[tokens * rows];
-        var yRow = new float[tokens * rows];
-        MatMul.Compute(w, act, tokens, y, rows, 0, rows, KernelPath.Avx512);
-        MatMul.Compute(rowWise, act, tokens, yRow, rows, 0, rows, KernelPath.Avx512);
-        // One token at a time: the one-token tile for every token, including those the 4-token tile took above.
-        var y1 = new float[rows];
-        for (int t = 0; t < tokens; t++)
-        {
-            var one = new PreparedActivations();
-            MatMul.Prepare(GgmlType.Q5_K, x.AsSpan(t * cols, cols), 1, cols, one, KernelPath.Avx512);
-            MatMul.Compute(w, one, 1, y1, rows, 0, rows, KernelPath.Avx512);
-            for (int r = 0; r < rows; r++)
-            {
-                float expected = yRow[t * rows + r];
-                if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(y[t * rows + r]))
-                    Assert.Fail($"{what}: cols {cols} tokens {tokens} row {r} token {t}: {y[t * rows + r]:R}, row kernel {expected:R}");
-                if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(y1[r]))
-                    Assert.Fail($"{what}: cols {cols} row {r} token {t} alone: {y1[r]:R}, row kernel {expected:R}");
-            }
-        }
-    }
-
     [Theory]
     [InlineData(37, 256, 1)]
     [InlineData(37, 256 * 4, 7)]
@@ -57,7 +27,7 @@ public class RepackedQ5_KTests
         if (!WeightRepacking.Supports(GgmlType.Q5_K)) return;
         ulong seed = (ulong)(rows * 1000 + cols + tokens);
         var (w, _) = KernelTestData.Weight(GgmlType.Q5_K, rows, cols, seed);
-        AssertExact(w.RowSpan(0, rows).ToArray(), rows, cols, KernelTestData.Gaussian(tokens * cols, seed + 1), tokens, "random");
+        RowKernelExactness.AssertEqual(GgmlType.Q5_K, w.RowSpan(0, rows).ToArray(), rows, cols, KernelTestData.Gaussian(tokens * cols, seed + 1), tokens, "random");
     }
 
     [Fact]
@@ -77,7 +47,7 @@ public class RepackedQ5_KTests
         }
         var x = new float[tokens * cols];
         for (int i = 0; i < x.Length; i++) x[i] = i % 7 == 3 ? 2.5f : -2.5f;
-        AssertExact(bytes, rows, cols, x, tokens, "extremes");
+        RowKernelExactness.AssertEqual(GgmlType.Q5_K, bytes, rows, cols, x, tokens, "extremes");
     }
 
     [Fact]
@@ -96,7 +66,7 @@ public class RepackedQ5_KTests
             rng.NextBytes(span.Slice(48)); // random nibbles
             for (int i = 0; i < 32; i++) span[16 + i] = (byte)(1 << ((r + i) % 8));
         }
-        AssertExact(bytes, rows, cols, KernelTestData.Gaussian(tokens * cols, 11), tokens, "single high bits");
+        RowKernelExactness.AssertEqual(GgmlType.Q5_K, bytes, rows, cols, KernelTestData.Gaussian(tokens * cols, 11), tokens, "single high bits");
     }
 
     [Fact]

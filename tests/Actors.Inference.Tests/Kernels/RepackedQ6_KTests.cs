@@ -14,26 +14,6 @@ public class RepackedQ6_KTests
 {
     private const int BlockBytes = 210;
 
-    private static void AssertExact(byte[] bytes, int rows, int cols, float[] x, int tokens, string what)
-    {
-        var w = new WeightMatrix("w", GgmlType.Q6_K, rows, cols, TensorSource.FromArray(bytes.ToArray()));
-        var rowWise = new WeightMatrix("w", GgmlType.Q6_K, rows, cols, TensorSource.FromArray(bytes.ToArray()));
-        Assert.True(WeightRepacking.TryRepack(w), "Q6_K was not repacked");
-        var act = new PreparedActivations();
-        MatMul.Prepare(GgmlType.Q6_K, x, tokens, cols, act, KernelPath.Avx512);
-        var y = new float[tokens * rows];
-        var yRow = new float[tokens * rows];
-        MatMul.Compute(w, act, tokens, y, rows, 0, rows, KernelPath.Avx512);
-        MatMul.Compute(rowWise, act, tokens, yRow, rows, 0, rows, KernelPath.Avx512);
-        for (int t = 0; t < tokens; t++)
-            for (int r = 0; r < rows; r++)
-            {
-                float expected = yRow[t * rows + r];
-                if (BitConverter.SingleToInt32Bits(expected) != BitConverter.SingleToInt32Bits(y[t * rows + r]))
-                    Assert.Fail($"{what}: cols {cols} tokens {tokens} row {r} token {t}: {y[t * rows + r]:R}, row kernel {expected:R}");
-            }
-    }
-
     [Theory]
     [InlineData(37, 256, 1)]
     [InlineData(37, 256 * 4, 7)]
@@ -45,7 +25,7 @@ public class RepackedQ6_KTests
         if (!WeightRepacking.Supports(GgmlType.Q6_K)) return;
         ulong seed = (ulong)(rows * 1000 + cols + tokens);
         var (w, _) = KernelTestData.Weight(GgmlType.Q6_K, rows, cols, seed);
-        AssertExact(w.RowSpan(0, rows).ToArray(), rows, cols, KernelTestData.Gaussian(tokens * cols, seed + 1), tokens, "random");
+        RowKernelExactness.AssertEqual(GgmlType.Q6_K, w.RowSpan(0, rows).ToArray(), rows, cols, KernelTestData.Gaussian(tokens * cols, seed + 1), tokens, "random");
     }
 
     [Fact]
@@ -65,6 +45,6 @@ public class RepackedQ6_KTests
         // Equal magnitudes quantize to ±127 or −128 everywhere: the int16 sum of two steps' pairs sits at its limit.
         var x = new float[tokens * cols];
         for (int i = 0; i < x.Length; i++) x[i] = i % 7 == 3 ? 2.5f : -2.5f;
-        AssertExact(bytes, rows, cols, x, tokens, "extremes");
+        RowKernelExactness.AssertEqual(GgmlType.Q6_K, bytes, rows, cols, x, tokens, "extremes");
     }
 }
