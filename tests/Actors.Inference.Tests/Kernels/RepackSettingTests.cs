@@ -12,14 +12,6 @@ public sealed class RepackSettingTests
         Assert.Same(WeightRepacking.DefaultTypes, WeightRepacking.ParseTypes(null));
     }
 
-    [Fact]
-    public void Layouts_that_are_not_on_by_default_can_be_named()
-    {
-        Assert.DoesNotContain(GgmlType.Q5_0, WeightRepacking.DefaultTypes);
-        Assert.Equal(new[] { GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1 }, WeightRepacking.ParseTypes("Q4_1,Q5_0,Q5_1").Order());
-        Assert.True(WeightRepacking.DefaultTypes.IsSubsetOf(WeightRepacking.LayoutTypes));
-    }
-
     [Theory]
     [InlineData("Q8_0,Q9_9", "'Q9_9' is not a GGML type")]
     [InlineData("42", "'42' is not a GGML type")]

@@ -15,7 +15,7 @@ public static class WeightRepacking
     public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable("ACTORS_CPU_REPACK") is not ("0" or "off");
 
     /// <summary>
-    /// Every type with a repacked layout (<see cref="DefaultTypes"/> says which are on by default), each bit-identical to its row kernel (llama.cpp's order) in the one-token
+    /// Every type with a repacked layout, each bit-identical to its row kernel (llama.cpp's order) in the one-token
     /// and batch orders; figures are tile / row kernel (docs/benchmarks.md, "Repacked int8 tiles" and each type's section):
     /// <list type="bullet">
     /// <item>Q8_0 2.2-4x; Q4_0 3.2-3.6x at one token in cache, 1.7x from DRAM, ~5x for many; IQ4_NL 3-6x and ~8x.</item>
@@ -28,14 +28,8 @@ public static class WeightRepacking
     /// </list>
     /// Q2_K, F16, BF16 and F32 stay on their row kernels.
     /// </summary>
-    public static readonly IReadOnlySet<GgmlType> LayoutTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q5_K, GgmlType.IQ4_XS, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1 };
-
-    /// <summary>
-    /// The types repacked unless $ACTORS_CPU_REPACK says otherwise: every layout but Q4_1, Q5_0 and Q5_1, whose tiles win
-    /// in the kernel benchmarks but through the runtime on llama.cpp's 118M files only 1.1-1.4x at a 256-token prompt and
-    /// lose 10-25 % per decode token (docs/benchmarks.md, "Quiet rerun with every layout (stop 13)"): opt-in until that is understood.
-    /// </summary>
-    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType>(LayoutTypes.Except([GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1]));
+    // Every type that has a repacked layout.
+    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q5_K, GgmlType.IQ4_XS, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1 };
 
     /// <summary>
     /// Types repacked when a stage loads: $ACTORS_CPU_REPACK as a comma list (e.g. "Q8_0,Q4_K,Q6_K"), else <see cref="DefaultTypes"/>.
@@ -57,8 +51,8 @@ public static class WeightRepacking
         {
             if (!Enum.TryParse<GgmlType>(name, ignoreCase: true, out var t) || !Enum.IsDefined(t))
                 throw new ArgumentException($"ACTORS_CPU_REPACK: '{name}' is not a GGML type (use e.g. Q8_0,Q4_K,Q6_K, or 0 to turn repacking off)");
-            if (!LayoutTypes.Contains(t))
-                throw new ArgumentException($"ACTORS_CPU_REPACK: {t} has no repacked layout (types with one: {string.Join(",", LayoutTypes)})");
+            if (!DefaultTypes.Contains(t))
+                throw new ArgumentException($"ACTORS_CPU_REPACK: {t} has no repacked layout (types with one: {string.Join(",", DefaultTypes)})");
             set.Add(t);
         }
         return set;
