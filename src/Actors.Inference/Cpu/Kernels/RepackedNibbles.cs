@@ -32,14 +32,16 @@ internal readonly struct Q4_0Levels : INibbleLevels
 /// <summary>IQ4_NL: ggml's 16 non-linear levels + 128, one vpshufb per vector.</summary>
 internal readonly struct IQ4_NLLevels : INibbleLevels
 {
-    private static readonly Vector256<byte> Table = Vector256.Create(Vector128.Create(
-        (byte)1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241));
 
     public static GgmlType Type => GgmlType.IQ4_NL;
     public static int Offset => 128;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> Map(Vector256<byte> nibbles) => Avx2.Shuffle(Table, nibbles);
+    // A constant vector, not a static readonly field: the CLI compiles tile methods once, fully optimised, without the
+    // tier-1 rejit that would fold such a field, and the field's load in Tile4 halved IQ4_NL's prefill through the runtime.
+    public static Vector256<byte> Map(Vector256<byte> nibbles) => Avx2.Shuffle(Vector256.Create(
+        (byte)1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241,
+        1, 24, 45, 63, 79, 93, 106, 118, 129, 141, 153, 166, 181, 197, 217, 241), nibbles);
 }
 
 /// <summary>
