@@ -70,13 +70,13 @@ internal sealed partial class RepackedQ4_K
                         var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref blk, Nibbles + 512 * c + 64 * s + 32 * half));
                         var lo = v & mask;
                         var hi = (v.AsUInt16() >> 4).AsByte() & mask;
-                        l0 = BatchDp(l0, lo, BatchX4(ref x0, xo)); h0 = BatchDp(h0, hi, BatchX4(ref x0, xo + 32));
-                        l1 = BatchDp(l1, lo, BatchX4(ref x1, xo)); h1 = BatchDp(h1, hi, BatchX4(ref x1, xo + 32));
-                        l2 = BatchDp(l2, lo, BatchX4(ref x2, xo)); h2 = BatchDp(h2, hi, BatchX4(ref x2, xo + 32));
-                        l3 = BatchDp(l3, lo, BatchX4(ref x3, xo)); h3 = BatchDp(h3, hi, BatchX4(ref x3, xo + 32));
+                        l0 = Dp(l0, lo, X4(ref x0, xo)); h0 = Dp(h0, hi, X4(ref x0, xo + 32));
+                        l1 = Dp(l1, lo, X4(ref x1, xo)); h1 = Dp(h1, hi, X4(ref x1, xo + 32));
+                        l2 = Dp(l2, lo, X4(ref x2, xo)); h2 = Dp(h2, hi, X4(ref x2, xo + 32));
+                        l3 = Dp(l3, lo, X4(ref x3, xo)); h3 = Dp(h3, hi, X4(ref x3, xo + 32));
                     }
-                    var scl = BatchScales(ref blk, 2 * c, half);
-                    var sch = BatchScales(ref blk, 2 * c + 1, half);
+                    var scl = Scales8(ref blk, 2 * c, half);
+                    var sch = Scales8(ref blk, 2 * c + 1, half);
                     int o = 8 * half;
                     FoldAt(ref tile, (nuint)o, l0 * scl + h0 * sch, e + o);
                     FoldAt(ref tile, (nuint)(16 + o), l1 * scl + h1 * sch, e + 16 + o);
@@ -95,18 +95,6 @@ internal sealed partial class RepackedQ4_K
         for (int k = 0; k < 4; k++)
             (Vector512.LoadUnsafe(ref tile, (nuint)(16 * k)) - Vector512.Load(m + 16 * k)).StoreUnsafe(ref tile, (nuint)(16 * k));
     }
-
-    // Own small helpers (not the one-token tile's), so that tile can change freely.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> BatchX4(ref sbyte x, int offset) => Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref x, offset)))).AsSByte();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BatchDp(Vector256<int> acc, Vector256<byte> w, Vector256<sbyte> x) => AvxVnni.MultiplyWideningAndAdd(acc, w, x);
-
-    /// <summary>The 6-bit scales of sub-block <paramref name="j"/> for rows 8·half..8·half+7, widened to int32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BatchScales(ref byte blk, int j, int half) =>
-        Avx2.ConvertToVector256Int32(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref blk, 128 + 16 * j + 8 * half))).AsByte());
 
     /// <summary>acc[at..at+8] = fma(f32(sum), scale, acc[at..at+8]).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
