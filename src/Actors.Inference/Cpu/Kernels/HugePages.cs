@@ -19,7 +19,21 @@ internal static class HugePages
     public const int Size = 2 * 1024 * 1024;
 
     /// <summary>Whether repacked weights ask for huge pages (<c>ACTORS_CPU_HUGEPAGES=1</c>, Linux only).</summary>
-    public static readonly bool Enabled = OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("ACTORS_CPU_HUGEPAGES") == "1";
+    /// Read on first use (a bad value fails the stage load with its own message); tests and benchmarks may set it.
+    public static bool Enabled
+    {
+        get => _enabled ??= OperatingSystem.IsLinux() && Parse(Environment.GetEnvironmentVariable("ACTORS_CPU_HUGEPAGES"));
+        set => _enabled = value;
+    }
+    private static bool? _enabled;
+
+    /// <summary>$ACTORS_CPU_HUGEPAGES: 1/on, 0/off or unset; anything else is refused by name.</summary>
+    internal static bool Parse(string? v) => v switch
+    {
+        null or "" or "0" or "off" => false,
+        "1" or "on" => true,
+        _ => throw new ArgumentException($"ACTORS_CPU_HUGEPAGES: '{v}' is not 1/on or 0/off"),
+    };
 
     /// <summary>Asks for huge pages on the whole 2 MiB pages inside [start, start + bytes) (Linux only).</summary>
     public static unsafe void Advise(ref byte start, long bytes)
