@@ -170,24 +170,35 @@ public sealed partial class LlmRuntime : IExtension
     }
 
     /// <summary>
-    /// One short request through router, request actor, scheduler, stages and sink before the runtime is
-    /// handed out: the stages' dummy step compiles the kernels, this compiles everything around them
+    /// Short requests through router, request actor, scheduler, stages and sink before the runtime is
+    /// handed out: the stages' dummy step compiles the kernels, these compile everything around them
     /// (admission, scheduling, sampling, detokenizing, delivery), so a fresh process's first request is
-    /// as fast as its later ones. Start-up runs on the caller's thread, so waiting blocks no dispatcher.
+    /// as fast as its later ones. One samples at random from full logits, one greedily (with
+    /// actors-runtime.top-k-sampling the stage actor's top-k path, left cold it cost the first greedy
+    /// request ~0.5 ms of JIT inside its first step); both with a cancellation token, as servers pass one.
+    /// Start-up runs on the caller's thread, so waiting blocks no dispatcher.
     /// </summary>
     private void WarmRequestPath(TimeSpan timeout)
     {
         int vocab = Model.Config.VocabSize;
-        var request = new Generate
+        using var cancel = new CancellationTokenSource();
+        foreach (var (id, prompt, sampling) in new[]
         {
-            RequestId = "actors-warm-up",
             // Long enough for the many-token (tiled) kernel paths of a real prompt's prefill.
-            PromptTokens = Enumerable.Range(1, Math.Clamp(MaxModelLength - 4, 1, 48)).Select(i => i % vocab).ToArray(),
-            MaxTokens = 2,
-            Sampling = new SamplingOptions { IgnoreEos = true },
-        };
-        if (!GenerateAsync(request).Wait(timeout))
-            throw new InvalidConfigurationException($"the warm-up request did not finish within the start timeout of {timeout.TotalSeconds:F0} s (actors-runtime.warm-up = off skips it)");
+            ("actors-warm-up", Math.Clamp(MaxModelLength - 4, 1, 48), new SamplingOptions { IgnoreEos = true }),
+            ("actors-warm-up-greedy", 1, SamplingOptions.Greedy with { IgnoreEos = true }),
+        })
+        {
+            var request = new Generate
+            {
+                RequestId = id,
+                PromptTokens = Enumerable.Range(1, prompt).Select(i => i % vocab).ToArray(),
+                MaxTokens = 2,
+                Sampling = sampling,
+            };
+            if (!GenerateAsync(request, cancel.Token).Wait(timeout))
+                throw new InvalidConfigurationException($"the warm-up request did not finish within the start timeout of {timeout.TotalSeconds:F0} s (actors-runtime.warm-up = off skips it)");
+        }
     }
 
     /// <summary>A child of the runtime's guardian (start-up runs on the caller's thread, so the wait blocks no dispatcher).</summary>
