@@ -24,6 +24,12 @@ public sealed class BenchRunner(LlmRuntime runtime)
     public Action<double>? Progress { get; init; }
     private int _finished;
 
+    /// <summary>
+    /// Sends nothing to the runtime: every request waits once on a task that answers nothing and counts as
+    /// rejected. Runs the bench's own code (its async state machines) once before a measurement.
+    /// </summary>
+    public bool Dry { get; init; }
+
     public async Task<BenchReport> RunAsync(List<BenchRequest> workload, BenchMode mode, int concurrency, double rate, CancellationToken cancel)
     {
         var results = new Result[workload.Count];
@@ -129,8 +135,8 @@ public sealed class BenchRunner(LlmRuntime runtime)
         };
         try
         {
-            var result = await runtime.GenerateAsync(request, cancel);
-            return new Result(false, result.Completed, result.TokenIds.Count);
+            var result = Dry ? await Unanswered() : await runtime.GenerateAsync(request, cancel);
+            return result is null ? new Result(true, null, 0) : new Result(false, result.Completed, result.TokenIds.Count);
         }
         catch (GenerationRejectedException)
         {
@@ -140,6 +146,13 @@ public sealed class BenchRunner(LlmRuntime runtime)
         {
             Progress?.Invoke(Interlocked.Increment(ref _finished));
         }
+    }
+
+    /// <summary>Completes later (the caller's wait suspends, as on a real request) with no result.</summary>
+    private static async Task<GenerationResult?> Unanswered()
+    {
+        await Task.Yield();
+        return null;
     }
 
     private Dictionary<string, double> _forward = new();
