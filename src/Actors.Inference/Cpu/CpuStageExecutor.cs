@@ -102,6 +102,10 @@ public sealed class CpuStageExecutor : IStageExecutor
         _rows = new TokenRowsWork();
         RepackSeconds = WeightRepacking.RepackStage(model, layers.Start, layers.End, head: layers.End == _c.BlockCount, pool);
         EnsureCapacity(Math.Max(1, maxBatchTokens));
+        // Measured: a fresh process's first 64-token request faulted ~90 pages more than later ones and every
+        // request ~60 (KV blocks and scratch rows no step had written yet), inside its steps.
+        foreach (var a in _kCache) PageTouch.Write(a);
+        foreach (var a in _vCache) PageTouch.Write(a);
     }
 
     private void EnsureCapacity(int tokens)
@@ -129,6 +133,8 @@ public sealed class CpuStageExecutor : IStageExecutor
             _cosSliding = new float[tokens * half];
             _sinSliding = new float[tokens * half];
         }
+        foreach (var a in new[] { _x, _xb, _q, _k, _v, _att, _proj, _gate, _up, _cos, _sin, _cosSliding, _sinSliding })
+            PageTouch.Write(a);
     }
 
     public void Forward(StepBatch batch, ReadOnlySpan<float> hiddenIn, Span<float> output)
