@@ -148,10 +148,13 @@ public sealed class BenchRunner(LlmRuntime runtime)
         }
     }
 
-    /// <summary>Completes later (the caller's wait suspends, as on a real request) with no result.</summary>
+    /// <summary>
+    /// Completes 10 ms later with no result, so the caller's wait suspends as on a real request (a yield or a 1 ms
+    /// delay could complete on a pool thread before the caller looked on a loaded machine, leaving the path cold).
+    /// </summary>
     private static async Task<GenerationResult?> Unanswered()
     {
-        await Task.Yield();
+        await Task.Delay(10);
         return null;
     }
 
