@@ -102,10 +102,6 @@ public sealed class CpuStageExecutor : IStageExecutor
         _rows = new TokenRowsWork();
         RepackSeconds = WeightRepacking.RepackStage(model, layers.Start, layers.End, head: layers.End == _c.BlockCount, pool);
         EnsureCapacity(Math.Max(1, maxBatchTokens));
-        // Measured: a fresh process's first 64-token request faulted ~90 pages more than later ones and every
-        // request ~60 (KV blocks and scratch rows no step had written yet), inside its steps.
-        foreach (var a in _kCache) PageTouch.Write(a);
-        foreach (var a in _vCache) PageTouch.Write(a);
     }
 
     private void EnsureCapacity(int tokens)
@@ -133,6 +129,9 @@ public sealed class CpuStageExecutor : IStageExecutor
             _cosSliding = new float[tokens * half];
             _sinSliding = new float[tokens * half];
         }
+        // Measured: a fresh process's first 64-token request faulted ~90 pages more than later ones, in scratch rows
+        // no step had written yet. The KV pool is left to fault in as blocks are first used: touching it would
+        // commit the whole pool (up to max-blocks, sized from free memory) at start.
         foreach (var a in new[] { _x, _xb, _q, _k, _v, _att, _proj, _gate, _up, _cos, _sin, _cosSliding, _sinSliding })
             PageTouch.Write(a);
     }

@@ -2,8 +2,8 @@ namespace Actors.Inference.Cpu;
 
 /// <summary>
 /// Maps a fresh array's pages now instead of on first use: the kernel maps a large array's pages on their first
-/// write, one fault per 4 KiB page, and a step that writes KV blocks or scratch rows no step wrote before pays
-/// those faults inside it. llama.cpp clears its KV buffer at start for the same reason.
+/// write, one fault per 4 KiB page, and a step that writes scratch rows no step wrote before pays those faults
+/// inside it.
 /// </summary>
 internal static class PageTouch
 {
