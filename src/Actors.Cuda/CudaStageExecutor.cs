@@ -225,8 +225,8 @@ public sealed class CudaStageExecutor : IStageExecutor
     /// <summary>
     /// The last stage's top-k tokens per logit row chosen on the device (k = 1: argmax), best first,
     /// ties to the smaller id; only 8·k bytes per row come back instead of the vocabulary's logits.
-    /// <paramref name="indices"/> and <paramref name="values"/> are [LogitCount, k]. The kernels count NaN as
-    /// -inf: a row of NaN reports -inf first, which the runtime rejects as it rejects such logits.
+    /// <paramref name="indices"/> and <paramref name="values"/> are [LogitCount, k]. A row holding NaN reports its
+    /// first NaN in every slot, as the CPU's LogitTopK does, which the runtime rejects as it rejects such logits.
     /// </summary>
     public void ForwardTopK(StepBatch batch, ReadOnlySpan<float> hiddenIn, int k, Span<int> indices, Span<float> values)
     {

@@ -337,7 +337,6 @@ public class GpuOpTests
             float top = logits.AsSpan(r * cols, cols).ToArray().Max();
             logits[r * cols + 3] = top;              // a tie for first place: id 3 must win over the later one
             logits[r * cols + cols - 1] = top;
-            logits[r * cols + 5] = float.NaN;        // NaN ranks as -inf
             logits[r * cols + 6] = float.NegativeInfinity;
         }
         using var g = new DeviceScratch();
@@ -353,11 +352,29 @@ public class GpuOpTests
             var row = logits.AsSpan(r * cols, cols);
             var expected = Reference.TopK(row, k);
             Assert.Equal(expected, indices.AsSpan(r * k, k).ToArray());
-            for (int i = 0; i < k; i++)
-            {
-                float e = float.IsNaN(row[expected[i]]) ? float.NegativeInfinity : row[expected[i]];
-                Assert.Equal(e, values[r * k + i]);
-            }
+            for (int i = 0; i < k; i++) Assert.Equal(row[expected[i]], values[r * k + i]);
         }
+    }
+
+    /// <summary>
+    /// A row holding NaN reports its first NaN in every slot and +inf ranks first otherwise, exactly as the CPU's
+    /// LogitTopK: the last stage's top-k of either backend leads the runtime to the same rejection.
+    /// </summary>
+    [GpuTheory]
+    [InlineData(4099, 1)]
+    [InlineData(4099, 5)]
+    [InlineData(4099, 64)] // the largest k a CUDA stage takes
+    [InlineData(7, 7)]
+    public void Argmax_and_top_k_report_rows_with_NaN_and_infinities_as_the_cpu_top_k_does(int cols, int k)
+    {
+        var logits = TopKRows.Build(new Random(cols + 7 * k), cols);
+        int rows = logits.Length / cols;
+        using var g = new DeviceScratch();
+        var lb = g.Upload(logits);
+        var ib = g.Alloc(4L * rows * k);
+        var vb = g.Alloc(4L * rows * k);
+        if (k == 1) g.Device.Kernels.Argmax(g.Stream, lb.Pointer, rows, cols, ib.Pointer, vb.Pointer);
+        else g.Device.Kernels.TopK(g.Stream, lb.Pointer, rows, cols, k, ib.Pointer, vb.Pointer);
+        TopKRows.AssertSameAsCpu(logits, cols, k, g.Download<int>(ib, rows * k), g.Download<float>(vb, rows * k), "CUDA");
     }
 }

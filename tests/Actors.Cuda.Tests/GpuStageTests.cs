@@ -114,6 +114,42 @@ public partial class GpuStageTests
     }
 
     /// <summary>
+    /// A partly-NaN logit row (one NaN head weight, <see cref="NanHeadModel"/>) gets the same top-k from the CUDA stage
+    /// as from the CPU stage: its NaN token in every slot, so the runtime rejects the sequence with the same error on
+    /// either backend instead of a token on the GPU and an error on the CPU.
+    /// </summary>
+    [GpuFact]
+    public void Cuda_and_cpu_stages_report_a_partly_NaN_logit_row_alike_from_their_top_k()
+    {
+        using var m = new NanHeadModel(seed: 17);
+        var c = m.Model.Config;
+        var kv = new KvCacheSpec(16, 8, c.HeadCountKv, c.HeadDim);
+        using var cpuDevice = new Actors.Inference.Cpu.CpuDevice(threads: 1);
+        using var cpu = cpuDevice.LoadStage(m.Model, new LayerRange(0, c.BlockCount), kv, maxBatchTokens: 16);
+        using var cuda = TestEnvironment.Device.LoadCudaStage(m.Model, new LayerRange(0, c.BlockCount), kv, 16);
+        int vocab = c.VocabSize;
+        var batch = PartlyNanLogitsTests.Batch(kv, vocab);
+        var logits = new float[batch.LogitCount * vocab];
+        cuda.Forward(batch, default, logits);
+        for (int r = 0; r < batch.LogitCount; r++)
+        {
+            Assert.True(float.IsNaN(logits[r * vocab + m.NanToken]), $"row {r}: the CUDA logit of token {m.NanToken} is not NaN");
+            Assert.Equal(vocab - 1, PartlyNanLogitsTests.CountWhere(logits.AsSpan(r * vocab, vocab), float.IsFinite));
+        }
+        foreach (int k in new[] { 1, 5 })
+        {
+            var (cudaIds, cudaValues) = (new int[batch.LogitCount * k], new float[batch.LogitCount * k]);
+            var (cpuIds, cpuValues) = (new int[batch.LogitCount * k], new float[batch.LogitCount * k]);
+            cuda.ForwardTopK(batch, default, k, cudaIds, cudaValues);
+            cpu.ForwardTopK(batch, default, k, cpuIds, cpuValues);
+            TopKRows.AssertSameAsCpu(logits, vocab, k, cudaIds, cudaValues, "CUDA stage");
+            Assert.Equal(cpuIds, cudaIds);
+            Assert.All(cudaIds, i => Assert.Equal(m.NanToken, i));
+            Assert.All(cpuValues.Concat(cudaValues), v => Assert.True(float.IsNaN(v)));
+        }
+    }
+
+    /// <summary>
     /// What the runtime asks of a last CUDA stage for a greedy step (k = 1, several sequences, prefill and decode
     /// rows): the sampler's greedy pick over the stage's own logits; a middle stage offers no top-k.
     /// </summary>

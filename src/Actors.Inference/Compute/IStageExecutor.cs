@@ -39,9 +39,9 @@ public interface IStageExecutor : IDisposable
     /// <summary>
     /// As <see cref="Forward"/> on the last stage, but instead of the [LogitCount, VocabSize] logits only each
     /// row's <paramref name="k"/> largest logits come back: <paramref name="indices"/> and <paramref name="values"/>
-    /// are [LogitCount, k], best first, equal values to the smaller id. On the CPU a row holding NaN reports NaN
-    /// first (the caller rejects the row as it rejects such logits); the CUDA kernels count NaN as -inf, so there
-    /// only a row of nothing else reports -inf first. 8·k bytes per row instead of 4·VocabSize: what greedy
+    /// are [LogitCount, k], best first, equal values to the smaller id, +inf the largest. A row holding NaN reports
+    /// (its first NaN's id, NaN) in every slot, on every backend (<see cref="Actors.Inference.Sampling.LogitTopK"/>), so the caller
+    /// rejects the row as the sampler rejects such logits. 8·k bytes per row instead of 4·VocabSize: what greedy
     /// decoding and top-k sampling need, computed where the logits are.
     /// </summary>
     void ForwardTopK(StepBatch batch, ReadOnlySpan<float> hiddenIn, int k, Span<int> indices, Span<float> values) =>
