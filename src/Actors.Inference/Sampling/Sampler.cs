@@ -166,8 +166,8 @@ public sealed class Sampler
         if (float.IsNaN(max) || float.IsPositiveInfinity(max))
             for (int i = 0; i < logits.Length; i++)
                 if (float.IsNaN(logits[i]) || float.IsPositiveInfinity(logits[i]))
-                    throw new ArgumentException($"logit of token {i} is {logits[i]}; logits must be finite or -infinity", nameof(logits));
-        if (float.IsNegativeInfinity(max)) throw new ArgumentException("every logit is -infinity", nameof(logits));
+                    throw new ArgumentException($"logit of token {i} is {logits[i]}; logits must be finite or -infinity");
+        if (float.IsNegativeInfinity(max)) throw new ArgumentException("every logit is -infinity");
         logits.CopyTo(_logits);
 
         for (int i = 0; i < _biasTokens.Length; i++) _logits[_biasTokens[i]] += _biasValues[i];
@@ -215,8 +215,8 @@ public sealed class Sampler
         if (ids.Length < need || values.Length < need) throw new ArgumentException($"the {need} best logits are needed, got {Math.Min(ids.Length, values.Length)}");
         float best = values[0];
         if (float.IsNaN(best) || float.IsPositiveInfinity(best))
-            throw new ArgumentException($"logit of token {ids[0]} is {best}; logits must be finite or -infinity", nameof(values));
-        if (float.IsNegativeInfinity(best)) throw new ArgumentException("every logit is -infinity", nameof(values));
+            throw new ArgumentException($"logit of token {ids[0]} is {best}; logits must be finite or -infinity");
+        if (float.IsNegativeInfinity(best)) throw new ArgumentException("every logit is -infinity");
         _hasSample = false;
         _logSumExp = double.NaN;
         if (_p.IsGreedy)
