@@ -29,7 +29,7 @@ public static class WeightRepacking
     /// Q2_K, F16, BF16 and F32 stay on their row kernels.
     /// </summary>
     // Every type that has a repacked layout.
-    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q5_K, GgmlType.IQ4_XS, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1 };
+    public static readonly IReadOnlySet<GgmlType> DefaultTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.IQ4_NL, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q5_K, GgmlType.IQ4_XS, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K };
 
     /// <summary>
     /// Types repacked when a stage loads: $ACTORS_CPU_REPACK as a comma list (e.g. "Q8_0,Q4_K,Q6_K"), else <see cref="DefaultTypes"/>.
@@ -72,6 +72,7 @@ public static class WeightRepacking
         GgmlType.Q4_1 => RepackedBlock32<Q4_1Format>.IsSupported,
         GgmlType.Q5_0 => RepackedBlock32<Q5_0Format>.IsSupported,
         GgmlType.Q5_1 => RepackedBlock32<Q5_1Format>.IsSupported,
+        GgmlType.Q2_K => RepackedQ2_K.IsSupported,
         _ => false,
     };
 
@@ -97,6 +98,7 @@ public static class WeightRepacking
                 GgmlType.Q4_1 => RepackedBlock32<Q4_1Format>.Create(w),
                 GgmlType.Q5_0 => RepackedBlock32<Q5_0Format>.Create(w),
                 GgmlType.Q5_1 => RepackedBlock32<Q5_1Format>.Create(w),
+                GgmlType.Q2_K => RepackedQ2_K.Create(w),
                 _ => null,
             };
             w.Repacked = r;
