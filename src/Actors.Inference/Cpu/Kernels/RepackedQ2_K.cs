@@ -145,11 +145,6 @@ internal sealed class RepackedQ2_K : RepackedWeights
         Plane(ref x, scLo, scHi, Values(ref step, 0, matrix), Values(ref step, 1, matrix), Values(ref step, 2, matrix), Values(ref step, 3, matrix),
             Values(ref step, 4, matrix), Values(ref step, 5, matrix), Values(ref step, 6, matrix), Values(ref step, 7, matrix));
 
-    /// <summary>Σ m·Σx of one token over quad q's four sub-blocks, <paramref name="s"/> at the token's sums of sub-block 4q.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Mins(Vector512<short> pair0, Vector512<short> pair1, ref short s) =>
-        Avx512BW.MultiplyAddAdjacent(pair0, S2(ref s, 0)) + Avx512BW.MultiplyAddAdjacent(pair1, S2(ref s, 2));
-
     /// <summary>Blocks ahead that the tiles prefetch (a block is 22 cache lines).</summary>
     private const int PrefetchBlocks = 4;
 
@@ -179,6 +174,20 @@ internal sealed class RepackedQ2_K : RepackedWeights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> DMin(ref byte blk) => Vector512.LoadUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64)));
 
+    /// <summary>The four planes' extraction matrices (<see cref="TwoBits"/>), once per call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Matrices(ref Vector512<byte> m)
+    {
+        m = TwoBits(0);
+        Unsafe.Add(ref m, 1) = TwoBits(1);
+        Unsafe.Add(ref m, 2) = TwoBits(2);
+        Unsafe.Add(ref m, 3) = TwoBits(3);
+    }
+
+    /// <remarks>
+    /// Scales and mins are spread in registers per quad (constant vpshufb indices): written to a stack scratch once per
+    /// block and read back at once, the 512-bit loads waited on their stores and the one-token tile ran 1.6x slower.
+    /// </remarks>
     [SkipLocalsInit]
     protected override void Tile1(ref byte grp, PreparedActivations a, int t, ref float tile)
     {
@@ -186,6 +195,8 @@ internal sealed class RepackedQ2_K : RepackedWeights
         ref sbyte x = ref QuantMath.Quants(a, t);
         ref float dx = ref QuantMath.Scales(a, t);
         ref short s16 = ref QuantMath.Sums16(a, t);
+        ref Vector512<byte> mats = ref MemoryMarshal.GetReference(stackalloc Vector512<byte>[4]);
+        Matrices(ref mats);
         Vector512<float> acc = default, accM = default;
         for (int b = 0; b < nb; b++)
         {
@@ -201,11 +212,11 @@ internal sealed class RepackedQ2_K : RepackedWeights
                 Prefetch(ref ahead, 6 * q);
                 var quad = Quad(ref blk, q);
                 var sc = LowNibbles(quad);
-                int k = 2 * (q & 1);
-                isum += Plane(ref step, TwoBits(k), ref xq, Scale(sc, 0), Scale(sc, 1))
-                      + Plane(ref step, TwoBits(k + 1), ref Unsafe.Add(ref xq, 32), Scale(sc, 2), Scale(sc, 3));
+                ref Vector512<byte> mat = ref Unsafe.Add(ref mats, 2 * (q & 1));
+                isum += Plane(ref step, mat, ref xq, Scale(sc, 0), Scale(sc, 1))
+                      + Plane(ref step, Unsafe.Add(ref mat, 1), ref Unsafe.Add(ref xq, 32), Scale(sc, 2), Scale(sc, 3));
                 var mn = HighNibbles(quad);
-                msum += Mins(MinPair(mn, 0), MinPair(mn, 1), ref sq);
+                msum += QuadMins(MinPair(mn, 0), MinPair(mn, 1), ref sq);
                 if ((q & 1) == 1) step = ref Unsafe.Add(ref step, 8 * StepBytes);
                 xq = ref Unsafe.Add(ref xq, 64);
                 sq = ref Unsafe.Add(ref sq, 4);
@@ -251,17 +262,19 @@ internal sealed class RepackedQ2_K : RepackedWeights
         int nb = a.Blocks;
         int t0 = t, t1 = Unsafe.Add(ref t, 1), t2 = Unsafe.Add(ref t, 2), t3 = Unsafe.Add(ref t, 3);
         ref sbyte x0 = ref QuantMath.Quants(a, t0);
-        ref sbyte x1 = ref QuantMath.Quants(a, t1);
-        ref sbyte x2 = ref QuantMath.Quants(a, t2);
-        ref sbyte x3 = ref QuantMath.Quants(a, t3);
+        nint dx1 = Unsafe.ByteOffset(ref x0, ref QuantMath.Quants(a, t1));
+        nint dx2 = Unsafe.ByteOffset(ref x0, ref QuantMath.Quants(a, t2));
+        nint dx3 = Unsafe.ByteOffset(ref x0, ref QuantMath.Quants(a, t3));
         ref float d0 = ref QuantMath.Scales(a, t0);
         ref float d1 = ref QuantMath.Scales(a, t1);
         ref float d2 = ref QuantMath.Scales(a, t2);
         ref float d3 = ref QuantMath.Scales(a, t3);
         ref short s0 = ref QuantMath.Sums16(a, t0);
-        ref short s1 = ref QuantMath.Sums16(a, t1);
-        ref short s2 = ref QuantMath.Sums16(a, t2);
-        ref short s3 = ref QuantMath.Sums16(a, t3);
+        nint ds1 = Unsafe.ByteOffset(ref s0, ref QuantMath.Sums16(a, t1)) / 2;
+        nint ds2 = Unsafe.ByteOffset(ref s0, ref QuantMath.Sums16(a, t2)) / 2;
+        nint ds3 = Unsafe.ByteOffset(ref s0, ref QuantMath.Sums16(a, t3)) / 2;
+        ref Vector512<byte> mats = ref MemoryMarshal.GetReference(stackalloc Vector512<byte>[4]);
+        Matrices(ref mats);
         // Token k's values accumulate in the tile at 16k, its mins at m + 16k; e + 16k holds d·d_x, e + 64 + 16k dmin·d_x.
         float* m = stackalloc float[64];
         float* e = stackalloc float[128];
@@ -281,11 +294,8 @@ internal sealed class RepackedQ2_K : RepackedWeights
             (d * Vector512.Create(e2)).Store(e + 32); (d * Vector512.Create(e3)).Store(e + 48);
             (dmin * Vector512.Create(e0)).Store(e + 64); (dmin * Vector512.Create(e1)).Store(e + 80);
             (dmin * Vector512.Create(e2)).Store(e + 96); (dmin * Vector512.Create(e3)).Store(e + 112);
-            nint o = 256 * b;
-            ref sbyte xq = ref Unsafe.Add(ref x0, o);
-            nint dx1 = Unsafe.ByteOffset(ref x0, ref x1), dx2 = Unsafe.ByteOffset(ref x0, ref x2), dx3 = Unsafe.ByteOffset(ref x0, ref x3);
+            ref sbyte xq = ref Unsafe.Add(ref x0, 256 * b);
             ref short sq = ref Unsafe.Add(ref s0, 16 * b);
-            nint ds1 = Unsafe.ByteOffset(ref s0, ref s1) / 2, ds2 = Unsafe.ByteOffset(ref s0, ref s2) / 2, ds3 = Unsafe.ByteOffset(ref s0, ref s3) / 2;
             ref byte step = ref Unsafe.Add(ref blk, Steps);
             Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
             Vector512<int> n0 = default, n1 = default, n2 = default, n3 = default;
@@ -294,34 +304,24 @@ internal sealed class RepackedQ2_K : RepackedWeights
                 Prefetch(ref ahead, 6 * q);
                 var quad = Quad(ref blk, q);
                 var sc = LowNibbles(quad);
-                int k = 2 * (q & 1);
-                for (int h = 0; h < 2; h++)
-                {
-                    // Plane k + h of half q / 2: one extraction of its 8 steps feeds the four tokens.
-                    var mat = TwoBits(k + h);
-                    var w0 = Values(ref step, 0, mat); var w1 = Values(ref step, 1, mat); var w2 = Values(ref step, 2, mat); var w3 = Values(ref step, 3, mat);
-                    var w4 = Values(ref step, 4, mat); var w5 = Values(ref step, 5, mat); var w6 = Values(ref step, 6, mat); var w7 = Values(ref step, 7, mat);
-                    var lo = Scale(sc, 2 * h);
-                    var hi = Scale(sc, 2 * h + 1);
-                    ref sbyte xp = ref Unsafe.Add(ref xq, 32 * h);
-                    i0 += Plane(ref xp, lo, hi, w0, w1, w2, w3, w4, w5, w6, w7);
-                    i1 += Plane(ref Unsafe.AddByteOffset(ref xp, dx1), lo, hi, w0, w1, w2, w3, w4, w5, w6, w7);
-                    i2 += Plane(ref Unsafe.AddByteOffset(ref xp, dx2), lo, hi, w0, w1, w2, w3, w4, w5, w6, w7);
-                    i3 += Plane(ref Unsafe.AddByteOffset(ref xp, dx3), lo, hi, w0, w1, w2, w3, w4, w5, w6, w7);
-                }
+                ref Vector512<byte> mat = ref Unsafe.Add(ref mats, 2 * (q & 1));
+                // Planes k = 2(q & 1) and k + 1 of half q / 2: one extraction of each plane's 8 steps feeds the four tokens.
+                Plane4(ref step, mat, ref xq, dx1, dx2, dx3, Scale(sc, 0), Scale(sc, 1), ref i0, ref i1, ref i2, ref i3);
+                Plane4(ref step, Unsafe.Add(ref mat, 1), ref Unsafe.Add(ref xq, 32), dx1, dx2, dx3, Scale(sc, 2), Scale(sc, 3), ref i0, ref i1, ref i2, ref i3);
                 var mn = HighNibbles(quad);
                 var p0 = MinPair(mn, 0);
                 var p1 = MinPair(mn, 1);
-                n0 += Mins(p0, p1, ref sq);
-                n1 += Mins(p0, p1, ref Unsafe.Add(ref sq, ds1));
-                n2 += Mins(p0, p1, ref Unsafe.Add(ref sq, ds2));
-                n3 += Mins(p0, p1, ref Unsafe.Add(ref sq, ds3));
+                n0 += QuadMins(p0, p1, ref sq);
+                n1 += QuadMins(p0, p1, ref Unsafe.Add(ref sq, ds1));
+                n2 += QuadMins(p0, p1, ref Unsafe.Add(ref sq, ds2));
+                n3 += QuadMins(p0, p1, ref Unsafe.Add(ref sq, ds3));
                 if ((q & 1) == 1)
                 {
                     step = ref Unsafe.Add(ref step, 8 * StepBytes);
                     if (TOrder.PerHalf || q == 3)
                     {
-                        FoldAll(ref tile, m, e, i0, i1, i2, i3, n0, n1, n2, n3);
+                        FoldValues(ref tile, e, i0, i1, i2, i3);
+                        FoldMins(m, e, n0, n1, n2, n3);
                         i0 = i1 = i2 = i3 = default;
                         n0 = n1 = n2 = n3 = default;
                     }
@@ -334,15 +334,38 @@ internal sealed class RepackedQ2_K : RepackedWeights
             (Vector512.LoadUnsafe(ref tile, (nuint)(16 * k)) - Vector512.Load(m + 16 * k)).StoreUnsafe(ref tile, (nuint)(16 * k));
     }
 
-    /// <summary>The four tokens' folds of values (into the tile) and mins (into <paramref name="m"/>).</summary>
+    /// <summary>One plane for four tokens (x of token k at <paramref name="x"/> + dx_k bytes), its 8 steps extracted once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void FoldAll(ref float tile, float* m, float* e, Vector512<int> i0, Vector512<int> i1, Vector512<int> i2, Vector512<int> i3,
-        Vector512<int> n0, Vector512<int> n1, Vector512<int> n2, Vector512<int> n3)
+    private static void Plane4(ref byte step, Vector512<byte> mat, ref sbyte x, nint dx1, nint dx2, nint dx3, Vector512<short> lo, Vector512<short> hi,
+        ref Vector512<int> i0, ref Vector512<int> i1, ref Vector512<int> i2, ref Vector512<int> i3)
+    {
+        var w0 = Values(ref step, 0, mat); var w1 = Values(ref step, 1, mat); var w2 = Values(ref step, 2, mat); var w3 = Values(ref step, 3, mat);
+        var w4 = Values(ref step, 4, mat); var w5 = Values(ref step, 5, mat); var w6 = Values(ref step, 6, mat); var w7 = Values(ref step, 7, mat);
+        i0 += Plane(ref x, lo, hi, w0, w1, w2, w3, w4, w5, w6, w7);
+        i1 += Plane(ref Unsafe.AddByteOffset(ref x, dx1), lo, hi, w0, w1, w2, w3, w4, w5, w6, w7);
+        i2 += Plane(ref Unsafe.AddByteOffset(ref x, dx2), lo, hi, w0, w1, w2, w3, w4, w5, w6, w7);
+        i3 += Plane(ref Unsafe.AddByteOffset(ref x, dx3), lo, hi, w0, w1, w2, w3, w4, w5, w6, w7);
+    }
+
+    /// <summary>Σ m·Σx of one token over quad q's four sub-blocks, <paramref name="s"/> at the token's sums of sub-block 4q.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> QuadMins(Vector512<short> pair0, Vector512<short> pair1, ref short s) =>
+        Avx512BW.MultiplyAddAdjacent(pair0, S2(ref s, 0)) + Avx512BW.MultiplyAddAdjacent(pair1, S2(ref s, 2));
+
+    /// <summary>The four tokens' folds of values into the tile, e + 16k holding token k's d·d_x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void FoldValues(ref float tile, float* e, Vector512<int> i0, Vector512<int> i1, Vector512<int> i2, Vector512<int> i3)
     {
         Fold(Vector512.LoadUnsafe(ref tile), i0, Vector512.Load(e)).StoreUnsafe(ref tile);
         Fold(Vector512.LoadUnsafe(ref tile, 16), i1, Vector512.Load(e + 16)).StoreUnsafe(ref tile, 16);
         Fold(Vector512.LoadUnsafe(ref tile, 32), i2, Vector512.Load(e + 32)).StoreUnsafe(ref tile, 32);
         Fold(Vector512.LoadUnsafe(ref tile, 48), i3, Vector512.Load(e + 48)).StoreUnsafe(ref tile, 48);
+    }
+
+    /// <summary>The four tokens' folds of mins into <paramref name="m"/>, e + 64 + 16k holding token k's dmin·d_x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void FoldMins(float* m, float* e, Vector512<int> n0, Vector512<int> n1, Vector512<int> n2, Vector512<int> n3)
+    {
         Fold(Vector512.Load(m), n0, Vector512.Load(e + 64)).Store(m);
         Fold(Vector512.Load(m + 16), n1, Vector512.Load(e + 80)).Store(m + 16);
         Fold(Vector512.Load(m + 32), n2, Vector512.Load(e + 96)).Store(m + 32);
