@@ -19,9 +19,9 @@ namespace Actors.Inference.Cpu.Kernels;
 /// Per group of 16 rows and super-block (256 columns), <see cref="BlockBytes"/> bytes:
 /// <list type="bullet">
 /// <item>0..63: d of the 16 rows (f32); 64..127: dmin (f32);</item>
-/// <item>128 + 64q + 16L + 4j + r: the scale byte (scale low nibble, min high nibble) of sub-block 4q + j of row
-/// 4L + r, so each 128-bit lane holds its 4 rows' bytes and one vpshufb spreads a sub-block's scale (or a pair of
-/// mins) over the rows' int16 lanes;</item>
+/// <item>128 + 64q + 4·row + j: the scale byte (scale low nibble, min high nibble) of sub-block 4q + j (the row's
+/// dword q of scales), so each 128-bit lane holds its 4 rows' bytes and one vpshufb spreads a sub-block's scale (or
+/// a pair of mins) over the rows' int16 lanes;</item>
 /// <item>384 + 64i + 4·row: dword i of the row's qs (a 16 × 16 dword transpose). Dword i = 8n + s holds, at bits
 /// 2k..2k+1 of its 4 bytes, columns 128n + 32k + 4s + (0..3), of sub-block 8n + 2k + (s ≥ 4): one gf2p8affineqb
 /// extracts them, vpmaddubsw multiplies them (0..3, unsigned) with the broadcast activations.</item>
@@ -62,20 +62,20 @@ internal sealed class RepackedQ2_K : RepackedWeights
             {
                 ref byte blk = ref Unsafe.Add(ref dst, (nint)b * BlockBytes);
                 ref byte sb0 = ref Unsafe.Add(ref src, b * SourceBlockBytes);
+                // Two 16 × 16 dword transposes of the 16 rows (padding rows zero: every scale, min, value, d and dmin 0,
+                // so they add exactly zero): source dwords 0..15 (scales, qs dwords 0..11), then 5..20 (qs dwords 1..15, d | dmin).
                 for (int row = 0; row < GroupRows; row++)
-                {
-                    // Padding rows: d, dmin, every scale, min and value 0, so they add exactly zero.
-                    bool pad = row >= rows;
-                    ref byte sb = ref Unsafe.Add(ref sb0, (nint)row * rb);
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 4 * row), pad ? 0f : QuantMath.Half(ref Unsafe.Add(ref sb, 80)));
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref blk, 64 + 4 * row), pad ? 0f : QuantMath.Half(ref Unsafe.Add(ref sb, 82)));
-                    for (int j = 0; j < 16; j++)
-                        Unsafe.Add(ref blk, ScaleBytes + 64 * (j >> 2) + 16 * (row >> 2) + 4 * (j & 3) + (row & 3)) = pad ? (byte)0 : Unsafe.Add(ref sb, j);
-                }
-                for (int row = 0; row < GroupRows; row++)
-                    m[row] = row < rows ? Vector512.LoadUnsafe(ref Unsafe.Add(ref sb0, (nint)row * rb + 16)).AsInt32() : default;
+                    m[row] = row < rows ? Vector512.LoadUnsafe(ref Unsafe.Add(ref sb0, (nint)row * rb)).AsInt32() : default;
                 RepackedQ6_K.Transpose(ref m);
-                for (int i = 0; i < 16; i++) m[i].AsByte().StoreUnsafe(ref Unsafe.Add(ref blk, Steps + StepBytes * i));
+                for (int i = 0; i < 4; i++) m[i].AsByte().StoreUnsafe(ref Unsafe.Add(ref blk, ScaleBytes + 64 * i));
+                for (int i = 4; i < 16; i++) m[i].AsByte().StoreUnsafe(ref Unsafe.Add(ref blk, Steps + StepBytes * (i - 4)));
+                for (int row = 0; row < GroupRows; row++)
+                    m[row] = row < rows ? Vector512.LoadUnsafe(ref Unsafe.Add(ref sb0, (nint)row * rb + 20)).AsInt32() : default;
+                RepackedQ6_K.Transpose(ref m);
+                for (int i = 11; i < 15; i++) m[i].AsByte().StoreUnsafe(ref Unsafe.Add(ref blk, Steps + StepBytes * (i + 1)));
+                var halves = m[15].AsUInt32();
+                HalfConversion.ToSingle(halves & Vector512.Create(0xFFFFu)).StoreUnsafe(ref Unsafe.As<byte, float>(ref blk));
+                HalfConversion.ToSingle(halves >> 16).StoreUnsafe(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref blk, 64)));
             }
         }
         return r;
@@ -86,24 +86,24 @@ internal sealed class RepackedQ2_K : RepackedWeights
     private static Vector512<byte> TwoBits(int k) => Vector512.Create(((1UL << (2 * k)) << 56) | ((1UL << (2 * k + 1)) << 48)).AsByte();
 
     /// <summary>
-    /// A vpshufb index that puts, in each row's dword (rr = 0..3 of the 128-bit lane), byte <paramref name="lo"/> + rr
-    /// in the low int16 and byte <paramref name="hi"/> + rr in the high one, zero-extended.
+    /// A vpshufb index that puts, in each row's dword (rr = 0..3 of the 128-bit lane), byte 4rr + <paramref name="lo"/>
+    /// in the low int16 and byte 4rr + <paramref name="hi"/> in the high one, zero-extended.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> Pick(uint lo, uint hi)
     {
-        uint a = (0x8000 | lo) | ((0x8000 | hi) << 16), one = 0x10001;
+        uint a = (0x8000 | lo) | ((0x8000 | hi) << 16), one = 0x40004;
         return Vector512.Create(a, a + one, a + 2 * one, a + 3 * one, a, a + one, a + 2 * one, a + 3 * one,
             a, a + one, a + 2 * one, a + 3 * one, a, a + one, a + 2 * one, a + 3 * one).AsByte();
     }
 
     /// <summary>Sub-block 4q + <paramref name="j"/>'s scale of the 16 rows in both int16 halves of each row's lane, from quad q's scale nibbles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> Scale(Vector512<byte> scales, int j) => Avx512BW.Shuffle(scales, Pick((uint)(4 * j), (uint)(4 * j))).AsInt16();
+    private static Vector512<short> Scale(Vector512<byte> scales, int j) => Avx512BW.Shuffle(scales, Pick((uint)j, (uint)j)).AsInt16();
 
     /// <summary>The mins of sub-blocks 4q + 2p and 4q + 2p + 1 (p = 0, 1) of the 16 rows as the int16 halves of each row's lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> MinPair(Vector512<byte> mins, int p) => Avx512BW.Shuffle(mins, Pick((uint)(8 * p), (uint)(8 * p + 4))).AsInt16();
+    private static Vector512<short> MinPair(Vector512<byte> mins, int p) => Avx512BW.Shuffle(mins, Pick((uint)(2 * p), (uint)(2 * p + 1))).AsInt16();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> Quad(ref byte blk, int q) => Vector512.LoadUnsafe(ref blk, (nuint)(ScaleBytes + 64 * q));
