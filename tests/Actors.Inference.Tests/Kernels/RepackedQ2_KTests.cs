@@ -73,4 +73,36 @@ public class RepackedQ2_KTests
             }
         RowKernelExactness.AssertEqual(GgmlType.Q2_K, bytes, rows, cols, KernelTestData.Gaussian(tokens * cols, 11), tokens, "single values");
     }
+
+    [Fact]
+    public void Repacked_Q2_K_allocates_nothing_in_steady_state_in_either_order()
+    {
+        if (!WeightRepacking.Supports(GgmlType.Q2_K)) return;
+        const int rows = 37, cols = 512, tokens = 9;
+        var (w, _) = KernelTestData.Weight(GgmlType.Q2_K, rows, cols, 21);
+        Assert.True(WeightRepacking.TryRepack(w), "Q2_K was not repacked");
+        var x = KernelTestData.Gaussian(tokens * cols, 22);
+        var flags = Enumerable.Range(0, tokens).Select(t => t % 3 != 2).ToArray();
+        var act = new PreparedActivations();
+        var y = new float[tokens * rows];
+        void Run()
+        {
+            MatMul.Prepare(GgmlType.Q2_K, x, tokens, cols, act, KernelPath.Avx512);
+            MatMul.Compute(w, act, tokens, y, rows, 0, rows, KernelPath.Avx512);
+            act.SetTokenOrder(flags);
+            MatMul.Compute(w, act, tokens, y, rows, 3, 29, KernelPath.Avx512);
+            MatMul.Compute(w, act, 1, y, rows, 0, rows, KernelPath.Avx512);
+        }
+        // Warm up by time (tiered compilation may allocate while it promotes methods), then the best of a few windows.
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 300) Run();
+        long best = long.MaxValue;
+        for (int attempt = 0; attempt < 5 && best != 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++) Run();
+            best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, best);
+    }
 }
