@@ -22,8 +22,9 @@ done
 [ -f "$DIR/q3_k_m-118.gguf" ] || $L quantize --from "$DIR/f16-118.gguf" --to "$DIR/q3_k_m-118.gguf" --type Q3_K_M
 PP_MODELS=${PP_MODELS-"f16-21m q8-118 q4_k_m-118 q5_k_m-118 iq4_xs-118"}
 DECODE_MODELS=${DECODE_MODELS-"f16-21m q8-118"}
-# The 32-value block types' mixes (q4_0-118, iq4_nl-118, q5_0-118, q4_1-118, q5_1-118): made only when a list names them.
-for t in Q4_0 IQ4_NL Q5_0 Q4_1 Q5_1; do
+# Mixes made only when a list names them: the 32-value block types' (q4_0-118, iq4_nl-118, q5_0-118, q4_1-118,
+# q5_1-118) and llama-quantize's Q2_K (q2_k-118).
+for t in Q4_0 IQ4_NL Q5_0 Q4_1 Q5_1 Q2_K; do
   m="$(echo $t | tr A-Z a-z)-118"; f="$DIR/$m.gguf"
   case " $PP_MODELS $DECODE_MODELS " in *" $m "*) [ -f "$f" ] || $L quantize --from "$DIR/f16-118.gguf" --to "$f" --type $t ;; esac
 done

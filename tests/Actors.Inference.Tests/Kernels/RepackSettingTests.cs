@@ -15,7 +15,7 @@ public sealed class RepackSettingTests
     [Theory]
     [InlineData("Q8_0,Q9_9", "'Q9_9' is not a GGML type")]
     [InlineData("42", "'42' is not a GGML type")]
-    [InlineData("Q4_K,Q2_K", "Q2_K has no repacked layout")]
+    [InlineData("Q4_K,F16", "F16 has no repacked layout")]
     public void A_name_that_is_no_type_or_has_no_layout_is_refused_by_name(string value, string expected)
     {
         var ex = Assert.Throws<ArgumentException>(() => WeightRepacking.ParseTypes(value));

@@ -226,6 +226,8 @@ public static class MatMul
     /// <summary>
     /// Q2_K with each token in the order <see cref="PreparedActivations.SetTokenOrder"/> named (llama.cpp's
     /// repacked gemm for batch-order tokens, four at a time; its gemv, as <see cref="Run{K}"/>, for the rest).
+    /// Row kernels only: weights Q2_K that were not repacked (repacking off or without Q2_K, no GFNI) take it;
+    /// <see cref="RepackedQ2_K"/> computes the same bits.
     /// </summary>
     private static void RunQ2_KOrdered(WeightMatrix w, PreparedActivations act, int tokens, Span<float> y, int yStride, int rowStart, int rowEnd)
     {
