@@ -25,8 +25,8 @@ public static class WeightRepacking
     /// <item>Q5_K ~1.9x at one token in cache, ~1.7x from DRAM, ~2.3x for many; Q6_K 1.06-1.4x at one token, ~1.45x for many;
     /// Q3_K 1.9-6x at one token (from DRAM too) and for many.</item>
     /// <item>IQ4_XS ~1.8x at one token (in cache and from DRAM), ~1.1x for many.</item>
-    /// <item>Q2_K (<see cref="RepackedQ2_K"/>, its one-token and batch orders) ~4.7x at one token in cache, ~3x from DRAM,
-    /// 2.6-4.5x for many.</item>
+    /// <item>Q2_K (<see cref="RepackedQ2_K"/>, its one-token and batch orders) ~4.3x at one token in cache, ~3x from DRAM,
+    /// 3.1-3.6x for many.</item>
     /// </list>
     /// F16, BF16 and F32 stay on their row kernels.
     /// </summary>
