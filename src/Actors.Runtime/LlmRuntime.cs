@@ -176,9 +176,27 @@ public sealed partial class LlmRuntime : IExtension
     /// as fast as its later ones. One samples at random from full logits, one greedily (with
     /// actors-runtime.top-k-sampling the stage actor's top-k path, left cold it cost the first greedy
     /// request ~0.5 ms of JIT inside its first step); both with a cancellation token, as servers pass one.
-    /// Start-up runs on the caller's thread, so waiting blocks no dispatcher.
+    /// The metrics do not count them. Start-up runs on the caller's thread, so waiting blocks no dispatcher.
     /// </summary>
     private void WarmRequestPath(TimeSpan timeout)
+    {
+        Metrics.Muted = true;
+        try
+        {
+            WarmRequests(timeout);
+            // A scheduler records a step after it has ended the step's finished requests: one round trip to
+            // each lets it finish handling the warm-up's last step before the metrics count again.
+            foreach (var replica in Replicas)
+                if (!replica.Scheduler.Ask<ActorIdentity>(new Identify(null), timeout).Wait(timeout))
+                    throw new InvalidConfigurationException($"replica {replica.Replica}'s scheduler did not answer within the start timeout of {timeout.TotalSeconds:F0} s after the warm-up");
+        }
+        finally
+        {
+            Metrics.Muted = false;
+        }
+    }
+
+    private void WarmRequests(TimeSpan timeout)
     {
         int vocab = Model.Config.VocabSize;
         using var cancel = new CancellationTokenSource();

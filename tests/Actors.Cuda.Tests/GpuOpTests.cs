@@ -339,14 +339,7 @@ public class GpuOpTests
             logits[r * cols + cols - 1] = top;
             logits[r * cols + 6] = float.NegativeInfinity;
         }
-        using var g = new DeviceScratch();
-        var lb = g.Upload(logits);
-        var ib = g.Alloc(4L * rows * k);
-        var vb = g.Alloc(4L * rows * k);
-        if (k == 1) g.Device.Kernels.Argmax(g.Stream, lb.Pointer, rows, cols, ib.Pointer, vb.Pointer);
-        else g.Device.Kernels.TopK(g.Stream, lb.Pointer, rows, cols, k, ib.Pointer, vb.Pointer);
-        var indices = g.Download<int>(ib, rows * k);
-        var values = g.Download<float>(vb, rows * k);
+        var (indices, values) = DeviceTopK(logits, rows, cols, k);
         for (int r = 0; r < rows; r++)
         {
             var row = logits.AsSpan(r * cols, cols);
@@ -368,13 +361,19 @@ public class GpuOpTests
     public void Argmax_and_top_k_report_rows_with_NaN_and_infinities_as_the_cpu_top_k_does(int cols, int k)
     {
         var logits = TopKRows.Build(new Random(cols + 7 * k), cols);
-        int rows = logits.Length / cols;
+        var (indices, values) = DeviceTopK(logits, logits.Length / cols, cols, k);
+        TopKRows.AssertSameAsCpu(logits, cols, k, indices, values, "CUDA");
+    }
+
+    /// <summary>The argmax kernel for k = 1, the top-k kernel otherwise, on the rows of <paramref name="logits"/>.</summary>
+    private static (int[] Indices, float[] Values) DeviceTopK(float[] logits, int rows, int cols, int k)
+    {
         using var g = new DeviceScratch();
         var lb = g.Upload(logits);
         var ib = g.Alloc(4L * rows * k);
         var vb = g.Alloc(4L * rows * k);
         if (k == 1) g.Device.Kernels.Argmax(g.Stream, lb.Pointer, rows, cols, ib.Pointer, vb.Pointer);
         else g.Device.Kernels.TopK(g.Stream, lb.Pointer, rows, cols, k, ib.Pointer, vb.Pointer);
-        TopKRows.AssertSameAsCpu(logits, cols, k, g.Download<int>(ib, rows * k), g.Download<float>(vb, rows * k), "CUDA");
+        return (g.Download<int>(ib, rows * k), g.Download<float>(vb, rows * k));
     }
 }

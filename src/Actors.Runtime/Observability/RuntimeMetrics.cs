@@ -48,6 +48,7 @@ public sealed class RuntimeMetrics : IDisposable
     private readonly Histogram<double> _transferUs;
     private long _generatedTotal;
     private long _preemptionsTotal;
+    private volatile bool _muted;
     private long _windowStartTicks = Stopwatch.GetTimestamp();
     private long _windowStartTokens;
     private double _lastRate;
@@ -86,40 +87,69 @@ public sealed class RuntimeMetrics : IDisposable
 
     public ReplicaGauges Replica(int replica) => _replicas.GetOrAdd(replica, r => new ReplicaGauges { Replica = r });
 
+    /// <summary>While set, counters and histograms record nothing: the runtime's warm-up requests at start are not traffic.</summary>
+    internal bool Muted { get => _muted; set => _muted = value; }
+
     public void TokensGenerated(int count)
     {
+        if (_muted) return;
         _generated.Add(count);
         Interlocked.Add(ref _generatedTotal, count);
     }
 
     public long GeneratedTotal => Interlocked.Read(ref _generatedTotal);
-    public void PromptAdmitted(int tokens) => _promptTokens.Add(tokens);
+    public void PromptAdmitted(int tokens)
+    {
+        if (!_muted) _promptTokens.Add(tokens);
+    }
+
     public void Preempted(int count, int replica)
     {
+        if (_muted) return;
         _preemptions.Add(count, new KeyValuePair<string, object?>("replica", replica));
         Interlocked.Add(ref _preemptionsTotal, count);
     }
 
     public long PreemptionsTotal => Interlocked.Read(ref _preemptionsTotal);
-    public void RequestFinished(string reason) => _requests.Add(1, new KeyValuePair<string, object?>("reason", reason));
-    public void RequestRejected(string reason) => _rejections.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    public void RequestFinished(string reason)
+    {
+        if (!_muted) _requests.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    public void RequestRejected(string reason)
+    {
+        if (!_muted) _rejections.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
     public void Step(double ms, int tokens, int replica)
     {
+        if (_muted) return;
         var tag = new KeyValuePair<string, object?>("replica", replica);
         _stepMs.Record(ms, tag);
         _batchTokens.Record(tokens, tag);
     }
-    public void TimeToFirstToken(double ms) => _ttftMs.Record(ms);
+    public void TimeToFirstToken(double ms)
+    {
+        if (!_muted) _ttftMs.Record(ms);
+    }
 
     public void Transfer(Transfer.TransferPath path, long bytes, double seconds)
     {
+        if (_muted) return;
         var tag = new KeyValuePair<string, object?>("path", path.Kind.ToString());
         _transferBytes.Add(bytes, tag);
         _transfers.Add(1, tag);
         _transferUs.Record(seconds * 1e6, tag);
     }
-    public void InterTokenLatency(double ms) => _itlMs.Record(ms);
-    public void QueueTime(double ms) => _queueMs.Record(ms);
+    public void InterTokenLatency(double ms)
+    {
+        if (!_muted) _itlMs.Record(ms);
+    }
+
+    public void QueueTime(double ms)
+    {
+        if (!_muted) _queueMs.Record(ms);
+    }
 
     private IEnumerable<Measurement<int>> Each(Func<ReplicaGauges, int> read) =>
         _replicas.Values.Select(g => new Measurement<int>(read(g), new KeyValuePair<string, object?>("replica", g.Replica)));

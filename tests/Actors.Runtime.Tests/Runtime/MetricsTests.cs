@@ -57,4 +57,20 @@ public sealed class MetricsTests(ITestOutputHelper output) : TestKit(output: out
         Assert.True(seen["actors.scheduler.preemptions"] > 0, "24 blocks for six sequences of up to 241 tokens forces preemptions");
         Assert.True(seen["actors.kv.prefix_hit_rate"] > 0, "the shared 40-token prefix hits the cache");
     }
+
+    [Fact]
+    public void The_warm_up_requests_at_start_are_not_counted()
+    {
+        using var h = new RuntimeHarness(RuntimeFixture.Config("actors-runtime.warm-up = on"), name: "warm-metrics");
+        Assert.Equal(0, h.Runtime.Metrics.GeneratedTotal);
+        var outcome = h.Run(new Generate
+        {
+            RequestId = "counted",
+            PromptTokens = [7, 8, 9],
+            MaxTokens = 5,
+            Sampling = SamplingOptions.Greedy with { IgnoreEos = true },
+        }, this);
+        Assert.Equal(5, outcome.Tokens.Count);
+        Assert.Equal(5, h.Runtime.Metrics.GeneratedTotal);
+    }
 }
