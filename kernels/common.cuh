@@ -102,21 +102,6 @@ static_assert(sizeof(block_q6_K) == 210, "block_q6_K is 210 bytes");
 // Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K and IQ4_XS: decoded eight values at a time.
 #include "ggml_groups.cuh"
 
-// The six-bit scale and min of sub-block j (0..7) of a Q4_K block (ggml's get_scale_min_k4).
-__device__ __forceinline__ void scale_min_k4(int j, const u8* q, int& sc, int& m)
-{
-    if (j < 4)
-    {
-        sc = q[j] & 63;
-        m = q[j + 4] & 63;
-    }
-    else
-    {
-        sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
 // Element e of a row of ggml type TYPE that starts at `row` (used where speed does not matter:
 // embedding gathers and dequantisation for GEMMs).
 template <int TYPE>
@@ -145,7 +130,7 @@ __device__ __forceinline__ float dequant_element(const u8* row, int e)
         const u8 byte = b->qs[32 * (sub / 2) + l];
         const int q = (sub & 1) ? (byte >> 4) : (byte & 0xF);
         int sc, m;
-        scale_min_k4(sub, b->scales, sc, m);
+        grp_scale_min_k4(sub, b->scales, sc, m);
         return f16_to_f32(b->d) * (float)sc * (float)q - f16_to_f32(b->dmin) * (float)m;
     }
     if (TYPE == GGML_Q6_K)

@@ -96,7 +96,7 @@ __host__ __device__ __forceinline__ int grp_iq4_level(int q)
     return (int)(i8)(u8)(w >> (8 * (q & 7)));
 }
 
-// The six-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K scales[12] (ggml's get_scale_min_k4).
+// The six-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K scales[12] (ggml's get_scale_min_k4); every kernel uses this one.
 __host__ __device__ __forceinline__ void grp_scale_min_k4(int j, const u8* q, int& sc, int& m)
 {
     if (j < 4)

@@ -199,8 +199,8 @@ __device__ __forceinline__ void matvec_q4_k_impl(const MatvecParams& p)
         const block_q4_K* blk = (const block_q4_K*)w + b;
         const float d = f16_to_f32(blk->d), dmin = f16_to_f32(blk->dmin);
         int sc0, m0, sc1, m1;
-        scale_min_k4(2 * c, blk->scales, sc0, m0);
-        scale_min_k4(2 * c + 1, blk->scales, sc1, m1);
+        grp_scale_min_k4(2 * c, blk->scales, sc0, m0);
+        grp_scale_min_k4(2 * c + 1, blk->scales, sc1, m1);
         const uint4 raw = *(const uint4*)(blk->qs + 32 * c + 16 * half); // 16-byte aligned: blocks are 144 bytes
         const u32 q[4] = { raw.x, raw.y, raw.z, raw.w };
         const int k_lo = 256 * b + 64 * c + 16 * half, k_hi = k_lo + 32;
