@@ -79,10 +79,7 @@ public sealed class EmbeddingTests(ITestOutputHelper output) : TestKit(output: o
     }
 
     /// <summary>A CPU device that, like the CUDA and simulated backends today, does not say it returns hidden states.</summary>
-    private sealed class NoHiddenStatesDevice(string id) : DelegatingDevice(id)
-    {
-        protected override void BeforeForward(Actors.Inference.Compute.StepBatch batch) { }
-    }
+    private sealed class NoHiddenStatesDevice(string id) : DelegatingDevice(id);
 
     [Fact]
     public async Task Embeddings_on_a_backend_without_hidden_states_are_rejected_and_generation_goes_on()
