@@ -26,6 +26,8 @@ public sealed class BenchCommandTests
         Assert.Equal(12, r.GetProperty("generated_tokens").GetInt64());
         Assert.Equal(24, r.GetProperty("prompt_tokens").GetInt64());
         Assert.True(r.GetProperty("ttft_ms_p50").GetDouble() > 0);
+        double first = r.GetProperty("ttft_ms_first").GetDouble();
+        Assert.InRange(first, double.Epsilon, r.GetProperty("ttft_ms_p99").GetDouble() + 1e-9); // one of the requests measured
     }
 
     [Fact]

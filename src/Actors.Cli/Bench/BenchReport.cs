@@ -23,6 +23,8 @@ public sealed record BenchReport
     [JsonPropertyName("tokens_per_second")] public double TokensPerSecond { get; init; }
     [JsonPropertyName("ttft_ms_p50")] public double TtftP50 { get; init; }
     [JsonPropertyName("ttft_ms_p99")] public double TtftP99 { get; init; }
+    /// <summary>The workload's first request's TTFT (with --cold, a fresh process's first request); null if it got no token.</summary>
+    [JsonPropertyName("ttft_ms_first")] public double? TtftFirst { get; init; }
     [JsonPropertyName("itl_ms_p50")] public double ItlP50 { get; init; }
     [JsonPropertyName("itl_ms_p99")] public double ItlP99 { get; init; }
     [JsonPropertyName("preemptions")] public long Preemptions { get; init; }
@@ -47,7 +49,7 @@ public sealed record BenchReport
         yield return $"requests             {Completed} completed, {Rejected} rejected of {Requests}";
         yield return $"tokens               {GeneratedTokens} generated, {PromptTokens} prompt, in {Seconds:F2} s";
         yield return $"throughput           {TokensPerSecond:F1} tokens/s";
-        yield return $"time to first token  p50 {TtftP50:F1} ms   p99 {TtftP99:F1} ms";
+        yield return $"time to first token  p50 {TtftP50:F1} ms   p99 {TtftP99:F1} ms" + (TtftFirst is { } first ? $"   first request {first:F1} ms" : "");
         yield return $"inter-token latency  p50 {ItlP50:F2} ms   p99 {ItlP99:F2} ms";
         yield return $"KV blocks            peak {KvBlocksPeak} of {KvBlocksTotal}; prefix-cache hit rate {PrefixHitRate:P1}";
         yield return $"preemptions          {Preemptions}";

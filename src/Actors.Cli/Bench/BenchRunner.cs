@@ -107,6 +107,7 @@ public sealed class BenchRunner(LlmRuntime runtime)
             TokensPerSecond = generated / seconds,
             TtftP50 = BenchReport.Percentile(ttft, 50),
             TtftP99 = BenchReport.Percentile(ttft, 99),
+            TtftFirst = workload.Count > 0 && results[workload[0].Index].Completed is { Usage.CompletionTokens: > 0 } first ? first.Timings.TimeToFirstTokenMs : null,
             ItlP50 = BenchReport.Percentile(itl, 50),
             ItlP99 = BenchReport.Percentile(itl, 99),
             Preemptions = runtime.Metrics.PreemptionsTotal - preemptionsBefore,
